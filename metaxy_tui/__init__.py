@@ -1,0 +1,33 @@
+"""metaxy-tui: Metaxy's incremental-pipeline metadata on one SQLite file, with a terminal UI.
+
+    import metaxy_tui as mx
+"""
+
+__version__ = "0.1.0"
+
+from .config import MetaxyConfig, init, init_metaxy  # noqa: E402
+from .definition import FeatureDefinition  # noqa: E402
+from .errors import (ConfigError, DefinitionError, InputError, InputProblem, MetaxyError,  # noqa: E402
+                     StoreError, StoreFormatError, UnknownFeatureError)
+from .feature import BaseFeature  # noqa: E402
+from .frames import Increment, IncrementFrame  # noqa: E402
+from .graph import FeatureGraph  # noqa: E402
+from .hashing import HashAlgorithm  # noqa: E402
+from .keys import FeatureKey, FieldKey  # noqa: E402
+from .spec import (ALL, FeatureDep, FeatureSpec, FieldDep, FieldSpec, LineageRelationship,  # noqa: E402
+                   SpecialFieldDep)
+from .store import SQLiteMetadataStore  # noqa: E402
+
+
+def get_feature_by_key(key):
+    """The feature class registered under `key` in the active graph."""
+    return FeatureGraph.get_active().get_feature_by_key(key)
+
+
+__all__ = [
+    "ALL", "BaseFeature", "ConfigError", "DefinitionError", "FeatureDefinition", "FeatureDep", "FeatureGraph",
+    "FeatureKey", "FeatureSpec", "FieldDep", "FieldKey", "FieldSpec", "HashAlgorithm", "Increment",
+    "IncrementFrame", "InputError", "InputProblem", "LineageRelationship", "MetaxyConfig", "MetaxyError",
+    "SQLiteMetadataStore", "SpecialFieldDep", "StoreError", "StoreFormatError", "UnknownFeatureError",
+    "get_feature_by_key", "init", "init_metaxy", "__version__",
+]

@@ -1,0 +1,149 @@
+"""Configuration: metaxy.toml, entrypoints, named stores, and the default store location.
+
+    project = "example"
+    entrypoints = ["example.features"]
+    [stores.dev]
+    type = "sqlite"
+    [stores.dev.config]
+    path = "metadata.db"        # relative to metaxy.toml
+    hash_algorithm = "xxhash64"
+
+Environment: METAXY_CONFIG (a metaxy.toml to use), METAXY_STORE (the default store name),
+METAXY_STORE_PATH (overrides the store's path).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import ConfigError
+from .store.sqlite_store import SQLiteMetadataStore
+
+CONFIG_NAME = "metaxy.toml"
+STORE_OPTIONS = {"path", "hash_algorithm", "hash_truncation_length"}
+
+
+def default_store_path() -> Path:
+    return Path(platformdirs.user_data_dir("metaxy-tui", appauthor=False)) / "metadata.db"
+
+
+def find_config(start: str | os.PathLike | None = None) -> Path | None:
+    env = os.environ.get("METAXY_CONFIG")
+    if env and start is None:
+        return Path(env)
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class MetaxyConfig:
+    project: str | None = None
+    entrypoints: list[str] = field(default_factory=list)
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    store: str | None = None  # the default store's name
+    path: Path | None = None  # the metaxy.toml this came from
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def store_names(self) -> list[str]:
+        return list(self.stores)
+
+    def get_store(self, name: str | None = None, **overrides: Any) -> SQLiteMetadataStore:
+        name = name or os.environ.get("METAXY_STORE") or self.store or (next(iter(self.stores), None))
+        if name is None:
+            path = os.environ.get("METAXY_STORE_PATH") or str(default_store_path())
+            return SQLiteMetadataStore(path, project=self.project, name="default", **overrides)
+        if name not in self.stores:
+            where = f" in {self.path}" if self.path else ""
+            raise ConfigError(f"no store named {name!r}{where} (stores: {', '.join(self.stores) or 'none'})")
+        entry = self.stores[name]
+        kind = entry.get("type", "sqlite")
+        if kind not in ("sqlite", "SQLiteMetadataStore", "metaxy_tui.SQLiteMetadataStore"):
+            raise ConfigError(f"store {name!r}{' in ' + str(self.path) if self.path else ''}: type {kind!r} is not "
+                              "supported here (use type = \"sqlite\")")
+        options = dict(entry.get("config", {}))
+        unknown = sorted(set(options) - STORE_OPTIONS)
+        if unknown:
+            raise ConfigError(f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(STORE_OPTIONS))})")
+        options.update(overrides)
+        raw_path = os.environ.get("METAXY_STORE_PATH") or options.pop("path", None)
+        options.pop("path", None)
+        if raw_path is None:
+            path = default_store_path()
+        else:
+            path = Path(os.path.expanduser(str(raw_path)))
+            if not path.is_absolute() and str(raw_path) != ":memory:":
+                path = self.root / path
+        try:
+            return SQLiteMetadataStore(path if str(raw_path) != ":memory:" else ":memory:", project=self.project,
+                                       name=name, **options)
+        except ValueError as e:
+            raise ConfigError(f"store {name!r} in {self.path}: {e}") from None
+
+    def load_entrypoints(self) -> None:
+        if self.path is not None and str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+        for module in self.entrypoints:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as e:
+                if e.name and module.startswith(e.name):
+                    raise ConfigError(f"{self.path}: entrypoint module {module!r} was not found "
+                                      f"(searched from {self.root})") from None
+                raise
+
+
+def load_config(path: str | os.PathLike) -> MetaxyConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it ({e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    if "tool" in data and "metaxy" in data.get("tool", {}):
+        data = data["tool"]["metaxy"]
+    entrypoints = data.get("entrypoints", [])
+    if not isinstance(entrypoints, list) or not all(isinstance(e, str) for e in entrypoints):
+        raise ConfigError(f"{path}: entrypoints must be a list of module names")
+    stores = data.get("stores", {})
+    if not isinstance(stores, dict) or not all(isinstance(v, dict) for v in stores.values()):
+        raise ConfigError(f"{path}: [stores.NAME] must be tables")
+    project = data.get("project")
+    if project is not None and not isinstance(project, str):
+        raise ConfigError(f"{path}: project must be a string")
+    store = data.get("store")
+    return MetaxyConfig(project=project, entrypoints=list(entrypoints), stores=stores,
+                        store=store if isinstance(store, str) else None, path=path.resolve())
+
+
+def init_metaxy(config_file: str | os.PathLike | None = None, *, load_entrypoints: bool = True,
+                search_from: str | os.PathLike | None = None) -> MetaxyConfig:
+    """Read metaxy.toml (given, or found from the current folder up) and import its entrypoints."""
+    path = Path(config_file) if config_file else find_config(search_from)
+    cfg = load_config(path) if path is not None else MetaxyConfig()
+    if load_entrypoints:
+        cfg.load_entrypoints()
+    return cfg
+
+
+init = init_metaxy

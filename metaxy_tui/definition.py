@@ -1,0 +1,84 @@
+"""A feature's full definition: its spec plus the user columns its class declares.
+
+Definitions are plain data so that a graph can be rebuilt from a snapshot stored in a
+SQLite file, without the Python code that first declared it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .columns import ColumnType
+from .errors import DefinitionError
+from .keys import FeatureKey, validate_column_name
+from .spec import FeatureSpec
+
+DEFAULT_ID_TYPE = ColumnType("str")
+
+
+@dataclass(eq=False)
+class FeatureDefinition:
+    spec: FeatureSpec
+    columns: dict[str, ColumnType]  # id columns first, then the other user columns
+    description: str | None = None
+    cls: type | None = field(default=None, repr=False)
+    origin: str | None = None  # "module.QualName" of the class, or "snapshot"
+
+    @property
+    def key(self) -> FeatureKey:
+        return self.spec.key
+
+    @property
+    def name(self) -> str:
+        return self.spec.key.to_string()
+
+    @property
+    def id_columns(self) -> tuple[str, ...]:
+        return self.spec.id_columns
+
+    @property
+    def user_columns(self) -> list[str]:
+        """Columns that are not id columns."""
+        return [c for c in self.columns if c not in self.spec.id_columns]
+
+    @property
+    def field_keys(self) -> list[str]:
+        """Field names as they appear in provenance structs and stored columns, sorted."""
+        return sorted(f.key.struct_name for f in self.spec.fields)
+
+    @property
+    def field_key_strings(self) -> list[str]:
+        return [f.key.to_string() for f in self.spec.fields]
+
+    @property
+    def is_root(self) -> bool:
+        return not self.spec.deps
+
+    @classmethod
+    def build(cls, spec: FeatureSpec, annotated: Mapping[str, ColumnType], description: str | None = None,
+              owner: type | None = None, origin: str | None = None) -> "FeatureDefinition":
+        name = spec.key.to_string()
+        columns: dict[str, ColumnType] = {}
+        for col in spec.id_columns:
+            validate_column_name(col, name)
+            t = annotated.get(col, DEFAULT_ID_TYPE)
+            if t.nullable:
+                raise DefinitionError(name, f"id column {col!r} cannot be Optional")
+            columns[col] = t
+        for col, t in annotated.items():
+            validate_column_name(col, name)
+            columns.setdefault(col, t)
+        return cls(spec, columns, description if description is not None else spec.description, owner, origin)
+
+    def to_dict(self) -> dict:
+        d = self.spec.to_dict()
+        d["description"] = self.description
+        d["columns"] = {c: t.to_dict() for c, t in self.columns.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "FeatureDefinition":
+        spec = FeatureSpec.from_dict(d)
+        columns = {c: ColumnType.from_dict(t) for c, t in d.get("columns", {}).items()}
+        return cls.build(spec, columns, d.get("description"), None, "snapshot")

@@ -1,0 +1,393 @@
+"""The feature graph: registration, validation, field-level lineage and versions.
+
+`FeatureGraph` collects definitions; `graph.plan()` validates the whole graph once and
+caches a `GraphPlan` (topological order, each field's parent fields, every version),
+which is rebuilt when a feature is added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .definition import FeatureDefinition
+from .errors import DefinitionError, UnknownFeatureError
+from .keys import FeatureKey, FieldKey, validate_column_name
+from .spec import ALL, FeatureDep, feature_key_of
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class DepPlan:
+    """One dep of a feature, with everything resolving needs precomputed."""
+
+    dep: FeatureDep
+    upstream: str  # key string
+    kind: str  # identity | aggregation | expansion
+    on: tuple[str, ...]  # key columns of this dep, in the downstream's names
+    columns: dict[str, str]  # downstream name -> upstream column name (ids and kept user columns)
+    upstream_ids: tuple[str, ...]  # upstream id columns, downstream names, for ordering
+    fields: tuple[str, ...]  # upstream fields (struct names) the downstream's fields read
+
+    @property
+    def optional(self) -> bool:
+        return self.dep.optional
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    definition: FeatureDefinition
+    deps: tuple[DepPlan, ...]  # required deps first, then optional ones
+    key: tuple[str, ...]  # columns identifying a sample's inputs (root: id columns)
+    field_parents: dict[str, tuple[tuple[str, str], ...]]  # field key -> sorted (upstream, field key)
+    field_versions: dict[str, str]
+    feature_version: str
+    downstream: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def is_root(self) -> bool:
+        return not self.deps
+
+    def dep(self, upstream: str) -> DepPlan:
+        for d in self.deps:
+            if d.upstream == upstream:
+                return d
+        raise KeyError(upstream)
+
+    @property
+    def increment_columns(self) -> list[str]:
+        """User columns that resolve_update's frames carry for this feature."""
+        if self.is_root:
+            return list(self.definition.columns)
+        out: list[str] = []
+        for d in self.deps:
+            for c in d.columns:
+                if c not in out:
+                    out.append(c)
+        return out
+
+
+@dataclass(frozen=True)
+class GraphPlan:
+    features: dict[str, FeaturePlan]  # in topological order
+    project_version: str
+
+    def __getitem__(self, key: str) -> FeaturePlan:
+        return self.features[key]
+
+    def order(self) -> list[str]:
+        return list(self.features)
+
+    def upstream_closure(self, key: str) -> list[str]:
+        seen: list[str] = []
+        stack = [d.upstream for d in self.features[key].deps]
+        while stack:
+            k = stack.pop()
+            if k not in seen:
+                seen.append(k)
+                stack.extend(d.upstream for d in self.features[k].deps)
+        return [k for k in self.features if k in seen]
+
+    def downstream_closure(self, key: str) -> list[str]:
+        seen: list[str] = []
+        stack = list(self.features[key].downstream)
+        while stack:
+            k = stack.pop()
+            if k not in seen:
+                seen.append(k)
+                stack.extend(self.features[k].downstream)
+        return [k for k in self.features if k in seen]
+
+
+_active: contextvars.ContextVar["FeatureGraph | None"] = contextvars.ContextVar("metaxy_tui_graph", default=None)
+
+
+class FeatureGraph:
+    """A set of feature definitions. The default graph collects every feature class."""
+
+    _default: "FeatureGraph | None" = None
+
+    def __init__(self) -> None:
+        self._definitions: dict[str, FeatureDefinition] = {}
+        self._plan: GraphPlan | None = None
+
+    # ----- active graph -------------------------------------------------------------
+    @classmethod
+    def get_active(cls) -> "FeatureGraph":
+        graph = _active.get()
+        if graph is not None:
+            return graph
+        if cls._default is None:
+            cls._default = FeatureGraph()
+        return cls._default
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator["FeatureGraph"]:
+        token = _active.set(self)
+        try:
+            yield self
+        finally:
+            _active.reset(token)
+
+    # ----- registration -------------------------------------------------------------
+    def add(self, definition: FeatureDefinition) -> None:
+        name = definition.name
+        existing = self._definitions.get(name)
+        if existing is not None and existing.origin != definition.origin:
+            raise DefinitionError(
+                name, f"defined twice: by {existing.origin or 'another definition'} and by {definition.origin}"
+            )
+        self._definitions[name] = definition
+        self._plan = None
+
+    def remove(self, key: object) -> None:
+        self._definitions.pop(feature_key_of(key).to_string(), None)
+        self._plan = None
+
+    @classmethod
+    def from_definitions(cls, definitions: list[FeatureDefinition]) -> "FeatureGraph":
+        graph = cls()
+        for d in definitions:
+            graph.add(d)
+        return graph
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return feature_key_of(key).to_string() in self._definitions
+        except DefinitionError:
+            return False
+
+    def __len__(self) -> int:
+        return len(self._definitions)
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted(self._definitions)
+
+    def definition(self, key: object) -> FeatureDefinition:
+        name = feature_key_of(key).to_string()
+        try:
+            return self._definitions[name]
+        except KeyError:
+            raise UnknownFeatureError(name, list(self._definitions)) from None
+
+    def get_feature_by_key(self, key: object) -> type:
+        d = self.definition(key)
+        if d.cls is None:
+            raise UnknownFeatureError(d.name)
+        return d.cls
+
+    # ----- plan ---------------------------------------------------------------------
+    def plan(self) -> GraphPlan:
+        if self._plan is None:
+            self._plan = _build_plan(self._definitions)
+        return self._plan
+
+    def feature_plan(self, key: object) -> FeaturePlan:
+        name = feature_key_of(key).to_string()
+        if name not in self._definitions:
+            raise UnknownFeatureError(name, list(self._definitions))
+        return self.plan()[name]
+
+    def feature_version(self, key: object) -> str:
+        return self.feature_plan(key).feature_version
+
+    def field_versions(self, key: object) -> dict[str, str]:
+        return dict(self.feature_plan(key).field_versions)
+
+    @property
+    def project_version(self) -> str:
+        return self.plan().project_version
+
+    def to_snapshot(self) -> dict:
+        plan = self.plan()
+        features = []
+        for name in sorted(plan.features):
+            p = plan[name]
+            d = p.definition.to_dict()
+            d["feature_version"] = p.feature_version
+            d["field_versions"] = dict(sorted(p.field_versions.items()))
+            features.append(d)
+        return {"project_version": plan.project_version, "features": features}
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict) -> "FeatureGraph":
+        return cls.from_definitions([FeatureDefinition.from_dict(f) for f in snapshot["features"]])
+
+
+# ----- building the plan ------------------------------------------------------------------
+
+def _topological(defs: dict[str, FeatureDefinition]) -> list[str]:
+    for name, d in defs.items():
+        for dep in d.spec.deps:
+            if dep.feature.to_string() not in defs:
+                raise DefinitionError(name, f"depends on unknown feature {dep.feature.to_string()!r}")
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            raise DefinitionError(name, "dependency cycle: " + " -> ".join(cycle))
+        state[name] = 1
+        for dep in sorted(defs[name].spec.deps, key=lambda x: x.feature.to_string()):
+            visit(dep.feature.to_string(), path + [name])
+        state[name] = 2
+        order.append(name)
+
+    for name in sorted(defs):
+        visit(name, [])
+    return order
+
+
+def _dep_plan(owner: FeatureDefinition, dep: FeatureDep, up: FeatureDefinition) -> DepPlan:
+    name = owner.name
+    upname = up.name
+    rename = dep.rename_map
+    up_cols = list(up.columns)
+    for old, new in rename.items():
+        if old not in up.columns:
+            raise DefinitionError(name, f"dep on {upname!r} renames {old!r}, which {upname!r} does not have "
+                                        f"(its columns: {', '.join(up_cols)})")
+        validate_column_name(new, name)
+        if new in up.id_columns and new != old:
+            raise DefinitionError(name, f"dep on {upname!r} renames {old!r} to {new!r}, an id column of {upname!r}")
+    renamed = {rename.get(c, c): c for c in up_cols}
+    if len(renamed) != len(up_cols):
+        raise DefinitionError(name, f"dep on {upname!r}: rename makes two columns share a name")
+    ids = tuple(rename.get(c, c) for c in up.id_columns)
+    keep = dict((n, renamed[n]) for n in ids)
+    if dep.select is None:
+        keep.update(renamed)
+    else:
+        for c in dep.select:
+            if c not in renamed:
+                raise DefinitionError(name, f"dep on {upname!r} selects {c!r}, which {upname!r} does not have "
+                                            f"after rename (its columns: {', '.join(renamed)})")
+            keep[c] = renamed[c]
+    lineage = dep.lineage
+    if lineage.kind == "identity":
+        on = ids
+    elif lineage.kind == "aggregation":
+        on = lineage.on if lineage.on is not None else owner.id_columns
+    else:
+        on = lineage.on or ()
+    for c in on:
+        if c not in renamed:
+            raise DefinitionError(name, f"{lineage.kind} on {c!r}: upstream {upname!r} has no column {c!r} "
+                                        f"(its columns: {', '.join(renamed)})")
+        keep.setdefault(c, renamed[c])
+    return DepPlan(dep, upname, lineage.kind, tuple(on), keep, ids, ())
+
+
+def _field_parents(owner: FeatureDefinition, deps: list[DepPlan],
+                   defs: dict[str, FeatureDefinition]) -> dict[str, tuple[tuple[str, str], ...]]:
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    dep_names = [d.upstream for d in deps]
+    for f in owner.spec.fields:
+        fk = f.key.to_string()
+        parents: list[tuple[str, str]] = []
+        if f.deps is None:
+            for up in dep_names:
+                up_fields = defs[up].field_key_strings
+                parents += [(up, fk)] if fk in up_fields else [(up, x) for x in up_fields]
+        elif f.deps == ALL:
+            for up in dep_names:
+                parents += [(up, x) for x in defs[up].field_key_strings]
+        else:
+            for fd in f.deps:
+                up = fd.feature.to_string()
+                if up not in dep_names:
+                    raise DefinitionError(owner.name, f"field {fk!r} depends on {up!r}, which is not among the "
+                                                      f"feature's deps ({', '.join(dep_names) or 'none'})")
+                up_fields = defs[up].field_key_strings
+                if fd.fields == ALL:
+                    parents += [(up, x) for x in up_fields]
+                    continue
+                for uf in fd.fields:
+                    if uf.to_string() not in up_fields:
+                        raise DefinitionError(owner.name, f"field {fk!r} depends on unknown field "
+                                                          f"{up}.{uf.to_string()} ({up!r} has: {', '.join(up_fields)})")
+                    parents.append((up, uf.to_string()))
+        unique = sorted(set(parents), key=lambda p: f"{p[0]}.{p[1]}")
+        out[fk] = tuple(unique)
+    return out
+
+
+def _join_key(owner: FeatureDefinition, deps: list[DepPlan], defs: dict[str, FeatureDefinition]) -> tuple[str, ...]:
+    def d_types(d: DepPlan, c: str) -> str | None:
+        src = d.columns.get(c)
+        t = defs[d.upstream].columns.get(src) if src else None
+        return t.name if t else None
+
+    name = owner.name
+    key: list[str] = []
+    cols_seen: dict[str, str] = {}
+    for d in deps:
+        if key and not set(d.on) & set(key):
+            raise DefinitionError(name, f"dep on {d.upstream!r} shares no key column with the other deps "
+                                        f"({', '.join(key)} vs {', '.join(d.on)}); use rename")
+        shared_key = set(d.on) & set(key)
+        for c in d.columns:
+            if c in cols_seen and c not in shared_key:
+                raise DefinitionError(name, f"column {c!r} comes from both {cols_seen[c]!r} and {d.upstream!r}; "
+                                            "use rename or select on one of the deps")
+            cols_seen.setdefault(c, d.upstream)
+        key += [c for c in d.on if c not in key]
+    for d in deps:
+        for c in d.on:
+            up_type = d_types(d, c)
+            own = owner.columns.get(c)
+            if own is not None and up_type is not None and own.name != up_type:
+                raise DefinitionError(name, f"column {c!r} is {own.name} here but {up_type} in {d.upstream!r}; "
+                                            "matching samples needs the same type")
+    missing = [c for c in key if c not in owner.id_columns]
+    if missing:
+        raise DefinitionError(name, f"its deps are matched on {', '.join(key)}, but its id_columns "
+                                    f"({', '.join(owner.id_columns)}) lack {', '.join(missing)}; "
+                                    "rename the upstream columns or add them to id_columns")
+    return tuple(key)
+
+
+def _build_plan(defs: dict[str, FeatureDefinition]) -> GraphPlan:
+    order = _topological(defs)
+    downstream: dict[str, list[str]] = {n: [] for n in order}
+    for n in order:
+        for dep in defs[n].spec.deps:
+            downstream[dep.feature.to_string()].append(n)
+    plans: dict[str, FeaturePlan] = {}
+    for name in order:
+        d = defs[name]
+        deps = [_dep_plan(d, dep, defs[dep.feature.to_string()]) for dep in d.spec.deps]
+        deps.sort(key=lambda x: x.optional)  # stable: required first, declared order kept
+        key = _join_key(d, deps, defs) if deps else d.id_columns
+        parents = _field_parents(d, deps, defs)
+        used: dict[str, set[str]] = {}
+        for ps in parents.values():
+            for up, f in ps:
+                used.setdefault(up, set()).add(FieldKey(f).struct_name)
+        deps = [DepPlan(x.dep, x.upstream, x.kind, x.on, x.columns, x.upstream_ids,
+                        tuple(sorted(used.get(x.upstream, ())))) for x in deps]
+        field_versions: dict[str, str] = {}
+        for f in d.spec.fields:
+            fk = f.key.to_string()
+            text = f"{name}.{fk}{f.code_version}" + "".join(
+                plans[up].field_versions[uf] for up, uf in parents[fk])
+            field_versions[fk] = _sha256(text)
+        feature_version = _sha256("".join(k + field_versions[k] for k in sorted(field_versions)))
+        plans[name] = FeaturePlan(d, tuple(deps), tuple(key), parents, field_versions, feature_version,
+                                  tuple(sorted(downstream[name])))
+    project_version = _sha256("".join(k + plans[k].feature_version for k in sorted(plans)))
+    return GraphPlan(plans, project_version)

@@ -1,0 +1,155 @@
+"""The SQLite layout of a store, and recognising (or refusing) a file.
+
+System tables start with `_metaxy_`; each feature has one table named after its key
+(parts joined by `__`). `PRAGMA application_id` marks the file as ours and
+`PRAGMA user_version` holds the layout version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
+                       dvbf_column, pbf_column)
+from ..definition import FeatureDefinition
+from ..errors import StoreFormatError
+from ..keys import quote, quote_all
+
+APPLICATION_ID = 0x4D585455  # "MXTU"
+SCHEMA_VERSION = 1
+
+FV = "_mx_fv"  # feature version id (-> _metaxy_feature_versions.id)
+WRITE = "_mx_write"  # the write that stored the row (-> _metaxy_writes.id)
+SUPERSEDED = "_mx_superseded"  # the write that replaced the row; NULL for a latest row
+
+SYSTEM_DDL = [
+    """CREATE TABLE _metaxy_info (key TEXT PRIMARY KEY, value TEXT)""",
+    """CREATE TABLE _metaxy_snapshots (
+        id INTEGER PRIMARY KEY,
+        project_version TEXT NOT NULL UNIQUE,
+        project TEXT,
+        recorded_at INTEGER NOT NULL,
+        graph TEXT NOT NULL)""",
+    """CREATE TABLE _metaxy_feature_versions (
+        id INTEGER PRIMARY KEY,
+        feature_key TEXT NOT NULL,
+        feature_version TEXT NOT NULL,
+        snapshot_id INTEGER NOT NULL REFERENCES _metaxy_snapshots(id),
+        UNIQUE (feature_key, feature_version))""",
+    """CREATE TABLE _metaxy_features (
+        feature_key TEXT PRIMARY KEY,
+        table_name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL)""",
+    """CREATE TABLE _metaxy_writes (
+        id INTEGER PRIMARY KEY,
+        feature_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        feature_version_id INTEGER,
+        snapshot_id INTEGER,
+        at INTEGER NOT NULL,
+        n_rows INTEGER NOT NULL,
+        materialization_id TEXT)""",
+    """CREATE INDEX _metaxy_writes_feature ON _metaxy_writes (feature_key, id)""",
+]
+
+SYSTEM_TABLES = ("_metaxy_info", "_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_features",
+                 "_metaxy_writes")
+
+
+def check_or_initialise(conn: sqlite3.Connection, path: str, *, create: bool, info: dict[str, str]) -> dict[str, str]:
+    """Verify that `conn` is a store of ours (creating the layout in an empty file).
+
+    Returns the store's `_metaxy_info`. Must be called inside a write transaction when
+    `create` is true, so that two processes creating the same file do not race.
+    """
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if app_id == 0 and version == 0 and not tables:
+        if not create:
+            return {}
+        for ddl in SYSTEM_DDL:
+            conn.execute(ddl)
+        conn.executemany("INSERT INTO _metaxy_info (key, value) VALUES (?, ?)", sorted(info.items()))
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return dict(info)
+    if app_id != APPLICATION_ID:
+        shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
+        raise StoreFormatError(
+            f"{path} is an SQLite database of another program (application_id {app_id}, tables: "
+            f"{shown or 'none'}), not a metaxy-tui store; choose another path")
+    if version > SCHEMA_VERSION:
+        raise StoreFormatError(
+            f"{path} was written by a newer metaxy-tui (store layout {version}; this version reads up to "
+            f"{SCHEMA_VERSION}); upgrade metaxy-tui to open it")
+    missing = [t for t in SYSTEM_TABLES if t not in tables]
+    if missing:
+        raise StoreFormatError(f"{path} is a damaged metaxy-tui store: tables {', '.join(missing)} are missing")
+    return dict(conn.execute("SELECT key, value FROM _metaxy_info").fetchall())
+
+
+def feature_columns(definition: FeatureDefinition, field_keys: list[str]) -> dict[str, str]:
+    """Column name -> SQLite type for a feature table holding the given fields."""
+    cols: dict[str, str] = {c: t.sqlite for c, t in definition.columns.items()}
+    for f in field_keys:
+        cols[pbf_column(f)] = "TEXT"
+    for f in field_keys:
+        cols[dvbf_column(f)] = "TEXT"
+    cols.update({
+        PROVENANCE: "TEXT", DATA_VERSION: "TEXT", MATERIALIZATION_ID: "TEXT",
+        CREATED_AT: "INTEGER", UPDATED_AT: "INTEGER", DELETED_AT: "INTEGER",
+        FV: "INTEGER", WRITE: "INTEGER", SUPERSEDED: "INTEGER",
+    })
+    return cols
+
+
+_PY_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
+
+
+def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition, field_keys: list[str],
+                         now: int) -> str:
+    """Create the feature's table, or add the columns a newer definition needs.
+
+    Runs inside the caller's transaction. Returns the table name.
+    """
+    table = definition.key.table_name
+    db = sqlite_utils.Database(conn)
+    wanted = feature_columns(definition, field_keys)
+    existing = {c.name: c.type for c in db[table].columns} if db[table].exists() else None
+    if existing is None:
+        ddl = db.create_table_sql(table, {c: _PY_TYPES[t] for c, t in wanted.items()},
+                                  not_null={PROVENANCE, CREATED_AT, UPDATED_AT, FV, WRITE})
+        conn.execute(ddl)
+        ids = definition.id_columns
+        conn.execute(f"CREATE UNIQUE INDEX {quote(table + '__latest')} ON {quote(table)} "
+                     f"({quote(FV)}, {quote_all(ids)}) WHERE {quote(SUPERSEDED)} IS NULL")
+        conn.execute(f"CREATE INDEX {quote(table + '__ids')} ON {quote(table)} ({quote_all(ids)})")
+        conn.execute("INSERT OR REPLACE INTO _metaxy_features (feature_key, table_name, created_at) VALUES (?, ?, ?)",
+                     (definition.name, table, now))
+        return table
+    for col, sql_type in wanted.items():
+        if col not in existing:
+            conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col)} {sql_type}")
+    _ensure_id_index(conn, table, definition)
+    return table
+
+
+def _ensure_id_index(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> None:
+    """A definition whose id columns changed needs a latest-row index over the new ones."""
+    name = table + "__latest__" + "_".join(definition.id_columns)
+    rows = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                        (table + "__latest",)).fetchone()
+    wanted_cols = f"({quote(FV)}, {quote_all(definition.id_columns)})"
+    if rows and wanted_cols in rows[0]:
+        return
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+    if not exists:
+        # not unique: rows stored under the old id columns may repeat the new ones
+        conn.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} {wanted_cols} WHERE {quote(SUPERSEDED)} IS NULL")
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")]

@@ -1,0 +1,475 @@
+"""SQLiteMetadataStore: one SQLite file holding every feature's samples and the graph."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .. import __version__
+from ..columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT, dvbf_column, pbf_column
+from ..definition import FeatureDefinition
+from ..errors import InputError, InputProblem, StoreError, StoreFormatError, UnknownFeatureError
+from ..frames import Increment, IncrementFrame, to_polars
+from ..graph import FeatureGraph, FeaturePlan
+from ..hashing import HashAlgorithm, Hasher
+from ..keys import quote, quote_all
+from ..spec import feature_key_of
+from . import resolve as _resolve
+from . import schema as _schema
+from .codec import decode_rows, empty_frame, now_us, table_types
+from .reader import Reader
+from .validate import ROW, prepare
+from .write import insert_rows, match_ids, stage_ids
+
+BUSY_TIMEOUT_S = 30.0
+
+
+class SQLiteMetadataStore:
+    """`SQLiteMetadataStore(path, hash_algorithm="xxhash64", hash_truncation_length=None)`.
+
+    Use it as `with store: ...` (opens for reading and writing) or `store.open("r")`.
+    Without an explicit hash setting a store keeps the one it was created with.
+    """
+
+    def __init__(self, path: str | os.PathLike, hash_algorithm: str | HashAlgorithm | None = None,
+                 hash_truncation_length: int | None = None, *, graph: FeatureGraph | None = None,
+                 project: str | None = None, name: str | None = None):
+        self.path = str(path)
+        self.name = name
+        self.project = project
+        self._requested = (HashAlgorithm.parse(hash_algorithm) if hash_algorithm is not None else None,
+                           hash_truncation_length)
+        self.hasher = Hasher(self._requested[0] or HashAlgorithm.XXHASH64, hash_truncation_length)
+        self._graph = graph
+        self._conn: sqlite3.Connection | None = None
+        self._reader: Reader | None = None
+        self._mode: str | None = None
+        self._depth = 0
+        self._lock = threading.RLock()
+        self.info: dict[str, str] = {}
+
+    # ----- opening and closing ---------------------------------------------------------------
+    def open(self, mode: str = "w") -> "SQLiteMetadataStore":
+        if mode not in ("r", "w"):
+            raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
+        with self._lock:
+            if self._conn is not None:
+                if mode == "w" and self._mode == "r":
+                    raise StoreError(f"{self.path} is open read-only")
+                self._depth += 1
+                return self
+            self._connect(mode)
+            self._depth = 1
+            return self
+
+    def _connect(self, mode: str) -> None:
+        memory = self.path == ":memory:"
+        if not memory:
+            p = Path(self.path)
+            if p.exists() and not p.is_file():
+                raise StoreError(f"{self.path} is a directory, not a store file")
+            if mode == "r" and not p.exists():
+                raise StoreError(f"no store at {self.path}")
+            if mode == "w":
+                p.parent.mkdir(parents=True, exist_ok=True)
+        target = self.path if mode == "w" or memory else f"file:{Path(self.path).resolve()}?mode=ro"
+        try:
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_S, uri=target.startswith("file:"))
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open {self.path}: {e}") from None
+        try:
+            conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT_S * 1000))
+            if mode == "w" and not memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -65536")
+            self.hasher.register(conn)
+            defaults = {"application": "metaxy-tui", "created_with": __version__,
+                        "hash_algorithm": self.hasher.algorithm.value,
+                        "hash_truncation_length": str(self.hasher.truncation or "")}
+            if mode == "w":
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    info = _schema.check_or_initialise(conn, self.path, create=True, info=defaults)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            else:
+                info = _schema.check_or_initialise(conn, self.path, create=False, info=defaults)
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreFormatError(f"{self.path} is not a usable SQLite database ({e})") from None
+        except BaseException:
+            conn.close()
+            raise
+        self._adopt_hash_settings(info)
+        self.info = info
+        self._conn = conn
+        self._mode = mode
+        self._reader = Reader(conn, None if memory else str(Path(self.path).resolve()))
+
+    def _adopt_hash_settings(self, info: dict[str, str]) -> None:
+        if not info:
+            return
+        stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
+            "hash_truncation_length") else None)
+        algo, trunc = self._requested
+        if algo is not None and (algo != stored.algorithm or trunc != stored.truncation):
+            raise StoreError(
+                f"{self.path} hashes with {stored.describe()}, but {Hasher(algo, trunc).describe()} was asked "
+                "for; open it with its own setting (or without one)")
+        self.hasher = stored
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            self._depth -= 1
+            if self._depth > 0:
+                return
+            if self._reader is not None:
+                self._reader.close()
+            self._conn.close()
+            self._conn = None
+            self._reader = None
+            self._mode = None
+
+    def __enter__(self) -> "SQLiteMetadataStore":
+        return self.open("w")
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is not open: use `with store:` or store.open()")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; everything in it lands, or nothing does."""
+        if self._mode != "w":
+            raise StoreError(f"store {self.path} is open read-only" if self._conn else
+                             f"store {self.path} is not open: use `with store:` or store.open('w')")
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any], types: dict, *, expected_rows: int = 0) -> pl.DataFrame:
+        with self._lock:
+            assert self._reader is not None
+            return self._reader.frame(sql, params, types, expected_rows=expected_rows)
+
+    # ----- the graph -------------------------------------------------------------------------
+    def graph(self, feature: Any = None) -> FeatureGraph:
+        """The graph definitions come from: the store's own, the feature class's, or the active one."""
+        if self._graph is not None:
+            return self._graph
+        g = getattr(feature, "_mx_graph", None)
+        return g if g is not None else FeatureGraph.get_active()
+
+    def _plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        graph = self.graph(feature)
+        key = feature_key_of(feature).to_string()
+        if key not in graph:
+            raise UnknownFeatureError(key, graph.keys)
+        return graph, graph.feature_plan(key)
+
+    def _record_snapshot(self, conn: sqlite3.Connection, graph: FeatureGraph) -> int:
+        pv = graph.project_version
+        row = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = ?", (pv,)).fetchone()
+        if row:
+            return row[0]
+        snap = graph.to_snapshot()
+        cur = conn.execute("INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
+                           "VALUES (?, ?, ?, ?)", (pv, self.project, now_us(), json.dumps(snap, sort_keys=True)))
+        snap_id = cur.lastrowid
+        for f in snap["features"]:
+            conn.execute("INSERT OR IGNORE INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
+                         "VALUES (?, ?, ?)", (f["key"], f["feature_version"], snap_id))
+        return snap_id
+
+    def push_graph(self, graph: FeatureGraph | None = None) -> dict:
+        """Record the graph's snapshot (as `metaxy push`); returns {id, project_version, new}."""
+        graph = graph or self.graph()
+        graph.plan()
+        with self._transaction() as conn:
+            known = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = ?",
+                                 (graph.project_version,)).fetchone()
+            snap_id = self._record_snapshot(conn, graph)
+        return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
+
+    def snapshots(self) -> list[dict]:
+        rows = self.conn.execute("SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots "
+                                 "ORDER BY id").fetchall()
+        return [{"id": r[0], "project_version": r[1], "project": r[2], "recorded_at": r[3]} for r in rows]
+
+    def snapshot(self, which: int | str | None = None) -> dict | None:
+        """A recorded graph snapshot by id or project version (prefix); the latest by default."""
+        if which is None:
+            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        elif isinstance(which, int):
+            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots WHERE id = ?", (which,)).fetchone()
+        else:
+            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots WHERE project_version LIKE ? || '%' "
+                                    "ORDER BY id DESC LIMIT 1", (which,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def stored_graph(self) -> FeatureGraph:
+        """The latest recorded graph, for browsing a store without its code."""
+        snap = self.snapshot()
+        return FeatureGraph.from_snapshot(snap) if snap else FeatureGraph()
+
+    # ----- locations -------------------------------------------------------------------------
+    def _table(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT table_name FROM _metaxy_features WHERE feature_key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _fv_id(self, key: str, feature_version: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
+                                (key, feature_version)).fetchone()
+        return row[0] if row else None
+
+    def _latest_location(self, key: str, feature_version: str) -> tuple[str | None, int | None, int]:
+        """(table, feature version id, an upper bound of its row count) or Nones."""
+        with self._lock:
+            table = self._table(key)
+            fv_id = self._fv_id(key, feature_version) if table else None
+            n = 0
+            if table and fv_id is not None:
+                n = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+            return table, fv_id, n
+
+    # ----- writing ---------------------------------------------------------------------------
+    def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> int:
+        """Validate and store rows as the latest rows of their ids. Returns the number written."""
+        graph, plan = self._plan(feature)
+        gp = graph.plan()
+        frame = to_polars(df, plan.name)
+        rows = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns if not plan.is_root else (),
+                       dedupe_identical=not plan.is_root).drop(ROW)
+        if materialization_id is not None:
+            rows = rows.with_columns(pl.lit(materialization_id).alias("metaxy_materialization_id"))
+        fields = plan.definition.field_keys
+        with self._transaction() as conn:
+            now = now_us()
+            snap_id = self._record_snapshot(conn, graph)
+            fv_id = self._fv_id(plan.name, plan.feature_version)
+            table = _schema.ensure_feature_table(conn, plan.definition, fields, now)
+            write_id = conn.execute(
+                "INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, snapshot_id, at, n_rows, "
+                "materialization_id) VALUES (?, 'write', ?, ?, ?, ?, ?)",
+                (plan.name, fv_id, snap_id, now, rows.height, materialization_id)).lastrowid
+            n = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
+                            now=now, progress=progress)
+        del gp
+        return n
+
+    write = write_metadata
+
+    # ----- reading ---------------------------------------------------------------------------
+    def _definition_for_read(self, feature: Any) -> tuple[FeatureDefinition, str | None]:
+        """A feature's definition and current version: from code, else from the stored graph."""
+        graph = self.graph(feature)
+        key = feature_key_of(feature).to_string()
+        if key in graph:
+            plan = graph.feature_plan(key)
+            return plan.definition, plan.feature_version
+        stored = self.stored_graph()
+        if key in stored:
+            plan = stored.feature_plan(key)
+            return plan.definition, plan.feature_version
+        raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
+
+    def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
+                      feature_version: str | None = None, all_feature_versions: bool = False,
+                      include_history: bool = False, include_deleted: bool = False,
+                      current_only: bool | None = None, latest_only: bool | None = None,
+                      include_soft_deleted: bool | None = None) -> pl.DataFrame:
+        """The feature's latest rows under its current feature version, as a polars frame.
+
+        `all_feature_versions` (or current_only=False) reads every feature version;
+        `feature_version=` one given version; `include_history` (latest_only=False) adds
+        superseded rows; `include_deleted` (include_soft_deleted) adds soft-deleted rows;
+        `filters` is a polars expression (or a list of them); `columns` selects columns.
+        """
+        if current_only is not None:
+            all_feature_versions = not current_only
+        if latest_only is not None:
+            include_history = not latest_only
+        if include_soft_deleted is not None:
+            include_deleted = include_soft_deleted
+        definition, current_fv = self._definition_for_read(feature)
+        key = definition.name
+        with self._lock:
+            df = self._read_rows(definition, current_fv, feature_version, all_feature_versions,
+                                 include_history, include_deleted)
+        if filters is not None:
+            for f in (filters if isinstance(filters, (list, tuple)) else [filters]):
+                df = df.filter(f)
+        if columns is not None:
+            missing = [c for c in columns if c not in df.columns]
+            if missing:
+                raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
+                                       for c in missing])
+            df = df.select(list(columns))
+        return df
+
+    read = read_metadata
+
+    def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
+                   all_versions: bool, history: bool, deleted: bool, *, extra_where: str = "",
+                   extra_params: Sequence[Any] = ()) -> pl.DataFrame:
+        table = self._table(definition.name)
+        fields = definition.field_keys
+        if table is None:
+            return empty_frame(definition, fields)
+        stored_cols = _schema.table_columns(self.conn, table)
+        where: list[str] = []
+        params: list[Any] = []
+        if not all_versions:
+            fv_id = self._fv_id(definition.name, feature_version or current_fv or "")
+            if fv_id is None:
+                return empty_frame(definition, fields)
+            where.append(f"{quote(_schema.FV)} = ?")
+            params.append(fv_id)
+        else:
+            fields = sorted({c.split(".", 1)[1] for c in stored_cols if c.startswith("metaxy_provenance_by_field.")})
+        if not history:
+            where.append(f"{quote(_schema.SUPERSEDED)} IS NULL")
+        if not deleted:
+            where.append(f"{quote(DELETED_AT)} IS NULL")
+        if extra_where:
+            where.append(extra_where)
+            params.extend(extra_params)
+        wanted = [c for c in definition.columns if c in stored_cols]
+        wanted += [c for f in fields for c in (pbf_column(f), dvbf_column(f)) if c in stored_cols]
+        wanted += [c for c in stored_cols if c.startswith("metaxy_") and "." not in c] + [_schema.FV, _schema.WRITE]
+        sql = (f"SELECT {quote_all(wanted)} FROM {quote(table)}"
+               + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY rowid")
+        n = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+        raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)  # type: ignore[union-attr]
+        fv_names = dict(self.conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
+                                          "WHERE feature_key = ?", (definition.name,)).fetchall())
+        pvs = dict(self.conn.execute("SELECT w.id, s.project_version FROM _metaxy_writes w JOIN _metaxy_snapshots s "
+                                     "ON s.id = w.snapshot_id WHERE w.feature_key = ?", (definition.name,)).fetchall())
+        return decode_rows(raw, definition, fields, fv_names, pvs)
+
+    # ----- deleting --------------------------------------------------------------------------
+    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True) -> int:
+        """Soft-delete (hide until written again) or hard-delete (remove every stored row of) samples.
+
+        `ids` is a list of dicts or a frame with the id columns; `filters` a polars
+        expression over the latest rows. Returns the number of samples affected.
+        """
+        definition, current_fv = self._definition_for_read(feature)
+        key = definition.name
+        id_cols = definition.id_columns
+        if (ids is None) == (filters is None):
+            raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
+        if filters is not None:
+            target = self.read_metadata(feature, filters=filters).select(id_cols)
+        else:
+            target = to_polars(ids, key)
+            missing = [c for c in id_cols if c not in target.columns]
+            if missing:
+                raise InputError(key, [InputProblem("missing id column", c) for c in missing])
+            target = target.select(id_cols).unique()
+        table = self._table(key)
+        if table is None or target.height == 0:
+            return 0
+        with self._transaction() as conn:
+            now = now_us()
+            staged = stage_ids(conn, target.cast({c: definition.columns[c].polars for c in id_cols}), id_cols)
+            cond = match_ids(quote(table), staged, id_cols)
+            if soft:
+                cur = conn.execute(f"UPDATE {quote(table)} SET {quote(DELETED_AT)} = ?, {quote(UPDATED_AT)} = ? "
+                                   f"WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL "
+                                   f"AND {cond}", (now, now))
+            else:
+                cur = conn.execute(f"DELETE FROM {quote(table)} WHERE {cond}")
+            n = cur.rowcount
+            conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, ?)",
+                         (key, "soft_delete" if soft else "hard_delete", now, n))
+            conn.execute(f"DROP TABLE {staged}")
+        return n
+
+    delete = delete_metadata
+
+    # ----- resolving -------------------------------------------------------------------------
+    def resolve_update(self, feature: Any, samples: Any = None, **_compat: Any) -> Increment:
+        """Which samples of `feature` are added, changed or removed relative to its upstream."""
+        graph, plan = self._plan(feature)
+        gp = graph.plan()
+        if plan.is_root or samples is not None:
+            if samples is None:
+                _resolve.root_samples(plan, None)
+            frame = to_polars(samples, plan.name)
+            if PROVENANCE in frame.columns:  # as Metaxy: always recomputed from the struct
+                frame = frame.drop(PROVENANCE)
+            expected = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns).drop(ROW)
+        else:
+            expected = _resolve.expected_frame(self, gp, plan, self.hasher)
+        current = _resolve.current_provenance(self, plan)
+
+        def read_removed(keys: pl.DataFrame | None) -> pl.DataFrame:
+            if keys is None:
+                return empty_frame(plan.definition, plan.definition.field_keys)
+            rows = self._read_rows(plan.definition, plan.feature_version, None, False, False, False)
+            return rows.join(keys, on=list(plan.key), how="semi")
+
+        return _resolve.compare(plan, expected, current, read_removed)
+
+    # ----- small queries ---------------------------------------------------------------------
+    def count(self, feature: Any, *, feature_version: str | None = None) -> int:
+        definition, current_fv = self._definition_for_read(feature)
+        table = self._table(definition.name)
+        fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
+        if fv_id is None:
+            return 0
+        return self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {_resolve.latest_condition()}",
+                                 (fv_id,)).fetchone()[0]
+
+    def stored_feature_versions(self, feature: Any) -> list[dict]:
+        key = feature_key_of(feature).to_string()
+        rows = self.conn.execute(
+            "SELECT fv.feature_version, fv.snapshot_id, s.recorded_at FROM _metaxy_feature_versions fv "
+            "JOIN _metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.feature_key = ? ORDER BY fv.id", (key,))
+        return [{"feature_version": r[0], "snapshot_id": r[1], "recorded_at": r[2]} for r in rows]
+
+    def __repr__(self) -> str:
+        return f"SQLiteMetadataStore({self.path!r}, hash={self.hasher.describe()})"
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return os.environ.get("USER", "unknown")
+
+
+__all__ = ["SQLiteMetadataStore", "IncrementFrame", "FEATURE_VERSION", "PROVENANCE"]
