@@ -56,10 +56,16 @@ def n_chunks(duration_s: float) -> int:
 def test_materialize_writes_every_feature_and_leaves_nothing_pending(demo, tmp_path):
     graph, pipeline, _ = demo
     store = mx.SQLiteMetadataStore(tmp_path / "demo.db", graph=graph)
+    calls = []
     t0 = time.perf_counter()
-    report = pipeline.materialize(store)
+    report = pipeline.materialize(store, progress=lambda key, done, total: calls.append((key, done, total)))
     elapsed = time.perf_counter() - t0
     assert elapsed < 3.0, f"materialize took {elapsed:.2f} s (target: under 2 s)"
+
+    assert calls[0] == ("", 0, 6) and [c[1] for c in calls] == list(range(7))
+    order = [c[0] for c in calls[1:]]
+    assert order.index("audio") < order.index("speaker/embedding")
+    assert order.index("video") < order.index("video/chunk") < order.index("video/face_detection")
 
     videos = pipeline.read_videos()
     chunks = sum(n_chunks(d) for d in videos["duration_s"])
