@@ -62,9 +62,6 @@ class IncrementFrame:
     def __len__(self) -> int:
         return self._df.height
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self._df.iter_rows(named=True))
-
     def __repr__(self) -> str:
         return f"IncrementFrame({self._df.height} rows, columns={self._df.columns})"
 
@@ -83,6 +80,12 @@ class IncrementFrame:
     @property
     def columns(self) -> list[str]:
         return self._df.columns
+
+    def __getitem__(self, item: Any) -> Any:
+        return nw.from_native(self._df, eager_only=True)[item]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._df.iter_rows(named=True))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -120,9 +123,10 @@ class Increment:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Distinct samples (by key) in each frame; aggregation frames hold one row per member."""
+        """Distinct samples by key in each frame (aggregation frames hold one row per member,
+        and an expansion's removed frame one row per child)."""
         return {"added": self._samples(self.added), "changed": self._samples(self.changed),
-                "removed": len(self.removed)}
+                "removed": self._samples(self.removed)}
 
     @property
     def is_empty(self) -> bool:

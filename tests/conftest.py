@@ -16,3 +16,23 @@ def graph():
 @pytest.fixture
 def store_path(tmp_path):
     return tmp_path / "store.db"
+
+
+@pytest.fixture(scope="session")
+def demo_store_master(tmp_path_factory):
+    """The demo store (materialized, then pending work made), built once per test session."""
+    from metaxy_tui.service.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    build_demo(path)
+    return path
+
+
+@pytest.fixture
+def demo_store(demo_store_master, tmp_path):
+    """A private copy of the demo store for one test."""
+    import shutil
+
+    target = tmp_path / "demo.db"
+    shutil.copyfile(demo_store_master, target)
+    return target

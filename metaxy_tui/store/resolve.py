@@ -37,17 +37,23 @@ def latest_condition(alias: str = "") -> str:
     return f"{a}{quote(FV)} = ? AND {a}{quote(SUPERSEDED)} IS NULL AND {a}{quote(DELETED_AT)} IS NULL"
 
 
-def _dep_frame(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher) -> pl.DataFrame:
-    """The rows one dep contributes: its kept columns plus one value column per used field."""
+def _dep_frame(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher,
+               lean: bool = False) -> pl.DataFrame:
+    """The rows one dep contributes: its kept columns plus one value column per used field.
+
+    `lean` keeps only the key columns (and one row per group for an aggregation): enough
+    to count what is pending, at a fraction of the cost.
+    """
     up = gp[d.upstream]
     updef = up.definition
-    schema: dict[str, ColumnType | pl.DataType] = {down: updef.columns[src] for down, src in d.columns.items()}
+    columns = {c: d.columns[c] for c in d.on} if lean else d.columns
+    schema: dict[str, ColumnType | pl.DataType] = {down: updef.columns[src] for down, src in columns.items()}
     for f in d.fields:
         schema[value_column(d.upstream, f)] = pl.String
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
     if table is None or fv_id is None:
         return pl.DataFrame(schema=polars_schema(schema))
-    kept = [f"{quote(src)} AS {quote(down)}" for down, src in d.columns.items()]
+    kept = [f"{quote(src)} AS {quote(down)}" for down, src in columns.items()]
     values = [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))})" for f in d.fields]
     where = latest_condition()
     if d.kind != "aggregation":
@@ -55,35 +61,41 @@ def _dep_frame(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: 
         sql = f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {where}"
         return store._read(sql, [fv_id], schema, expected_rows=n)
 
+    on_src = [d.columns[c] for c in d.on]
+    group_schema = {c: schema[c] for c in d.on} | {value_column(d.upstream, f): pl.String for f in d.fields}
+    if d.fields:
+        order = [d.columns[c] for c in d.upstream_ids]
+        window = (f"PARTITION BY {quote_all(on_src)} ORDER BY {quote_all(order)} "
+                  "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING")
+        concat = [f"group_concat({v}, '|') OVER w AS {quote(value_column(d.upstream, f))}"
+                  for v, f in zip(values, d.fields)]
+        inner = (f"SELECT {', '.join(f'{quote(s)} AS {quote(c)}' for s, c in zip(on_src, d.on))}, "
+                 f"row_number() OVER w AS __rn, {', '.join(concat)} FROM {quote(table)} WHERE {where} "
+                 f"WINDOW w AS ({window})")
+        groups = store._read(f"SELECT {quote_all(group_schema)} FROM ({inner}) WHERE __rn = 1", [fv_id],
+                             group_schema, expected_rows=n // 4)
+        # one hash per group, not per member
+        groups = groups.with_columns([hasher.expr(pl.col(value_column(d.upstream, f)))
+                                      .alias(value_column(d.upstream, f)) for f in d.fields])
+    else:
+        groups = store._read(f"SELECT DISTINCT {', '.join(f'{quote(s)} AS {quote(c)}' for s, c in zip(on_src, d.on))} "
+                             f"FROM {quote(table)} WHERE {where}", [fv_id], group_schema, expected_rows=n // 4)
+    if lean:
+        return groups
     members_schema = {k: v for k, v in schema.items() if not k.startswith("__v:")}
     members = store._read(f"SELECT {', '.join(kept)} FROM {quote(table)} WHERE {where}", [fv_id],
                           members_schema, expected_rows=n)
-    if not d.fields:
-        return members
-    on_src = [d.columns[c] for c in d.on]
-    order = [d.columns[c] for c in d.upstream_ids]
-    window = (f"PARTITION BY {quote_all(on_src)} ORDER BY {quote_all(order)} "
-              "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING")
-    concat = [f"group_concat({v}, '|') OVER w AS {quote(value_column(d.upstream, f))}"
-              for v, f in zip(values, d.fields)]
-    inner = (f"SELECT {', '.join(f'{quote(s)} AS {quote(c)}' for s, c in zip(on_src, d.on))}, "
-             f"row_number() OVER w AS __rn, {', '.join(concat)} FROM {quote(table)} WHERE {where} WINDOW w AS ({window})")
-    group_schema = {c: schema[c] for c in d.on} | {value_column(d.upstream, f): pl.String for f in d.fields}
-    groups = store._read(f"SELECT {quote_all(group_schema)} FROM ({inner}) WHERE __rn = 1", [fv_id],
-                         group_schema, expected_rows=n // 4)
-    # one hash per group, not per member
-    groups = groups.with_columns([hasher.expr(pl.col(value_column(d.upstream, f))).alias(value_column(d.upstream, f))
-                                  for f in d.fields])
     return members.join(groups, on=list(d.on), how="left", nulls_equal=False)
 
 
-def expected_frame(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher) -> pl.DataFrame:
+def expected_frame(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher,
+                   lean: bool = False) -> pl.DataFrame:
     """Every sample the feature should have, with its provenance, from its upstream."""
     frame: pl.DataFrame | None = None
     key: list[str] = []
     all_optional = all(d.optional for d in plan.deps)
     for d in plan.deps:
-        part = _dep_frame(store, gp, d, hasher)
+        part = _dep_frame(store, gp, d, hasher, lean)
         if frame is None:
             frame = part
         else:
@@ -101,6 +113,8 @@ def expected_frame(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePla
             parts += [pl.lit(f"{up}.{uf}"), value]
         field_hashes[spec.key.struct_name] = hasher.join_expr(parts).alias(spec.key.struct_name)
     fields = sorted(field_hashes)
+    if lean:
+        frame = frame.unique(subset=key) if plan.deps[0].kind == "aggregation" or len(plan.deps) > 1 else frame
     frame = frame.with_columns(pl.struct([field_hashes[f] for f in fields]).alias(PROVENANCE_BY_FIELD))
     frame = frame.with_columns(
         hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields]).alias(PROVENANCE))

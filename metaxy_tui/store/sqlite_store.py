@@ -463,6 +463,22 @@ class SQLiteMetadataStore:
 
         return _resolve.compare(plan, expected, current, read_removed)
 
+    def pending_counts(self, feature: Any) -> dict[str, int]:
+        """Distinct samples added, changed and removed: resolve_update's counts, reading only keys."""
+        graph, plan = self._plan(feature)
+        if plan.is_root:
+            return {"added": 0, "changed": 0, "removed": 0}
+        expected = _resolve.expected_frame(self, graph.plan(), plan, self.hasher, lean=True)
+        current = _resolve.current_provenance(self, plan)
+        key = list(plan.key)
+        exp = expected.select(key + [PROVENANCE]).unique(subset=key)
+        joined = exp.join(current.rename({PROVENANCE: "__current"}), on=key, how="left")
+        added = joined.get_column("__current").is_null().sum()
+        changed = (joined.get_column("__current").is_not_null()
+                   & (joined.get_column("__current") != joined.get_column(PROVENANCE))).sum()
+        removed = current.join(exp.select(key), on=key, how="anti").height
+        return {"added": int(added), "changed": int(changed), "removed": int(removed)}
+
     # ----- small queries ---------------------------------------------------------------------
     def count(self, feature: Any, *, feature_version: str | None = None) -> int:
         definition, current_fv = self._definition_for_read(feature)

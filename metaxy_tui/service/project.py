@@ -1,0 +1,101 @@
+"""Opening a project: a store plus the feature graph to read it with.
+
+The graph comes from the project's code when its metaxy.toml names entrypoints; a store
+file opened on its own is read with the graph snapshot recorded inside it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
+from ..errors import ConfigError, StoreError
+from ..graph import FeatureGraph
+from ..store.sqlite_store import SQLiteMetadataStore
+
+
+@dataclass
+class Project:
+    store: SQLiteMetadataStore
+    graph: FeatureGraph  # what everything is resolved with
+    code_graph: FeatureGraph | None  # the project's code, when it was loaded
+    stored_graph: FeatureGraph  # the latest snapshot recorded in the store
+    source: str  # where this came from, for titles and messages
+    config: MetaxyConfig | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_code(self) -> bool:
+        return self.code_graph is not None
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self.graph) == 0
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    def close(self) -> None:
+        self.store.close()
+
+    def reload_stored_graph(self) -> None:
+        self.stored_graph = self.store.stored_graph()
+        if self.code_graph is None:
+            self.graph = self.stored_graph
+            self.store._graph = self.graph
+
+
+def open_project(*, config: str | os.PathLike | None = None, store: str | None = None,
+                 db: str | os.PathLike | None = None, mode: str = "w", create: bool = True,
+                 search_from: str | os.PathLike | None = None) -> Project:
+    """Open the store named by `db`, or by metaxy.toml (given or found), or the default one.
+
+    `create=False` refuses to create a missing store file (for `--db PATH`).
+    """
+    cfg: MetaxyConfig | None = None
+    config_path = Path(config) if config else (None if db else find_config(search_from))
+    if config is not None and not Path(config).is_file():
+        raise ConfigError(f"{config}: no such configuration file")
+    if config_path is not None:
+        cfg = init_metaxy(config_path, load_entrypoints=True)
+    code_graph = FeatureGraph.get_active() if cfg is not None and cfg.entrypoints else None
+    if code_graph is not None and len(code_graph) == 0:
+        code_graph = None
+    if db is not None:
+        path = Path(db)
+        s = SQLiteMetadataStore(path, project=cfg.project if cfg else None, name=str(path))
+        source = f"{path}"
+    elif cfg is not None:
+        s = cfg.get_store(store)
+        source = f"{cfg.path} (store {s.name})"
+    else:
+        if store is not None:
+            raise ConfigError(f"--store {store}: no metaxy.toml found in {Path.cwd()} or its parents")
+        s = SQLiteMetadataStore(default_store_path(), name="default")
+        source = f"{s.path} (default store)"
+    p = Path(s.path)
+    if s.path != ":memory:":
+        if p.exists() and p.is_dir():
+            raise StoreError(f"{p} is a directory, not a store file")
+        if not p.exists() and (not create or mode == "r"):
+            raise StoreError(f"no store at {p} (run `metaxy-tui demo --db {p}` to build one, "
+                             "or open a project folder with a metaxy.toml)")
+        if p.exists() and not os.access(p, os.R_OK):
+            raise StoreError(f"{p} is not readable (check its permissions)")
+        if p.exists() and mode == "w" and not os.access(p, os.W_OK):
+            mode = "r"
+    s.open(mode)
+    try:
+        stored = s.stored_graph()
+    except Exception:
+        s.close()
+        raise
+    graph = code_graph if code_graph is not None else stored
+    s._graph = graph
+    project = Project(s, graph, code_graph, stored, source, cfg)
+    if s._mode == "r":
+        project.notes.append("opened read-only")
+    return project

@@ -1,0 +1,81 @@
+"""The Textual application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..service.project import Project
+from .screens.browser import BrowserScreen
+from .screens.help import HelpScreen
+
+
+class MetaxyApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "metaxy-tui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, project: Project, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.project = project
+
+    def on_mount(self) -> None:
+        self.push_screen(BrowserScreen(self.project))
+
+    @property
+    def browser(self) -> BrowserScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, BrowserScreen):
+                return screen
+        raise LookupError("no browser screen")
+
+    def action_help(self) -> None:
+        seen: dict[str, str] = {}
+        for key, binding in [(b.key, b) for b in self.BINDINGS if isinstance(b, Binding)]:
+            seen.setdefault(binding.key_display or key, binding.description)
+        for (_, binding, enabled, _tooltip) in self.screen.active_bindings.values():
+            if binding.description:
+                seen.setdefault(binding.key_display or binding.key, binding.description)
+        seen.setdefault("ctrl+p", "Command palette: every action by name")
+        self.push_screen(HelpScreen(sorted(seen.items())))
+
+    def switch_project(self, project: Project) -> None:
+        """Open another project in place of the current one."""
+        old = self.project
+        self.project = project
+        self.switch_screen(BrowserScreen(project))
+        if old is not project:
+            old.close()
+
+    def action_open_demo(self) -> None:
+        from .demo_action import open_demo
+
+        open_demo(self)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and the words the UI uses", self.action_help)
+        try:
+            browser = self.browser
+        except LookupError:
+            return
+        yield SystemCommand("Refresh statuses", "Recompute every feature's status", browser.action_refresh)
+        yield SystemCommand("Show feature", "The selected feature's definition",
+                            lambda: browser.action_show_tab("feature"))
+        yield SystemCommand("Show samples", "The selected feature's samples",
+                            lambda: browser.action_show_tab("samples"))
+        yield SystemCommand("Show lineage", "The feature graph, down to fields",
+                            lambda: browser.action_show_tab("lineage"))
+        yield SystemCommand("Import samples", "Bring samples into a root feature from a file",
+                            browser.action_import_samples)
+
+
+def stylesheet() -> Path:
+    return Path(__file__).with_name("app.tcss")

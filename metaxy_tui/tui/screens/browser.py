@@ -1,0 +1,161 @@
+"""The main screen: the feature tree on the left; feature, samples and lineage on the right."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from ...service.graph_diff import diff_graphs
+from ...service.project import Project
+from ...service.status import iter_statuses
+from ..messages import FeatureSelected, StatusComputed, StatusesDone, StoreChanged
+from ..widgets.feature_tree import FeatureTree
+from ..screens.import_screen import ImportScreen
+from ..widgets.feature_view import FeatureView
+from ..widgets.lineage_panel import LineagePanel
+from ..widgets.samples_panel import SamplesPanel
+
+EMPTY_HELP = """This store has no features yet.
+
+metaxy-tui reads features from a project's code (a folder with a metaxy.toml whose
+entrypoints define them) or from the graph recorded in a store file.
+
+  • press d to build the demo store (videos, chunks, faces, transcripts, speakers) and open it
+  • or run `metaxy-tui demo` in a shell
+  • or start metaxy-tui in a project folder, then press i to import samples from a file
+"""
+
+
+class BrowserScreen(Screen):
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", tooltip="Recompute every feature's status"),
+        Binding("f", "show_tab('feature')", "Feature"),
+        Binding("s", "show_tab('samples')", "Samples"),
+        Binding("l", "show_tab('lineage')", "Lineage"),
+        Binding("i", "import_samples", "Import"),
+        Binding("d", "demo", "Demo", show=False),
+        Binding("tab", "focus_next", "Next pane", show=False),
+    ]
+
+    def __init__(self, project: Project) -> None:
+        super().__init__()
+        self.project = project
+        self.selected_feature: str | None = None
+        self.statuses_seconds: float | None = None
+
+    # ----- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        notice = self._definition_notice()
+        yield Static(notice or "", id="notice", classes="" if notice else "hidden")
+        if self.project.is_empty:
+            yield Static(Text(EMPTY_HELP), id="empty")
+        else:
+            with Horizontal(id="main"):
+                with Vertical(id="sidebar"):
+                    yield FeatureTree(self.project.graph, id="tree")
+                with TabbedContent(id="tabs", initial="feature"):
+                    with TabPane("Feature", id="feature"):
+                        yield FeatureView(self.project.graph, id="feature-view")
+                    with TabPane("Samples", id="samples"):
+                        yield SamplesPanel(self.project, id="samples-panel")
+                    with TabPane("Lineage", id="lineage"):
+                        yield LineagePanel(self.project, id="lineage-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "metaxy-tui"
+        self.sub_title = self.project.source + (" · " + ", ".join(self.project.notes) if self.project.notes else "")
+        if not self.project.is_empty:
+            tree = self.query_one(FeatureTree)
+            tree.focus()
+            keys = tree.feature_keys
+            if keys:
+                tree.select_feature(sorted(keys)[0])
+            self.action_refresh()
+
+    def _definition_notice(self) -> Text | None:
+        p = self.project
+        if p.code_graph is None or len(p.stored_graph) == 0:
+            return None
+        changes = [c for c in diff_graphs(p.stored_graph, p.code_graph)]
+        if not changes:
+            return None
+        text = Text("Definitions changed since the store's last snapshot:\n", style="bold yellow")
+        for c in changes[:6]:
+            text.append(f"  {c.describe()}", style="bold")
+            for f in c.fields:
+                text.append(f"\n     {f.describe()}")
+            text.append(f"\n     → {c.consequence()}\n", style="italic")
+        if len(changes) > 6:
+            text.append(f"  … and {len(changes) - 6} more (metaxy-tui diff)\n")
+        return text
+
+    # ----- statuses -------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        if not self.project.is_empty:
+            self.compute_statuses()
+
+    @work(thread=True, exclusive=True, group="statuses", name="statuses")
+    def compute_statuses(self) -> None:
+        worker = get_current_worker()
+        start = time.perf_counter()
+        for status in iter_statuses(self.project, cancelled=lambda: worker.is_cancelled):
+            self.post_message(StatusComputed(status))
+        if not worker.is_cancelled:
+            self.post_message(StatusesDone(time.perf_counter() - start))
+
+    @on(StatusComputed)
+    def _status_computed(self, message: StatusComputed) -> None:
+        self.query_one(FeatureTree).set_status(message.status)
+        self.query_one(FeatureView).update_status(message.status)
+
+    @on(StatusesDone)
+    def _statuses_done(self, message: StatusesDone) -> None:
+        self.statuses_seconds = message.seconds
+        tree = self.query_one(FeatureTree)
+        statuses = {k: tree.status(k) for k in tree.feature_keys if tree.status(k) is not None}
+        self.query_one(LineagePanel).set_statuses(statuses)
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        """After any write: statuses, the samples table and lineage badges refresh."""
+        if self.project.is_empty:
+            return
+        self.action_refresh()
+        self.query_one(SamplesPanel).reload()
+
+    # ----- selection and tabs ---------------------------------------------------------
+    @on(FeatureSelected)
+    def _feature_selected(self, message: FeatureSelected) -> None:
+        self.selected_feature = message.key
+        tree = self.query_one(FeatureTree)
+        self.query_one(FeatureView).show(message.key, tree.status(message.key))
+        self.query_one(SamplesPanel).show_feature(message.key)
+        self.query_one(LineagePanel).show_feature(message.key)
+
+    def action_show_tab(self, tab: str) -> None:
+        if not self.project.is_empty:
+            self.query_one(TabbedContent).active = tab
+
+    def action_import_samples(self) -> None:
+        if self.project.is_empty:
+            self.notify("This store has no features to import into: open a project or the demo (d).",
+                        severity="warning")
+            return
+        self.app.push_screen(ImportScreen(self.project, self.selected_feature), self._import_done)
+
+    def _import_done(self, wrote: bool | None) -> None:
+        if wrote:
+            self.post_message(StoreChanged())
+
+    def action_demo(self) -> None:
+        self.app.action_open_demo()

@@ -1,0 +1,90 @@
+"""Everything the definition says about one feature, plus its row count and status."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ...graph import FeatureGraph
+from ...service.status import FeatureStatus
+from .feature_tree import status_text
+
+
+def feature_renderable(graph: FeatureGraph, key: str, status: FeatureStatus | None):
+    plan = graph.plan()
+    fp = plan[key]
+    d = fp.definition
+    title = Text(key, style="bold")
+    title.append(f"   version {fp.feature_version[:8]}", style="cyan")
+    parts: list = [title]
+    if d.description:
+        parts.append(Text(d.description, style="italic"))
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="dim", no_wrap=True)
+    info.add_column()
+    info.add_row("status", status_text(status))
+    info.add_row("rows", Text(f"{status.rows:,}" if status is not None else "…"))
+    info.add_row("id columns", Text(", ".join(d.id_columns)))
+    other = [f"{c}: {t.describe()}" for c, t in d.columns.items() if c not in d.id_columns]
+    info.add_row("columns", Text(", ".join(other) or "-"))
+    info.add_row("upstream", Text(", ".join(d.upstream for d in fp.deps) or "- (root)"))
+    info.add_row("downstream", Text(", ".join(fp.downstream) or "-"))
+    parts += [Text(""), info, Text("")]
+
+    fields = Table(title="fields", title_justify="left", expand=True, show_edge=False)
+    fields.add_column("field", no_wrap=True)
+    fields.add_column("code version", no_wrap=True)
+    fields.add_column("version", style="cyan", no_wrap=True)
+    fields.add_column("depends on")
+    for f in d.spec.fields:
+        fk = f.key.to_string()
+        parents = ", ".join(f"{u}.{uf}" for u, uf in fp.field_parents[fk]) or "-"
+        fields.add_row(Text(fk), Text(f.code_version), fp.field_versions[fk][:8], Text(parents))
+    parts += [fields, Text("")]
+
+    if fp.deps:
+        deps = Table(title="deps", title_justify="left", expand=True, show_edge=False)
+        deps.add_column("upstream", no_wrap=True)
+        deps.add_column("lineage")
+        deps.add_column("on")
+        deps.add_column("columns")
+        for dp in fp.deps:
+            lineage = dp.dep.lineage.kind + (" (optional)" if dp.optional else "")
+            renamed = {down: src for down, src in dp.columns.items() if down != src}
+            cols = ", ".join(f"{src}→{down}" if down in renamed else down for down, src in dp.columns.items())
+            deps.add_row(Text(dp.upstream), Text(lineage), Text(", ".join(dp.on)), Text(cols))
+        parts.append(deps)
+    return Group(*parts)
+
+
+class FeatureView(VerticalScroll):
+    """Shows the selected feature's definition."""
+
+    DEFAULT_CSS = """
+    FeatureView { padding: 0 1; }
+    """
+
+    def __init__(self, graph: FeatureGraph, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.graph = graph
+        self.feature_key: str | None = None
+        self.feature_status: FeatureStatus | None = None
+        self._body = Static(Text("Select a feature on the left.", style="dim"), id="feature-body")
+
+    def compose(self):
+        yield self._body
+
+    def show(self, key: str | None, status: FeatureStatus | None = None) -> None:
+        self.feature_key = key
+        self.feature_status = status
+        if key is None or key not in self.graph:
+            self._body.update(Text("Select a feature on the left.", style="dim"))
+            return
+        self._body.update(feature_renderable(self.graph, key, status))
+
+    def update_status(self, status: FeatureStatus) -> None:
+        if status.key == self.feature_key:
+            self.show(self.feature_key, status)

@@ -1,0 +1,19 @@
+"""The Lineage tab (being built)."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from ...service.project import Project
+
+
+class LineagePanel(Static):
+    def __init__(self, project: Project, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.project = project
+
+    def show_feature(self, key: str | None) -> None:
+        self.update(f"lineage around {key}")
+
+    def set_statuses(self, statuses: dict) -> None:
+        pass
