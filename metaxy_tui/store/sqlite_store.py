@@ -268,11 +268,14 @@ class SQLiteMetadataStore:
 
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
-                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None) -> int:
+                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None,
+                       delete_ids: Any = None) -> int:
         """Validate and store rows as the latest rows of their ids. Returns the number written.
 
         `inputs_as_of` is the last write id the rows' upstream was read at; by default the
-        one of this store's latest resolve_update of the feature.
+        one of this store's latest resolve_update of the feature. `delete_ids` (id columns)
+        are soft-deleted in the same transaction. `progress(done, total)` is called per batch
+        inside the transaction: raising from it cancels the whole write.
         """
         graph, plan = self._plan(feature)
         gp = graph.plan()
@@ -282,6 +285,7 @@ class SQLiteMetadataStore:
         if materialization_id is not None:
             rows = rows.with_columns(pl.lit(materialization_id).alias("metaxy_materialization_id"))
         fields = plan.definition.field_keys
+        doomed = self._id_frame(plan.definition, delete_ids) if delete_ids is not None else None
         with self._transaction() as conn:
             now = now_us()
             snap_id = self._record_snapshot(conn, graph)
@@ -294,6 +298,8 @@ class SQLiteMetadataStore:
                  inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name))).lastrowid
             n = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
                             now=now, progress=progress)
+            if doomed is not None and doomed.height:
+                self._delete_rows(conn, plan.definition, table, doomed, soft=True, now=now)
         return n
 
     write = write_metadata
@@ -401,37 +407,50 @@ class SQLiteMetadataStore:
         if filters is not None:
             target = self.read_metadata(feature, filters=filters).select(id_cols)
         else:
-            target = to_polars(ids, key)
-            missing = [c for c in id_cols if c not in target.columns]
-            if missing:
-                raise InputError(key, [InputProblem("missing id column", c) for c in missing])
-            target = target.select(id_cols).unique()
+            target = self._id_frame(definition, ids)
         table = self._table(key)
         if table is None or target.height == 0:
             return 0
         with self._transaction() as conn:
-            now = now_us()
-            write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, 0)",
-                                    (key, "soft_delete" if soft else "hard_delete", now)).lastrowid
-            staged = stage_ids(conn, target.cast({c: definition.columns[c].polars for c in id_cols}), id_cols)
-            cond = match_ids(quote(table), staged, id_cols)
-            t = quote(table)
-            if soft:
-                # a tombstone row supersedes the latest row, so history shows when it went
-                n = conn.execute(f"UPDATE {t} SET {quote(_schema.SUPERSEDED)} = ? WHERE "
-                                 f"{quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL AND {cond}",
-                                 (write_id,)).rowcount
-                cols = _schema.table_columns(conn, table)
-                copied = [c for c in cols if c not in (DELETED_AT, UPDATED_AT, _schema.WRITE, _schema.SUPERSEDED)]
-                conn.execute(f"INSERT INTO {t} ({quote_all(copied)}, {quote(DELETED_AT)}, {quote(UPDATED_AT)}, "
-                             f"{quote(_schema.WRITE)}) SELECT {quote_all(copied)}, ?, ?, ? FROM {t} "
-                             f"WHERE {quote(_schema.SUPERSEDED)} = ?", (now, now, write_id, write_id))
-            else:
-                n = conn.execute(f"SELECT count(*) FROM {t} WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {cond}"
-                                 ).fetchone()[0]
-                conn.execute(f"DELETE FROM {t} WHERE {cond}")
-            conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
-            conn.execute(f"DROP TABLE {staged}")
+            return self._delete_rows(conn, definition, table, target, soft=soft, now=now_us())
+
+    def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
+        key = definition.name
+        id_cols = definition.id_columns
+        target = to_polars(ids, key)
+        missing = [c for c in id_cols if c not in target.columns]
+        if missing:
+            raise InputError(key, [InputProblem("missing id column", c) for c in missing])
+        try:
+            return target.select(id_cols).unique().cast({c: definition.columns[c].polars for c in id_cols})
+        except pl.exceptions.PolarsError as e:
+            raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
+
+    def _delete_rows(self, conn: sqlite3.Connection, definition: FeatureDefinition, table: str,
+                     target: pl.DataFrame, *, soft: bool, now: int) -> int:
+        """Delete the samples in `target` (id columns) inside the caller's transaction."""
+        id_cols = definition.id_columns
+        write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, 0)",
+                                (definition.name, "soft_delete" if soft else "hard_delete", now)).lastrowid
+        staged = stage_ids(conn, target, id_cols)
+        cond = match_ids(quote(table), staged, id_cols)
+        t = quote(table)
+        if soft:
+            # a tombstone row supersedes the latest row, so history shows when it went
+            n = conn.execute(f"UPDATE {t} SET {quote(_schema.SUPERSEDED)} = ? WHERE "
+                             f"{quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL AND {cond}",
+                             (write_id,)).rowcount
+            cols = _schema.table_columns(conn, table)
+            copied = [c for c in cols if c not in (DELETED_AT, UPDATED_AT, _schema.WRITE, _schema.SUPERSEDED)]
+            conn.execute(f"INSERT INTO {t} ({quote_all(copied)}, {quote(DELETED_AT)}, {quote(UPDATED_AT)}, "
+                         f"{quote(_schema.WRITE)}) SELECT {quote_all(copied)}, ?, ?, ? FROM {t} "
+                         f"WHERE {quote(_schema.SUPERSEDED)} = ?", (now, now, write_id, write_id))
+        else:
+            n = conn.execute(f"SELECT count(*) FROM {t} WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {cond}"
+                             ).fetchone()[0]
+            conn.execute(f"DELETE FROM {t} WHERE {cond}")
+        conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
+        conn.execute(f"DROP TABLE {staged}")
         return n
 
     delete = delete_metadata
