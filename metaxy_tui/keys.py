@@ -14,6 +14,8 @@ from .errors import DefinitionError
 _PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 RESERVED_COLUMN_PREFIXES = ("metaxy_", "_mx")
+# SQLite's own names for a table's row id: a user column with one of them would hide it
+RESERVED_COLUMN_NAMES = ("rowid", "oid", "_rowid_")
 
 
 def _parts_of(value: str | Sequence[str], what: str) -> tuple[str, ...]:
@@ -98,6 +100,8 @@ def validate_column_name(name: object, feature: str | None = None) -> str:
             f"invalid column name {name!r}: use letters, digits and '_' (not starting with a digit), "
             "at most 63 characters",
         )
+    if name.lower() in RESERVED_COLUMN_NAMES:
+        raise DefinitionError(feature, f"column name {name!r} is reserved by SQLite (rowid, oid, _rowid_)")
     if name.startswith(RESERVED_COLUMN_PREFIXES):
         raise DefinitionError(feature, f"column name {name!r} is reserved (prefixes metaxy_ and _mx)")
     return name

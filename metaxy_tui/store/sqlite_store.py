@@ -61,7 +61,8 @@ class SQLiteMetadataStore:
         self._resolved_as_of: dict[str, int] = {}
 
     # ----- opening and closing ---------------------------------------------------------------
-    def open(self, mode: str = "w") -> "SQLiteMetadataStore":
+    def open(self, mode: str = "w") -> "OpenStore":
+        """Open for reading ("r") or reading and writing ("w"); `with store.open("r"):` closes at the end."""
         if mode not in ("r", "w"):
             raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
         with self._lock:
@@ -69,10 +70,10 @@ class SQLiteMetadataStore:
                 if mode == "w" and self._mode == "r":
                     raise StoreError(f"{self.path} is open read-only")
                 self._depth += 1
-                return self
-            self._connect(mode)
-            self._depth = 1
-            return self
+            else:
+                self._connect(mode)
+                self._depth = 1
+            return OpenStore(self)
 
     def _connect(self, mode: str) -> None:
         memory = self.path == ":memory:"
@@ -92,6 +93,8 @@ class SQLiteMetadataStore:
             raise StoreError(f"cannot open {self.path}: {e}") from None
         try:
             conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT_S * 1000))
+            # refuse a file of another program before changing anything in it (WAL included)
+            _schema.check_or_initialise(conn, self.path, create=False, info={})
             if mode == "w" and not memory:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -129,9 +132,11 @@ class SQLiteMetadataStore:
         stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
             "hash_truncation_length") else None)
         algo, trunc = self._requested
-        if algo is not None and (algo != stored.algorithm or trunc != stored.truncation):
+        if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (
+                algo is None and trunc is not None and trunc != stored.truncation):
             raise StoreError(
-                f"{self.path} hashes with {stored.describe()}, but {Hasher(algo, trunc).describe()} was asked "
+                f"{self.path} hashes with {stored.describe()}, but "
+                f"{Hasher(algo or stored.algorithm, trunc).describe()} was asked "
                 "for; open it with its own setting (or without one)")
         self.hasher = stored
 
@@ -150,7 +155,12 @@ class SQLiteMetadataStore:
             self._mode = None
 
     def __enter__(self) -> "SQLiteMetadataStore":
-        return self.open("w")
+        with self._lock:
+            if self._conn is not None:
+                self._depth += 1
+                return self
+        self.open("w")
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -517,6 +527,22 @@ class SQLiteMetadataStore:
 
     def __repr__(self) -> str:
         return f"SQLiteMetadataStore({self.path!r}, hash={self.hasher.describe()})"
+
+
+class OpenStore:
+    """What `store.open(mode)` returns: the store, plus a `with` block that closes it again."""
+
+    def __init__(self, store: SQLiteMetadataStore):
+        self.store = store
+
+    def __enter__(self) -> SQLiteMetadataStore:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 def _group_orders(gp, upstream: str) -> list[tuple[str, ...]]:

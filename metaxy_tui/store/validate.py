@@ -72,7 +72,8 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
             problems.rows(df, ~finite & ~nan, col, "infinite value where an integer is required")
             frac = (fs.is_finite() & (fs != fs.floor())).fill_null(False)
             problems.rows(df, frac, col, "fraction in an integer column")
-            big = ((fs > INT64_MAX) | (fs < INT64_MIN)).fill_null(False)
+            # float(2**63 - 1) rounds up to 2**63, which does not fit: compare against 2**63 itself
+            big = ((fs >= float(2**63)) | (fs < float(INT64_MIN))).fill_null(False)
             problems.rows(df, big, col, "integer does not fit in 64 bits")
             if (nan.any() and not t.nullable) or frac.any() or big.any() or (~finite & ~nan).any():
                 return None
