@@ -492,6 +492,12 @@ class SQLiteMetadataStore:
 
         return _resolve.compare(plan, expected, current, read_removed)
 
+    def explain(self, feature: Any, increment: Increment | None = None):
+        """Why each sample of the feature's increment is added, changed or removed (an Explanation)."""
+        from ..explain import explain
+
+        return explain(self, feature, increment)
+
     def pending_counts(self, feature: Any) -> dict[str, int]:
         """Distinct samples added, changed and removed: resolve_update's counts, reading only keys."""
         graph, plan = self._plan(feature)
