@@ -69,6 +69,12 @@ class FeatureDefinition:
         for col, t in annotated.items():
             validate_column_name(col, name)
             columns.setdefault(col, t)
+        lowered: dict[str, str] = {}
+        for col in columns:
+            other = lowered.setdefault(col.lower(), col)
+            if other != col:
+                raise DefinitionError(name, f"columns {other!r} and {col!r} differ only in case; SQLite column "
+                                            "names are case-insensitive, rename one")
         return cls(spec, columns, description if description is not None else spec.description, owner, origin)
 
     def to_dict(self) -> dict:

@@ -142,6 +142,10 @@ class FeatureGraph:
     # ----- registration -------------------------------------------------------------
     def add(self, definition: FeatureDefinition) -> None:
         name = definition.name
+        for other in self._definitions:
+            if other != name and other.lower() == name.lower():
+                raise DefinitionError(name, f"keys {other!r} and {name!r} differ only in case; their SQLite tables "
+                                            "would be one (table names ignore case)")
         existing = self._definitions.get(name)
         if existing is not None and existing.origin != definition.origin:
             raise DefinitionError(

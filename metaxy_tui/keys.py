@@ -102,7 +102,7 @@ def validate_column_name(name: object, feature: str | None = None) -> str:
         )
     if name.lower() in RESERVED_COLUMN_NAMES:
         raise DefinitionError(feature, f"column name {name!r} is reserved by SQLite (rowid, oid, _rowid_)")
-    if name.startswith(RESERVED_COLUMN_PREFIXES):
+    if name.lower().startswith(RESERVED_COLUMN_PREFIXES):
         raise DefinitionError(feature, f"column name {name!r} is reserved (prefixes metaxy_ and _mx)")
     return name
 

