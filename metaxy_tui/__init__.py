@@ -5,6 +5,7 @@
 
 __version__ = "0.1.0"
 
+from .compute import compute  # noqa: E402
 from .config import MetaxyConfig, init, init_metaxy  # noqa: E402
 from .definition import FeatureDefinition  # noqa: E402
 from .errors import (ConfigError, DefinitionError, InputError, InputProblem, MetaxyError,  # noqa: E402
@@ -25,7 +26,7 @@ def get_feature_by_key(key):
 
 
 __all__ = [
-    "ALL", "BaseFeature", "ConfigError", "DefinitionError", "FeatureDefinition", "FeatureDep", "FeatureGraph",
+    "ALL", "BaseFeature", "compute", "ConfigError", "DefinitionError", "FeatureDefinition", "FeatureDep", "FeatureGraph",
     "FeatureKey", "FeatureSpec", "FieldDep", "FieldKey", "FieldSpec", "HashAlgorithm", "Increment",
     "IncrementFrame", "InputError", "InputProblem", "LineageRelationship", "MetaxyConfig", "MetaxyError",
     "SQLiteMetadataStore", "SpecialFieldDep", "StoreError", "StoreFormatError", "UnknownFeatureError",

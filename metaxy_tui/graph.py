@@ -120,6 +120,7 @@ class FeatureGraph:
     def __init__(self) -> None:
         self._definitions: dict[str, FeatureDefinition] = {}
         self._plan: GraphPlan | None = None
+        self.computes: dict[str, object] = {}  # feature key -> compute function (see compute.py)
 
     # ----- active graph -------------------------------------------------------------
     @classmethod
@@ -153,6 +154,9 @@ class FeatureGraph:
             )
         self._definitions[name] = definition
         self._plan = None
+
+    def register_compute(self, key: str, fn: object) -> None:
+        self.computes[key] = fn
 
     def remove(self, key: object) -> None:
         self._definitions.pop(feature_key_of(key).to_string(), None)

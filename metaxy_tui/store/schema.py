@@ -23,6 +23,19 @@ FV = "_mx_fv"  # feature version id (-> _metaxy_feature_versions.id)
 WRITE = "_mx_write"  # the write that stored the row (-> _metaxy_writes.id)
 SUPERSEDED = "_mx_superseded"  # the write that replaced the row; NULL for a latest row
 
+AUDIT_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    user TEXT,
+    action TEXT NOT NULL,
+    feature_key TEXT NOT NULL,
+    feature_version TEXT,
+    n_samples INTEGER NOT NULL,
+    ids TEXT NOT NULL,
+    duration_s REAL,
+    outcome TEXT NOT NULL,
+    detail TEXT)"""
+
 SYSTEM_DDL = [
     """CREATE TABLE _metaxy_info (key TEXT PRIMARY KEY, value TEXT)""",
     """CREATE TABLE _metaxy_snapshots (
@@ -52,10 +65,11 @@ SYSTEM_DDL = [
         materialization_id TEXT,
         inputs_as_of INTEGER)""",
     """CREATE INDEX _metaxy_writes_feature ON _metaxy_writes (feature_key, id)""",
+    AUDIT_DDL,
 ]
 
 SYSTEM_TABLES = ("_metaxy_info", "_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_features",
-                 "_metaxy_writes")
+                 "_metaxy_writes")  # _metaxy_audit is created on the first write-mode open
 
 
 def check_or_initialise(conn: sqlite3.Connection, path: str, *, create: bool, info: dict[str, str]) -> dict[str, str]:

@@ -108,6 +108,7 @@ class SQLiteMetadataStore:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     info = _schema.check_or_initialise(conn, self.path, create=True, info=defaults)
+                    conn.execute(_schema.AUDIT_DDL)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -513,6 +514,42 @@ class SQLiteMetadataStore:
                    & (joined.get_column("__current") != joined.get_column(PROVENANCE))).sum()
         removed = current.join(exp.select(key), on=key, how="anti").height
         return {"added": int(added), "changed": int(changed), "removed": int(removed)}
+
+    # ----- the audit log ---------------------------------------------------------------------
+    def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
+                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
+        """Append one entry to the audit log (its own transaction)."""
+        with self._transaction() as conn:
+            return conn.execute(
+                "INSERT INTO _metaxy_audit (at, user, action, feature_key, feature_version, n_samples, ids, "
+                "duration_s, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now_us(), user or current_user(), action, feature, feature_version, len(ids),
+                 json.dumps(ids, default=str), duration_s, outcome, detail)).lastrowid
+
+    def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
+                  limit: int | None = None) -> pl.DataFrame:
+        """Audit entries, newest first."""
+        where, params = [], []
+        if feature is not None:
+            where.append("feature_key = ?")
+            params.append(feature)
+        if since_us is not None:
+            where.append("at >= ?")
+            params.append(since_us)
+        if action is not None:
+            where.append("action = ?")
+            params.append(action)
+        sql = ("SELECT id, at, user, action, feature_key AS feature, feature_version, n_samples, ids, duration_s, "
+               "outcome, detail FROM _metaxy_audit" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+        types = {"id": pl.Int64, "at": pl.Int64, "user": pl.String, "action": pl.String, "feature": pl.String,
+                 "feature_version": pl.String, "n_samples": pl.Int64, "ids": pl.String, "duration_s": pl.Float64,
+                 "outcome": pl.String, "detail": pl.String}
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_metaxy_audit'").fetchone():
+            return pl.DataFrame(schema=types)
+        with self._lock:
+            df = self._reader.frame(sql, params, types)  # type: ignore[union-attr]
+        return df.with_columns(pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC"))
 
     # ----- small queries ---------------------------------------------------------------------
     def count(self, feature: Any, *, feature_version: str | None = None) -> int:

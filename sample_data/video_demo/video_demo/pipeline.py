@@ -30,6 +30,7 @@ import polars as pl
 
 import metaxy_tui as mx
 
+from . import features as F
 from . import generate_data as gen
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -75,6 +76,7 @@ def _digest(*parts: Any) -> bytes:
     return hashlib.sha256("/".join(str(p) for p in parts).encode("utf-8")).digest()
 
 
+@mx.compute(F.VideoChunk)
 def compute_chunks(videos: pl.DataFrame) -> pl.DataFrame:
     """Expansion: cut each video (one increment row per video) into 10-second chunks."""
     n = (pl.col("duration_s") / CHUNK_SECONDS).ceil().cast(pl.Int64).clip(lower_bound=1)
@@ -93,6 +95,7 @@ def compute_chunks(videos: pl.DataFrame) -> pl.DataFrame:
 _FACE_COUNTS = [0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 3, 4]
 
 
+@mx.compute(F.FaceDetection)
 def compute_face_detection(chunks: pl.DataFrame) -> pl.DataFrame:
     """Identity: a face count and best confidence per chunk, from a hash of ids and provenance."""
     n_faces, conf, boxes = [], [], []
@@ -133,6 +136,7 @@ def fake_sentence(language: str, seed: bytes) -> str:
     return " ".join(picked).capitalize() + "."
 
 
+@mx.compute(F.Transcript)
 def compute_transcript(chunks: pl.DataFrame) -> pl.DataFrame:
     """Identity: a short fake sentence per chunk in the video's language, from a hash of ids and provenance."""
     text, language, n_words = [], [], []
@@ -147,6 +151,7 @@ def compute_transcript(chunks: pl.DataFrame) -> pl.DataFrame:
         pl.Series("n_words", n_words, pl.Int64), pl.lit(TRANSCRIBE_MODEL).alias("model"))
 
 
+@mx.compute(F.SpeakerEmbedding)
 def compute_speaker_embedding(members: pl.DataFrame) -> pl.DataFrame:
     """Aggregation: reduce the member recordings (one increment row each) to one row per speaker."""
     return (members.group_by("speaker_id", maintain_order=True)

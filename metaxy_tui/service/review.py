@@ -1,0 +1,300 @@
+"""Review and approve pending work: recompute, accept, delete removed — each one audited.
+
+Every action resolves the feature afresh, works on the samples the user selected (by key),
+and records one audit entry with its outcome, including failures and cancellations.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT
+from ..compute import compute_function, output_rows
+from ..errors import MetaxyError
+from ..explain import Explanation
+from ..graph import FeaturePlan
+from .project import Project
+
+Progress = Callable[[int, int], None]  # (samples done, samples in all)
+DEFAULT_BATCH = 500  # samples per transaction when recomputing
+
+
+class Cancelled(Exception):
+    """Raised inside a batch to roll it back when the user cancels."""
+
+
+@dataclass
+class ActionResult:
+    action: str  # recompute | accept | delete_removed
+    feature: str
+    requested: int
+    done: int = 0
+    outcome: str = "ok"  # ok | cancelled | failed | nothing to do
+    seconds: float = 0.0
+    batches: int = 0
+    error: str | None = None
+    traceback: str | None = None
+    failing: list[dict] = field(default_factory=list)
+    skipped: int = 0
+    note: str | None = None
+
+    def describe(self) -> str:
+        head = f"{self.action} {self.feature}: {self.done} of {self.requested} samples, {self.outcome}"
+        if self.skipped:
+            head += f" ({self.skipped} skipped: {self.note})"
+        if self.error:
+            head += f" — {self.error}"
+        return head
+
+    def to_dict(self) -> dict:
+        return {"action": self.action, "feature": self.feature, "requested": self.requested, "done": self.done,
+                "outcome": self.outcome, "seconds": round(self.seconds, 3), "batches": self.batches,
+                "error": self.error, "failing": self.failing, "skipped": self.skipped, "note": self.note}
+
+
+# ----- what is pending, and why -------------------------------------------------------------
+
+def explain(project: Project, feature: str) -> Explanation:
+    return project.store.explain(feature)
+
+
+def pending_upstream(project: Project, feature: str) -> list[str]:
+    """Upstream features (transitively) with pending work, in topological order."""
+    plan = project.graph.plan()
+    out = []
+    for key in plan.upstream_closure(feature):
+        if plan[key].is_root:
+            continue
+        if sum(project.store.pending_counts(key).values()):
+            out.append(key)
+    return out
+
+
+def downstream_removals(project: Project, feature: str) -> dict[str, int]:
+    """How many samples each downstream feature would now report removed."""
+    plan = project.graph.plan()
+    out = {}
+    for key in plan.downstream_closure(feature):
+        n = project.store.pending_counts(key)["removed"]
+        if n:
+            out[key] = n
+    return out
+
+
+def has_compute(project: Project, feature: str) -> bool:
+    return compute_function(project.graph, feature) is not None
+
+
+# ----- selecting samples --------------------------------------------------------------------
+
+def _keys_frame(plan: FeaturePlan, keys: list[dict] | None) -> pl.DataFrame | None:
+    if keys is None:
+        return None
+    key = list(plan.key)
+    return pl.DataFrame([{c: k[c] for c in key} for k in keys],
+                        schema={c: plan.definition.columns[c].polars for c in key})
+
+
+def _select(df: pl.DataFrame, key: list[str], keys: pl.DataFrame | None) -> pl.DataFrame:
+    return df if keys is None else df.join(keys, on=key, how="semi")
+
+
+def _distinct(df: pl.DataFrame, key: list[str]) -> list[dict]:
+    return df.select(key).unique(maintain_order=True).to_dicts() if df.height else []
+
+
+def _audit(project: Project, result: ActionResult, plan: FeaturePlan, ids: list[dict]) -> None:
+    detail = result.error
+    if result.traceback:
+        detail = (detail or "") + "\n" + result.traceback
+    project.store.record_audit(action=result.action, feature=result.feature, feature_version=plan.feature_version,
+                               ids=ids, duration_s=result.seconds, outcome=result.outcome, detail=detail)
+
+
+# ----- recompute ----------------------------------------------------------------------------
+
+def recompute(project: Project, feature: str, keys: list[dict] | None = None, *, batch_size: int = DEFAULT_BATCH,
+              progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False,
+              fn: Callable | None = None) -> ActionResult:
+    """Run the feature's compute function over the selected added/changed samples, in batches.
+
+    Each batch is one transaction. Cancelling stops after (or inside, rolling back) the
+    current batch; an exception in the function stops with its traceback and the failing
+    samples; batches committed before stay.
+    """
+    store = project.store
+    plan = project.graph.feature_plan(feature)
+    key = list(plan.key)
+    start = time.perf_counter()
+    fn = fn or compute_function(project.graph, feature)
+    inc = store.resolve_update(feature)
+    todo = _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
+                   key, _keys_frame(plan, keys))
+    samples = todo.select(key).unique(maintain_order=True)
+    result = ActionResult("recompute", feature, samples.height)
+    if fn is None:
+        result.outcome, result.error = "failed", f"no compute function is registered for {feature}"
+        result.seconds = time.perf_counter() - start
+        _audit(project, result, plan, samples.to_dicts())
+        return result
+    if samples.height == 0:
+        result.outcome = "nothing to do"
+        return result
+    as_of = store._resolved_as_of.get(feature)
+    expansion = list(plan.key) != list(plan.definition.id_columns)
+    for begin in range(0, samples.height, batch_size):
+        if cancelled():
+            result.outcome = "cancelled"
+            break
+        batch_keys = samples.slice(begin, batch_size)
+        rows = todo.join(batch_keys, on=key, how="semi")
+        try:
+            out = output_rows(plan, rows, fn(rows))
+            leftovers = _leftover_children(project, plan, batch_keys, out) if expansion else None
+
+            def tick(done: int, total: int, _n=batch_keys.height) -> None:
+                if cancelled():
+                    raise Cancelled()
+
+            store.write_metadata(feature, out, inputs_as_of=as_of, progress=tick, delete_ids=leftovers)
+        except Cancelled:
+            result.outcome = "cancelled"
+            break
+        except Exception as e:  # the user's function, or its output failing validation
+            result.outcome = "failed"
+            result.error = f"{type(e).__name__}: {e}"
+            result.traceback = traceback.format_exc()
+            result.failing = batch_keys.to_dicts()
+            break
+        result.done += batch_keys.height
+        result.batches += 1
+        if progress is not None:
+            progress(result.done, result.requested)
+    result.seconds = time.perf_counter() - start
+    _audit(project, result, plan, samples.head(result.done).to_dicts() if result.outcome != "ok"
+           else samples.to_dicts())
+    return result
+
+
+def _leftover_children(project: Project, plan: FeaturePlan, parents: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame | None:
+    """Stored children of recomputed parents that the new output no longer has."""
+    ids = list(plan.definition.id_columns)
+    stored = project.store.read_metadata(plan.name, columns=ids).join(parents, on=list(plan.key), how="semi")
+    gone = stored.join(out.select(ids), on=ids, how="anti")
+    return gone if gone.height else None
+
+
+# ----- accept -------------------------------------------------------------------------------
+
+def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
+           progress: Progress | None = None) -> ActionResult:
+    """Carry stored outputs forward to the new provenance, without recomputing.
+
+    Only samples with a stored row (under this or an older feature version) are accepted;
+    the others are skipped.
+    """
+    store = project.store
+    plan = project.graph.feature_plan(feature)
+    key = list(plan.key)
+    ids = list(plan.definition.id_columns)
+    start = time.perf_counter()
+    inc = store.resolve_update(feature)
+    todo = _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
+                   key, _keys_frame(plan, keys))
+    wanted = todo.select(key + [PROVENANCE_BY_FIELD, PROVENANCE]).unique(subset=key, keep="first")
+    result = ActionResult("accept", feature, wanted.height)
+    stored = store.read_metadata(feature, all_feature_versions=True)
+    if stored.height:
+        stored = stored.sort(UPDATED_AT).unique(subset=ids, keep="last")
+    user_cols = list(plan.definition.columns)
+    carried = (stored.select(user_cols).join(wanted, on=key, how="inner") if stored.height
+               else pl.DataFrame())
+    accepted = _distinct(carried, key)
+    result.skipped = wanted.height - len(accepted)
+    if result.skipped:
+        result.note = "never computed, nothing stored to carry forward"
+    if carried.height:
+        try:
+            store.write_metadata(feature, carried, inputs_as_of=store._resolved_as_of.get(feature))
+            result.done = len(accepted)
+            result.batches = 1
+        except MetaxyError as e:
+            result.outcome, result.error = "failed", str(e)
+    else:
+        result.outcome = "nothing to do"
+    result.seconds = time.perf_counter() - start
+    if progress is not None:
+        progress(result.done, result.requested)
+    _audit(project, result, plan, accepted)
+    return result
+
+
+# ----- delete removed -----------------------------------------------------------------------
+
+def delete_removed(project: Project, feature: str, keys: list[dict] | None = None) -> ActionResult:
+    """Soft-delete the stored rows reported removed (all children, for an expansion)."""
+    store = project.store
+    plan = project.graph.feature_plan(feature)
+    key = list(plan.key)
+    start = time.perf_counter()
+    removed = _select(store.resolve_update(feature).removed.to_polars(), key, _keys_frame(plan, keys))
+    samples = _distinct(removed, key)
+    result = ActionResult("delete_removed", feature, len(samples))
+    if removed.height:
+        try:
+            store.delete_metadata(feature, ids=removed.select(list(plan.definition.id_columns)))
+            result.done = len(samples)
+            result.batches = 1
+        except MetaxyError as e:
+            result.outcome, result.error = "failed", str(e)
+    else:
+        result.outcome = "nothing to do"
+    result.seconds = time.perf_counter() - start
+    _audit(project, result, plan, samples)
+    return result
+
+
+# ----- everything, in order -----------------------------------------------------------------
+
+def approve_all_pending(project: Project, *, progress: Callable[[str, int, int], None] | None = None,
+                        cancelled: Callable[[], bool] = lambda: False,
+                        batch_size: int = DEFAULT_BATCH) -> list[ActionResult]:
+    """Recompute added/changed and delete removed samples of every feature, upstream first.
+
+    Features without a compute function get their removed samples deleted only, and a note.
+    Stops at the first failure or on cancel.
+    """
+    results: list[ActionResult] = []
+    plan = project.graph.plan()
+    for key in plan.order():
+        if plan[key].is_root or cancelled():
+            continue
+        counts = project.store.pending_counts(key)
+        if counts["added"] + counts["changed"]:
+            if has_compute(project, key):
+                r = recompute(project, key, batch_size=batch_size, cancelled=cancelled,
+                              progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None)
+            else:
+                r = ActionResult("recompute", key, counts["added"] + counts["changed"], outcome="skipped",
+                                 note="no compute function registered")
+            results.append(r)
+            if r.outcome in ("failed", "cancelled"):
+                break
+        if counts["removed"] or project.store.pending_counts(key)["removed"]:
+            r = delete_removed(project, key)
+            results.append(r)
+            if r.outcome == "failed":
+                break
+    return results
+
+
+def ids_text(ids: list[dict[str, Any]], limit: int = 8) -> str:
+    shown = [", ".join(str(v) for v in k.values()) for k in ids[:limit]]
+    more = len(ids) - len(shown)
+    return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
