@@ -75,6 +75,9 @@ class MetaxyApp(App[None]):
                             lambda: browser.action_show_tab("lineage"))
         yield SystemCommand("Import samples", "Bring samples into a root feature from a file",
                             browser.action_import_samples)
+        yield SystemCommand("Review pending work", "Why the selected feature's samples are stale; approve",
+                            browser.action_review)
+        yield SystemCommand("Audit log", "Who approved what, when", browser.action_audit)
 
 
 def stylesheet() -> Path:

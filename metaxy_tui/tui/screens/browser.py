@@ -18,7 +18,9 @@ from ...service.project import Project
 from ...service.status import iter_statuses
 from ..messages import FeatureSelected, StatusComputed, StatusesDone, StoreChanged
 from ..widgets.feature_tree import FeatureTree
+from ..screens.audit import AuditScreen
 from ..screens.import_screen import ImportScreen
+from ..screens.review import ReviewScreen
 from ..widgets.feature_view import FeatureView
 from ..widgets.lineage_panel import LineagePanel
 from ..widgets.samples_panel import SamplesPanel
@@ -41,6 +43,8 @@ class BrowserScreen(Screen):
         Binding("s", "show_tab('samples')", "Samples"),
         Binding("l", "show_tab('lineage')", "Lineage"),
         Binding("i", "import_samples", "Import"),
+        Binding("v", "review", "Review", tooltip="Why the selected feature's samples are pending; approve"),
+        Binding("a", "audit", "Audit log"),
         Binding("d", "demo", "Demo", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
     ]
@@ -156,6 +160,15 @@ class BrowserScreen(Screen):
     def _import_done(self, wrote: bool | None) -> None:
         if wrote:
             self.post_message(StoreChanged())
+
+    def action_review(self) -> None:
+        if self.project.is_empty or self.selected_feature is None:
+            return
+        self.app.push_screen(ReviewScreen(self.project, self.selected_feature), self._import_done)
+
+    def action_audit(self) -> None:
+        if not self.project.is_empty:
+            self.app.push_screen(AuditScreen(self.project, None))
 
     def action_demo(self) -> None:
         self.app.action_open_demo()
