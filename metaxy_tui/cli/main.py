@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import traceback
+from collections.abc import Iterator
 
 import click
 
@@ -26,6 +30,34 @@ def fail(message: str, code: int = 1) -> "click.exceptions.Exit":
     raise click.exceptions.Exit(code)
 
 
+@contextlib.contextmanager
+def opened(ctx: "Context", *, mode: str = "w", create: bool = True) -> Iterator[Project]:
+    """The project for one command, closed afterwards."""
+    project = ctx.open(mode=mode, create=create)
+    try:
+        yield project
+    finally:
+        project.close()
+
+
+class MetaxyGroup(click.Group):
+    """Turns our errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MetaxyError as e:
+            fail(str(e))
+        except OSError as e:
+            fail(f"{e.filename or ''}: {e.strerror or e}" if getattr(e, "filename", None) else str(e))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as e:  # a bug of ours: say so plainly; the traceback on request
+            if os.environ.get("METAXY_TUI_DEBUG"):
+                traceback.print_exc()
+            fail(f"internal error: {type(e).__name__}: {e} (set METAXY_TUI_DEBUG=1 for the traceback)", code=70)
+
+
 def run_tui(project: Project) -> None:
     from ..tui.app import MetaxyApp
 
@@ -35,7 +67,7 @@ def run_tui(project: Project) -> None:
         project.close()
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MetaxyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False), help="A metaxy.toml to use (default: found from the "
               "current folder up).")
 @click.option("--store", "store_name", metavar="NAME", help="Which [stores.NAME] of metaxy.toml to open.")
@@ -56,11 +88,7 @@ def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str 
     """
     ctx.obj = Context(config, store_name, db)
     if ctx.invoked_subcommand is None:
-        try:
-            project = ctx.obj.open()
-        except MetaxyError as e:
-            fail(str(e))
-        run_tui(project)
+        run_tui(ctx.obj.open())
 
 
 @cli.command()
@@ -81,15 +109,11 @@ def demo(db_path: str | None, no_tui: bool, no_pending: bool) -> None:
     """
     from ..service.demo import build_demo, open_demo_project
 
-    try:
-        path = build_demo(db_path, pending=not no_pending)
-        if no_tui:
-            click.echo(str(path))
-            return
-        project = open_demo_project(path)
-    except MetaxyError as e:
-        fail(str(e))
-    run_tui(project)
+    path = build_demo(db_path, pending=not no_pending)
+    if no_tui:
+        click.echo(str(path))
+        return
+    run_tui(open_demo_project(path))
 
 
 def main(argv: list[str] | None = None) -> None:

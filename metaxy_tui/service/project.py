@@ -80,6 +80,13 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     if s.path != ":memory:":
         if p.exists() and p.is_dir():
             raise StoreError(f"{p} is a directory, not a store file")
+        if not p.exists() and mode == "r" and code_graph is not None and db is None:
+            # reading a project whose store was never written: its code alone, over an empty store
+            empty = SQLiteMetadataStore(":memory:", project=s.project, name=s.name, graph=code_graph)
+            empty.open("w")
+            project = Project(empty, code_graph, code_graph, FeatureGraph(), source, cfg)
+            project.notes.append(f"no store at {p} yet")
+            return project
         if not p.exists() and (not create or mode == "r"):
             raise StoreError(f"no store at {p} (run `metaxy-tui demo --db {p}` to build one, "
                              "or open a project folder with a metaxy.toml)")

@@ -1,0 +1,89 @@
+"""push and diff: the feature graph recorded in the store."""
+
+from __future__ import annotations
+
+import click
+
+from ..graph import FeatureGraph
+from ..service.graph_diff import diff_graphs, short
+from .main import Context, cli, fail, opened
+from .output import echo, print_json
+
+
+@cli.command()
+@click.pass_obj
+def push(ctx: Context) -> None:
+    """Record the code's feature graph in the store (as `metaxy push`).
+
+    Writes record the graph too; push records it before anything is written, so that the
+    TUI and `diff` see the new definitions.
+
+    \b
+    Example:
+      metaxy-tui push
+    """
+    with opened(ctx) as project:
+        if project.code_graph is None:
+            fail("no feature code loaded: run push in a project folder with a metaxy.toml (or pass --config)")
+        result = project.store.push_graph(project.code_graph)
+    word = "recorded" if result["new"] else "already recorded"
+    echo(f"snapshot {result['id']}: project version {short(result['project_version'])} {word}")
+
+
+def _snapshot_graph(project, ref: str | None, default: str) -> tuple[FeatureGraph, str]:
+    """A graph by reference: 'code', 'latest', a snapshot id, or a project version prefix."""
+    ref = ref or default
+    if ref == "code":
+        if project.code_graph is None:
+            fail("no feature code loaded to compare with (run in a project folder or pass --config)")
+        return project.code_graph, "code"
+    if ref == "latest":
+        snap = project.store.snapshot()
+    elif ref.isdigit():
+        snap = project.store.snapshot(int(ref))
+    else:
+        snap = project.store.snapshot(ref)
+    if snap is None:
+        known = ", ".join(f"{s['id']} ({short(s['project_version'])})" for s in project.store.snapshots()) or "none"
+        fail(f"no snapshot {ref!r} in the store (snapshots: {known})")
+    return FeatureGraph.from_snapshot(snap), f"snapshot {short(snap['project_version'])}"
+
+
+@cli.command()
+@click.argument("from_ref", metavar="[FROM]", required=False)
+@click.argument("to_ref", metavar="[TO]", required=False)
+@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal", show_default=True)
+@click.pass_obj
+def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str) -> None:
+    """What changed between two recorded graph snapshots, or between the store and the code.
+
+    FROM and TO are a snapshot id, a project version (prefix), `latest` or `code`.
+    By default FROM is the store's latest snapshot and TO is the code.
+
+    \b
+    Examples:
+      metaxy-tui diff                 # latest snapshot -> code
+      metaxy-tui diff 1 2             # snapshot 1 -> snapshot 2
+      metaxy-tui diff latest code --format json
+    """
+    with opened(ctx, mode="r") as project:
+        old, old_name = _snapshot_graph(project, from_ref, "latest")
+        new, new_name = _snapshot_graph(project, to_ref, "code")
+        changes = diff_graphs(old, new)
+        counts = {c.feature: project.store.count(c.feature, feature_version=c.old_version)
+                  for c in changes if c.change == "changed"}
+    if fmt == "json":
+        print_json({"from": old_name, "to": new_name, "changes": [
+            c.to_dict() | {"consequence": c.consequence(counts.get(c.feature))} for c in changes]})
+        return
+    echo(f"{old_name} -> {new_name}", style="bold")
+    if not changes:
+        echo("no changes")
+        return
+    for c in changes:
+        echo(c.describe(), style="bold")
+        for f in c.fields:
+            echo(f"    {f.describe()}")
+        for o in c.other:
+            echo(f"    {o}")
+        echo(f"    → {c.consequence(counts.get(c.feature))}", style="italic")

@@ -1,0 +1,256 @@
+"""resolve, approve, history: what is pending and why, doing it, and the record of it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import click
+import polars as pl
+
+from ..columns import PROVENANCE
+from ..service import review
+from .main import Context, cli, fail, opened
+from .output import Progress, echo, is_terminal, print_json, print_table
+
+
+def _rows(inc, explanation=None) -> list[dict]:
+    """One row per sample: status, key columns, provenance, and the reason when explained."""
+    key = list(inc.key)
+    out = []
+    for status, frame in (("added", inc.added), ("changed", inc.changed), ("removed", inc.removed)):
+        df = frame.to_polars()
+        if not df.height:
+            continue
+        for r in df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True).iter_rows(named=True):
+            row = {"status": status} | {c: r[c] for c in key} | {"provenance": r[PROVENANCE]}
+            if explanation is not None:
+                reason = explanation.for_key(r)
+                row["reason"] = reason.summary if reason else None
+                row["reason_group"] = reason.group if reason else None
+            out.append(row)
+    return out
+
+
+@cli.command()
+@click.argument("feature")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--explain", is_flag=True, help="Say why each sample is added, changed or removed.")
+@click.pass_obj
+def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
+    """Which samples of FEATURE must be computed (added), recomputed (changed) or are gone (removed).
+
+    Nothing is written. Root features have no upstream to resolve against: use `import --dry-run`.
+
+    \b
+    Examples:
+      metaxy-tui resolve speaker/embedding
+      metaxy-tui resolve speaker/embedding --explain
+      metaxy-tui resolve video/chunk --format json > pending.json
+    """
+    with opened(ctx, mode="r") as project:
+        fp = project.graph.feature_plan(feature)
+        if fp.is_root:
+            fail(f"{feature} is a root feature: its samples come from files (metaxy-tui import {feature} FILE "
+                 "--dry-run shows what an import would change)")
+        inc = project.store.resolve_update(feature)
+        ex = project.store.explain(feature, inc) if explain else None
+    rows = _rows(inc, ex)
+    counts = inc.counts
+    if fmt == "json":
+        data = {"feature": feature, "key": list(inc.key), "counts": counts, "samples": rows}
+        if ex is not None:
+            data["groups"] = [{"group": g, "count": len(rs)} for g, rs in ex.groups().items()]
+            data["reasons"] = [r.to_dict() for r in ex.reasons]
+        print_json(data)
+        return
+    if fmt == "csv":
+        columns = ["status", *inc.key, "provenance"] + (["reason_group", "reason"] if explain else [])
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    echo(f"{feature}: {counts['added']} added · {counts['changed']} changed · {counts['removed']} removed",
+         style="bold")
+    if ex is not None:
+        for group, reasons in ex.groups().items():
+            echo(f"  {len(reasons):>6}  {group}")
+    headers = ["status", *inc.key, "provenance"] + (["reason"] if explain else [])
+    print_table(headers, [[r.get(h) for h in headers] for r in rows])
+
+
+def _parse_ids(values: tuple[str, ...], key: list[str]) -> list[dict]:
+    """`--ids a1` for a one-column key; `--ids video_id=v1,chunk_id=3` otherwise."""
+    out = []
+    for v in values:
+        if "=" in v:
+            pairs = dict(p.split("=", 1) for p in v.split(","))
+            missing = [c for c in key if c not in pairs]
+            if missing or set(pairs) - set(key):
+                fail(f"--ids {v}: give exactly the key columns {', '.join(key)}")
+            out.append(pairs)
+        elif len(key) == 1:
+            out.append({key[0]: v})
+        else:
+            fail(f"--ids {v}: this feature's key has several columns ({', '.join(key)}); write col=value,...")
+    return out
+
+
+def _typed_ids(project, feature: str, ids: list[dict]) -> list[dict]:
+    plan = project.graph.feature_plan(feature)
+    out = []
+    for d in ids:
+        row = {}
+        for c, v in d.items():
+            t = plan.definition.columns[c].name
+            try:
+                row[c] = int(v) if t == "int" else float(v) if t == "float" else v
+            except ValueError:
+                fail(f"--ids: {c}={v!r} is not a {t}")
+        out.append(row)
+    return out
+
+
+@cli.command()
+@click.argument("feature", required=False)
+@click.option("--recompute", "action", flag_value="recompute", help="Run the feature's compute function.")
+@click.option("--accept", "action", flag_value="accept", help="Carry stored outputs to the new provenance.")
+@click.option("--delete-removed", "action", flag_value="delete_removed", help="Soft-delete the removed samples.")
+@click.option("--ids", multiple=True, metavar="ID", help="Only these samples (repeatable).")
+@click.option("--all", "all_samples", is_flag=True, help="Every pending sample of FEATURE.")
+@click.option("--all-pending", is_flag=True, help="Everything pending in every feature, upstream first.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=review.DEFAULT_BATCH, show_default=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def approve(ctx: Context, feature: str | None, action: str | None, ids: tuple[str, ...], all_samples: bool,
+            all_pending: bool, batch_size: int, yes: bool) -> None:
+    """Approve pending work: recompute, accept or delete removed samples; every action is audited.
+
+    \b
+    Examples:
+      metaxy-tui approve speaker/embedding --recompute --all --yes
+      metaxy-tui approve speaker/embedding --recompute --ids spk_019
+      metaxy-tui approve video/chunk --delete-removed --all
+      metaxy-tui approve --all-pending --yes
+    """
+    if all_pending:
+        if feature or action or ids or all_samples:
+            fail("--all-pending takes no FEATURE, action or sample selection")
+        _approve_all(ctx, yes, batch_size)
+        return
+    if feature is None or action is None:
+        fail("give FEATURE and one of --recompute, --accept, --delete-removed (or --all-pending)")
+    if bool(ids) == all_samples:
+        fail("choose the samples: --ids ID ... or --all")
+    with opened(ctx) as project:
+        plan = project.graph.feature_plan(feature)
+        if plan.is_root:
+            fail(f"{feature} is a root feature: nothing to approve (use import)")
+        keys = _typed_ids(project, feature, _parse_ids(ids, list(plan.key))) if ids else None
+        upstream = review.pending_upstream(project, feature)
+        if upstream:
+            echo(f"warning: upstream {', '.join(upstream)} has pending work; approve it first "
+                 "(or use --all-pending)", style="yellow")
+        counts = project.store.pending_counts(feature)
+        n = len(keys) if keys is not None else (counts["removed"] if action == "delete_removed"
+                                                else counts["added"] + counts["changed"])
+        downstream = project.graph.plan().downstream_closure(feature)
+        if not yes:
+            if not sys.stdin.isatty():
+                fail("not a terminal: pass --yes to confirm")
+            click.confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
+                          + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "")
+                          + "?", abort=True)
+        if action == "recompute":
+            with Progress(f"recompute {feature}", n) as bar:
+                result = review.recompute(project, feature, keys, batch_size=batch_size,
+                                          progress=lambda d, t: bar.update(d, t))
+        elif action == "accept":
+            result = review.accept(project, feature, keys)
+        else:
+            result = review.delete_removed(project, feature, keys)
+            more = review.downstream_removals(project, feature) if result.done else {}
+            if more:
+                echo("downstream now removed: " + ", ".join(f"{k} ({v})" for k, v in more.items())
+                     + " — run approve FEATURE --delete-removed --all on them to walk on")
+    _report(result)
+
+
+def _report(result: review.ActionResult) -> None:
+    echo(result.describe(), style="green" if result.outcome in ("ok", "nothing to do") else "red")
+    if result.failing:
+        echo("failing samples: " + review.ids_text(result.failing))
+    if result.traceback:
+        click.echo(result.traceback, err=True)
+    if result.outcome in ("failed", "cancelled"):
+        raise click.exceptions.Exit(1)
+
+
+def _approve_all(ctx: Context, yes: bool, batch_size: int) -> None:
+    with opened(ctx) as project:
+        if not yes:
+            if not sys.stdin.isatty():
+                fail("not a terminal: pass --yes to confirm")
+            click.confirm("recompute and delete everything pending, upstream first?", abort=True)
+        with Progress("approve all") as bar:
+            results = review.approve_all_pending(
+                project, batch_size=batch_size, progress=lambda k, d, t: bar.update(d, t, f"recompute {k}"))
+    if not results:
+        echo("nothing pending")
+    for r in results:
+        echo(r.describe(), style="green" if r.outcome in ("ok", "nothing to do") else "yellow")
+    if any(r.outcome in ("failed", "cancelled") for r in results):
+        raise click.exceptions.Exit(1)
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+
+
+def parse_since(text: str) -> int:
+    """'30m', '2h', '7d', '1w', or an ISO date/time (UTC unless it says otherwise) -> epoch µs."""
+    m = _RELATIVE.match(text.strip())
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        when = datetime.now(timezone.utc) - timedelta(**{unit: int(m.group(1))})
+    else:
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            fail(f"--since {text!r}: use an ISO date/time (2026-11-30, 2026-11-30T12:00) or 30m, 2h, 7d, 1w")
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1_000_000)
+
+
+@cli.command()
+@click.option("--feature", help="Only this feature's entries.")
+@click.option("--since", "since", metavar="WHEN", help="Only entries since WHEN: 2h, 7d, or 2026-11-30T12:00.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many entries (newest first).")
+@click.pass_obj
+def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limit: int | None) -> None:
+    """The audit log: who approved what, when, on how many samples, with what outcome.
+
+    \b
+    Examples:
+      metaxy-tui history
+      metaxy-tui history --feature speaker/embedding --since 7d
+      metaxy-tui history --format json --limit 20
+    """
+    since_us = parse_since(since) if since else None
+    with opened(ctx, mode="r") as project:
+        log = project.store.audit_log(feature=feature, since_us=since_us, limit=limit)
+    if fmt == "json":
+        print_json([r | {"at": r["at"].isoformat(), "ids": json.loads(r["ids"])} for r in log.iter_rows(named=True)])
+        return
+    print_table(["time", "user", "action", "feature", "version", "samples", "seconds", "outcome"],
+                [[r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["user"], r["action"], r["feature"],
+                  (r["feature_version"] or "")[:8], r["n_samples"], f"{r['duration_s']:.2f}", r["outcome"]]
+                 for r in log.iter_rows(named=True)])
+
+
+__all__ = ["resolve", "approve", "history", "parse_since", "pl", "time", "is_terminal"]
