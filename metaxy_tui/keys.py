@@ -28,6 +28,8 @@ def _parts_of(value: str | Sequence[str], what: str) -> tuple[str, ...]:
     text = "/".join(parts)
     if not parts or any(not p for p in parts):
         raise DefinitionError(None, f"invalid {what} {text!r}: empty part")
+    if what == "feature key" and parts[0].lower().startswith("sqlite_"):
+        raise DefinitionError(None, f"invalid {what} {text!r}: names starting with 'sqlite_' are reserved by SQLite")
     for part in parts:
         if not _PART.match(part) or "__" in part:
             raise DefinitionError(

@@ -489,3 +489,46 @@ def test_delete_returns_the_number_of_samples(store):
     store.write(Audio, audio(("a1", "s1", "p1c")))
     assert store.delete(Audio, ids=[{"audio_id": "a1"}], soft=True) == 1
     assert store.delete(Audio, ids=[{"audio_id": "a1"}, {"audio_id": "a2"}], soft=False) == 2
+
+
+def test_switching_back_to_an_older_definition_keeps_the_newer_rows(store_path):
+    def build(column_type, cv):
+        g = mx.FeatureGraph()
+        with g.use():
+            return type("Code", (mx.BaseFeature,), {"__annotations__": {"id": str, "code": column_type}},
+                        spec=mx.FeatureSpec(key="code", id_columns=["id"],
+                                            fields=[mx.FieldSpec("default", code_version=cv)]))
+
+    V1, V2 = build(int, "1"), build(str, "2")
+    pbf = [{"default": "p"}]
+    with mx.SQLiteMetadataStore(store_path) as s:
+        s.write(V1, pl.DataFrame({"id": ["x"], "code": [5], "metaxy_provenance_by_field": pbf}))
+        s.write(V2, pl.DataFrame({"id": ["x"], "code": ["0123"], "metaxy_provenance_by_field": pbf}))
+        s.write(V1, pl.DataFrame({"id": ["y"], "code": [7], "metaxy_provenance_by_field": pbf}))  # e.g. a checkout
+        assert s.read(V1).sort("id").get_column("code").to_list() == [5, 7]
+        assert s.read(V2).get_column("code").to_list() == ["0123"]
+
+
+def _write_and_read_each(store_path, keys):
+    g = mx.FeatureGraph()
+    with g.use():
+        classes = [type(f"F{i}", (mx.BaseFeature,), {"__annotations__": {"id": str}},
+                        spec=mx.FeatureSpec(key=k, id_columns=["id"])) for i, k in enumerate(keys)]
+    with mx.SQLiteMetadataStore(store_path) as s:
+        for i, cls in enumerate(classes):
+            s.write(cls, pl.DataFrame({"id": [f"id{i}"], "metaxy_provenance_by_field": [{"default": "p"}]}))
+        for i, cls in enumerate(classes):
+            assert s.read(cls).get_column("id").to_list() == [f"id{i}"]
+
+
+@pytest.mark.parametrize("keys", [["video", "video/latest"], ["video/latest", "video"], ["audio", "audio/ids"]])
+def test_a_child_key_named_like_an_index(store_path, keys):
+    _write_and_read_each(store_path, keys)
+
+
+@pytest.mark.parametrize("key", ["sqlite_stats", "sqlite_master"])
+def test_feature_key_that_is_a_reserved_sqlite_table_name(store_path, key):
+    try:
+        _write_and_read_each(store_path, [key])
+    except mx.DefinitionError as e:
+        assert key in str(e)

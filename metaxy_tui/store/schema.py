@@ -105,6 +105,11 @@ def check_or_initialise(conn: sqlite3.Connection, path: str, *, create: bool, in
     return dict(conn.execute("SELECT key, value FROM _metaxy_info").fetchall())
 
 
+def index_name(table: str, what: str) -> str:
+    """Indexes share the table namespace; feature tables never start with '_', these always do."""
+    return f"_mx_{table}__{what}"
+
+
 def feature_columns(definition: FeatureDefinition, field_keys: list[str]) -> dict[str, str]:
     """Column name -> SQLite type for a feature table holding the given fields."""
     cols: dict[str, str] = {c: t.sqlite for c, t in definition.columns.items()}
@@ -150,28 +155,30 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
                                   not_null={PROVENANCE, CREATED_AT, UPDATED_AT, FV, WRITE})
         conn.execute(ddl)
         ids = definition.id_columns
-        conn.execute(f"CREATE UNIQUE INDEX {quote(table + '__latest')} ON {quote(table)} "
+        conn.execute(f"CREATE UNIQUE INDEX {quote(index_name(table, 'latest'))} ON {quote(table)} "
                      f"({quote(FV)}, {quote_all(ids)}) WHERE {quote(SUPERSEDED)} IS NULL")
-        conn.execute(f"CREATE INDEX {quote(table + '__ids')} ON {quote(table)} ({quote_all(ids)})")
+        conn.execute(f"CREATE INDEX {quote(index_name(table, 'ids'))} ON {quote(table)} ({quote_all(ids)})")
         conn.execute("INSERT OR REPLACE INTO _metaxy_features (feature_key, table_name, created_at) VALUES (?, ?, ?)",
                      (definition.name, table, now))
     else:
         for col, sql_type in wanted.items():
             if col not in existing:
                 conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col)} {sql_type}")
-        retyped = {c: t for c, t in wanted.items() if c in existing and existing[c].upper() != t}
+        retyped = [c for c, t in wanted.items() if c in existing and existing[c].upper() not in (t, "BLOB")]
         if retyped:
-            # a column's type changed in a new definition: rebuild the table with sqlite-utils
-            # (rows, rowids and indexes kept) so the column's affinity matches what is written now
+            # A column's type changed between feature versions, which share this table. Any
+            # one affinity would convert the other version's values ('0123' -> 123), so the
+            # column becomes BLOB (no affinity: values kept exactly as written). sqlite-utils
+            # rebuilds the table keeping rows, rowids and indexes.
             import sqlite_utils
 
             db = sqlite_utils.Database(conn)
-            for statement in db[table].transform_sql(types={c: _PY_TYPES[t] for c, t in retyped.items()}):
+            for statement in db[table].transform_sql(types={c: bytes for c in retyped}):
                 conn.execute(statement)
         _ensure_id_index(conn, table, definition)
     for order in group_orders:
         cols = list(dict.fromkeys([FV, *order] + [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]))
-        name = f"{table}__group_{hashlib.sha256(repr(cols).encode()).hexdigest()[:10]}"
+        name = index_name(table, "group_" + hashlib.sha256(repr(cols).encode()).hexdigest()[:10])
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote_all(cols)}) "
                      f"WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL")
     return table
@@ -179,9 +186,9 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
 
 def _ensure_id_index(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> None:
     """A definition whose id columns changed needs a latest-row index over the new ones."""
-    name = table + "__latest__" + "_".join(definition.id_columns)
+    name = index_name(table, "latest_" + "_".join(definition.id_columns))
     rows = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
-                        (table + "__latest",)).fetchone()
+                        (index_name(table, "latest"),)).fetchone()
     wanted_cols = f"({quote(FV)}, {quote_all(definition.id_columns)})"
     if rows and wanted_cols in rows[0]:
         return
