@@ -95,8 +95,9 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
 @click.option("--feature", help="Only this feature and its neighbours.")
 @click.option("--up", type=click.IntRange(min=0), help="With --feature: how many levels upstream (default: all).")
 @click.option("--down", type=click.IntRange(min=0), help="With --feature: how many levels downstream (default: all).")
+@click.option("--no-status", is_flag=True, help="Terminal form: do not compute each feature's status.")
 @click.pass_obj
-def graph(ctx: Context, fmt: str, feature: str | None, up: int | None, down: int | None) -> None:
+def graph(ctx: Context, fmt: str, feature: str | None, up: int | None, down: int | None, no_status: bool) -> None:
     """Draw the feature graph, with versions and fields.
 
     \b
@@ -114,7 +115,8 @@ def graph(ctx: Context, fmt: str, feature: str | None, up: int | None, down: int
             return
         from ..service.lineage_layout import render_text
 
-        click.echo(render_text(project.graph, keys))
+        statuses = None if no_status else {st.key: st for st in iter_statuses(project, keys)}
+        click.echo(render_text(project.graph.plan(), statuses, keys=keys))
 
 
 @cli.command()

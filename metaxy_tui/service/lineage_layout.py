@@ -160,6 +160,19 @@ class LineageGraph:
             ))
         return cls(nodes)
 
+    def subset(self, keys: Iterable[str]) -> "LineageGraph":
+        """Only these features; deps and field parents outside them are dropped."""
+        keep = set(keys)
+        nodes = []
+        for k, n in self.nodes.items():
+            if k not in keep:
+                continue
+            nodes.append(LineageNode(
+                key=n.key, version=n.version, fields=n.fields,
+                deps=tuple((u, kind) for u, kind in n.deps if u in keep),
+                field_parents={f: tuple(p for p in ps if p[0] in keep) for f, ps in n.field_parents.items()}))
+        return LineageGraph(nodes)
+
     def edges(self) -> list[tuple[str, str, str]]:
         """(upstream, downstream, lineage kind), one per pair, sorted."""
         out: dict[tuple[str, str], str] = {}
@@ -841,6 +854,9 @@ def render(layout: LineageLayout, *, statuses: Mapping[str, Any] | None = None,
     return canvas
 
 
-def render_text(graph: Any, statuses: Mapping[str, Any] | None = None) -> str:
-    """The whole graph as plain text (for `graph --format terminal` and logs)."""
-    return render(compute_layout(graph), statuses=statuses).text()
+def render_text(graph: Any, statuses: Mapping[str, Any] | None = None, keys: Iterable[str] | None = None) -> str:
+    """The graph (or only `keys`) as plain text (for `graph --format terminal` and logs)."""
+    g = _as_graph(graph)
+    if keys is not None:
+        g = g.subset(keys)
+    return render(compute_layout(g), statuses=statuses).text()

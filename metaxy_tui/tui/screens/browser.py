@@ -121,6 +121,11 @@ class BrowserScreen(Screen):
     def _status_computed(self, message: StatusComputed) -> None:
         self.query_one(FeatureTree).set_status(message.status)
         self.query_one(FeatureView).update_status(message.status)
+        self.query_one(LineagePanel).update_status(message.status)
+
+    @on(LineagePanel.FeatureChosen)
+    def _lineage_feature_chosen(self, message: LineagePanel.FeatureChosen) -> None:
+        self.query_one(FeatureTree).select_feature(message.key)
 
     @on(StatusesDone)
     def _statuses_done(self, message: StatusesDone) -> None:
@@ -149,6 +154,9 @@ class BrowserScreen(Screen):
     def action_show_tab(self, tab: str) -> None:
         if not self.project.is_empty:
             self.query_one(TabbedContent).active = tab
+            target = {"samples": SamplesPanel, "lineage": LineagePanel}.get(tab)
+            if target is not None:
+                self.query_one(target).focus()
 
     def action_import_samples(self) -> None:
         if self.project.is_empty:
