@@ -16,15 +16,17 @@ Each timed run is one resolve_update in a fresh Python process: imports and open
 are not timed; the clock covers `resolve_update(child)` and `len()` of its three frames. Peak
 memory is that process's `ru_maxrss` (so it includes the interpreter and its imports). When
 `import metaxy` works, the same data goes into a Metaxy 0.1.11 DeltaMetadataStore and is timed
-the same way. The targets (at 1,000,000 rows, each case: at most 1/4 of Metaxy's time and 1/2
-of its peak memory) are printed next to the ratios; this is a measurement, not a test, and
-always exits 0 once it has run.
+the same way (each build process generates the data with polars, so identical values need the
+same polars version on both sides). The targets (at 1,000,000 rows, each case: at most 1/4 of
+Metaxy's time and 1/2 of its peak memory) are printed next to the ratios; this is a
+measurement, not a test, and always exits 0 once it has run.
 
 This module imports only the standard library at the top: worker processes load it by file
 path, so that a Metaxy worker never imports metaxy_tui (or the other way round).
 """
 
 import argparse
+import gc
 import importlib.metadata
 import importlib.util
 import json
@@ -42,12 +44,15 @@ import types
 
 CASES = ("identity-new", "identity-stale", "aggregation-new", "aggregation-stale")
 FAMILIES = ("identity", "aggregation")
-ENGINES = ("metaxy-tui", "metaxy")
 GROUP_SIZE = 10
 STALE_FRACTION = 0.10
 TIME_TARGET = 0.25
 MEMORY_TARGET = 0.50
 TARGET_ROWS = 1_000_000
+# Metaxy 0.1.11 at 1,000,000 rows as docs/PERF-NOTES.md records it (DuckDB store, md5, a prototype's
+# measurement on this kind of machine): seconds, peak GB. Printed for context only.
+PERF_NOTES_METAXY = {"identity-new": (3.9, 0.76), "identity-stale": (6.6, 0.89),
+                     "aggregation-new": (7.3, 0.68), "aggregation-stale": (20.5, 0.70)}
 WORKER_TIMEOUT_S = 3600
 RESULT_MARK = "@@bench-result@@ "
 PBF = "metaxy_provenance_by_field"
@@ -163,7 +168,6 @@ class _Ours:
     def __init__(self, path: str, family: str, hash_algorithm: str):
         import metaxy_tui as mx
 
-        self.family = family
         self.graph, self.sample, self.child = _ours_graph(family)
         self.store = mx.SQLiteMetadataStore(path, hash_algorithm=hash_algorithm, graph=self.graph)
 
@@ -192,7 +196,6 @@ class _Metaxy:
 
         warnings.simplefilter("ignore")
         mx.MetaxyConfig.set(mx.MetaxyConfig(project="bench"))
-        self.family = family
         self.graph, self.sample, self.child = _metaxy_graph(family)
         self.store = DeltaMetadataStore(path)
 
@@ -278,8 +281,6 @@ def _do_resolve(a: dict) -> dict:
     t_start = time.perf_counter()
     eng = _engine(a)
     with eng.session("r"):
-        import gc
-
         gc.collect()
         rss_before = _rss_kib()
         t0 = time.perf_counter()
@@ -348,6 +349,43 @@ def _memory_gib() -> str:
         return "?"
 
 
+def engine_fingerprint() -> str:
+    """A digest of the engine's sources (the package without bench, cli, service and tui).
+
+    The package is often installed editable while it is being changed: a digest that differs
+    at the end of a run means the results mix engine versions.
+    """
+    import hashlib
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        dirs[:] = sorted(d for d in dirs if not (rel == "." and d in ("cli", "service", "tui", "__pycache__")))
+        for name in sorted(files):
+            if name.endswith(".py") and not (rel == "." and name == "bench.py"):
+                digest.update(os.path.join(rel, name).encode())
+                with open(os.path.join(folder, name), "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
+def _git_revision() -> str:
+    """The checkout's commit (with "+changes" when the engine differs from it), when there is one."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        rev = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=10)
+        if rev.returncode != 0:
+            return "no git"
+        outside = [f":!metaxy_tui/{p}" for p in ("bench.py", "cli", "service", "tui")]
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "metaxy_tui", *outside],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev.stdout.strip() + (" +changes" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "no git"
+
+
 def machine_info(metaxy_version: str | None) -> dict:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     info = {
@@ -355,6 +393,7 @@ def machine_info(metaxy_version: str | None) -> dict:
         "platform": platform.platform(), "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version, "polars": _version("polars"), "pyarrow": _version("pyarrow"),
         "adbc-driver-sqlite": _version("adbc-driver-sqlite"), "metaxy-tui": _version("metaxy-tui"),
+        "metaxy-tui git": _git_revision(), "engine sources": engine_fingerprint(),
         "metaxy": metaxy_version or "not importable",
     }
     if metaxy_version:
@@ -375,6 +414,14 @@ def _summary(runs: list[dict]) -> dict:
             "counts": ok[-1]["counts"], "runs": len(ok), "failed": len(runs) - len(ok)}
 
 
+def _load() -> float:
+    """The 1-minute load average: above the core count, other processes shared the machine."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def _mb(kib: float) -> str:
     return f"{kib / 1024:,.0f}"
 
@@ -387,7 +434,7 @@ def _counts_text(c: dict, family: str) -> str:
 
 
 HEADER = (f"{'engine':<11} {'case':<18} {'rows':>9} {'median s':>9} {'min s':>7} {'max s':>7} "
-          f"{'peak MB':>8} {'before MB':>9} {'setup s':>7}  increment (+added ~changed -removed rows)")
+          f"{'peak MB':>8} {'before MB':>9} {'setup s':>7} {'load':>5}  increment (+added ~changed -removed rows)")
 
 
 def _row_text(engine: str, case: str, rows: int, s: dict) -> str:
@@ -396,7 +443,7 @@ def _row_text(engine: str, case: str, rows: int, s: dict) -> str:
     family = case.split("-")[0]
     fails = f"  ({s['failed']} runs failed)" if s["failed"] else ""
     return (f"{engine:<11} {case:<18} {rows:>9,} {s['median']:>9.2f} {s['min']:>7.2f} {s['max']:>7.2f} "
-            f"{_mb(s['peak_kib']):>8} {_mb(s['rss_before_kib']):>9} {s['setup_seconds']:>7.2f}  "
+            f"{_mb(s['peak_kib']):>8} {_mb(s['rss_before_kib']):>9} {s['setup_seconds']:>7.2f} {s['load']:>5.1f}  "
             f"{_counts_text(s['counts'], family)}{fails}")
 
 
@@ -469,7 +516,8 @@ def main(argv: list[str] | None = None) -> int:
         _say("  metaxy: not importable here, comparison skipped")
     _say(f"  workdir {workdir}" + (" (stores kept)" if args.keep else " (stores removed after use)"))
     _say("  time = resolve_update(child) + len() of its frames; peak MB = the process's ru_maxrss (interpreter "
-         "and imports included); before MB = RSS just before the resolve; setup s = imports + open, untimed")
+         "and imports included); before MB = RSS just before the resolve; setup s = imports + open, untimed; "
+         f"load = highest 1-minute load average around the case's runs (above {info['cores']}: the machine was shared)")
     _say()
 
     results: dict[tuple[str, str, int], dict] = {}
@@ -496,11 +544,12 @@ def main(argv: list[str] | None = None) -> int:
                     if case not in cases:
                         continue
                     runs = []
+                    load = _load()
                     for i in range(args.runs):
                         r = _spawn({**base, "action": "resolve"}, workdir)
                         runs.append(r)
                         raw.append({**base, "case": case, "run": i, **r})
-                    results[(engine, case, rows)] = _summary(runs)
+                    results[(engine, case, rows)] = {**_summary(runs), "load": max(load, _load())}
                     _say(_row_text(engine, case, rows, results[(engine, case, rows)]))
                 if not args.keep:
                     _remove_store(path)
@@ -519,15 +568,29 @@ def main(argv: list[str] | None = None) -> int:
              f"{TARGET_ROWS:,} rows)")
         for line in _ratio_lines(results, args.rows, list(args.cases)):
             _say(line)
+    if TARGET_ROWS in args.rows:
+        _say()
+        _say(f"For context only: metaxy-tui at {TARGET_ROWS:,} rows against the Metaxy 0.1.11 figures in PERF-NOTES "
+             "(its DuckDB store with md5, not measured by this run)")
+        for case in args.cases:
+            ours = results.get(("metaxy-tui", case, TARGET_ROWS))
+            if ours and "error" not in ours:
+                secs, gb = PERF_NOTES_METAXY[case]
+                _say(f"{case:<18} time {ours['median']:.2f}/{secs:.1f}s = {ours['median'] / secs:.3f}   "
+                     f"peak {ours['peak_kib'] / 2**20:.2f}/{gb:.2f}GB = {ours['peak_kib'] / 2**20 / gb:.3f}")
     elapsed = time.perf_counter() - started
     _say()
     _say(f"total benchmark time {elapsed:.0f} s")
+    changed_engine = engine_fingerprint() != info["engine sources"]
+    if changed_engine:
+        _say("WARNING: the engine's sources changed during the run: these results mix engine versions")
     if not (args.keep or args.workdir):
         shutil.rmtree(workdir, ignore_errors=True)
 
     if args.json:
         doc = {"machine": info, "settings": {k: v for k, v in vars(args).items() if k != "json"},
-               "workdir": workdir, "elapsed_seconds": elapsed, "builds": builds, "runs": raw,
+               "workdir": workdir, "elapsed_seconds": elapsed, "engine_changed_during_run": changed_engine,
+               "builds": builds, "runs": raw,
                "summary": [{"engine": e, "case": c, "rows": r, **s} for (e, c, r), s in results.items()]}
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
