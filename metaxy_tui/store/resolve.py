@@ -3,23 +3,27 @@
 expected = every upstream's latest rows under its current feature version, transformed by
 lineage (aggregation hashes each group's member data versions, ordered by the upstream
 ids, with a window function in SQLite) and joined; its provenance is hashed in polars.
-current = the feature's latest rows under its current feature version. Then added,
-changed and removed are two anti joins and one inner join on the key columns.
+current = the feature's latest rows under its current feature version. Every read is
+planned first and run as one batch that sees one state of the store (store/reader.py);
+then one full join of expected and current keys gives added, changed and removed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, ColumnType, PROVENANCE, PROVENANCE_BY_FIELD, dvbf_column, pbf_column
+from ..columns import DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, ColumnType, dvbf_column, pbf_column
 from ..errors import InputError, InputProblem
 from ..frames import Increment, IncrementFrame
 from ..graph import DepPlan, FeaturePlan, GraphPlan
 from ..hashing import Hasher
 from ..keys import FieldKey, quote, quote_all
 from .codec import polars_schema
+from .reader import Query, split_by_rowid
 from .schema import FV, SUPERSEDED
 
 if TYPE_CHECKING:
@@ -37,9 +41,32 @@ def latest_condition(alias: str = "") -> str:
     return f"{a}{quote(FV)} = ? AND {a}{quote(SUPERSEDED)} IS NULL AND {a}{quote(DELETED_AT)} IS NULL"
 
 
-def _dep_frame(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher,
-               lean: bool = False) -> pl.DataFrame:
-    """The rows one dep contributes: its kept columns plus one value column per used field.
+@dataclass
+class ReadPlan:
+    """Queries to run together, and how to turn their results into frames."""
+
+    queries: list[Query] = field(default_factory=list)
+    builders: list[Callable[[list[pl.DataFrame]], pl.DataFrame]] = field(default_factory=list)
+
+    def add(self, queries: list[Query], build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
+        start = len(self.queries)
+        self.queries += queries
+        n = len(queries)
+        self.builders.append(lambda results, s=start, n=n: build(results[s:s + n]))
+        return len(self.builders) - 1
+
+    def run(self, store: "SQLiteMetadataStore") -> list[pl.DataFrame]:
+        results = store._read_many(self.queries)
+        return [b(results) for b in self.builders]
+
+
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
+
+
+def _plan_dep(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
+              reads: ReadPlan) -> int:
+    """Plan the rows one dep contributes: kept columns plus one value column per used field.
 
     `lean` keeps only the key columns (and one row per group for an aggregation): enough
     to count what is pending, at a fraction of the cost.
@@ -52,16 +79,18 @@ def _dep_frame(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: 
         schema[value_column(d.upstream, f)] = pl.String
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
     if table is None or fv_id is None:
-        return pl.DataFrame(schema=polars_schema(schema))
+        empty = pl.DataFrame(schema=polars_schema(schema))
+        return reads.add([], lambda _r: empty)
     kept = [f"{quote(src)} AS {quote(down)}" for down, src in columns.items()]
     values = [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))})" for f in d.fields]
     where = latest_condition()
     if d.kind != "aggregation":
         select = kept + [f"{v} AS {quote(value_column(d.upstream, f))}" for v, f in zip(values, d.fields)]
         sql = f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {where}"
-        return store._read(sql, [fv_id], schema, expected_rows=n)
+        return reads.add(split_by_rowid(sql, [fv_id], schema, n), _concat)
 
     on_src = [d.columns[c] for c in d.on]
+    on_select = ", ".join(f"{quote(s)} AS {quote(c)}" for s, c in zip(on_src, d.on))
     group_schema = {c: schema[c] for c in d.on} | {value_column(d.upstream, f): pl.String for f in d.fields}
     if d.fields:
         order = [d.columns[c] for c in d.upstream_ids]
@@ -69,33 +98,59 @@ def _dep_frame(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: 
                   "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING")
         concat = [f"group_concat({v}, '|') OVER w AS {quote(value_column(d.upstream, f))}"
                   for v, f in zip(values, d.fields)]
-        inner = (f"SELECT {', '.join(f'{quote(s)} AS {quote(c)}' for s, c in zip(on_src, d.on))}, "
-                 f"row_number() OVER w AS __rn, {', '.join(concat)} FROM {quote(table)} WHERE {where} "
-                 f"WINDOW w AS ({window})")
-        groups = store._read(f"SELECT {quote_all(group_schema)} FROM ({inner}) WHERE __rn = 1", [fv_id],
-                             group_schema, expected_rows=n // 4)
-        # one hash per group, not per member
-        groups = groups.with_columns([hasher.expr(pl.col(value_column(d.upstream, f)))
-                                      .alias(value_column(d.upstream, f)) for f in d.fields])
+        inner = (f"SELECT {on_select}, row_number() OVER w AS __rn, {', '.join(concat)} FROM {quote(table)} "
+                 f"WHERE {where} WINDOW w AS ({window})")
+        group_query = Query(f"SELECT {quote_all(group_schema)} FROM ({inner}) WHERE __rn = 1", [fv_id],
+                            group_schema, n)
     else:
-        groups = store._read(f"SELECT DISTINCT {', '.join(f'{quote(s)} AS {quote(c)}' for s, c in zip(on_src, d.on))} "
-                             f"FROM {quote(table)} WHERE {where}", [fv_id], group_schema, expected_rows=n // 4)
+        group_query = Query(f"SELECT DISTINCT {on_select} FROM {quote(table)} WHERE {where}", [fv_id],
+                            group_schema, n)
+
+    def hashed(groups: pl.DataFrame) -> pl.DataFrame:
+        # one hash per group, not per member
+        return groups.with_columns([hasher.expr(pl.col(value_column(d.upstream, f)))
+                                    .alias(value_column(d.upstream, f)) for f in d.fields])
+
     if lean:
-        return groups
+        return reads.add([group_query], lambda r: hashed(r[0]))
     members_schema = {k: v for k, v in schema.items() if not k.startswith("__v:")}
-    members = store._read(f"SELECT {', '.join(kept)} FROM {quote(table)} WHERE {where}", [fv_id],
-                          members_schema, expected_rows=n)
-    return members.join(groups, on=list(d.on), how="left", nulls_equal=False)
+    members_sql = f"SELECT {', '.join(kept)} FROM {quote(table)} WHERE {where}"
+    member_queries = split_by_rowid(members_sql, [fv_id], members_schema, n, parts=1)
+
+    def build(r: list[pl.DataFrame]) -> pl.DataFrame:
+        return _concat(r[1:]).join(hashed(r[0]), on=list(d.on), how="left", nulls_equal=False)
+
+    return reads.add([group_query, *member_queries], build)
 
 
-def expected_frame(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher,
-                   lean: bool = False) -> pl.DataFrame:
-    """Every sample the feature should have, with its provenance, from its upstream."""
+def _plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: ReadPlan) -> int:
+    """Plan the key columns and provenance of the feature's latest rows; one row per key."""
+    key = list(plan.key)
+    schema = {c: plan.definition.columns[c] for c in key} | {PROVENANCE: pl.String}
+    table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
+    if table is None or fv_id is None:
+        empty = pl.DataFrame(schema=polars_schema(schema))
+        return reads.add([], lambda _r: empty)
+    sql = f"SELECT {quote_all(key)}, {quote(PROVENANCE)} FROM {quote(table)} WHERE {latest_condition()}"
+
+    def build(parts: list[pl.DataFrame]) -> pl.DataFrame:
+        cur = _concat(parts)
+        if list(plan.key) != list(plan.definition.id_columns):
+            # expansion: many children share a parent key; they agree unless a write was partial
+            cur = cur.group_by(key, maintain_order=True).agg(
+                pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
+                .otherwise(pl.lit(MIXED)).alias(PROVENANCE))
+        return cur
+
+    return reads.add(split_by_rowid(sql, [fv_id], schema, n), build)
+
+
+def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
+    """Join the deps' frames and hash every field's and the row's provenance."""
     frame: pl.DataFrame | None = None
     key: list[str] = []
     all_optional = all(d.optional for d in plan.deps)
-    for d in plan.deps:
-        part = _dep_frame(store, gp, d, hasher, lean)
+    for d, part in zip(plan.deps, dep_frames):
         if frame is None:
             frame = part
         else:
@@ -113,53 +168,71 @@ def expected_frame(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePla
             parts += [pl.lit(f"{up}.{uf}"), value]
         field_hashes[spec.key.struct_name] = hasher.join_expr(parts).alias(spec.key.struct_name)
     fields = sorted(field_hashes)
-    if lean:
-        frame = frame.unique(subset=key) if plan.deps[0].kind == "aggregation" or len(plan.deps) > 1 else frame
-    frame = frame.with_columns(pl.struct([field_hashes[f] for f in fields]).alias(PROVENANCE_BY_FIELD))
-    frame = frame.with_columns(
-        hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields]).alias(PROVENANCE))
-    return frame.drop([c for c in frame.columns if c.startswith("__v:")])
+    if lean and (plan.deps[0].kind == "aggregation" or len(plan.deps) > 1):
+        frame = frame.unique(subset=key)
+    values = [c for c in frame.columns if c.startswith("__v:")]
+    # lazily, so the per-row concatenations are freed as soon as they are hashed
+    return (frame.lazy()
+            .with_columns(pl.struct([field_hashes[f] for f in fields]).alias(PROVENANCE_BY_FIELD))
+            .with_columns(hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields])
+                          .alias(PROVENANCE))
+            .drop(values)
+            .collect())
 
 
-def current_provenance(store: "SQLiteMetadataStore", plan: FeaturePlan) -> pl.DataFrame:
-    """Key columns and provenance of the feature's latest rows; one row per key."""
-    key = list(plan.key)
-    schema = {c: plan.definition.columns[c] for c in key} | {PROVENANCE: pl.String}
-    table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
-    if table is None or fv_id is None:
-        return pl.DataFrame(schema=polars_schema(schema))
-    sql = f"SELECT {quote_all(key)}, {quote(PROVENANCE)} FROM {quote(table)} WHERE {latest_condition()}"
-    cur = store._read(sql, [fv_id], schema, expected_rows=n)
-    if list(plan.key) != list(plan.definition.id_columns):
-        # expansion: many children share a parent key; they agree unless a write was partial
-        cur = cur.group_by(key, maintain_order=True).agg(
-            pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
-            .otherwise(pl.lit(MIXED)).alias(PROVENANCE))
-    return cur
+def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
+                   lean: bool = False, expected: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(expected, current) for a feature, read in one consistent batch.
+
+    `expected` given (a root's samples) skips the upstream reads.
+    """
+    reads = ReadPlan()
+    if expected is None:
+        for d in plan.deps:
+            _plan_dep(store, gp, d, hasher, lean, reads)
+    _plan_current(store, plan, reads)
+    frames = reads.run(store)
+    current = frames[-1]
+    if expected is None:
+        expected = _expected(plan, frames[:-1], hasher, lean)
+    return expected, current
 
 
 def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed) -> Increment:
     """Split expected rows into added and changed, and find current keys gone from upstream.
 
-    Joins run on (key, provenance) projections only and the wide expected frame is
-    filtered once by a mask, so a 1,000,000-row resolve holds one copy of the wide rows.
+    One full join on (key, provenance) projections; the wide expected frame is then
+    gathered by row number, so a 1,000,000-row resolve holds one copy of the wide rows.
     """
     key = list(plan.key)
     if current.height == 0:
-        empty = expected.clear()
-        return Increment(plan.name, tuple(key), IncrementFrame(expected), IncrementFrame(empty),
+        return Increment(plan.name, tuple(key), IncrementFrame(expected), IncrementFrame(expected.clear()),
                          IncrementFrame(read_removed(None)))
-    status = (expected.select(key + [PROVENANCE])
-              .join(current.rename({PROVENANCE: "__current"}), on=key, how="left", maintain_order="left")
-              .get_column("__current"))
-    is_added = status.is_null()
-    is_changed = ~is_added & (status != expected.get_column(PROVENANCE))
-    added = expected.filter(is_added)
-    changed = expected.filter(is_changed)
-    del status
-    gone = current.select(key).join(expected.select(key).unique(), on=key, how="anti")
-    removed = read_removed(gone) if gone.height else read_removed(None)
+    status = (expected.select(key + [PROVENANCE]).with_row_index("__row")
+              .join(current.rename({PROVENANCE: "__current"}), on=key, how="full", coalesce=True))
+    rows = status.get_column("__row")
+    stored = status.get_column("__current")
+    added_rows = rows.filter(stored.is_null())
+    changed_rows = rows.filter(stored.is_not_null() & rows.is_not_null()
+                               & (stored != status.get_column(PROVENANCE)))
+    gone = status.filter(rows.is_null()).select(key)
+    del status, rows, stored
+    added = expected[added_rows.sort()] if added_rows.len() != expected.height else expected
+    changed = expected[changed_rows.sort()]
+    removed = read_removed(gone.unique(maintain_order=True) if gone.height else None)
     return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(removed))
+
+
+def counts(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame) -> dict[str, int]:
+    """What compare() would count (distinct keys), without building the frames."""
+    key = list(plan.key)
+    exp = expected.select(key + [PROVENANCE]).unique(subset=key)
+    joined = exp.join(current.rename({PROVENANCE: "__current"}), on=key, how="full", coalesce=True)
+    cur = joined.get_column("__current")
+    prov = joined.get_column(PROVENANCE)
+    return {"added": int((cur.is_null() & prov.is_not_null()).sum()),
+            "changed": int((cur.is_not_null() & prov.is_not_null() & (cur != prov)).sum()),
+            "removed": int(prov.is_null().sum())}
 
 
 def root_samples(plan: FeaturePlan, samples: pl.DataFrame | None) -> pl.DataFrame:

@@ -125,7 +125,7 @@ class SQLiteMetadataStore:
         self.info = info
         self._conn = conn
         self._mode = mode
-        self._reader = Reader(conn, None if memory else str(Path(self.path).resolve()))
+        self._reader = Reader(conn, None if memory else str(Path(self.path).resolve()), self._lock)
 
     def _adopt_hash_settings(self, info: dict[str, str]) -> None:
         if not info:
@@ -193,9 +193,13 @@ class SQLiteMetadataStore:
             conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any], types: dict, *, expected_rows: int = 0) -> pl.DataFrame:
-        with self._lock:
-            assert self._reader is not None
-            return self._reader.frame(sql, params, types, expected_rows=expected_rows)
+        assert self._reader is not None, "store is not open"
+        return self._reader.frame(sql, params, types, expected_rows=expected_rows)
+
+    def _read_many(self, queries: list) -> list[pl.DataFrame]:
+        """Several queries that must see one state of the store (see store/reader.py)."""
+        assert self._reader is not None, "store is not open"
+        return self._reader.frames(queries)
 
     # ----- the graph -------------------------------------------------------------------------
     def graph(self, feature: Any = None) -> FeatureGraph:
@@ -480,10 +484,10 @@ class SQLiteMetadataStore:
             frame = to_polars(samples, plan.name)
             if PROVENANCE in frame.columns:  # as Metaxy: always recomputed from the struct
                 frame = frame.drop(PROVENANCE)
-            expected = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns).drop(ROW)
+            samples_frame = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns).drop(ROW)
+            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=samples_frame)
         else:
-            expected = _resolve.expected_frame(self, gp, plan, self.hasher)
-        current = _resolve.current_provenance(self, plan)
+            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher)
 
         def read_removed(keys: pl.DataFrame | None) -> pl.DataFrame:
             if keys is None:
@@ -504,16 +508,8 @@ class SQLiteMetadataStore:
         graph, plan = self._plan(feature)
         if plan.is_root:
             return {"added": 0, "changed": 0, "removed": 0}
-        expected = _resolve.expected_frame(self, graph.plan(), plan, self.hasher, lean=True)
-        current = _resolve.current_provenance(self, plan)
-        key = list(plan.key)
-        exp = expected.select(key + [PROVENANCE]).unique(subset=key)
-        joined = exp.join(current.rename({PROVENANCE: "__current"}), on=key, how="left")
-        added = joined.get_column("__current").is_null().sum()
-        changed = (joined.get_column("__current").is_not_null()
-                   & (joined.get_column("__current") != joined.get_column(PROVENANCE))).sum()
-        removed = current.join(exp.select(key), on=key, how="anti").height
-        return {"added": int(added), "changed": int(changed), "removed": int(removed)}
+        expected, current = _resolve.resolve_frames(self, graph.plan(), plan, self.hasher, lean=True)
+        return _resolve.counts(plan, expected, current)
 
     # ----- the audit log ---------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
