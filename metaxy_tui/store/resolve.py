@@ -10,6 +10,7 @@ then one full join of expected and current keys gives added, changed and removed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from ..frames import Increment, IncrementFrame
 from ..graph import DepPlan, FeaturePlan, GraphPlan
 from ..hashing import Hasher
 from ..keys import FieldKey, quote, quote_all
-from .codec import polars_schema
+from .codec import encode_expr, polars_schema
 from .reader import Query, split_by_rowid
 from .schema import FV, SUPERSEDED
 
@@ -87,7 +88,7 @@ def _plan_dep(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: H
     if d.kind != "aggregation":
         select = kept + [f"{v} AS {quote(value_column(d.upstream, f))}" for v, f in zip(values, d.fields)]
         sql = f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {where}"
-        return reads.add(split_by_rowid(sql, [fv_id], schema, n), _concat)
+        return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), _concat)
 
     on_src = [d.columns[c] for c in d.on]
     on_select = ", ".join(f"{quote(s)} AS {quote(c)}" for s, c in zip(on_src, d.on))
@@ -115,7 +116,7 @@ def _plan_dep(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: H
         return reads.add([group_query], lambda r: hashed(r[0]))
     members_schema = {k: v for k, v in schema.items() if not k.startswith("__v:")}
     members_sql = f"SELECT {', '.join(kept)} FROM {quote(table)} WHERE {where}"
-    member_queries = split_by_rowid(members_sql, [fv_id], members_schema, n, parts=1)
+    member_queries = split_by_rowid(members_sql, [fv_id], members_schema, n, quote(table))
 
     def build(r: list[pl.DataFrame]) -> pl.DataFrame:
         return _concat(r[1:]).join(hashed(r[0]), on=list(d.on), how="left", nulls_equal=False)
@@ -142,7 +143,7 @@ def _plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: ReadPl
                 .otherwise(pl.lit(MIXED)).alias(PROVENANCE))
         return cur
 
-    return reads.add(split_by_rowid(sql, [fv_id], schema, n), build)
+    return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), build)
 
 
 def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
@@ -198,41 +199,181 @@ def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePla
     return expected, current
 
 
+VERIFY_CHUNK = 131_072
+GATHER_SHARE = 0.4  # above this share of samples, read every upstream row instead of picking by key
+
+
+def _encoded_keys(keys: pl.DataFrame, types: dict[str, ColumnType]) -> str:
+    """Key tuples as a JSON array of arrays, in the values SQLite stores."""
+    exprs = [encode_expr(c, types[c]).alias(c) for c in keys.columns]
+    return json.dumps(keys.select(exprs).rows())
+
+
+def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame,
+               reads: ReadPlan) -> int:
+    """Plan a dep's kept columns (no values) for the rows whose `on` key is in `keys`."""
+    up = gp[d.upstream]
+    schema: dict[str, ColumnType | pl.DataType] = {down: up.definition.columns[src] for down, src in d.columns.items()}
+    table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
+    if table is None or fv_id is None:
+        empty = pl.DataFrame(schema=polars_schema(schema))
+        return reads.add([], lambda _r: empty)
+    kept = ", ".join(f"{quote(src)} AS {quote(down)}" for down, src in d.columns.items())
+    sql = f"SELECT {kept} FROM {quote(table)} WHERE {latest_condition()}"
+    on_src = [d.columns[c] for c in d.on]
+    picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(on_src)))
+    target = quote(on_src[0]) if len(on_src) == 1 else f"({quote_all(on_src)})"
+    sql += f" AND {target} IN (SELECT {picked} FROM json_each(?))"
+    types = {c: up.definition.columns[d.columns[c]] for c in d.on}
+    return reads.add([Query(sql, [fv_id, _encoded_keys(keys.select(list(d.on)).unique(), types)], schema,
+                            keys.height)], _concat)
+
+
+def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
+    """The increment of a derived feature.
+
+    A feature with stored rows is first resolved on keys and values only (lean); the wide
+    upstream rows are then read for the added and changed samples alone. A stale 10% of
+    1,000,000 rows so holds one copy of the keys, not of every column. The two phases must
+    see one state of the store: if a write lands in between, it starts over, and after three
+    tries resolves everything in one batch.
+    """
+    key = list(plan.key)
+    for _attempt in range(3):
+        stamp = store._write_counter()
+        table, fv_id, _n = store._latest_location(plan.name, plan.feature_version)
+        if table is None or fv_id is None or not store._has_latest(table, fv_id):
+            break  # nothing stored: everything is added, read it all at once
+        lean, current = resolve_frames(store, gp, plan, hasher, lean=True)
+        wanted, gone, n_keys = _lean_status(plan, lean, current)
+        del lean, current
+        if wanted.height > GATHER_SHARE * max(n_keys, 1):
+            break  # most samples are wanted: one wide read is cheaper than picking them by key
+        reads = ReadPlan()
+        for d in plan.deps:
+            _plan_rows(store, gp, d, wanted.select(key), reads)
+        wide = reads.run(store)
+        if store._write_counter() != stamp:
+            continue
+        rows = _joined(plan, wide).join(wanted, on=key, how="inner", maintain_order="left")
+        added = rows.filter(pl.col("__state") == ADDED).drop("__state")
+        changed = rows.filter(pl.col("__state") == CHANGED).drop("__state")
+        removed = read_removed(gone if gone.height else None)
+        return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed),
+                         IncrementFrame(removed))
+    expected, current = resolve_frames(store, gp, plan, hasher)
+    return compare(plan, expected, current, read_removed)
+
+
+def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The deps' rows joined as in _expected, without values."""
+    frame: pl.DataFrame | None = None
+    key: list[str] = []
+    all_optional = all(d.optional for d in plan.deps)
+    for d, part in zip(plan.deps, frames):
+        if frame is None:
+            frame = part
+        else:
+            shared = [c for c in d.on if c in key]
+            how = "full" if all_optional else ("left" if d.optional else "inner")
+            frame = frame.join(part, on=shared, how=how, coalesce=True)
+        key += [c for c in d.on if c not in key]
+    assert frame is not None
+    return frame
+
+
+def _key_hash(key: list[str]) -> pl.Expr:
+    return (pl.col(key[0]) if len(key) == 1 else pl.struct(key)).hash().alias("__h")
+
+
+def match_keys(left: pl.DataFrame, right: pl.DataFrame, key: list[str]) -> tuple[pl.Series, pl.Series]:
+    """For each left row, the index of the right row with the same key (null: none), and for
+    each right row whether some left row has its key. Right keys are unique.
+
+    Keys are joined through 64-bit hashes and row numbers (a join of 1,000,000 string keys
+    themselves held 300 MB more); every pair is then checked against the real keys, in
+    slices, so a hash collision can never pair two different samples.
+    """
+    lh = left.select(_key_hash(key), pl.int_range(pl.len(), dtype=pl.UInt32).alias("__l"))
+    rh = right.select(_key_hash(key), pl.int_range(pl.len(), dtype=pl.UInt32).alias("__r"))
+    pairs = lh.join(rh, on="__h", how="inner")
+    del lh, rh
+    li, ri = pairs.get_column("__l"), pairs.get_column("__r")
+    del pairs
+    checks = []
+    for start in range(0, len(li), VERIFY_CHUNK):  # in slices: a few MB of gathered keys at a time
+        a, b = li.slice(start, VERIFY_CHUNK), ri.slice(start, VERIFY_CHUNK)
+        same = pl.repeat(True, len(a), eager=True)
+        for c in key:
+            same &= (left.get_column(c).gather(a) == right.get_column(c).gather(b)).fill_null(False)
+        checks.append(same)
+    if checks:
+        same = pl.concat(checks)
+        if not same.all():
+            li, ri = li.filter(same), ri.filter(same)
+    return _scatter_matches(left.height, right.height, li, ri)
+
+
+def _scatter_matches(n_left: int, n_right: int, li: pl.Series, ri: pl.Series) -> tuple[pl.Series, pl.Series]:
+    to_right = (pl.Series("__r", [None], dtype=pl.UInt32).extend_constant(None, n_left - 1).scatter(li, ri)
+                if n_left else pl.Series("__r", [], dtype=pl.UInt32))
+    right_matched = pl.repeat(False, n_right, eager=True).scatter(ri, True) if n_right \
+        else pl.Series([], dtype=pl.Boolean)
+    return to_right, right_matched
+
+
+UNCHANGED, ADDED, CHANGED = 0, 1, 2
+
+
+def _states(expected: pl.DataFrame, current: pl.DataFrame, key: list[str]) -> tuple[pl.Series, pl.Series]:
+    """Per expected row ADDED / CHANGED / UNCHANGED (UInt8); per current row whether it is removed."""
+    to_cur, matched = match_keys(expected, current, key)
+    stored = current.get_column(PROVENANCE).gather(to_cur)
+    del to_cur
+    state = pl.select(pl.when(stored.is_null()).then(pl.lit(ADDED, pl.UInt8))
+                      .when(stored != expected.get_column(PROVENANCE)).then(pl.lit(CHANGED, pl.UInt8))
+                      .otherwise(pl.lit(UNCHANGED, pl.UInt8))).to_series()
+    return state, ~matched
+
+
+def _lean_status(plan: FeaturePlan, lean: pl.DataFrame, current: pl.DataFrame
+                 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(added and changed keys with their provenance and state, removed keys, number of keys)."""
+    key = list(plan.key)
+    exp = lean.select(key + [PROVENANCE_BY_FIELD, PROVENANCE])
+    if plan.deps and (plan.deps[0].kind == "aggregation" or len(plan.deps) > 1):
+        exp = exp.unique(subset=key)
+    state, removed = _states(exp, current, key)
+    wanted = exp.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED)
+    gone = current.filter(removed).select(key)
+    return wanted, gone, exp.height
+
+
 def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed) -> Increment:
     """Split expected rows into added and changed, and find current keys gone from upstream.
 
-    One full join on (key, provenance) projections; the wide expected frame is then
-    gathered by row number, so a 1,000,000-row resolve holds one copy of the wide rows.
+    Keys are matched by hash and row number (match_keys); the wide expected frame is only
+    filtered, so a 1,000,000-row resolve holds one copy of the wide rows.
     """
     key = list(plan.key)
     if current.height == 0:
         return Increment(plan.name, tuple(key), IncrementFrame(expected), IncrementFrame(expected.clear()),
                          IncrementFrame(read_removed(None)))
-    status = (expected.select(key + [PROVENANCE]).with_row_index("__row")
-              .join(current.rename({PROVENANCE: "__current"}), on=key, how="full", coalesce=True))
-    rows = status.get_column("__row")
-    stored = status.get_column("__current")
-    added_rows = rows.filter(stored.is_null())
-    changed_rows = rows.filter(stored.is_not_null() & rows.is_not_null()
-                               & (stored != status.get_column(PROVENANCE)))
-    gone = status.filter(rows.is_null()).select(key)
-    del status, rows, stored
-    added = expected[added_rows.sort()] if added_rows.len() != expected.height else expected
-    changed = expected[changed_rows.sort()]
-    removed = read_removed(gone.unique(maintain_order=True) if gone.height else None)
-    return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(removed))
+    state, removed = _states(expected, current, key)
+    added = expected.filter(state == ADDED)
+    changed = expected.filter(state == CHANGED)
+    gone = current.filter(removed).select(key)
+    del state, removed
+    out_removed = read_removed(gone.unique(maintain_order=True) if gone.height else None)
+    return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(out_removed))
 
 
 def counts(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame) -> dict[str, int]:
     """What compare() would count (distinct keys), without building the frames."""
     key = list(plan.key)
-    exp = expected.select(key + [PROVENANCE]).unique(subset=key)
-    joined = exp.join(current.rename({PROVENANCE: "__current"}), on=key, how="full", coalesce=True)
-    cur = joined.get_column("__current")
-    prov = joined.get_column(PROVENANCE)
-    return {"added": int((cur.is_null() & prov.is_not_null()).sum()),
-            "changed": int((cur.is_not_null() & prov.is_not_null() & (cur != prov)).sum()),
-            "removed": int(prov.is_null().sum())}
+    state, removed = _states(expected.select(key + [PROVENANCE]).unique(subset=key), current, key)
+    return {"added": int((state == ADDED).sum()), "changed": int((state == CHANGED).sum()),
+            "removed": int(removed.sum())}
 
 
 def root_samples(plan: FeaturePlan, samples: pl.DataFrame | None) -> pl.DataFrame:

@@ -196,6 +196,15 @@ class SQLiteMetadataStore:
         assert self._reader is not None, "store is not open"
         return self._reader.frame(sql, params, types, expected_rows=expected_rows)
 
+    def _write_counter(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+
+    def _has_latest(self, table: str, fv_id: int) -> bool:
+        with self._lock:
+            return self.conn.execute(f"SELECT 1 FROM {quote(table)} WHERE {_resolve.latest_condition()} LIMIT 1",
+                                     (fv_id,)).fetchone() is not None
+
     def _read_many(self, queries: list) -> list[pl.DataFrame]:
         """Several queries that must see one state of the store (see store/reader.py)."""
         assert self._reader is not None, "store is not open"
@@ -478,6 +487,7 @@ class SQLiteMetadataStore:
         with self._lock:
             self._resolved_as_of[plan.name] = self.conn.execute(
                 "SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+        samples_frame = None
         if plan.is_root or samples is not None:
             if samples is None:
                 _resolve.root_samples(plan, None)
@@ -485,17 +495,16 @@ class SQLiteMetadataStore:
             if PROVENANCE in frame.columns:  # as Metaxy: always recomputed from the struct
                 frame = frame.drop(PROVENANCE)
             samples_frame = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns).drop(ROW)
-            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=samples_frame)
-        else:
-            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher)
-
         def read_removed(keys: pl.DataFrame | None) -> pl.DataFrame:
             if keys is None:
                 return empty_frame(plan.definition, plan.definition.field_keys)
             rows = self._read_rows(plan.definition, plan.feature_version, None, False, False, False)
             return rows.join(keys, on=list(plan.key), how="semi")
 
-        return _resolve.compare(plan, expected, current, read_removed)
+        if samples_frame is not None:
+            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=samples_frame)
+            return _resolve.compare(plan, expected, current, read_removed)
+        return _resolve.resolve(self, gp, plan, self.hasher, read_removed)
 
     def explain(self, feature: Any, increment: Increment | None = None):
         """Why each sample of the feature's increment is added, changed or removed (an Explanation)."""
