@@ -264,16 +264,18 @@ def delete_removed(project: Project, feature: str, keys: list[dict] | None = Non
 
 def approve_all_pending(project: Project, *, progress: Callable[[str, int, int], None] | None = None,
                         cancelled: Callable[[], bool] = lambda: False,
-                        batch_size: int = DEFAULT_BATCH) -> list[ActionResult]:
+                        batch_size: int = DEFAULT_BATCH, features: list[str] | None = None) -> list[ActionResult]:
     """Recompute added/changed and delete removed samples of every feature, upstream first.
 
+    `features` limits the walk to those features (still in topological order): the review
+    screen's "upstream first" passes a feature's pending upstream.
     Features without a compute function get their removed samples deleted only, and a note.
     Stops at the first failure or on cancel.
     """
     results: list[ActionResult] = []
     plan = project.graph.plan()
     for key in plan.order():
-        if plan[key].is_root or cancelled():
+        if plan[key].is_root or cancelled() or (features is not None and key not in features):
             continue
         counts = project.store.pending_counts(key)
         if counts["added"] + counts["changed"]:
@@ -292,6 +294,12 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
             if r.outcome == "failed":
                 break
     return results
+
+
+def audit_log(project: Project, *, feature: str | None = None, action: str | None = None,
+              since_us: int | None = None, limit: int | None = None) -> pl.DataFrame:
+    """The audit log, newest first (see SQLiteMetadataStore.audit_log)."""
+    return project.store.audit_log(feature=feature, action=action, since_us=since_us, limit=limit)
 
 
 def ids_text(ids: list[dict[str, Any]], limit: int = 8) -> str:

@@ -1,28 +1,572 @@
-"""Reviewing a feature's pending work (being built)."""
+"""Reviewing one feature's pending work: why each sample is pending, and approving it.
+
+Left, the reasons (groups) with counts; right, the samples of the highlighted reason and
+the full explanation of the highlighted sample. Actions (recompute, accept, delete removed,
+approve all pending) ask for confirmation, then run in a worker through the review service
+with a progress overlay and Cancel. Every explanation, count and action runs off the UI
+thread. Dismissed with True when anything was written, so the browser refreshes.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+import threading
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from textual.worker import get_current_worker
+
+from ...service import review
 from ...service.project import Project
+from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
+from ...service.status import FeatureStatus, iter_statuses
+from ..widgets.action_progress import ActionProgress
+from ..widgets.review_detail import ReviewDetail
+from ..widgets.review_groups import ReviewGroups
+from ..widgets.review_model import ReasonGroup, ReviewModel
+from ..widgets.review_samples import ReviewSamples
+from ..widgets.review_selection import Selection, Targets
+from ..widgets.review_summary import ReviewSummary
+from .audit import AuditScreen
+from .confirm import CLOSE, Choice, ConfirmScreen
+
+ACTION_TITLES = {"recompute": "Recompute", "accept": "Accept", "delete_removed": "Delete removed",
+                 "walk": "Delete removed downstream", "approve_all": "Approve all pending"}
+
+
+def _samples(n: int, word: str = "sample") -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def _parts(**counts: int) -> str:
+    return ", ".join(f"{n:,} {status}" for status, n in counts.items() if n)
+
+
+@dataclass
+class ActionRequest:
+    kind: str  # recompute | accept | delete_removed | walk | approve_all
+    keys: list[dict] | None = None  # samples (None: all pending of the kind)
+    features: list[str] = field(default_factory=list)  # walk: the downstream features
+    upstream_first: list[str] = field(default_factory=list)
+    total: int = 0
 
 
 class ReviewScreen(Screen[bool]):
     """Dismissed with True when something was written."""
 
-    BINDINGS = [Binding("escape", "close", "Back")]
+    CSS_PATH = "review.tcss"
+    AUTO_FOCUS = "#groups"
+    BINDINGS = [
+        Binding("escape", "cancel_action", "Cancel", tooltip="Stop the running action after its current batch"),
+        Binding("escape", "close", "Back", tooltip="Back to the browser"),
+        Binding("r", "recompute", "Recompute", tooltip="Run the compute function on the selected samples"),
+        Binding("c", "accept", "Accept", tooltip="Carry stored outputs forward without recomputing"),
+        Binding("x", "delete_removed", "Delete", tooltip="Soft-delete the selected removed samples"),
+        Binding("P", "approve_all", "Approve all", key_display="P",
+                tooltip="Recompute and delete removed for every feature, upstream first"),
+        Binding("space", "toggle", "Select", tooltip="Select the highlighted sample (or group, in the reasons list)"),
+        Binding("g", "toggle_group", "Group", tooltip="Select every sample of the highlighted reason"),
+        Binding("A", "toggle_all", "All", key_display="A", tooltip="Select every pending sample"),
+        Binding("a", "audit", "Audit", show=False),
+        Binding("R", "reload", "Reload", key_display="R", show=False),
+    ]
 
-    def __init__(self, project: Project, feature: str) -> None:
+    # ----- messages from the workers --------------------------------------------------
+    @dataclass
+    class Explained(Message):
+        model: ReviewModel
+
+    @dataclass
+    class ExplainFailed(Message):
+        error: str
+
+    @dataclass
+    class Progressed(Message):
+        step: str | None
+        done: int
+        total: int
+
+    @dataclass
+    class ActionFinished(Message):
+        request: ActionRequest
+        results: list[ActionResult]
+        error: str | None = None  # a traceback from outside the user's function
+
+    @dataclass
+    class DownstreamChecked(Message):
+        removals: dict[str, int]
+
+    @dataclass
+    class StatusesReady(Message):
+        statuses: list[FeatureStatus]
+
+    def __init__(self, project: Project, feature: str, *, batch_size: int = DEFAULT_BATCH) -> None:
         super().__init__()
         self.project = project
         self.feature = feature
+        self.batch_size = batch_size
+        self.model: ReviewModel | None = None
+        self.selection = Selection()
+        self.wrote = False
+        self.results: list[ActionResult] = []  # every action's results, oldest first
+        self._cancel = threading.Event()
+        self._current: ActionRequest | None = None
 
+    # ----- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(f"review {self.feature}")
-        yield Footer()
+        yield Header()
+        yield ReviewSummary(id="summary")
+        with Horizontal(id="review-main"):
+            yield ReviewGroups(id="groups")
+            with Vertical(id="review-right"):
+                yield ReviewSamples(id="samples")
+                yield ReviewDetail(id="detail")
+        yield ActionProgress(id="progress")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.title = f"Review · {self.feature}"
+        self.sub_title = "why samples are pending, and approving them"
+        self._show_summary()
+        self.reload()
+
+    @property
+    def running(self) -> bool:
+        return self._current is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_action":
+            return self.running
+        return not self.running
+
+    # ----- explaining -----------------------------------------------------------------
+    def reload(self) -> None:
+        self.query_one("#review-main").loading = True
+        self.explain()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="review-explain", name="review-explain")
+    def explain(self) -> None:
+        worker = get_current_worker()
+        try:
+            ex = review.explain(self.project, self.feature)
+            model = ReviewModel.build(
+                ex, pending_upstream=review.pending_upstream(self.project, self.feature),
+                has_compute=review.has_compute(self.project, self.feature),
+                downstream=self.project.graph.plan().downstream_closure(self.feature))
+        except Exception as e:  # a store or definition error: show it, keep the screen usable
+            if not worker.is_cancelled:
+                self.post_message(self.ExplainFailed(f"{type(e).__name__}: {e}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.Explained(model))
+
+    def on_review_screen_explained(self, message: Explained) -> None:
+        groups = self.query_one(ReviewGroups)
+        keep = groups.highlighted_name
+        self.model = message.model
+        self.query_one("#review-main").loading = False
+        groups.show(self.model, self.selection, keep)
+        self._show_group()
+        self._show_summary()
+
+    def on_review_screen_explain_failed(self, message: ExplainFailed) -> None:
+        self.query_one("#review-main").loading = False
+        self.query_one(ReviewSummary).update(Text(f"Could not explain {self.feature}: {message.error}", style="red"))
+        self.notify(f"Could not explain {self.feature}: {message.error}", severity="error", markup=False)
+
+    # ----- what is shown --------------------------------------------------------------
+    def _highlighted_group(self) -> ReasonGroup | None:
+        if self.model is None:
+            return None
+        return self.model.group(self.query_one(ReviewGroups).highlighted_name)
+
+    def _targets(self) -> Targets | None:
+        if self.model is None:
+            return None
+        return self.selection.targets(self.model, self._highlighted_group())
+
+    def _show_summary(self) -> None:
+        n = self.selection.count(self.model) if self.model is not None else 0
+        self.query_one(ReviewSummary).show(self.model, self.feature, self._targets(), n)
+
+    def _show_group(self) -> None:
+        if self.model is None:
+            return
+        self.query_one(ReviewSamples).show(self.model, self._highlighted_group(), self.selection)
+        if not self.model.groups:
+            note = Text(f"Nothing pending for {self.feature}.")
+            if self.model.pending_upstream:
+                note.append(f"\n\nUpstream {', '.join(self.model.pending_upstream)} has pending work: once it is "
+                            "recomputed, this feature's samples that depend on it will be pending here. "
+                            "P approves everything, upstream first.")
+            self.query_one(ReviewDetail).show_note(note)
+
+    def on_review_groups_group_highlighted(self, message: ReviewGroups.GroupHighlighted) -> None:
+        self._show_group()
+        self._show_summary()
+
+    def on_review_samples_sample_highlighted(self, message: ReviewSamples.SampleHighlighted) -> None:
+        self.query_one(ReviewDetail).show(message.reason)
+
+    # ----- selecting ------------------------------------------------------------------
+    def _refresh_marks(self, single: bool = False) -> None:
+        if self.model is None:
+            return
+        samples = self.query_one(ReviewSamples)
+        if single:
+            samples.refresh_highlighted_mark(self.selection)
+        else:
+            samples.refresh_marks(self.selection)
+        self.query_one(ReviewGroups).refresh_marks(self.model, self.selection)
+        self._show_summary()
+
+    def action_toggle(self) -> None:
+        if self.model is None:
+            return
+        if self.focused is self.query_one(ReviewGroups):
+            self.action_toggle_group()
+            return
+        reason = self.query_one(ReviewSamples).highlighted_reason
+        if reason is None:
+            return
+        self.selection.toggle(self.model.key_of(reason), self.model)
+        self._refresh_marks(single=True)
+
+    def action_toggle_group(self) -> None:
+        group = self._highlighted_group()
+        if self.model is None or group is None:
+            return
+        self.selection.toggle_group(group, self.model)
+        self._refresh_marks()
+
+    def action_toggle_all(self) -> None:
+        if self.model is None:
+            return
+        self.selection.toggle_all(self.model)
+        self._refresh_marks()
+
+    # ----- confirming -----------------------------------------------------------------
+    def _ready_targets(self) -> Targets | None:
+        if self.model is None:
+            self.notify("Still explaining: wait a moment.", markup=False)
+            return None
+        if not self.model.total:
+            extra = (f" Upstream {', '.join(self.model.pending_upstream)} has pending work: P approves everything "
+                     "in order." if self.model.pending_upstream else "")
+            self.notify(f"{self.feature} has nothing pending.{extra}", markup=False)
+            return None
+        return self._targets()
+
+    def _impact(self, text: Text, downstream_word: str) -> None:
+        assert self.model is not None
+        if self.model.downstream:
+            text.append(f"\n\nDownstream features that will then {downstream_word}: ", style="bold")
+            text.append(", ".join(self.model.downstream))
+        else:
+            text.append("\n\nNo downstream features are affected.", style="dim")
+        if self.model.pending_upstream:
+            text.append("\n\n⚠ Upstream has pending work: ", style="bold yellow")
+            text.append(", ".join(self.model.pending_upstream), style="yellow")
+            text.append(".\nDoing this now reads the upstream as it is stored; once the upstream is brought "
+                        "up to date these samples will be pending again. \"Upstream first\" approves the "
+                        "upstream (recompute and delete removed, in order), then does this.")
+
+    def _choices(self, go: str) -> list[Choice]:
+        assert self.model is not None
+        if self.model.pending_upstream:
+            return [Choice("upstream", "Upstream first", "warning"), Choice("go", f"{go} only", "primary"),
+                    Choice("cancel", "Cancel")]
+        return [Choice("go", go, "primary"), Choice("cancel", "Cancel")]
+
+    def _confirm(self, title: str, body: Text, go: str, request: ActionRequest) -> None:
+        assert self.model is not None
+        upstream = list(self.model.pending_upstream)
+
+        def chosen(choice: str | None) -> None:
+            if choice == "upstream":
+                request.upstream_first = upstream
+            if choice in ("go", "upstream"):
+                self._start(request)
+
+        tone = "warning" if upstream else "normal"
+        self.app.push_screen(ConfirmScreen(title, body, self._choices(go), tone=tone,
+                                           focus="go" if not upstream else "upstream"), chosen)
+
+    def action_recompute(self) -> None:
+        targets = self._ready_targets()
+        if targets is None or self.model is None:
+            return
+        todo = targets.of("added", "changed")
+        if not todo:
+            self.notify(f"Nothing to recompute in {targets.description}: only removed samples (x deletes them).",
+                        severity="warning", markup=False)
+            return
+        if not self.model.has_compute:
+            self.notify(f"No compute function is registered for {self.feature}: register one with "
+                        "@mx.compute, or accept (c) the stored outputs.", severity="error", markup=False)
+            return
+        added, changed = targets.count("added"), targets.count("changed")
+        body = Text()
+        body.append(f"Recompute {_samples(len(todo))} of ")
+        body.append(self.feature, style="bold")
+        body.append(f" with its compute function ({_parts(added=added, changed=changed)}), "
+                    f"in batches of {self.batch_size:,}.\n")
+        body.append(f"Selected: {targets.description}.\n")
+        body.append("Each batch is one transaction: cancelling, or an error in the function, keeps the batches "
+                    "already written.", style="dim")
+        self._impact(body, "have pending work")
+        request = ActionRequest("recompute", targets.keys("added", "changed"), total=len(todo))
+        self._confirm(f"Recompute {self.feature}?", body, "Recompute", request)
+
+    def action_accept(self) -> None:
+        targets = self._ready_targets()
+        if targets is None or self.model is None:
+            return
+        todo = targets.of("added", "changed")
+        if not todo:
+            self.notify(f"Nothing to accept in {targets.description}: only removed samples (x deletes them).",
+                        severity="warning", markup=False)
+            return
+        stored = [r for r in todo if r.status == "changed" or r.kind == "feature_version"]
+        skipped = len(todo) - len(stored)
+        body = Text()
+        body.append(f"Accept {_samples(len(stored))} of ")
+        body.append(self.feature, style="bold")
+        body.append(": their stored outputs are written again under the new provenance, without running the "
+                    "compute function.\n")
+        body.append(f"Selected: {targets.description}.\n")
+        if skipped:
+            body.append(f"{_samples(skipped)} never computed (nothing stored to carry forward) will be skipped.\n",
+                        style="yellow")
+        body.append("Use this when the upstream change does not change the output.", style="dim")
+        self._impact(body, "see these samples as changed")
+        request = ActionRequest("accept", targets.keys("added", "changed"), total=len(todo))
+        self._confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request)
+
+    def action_delete_removed(self) -> None:
+        targets = self._ready_targets()
+        if targets is None or self.model is None:
+            return
+        removed = targets.of("removed")
+        if not removed:
+            self.notify(f"No removed samples in {targets.description}.", severity="warning", markup=False)
+            return
+        body = Text()
+        body.append(f"Soft-delete {_samples(len(removed), 'removed sample')} of ")
+        body.append(self.feature, style="bold")
+        body.append(": their rows are hidden and kept as history; writing the same id again brings it back.\n")
+        body.append(f"Selected: {targets.description}.\n")
+        body.append("Afterwards you are offered to walk downstream and delete what becomes removed there.", style="dim")
+        self._impact(body, "report samples removed")
+        request = ActionRequest("delete_removed", targets.keys("removed"), total=len(removed))
+        self._confirm(f"Delete removed samples of {self.feature}?", body, "Delete", request)
+
+    def action_approve_all(self) -> None:
+        self.plan_approve_all()
+
+    @work(thread=True, exclusive=True, group="review-plan", name="review-plan-approve-all")
+    def plan_approve_all(self) -> None:
+        statuses = [s for s in iter_statuses(self.project) if s.kind not in ("root", "up_to_date")]
+        self.post_message(self.StatusesReady(statuses))
+
+    def on_review_screen_statuses_ready(self, message: StatusesReady) -> None:
+        if not message.statuses:
+            self.notify("Nothing is pending anywhere.", markup=False)
+            return
+        body = Text("Walk the feature graph upstream first; for each feature, recompute its added and changed "
+                    "samples with its compute function, then soft-delete its removed samples:\n\n")
+        width = max(len(s.key) for s in message.statuses)
+        for i, s in enumerate(message.statuses, 1):
+            body.append(f"{i:>2}. ")
+            body.append(s.key.ljust(width), style="bold")
+            body.append(f"  {s.counts_label}" if s.pending else "  nothing yet")
+            if s.waiting_on:
+                body.append(f"  (waits on {', '.join(s.waiting_on)}: more once it is recomputed)", style="dim")
+            if not review.has_compute(self.project, s.key):
+                body.append("  no compute function: removed deleted only", style="magenta")
+            body.append("\n")
+        body.append("\nStops at the first failure; cancelling keeps what finished batches wrote.", style="dim")
+        request = ActionRequest("approve_all")
+
+        def chosen(choice: str | None) -> None:
+            if choice == "go":
+                self._start(request)
+
+        self.app.push_screen(ConfirmScreen("Approve all pending work?", body,
+                                           [Choice("go", "Approve all", "primary"), Choice("cancel", "Cancel")]),
+                             chosen)
+
+    # ----- running --------------------------------------------------------------------
+    def _start(self, request: ActionRequest) -> None:
+        self._cancel.clear()
+        self._current = request
+        title = ACTION_TITLES[request.kind] + (f" · {self.feature}" if request.kind != "approve_all" else "")
+        if request.upstream_first:
+            title += f" (upstream first: {', '.join(request.upstream_first)})"
+        unit = "features" if request.kind == "walk" else "samples"
+        self.query_one(ActionProgress).start(title, request.total or None, unit=unit)
+        self.query_one("#review-main").disabled = True
+        self.refresh_bindings()
+        self.run_action(request)
+
+    @work(thread=True, exclusive=True, group="review-action", name="review-action")
+    def run_action(self, request: ActionRequest) -> None:
+        worker = get_current_worker()
+        p, feature = self.project, self.feature
+
+        def cancelled() -> bool:
+            return self._cancel.is_set() or worker.is_cancelled
+
+        def step_progress(step: str, done: int, total: int) -> None:
+            self.post_message(self.Progressed(step, done, total))
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.Progressed(None, done, total))
+
+        results: list[ActionResult] = []
+        try:
+            if request.upstream_first:
+                results += review.approve_all_pending(p, features=request.upstream_first, progress=step_progress,
+                                                      cancelled=cancelled, batch_size=self.batch_size)
+                if any(r.outcome in ("failed", "cancelled") for r in results) or cancelled():
+                    self.post_message(self.ActionFinished(request, results))
+                    return
+            if request.kind == "recompute":
+                results.append(review.recompute(p, feature, request.keys, batch_size=self.batch_size,
+                                                progress=progress, cancelled=cancelled))
+            elif request.kind == "accept":
+                results.append(review.accept(p, feature, request.keys, progress=progress))
+            elif request.kind == "delete_removed":
+                results.append(review.delete_removed(p, feature, request.keys))
+            elif request.kind == "walk":
+                for i, key in enumerate(request.features):
+                    if cancelled():
+                        break
+                    r = review.delete_removed(p, key)
+                    results.append(r)
+                    step_progress(key, i + 1, len(request.features))
+                    if r.outcome == "failed":
+                        break
+            elif request.kind == "approve_all":
+                results += review.approve_all_pending(p, progress=step_progress, cancelled=cancelled,
+                                                      batch_size=self.batch_size)
+        except Exception:
+            self.post_message(self.ActionFinished(request, results, traceback.format_exc()))
+            return
+        self.post_message(self.ActionFinished(request, results))
+
+    def on_review_screen_progressed(self, message: Progressed) -> None:
+        self.query_one(ActionProgress).advance(message.done, message.total, message.step)
+
+    def on_action_progress_cancel_requested(self, message: ActionProgress.CancelRequested) -> None:
+        self._request_cancel()
+
+    def _request_cancel(self) -> None:
+        if self.running and not self._cancel.is_set():
+            self._cancel.set()
+            self.query_one(ActionProgress).cancelling()
+
+    def on_review_screen_action_finished(self, message: ActionFinished) -> None:
+        self._current = None
+        self.query_one(ActionProgress).stop()
+        self.query_one("#review-main").disabled = False
+        self.refresh_bindings()
+        self.results += message.results
+        if any(r.done for r in message.results):
+            self.wrote = True
+        for r in message.results:
+            severity = {"failed": "error", "cancelled": "warning"}.get(r.outcome, "information")
+            self.notify(r.describe(), severity=severity, markup=False)  # type: ignore[arg-type]
+        failed = next((r for r in message.results if r.outcome == "failed"), None)
+        if message.error is not None:
+            self.show_error(ACTION_TITLES[message.request.kind], message.error)
+        elif failed is not None:
+            self.show_failure(failed)
+        self.selection.clear()
+        self.query_one(ReviewGroups).focus()
+        self.reload()
+        last = message.results[-1] if message.results else None
+        if (message.request.kind in ("delete_removed", "walk") and last is not None
+                and last.outcome == "ok" and last.done):
+            self.check_downstream()
+
+    def show_failure(self, result: ActionResult) -> None:
+        body = Text()
+        body.append(result.error or "failed", style="bold red")
+        body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {result.batches} "
+                    f"batch{'es' if result.batches != 1 else ''} before it failed; they stay written.\n")
+        if result.failing:
+            body.append(f"\nFailing samples ({len(result.failing):,}, the batch that raised, rolled back):\n",
+                        style="bold")
+            body.append(ids_text(result.failing, 50) + "\n")
+        if result.traceback:
+            body.append("\nTraceback\n", style="bold")
+            body.append(result.traceback.rstrip())
+        title = f"{ACTION_TITLES.get(result.action, result.action)} of {result.feature} failed"
+        self.app.push_screen(ConfirmScreen(title, body, CLOSE, tone="error"))
+
+    def show_error(self, what: str, error: str) -> None:
+        self.app.push_screen(ConfirmScreen(f"{what} failed", Text(error), CLOSE, tone="error"))
+
+    # ----- walking downstream after a delete ------------------------------------------
+    @work(thread=True, exclusive=True, group="review-downstream", name="review-downstream")
+    def check_downstream(self) -> None:
+        self.post_message(self.DownstreamChecked(review.downstream_removals(self.project, self.feature)))
+
+    def on_review_screen_downstream_checked(self, message: DownstreamChecked) -> None:
+        if not message.removals:
+            return
+        body = Text("After the delete, these downstream features report samples removed:\n\n")
+        for key, n in message.removals.items():
+            body.append(f"  {key}", style="bold")
+            body.append(f"  {n:,} removed\n", style="red")
+        body.append("\nSoft-delete them too (in topological order)? You will be asked again for anything "
+                    "this removes further down.")
+        request = ActionRequest("walk", features=list(message.removals), total=len(message.removals))
+
+        def chosen(choice: str | None) -> None:
+            if choice == "go":
+                self._start(request)
+
+        self.app.push_screen(ConfirmScreen("Walk downstream?", body, [
+            Choice("go", "Delete downstream too", "warning"), Choice("cancel", "Not now")]), chosen)
+
+    # ----- leaving, and the palette ---------------------------------------------------
+    def action_audit(self) -> None:
+        self.app.push_screen(AuditScreen(self.project, self.feature))
+
+    def action_cancel_action(self) -> None:
+        self._request_cancel()
 
     def action_close(self) -> None:
-        self.dismiss(False)
+        if self.running:
+            self._request_cancel()
+            return
+        self.dismiss(self.wrote)
+
+    def get_system_commands(self) -> Iterable[SystemCommand]:
+        """This screen's actions, for the command palette (the app yields them while it is active)."""
+        yield SystemCommand("Recompute selected", "Run the compute function on the selected samples",
+                            self.action_recompute)
+        yield SystemCommand("Accept selected", "Carry stored outputs forward to the new provenance",
+                            self.action_accept)
+        yield SystemCommand("Delete removed", "Soft-delete the selected removed samples", self.action_delete_removed)
+        yield SystemCommand("Approve all pending", "Every feature, upstream first", self.action_approve_all)
+        yield SystemCommand("Select sample", "Select or unselect the highlighted sample", self.action_toggle)
+        yield SystemCommand("Select group", "Select or unselect the highlighted reason's samples",
+                            self.action_toggle_group)
+        yield SystemCommand("Select all", "Select or unselect every pending sample", self.action_toggle_all)
+        yield SystemCommand("Reload explanation", "Explain the pending work again", self.action_reload)
+        yield SystemCommand("Audit log of this feature", "Who approved what, when", self.action_audit)
+        yield SystemCommand("Back", "Close the review", self.action_close)

@@ -1,0 +1,109 @@
+"""Which pending samples the review's actions apply to.
+
+Samples are selected one by one (space), by group (g) or all at once (A). With nothing
+selected, an action applies to the highlighted group: the screen always says which.
+"Everything" is kept as a flag, so selecting a million samples builds no set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...explain import SampleReason
+from .review_model import Key, ReasonGroup, ReviewModel
+
+
+@dataclass
+class Targets:
+    """The samples one action would work on, and how to say so."""
+
+    reasons: list[SampleReason]
+    description: str  # "3 selected samples", "all 6 pending samples", ...
+    everything: bool  # every pending sample: the service may be called without keys
+
+    def of(self, *statuses: str) -> list[SampleReason]:
+        return [r for r in self.reasons if r.status in statuses]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.reasons if r.status == status)
+
+    def keys(self, *statuses: str) -> list[dict] | None:
+        """Keys for the service; None means "all of them" (only when everything is targeted)."""
+        if self.everything:
+            return None
+        return [dict(r.key) for r in self.of(*statuses)]
+
+
+class Selection:
+    def __init__(self) -> None:
+        self._keys: set[Key] = set()
+        self._all = False
+
+    def clear(self) -> None:
+        self._keys.clear()
+        self._all = False
+
+    def is_empty(self, model: ReviewModel) -> bool:
+        return self.count(model) == 0
+
+    def count(self, model: ReviewModel) -> int:
+        return model.total if self._all else len(self._keys)
+
+    def is_selected(self, key: Key) -> bool:
+        return self._all or key in self._keys
+
+    def _materialize(self, model: ReviewModel) -> None:
+        if self._all:
+            self._keys = {model.key_of(r) for r in model.all_reasons()}
+            self._all = False
+
+    def toggle(self, key: Key, model: ReviewModel) -> bool:
+        """Select or unselect one sample; returns whether it is selected now."""
+        self._materialize(model)
+        if key in self._keys:
+            self._keys.discard(key)
+            return False
+        self._keys.add(key)
+        return True
+
+    def group_state(self, group: ReasonGroup, model: ReviewModel) -> str:
+        """all | some | none"""
+        if self._all:
+            return "all"
+        if not self._keys:
+            return "none"
+        n = sum(1 for r in group.reasons if model.key_of(r) in self._keys)
+        return "all" if n == len(group.reasons) else ("some" if n else "none")
+
+    def toggle_group(self, group: ReasonGroup, model: ReviewModel) -> bool:
+        """Select the whole group, or unselect it when it is already wholly selected."""
+        whole = self.group_state(group, model) == "all"
+        self._materialize(model)
+        keys = {model.key_of(r) for r in group.reasons}
+        if whole:
+            self._keys -= keys
+            return False
+        self._keys |= keys
+        if len(self._keys) == model.total:
+            self._all, self._keys = True, set()
+        return True
+
+    def toggle_all(self, model: ReviewModel) -> bool:
+        if model.total and self.count(model) == model.total:
+            self.clear()
+            return False
+        self._all, self._keys = True, set()
+        return True
+
+    def targets(self, model: ReviewModel, highlighted: ReasonGroup | None) -> Targets:
+        n = self.count(model)
+        if self._all:
+            return Targets(model.all_reasons(), f"all {n:,} pending samples", True)
+        if n:
+            reasons = [r for r in model.all_reasons() if model.key_of(r) in self._keys]
+            return Targets(reasons, f"{n:,} selected sample{'s' if n != 1 else ''}", False)
+        if highlighted is not None:
+            m = len(highlighted.reasons)
+            return Targets(list(highlighted.reasons),
+                           f"the highlighted group ({m:,} sample{'s' if m != 1 else ''})", False)
+        return Targets([], "nothing", False)
