@@ -1,19 +1,511 @@
-"""The Samples tab (being built)."""
+"""The Samples tab: the selected feature's current samples, sorted, filtered and exported.
+
+The table pages straight from SQLite (see SampleTable). Sorting and filtering rebuild the
+view in SQL on a worker; the old rows stay on screen until the new view is ready. The
+view loads when the tab is shown, so browsing features in the tree costs nothing here.
+"""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual.worker import get_current_worker
+
+from ...service.export import ExportJob, ExportProcess, ExportResult, default_export_path, format_of
 from ...service.project import Project
+from ...service.samples import (Interrupted, SamplePager, SampleView, StaleView, ViewSpec, format_ids,
+                                parse_ids)
+from ..screens.sample_detail import SampleDetailScreen
+from .sample_table import SampleTable
+
+FILTER_DELAY_S = 0.35
 
 
-class SamplesPanel(Static):
-    def __init__(self, project: Project, **kwargs) -> None:
-        super().__init__("", **kwargs)
+class SamplesPanel(Vertical):
+    """The samples of one feature. BrowserScreen calls `show_feature` and `reload`."""
+
+    # widgets have no CSS_PATH: the stylesheet next to this file is read once, here
+    DEFAULT_CSS = (Path(__file__).with_name("samples_panel.tcss")).read_text(encoding="utf-8")
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Show rows containing a text"),
+        Binding("o", "sort", "Sort", tooltip="Sort by the cursor's column (again: descending, again: off)"),
+        Binding("g", "jump", "Go to id", tooltip="Move to the sample with given id values"),
+        Binding("e", "export", "Export", tooltip="Write this view to a CSV or Parquet file"),
+        Binding("x", "reset", "Reset view", show=False, tooltip="Clear the sort and the filter"),
+        Binding("escape", "dismiss_bar", "Close", show=False),
+    ]
+
+    # ----- messages from workers ----------------------------------------------------------------
+    @dataclass
+    class ViewReady(Message):
+        view: SampleView
+        pages: dict[int, list[tuple]]
+        cursor_row: int
+        cursor_column: str | None
+        seconds: float
+
+    @dataclass
+    class ViewCounted(Message):
+        view: SampleView
+
+    @dataclass
+    class ViewFailed(Message):
+        spec: ViewSpec
+        error: str
+
+    @dataclass
+    class JumpDone(Message):
+        generation: int
+        ids: dict[str, Any]
+        position: int | None
+
+    @dataclass
+    class ExportProgress(Message):
+        done: int
+        total: int
+
+    @dataclass
+    class ExportFinished(Message):
+        result: ExportResult | None
+        error: str | None = None
+        cancelled: bool = False
+
+    def __init__(self, project: Project, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.project = project
+        self.pager = SamplePager(project.path, project.graph)
+        self.spec: ViewSpec | None = None
+        self.building: ViewSpec | None = None
+        self.last_build_seconds: float | None = None
+        self._stale = False  # show_feature or reload happened while the tab was hidden
+        self._shown = False
+        self._filter_timer = None
+        self._exporter: ExportProcess | None = None
+        self._confirm_overwrite: Path | None = None
+        self._export_name = ""
+        self.table = SampleTable(self.pager, id="samples-table")
 
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Select a feature on the left.", style="dim"), id="samples-status")
+        with Horizontal(id="samples-filter-bar", classes="samples-bar hidden"):
+            yield Label("filter ")
+            yield Input(placeholder="text in any id or user column; column: text for one column",
+                        id="samples-filter")
+        with Horizontal(id="samples-jump-bar", classes="samples-bar hidden"):
+            yield Label("go to ")
+            yield Input(id="samples-jump")
+        with Horizontal(id="samples-export-bar", classes="samples-bar hidden"):
+            yield Select([("CSV", "csv"), ("Parquet", "parquet")], value="csv", allow_blank=False,
+                         id="samples-export-format", tooltip="Export format")
+            yield Input(id="samples-export-path", placeholder="file to export this view to (enter)")
+        with Horizontal(id="samples-export-progress", classes="samples-bar hidden"):
+            yield Label("", id="samples-export-label")
+            yield ProgressBar(id="samples-export-bar-progress", show_eta=False, show_percentage=False)
+        yield self.table
+
+    # ----- what BrowserScreen calls ---------------------------------------------------------------
     def show_feature(self, key: str | None) -> None:
-        self.update(f"samples of {key}")
+        if key is None or key not in self.project.graph:
+            self.spec = None
+            self.table.clear_view("Select a feature on the left.")
+            self._set_status(Text("Select a feature on the left.", style="dim"))
+            return
+        if self.spec is not None and self.spec.feature == key:
+            return
+        self.spec = ViewSpec(key)
+        self._close_bars()
+        self.query_one("#samples-filter", Input).value = ""
+        self._load(cursor_row=0)
 
     def reload(self) -> None:
-        pass
+        """The store changed: read the view again, keeping the cursor's place."""
+        if self.spec is not None:
+            self._load(cursor_row=self.table.cursor_row, cursor_column=self.table.cursor_column_name)
+
+    # ----- loading views --------------------------------------------------------------------------
+    def on_show(self) -> None:
+        self._shown = True
+        if self._stale and self.spec is not None:
+            self._load(cursor_row=self.table.cursor_row, cursor_column=self.table.cursor_column_name)
+
+    def on_hide(self) -> None:
+        self._shown = False
+
+    def _load(self, *, cursor_row: int = 0, cursor_column: str | None = None, keep_rowid: int | None = None) -> None:
+        if self.spec is None:
+            return
+        if not self._shown:
+            self._stale = True
+            return
+        self._stale = False
+        self.building = self.spec
+        self.pager.interrupt()  # a sort or count of the previous view is no longer wanted
+        self._update_status()
+        self._build_view(self.spec, cursor_row, cursor_column, keep_rowid)
+
+    @work(thread=True, exclusive=True, group="sample-view", name="sample view")
+    def _build_view(self, spec: ViewSpec, cursor_row: int, cursor_column: str | None, keep_rowid: int | None) -> None:
+        worker = get_current_worker()
+        start = time.perf_counter()
+        try:
+            view = self.pager.open_view(spec, count=False)
+            if keep_rowid is not None:
+                found = self.pager.position_of_rowid(view, keep_rowid)
+                cursor_row = found if found is not None else 0
+            if view.count is not None:
+                cursor_row = max(0, min(cursor_row, view.count - 1))
+            page = cursor_row // self.pager.page_size
+            pages = {page: self.pager.page(view, page)}
+            if view.count is None and page > 0:  # the cursor's page is past what is known: count first
+                view = self.pager.count(view)
+            if worker.is_cancelled:
+                return
+            self.post_message(self.ViewReady(view, pages, cursor_row, cursor_column, time.perf_counter() - start))
+            if view.count is None:
+                view = self.pager.count(view)
+                if not worker.is_cancelled:
+                    self.post_message(self.ViewCounted(view))
+        except (Interrupted, StaleView):
+            return
+        except Exception as e:  # shown to the user; the table keeps what it had
+            self.post_message(self.ViewFailed(spec, f"{type(e).__name__}: {e}"))
+
+    @on(ViewReady)
+    def _view_ready(self, message: ViewReady) -> None:
+        message.stop()
+        if message.view.spec != self.spec:
+            return
+        self.building = None
+        self.last_build_seconds = message.seconds
+        self.table.set_view(message.view, message.pages, cursor_row=message.cursor_row,
+                            cursor_column=message.cursor_column)
+        self._update_status()
+
+    @on(ViewCounted)
+    def _view_counted(self, message: ViewCounted) -> None:
+        message.stop()
+        self.table.update_count(message.view)
+        self._update_status()
+
+    @on(ViewFailed)
+    def _view_failed(self, message: ViewFailed) -> None:
+        message.stop()
+        if message.spec == self.spec:
+            self.building = None
+            self._update_status()
+        self.notify(message.error, title="Samples", severity="error", markup=False)
+
+    # ----- status ---------------------------------------------------------------------------------
+    def _set_status(self, text: Text) -> None:
+        # one line, always: no layout pass (it costs ~50 ms on every cursor move)
+        self.query_one("#samples-status", Static).update(text, layout=False)
+
+    def status_text(self) -> Text:
+        """"N rows · sorted by X · filter 'y'", plus the cursor's place and any work running."""
+        if self.spec is None:
+            return Text("Select a feature on the left.", style="dim")
+        view = self.table.view
+        text = Text(self.spec.feature, style="bold")
+        if view is not None and view.spec.feature == self.spec.feature:
+            count = "counting…" if view.count is None else f"{view.count:,} row{'s' if view.count != 1 else ''}"
+            text.append(f" · {count}")
+            if view.spec.sort is not None:
+                text.append(f" · sorted by {view.spec.sort} {'▼' if view.spec.descending else '▲'}")
+            if view.spec.filter.strip():
+                text.append(" · filter ")
+                text.append(repr(view.spec.filter.strip()), style="italic")
+            if view.count:
+                text.append(f" · row {self.table.cursor_row + 1:,}", style="dim")
+        if self.building is not None:
+            doing = ("sorting" if self.building.sort else "filtering" if self.building.filter.strip() else "loading")
+            text.append(f"   {doing}…", style="bold yellow")
+        return text
+
+    def _update_status(self) -> None:
+        self._set_status(self.status_text())
+
+    @on(SampleTable.CursorMoved)
+    def _cursor_moved(self, message: SampleTable.CursorMoved) -> None:
+        message.stop()
+        self._update_status()
+
+    # ----- sorting and filtering ------------------------------------------------------------------
+    def _rebuild(self, spec: ViewSpec) -> None:
+        if self.spec is None:
+            return
+        row = self.table.current_row()
+        self.spec = spec
+        self._load(cursor_row=0, cursor_column=self.table.cursor_column_name,
+                   keep_rowid=row[0] if row is not None else None)
+
+    def action_sort(self) -> None:
+        column = self.table.cursor_column_name
+        if column is not None:
+            self.sort_by(column)
+
+    def sort_by(self, column: str) -> None:
+        """Ascending, then descending, then back to the id order."""
+        if self.spec is None:
+            return
+        if self.spec.sort != column:
+            spec = replace(self.spec, sort=column, descending=False)
+        elif not self.spec.descending:
+            spec = replace(self.spec, descending=True)
+        else:
+            spec = replace(self.spec, sort=None, descending=False)
+        self._rebuild(spec)
+
+    @on(SampleTable.HeaderClicked)
+    def _header_clicked(self, message: SampleTable.HeaderClicked) -> None:
+        message.stop()
+        self.sort_by(message.column)
+
+    def action_filter(self) -> None:
+        if self.spec is None:
+            return
+        self._show_bar("samples-filter-bar")
+        box = self.query_one("#samples-filter", Input)
+        box.value = self.spec.filter
+        box.focus()
+
+    @on(Input.Changed, "#samples-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY_S, lambda: self.apply_filter(event.value))
+
+    @on(Input.Submitted, "#samples-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self.apply_filter(event.value)
+        self._close_bars()
+
+    def apply_filter(self, text: str) -> None:
+        if self.spec is not None and self.spec.filter != text:
+            self._rebuild(replace(self.spec, filter=text))
+
+    def action_reset(self) -> None:
+        if self.spec is not None and (self.spec.sort is not None or self.spec.filter):
+            self.query_one("#samples-filter", Input).value = ""
+            self._rebuild(ViewSpec(self.spec.feature))
+
+    # ----- jumping to an id -----------------------------------------------------------------------
+    def action_jump(self) -> None:
+        if self.spec is None:
+            return
+        ids = self.project.graph.feature_plan(self.spec.feature).definition.id_columns
+        box = self.query_one("#samples-jump", Input)
+        box.placeholder = ", ".join(ids) + ("   (or " + ", ".join(f"{c}=…" for c in ids) + ")" if len(ids) > 1 else "")
+        box.value = ""
+        self._show_bar("samples-jump-bar")
+        box.focus()
+
+    @on(Input.Submitted, "#samples-jump")
+    def _jump_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        view = self.table.view
+        if self.spec is None or view is None:
+            return
+        try:
+            ids = parse_ids(self.project.graph.feature_plan(self.spec.feature), event.value)
+        except ValueError as e:
+            self.notify(str(e), title="Go to", severity="warning", markup=False)
+            return
+        self._close_bars()
+        self._find(view, ids)
+
+    @work(thread=True, exclusive=True, group="sample-jump", name="sample jump")
+    def _find(self, view: SampleView, ids: dict[str, Any]) -> None:
+        try:
+            position = self.pager.position_of(view, ids)
+        except (Interrupted, StaleView):
+            return
+        except Exception as e:
+            self.post_message(self.ViewFailed(view.spec, f"{type(e).__name__}: {e}"))
+            return
+        self.post_message(self.JumpDone(view.generation, ids, position))
+
+    @on(JumpDone)
+    def _jump_done(self, message: JumpDone) -> None:
+        message.stop()
+        view = self.table.view
+        if view is None or view.generation != message.generation:
+            return
+        if message.position is None:
+            where = "in this filtered view" if view.spec.filter.strip() else "among the current samples"
+            self.notify(f"No sample {format_ids(message.ids)} {where}", title="Go to", severity="warning",
+                        markup=False)
+            return
+        self.table.move_cursor(message.position, center=True)
+
+    # ----- export ---------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        if self.spec is None or self.table.view is None:
+            return
+        if self._exporter is not None:
+            self.notify("An export is running (escape cancels it).", title="Export")
+            return
+        fmt = self.query_one("#samples-export-format", Select).value
+        box = self.query_one("#samples-export-path", Input)
+        box.value = str(default_export_path(self.spec.feature, str(fmt)))
+        self._confirm_overwrite = None
+        self._show_bar("samples-export-bar")
+        box.focus()
+
+    @on(Select.Changed, "#samples-export-format")
+    def _format_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        box = self.query_one("#samples-export-path", Input)
+        path = Path(box.value)
+        if box.value and path.name and event.value in ("csv", "parquet") and format_of(path) != event.value:
+            with self.prevent(Input.Changed):  # the two follow each other: no echo back
+                box.value = str(path.with_suffix(f".{event.value}"))
+
+    @on(Input.Changed, "#samples-export-path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        fmt = format_of(event.value)
+        select = self.query_one("#samples-export-format", Select)
+        if fmt is not None and select.value != fmt:
+            with self.prevent(Select.Changed):
+                select.value = fmt
+
+    @on(Input.Submitted, "#samples-export-path")
+    def _export_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        view = self.table.view
+        if view is None:
+            return
+        target = Path(event.value).expanduser()
+        fmt = format_of(target) or str(self.query_one("#samples-export-format", Select).value)
+        problem = (f"{target} is a folder: give a file name" if target.is_dir() else
+                   f"folder {target.parent} does not exist" if not target.parent.is_dir() else None)
+        if problem is not None:  # the bar stays open to correct the path
+            self.notify(problem, title="Export", severity="error", markup=False)
+            return
+        if target.exists() and self._confirm_overwrite != target:
+            self._confirm_overwrite = target
+            self.notify(f"{target} exists: press enter again to replace it", title="Export",
+                        severity="warning", markup=False)
+            return
+        try:
+            exporter = ExportProcess(ExportJob.of(self.project.path, self.project.graph, view.spec, target, fmt))
+        except ValueError as e:
+            self.notify(str(e), title="Export", severity="error", markup=False)
+            return
+        self._exporter = exporter
+        self._close_bars()
+        bar = self.query_one("#samples-export-bar-progress", ProgressBar)
+        bar.update(total=view.count or None, progress=0)
+        self._export_name = target.name
+        self._show_export_progress(0, view.count)
+        self.query_one("#samples-export-progress").remove_class("hidden")
+        self._export(exporter, view.count)
+
+    @work(thread=True, exclusive=True, group="sample-export", name="sample export")
+    def _export(self, exporter: ExportProcess, total: int | None) -> None:
+        """The export runs in a child process: the TUI keeps its memory and its interpreter lock."""
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] > 0.1:
+                last[0] = now
+                self.post_message(self.ExportProgress(done, total))
+
+        try:
+            result = exporter.run(progress, total)
+        except Interrupted:
+            self.post_message(self.ExportFinished(None, cancelled=True))
+            return
+        except Exception as e:
+            self.post_message(self.ExportFinished(None, f"{type(e).__name__}: {e}"))
+            return
+        self.post_message(self.ExportFinished(result))
+
+    def _show_export_progress(self, done: int, total: int | None) -> None:
+        text = Text("exporting ", style="bold")
+        text.append(self._export_name, style="bold")
+        text.append(f" · {done:,}" + (f" of {total:,}" if total is not None else "") + " rows · escape cancels ")
+        self.query_one("#samples-export-label", Label).update(text)
+
+    @on(ExportProgress)
+    def _export_progress(self, message: ExportProgress) -> None:
+        message.stop()
+        self.query_one("#samples-export-bar-progress", ProgressBar).update(total=message.total, progress=message.done)
+        self._show_export_progress(message.done, message.total)
+
+    @on(ExportFinished)
+    def _export_finished(self, message: ExportFinished) -> None:
+        message.stop()
+        self._exporter = None
+        self.query_one("#samples-export-progress").add_class("hidden")
+        if message.cancelled:
+            self.notify("Export cancelled; no file written.", title="Export")
+        elif message.error is not None:
+            self.notify(message.error, title="Export failed", severity="error", markup=False)
+        elif message.result is not None:
+            r = message.result
+            self.notify(f"{r.rows:,} rows written to {r.path.resolve()} in {r.seconds:.1f} s", title="Export",
+                        markup=False)
+
+    def cancel_export(self) -> None:
+        if self._exporter is not None:
+            self._exporter.cancel()
+
+    # ----- the input bars -------------------------------------------------------------------------
+    def _show_bar(self, bar_id: str) -> None:
+        for bar in self.query(".samples-bar"):
+            if bar.id != "samples-export-progress":
+                bar.set_class(bar.id != bar_id, "hidden")
+
+    def _close_bars(self) -> None:
+        refocus = any(bar.has_focus_within for bar in self.query(".samples-bar"))
+        for bar in self.query(".samples-bar"):
+            if bar.id != "samples-export-progress":
+                bar.add_class("hidden")
+        if refocus:
+            self.table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape is ours only while a bar is open or an export runs; otherwise it passes on."""
+        if action == "dismiss_bar":
+            return self._bar_open() or self._exporter is not None
+        return True
+
+    def _bar_open(self) -> bool:
+        return any(not bar.has_class("hidden") for bar in self.query(".samples-bar")
+                   if bar.id != "samples-export-progress")
+
+    def action_dismiss_bar(self) -> None:
+        """Escape: close an open bar; else cancel a running export."""
+        if self._bar_open():
+            self._close_bars()
+        elif self._exporter is not None:
+            self.cancel_export()
+
+    # ----- detail ---------------------------------------------------------------------------------
+    @on(SampleTable.OpenSample)
+    def _open_sample(self, message: SampleTable.OpenSample) -> None:
+        message.stop()
+        self.app.push_screen(SampleDetailScreen(self.project, message.feature, message.ids))
+
+    def on_unmount(self) -> None:
+        self.cancel_export()
+        # closing waits for a running query: never on the UI thread
+        threading.Thread(target=self.pager.close, name="close sample pager", daemon=True).start()
