@@ -102,7 +102,7 @@ def _read_csv(p: Path, name: str, separator: str = ",") -> pl.DataFrame:
     header = _csv_header(p, name, separator)
     try:
         df = pl.read_csv(p, infer_schema=False, separator=separator, empty_string_is_null=False,
-                         raise_if_empty=True)
+                         raise_if_empty=True, glob=False)  # "[" in a file name is not a pattern
     except pl.exceptions.NoDataError:
         raise _fail(name, "the file is empty") from None
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError) as e:
@@ -164,7 +164,7 @@ def _locate_csv_error(p: Path, name: str, separator: str, error: Exception) -> I
 
 def _read_parquet(p: Path, name: str) -> pl.DataFrame:
     try:
-        return pl.read_parquet(p)
+        return pl.read_parquet(p, glob=False)
     except (pl.exceptions.PolarsError, OSError, ValueError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return _raise(name, f"is not a Parquet file, or a damaged one ({msg})")
@@ -207,7 +207,8 @@ def _locate_json_error(p: Path, name: str, error: Exception) -> InputError:
 
 def _read_ndjson(p: Path, name: str) -> pl.DataFrame:
     try:
-        return pl.read_ndjson(p, infer_schema_length=None)
+        with p.open("rb") as fh:  # a handle: polars would read "[" in a path as a glob pattern
+            return pl.read_ndjson(fh, infer_schema_length=None)
     except pl.exceptions.PolarsError as e:
         raise _locate_ndjson_error(p, name, e) from None
 

@@ -34,7 +34,7 @@ from ..graph import FeaturePlan
 from ..hashing import HashAlgorithm, Hasher
 from ..spec import feature_key_of
 from ..store.validate import MAX_ROWS_NAMED, ROW, prepare
-from .file_readers import FORMATS, RowProblems, decode_json_objects, parse_text, read_table
+from .file_readers import EXTENSIONS, FORMATS, RowProblems, decode_json_objects, parse_text, read_table
 from .project import Project
 
 PREVIEW_ROWS = 20
@@ -54,7 +54,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Cancelled = Callable[[], bool]
 
 __all__ = ["ImportPlan", "ImportResult", "ImportCancelled", "plan_import", "apply_import", "read_table",
-           "root_features", "default_import_folder", "FORMATS", "PREVIEW_ROWS"]
+           "root_features", "default_import_folder", "can_import", "complete_path", "shown_path", "importable", "targets_for",
+           "FORMATS", "PREVIEW_ROWS"]
 
 
 class ImportCancelled(MetaxyError):
@@ -83,16 +84,24 @@ class ImportPlan:
     added: int = 0
     changed: int = 0
     unchanged: int = 0
-    removed: int = 0  # soft-deleted on apply (full set only)
-    absent: int = 0  # stored samples the file does not have (kept in a partial batch)
+    absent: int = 0  # stored samples the file does not have: removed in a full set, kept otherwise
     notes: list[str] = field(default_factory=list)
     to_write: pl.DataFrame | None = None
-    remove_ids: pl.DataFrame | None = None
+    absent_ids: pl.DataFrame | None = None
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return not self.problems and self.to_write is not None
+
+    @property
+    def removed(self) -> int:
+        """Samples soft-deleted on apply: those the file lacks, when it is declared the full set."""
+        return self.absent if self.full_set else 0
+
+    @property
+    def remove_ids(self) -> pl.DataFrame | None:
+        return self.absent_ids if self.full_set and self.absent else None
 
     @property
     def will_write(self) -> bool:
@@ -177,12 +186,57 @@ def default_import_folder(project: Project) -> Path:
     return Path.cwd()
 
 
-def targets_for(project: Project, feature: str) -> list[str]:
-    """Everything a file column can be mapped to, feature columns first."""
-    plan = project.graph.feature_plan(feature)
-    fields = plan.definition.field_keys
-    return (list(plan.definition.columns) + [PROVENANCE_BY_FIELD] + [PBF_PREFIX + f for f in fields]
-            + [DATA_VERSION_BY_FIELD] + [DVBF_PREFIX + f for f in fields] + [MATERIALIZATION_ID])
+def shown_path(path: Path) -> str:
+    """A folder as the user would type it: relative to the working folder when inside it."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return "." if str(rel) == "." else str(rel)
+
+
+def can_import(project: Project) -> bool:
+    """False when the store was opened read-only."""
+    return "opened read-only" not in project.notes
+
+
+def importable(path: Path) -> bool:
+    """A file whose extension names a format import reads."""
+    return path.suffix.lower() in EXTENSIONS
+
+
+def complete_path(text: str) -> str | None:
+    """`text` completed to the first folder or importable file it is the start of (for suggestions)."""
+    if not text:
+        return None
+    typed = Path(text).expanduser()
+    folder, prefix = (typed, "") if text.endswith(os.sep) else (typed.parent, typed.name)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name.lower())
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.name.startswith(prefix) or (entry.name.startswith(".") and not prefix.startswith(".")):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        if is_dir or importable(Path(entry.name)):
+            return text + entry.name[len(prefix):] + (os.sep if is_dir else "")
+    return None
+
+
+def targets_for(project: Project, feature: str) -> list[tuple[str, str]]:
+    """What a file column can be mapped to, each with a short description; feature columns first."""
+    definition = project.graph.feature_plan(feature).definition
+    out = [(c, ("id column, " if c in definition.id_columns else "") + t.describe())
+           for c, t in definition.columns.items()]
+    out += [(PBF_PREFIX + f, f"provenance of field {f!r} (text)") for f in definition.field_keys]
+    out.append((PROVENANCE_BY_FIELD, 'provenance of every field, as JSON {"field": "..."}'))
+    out += [(DVBF_PREFIX + f, f"data version of field {f!r} (text)") for f in definition.field_keys]
+    out.append((MATERIALIZATION_ID, "a run id kept with each sample"))
+    return out
 
 
 # ----- mapping -----------------------------------------------------------------------------------
@@ -521,9 +575,7 @@ def _provenance_and_counts(project: Project, plan: ImportPlan, fplan: FeaturePla
     plan.added, plan.changed = added.height, changed.height
     plan.unchanged = canon.height - plan.added - plan.changed
     gone = removed.select(ids).unique(maintain_order=True)
-    plan.absent = gone.height
-    plan.removed = gone.height if plan.full_set else 0
-    plan.remove_ids = gone if plan.full_set and gone.height else None
+    plan.absent, plan.absent_ids = gone.height, gone
     plan.to_write = pl.concat([added, changed], how="vertical_relaxed") if changed.height else added
     if mode == "content":
         plan.notes.append("provenance: a hash of each row's values")
@@ -614,7 +666,7 @@ def apply_import(project: Project, plan: ImportPlan, progress: Progress | None =
     _check_cancel(cancelled, CANCELLED_WRITE)
     if progress is not None:
         progress("validating", 0, total)
-    remove = plan.remove_ids if plan.full_set and plan.remove_ids is not None and plan.remove_ids.height else None
+    remove = plan.remove_ids
     combined = remove is not None and "delete_ids" in inspect.signature(store.write_metadata).parameters
     written = 0
     if total or combined:

@@ -426,3 +426,27 @@ def test_a_copy_of_the_demo_file_imports_from_elsewhere(project, tmp_path):
     copy = tmp_path / "audio_update.csv"
     shutil.copyfile(AUDIO_UPDATE, copy)
     assert plan_import(project, "audio", str(copy)).added == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json", "ndjson"])
+def test_brackets_in_file_names_are_not_patterns(tmp_path, fmt):
+    df = pl.DataFrame({"a": [1]})
+    f = tmp_path / f"[x]y.{fmt}"
+    getattr(df, f"write_{fmt}")(f)
+    assert read_table(f).height == 1
+
+
+def test_complete_path_and_shown_path(tmp_path, monkeypatch):
+    from metaxy_tui.service.importer import complete_path, shown_path
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "audio.csv").write_text("a\n")
+    (tmp_path / "data" / "notes.txt").write_text("")
+    (tmp_path / "data" / ".hidden.csv").write_text("")
+    assert complete_path(str(tmp_path / "da")) == str(tmp_path / "data") + "/"
+    assert complete_path(str(tmp_path / "data") + "/") == str(tmp_path / "data" / "audio.csv")
+    assert complete_path(str(tmp_path / "data" / "n")) is None
+    assert complete_path(str(tmp_path / "nope" / "x")) is None
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "data") == "data"
+    assert shown_path(Path("/")) == "/"

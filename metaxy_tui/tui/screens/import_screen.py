@@ -1,28 +1,584 @@
-"""Importing samples from a file into a root feature (being built)."""
+"""Importing samples from a file into a root feature.
+
+Pick a file (type its path, tab completes; or ctrl+o to browse), the feature, the mode and
+where provenance comes from; the file is read and checked in a worker and the preview, the
+problems (each shown in place) and the counts appear. Import asks for confirmation, then
+writes in a worker with a progress bar; escape cancels and the transaction rolls back.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import (Button, ContentSwitcher, DirectoryTree, Footer, Header, Input, Label, RadioButton,
+                             RadioSet, Select, Static)
+from textual.worker import get_current_worker
 
+from ...errors import InputError, InputProblem, MetaxyError
+from ...service.importer import (ImportCancelled, ImportPlan, ImportResult, apply_import, can_import,
+                                 default_import_folder, plan_import, read_table, root_features, shown_path,
+                                 targets_for, PREVIEW_ROWS)
 from ...service.project import Project
+from ..widgets.import_actions import ImportActions
+from ..widgets.import_file_tree import ImportFileTree
+from ..widgets.import_mapping import ImportMappingPicker
+from ..widgets.import_path_suggester import ImportPathSuggester
+from ..widgets.import_preview import ImportPreview
+from ..widgets.import_problems import ImportProblems
+
+BASE_PROVENANCE = [("auto: a provenance column, else row content", "auto"),
+                   ("the file's provenance column(s)", "column"),
+                   ("a hash of each row's values", "content")]
+EMPTY_HELP = "\n\n".join([
+    "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
+    "or press ctrl+o to browse. CSV, TSV, Parquet, JSON (an array of objects) and NDJSON files are read.",
+    "Columns map to the feature's columns of the same name (case does not matter); `provenance_<field>` and "
+    "`metaxy_provenance_by_field[.<field>]` columns give each sample's provenance. Without one, provenance is "
+    "a hash of the row's values, or of the file a path column names. Put the cursor on a column of the "
+    "preview and press m to map it.",
+    "Nothing is written until you press Import and confirm.",
+])
 
 
 class ImportScreen(Screen[bool]):
-    """Dismissed with True when something was written."""
+    """Dismissed with True when something was written, False otherwise."""
 
-    BINDINGS = [Binding("escape", "cancel", "Back")]
+    CSS_PATH = "import_screen.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Close a panel, cancel a running import, or go back"),
+        Binding("ctrl+o", "browse", "Browse", tooltip="Pick the file from a folder tree"),
+        Binding("m", "map_column", "Map column", tooltip="Choose what the column under the cursor maps to"),
+        Binding("ctrl+r", "reload", "Re-read", tooltip="Read the file again (after fixing it)"),
+        Binding("ctrl+s", "import", "Import", tooltip="Write the samples (asks first)"),
+    ]
+
+    # ----- messages from the workers ----------------------------------------------------------
+    @dataclass
+    class PlanReady(Message):
+        token: int
+        plan: ImportPlan
+
+    @dataclass
+    class PlanFailed(Message):
+        token: int
+        message: str
+
+    @dataclass
+    class FolderChosen(Message):
+        path: str
+
+    @dataclass
+    class WorkProgress(Message):
+        stage: str
+        done: int
+        total: int
+
+    @dataclass
+    class ImportDone(Message):
+        result: ImportResult
+
+    @dataclass
+    class ImportStopped(Message):
+        message: str
+        cancelled: bool = False
+        problems: list[InputProblem] = field(default_factory=list)
 
     def __init__(self, project: Project, feature: str | None = None) -> None:
         super().__init__()
         self.project = project
-        self.feature = feature
+        self.roots = root_features(project)
+        self.feature: str | None = feature if feature in self.roots else (self.roots[0] if self.roots else None)
+        self.folder = default_import_folder(project)
+        self.path: str | None = None
+        self.full_set = False
+        self.provenance = "auto"
+        self.mapping: dict[str, str | None] = {}
+        self.plan: ImportPlan | None = None
+        self.writable = can_import(project)
+        self._token = 0
+        self._planning = False
+        self._writing = False
+        self._cancel = threading.Event()
+        self._cache: tuple[tuple, pl.DataFrame] | None = None
+        self._note: Text | None = None
 
+    # ----- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("import")
+        yield Header()
+        with Vertical(id="form"):
+            with Horizontal(classes="row"):
+                yield Label("File", classes="label")
+                yield Input(value=shown_path(self.folder) + os.sep, suggester=ImportPathSuggester(), id="path",
+                            placeholder="path to a .csv, .tsv, .parquet, .json or .ndjson file", compact=True,
+                            select_on_focus=False)
+                yield Button("Browse ^o", id="browse", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Into", classes="label")
+                yield Select([(k, k) for k in self.roots], value=self.feature or Select.NULL, allow_blank=False,
+                             id="feature", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Mode", classes="label")
+                with RadioSet(id="mode", compact=True):
+                    yield RadioButton("partial batch", value=True, id="partial",
+                                      tooltip="The file holds some samples: stored samples it lacks are kept")
+                    yield RadioButton("full set", id="full",
+                                      tooltip="The file holds every sample: stored samples it lacks are soft-deleted")
+            with Horizontal(classes="row"):
+                yield Label("Provenance", classes="label")
+                yield Select(BASE_PROVENANCE, value="auto", allow_blank=False, id="provenance", compact=True)
+        yield Static(id="preview-title")
+        with ContentSwitcher(initial="empty", id="body"):
+            yield Static(Text(EMPTY_HELP), id="empty")
+            yield ImportPreview(id="preview")
+        yield ImportProblems(id="problems")
+        yield ImportMappingPicker(id="mapping")
+        yield ImportActions(id="actions")
         yield Footer()
 
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+    def on_mount(self) -> None:
+        self.title = "Import samples"
+        self.sub_title = self.project.source
+        self.query_one(ImportProblems).display = False
+        self._render_plan()
+        self.query_one("#path", Input).focus()
+
+    # ----- choosing -----------------------------------------------------------------------------
+    @on(Input.Submitted, "#path")
+    def _path_submitted(self, event: Input.Submitted) -> None:
+        self.load(event.value)
+
+    @on(DirectoryTree.FileSelected, "#files")
+    def _file_picked(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.query_one("#path", Input).value = str(event.path)
+        self._close_tree()
+        self.load(str(event.path))
+
+    @on(Button.Pressed, "#browse")
+    def _browse_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_browse()
+
+    @on(Select.Changed, "#feature")
+    def _feature_changed(self, event: Select.Changed) -> None:
+        if event.value == self.feature or event.value is Select.NULL:
+            return
+        self.feature = str(event.value)
+        self.mapping = {}  # another feature's columns: map afresh
+        self._replan()
+
+    @on(RadioSet.Changed, "#mode")
+    def _mode_changed(self, event: RadioSet.Changed) -> None:
+        self.full_set = event.pressed.id == "full"
+        if self.plan is not None:
+            self.plan.full_set = self.full_set  # only the removed count depends on it
+            self._render_summary()
+
+    @on(Select.Changed, "#provenance")
+    def _provenance_changed(self, event: Select.Changed) -> None:
+        if event.value == self.provenance or event.value is Select.NULL:
+            return
+        self.provenance = str(event.value)
+        self._replan()
+
+    def load(self, path: str) -> None:
+        path = path.strip()
+        if not path:
+            return
+        if path != self.path:
+            self.mapping = {}
+            if self.provenance.startswith("file:"):
+                self.provenance = "auto"
+                self.query_one("#provenance", Select).value = "auto"
+        self.path = path
+        self._replan()
+
+    def _replan(self) -> None:
+        if self.path is None or self.feature is None or self._writing:
+            return
+        self._token += 1
+        self._planning = True
+        self._note = None
+        self.query_one("#body", ContentSwitcher).loading = True
+        self._render_summary()
+        self.plan_in_background(self._token, self.path, self.feature, self.full_set, self.provenance,
+                                dict(self.mapping))
+
+    # ----- planning (worker) ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="import-plan", name="import-plan")
+    def plan_in_background(self, token: int, path: str, feature: str, full_set: bool, provenance: str,
+                           mapping: dict[str, str | None]) -> None:
+        worker = get_current_worker()
+        try:
+            if Path(path).expanduser().is_dir():
+                self.post_message(self.FolderChosen(path))
+                return
+            data = self._read(path)
+            plan = plan_import(self.project, feature, data, source=path, full_set=full_set, provenance=provenance,
+                               mapping=mapping, cancelled=lambda: worker.is_cancelled,
+                               progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)))
+        except ImportCancelled:
+            return
+        except MetaxyError as e:
+            self.post_message(self.PlanFailed(token, str(e)))
+            return
+        except Exception as e:  # an unexpected failure must not take the app down
+            self.post_message(self.PlanFailed(token, f"{type(e).__name__}: {e}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.PlanReady(token, plan))
+
+    def _read(self, path: str) -> pl.DataFrame | str:
+        """The file's frame, read once per version of the file; the path itself when it cannot be read
+        (plan_import then reports why)."""
+        p = Path(path).expanduser()
+        try:
+            st = p.stat()
+        except OSError:
+            return path
+        key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        try:
+            frame = read_table(p)
+        except InputError:
+            return path
+        self._cache = (key, frame)
+        return frame
+
+    @on(PlanReady)
+    def _plan_ready(self, message: PlanReady) -> None:
+        if message.token != self._token:
+            return
+        self._planning = False
+        plan = message.plan
+        plan.full_set = self.full_set
+        self.plan = plan
+        self._offer_path_columns(plan)
+        self.query_one("#body", ContentSwitcher).loading = False
+        self._render_plan()
+        if plan.problems:
+            self.query_one(ImportProblems).focus()
+        elif self.query_one(ImportActions).import_enabled:
+            self.query_one("#import", Button).focus()
+        else:
+            self.query_one(ImportPreview).focus()
+
+    @on(PlanFailed)
+    def _plan_failed(self, message: PlanFailed) -> None:
+        if message.token != self._token:
+            return
+        self._planning = False
+        self.plan = None
+        self.query_one("#body", ContentSwitcher).loading = False
+        self._render_plan()
+        self.query_one(ImportProblems).show([InputProblem(message.message)], "cannot import")
+
+    @on(FolderChosen)
+    def _folder_chosen(self, message: FolderChosen) -> None:
+        self._planning = False
+        self.path = None
+        self.query_one("#body", ContentSwitcher).loading = False
+        self._render_summary()
+        self._open_tree(Path(message.path).expanduser())
+
+    def _offer_path_columns(self, plan: ImportPlan) -> None:
+        """Provenance from a file: one choice per column of the file."""
+        options = BASE_PROVENANCE + [(f"a hash of the file named in {c!r}", f"file:{c}") for c in plan.columns]
+        select = self.query_one("#provenance", Select)
+        with select.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = self.provenance if any(v == self.provenance for _, v in options) else "auto"
+
+    # ----- showing the plan -------------------------------------------------------------------------
+    def _render_plan(self) -> None:
+        plan = self.plan
+        title = self.query_one("#preview-title", Static)
+        switcher = self.query_one("#body", ContentSwitcher)
+        problems = self.query_one(ImportProblems)
+        if plan is None:
+            title.update(Text("Preview", style="bold"))
+            if switcher.current != "files":
+                switcher.current = "empty"
+            problems.show([], "")
+            self._render_summary()
+            return
+        text = Text()
+        text.append(plan.source_name, style="bold")
+        text.append(f" · {plan.rows:,} rows · {len(plan.columns)} columns → ", style="")
+        text.append(plan.feature, style="bold")
+        if plan.columns:
+            text.append(f" · provenance: {plan.provenance}", style="dim")
+        if plan.rows > len(plan.preview_rows):
+            text.append(f" · the first {PREVIEW_ROWS} rows" + (" and the rows with problems" if plan.problems else ""),
+                        style="dim")
+        title.update(text)
+        if self._tree_open():
+            self._close_tree()
+        if plan.columns:
+            self.query_one(ImportPreview).show_plan(plan)
+            switcher.current = "preview"
+        else:
+            switcher.current = "empty"
+        n = len(plan.problems)
+        problems.show(plan.problems, f"{n} problem{'s' if n != 1 else ''} in {plan.source_name}: "
+                                     "nothing will be written")
+        self._render_summary()
+
+    def _render_summary(self) -> None:
+        actions = self.query_one(ImportActions)
+        if self._writing:
+            return
+        plan = self.plan
+        text = Text()
+        can = False
+        if self._planning:
+            text.append("Reading and checking the file…", style="italic")
+        elif plan is None:
+            text.append("Choose a file to import." if self.path is None else "The file could not be read.",
+                        style="dim")
+        elif plan.problems:
+            text.append("Fix the problems (in the file, or map or ignore columns with m), then re-read: ctrl+r.",
+                        style="yellow")
+        else:
+            for i, (label, n) in enumerate([("added", plan.added), ("changed", plan.changed),
+                                            ("unchanged", plan.unchanged)] + ([("removed", plan.removed)]
+                                                                              if plan.full_set else [])):
+                if i:
+                    text.append(" · ")
+                text.append(f"{n:,} {label}", style={"added": "green", "changed": "yellow", "removed": "red"}.get(
+                    label, "") if n else "dim")
+            note = plan.absent_note()
+            if note:
+                text.append(f"   {note}", style="dim")
+            if not plan.will_write:
+                text.append("   nothing to write: every row is stored as it is", style="dim")
+            can = plan.will_write and self.writable
+            if not self.writable:
+                text.append("   the store is open read-only", style="bold red")
+        if self._note is not None:
+            text.append("\n")
+            text.append_text(self._note)
+        actions.ready(text, can)
+        self.refresh_bindings()
+
+    # ----- problems and mapping -----------------------------------------------------------------
+    @on(ImportProblems.Shown)
+    def _problem_shown(self, message: ImportProblems.Shown) -> None:
+        if self.query_one("#body", ContentSwitcher).current == "preview":
+            self.query_one(ImportPreview).show_problem(message.problem)
+
+    @on(ImportProblems.Chosen)
+    def _problem_chosen(self, message: ImportProblems.Chosen) -> None:
+        preview = self.query_one(ImportPreview)
+        if self.query_one("#body", ContentSwitcher).current == "preview" and preview.show_problem(message.problem):
+            preview.focus()
+
+    def action_map_column(self) -> None:
+        if self.plan is None or not self.plan.columns or self.feature is None or self._writing:
+            return
+        column = None
+        if isinstance(self.focused, ImportProblems):
+            p = self.focused.current
+            column = p.column if p is not None and p.column in self.plan.columns else None
+        if column is None:
+            column = self.query_one(ImportPreview).current_column
+        if column is None:
+            self.notify("Put the preview's cursor on a file column first.", severity="warning", markup=False)
+            return
+        self.query_one(ImportProblems).display = False  # the picker takes its place
+        self.query_one(ImportMappingPicker).open_for(column, self.plan.mapping.get(column),
+                                                    targets_for(self.project, self.feature))
+
+    @on(ImportMappingPicker.Chosen)
+    def _mapping_chosen(self, message: ImportMappingPicker.Chosen) -> None:
+        self.mapping[message.column] = message.target
+        self.query_one(ImportPreview).focus()
+        self._replan()
+
+    @on(ImportMappingPicker.Closed)
+    def _mapping_closed(self) -> None:
+        problems = self.query_one(ImportProblems)
+        problems.display = bool(self.plan is not None and self.plan.problems)
+        self.query_one(ImportPreview).focus()
+
+    # ----- importing ----------------------------------------------------------------------------
+    def action_import(self) -> None:
+        actions = self.query_one(ImportActions)
+        if actions.state == "ready" and actions.import_enabled and self.plan is not None:
+            self.post_message(ImportActions.Requested())
+
+    @on(ImportActions.Requested)
+    def _import_requested(self) -> None:
+        plan = self.plan
+        if plan is None or not plan.will_write or not self.writable:
+            return
+        q = Text("Write ")
+        q.append(f"{plan.added:,} added", style="bold green")
+        q.append(" and ")
+        q.append(f"{plan.changed:,} changed", style="bold yellow")
+        q.append(" samples into ")
+        q.append(plan.feature, style="bold")
+        if plan.removed:
+            q.append(", and soft-delete ")
+            q.append(f"{plan.removed:,}", style="bold red")
+            q.append(" stored samples the file lacks")
+        q.append("? All or nothing.")
+        self.query_one(ImportActions).ask(q)
+
+    @on(ImportActions.Declined)
+    def _import_declined(self) -> None:
+        self._render_summary()
+        self.query_one("#import", Button).focus()
+
+    @on(ImportActions.Confirmed)
+    def _import_confirmed(self) -> None:
+        if self.plan is None or self._writing:
+            return
+        self._writing = True
+        self._cancel.clear()
+        self.query_one("#form").disabled = True
+        actions = self.query_one(ImportActions)
+        actions.run("checking the rows…", None)
+        self.query_one("#cancel", Button).focus()
+        self.refresh_bindings()
+        self.write_in_background(self.plan)
+
+    @work(thread=True, exclusive=True, group="import-write", name="import-write")
+    def write_in_background(self, plan: ImportPlan) -> None:
+        worker = get_current_worker()
+        try:
+            result = apply_import(self.project, plan,
+                                  progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)),
+                                  cancelled=lambda: worker.is_cancelled or self._cancel.is_set())
+        except ImportCancelled as e:
+            self.post_message(self.ImportStopped(str(e), cancelled=True))
+        except InputError as e:
+            self.post_message(self.ImportStopped("the store refused the rows: nothing was written",
+                                                 problems=e.problems))
+        except MetaxyError as e:
+            self.post_message(self.ImportStopped(f"{e} (nothing was written)"))
+        except Exception as e:  # the transaction rolled back; say so rather than crash
+            self.post_message(self.ImportStopped(f"{type(e).__name__}: {e} (nothing was written)"))
+        else:
+            self.post_message(self.ImportDone(result))
+
+    @on(WorkProgress)
+    def _work_progress(self, message: WorkProgress) -> None:
+        actions = self.query_one(ImportActions)
+        if self._writing:
+            if not self._cancel.is_set():
+                actions.progress(message.stage, message.done, message.total)
+        elif self._planning:
+            if actions.state != "running":
+                actions.run(message.stage, message.total)
+            actions.progress(message.stage, message.done, message.total)
+
+    @on(ImportDone)
+    def _import_done(self, message: ImportDone) -> None:
+        self._writing = False
+        name = self.plan.source_name if self.plan else "the file"
+        self.app.notify(f"Imported {name}: {message.result.summary()}", title="Import", markup=False)
+        self.dismiss(True)
+
+    @on(ImportStopped)
+    def _import_stopped(self, message: ImportStopped) -> None:
+        self._writing = False
+        self.query_one("#form").disabled = False
+        style = "bold yellow" if message.cancelled else "bold red"
+        self._note = Text(message.message[0].upper() + message.message[1:], style=style)
+        if message.problems:
+            self.query_one(ImportProblems).show(message.problems, "the store refused the rows")
+        self._render_summary()
+        self.query_one("#import", Button).focus()
+
+    @on(ImportActions.CancelRequested)
+    def _cancel_requested(self) -> None:
+        self._request_cancel()
+
+    def _request_cancel(self) -> None:
+        if self._writing:
+            self._cancel.set()
+            self.query_one(ImportActions).cancelling()
+        elif self._planning:
+            self.workers.cancel_group(self, "import-plan")
+            self._planning = False
+            self.query_one("#body", ContentSwitcher).loading = False
+            self._note = Text("Stopped reading the file.", style="yellow")
+            self._render_summary()
+
+    # ----- the folder tree ----------------------------------------------------------------------
+    # mounted only while browsing: a DirectoryTree keeps a loader worker running while it exists
+    def _tree_open(self) -> bool:
+        return bool(self.query(ImportFileTree))
+
+    def _open_tree(self, folder: Path) -> None:
+        switcher = self.query_one("#body", ContentSwitcher)
+        self.query_one("#preview-title", Static).update(Text.assemble(
+            ("Choose a file", "bold"), (" · enter opens it · type another folder above to browse it · "
+                                        "escape closes the tree", "dim")))
+        if self._tree_open():
+            tree = self.query_one(ImportFileTree)
+            tree.path = folder
+        else:
+            tree = ImportFileTree(folder, id="files")
+            switcher.mount(tree)
+        switcher.current = "files"
+        tree.focus()
+
+    def _close_tree(self) -> None:
+        switcher = self.query_one("#body", ContentSwitcher)
+        switcher.current = "preview" if self.plan is not None and self.plan.columns else "empty"
+        for tree in self.query(ImportFileTree):
+            tree.remove()
+        if self.plan is None:
+            self.query_one("#preview-title", Static).update(Text("Preview", style="bold"))
+
+    # ----- keys ---------------------------------------------------------------------------------
+    def action_browse(self) -> None:
+        if self._writing:
+            return
+        if self._tree_open():
+            self._close_tree()
+            self.query_one("#path", Input).focus()
+        else:
+            typed = Path(self.query_one("#path", Input).value.strip() or str(self.folder)).expanduser()
+            self._open_tree(typed if typed.is_dir() else typed.parent if typed.parent.is_dir() else self.folder)
+
+    def action_reload(self) -> None:
+        self._cache = None
+        self._replan()
+
+    def action_back(self) -> None:
+        picker = self.query_one(ImportMappingPicker)
+        actions = self.query_one(ImportActions)
+        if self._writing or (self._planning and actions.state == "running"):
+            self._request_cancel()
+        elif picker.display:
+            picker.close()
+        elif actions.state == "confirm":
+            self._import_declined()
+        elif self._tree_open():
+            self.action_browse()
+        else:
+            self.dismiss(False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "import":
+            return True if self.query_one(ImportActions).import_enabled and not self._writing else None
+        if action == "map_column":
+            return True if self.plan is not None and self.plan.columns and not self._writing else None
+        if action in ("browse", "reload"):
+            return None if self._writing else True
+        return True
