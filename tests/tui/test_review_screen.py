@@ -118,12 +118,20 @@ def audit(project, feature: str | None = None) -> list[dict]:
 
 # ----- the whole loop -------------------------------------------------------------------------
 
+def import_audio(project, path, audio_id: str) -> None:
+    """What importing one recording from a file writes (the import screen is tested elsewhere)."""
+    _, pipeline = load_demo_modules()
+    project.store.write_metadata("audio", pipeline.read_audio(path).filter(pl.col("audio_id") == audio_id))
+
+
 async def test_changed_recording_explained_recomputed_and_audited(project):
+    _, pipeline = load_demo_modules()
+    import_audio(project, None, "a0001")  # a0001 as first delivered (audio.parquet)
     review.recompute(project, "speaker/embedding")
     review.delete_removed(project, "speaker/embedding")
     assert counts(project, "speaker/embedding") == NOTHING
     speaker = speaker_of(project, "a0001")
-    change_root(project, "audio", "audio_id", "a0001", {"default": "a0001-changed-in-test"})
+    import_audio(project, pipeline.DATA_DIR / "audio_update.csv", "a0001")  # a0001 changed
 
     app = MetaxyApp(project)
     async with app.run_test(size=(140, 45)) as pilot:

@@ -197,8 +197,11 @@ class ReviewScreen(Screen[bool]):
         return self.selection.targets(self.model, self._highlighted_group())
 
     def _show_summary(self) -> None:
-        n = self.selection.count(self.model) if self.model is not None else 0
-        self.query_one(ReviewSummary).show(self.model, self.feature, self._targets(), n)
+        if self.model is None:
+            self.query_one(ReviewSummary).show(None, self.feature, "", 0)
+            return
+        applies_to = self.selection.describe(self.model, self._highlighted_group())
+        self.query_one(ReviewSummary).show(self.model, self.feature, applies_to, self.selection.count(self.model))
 
     def _show_group(self) -> None:
         if self.model is None:

@@ -22,6 +22,7 @@ class ReasonGroup:
     name: str  # "changed · embedding ← audio.default members changed"
     status: str  # added | changed | removed
     reasons: list[SampleReason]
+    keys: frozenset[Key] = frozenset()  # the reasons' keys (filled by ReviewModel, in the worker)
 
     @property
     def label(self) -> str:
@@ -39,6 +40,22 @@ class ReviewModel:
     has_compute: bool = True
     downstream: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    all_keys: list[Key] = field(default_factory=list)  # aligned with all_reasons()
+    group_of: dict[Key, int] = field(default_factory=dict)  # key -> index of its group
+
+    def __post_init__(self) -> None:
+        # keys computed once, here (off the UI thread): selecting among a million samples is set arithmetic
+        for g in self.groups:
+            if len(g.keys) != len(g.reasons):
+                g.keys = frozenset(self.key_of(r) for r in g.reasons)
+        if len(self.all_keys) != self.total:
+            self.all_keys = [self.key_of(r) for g in self.groups for r in g.reasons]
+        if len(self.group_of) != self.total:
+            self.group_of = {k: i for i, g in enumerate(self.groups) for k in g.keys}
+        self._index = {g.name: i for i, g in enumerate(self.groups)}
+
+    def index(self, group: ReasonGroup) -> int:
+        return self._index[group.name]
 
     @classmethod
     def build(cls, explanation: Explanation, *, pending_upstream: list[str], has_compute: bool,

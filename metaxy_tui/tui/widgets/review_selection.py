@@ -37,10 +37,12 @@ class Targets:
 class Selection:
     def __init__(self) -> None:
         self._keys: set[Key] = set()
+        self._per_group: dict[int, int] = {}  # selected samples per group index (explicit keys only)
         self._all = False
 
     def clear(self) -> None:
         self._keys.clear()
+        self._per_group.clear()
         self._all = False
 
     def is_empty(self, model: ReviewModel) -> bool:
@@ -54,56 +56,70 @@ class Selection:
 
     def _materialize(self, model: ReviewModel) -> None:
         if self._all:
-            self._keys = {model.key_of(r) for r in model.all_reasons()}
+            self._keys = set(model.all_keys)
+            self._per_group = {i: len(g.keys) for i, g in enumerate(model.groups)}
             self._all = False
 
     def toggle(self, key: Key, model: ReviewModel) -> bool:
         """Select or unselect one sample; returns whether it is selected now."""
         self._materialize(model)
+        i = model.group_of[key]
         if key in self._keys:
             self._keys.discard(key)
+            self._per_group[i] -= 1
             return False
         self._keys.add(key)
+        self._per_group[i] = self._per_group.get(i, 0) + 1
         return True
 
     def group_state(self, group: ReasonGroup, model: ReviewModel) -> str:
         """all | some | none"""
         if self._all:
             return "all"
-        if not self._keys:
-            return "none"
-        n = sum(1 for r in group.reasons if model.key_of(r) in self._keys)
-        return "all" if n == len(group.reasons) else ("some" if n else "none")
+        n = self._per_group.get(model.index(group), 0)
+        return "all" if n == len(group.keys) else ("some" if n else "none")
 
     def toggle_group(self, group: ReasonGroup, model: ReviewModel) -> bool:
         """Select the whole group, or unselect it when it is already wholly selected."""
         whole = self.group_state(group, model) == "all"
         self._materialize(model)
-        keys = {model.key_of(r) for r in group.reasons}
+        i = model.index(group)
         if whole:
-            self._keys -= keys
+            self._keys -= group.keys
+            self._per_group[i] = 0
             return False
-        self._keys |= keys
+        self._keys |= group.keys
+        self._per_group[i] = len(group.keys)
         if len(self._keys) == model.total:
-            self._all, self._keys = True, set()
+            self.clear()
+            self._all = True
         return True
 
     def toggle_all(self, model: ReviewModel) -> bool:
         if model.total and self.count(model) == model.total:
             self.clear()
             return False
-        self._all, self._keys = True, set()
+        self.clear()
+        self._all = True
         return True
 
-    def targets(self, model: ReviewModel, highlighted: ReasonGroup | None) -> Targets:
+    def describe(self, model: ReviewModel, highlighted: ReasonGroup | None) -> str:
+        """What the actions apply to, in words, without listing the samples (cheap on every keypress)."""
         n = self.count(model)
         if self._all:
-            return Targets(model.all_reasons(), f"all {n:,} pending samples", True)
+            return f"all {n:,} pending samples"
         if n:
-            reasons = [r for r in model.all_reasons() if model.key_of(r) in self._keys]
-            return Targets(reasons, f"{n:,} selected sample{'s' if n != 1 else ''}", False)
+            return f"{n:,} selected sample{'s' if n != 1 else ''}"
         if highlighted is not None:
             m = len(highlighted.reasons)
-            return Targets(list(highlighted.reasons),
-                           f"the highlighted group ({m:,} sample{'s' if m != 1 else ''})", False)
-        return Targets([], "nothing", False)
+            return f"the highlighted group ({m:,} sample{'s' if m != 1 else ''})"
+        return "nothing"
+
+    def targets(self, model: ReviewModel, highlighted: ReasonGroup | None) -> Targets:
+        what = self.describe(model, highlighted)
+        if self._all:
+            return Targets(model.all_reasons(), what, True)
+        if self._keys:
+            chosen = [r for r, k in zip(model.all_reasons(), model.all_keys) if k in self._keys]
+            return Targets(chosen, what, False)
+        return Targets(list(highlighted.reasons) if highlighted is not None else [], what, False)

@@ -6,10 +6,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from .review_model import STATUS_STYLE, STATUSES, ReviewModel
-from .review_selection import Targets
 
 
-def summary_text(model: ReviewModel | None, feature: str, targets: Targets | None, selected: int) -> Text:
+def summary_text(model: ReviewModel | None, feature: str, applies_to: str, selected: int) -> Text:
     text = Text()
     if model is None:
         text.append(f"Explaining why samples of {feature} are pending…", style="italic")
@@ -27,14 +26,14 @@ def summary_text(model: ReviewModel | None, feature: str, targets: Targets | Non
         text.append("\n⚠ upstream has pending work: ", style="bold yellow")
         text.append(", ".join(model.pending_upstream), style="yellow")
         text.append(" (actions offer to do it first; P approves everything in order)", style="dim")
-    if model.total and targets is not None:
+    if model.total:
         text.append("\n")
         if selected:
             text.append(f"selected {selected:,} of {model.total:,}", style="bold cyan")
-            text.append(f": actions apply to {targets.description}")
+            text.append(f": actions apply to {applies_to}")
         else:
             text.append("nothing selected", style="bold")
-            text.append(f": actions apply to {targets.description}")
+            text.append(f": actions apply to {applies_to}")
     return text
 
 
@@ -43,5 +42,5 @@ class ReviewSummary(Static):
     ReviewSummary { height: auto; padding: 0 1; background: $boost; }
     """
 
-    def show(self, model: ReviewModel | None, feature: str, targets: Targets | None, selected: int) -> None:
-        self.update(summary_text(model, feature, targets, selected))
+    def show(self, model: ReviewModel | None, feature: str, applies_to: str, selected: int) -> None:
+        self.update(summary_text(model, feature, applies_to, selected))
