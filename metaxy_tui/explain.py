@@ -215,7 +215,8 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
     if added.height:
         reasons += _added_reasons(store, graph, plan, added, histories)
     if changed.height or removed.height:
-        current = _current_rows(store, plan)
+        # an expansion stores many children per key: explain each key once
+        current = _current_rows(store, plan).unique(subset=key, keep="first", maintain_order=True)
         expected = inc.changed.to_polars().unique(subset=key, keep="first")
         if changed.height:
             reasons += _changed_reasons(plan, current.join(changed, on=key, how="semi"), expected, histories)

@@ -62,10 +62,12 @@ class MetaxyApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and the words the UI uses", self.action_help)
-        try:
-            browser = self.browser
-        except LookupError:
+        hook = getattr(screen, "get_system_commands", None)
+        if callable(hook):  # a screen's own actions (review, audit, import, ...)
+            yield from hook()
+        if not isinstance(screen, BrowserScreen):
             return
+        browser = screen
         yield SystemCommand("Refresh statuses", "Recompute every feature's status", browser.action_refresh)
         yield SystemCommand("Show feature", "The selected feature's definition",
                             lambda: browser.action_show_tab("feature"))
