@@ -299,6 +299,35 @@ async def test_escape_cancels_a_running_import_and_nothing_is_written(import_pro
         assert digest(demo_store) == before
 
 
+async def test_escape_stops_reading_a_file_and_stays(import_project, monkeypatch):
+    started = threading.Event()
+
+    def slow_plan(*args, cancelled=None, **kwargs):
+        started.set()
+        for _ in range(500):
+            if cancelled():
+                raise importer.ImportCancelled("cancelled")
+            threading.Event().wait(0.01)
+        raise AssertionError("never cancelled")
+
+    monkeypatch.setattr(screen_module, "plan_import", slow_plan)
+    app = MetaxyApp(import_project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_import(app, pilot)
+        screen.query_one("#path", Input).value = str(DATA / "audio_update.csv")
+        await pilot.press("enter")
+        assert started.wait(5)
+        await pilot.pause()
+        actions = screen.query_one(ImportActions)
+        assert actions.state == "running"
+        assert "reading and checking the file" in str(screen.query_one("#stage").render())
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ImportScreen)
+        assert actions.state == "ready" and screen.plan is None
+        assert "Stopped reading the file" in summary(screen)
+
+
 async def test_a_store_error_during_the_write_is_shown_in_place(import_project, monkeypatch):
     def failing_apply(project, plan, progress=None, cancelled=None):
         raise StoreError("database is locked")

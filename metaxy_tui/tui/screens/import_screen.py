@@ -211,6 +211,8 @@ class ImportScreen(Screen[bool]):
         self._planning = True
         self._note = None
         self.query_one("#body", ContentSwitcher).loading = True
+        self.query_one("#preview-title", Static).update(
+            Text.assemble(("Reading ", "bold"), (Path(self.path).name, "bold"), ("…", "bold")))
         self._render_summary()
         self.plan_in_background(self._token, self.path, self.feature, self.full_set, self.provenance,
                                 dict(self.mapping))
@@ -340,12 +342,14 @@ class ImportScreen(Screen[bool]):
         actions = self.query_one(ImportActions)
         if self._writing:
             return
+        if self._planning:
+            actions.run("reading and checking the file…", None)
+            self.refresh_bindings()
+            return
         plan = self.plan
         text = Text()
         can = False
-        if self._planning:
-            text.append("Reading and checking the file…", style="italic")
-        elif plan is None:
+        if plan is None:
             text.append("Choose a file to import." if self.path is None else "The file could not be read.",
                         style="dim")
         elif plan.problems:
@@ -481,8 +485,6 @@ class ImportScreen(Screen[bool]):
             if not self._cancel.is_set():
                 actions.progress(message.stage, message.done, message.total)
         elif self._planning:
-            if actions.state != "running":
-                actions.run(message.stage, message.total)
             actions.progress(message.stage, message.done, message.total)
 
     @on(ImportDone)
@@ -513,10 +515,13 @@ class ImportScreen(Screen[bool]):
             self.query_one(ImportActions).cancelling()
         elif self._planning:
             self.workers.cancel_group(self, "import-plan")
+            self._token += 1  # whatever the stopped worker still posts is ignored
             self._planning = False
+            self.plan = None
             self.query_one("#body", ContentSwitcher).loading = False
-            self._note = Text("Stopped reading the file.", style="yellow")
-            self._render_summary()
+            self._note = Text("Stopped reading the file: press enter in the path (or ctrl+r) to read it again.",
+                              style="yellow")
+            self._render_plan()
 
     # ----- the folder tree ----------------------------------------------------------------------
     # mounted only while browsing: a DirectoryTree keeps a loader worker running while it exists
@@ -563,7 +568,7 @@ class ImportScreen(Screen[bool]):
     def action_back(self) -> None:
         picker = self.query_one(ImportMappingPicker)
         actions = self.query_one(ImportActions)
-        if self._writing or (self._planning and actions.state == "running"):
+        if self._writing or self._planning:
             self._request_cancel()
         elif picker.display:
             picker.close()

@@ -74,7 +74,10 @@ class ImportActions(ContentSwitcher):
         self.current = "running"
 
     def progress(self, stage: str, done: int, total: int) -> None:
-        self.query_one("#stage", Static).update(Text(f"{stage}: {done:,} of {total:,}"))
+        text = f"{stage}: {done:,} of {total:,}"
+        if stage == "writing" and done >= total:
+            text = f"wrote {total:,} rows: superseding earlier rows and committing…"
+        self.query_one("#stage", Static).update(Text(text))
         self.query_one("#progress", ProgressBar).update(total=max(total, 1), progress=done)
 
     def cancelling(self) -> None:
