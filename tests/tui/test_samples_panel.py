@@ -503,3 +503,15 @@ async def test_escape_passes_through_when_nothing_is_open(app):
         assert panel.check_action("dismiss_bar", ()) is False
         await pilot.press("slash")
         assert panel.check_action("dismiss_bar", ()) is True
+
+
+async def test_the_samples_key_focuses_the_table(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.browser.query_one(FeatureTree).select_feature("video/chunk")
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.browser.query_one(SampleTable)
+        assert app.focused is table
+        await pilot.press("down", "down")
+        assert table.cursor_row == 2

@@ -134,6 +134,11 @@ class SamplesPanel(Vertical):
         if self.spec is not None:
             self._load(cursor_row=self.table.cursor_row, cursor_column=self.table.cursor_column_name)
 
+    def focus(self, scroll_visible: bool = True) -> "SamplesPanel":
+        """Focusing the tab (BrowserScreen does on `s`) focuses its table."""
+        self.table.focus(scroll_visible)
+        return self
+
     # ----- loading views --------------------------------------------------------------------------
     def on_show(self) -> None:
         self._shown = True
