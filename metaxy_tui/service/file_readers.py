@@ -1,26 +1,31 @@
-"""Reading a CSV, TSV, Parquet, JSON or NDJSON file into a polars frame, for import.
+"""Files for import: reading CSV, TSV, Parquet, JSON or NDJSON into a polars frame, typed
+values out of text, path completion and file hashes.
 
 Every failure is an `InputError` naming the file and, where it can be found, the row and
 column. The fast path is polars' own reader; when it fails, a slower pure-Python pass over
 the file finds where (only on the error path, so large good files stay fast).
 
 CSV and TSV are read as text: each value's type comes from the feature it is imported
-into (see importer.coerce_text), so "3.5" in an integer column is reported with its row
-rather than turning the whole column into floats.
+into (`parse_text`), so "3.5" in an integer column is reported with its row rather than
+turning the whole column into floats.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import xxhash
 
 from ..columns import ColumnType
 from ..errors import InputError, InputProblem
+from ..hashing import HashAlgorithm, Hasher
 from ..store.validate import MAX_ROWS_NAMED
 
 FORMATS = ("csv", "tsv", "parquet", "json", "ndjson")
@@ -261,6 +266,59 @@ def _mixed_types(rows: list[dict]) -> tuple[int, str, str, str] | None:
 
 def mixed_error(name: str, row: int, column: str, first: str, this: str) -> InputError:
     return _fail(name, f"a JSON {this} in a column of {first}s", row=row, column=column)
+
+
+# ----- paths and file hashes --------------------------------------------------------------------
+
+def shown_path(path: Path) -> str:
+    """A folder as the user would type it: relative to the working folder when inside it."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return "." if str(rel) == "." else str(rel)
+
+
+def importable(path: Path) -> bool:
+    """A file whose extension names a format import reads."""
+    return path.suffix.lower() in EXTENSIONS
+
+
+def complete_path(text: str) -> str | None:
+    """`text` completed to the first folder or importable file it is the start of (for suggestions)."""
+    if not text:
+        return None
+    typed = Path(text).expanduser()
+    folder, prefix = (typed, "") if text.endswith(os.sep) else (typed.parent, typed.name)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name.lower())
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.name.startswith(prefix) or (entry.name.startswith(".") and not prefix.startswith(".")):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        if is_dir or importable(Path(entry.name)):
+            return text + entry.name[len(prefix):] + (os.sep if is_dir else "")
+    return None
+
+
+def hash_file(path: Path, hasher: Hasher, chunk: int = 1 << 20) -> str:
+    """The store's hash algorithm over a file's bytes, as the same kind of string."""
+    algo = hasher.algorithm
+    h: Any = {HashAlgorithm.XXHASH64: xxhash.xxh64, HashAlgorithm.XXHASH32: xxhash.xxh32,
+              HashAlgorithm.SHA256: hashlib.sha256, HashAlgorithm.MD5: hashlib.md5}[algo]()
+    with path.open("rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    out = str(h.intdigest()) if algo in (HashAlgorithm.XXHASH64, HashAlgorithm.XXHASH32) else h.hexdigest()
+    return out[: hasher.truncation] if hasher.truncation else out
 
 
 # ----- typed values out of text ------------------------------------------------------------------

@@ -13,7 +13,6 @@ from each row's content or from the file a path column names, and the counts.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -24,17 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import xxhash
 
 from ..columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE, PROVENANCE_BY_FIELD,
                        SYSTEM_COLUMNS)
 from ..errors import InputError, InputProblem, MetaxyError
 from ..frames import to_polars
 from ..graph import FeaturePlan
-from ..hashing import HashAlgorithm, Hasher
+from ..hashing import Hasher
 from ..spec import feature_key_of
 from ..store.validate import MAX_ROWS_NAMED, ROW, prepare
-from .file_readers import EXTENSIONS, FORMATS, RowProblems, decode_json_objects, parse_text, read_table
+from .file_readers import (FORMATS, RowProblems, complete_path, decode_json_objects, hash_file, importable, parse_text,
+                           read_table, shown_path)
 from .project import Project
 
 PREVIEW_ROWS = 20
@@ -135,12 +134,6 @@ class ImportPlan:
         if self.problems:
             raise self.error()
 
-    def problem_file_column(self, problem: InputProblem) -> str | None:
-        """The file column a problem is about, when the file has it."""
-        if problem.column in self.columns:
-            return problem.column
-        return None
-
 
 @dataclass
 class ImportResult:
@@ -186,45 +179,9 @@ def default_import_folder(project: Project) -> Path:
     return Path.cwd()
 
 
-def shown_path(path: Path) -> str:
-    """A folder as the user would type it: relative to the working folder when inside it."""
-    try:
-        rel = path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return str(path)
-    return "." if str(rel) == "." else str(rel)
-
-
 def can_import(project: Project) -> bool:
     """False when the store was opened read-only."""
     return "opened read-only" not in project.notes
-
-
-def importable(path: Path) -> bool:
-    """A file whose extension names a format import reads."""
-    return path.suffix.lower() in EXTENSIONS
-
-
-def complete_path(text: str) -> str | None:
-    """`text` completed to the first folder or importable file it is the start of (for suggestions)."""
-    if not text:
-        return None
-    typed = Path(text).expanduser()
-    folder, prefix = (typed, "") if text.endswith(os.sep) else (typed.parent, typed.name)
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name.lower())
-    except OSError:
-        return None
-    for entry in entries:
-        if not entry.name.startswith(prefix) or (entry.name.startswith(".") and not prefix.startswith(".")):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if is_dir or importable(Path(entry.name)):
-            return text + entry.name[len(prefix):] + (os.sep if is_dir else "")
-    return None
 
 
 def targets_for(project: Project, feature: str) -> list[tuple[str, str]]:
@@ -338,21 +295,6 @@ def content_hash_expr(columns: Iterable[str], schema: pl.Schema, hasher: Hasher)
         e = pl.col(c).bin.encode("hex") if dt == pl.Binary else pl.col(c).cast(pl.String)
         parts.append(e.alias(c))
     return hasher.expr(pl.struct(parts).struct.json_encode())
-
-
-def hash_file(path: Path, hasher: Hasher, chunk: int = 1 << 20) -> str:
-    """The store's hash algorithm over a file's bytes, as the same kind of string."""
-    algo = hasher.algorithm
-    h: Any = {HashAlgorithm.XXHASH64: xxhash.xxh64, HashAlgorithm.XXHASH32: xxhash.xxh32,
-              HashAlgorithm.SHA256: hashlib.sha256, HashAlgorithm.MD5: hashlib.md5}[algo]()
-    with path.open("rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    out = str(h.intdigest()) if algo in (HashAlgorithm.XXHASH64, HashAlgorithm.XXHASH32) else h.hexdigest()
-    return out[: hasher.truncation] if hasher.truncation else out
 
 
 def _file_hashes(values: list[Any], base: Path, column: str, hasher: Hasher, problems: RowProblems,

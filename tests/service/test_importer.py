@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import hashlib
 import shutil
 from pathlib import Path
@@ -450,3 +451,23 @@ def test_complete_path_and_shown_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert shown_path(tmp_path / "data") == "data"
     assert shown_path(Path("/")) == "/"
+
+
+def test_switching_to_full_set_needs_no_new_plan(project):
+    plan = plan_import(project, "audio", AUDIO_UPDATE)
+    assert plan.removed == 0 and plan.remove_ids is None
+    plan.full_set = True
+    assert plan.removed == 296 and plan.remove_ids.height == 296
+    assert plan.summary().endswith("296 removed")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(tmp_path):
+    f = tmp_path / "locked.csv"
+    f.write_text("a\n1\n")
+    f.chmod(0)
+    try:
+        with pytest.raises(InputError, match="cannot be read"):
+            read_table(f)
+    finally:
+        f.chmod(0o644)

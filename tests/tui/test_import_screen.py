@@ -425,6 +425,7 @@ async def test_user_text_is_not_markup(import_project, tmp_path):
         title = str(screen.query_one("#preview-title").render())
         assert "[red]odd.csv" in title
         problems = screen.query_one(ImportProblems)
+        assert "\\[red]odd.csv" in problems.border_title  # kept as text: its markup form escapes it
         prompts = [str(problems.get_option_at_index(i).prompt) for i in range(problems.option_count)]
         assert any(p.startswith("[bold]x[/bold]  unknown column") for p in prompts)
         header = str(list(screen.query_one(ImportPreview).columns.values())[-1].label)

@@ -8,7 +8,6 @@ writes in a worker with a progress bar; escape cancels and the transaction rolls
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import (Button, ContentSwitcher, DirectoryTree, Footer, Header, Input, Label, RadioButton,
-                             RadioSet, Select, Static)
+from textual.widgets import Button, ContentSwitcher, DirectoryTree, Footer, Header, Static
 from textual.worker import get_current_worker
 
 from ...errors import InputError, InputProblem, MetaxyError
@@ -32,14 +29,11 @@ from ...service.importer import (ImportCancelled, ImportPlan, ImportResult, appl
 from ...service.project import Project
 from ..widgets.import_actions import ImportActions
 from ..widgets.import_file_tree import ImportFileTree
+from ..widgets.import_form import ImportForm
 from ..widgets.import_mapping import ImportMappingPicker
-from ..widgets.import_path_suggester import ImportPathSuggester
 from ..widgets.import_preview import ImportPreview
 from ..widgets.import_problems import ImportProblems
 
-BASE_PROVENANCE = [("auto: a provenance column, else row content", "auto"),
-                   ("the file's provenance column(s)", "column"),
-                   ("a hash of each row's values", "content")]
 EMPTY_HELP = "\n\n".join([
     "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
     "or press ctrl+o to browse. CSV, TSV, Parquet, JSON (an array of objects) and NDJSON files are read.",
@@ -116,27 +110,7 @@ class ImportScreen(Screen[bool]):
     # ----- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(id="form"):
-            with Horizontal(classes="row"):
-                yield Label("File", classes="label")
-                yield Input(value=shown_path(self.folder) + os.sep, suggester=ImportPathSuggester(), id="path",
-                            placeholder="path to a .csv, .tsv, .parquet, .json or .ndjson file", compact=True,
-                            select_on_focus=False)
-                yield Button("Browse ^o", id="browse", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Into", classes="label")
-                yield Select([(k, k) for k in self.roots], value=self.feature or Select.NULL, allow_blank=False,
-                             id="feature", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Mode", classes="label")
-                with RadioSet(id="mode", compact=True):
-                    yield RadioButton("partial batch", value=True, id="partial",
-                                      tooltip="The file holds some samples: stored samples it lacks are kept")
-                    yield RadioButton("full set", id="full",
-                                      tooltip="The file holds every sample: stored samples it lacks are soft-deleted")
-            with Horizontal(classes="row"):
-                yield Label("Provenance", classes="label")
-                yield Select(BASE_PROVENANCE, value="auto", allow_blank=False, id="provenance", compact=True)
+        yield ImportForm(self.roots, self.feature, shown_path(self.folder), id="form")
         yield Static(id="preview-title")
         with ContentSwitcher(initial="empty", id="body"):
             yield Static(Text(EMPTY_HELP), id="empty")
@@ -151,45 +125,40 @@ class ImportScreen(Screen[bool]):
         self.sub_title = self.project.source
         self.query_one(ImportProblems).display = False
         self._render_plan()
-        self.query_one("#path", Input).focus()
+        self.query_one(ImportForm).path_input.focus()
 
     # ----- choosing -----------------------------------------------------------------------------
-    @on(Input.Submitted, "#path")
-    def _path_submitted(self, event: Input.Submitted) -> None:
-        self.load(event.value)
+    @on(ImportForm.PathSubmitted)
+    def _path_submitted(self, message: ImportForm.PathSubmitted) -> None:
+        self.load(message.path)
 
     @on(DirectoryTree.FileSelected, "#files")
     def _file_picked(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()
-        self.query_one("#path", Input).value = str(event.path)
+        self.query_one(ImportForm).path_input.value = str(event.path)
         self._close_tree()
         self.load(str(event.path))
 
-    @on(Button.Pressed, "#browse")
-    def _browse_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
+    @on(ImportForm.BrowseRequested)
+    def _browse_requested(self) -> None:
         self.action_browse()
 
-    @on(Select.Changed, "#feature")
-    def _feature_changed(self, event: Select.Changed) -> None:
-        if event.value == self.feature or event.value is Select.NULL:
-            return
-        self.feature = str(event.value)
+    @on(ImportForm.FeatureChosen)
+    def _feature_chosen(self, message: ImportForm.FeatureChosen) -> None:
+        self.feature = message.feature
         self.mapping = {}  # another feature's columns: map afresh
         self._replan()
 
-    @on(RadioSet.Changed, "#mode")
-    def _mode_changed(self, event: RadioSet.Changed) -> None:
-        self.full_set = event.pressed.id == "full"
+    @on(ImportForm.ModeChosen)
+    def _mode_chosen(self, message: ImportForm.ModeChosen) -> None:
+        self.full_set = message.full_set
         if self.plan is not None:
             self.plan.full_set = self.full_set  # only the removed count depends on it
             self._render_summary()
 
-    @on(Select.Changed, "#provenance")
-    def _provenance_changed(self, event: Select.Changed) -> None:
-        if event.value == self.provenance or event.value is Select.NULL:
-            return
-        self.provenance = str(event.value)
+    @on(ImportForm.ProvenanceChosen)
+    def _provenance_chosen(self, message: ImportForm.ProvenanceChosen) -> None:
+        self.provenance = message.provenance
         self._replan()
 
     def load(self, path: str) -> None:
@@ -198,9 +167,9 @@ class ImportScreen(Screen[bool]):
             return
         if path != self.path:
             self.mapping = {}
-            if self.provenance.startswith("file:"):
+            if self.provenance.startswith("file:"):  # another file's column
                 self.provenance = "auto"
-                self.query_one("#provenance", Select).value = "auto"
+                self.query_one(ImportForm).reset_provenance()
         self.path = path
         self._replan()
 
@@ -267,7 +236,7 @@ class ImportScreen(Screen[bool]):
         plan = message.plan
         plan.full_set = self.full_set
         self.plan = plan
-        self._offer_path_columns(plan)
+        self.query_one(ImportForm).offer_columns(plan.columns)
         self.query_one("#body", ContentSwitcher).loading = False
         self._render_plan()
         if plan.problems:
@@ -294,14 +263,6 @@ class ImportScreen(Screen[bool]):
         self.query_one("#body", ContentSwitcher).loading = False
         self._render_summary()
         self._open_tree(Path(message.path).expanduser())
-
-    def _offer_path_columns(self, plan: ImportPlan) -> None:
-        """Provenance from a file: one choice per column of the file."""
-        options = BASE_PROVENANCE + [(f"a hash of the file named in {c!r}", f"file:{c}") for c in plan.columns]
-        select = self.query_one("#provenance", Select)
-        with select.prevent(Select.Changed):
-            select.set_options(options)
-            select.value = self.provenance if any(v == self.provenance for _, v in options) else "auto"
 
     # ----- showing the plan -------------------------------------------------------------------------
     def _render_plan(self) -> None:
@@ -452,7 +413,7 @@ class ImportScreen(Screen[bool]):
             return
         self._writing = True
         self._cancel.clear()
-        self.query_one("#form").disabled = True
+        self.query_one(ImportForm).disabled = True
         actions = self.query_one(ImportActions)
         actions.run("checking the rows…", None)
         self.query_one("#cancel", Button).focus()
@@ -497,7 +458,7 @@ class ImportScreen(Screen[bool]):
     @on(ImportStopped)
     def _import_stopped(self, message: ImportStopped) -> None:
         self._writing = False
-        self.query_one("#form").disabled = False
+        self.query_one(ImportForm).disabled = False
         style = "bold yellow" if message.cancelled else "bold red"
         self._note = Text(message.message[0].upper() + message.message[1:], style=style)
         if message.problems:
@@ -556,9 +517,9 @@ class ImportScreen(Screen[bool]):
             return
         if self._tree_open():
             self._close_tree()
-            self.query_one("#path", Input).focus()
+            self.query_one(ImportForm).path_input.focus()
         else:
-            typed = Path(self.query_one("#path", Input).value.strip() or str(self.folder)).expanduser()
+            typed = Path(self.query_one(ImportForm).path_input.value.strip() or str(self.folder)).expanduser()
             self._open_tree(typed if typed.is_dir() else typed.parent if typed.parent.is_dir() else self.folder)
 
     def action_reload(self) -> None:

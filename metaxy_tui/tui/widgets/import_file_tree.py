@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DirectoryTree
 
-from ...service.importer import importable
+from ...service.file_readers import importable
 
 
 class ImportFileTree(DirectoryTree):

@@ -46,7 +46,7 @@ class ImportMappingPicker(OptionList):
             label.append(f"  {description}", style="dim")
             options.append(Option(label, id=target))
         self.add_options(options)
-        self.border_title = f"map file column {column!r} to"
+        self.border_title = Text(f"map file column {column!r} to")  # user text: not markup
         ids = [o.id for o in options]
         self.highlighted = ids.index(current) if current in ids else 0
         self.display = True

@@ -50,7 +50,7 @@ class ImportProblems(OptionList):
         self._problems = list(problems)
         self.clear_options()
         self.add_options([Option(problem_text(p), id=str(i)) for i, p in enumerate(problems)])
-        self.border_title = title
+        self.border_title = Text(title)  # a str would be read as markup; file names are user text
         self.display = bool(problems)
         if problems:
             self.highlighted = 0
