@@ -279,7 +279,8 @@ class ImportScreen(Screen[bool]):
             return
         text = Text()
         text.append(plan.source_name, style="bold")
-        text.append(f" · {plan.rows:,} rows · {len(plan.columns)} columns → ", style="")
+        n_cols = len(plan.columns)
+        text.append(f" · {plan.rows:,} row{'s' if plan.rows != 1 else ''} · {n_cols} column{'s' if n_cols != 1 else ''} → ")
         text.append(plan.feature, style="bold")
         if plan.columns:
             text.append(f" · provenance: {plan.provenance}", style="dim")
