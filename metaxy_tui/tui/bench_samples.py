@@ -252,6 +252,8 @@ async def measure(db: Path, export: bool) -> dict:
                 results[f"export_{fmt}_s"] = time.perf_counter() - start
                 results[f"export_{fmt}_file_mb"] = round((folder / f"all.{fmt}").stat().st_size / 2**20, 1)
                 results[f"memory_after_export_{fmt}"] = _memory_mb()
+                # the export runs in a child process: its own peak, apart from the TUI's
+                results[f"export_{fmt}_child_peak_rss_mb"] = panel.last_export.peak_rss_mb
                 (folder / f"all.{fmt}").unlink()
             folder.rmdir()
             stalls["export"] = watch.reset("end")

@@ -95,6 +95,7 @@ class SamplesPanel(Vertical):
         self._exporter: ExportProcess | None = None
         self._confirm_overwrite: Path | None = None
         self._export_name = ""
+        self.last_export: ExportResult | None = None
         self.table = SampleTable(self.pager, id="samples-table")
 
     def compose(self) -> ComposeResult:
@@ -459,6 +460,7 @@ class SamplesPanel(Vertical):
     def _export_finished(self, message: ExportFinished) -> None:
         message.stop()
         self._exporter = None
+        self.last_export = message.result
         self.query_one("#samples-export-progress").add_class("hidden")
         if message.cancelled:
             self.notify("Export cancelled; no file written.", title="Export")
