@@ -529,6 +529,8 @@ class SamplePager:
                 return None
             return self._position_of_rowid(view, found[0][0], values)
 
+    jump_to = position_of  # the name the samples view's "go to id" uses
+
     def position_of_rowid(self, view: SampleView, rowid: int) -> int | None:
         """Where the row `rowid` is in the view (to keep the cursor on it across a re-sort)."""
         with self._lock:

@@ -291,6 +291,7 @@ def test_position_of(shop):
     pager = pager_for(shop)
     view = pager.open_view(ViewSpec("shop/stock"))
     assert pager.position_of(view, {"shop": "south", "item_id": "i02"}) == 4
+    assert pager.jump_to(view, {"shop": "south", "item_id": "i02"}) == 4
     assert pager.position_of(view, {"shop": "south", "item_id": "zzz"}) is None
     view = pager.open_view(ViewSpec("shop/stock", sort="count", descending=True))
     assert pager.position_of(view, {"shop": "north", "item_id": "i03"}) == 1
