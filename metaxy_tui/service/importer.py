@@ -13,7 +13,6 @@ from each row's content or from the file a path column names, and the counts.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import time
@@ -609,21 +608,12 @@ def apply_import(project: Project, plan: ImportPlan, progress: Progress | None =
     if progress is not None:
         progress("validating", 0, total)
     remove = plan.remove_ids
-    combined = remove is not None and "delete_ids" in inspect.signature(store.write_metadata).parameters
-    written = 0
-    if total or combined:
+    written = deleted = 0
+    if total or remove is not None:
         kwargs: dict[str, Any] = {"progress": on_batch}
         if MATERIALIZATION_ID not in rows.columns or rows.get_column(MATERIALIZATION_ID).null_count() == total:
             kwargs["materialization_id"] = f"import:{plan.source_name}"
-        if combined:
-            kwargs["delete_ids"] = remove
-        written = store.write_metadata(plan.feature, rows, **kwargs)
-    deleted = plan.removed if combined else 0
-    if remove is not None and not combined:
-        _check_cancel(cancelled, CANCELLED_WRITE)
-        if progress is not None:
-            progress("soft-deleting", 0, remove.height)
-        deleted = store.delete_metadata(plan.feature, ids=remove)
-        if progress is not None:
-            progress("soft-deleting", remove.height, remove.height)
+        # the full set's removals are soft-deleted in the same transaction as the write
+        written = store.write_metadata(plan.feature, rows, delete_ids=remove, **kwargs)
+        deleted = plan.removed
     return ImportResult(plan.feature, written, deleted, time.perf_counter() - start)

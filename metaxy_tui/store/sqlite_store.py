@@ -25,7 +25,7 @@ from ..keys import quote, quote_all
 from ..spec import feature_key_of
 from . import resolve as _resolve
 from . import schema as _schema
-from .codec import decode_rows, empty_frame, now_us, table_types
+from .codec import decode_rows, empty_frame, encode_expr, now_us, table_types
 from .reader import Reader
 from .validate import ROW, prepare
 from .write import insert_rows, match_ids, stage_ids
@@ -169,6 +169,14 @@ class SQLiteMetadataStore:
     @property
     def is_open(self) -> bool:
         return self._conn is not None
+
+    @property
+    def writable(self) -> bool:
+        return self._mode == "w"
+
+    def last_write_id(self) -> int:
+        """Grows with every write and delete: a cheap way to notice that the store changed."""
+        return self._write_counter()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -379,8 +387,9 @@ class SQLiteMetadataStore:
     read = read_metadata
 
     def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
-                   all_versions: bool, history: bool, deleted: bool, *, extra_where: str = "",
-                   extra_params: Sequence[Any] = ()) -> pl.DataFrame:
+                   all_versions: bool, history: bool, deleted: bool, *, keys: pl.DataFrame | None = None
+                   ) -> pl.DataFrame:
+        """Rows as read_metadata returns them; `keys` (some of the id columns) limits them in SQL."""
         table = self._table(definition.name)
         fields = definition.field_keys
         if table is None:
@@ -400,9 +409,12 @@ class SQLiteMetadataStore:
             where.append(f"{quote(_schema.SUPERSEDED)} IS NULL")
         if not deleted:
             where.append(f"{quote(DELETED_AT)} IS NULL")
-        if extra_where:
-            where.append(extra_where)
-            params.extend(extra_params)
+        if keys is not None:
+            cols = list(keys.columns)
+            picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(cols)))
+            target = quote(cols[0]) if len(cols) == 1 else f"({quote_all(cols)})"
+            where.append(f"{target} IN (SELECT {picked} FROM json_each(?))")
+            params.append(json.dumps(keys.select([encode_expr(c, definition.columns[c]).alias(c) for c in cols]).rows()))
         wanted = [c for c in definition.columns if c in stored_cols]
         wanted += [c for f in fields for c in (pbf_column(f), dvbf_column(f)) if c in stored_cols]
         wanted += [c for c in stored_cols if c.startswith("metaxy_") and "." not in c] + [_schema.FV, _schema.WRITE]
@@ -498,8 +510,8 @@ class SQLiteMetadataStore:
         def read_removed(keys: pl.DataFrame | None) -> pl.DataFrame:
             if keys is None:
                 return empty_frame(plan.definition, plan.definition.field_keys)
-            rows = self._read_rows(plan.definition, plan.feature_version, None, False, False, False)
-            return rows.join(keys, on=list(plan.key), how="semi")
+            return self._read_rows(plan.definition, plan.feature_version, None, False, False, False,
+                                   keys=keys)
 
         if samples_frame is not None:
             expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=samples_frame)

@@ -74,6 +74,8 @@ def insert_rows(conn: sqlite3.Connection, table: str, definition: FeatureDefinit
         done += chunk.height
         if progress is not None:
             progress(done, stored.height)
+    if progress is not None:
+        progress(stored.height, stored.height)  # a last chance to cancel before superseding and commit
     if has_latest:
         ids = definition.id_columns
         match = " AND ".join(f"m.{quote(c)} = s.{quote(c)}" for c in ids)
