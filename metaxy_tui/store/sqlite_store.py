@@ -99,7 +99,7 @@ class SQLiteMetadataStore:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute("PRAGMA cache_size = -65536")
+            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: enough for 1,000,000-row index updates
             self.hasher.register(conn)
             defaults = {"application": "metaxy-tui", "created_with": __version__,
                         "hash_algorithm": self.hasher.algorithm.value,
@@ -240,7 +240,7 @@ class SQLiteMetadataStore:
             return row[0]
         snap = graph.to_snapshot()
         cur = conn.execute("INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
-                           "VALUES (?, ?, ?, ?)", (pv, self.project, now_us(), json.dumps(snap, sort_keys=True)))
+                           "VALUES (?, ?, ?, ?)", (pv, self.project, now_us(), json.dumps(snap)))
         snap_id = cur.lastrowid
         for f in snap["features"]:
             conn.execute("INSERT OR IGNORE INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "

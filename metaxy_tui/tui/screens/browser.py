@@ -46,7 +46,6 @@ class BrowserScreen(Screen):
         Binding("v", "review", "Review", tooltip="Why the selected feature's samples are pending; approve"),
         Binding("a", "audit", "Audit log"),
         Binding("d", "demo", "Demo", show=False),
-        Binding("tab", "focus_next", "Next pane", show=False),
     ]
 
     def __init__(self, project: Project) -> None:
