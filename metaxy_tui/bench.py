@@ -391,8 +391,7 @@ def machine_info(metaxy_version: str | None) -> dict:
     info = {
         "cores": cores, "cpu_count": os.cpu_count(), "memory": _memory_gib(),
         "platform": platform.platform(), "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version, "polars": _version("polars"), "pyarrow": _version("pyarrow"),
-        "adbc-driver-sqlite": _version("adbc-driver-sqlite"), "metaxy-tui": _version("metaxy-tui"),
+        "sqlite": sqlite3.sqlite_version, "polars": _version("polars"), "metaxy-tui": _version("metaxy-tui"),
         "metaxy-tui git": _git_revision(), "engine sources": engine_fingerprint(),
         "metaxy": metaxy_version or "not importable",
     }

@@ -20,19 +20,11 @@ DERIVED = ["speaker/embedding", "video/chunk", "video/face_detection", "video/tr
 @pytest.fixture(scope="module")
 def demo():
     """The demo's features in their own graph (other tests may define another `audio`), and its pipeline."""
-    sys.path.insert(0, str(DEMO))
-    graph = mx.FeatureGraph()
-    try:
-        with graph.use():
-            if "video_demo.features" in sys.modules:
-                importlib.reload(sys.modules["video_demo.features"])
-            else:
-                importlib.import_module("video_demo.features")
-        pipeline = importlib.import_module("video_demo.pipeline")
-        generate_data = importlib.import_module("video_demo.generate_data")
-        yield graph, pipeline, generate_data
-    finally:
-        sys.path.remove(str(DEMO))
+    from metaxy_tui.service.demo import load_demo_modules
+
+    graph, pipeline = load_demo_modules()
+    generate_data = importlib.import_module("video_demo.generate_data")
+    yield graph, pipeline, generate_data
 
 
 @pytest.fixture

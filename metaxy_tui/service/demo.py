@@ -47,6 +47,8 @@ def load_demo_modules() -> tuple[FeatureGraph, ModuleType]:
             features = importlib.import_module("video_demo.features")
     with graph.use():
         pipeline = importlib.import_module("video_demo.pipeline")
+    for key, fn in pipeline.COMPUTE.items():  # also when the features module was reloaded since
+        graph.computes.setdefault(key, fn)
     return graph, pipeline
 
 

@@ -148,6 +148,8 @@ def recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
         return result
     as_of = store._resolved_as_of.get(feature)
     expansion = list(plan.key) != list(plan.definition.id_columns)
+    # the entry exists from the start; each batch adds its samples inside its own transaction
+    audit_id = store.start_audit(action="recompute", feature=feature, feature_version=plan.feature_version)
     for begin in range(0, samples.height, batch_size):
         if cancelled():
             result.outcome = "cancelled"
@@ -158,11 +160,15 @@ def recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
             out = output_rows(plan, rows, fn(rows))
             leftovers = _leftover_children(project, plan, batch_keys, out) if expansion else None
 
-            def tick(done: int, total: int, _n=batch_keys.height) -> None:
+            def tick(done: int, total: int) -> None:
                 if cancelled():
                     raise Cancelled()
 
-            store.write_metadata(feature, out, inputs_as_of=as_of, progress=tick, delete_ids=leftovers)
+            def record(conn, ids=batch_keys.to_dicts()) -> None:
+                store.audit_batch(conn, audit_id, ids, time.perf_counter() - start)
+
+            store.write_metadata(feature, out, inputs_as_of=as_of, progress=tick, delete_ids=leftovers,
+                                 within=record)
         except Cancelled:
             result.outcome = "cancelled"
             break
@@ -177,8 +183,8 @@ def recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
         if progress is not None:
             progress(result.done, result.requested)
     result.seconds = time.perf_counter() - start
-    _audit(project, result, plan, samples.head(result.done).to_dicts() if result.outcome != "ok"
-           else samples.to_dicts())
+    detail = result.error + "\n" + (result.traceback or "") if result.error else None
+    store.finish_audit(audit_id, outcome=result.outcome, duration_s=result.seconds, detail=detail)
     return result
 
 

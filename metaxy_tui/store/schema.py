@@ -7,8 +7,13 @@ System tables start with `_metaxy_`; each feature has one table named after its 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import sqlite3
+import time
+import uuid
+from pathlib import Path
 
 from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
                        dvbf_column, pbf_column)
@@ -31,10 +36,13 @@ AUDIT_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit (
     feature_key TEXT NOT NULL,
     feature_version TEXT,
     n_samples INTEGER NOT NULL,
-    ids TEXT NOT NULL,
     duration_s REAL,
     outcome TEXT NOT NULL,
     detail TEXT)"""
+
+AUDIT_IDS_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit_ids (
+    audit_id INTEGER NOT NULL,
+    ids TEXT NOT NULL)"""
 
 SYSTEM_DDL = [
     """CREATE TABLE _metaxy_info (key TEXT PRIMARY KEY, value TEXT)""",
@@ -66,10 +74,78 @@ SYSTEM_DDL = [
         inputs_as_of INTEGER)""",
     """CREATE INDEX _metaxy_writes_feature ON _metaxy_writes (feature_key, id)""",
     AUDIT_DDL,
+    AUDIT_IDS_DDL,
 ]
 
 SYSTEM_TABLES = ("_metaxy_info", "_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_features",
                  "_metaxy_writes")  # _metaxy_audit is created on the first write-mode open
+
+
+def create_store_file(path: Path, info: dict[str, str]) -> None:
+    """Create a new store file atomically: built under a temporary name, then hard-linked.
+
+    A process killed while creating leaves either no store or a complete one (plus, at
+    worst, a hidden temporary file); another process creating the same path at the same
+    time simply finds it there.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.creating")
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        check_or_initialise(conn, str(path), create=True, info=info)
+        conn.execute(AUDIT_DDL)
+        conn.execute(AUDIT_IDS_DDL)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()  # the last connection: the WAL is checkpointed into the file
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    except OSError:
+        if not path.exists():  # a file system without hard links
+            os.replace(tmp, path)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{tmp}{suffix}")
+
+
+def ensure_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, retried: switching ignores the busy timeout while another process writes."""
+    for attempt in range(50):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
+def ensure_audit(conn: sqlite3.Connection) -> None:
+    conn.execute(AUDIT_DDL)
+    conn.execute(AUDIT_IDS_DDL)
+
+
+def temp_layout(conn: sqlite3.Connection) -> None:
+    """The system tables as TEMP tables: an empty file then reads like an empty store."""
+    for ddl in SYSTEM_DDL:
+        if ddl.lstrip().upper().startswith("CREATE TABLE"):
+            conn.execute(ddl.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE IF NOT EXISTS", 1)
+                         .replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+    conn.execute(AUDIT_IDS_DDL.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE IF NOT EXISTS", 1))
+
+
+def recover(path: str) -> None:
+    """Roll back a hot journal by opening the file for writing once."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
 
 
 def check_or_initialise(conn: sqlite3.Connection, path: str, *, create: bool, info: dict[str, str]) -> dict[str, str]:

@@ -77,14 +77,18 @@ class SQLiteMetadataStore:
 
     def _connect(self, mode: str) -> None:
         memory = self.path == ":memory:"
+        defaults = {"application": "metaxy-tui", "created_with": __version__,
+                    "hash_algorithm": self.hasher.algorithm.value,
+                    "hash_truncation_length": str(self.hasher.truncation or "")}
         if not memory:
             p = Path(self.path)
             if p.exists() and not p.is_file():
                 raise StoreError(f"{self.path} is a directory, not a store file")
             if mode == "r" and not p.exists():
                 raise StoreError(f"no store at {self.path}")
-            if mode == "w":
+            if mode == "w" and not p.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
+                _schema.create_store_file(p, defaults)
         target = self.path if mode == "w" or memory else f"file:{Path(self.path).resolve()}?mode=ro"
         try:
             conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
@@ -94,27 +98,25 @@ class SQLiteMetadataStore:
         try:
             conn.execute("PRAGMA busy_timeout = %d" % int(BUSY_TIMEOUT_S * 1000))
             # refuse a file of another program before changing anything in it (WAL included)
-            _schema.check_or_initialise(conn, self.path, create=False, info={})
+            info = self._check_format(conn, mode)
             if mode == "w" and not memory:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _schema.ensure_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32768")  # 32 MB: enough for 1,000,000-row index updates
             self.hasher.register(conn)
-            defaults = {"application": "metaxy-tui", "created_with": __version__,
-                        "hash_algorithm": self.hasher.algorithm.value,
-                        "hash_truncation_length": str(self.hasher.truncation or "")}
             if mode == "w":
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     info = _schema.check_or_initialise(conn, self.path, create=True, info=defaults)
-                    conn.execute(_schema.AUDIT_DDL)
+                    _schema.ensure_audit(conn)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            else:
-                info = _schema.check_or_initialise(conn, self.path, create=False, info=defaults)
+            elif not info:
+                # an empty file (its creation never finished): read it as an empty store
+                _schema.temp_layout(conn)
         except sqlite3.DatabaseError as e:
             conn.close()
             raise StoreFormatError(f"{self.path} is not a usable SQLite database ({e})") from None
@@ -126,6 +128,24 @@ class SQLiteMetadataStore:
         self._conn = conn
         self._mode = mode
         self._reader = Reader(conn, None if memory else str(Path(self.path).resolve()), self._lock)
+
+    def _check_format(self, conn: sqlite3.Connection, mode: str) -> dict[str, str]:
+        """The store's info, read in one read transaction; {} for an empty file."""
+        for attempt in (1, 2):
+            try:
+                conn.execute("BEGIN")
+                try:
+                    return _schema.check_or_initialise(conn, self.path, create=False, info={})
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                # a hot journal (a first creation killed mid-way, by an older version) needs a
+                # writer to roll it back: do that once, if we may write the file
+                if attempt == 1 and mode == "r" and "readonly" in str(e) and os.access(self.path, os.W_OK):
+                    _schema.recover(self.path)
+                    continue
+                raise
+        raise AssertionError("unreachable")
 
     def _adopt_hash_settings(self, info: dict[str, str]) -> None:
         if not info:
@@ -301,13 +321,14 @@ class SQLiteMetadataStore:
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
                        progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None,
-                       delete_ids: Any = None) -> int:
+                       delete_ids: Any = None, within: Callable[[sqlite3.Connection], None] | None = None) -> int:
         """Validate and store rows as the latest rows of their ids. Returns the number written.
 
         `inputs_as_of` is the last write id the rows' upstream was read at; by default the
         one of this store's latest resolve_update of the feature. `delete_ids` (id columns)
         are soft-deleted in the same transaction. `progress(done, total)` is called per batch
-        inside the transaction: raising from it cancels the whole write.
+        inside the transaction: raising from it cancels the whole write. `within(conn)` runs
+        last inside the transaction (the audit log uses it).
         """
         graph, plan = self._plan(feature)
         gp = graph.plan()
@@ -332,6 +353,8 @@ class SQLiteMetadataStore:
                             now=now, progress=progress)
             if doomed is not None and doomed.height:
                 self._delete_rows(conn, plan.definition, table, doomed, soft=True, now=now)
+            if within is not None:
+                within(conn)
         return n
 
     write = write_metadata
@@ -535,17 +558,47 @@ class SQLiteMetadataStore:
     # ----- the audit log ---------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
                      duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
-        """Append one entry to the audit log (its own transaction)."""
+        """Append one finished entry to the audit log (its own transaction)."""
         with self._transaction() as conn:
-            return conn.execute(
-                "INSERT INTO _metaxy_audit (at, user, action, feature_key, feature_version, n_samples, ids, "
-                "duration_s, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now_us(), user or current_user(), action, feature, feature_version, len(ids),
-                 json.dumps(ids, default=str), duration_s, outcome, detail)).lastrowid
+            audit_id = self._start_audit(conn, action, feature, feature_version, user, outcome)
+            self.audit_batch(conn, audit_id, ids, duration_s)
+            conn.execute("UPDATE _metaxy_audit SET detail = ? WHERE id = ?", (detail, audit_id))
+            return audit_id
+
+    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None) -> int:
+        """An entry for a long action, marked `running` until finish_audit; batches add to it."""
+        with self._transaction() as conn:
+            return self._start_audit(conn, action, feature, feature_version, user, "running")
+
+    def _start_audit(self, conn: sqlite3.Connection, action: str, feature: str, feature_version: str | None,
+                     user: str | None, outcome: str) -> int:
+        return conn.execute(
+            "INSERT INTO _metaxy_audit (at, user, action, feature_key, feature_version, n_samples, duration_s, "
+            "outcome) VALUES (?, ?, ?, ?, ?, 0, 0, ?)",
+            (now_us(), user or current_user(), action, feature, feature_version, outcome)).lastrowid
+
+    @staticmethod
+    def audit_batch(conn: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
+        """Add samples to an entry, inside the transaction that wrote them (so a kill never
+        leaves written samples the log does not name)."""
+        if ids:
+            conn.execute("INSERT INTO _metaxy_audit_ids (audit_id, ids) VALUES (?, ?)",
+                         (audit_id, json.dumps(ids, default=str)))
+        conn.execute("UPDATE _metaxy_audit SET n_samples = n_samples + ?, duration_s = ? WHERE id = ?",
+                     (len(ids), duration_s, audit_id))
+
+    def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE _metaxy_audit SET outcome = ?, duration_s = ?, detail = ? WHERE id = ?",
+                         (outcome, duration_s, detail, audit_id))
 
     def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
                   limit: int | None = None) -> pl.DataFrame:
-        """Audit entries, newest first."""
+        """Audit entries, newest first; `ids` is a JSON array of the samples' keys.
+
+        `outcome` is ok, failed, cancelled, nothing to do, or running (still running, or
+        interrupted: a process killed mid-way leaves its committed batches recorded).
+        """
         where, params = [], []
         if feature is not None:
             where.append("feature_key = ?")
@@ -556,14 +609,17 @@ class SQLiteMetadataStore:
         if action is not None:
             where.append("action = ?")
             params.append(action)
-        sql = ("SELECT id, at, user, action, feature_key AS feature, feature_version, n_samples, ids, duration_s, "
-               "outcome, detail FROM _metaxy_audit" + (" WHERE " + " AND ".join(where) if where else "")
+        ids = ("(SELECT json_group_array(json(j.value)) FROM _metaxy_audit_ids i, json_each(i.ids) j "
+               "WHERE i.audit_id = a.id)")
+        sql = (f"SELECT id, at, user, action, feature_key AS feature, feature_version, n_samples, {ids} AS ids, "
+               "duration_s, outcome, detail FROM _metaxy_audit a" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
         types = {"id": pl.Int64, "at": pl.Int64, "user": pl.String, "action": pl.String, "feature": pl.String,
                  "feature_version": pl.String, "n_samples": pl.Int64, "ids": pl.String, "duration_s": pl.Float64,
                  "outcome": pl.String, "detail": pl.String}
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_metaxy_audit'").fetchone():
-            return pl.DataFrame(schema=types)
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_metaxy_audit_ids' UNION ALL "
+                                 "SELECT 1 FROM sqlite_temp_master WHERE name = '_metaxy_audit_ids'").fetchone():
+            return pl.DataFrame(schema=types).with_columns(pl.col("at").cast(pl.Datetime("us", "UTC")))
         with self._lock:
             df = self._reader.frame(sql, params, types)  # type: ignore[union-attr]
         return df.with_columns(pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC"))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import writer_child as wc  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "metaxy-tui")
-BIG = 120_000  # > reader.ADBC_MIN_ROWS: rel/item and rel/derived are read through ADBC
+BIG = 120_000  # > reader.COLUMNAR_MIN_ROWS: rel/item and rel/derived are read column by column, on threads
 STEPS = int(os.environ.get("METAXY_CONCURRENCY_STEPS", "8"))
 
 pytestmark = pytest.mark.slow
@@ -166,29 +166,29 @@ class CliLoop(threading.Thread):
                         self.problems.check(n == full, f"{what}: {n} of {tag}'s {full} samples pending")
 
 
-# ----- counting ADBC reads ---------------------------------------------------------------------------------
+# ----- counting column-by-column reads ----------------------------------------------------------------------
 
 @pytest.fixture
-def adbc_calls(monkeypatch):
-    """How often this process read through ADBC, and how often that fell back to sqlite3 (an error)."""
-    calls = {"adbc": 0, "fallback": 0}
-    original = getattr(reader_module.Reader, "_adbc_frame", None)
+def columnar_calls(monkeypatch):
+    """How often this process read column by column, and how often that fell back to fetchall."""
+    calls = {"columnar": 0, "fallback": 0}
+    original = getattr(reader_module.Reader, "_columnar_frame", None)
     if original is None:  # the reader was reorganised: nothing to count
         return None
 
-    def counted(self, sql, params):
-        df = original(self, sql, params)
-        calls["adbc"] += 1
+    def counted(self, q, conn, *, locked):
+        df = original(self, q, conn, locked=locked)
+        calls["columnar"] += 1
         calls["fallback"] += df is None
         return df
 
-    monkeypatch.setattr(reader_module.Reader, "_adbc_frame", counted)
+    monkeypatch.setattr(reader_module.Reader, "_columnar_frame", counted)
     return calls
 
 
 # ----- the tests ------------------------------------------------------------------------------------------
 
-def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, adbc_calls):
+def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, columnar_calls):
     graph = wc.build_graph()
     path, journal = tmp_path / "store.db", tmp_path / "journal"
     create_store(path, graph)
@@ -223,8 +223,8 @@ def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, adbc_calls):
         assert not cli.problems, cli.problems[:10]
         assert reads >= 2 and cli.runs >= 2, (reads, cli.runs)
         # the big tables were read through ADBC, and no ADBC read failed (e.g. busy during a checkpoint)
-        if adbc_calls is not None:
-            assert adbc_calls["adbc"] > 0 and adbc_calls["fallback"] == 0, adbc_calls
+        if columnar_calls is not None:
+            assert columnar_calls["columnar"] > 0 and columnar_calls["fallback"] == 0, columnar_calls
         # refresh: the long-lived store sees every batch and nothing pending on rel/derived
         items = tui.read_metadata(wc.ITEM)
         check_items(items, problems, "after the writer")
@@ -243,7 +243,7 @@ def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, adbc_calls):
             writer.communicate()
         tui.close()
     integrity(path)
-    print(f"\nlong-lived reader passes: {reads}, CLI runs: {cli.runs}, ADBC reads: {adbc_calls}")
+    print(f"\nlong-lived reader passes: {reads}, CLI runs: {cli.runs}, column-by-column reads: {columnar_calls}")
 
 
 def test_two_writers_are_serialised_without_errors(tmp_path):
@@ -286,11 +286,6 @@ def test_two_writers_are_serialised_without_errors(tmp_path):
         assert store.count(wc.DERIVED) == items.height
 
 
-@pytest.mark.xfail(strict=False, reason="engine bugs, a race (1 run in 5-10 under load): a process may refuse the "
-                   "file another one is creating as 'an SQLite database of another program (application_id 0 ...)' "
-                   "or as 'not a usable SQLite database (database is locked)'; made deterministic in "
-                   "test_a_store_created_during_the_format_check_is_recognised and "
-                   "test_opening_a_store_while_another_process_creates_it_waits")
 def test_processes_creating_the_same_file_at_once(tmp_path):
     """Four processes open a store file that does not exist yet, at the same moment, and write."""
     path = tmp_path / "fresh.db"
@@ -317,11 +312,6 @@ def test_processes_creating_the_same_file_at_once(tmp_path):
         assert store.pending_counts(wc.DERIVED) == {"added": 0, "changed": 0, "removed": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the format check before the first write transaction "
-                   "(sqlite_store.py _connect -> schema.check_or_initialise(create=False)) reads application_id, "
-                   "user_version and the table list in three autocommit statements: when another process "
-                   "creates the store in between it sees tables with application_id 0 and raises "
-                   "StoreFormatError 'an SQLite database of another program'")
 def test_a_store_created_during_the_format_check_is_recognised(tmp_path, monkeypatch):
     """Deterministic form of the race above: another connection creates the store between the check's reads."""
     from metaxy_tui.store import schema
@@ -359,11 +349,6 @@ def test_a_store_created_during_the_format_check_is_recognised(tmp_path, monkeyp
         assert store.count(wc.ITEM) == 10
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: `PRAGMA journal_mode = WAL` on a new file (sqlite_store.py "
-                   "_connect) fails at once with 'database is locked' while another connection holds a write lock "
-                   "(SQLite skips the busy handler there to avoid a deadlock), so a process opening a store that "
-                   "another one is creating gets StoreFormatError '... not a usable SQLite database (database is "
-                   "locked)': it needs a retry")
 def test_opening_a_store_while_another_process_creates_it_waits(tmp_path):
     path = tmp_path / "fresh.db"
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -397,7 +382,7 @@ seen = []
 def inside_the_write(done, total):
     if not seen:
         reader = mx.SQLiteMetadataStore(path, graph=g).open("r")  # e.g. a TUI in the pipeline's process
-        seen.append(reader.read_metadata(wc.ITEM).height)        # read through ADBC
+        seen.append(reader.read_metadata(wc.ITEM).height)        # a large read, on another connection
         reader.close()
 
 import threading
@@ -408,11 +393,6 @@ os._exit(0)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the ADBC driver bundles its own SQLite (3.53) next to the "
-                   "sqlite3 module's (system 3.40); POSIX locks of one process do not exclude each other, so "
-                   "an ADBC read in a process that also writes the file resets the WAL index under the writer "
-                   "(store/reader.py _connection/_adbc_frame): COMMIT fails with 'locking protocol'; with a "
-                   "writer thread, reads return rows twice and the process can die of SIGBUS")
 def test_a_reader_and_a_writer_in_one_process(tmp_path):
     path = tmp_path / "store.db"
     # today the COMMIT waits ~12 s inside SQLite, then fails: the script gives up after 5 s
@@ -435,9 +415,9 @@ def test_resolve_sees_one_commit_while_another_process_writes(tmp_path, monkeypa
                   f"with mx.SQLiteMetadataStore({str(path)!r}, graph=wc.build_graph()) as s:\n"
                   f"    s.write_metadata(wc.ITEM, wc.new_batch(int(sys.argv[1]), 300)); wc.materialize(s)\n")
     fired, calls = [], []
-    original = getattr(reader_module.Reader, "_run", None)
+    original = getattr(reader_module.Reader, "_fetch", None)
     if original is None:
-        pytest.skip("store/reader.py has no Reader._run to run a write between a resolve's reads")
+        pytest.skip("store/reader.py has no Reader._fetch to run a write between a resolve's reads")
 
     def run(self, q, *args, **kwargs):
         df = original(self, q, *args, **kwargs)
@@ -447,7 +427,7 @@ def test_resolve_sees_one_commit_while_another_process_writes(tmp_path, monkeypa
             calls.append(1)
         return df
 
-    monkeypatch.setattr(reader_module.Reader, "_run", run)
+    monkeypatch.setattr(reader_module.Reader, "_fetch", run)
     with mx.SQLiteMetadataStore(path, graph=graph).open("r") as store:
         counts = store.pending_counts(wc.DERIVED)
         assert fired
