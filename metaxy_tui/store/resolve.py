@@ -209,9 +209,9 @@ def _encoded_keys(keys: pl.DataFrame, types: dict[str, ColumnType]) -> str:
     return json.dumps(keys.select(exprs).rows())
 
 
-def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame,
+def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame | None,
                reads: ReadPlan) -> int:
-    """Plan a dep's kept columns (no values) for the rows whose `on` key is in `keys`."""
+    """Plan a dep's kept columns (no values) for the rows whose `on` key is in `keys` (None: all)."""
     up = gp[d.upstream]
     schema: dict[str, ColumnType | pl.DataType] = {down: up.definition.columns[src] for down, src in d.columns.items()}
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
@@ -220,6 +220,8 @@ def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl
         return reads.add([], lambda _r: empty)
     kept = ", ".join(f"{quote(src)} AS {quote(down)}" for down, src in d.columns.items())
     sql = f"SELECT {kept} FROM {quote(table)} WHERE {latest_condition()}"
+    if keys is None:
+        return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), _concat)
     on_src = [d.columns[c] for c in d.on]
     picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(on_src)))
     target = quote(on_src[0]) if len(on_src) == 1 else f"({quote_all(on_src)})"
@@ -247,11 +249,13 @@ def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hash
         lean, current = resolve_frames(store, gp, plan, hasher, lean=True)
         wanted, gone, n_keys = _lean_status(plan, lean, current)
         del lean, current
-        if wanted.height > GATHER_SHARE * max(n_keys, 1):
-            break  # most samples are wanted: one wide read is cheaper than picking them by key
+        pick_all = wanted.height > GATHER_SHARE * max(n_keys, 1)
+        if pick_all and not any(d.kind == "aggregation" for d in plan.deps):
+            break  # most samples are wanted: one wide read (hashing again) beats picking them by key
+        # (an aggregation keeps its groups' provenance from the lean phase: its window runs once)
         reads = ReadPlan()
         for d in plan.deps:
-            _plan_rows(store, gp, d, wanted.select(key), reads)
+            _plan_rows(store, gp, d, None if pick_all else wanted.select(key), reads)
         wide = reads.run(store)
         if store._write_counter() != stamp:
             continue
