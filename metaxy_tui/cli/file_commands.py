@@ -66,4 +66,54 @@ def import_samples(ctx: Context, feature: str, file: str, full_set: bool, proven
         echo(f"{file} -> {plan.feature}: {plan.summary()}; {result.summary()}")
 
 
-__all__ = ["import_samples", "fail"]
+@cli.command()
+@click.argument("feature")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]),
+              help="The file's format (default: from the output's extension).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write.")
+@click.option("--filter", "text", default="", metavar="TEXT", help="Only rows containing TEXT (as in the TUI).")
+@click.option("--sort", metavar="COLUMN", help="Sort by this column (ascending; --descending to reverse).")
+@click.option("--descending", is_flag=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_obj
+def export(ctx: Context, feature: str, fmt: str | None, output: str, text: str, sort: str | None,
+           descending: bool, force: bool) -> None:
+    """Write FEATURE's current rows (with provenance) to a CSV, Parquet or JSON file.
+
+    The file appears only once complete: an interrupted export leaves nothing behind.
+
+    \b
+    Examples:
+      metaxy-tui export speaker/embedding -o embeddings.parquet
+      metaxy-tui export audio --format csv -o audio.csv --filter spk_019
+      metaxy-tui export video/chunk -o chunks.json --sort start_s
+    """
+    from pathlib import Path
+
+    from ..service.export import Exporter, format_of
+    from ..service.samples import ViewSpec
+
+    fmt = fmt or format_of(output)
+    if fmt is None:
+        fail(f"{output}: cannot tell the format from the extension; pass --format csv|parquet|json")
+    target = Path(output)
+    if target.exists() and not force:
+        fail(f"{output} exists; pass --force to overwrite it")
+    with opened(ctx, mode="r") as project:
+        project.graph.feature_plan(feature)  # unknown features fail here, by name
+        if project.store.path == ":memory:":
+            fail("no store file to export from yet")
+        try:
+            exporter = Exporter(project.store.path, project.graph, ViewSpec(feature, sort, descending, text), target,
+                                fmt)
+        except ValueError as e:
+            fail(str(e))
+        with Progress(f"exporting {feature}") as bar:
+            try:
+                result = exporter.run(progress=lambda done, total: bar.update(done, total))
+            except ValueError as e:
+                fail(str(e))
+    echo(f"{result.rows:,} rows of {feature} written to {output} ({fmt})")
+
+
+__all__ = ["import_samples", "export", "fail"]

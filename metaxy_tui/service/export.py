@@ -34,7 +34,7 @@ from ..keys import quote
 from ..store.codec import DATETIME_FORMAT
 from .samples import Interrupted, SampleColumn, ViewQuery, ViewSpec, feature_columns, open_readonly, table_location
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "json")
 BATCH_ROWS = 2_000  # fetched faster and kept memory lower than 20,000 (measured)
 PARQUET_ROW_GROUP = 16_384  # polars' default buffered 35 MB more at 1,000,000 rows
 PROGRESS_EVERY_S = 0.1
@@ -64,9 +64,9 @@ def _peak_rss_mb() -> float | None:
 
 
 def format_of(path: str | os.PathLike) -> str | None:
-    """csv or parquet from a file name's extension; None when it names neither."""
+    """csv, parquet or json from a file name's extension; None when it names none of them."""
     suffix = Path(path).suffix.lower()
-    return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
+    return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}.get(suffix)
 
 
 def default_export_path(feature: str, fmt: str, folder: str | os.PathLike = ".") -> Path:
@@ -97,7 +97,7 @@ class ExportJob:
         extension unless given. Raises ValueError for an unknown format."""
         fmt = fmt or format_of(target)
         if fmt not in FORMATS:
-            raise ValueError(f"{Path(target).name}: choose a .csv or .parquet file")
+            raise ValueError(f"{Path(target).name}: choose a .csv, .parquet or .json file")
         plan = graph.feature_plan(spec.feature)
         return cls(str(store_path), plan.definition.to_dict(), plan.feature_version, spec,
                    str(Path(target).expanduser()), fmt)
@@ -319,7 +319,7 @@ class _Writer:
                 s = pl.Series(name, values, dtype=pl.String).str.to_date("%Y-%m-%d", strict=False)
             elif kind == "bool":
                 s = pl.Series(name, values, dtype=pl.Int64).cast(pl.Boolean)
-            elif kind == "bytes" and self.format == "csv":
+            elif kind == "bytes" and self.format in ("csv", "json"):
                 s = pl.Series(name, values, dtype=pl.Binary).bin.encode("hex")
             elif kind is not None:
                 s = pl.Series(name, values, dtype=c.type.polars, strict=False)
@@ -341,11 +341,34 @@ class _Writer:
                 if progress is not None:
                     progress(n, total)
 
+        if self.format == "json":
+            return self._write_json(source(None, None, None, None), cancelled)
         frames = register_io_source(source, schema=self.frame([]).schema)
         if self.format == "csv":
             frames.sink_csv(self.path)
         else:
             frames.sink_parquet(self.path, compression="zstd", row_group_size=PARQUET_ROW_GROUP)
+        if cancelled.is_set():
+            raise Interrupted()
+        return n
+
+
+    def _write_json(self, frames, cancelled: threading.Event) -> int:
+        """A JSON array of row objects, written batch by batch (times in ISO 8601)."""
+        import polars as pl
+
+        n = 0
+        first = True
+        with open(self.path, "w", encoding="utf-8") as out:
+            out.write("[")
+            for df in frames:
+                df = df.with_columns(pl.col(pl.Datetime, pl.Date).dt.to_string("iso"))
+                lines = df.write_ndjson().splitlines() if df.height else []
+                if lines:
+                    out.write(("\n" if first else ",\n") + ",\n".join(lines))
+                    first = False
+                n += df.height
+            out.write("\n]\n" if not first else "]\n")
         if cancelled.is_set():
             raise Interrupted()
         return n
