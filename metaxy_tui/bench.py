@@ -297,9 +297,23 @@ def _do_resolve(a: dict) -> dict:
             "counts": counts}
 
 
+def _do_explain(a: dict) -> dict:
+    """metaxy-tui only: why each pending sample is pending (store.explain), timed like a resolve."""
+    eng = _engine(a)
+    with eng.session("r"):
+        gc.collect()
+        rss_before = _rss_kib()
+        t0 = time.perf_counter()
+        ex = eng.store.explain(eng.child)
+        seconds = time.perf_counter() - t0
+        groups = {g: len(rs) for g, rs in ex.groups().items()}
+    return {"seconds": seconds, "peak_kib": _peak_kib(), "rss_before_kib": rss_before, "reasons": len(ex.reasons),
+            "groups": groups}
+
+
 def _worker_main() -> None:
     action = json.loads(sys.argv[1])
-    result = {"build": _do_build, "resolve": _do_resolve}[action["action"]](action)
+    result = {"build": _do_build, "resolve": _do_resolve, "explain": _do_explain}[action["action"]](action)
     sys.stdout.write("\n" + RESULT_MARK + json.dumps(result) + "\n")
     sys.stdout.flush()
 
@@ -490,6 +504,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="metaxy-tui's hash algorithm (Metaxy keeps its default, xxhash32 cut to 8)")
     p.add_argument("--no-metaxy", action="store_true", help="do not run Metaxy even when importable")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--no-explain", dest="explain", action="store_false",
+                   help="skip timing store.explain (why each sample is stale) in the stale cases")
     args = p.parse_args(argv)
     if args.runs < 1 or any(r < GROUP_SIZE for r in args.rows):
         p.error("--runs must be >= 1 and every --rows >= %d" % GROUP_SIZE)
@@ -520,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     _say()
 
     results: dict[tuple[str, str, int], dict] = {}
+    explains: list[dict] = []
     raw: list[dict] = []
     builds: list[dict] = []
     for rows in args.rows:
@@ -550,6 +567,15 @@ def main(argv: list[str] | None = None) -> int:
                         raw.append({**base, "case": case, "run": i, **r})
                     results[(engine, case, rows)] = {**_summary(runs), "load": max(load, _load())}
                     _say(_row_text(engine, case, rows, results[(engine, case, rows)]))
+                    if engine == "metaxy-tui" and stage == "stale" and args.explain:
+                        e = _spawn({**base, "action": "explain"}, workdir)
+                        explains.append({**base, "case": case, **e})
+                        if "error" in e:
+                            _say(f"  explain FAILED: {e['error']}")
+                        else:
+                            top = "; ".join(f"{n:,} {g}" for g, n in list(e["groups"].items())[:3])
+                            _say(f"  explain {case} at {rows:,} rows: {e['seconds']:.2f} s, peak {_mb(e['peak_kib'])} "
+                                 f"MB, {e['reasons']:,} reasons ({top})")
                 if not args.keep:
                     _remove_store(path)
 
@@ -589,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         doc = {"machine": info, "settings": {k: v for k, v in vars(args).items() if k != "json"},
                "workdir": workdir, "elapsed_seconds": elapsed, "engine_changed_during_run": changed_engine,
-               "builds": builds, "runs": raw,
+               "builds": builds, "runs": raw, "explain": explains,
                "summary": [{"engine": e, "case": c, "rows": r, **s} for (e, c, r), s in results.items()]}
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
