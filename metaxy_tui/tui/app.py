@@ -79,6 +79,13 @@ class MetaxyApp(App[None]):
                             browser.action_import_samples)
         yield SystemCommand("Review pending work", "Why the selected feature's samples are stale; approve",
                             browser.action_review)
+        for title, help_text, action in (
+                ("Filter samples", "Show rows containing a text", "filter"),
+                ("Sort samples", "Sort by the cursor's column (again: descending, again: off)", "sort"),
+                ("Go to a sample id", "Move to the sample with given id values", "jump"),
+                ("Export samples", "Write the samples view to a CSV or Parquet file", "export"),
+                ("Reset samples view", "Clear the sort and the filter", "reset")):
+            yield SystemCommand(title, help_text, lambda a=action: browser.run_samples_action(a))
         yield SystemCommand("Audit log", "Who approved what, when", browser.action_audit)
 
 

@@ -157,6 +157,14 @@ class BrowserScreen(Screen):
             if target is not None:
                 self.query_one(target).focus()
 
+    def run_samples_action(self, action: str) -> None:
+        """A Samples-tab action from the command palette: show the tab, then run it."""
+        if self.project.is_empty:
+            return
+        self.action_show_tab("samples")
+        panel = self.query_one(SamplesPanel)
+        self.call_after_refresh(getattr(panel, f"action_{action}"))
+
     def action_import_samples(self) -> None:
         if self.project.is_empty:
             self.notify("This store has no features to import into: open a project or the demo (d).",
