@@ -408,7 +408,7 @@ def test_cancelled_export_leaves_nothing(shop, tmp_path):
 
 
 def test_export_refuses_bad_targets(shop, tmp_path):
-    with pytest.raises(ValueError, match="csv or .parquet"):
+    with pytest.raises(ValueError, match="choose a .csv, .parquet or .json file"):
         Exporter(shop.path, shop.graph, ViewSpec("shop/item"), tmp_path / "x.txt")
     with pytest.raises(ValueError, match="does not exist"):
         Exporter(shop.path, shop.graph, ViewSpec("shop/item"), tmp_path / "no" / "x.csv").run()
