@@ -105,7 +105,16 @@ class MetaxyConfig:
                 if e.name and module.startswith(e.name):
                     raise ConfigError(f"{self.path}: entrypoint module {module!r} was not found "
                                       f"(searched from {self.root})") from None
+                raise ConfigError(f"{self.path}: entrypoint module {module!r} failed to import: it needs "
+                                  f"{e.name!r}, which is not installed") from None
+            except ConfigError:
                 raise
+            except Exception as e:  # the user's code: say where, without a traceback of ours
+                where = ""
+                if isinstance(e, SyntaxError) and e.filename:
+                    where = f" ({e.filename}, line {e.lineno})"
+                raise ConfigError(f"{self.path}: entrypoint module {module!r} failed to import: "
+                                  f"{type(e).__name__}: {e}{where}") from None
 
 
 def load_config(path: str | os.PathLike) -> MetaxyConfig:

@@ -107,7 +107,7 @@ def graph(ctx: Context, fmt: str, feature: str | None, up: int | None, down: int
       metaxy-tui graph --feature video/chunk --up 1 --down 1
     """
     if feature is None and (up is not None or down is not None):
-        fail("--up and --down need --feature")
+        raise click.UsageError("--up and --down need --feature")
     with opened(ctx, mode="r") as project:
         keys = neighbourhood(project.graph, feature, up, down)
         if fmt == "mermaid":
@@ -142,7 +142,9 @@ def status(ctx: Context, fmt: str, assert_in_sync: bool) -> None:
                     [[s.key, s.label if s.kind != "pending" else "pending", s.rows, s.added, s.changed, s.removed]
                      for s in statuses])
     if errors:
-        raise click.exceptions.Exit(2)
+        for s in errors:
+            click.echo(f"metaxy-tui: error: {s.key}: {s.error}", err=True)
+        raise click.exceptions.Exit(1)
     if assert_in_sync and any(s.pending for s in statuses):
         if fmt != "json":
             click.echo("metaxy-tui: not in sync: " + ", ".join(s.key for s in statuses if s.pending), err=True)

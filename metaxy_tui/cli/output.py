@@ -61,11 +61,12 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if is_terminal():
+            from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
                                        TimeRemainingColumn)
 
             self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), transient=True, stderr=True)
+                            TimeRemainingColumn(), transient=True, console=Console(stderr=True))
             self._bar.__enter__()
             self._task = self._bar.add_task(self.label, total=self.total)
         return self

@@ -84,19 +84,23 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
 
 
 def _parse_ids(values: tuple[str, ...], key: list[str]) -> list[dict]:
-    """`--ids a1` for a one-column key; `--ids video_id=v1,chunk_id=3` otherwise."""
+    """`--ids a1 a2` for a one-column key; `--ids video_id=v1,chunk_id=3` otherwise."""
     out = []
     for v in values:
         if "=" in v:
-            pairs = dict(p.split("=", 1) for p in v.split(","))
-            missing = [c for c in key if c not in pairs]
-            if missing or set(pairs) - set(key):
-                fail(f"--ids {v}: give exactly the key columns {', '.join(key)}")
+            pairs = {}
+            for part in v.split(","):
+                if "=" not in part:
+                    fail(f"--ids {v}: {part!r} is not col=value (this feature's key: {', '.join(key)})", code=2)
+                col, value = part.split("=", 1)
+                pairs[col.strip()] = value
+            if set(pairs) != set(key):
+                fail(f"--ids {v}: give exactly the key columns {', '.join(key)}", code=2)
             out.append(pairs)
         elif len(key) == 1:
             out.append({key[0]: v})
         else:
-            fail(f"--ids {v}: this feature's key has several columns ({', '.join(key)}); write col=value,...")
+            fail(f"--ids {v}: this feature's key has several columns ({', '.join(key)}); write col=value,...", code=2)
     return out
 
 
@@ -110,47 +114,59 @@ def _typed_ids(project, feature: str, ids: list[dict]) -> list[dict]:
             try:
                 row[c] = int(v) if t == "int" else float(v) if t == "float" else v
             except ValueError:
-                fail(f"--ids: {c}={v!r} is not a {t}")
+                fail(f"--ids: {c}={v!r} is not a {t}", code=2)
         out.append(row)
     return out
 
 
+ACTIONS = {"recompute": "--recompute", "accept": "--accept", "delete_removed": "--delete-removed"}
+
+
 @cli.command()
 @click.argument("feature", required=False)
-@click.option("--recompute", "action", flag_value="recompute", help="Run the feature's compute function.")
-@click.option("--accept", "action", flag_value="accept", help="Carry stored outputs to the new provenance.")
-@click.option("--delete-removed", "action", flag_value="delete_removed", help="Soft-delete the removed samples.")
-@click.option("--ids", multiple=True, metavar="ID", help="Only these samples (repeatable).")
+@click.argument("more_ids", nargs=-1, metavar="[ID]...")
+@click.option("--recompute", is_flag=True, help="Run the feature's compute function.")
+@click.option("--accept", is_flag=True, help="Carry stored outputs to the new provenance.")
+@click.option("--delete-removed", is_flag=True, help="Soft-delete the removed samples.")
+@click.option("--ids", multiple=True, metavar="ID", help="Only these samples: --ids a1 a2, or repeat --ids.")
 @click.option("--all", "all_samples", is_flag=True, help="Every pending sample of FEATURE.")
 @click.option("--all-pending", is_flag=True, help="Everything pending in every feature, upstream first.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=review.DEFAULT_BATCH, show_default=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def approve(ctx: Context, feature: str | None, action: str | None, ids: tuple[str, ...], all_samples: bool,
-            all_pending: bool, batch_size: int, yes: bool) -> None:
+def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recompute: bool, accept: bool,
+            delete_removed: bool, ids: tuple[str, ...], all_samples: bool, all_pending: bool, batch_size: int,
+            yes: bool) -> None:
     """Approve pending work: recompute, accept or delete removed samples; every action is audited.
 
     \b
     Examples:
       metaxy-tui approve speaker/embedding --recompute --all --yes
-      metaxy-tui approve speaker/embedding --recompute --ids spk_019
+      metaxy-tui approve speaker/embedding --recompute --ids spk_019 spk_039
       metaxy-tui approve video/chunk --delete-removed --all
       metaxy-tui approve --all-pending --yes
     """
+    chosen = [a for a, on in (("recompute", recompute), ("accept", accept), ("delete_removed", delete_removed)) if on]
+    if more_ids and not ids:
+        fail(f"unexpected arguments {' '.join(more_ids)} (ids go after --ids)", code=2)
+    ids = ids + more_ids
     if all_pending:
-        if feature or action or ids or all_samples:
-            fail("--all-pending takes no FEATURE, action or sample selection")
+        if feature or chosen or ids or all_samples:
+            fail("--all-pending takes no FEATURE, action or sample selection", code=2)
         _approve_all(ctx, yes, batch_size)
         return
-    if feature is None or action is None:
-        fail("give FEATURE and one of --recompute, --accept, --delete-removed (or --all-pending)")
+    if feature is None or len(chosen) != 1:
+        fail("give FEATURE and exactly one of --recompute, --accept, --delete-removed (or --all-pending)", code=2)
+    action = chosen[0]
     if bool(ids) == all_samples:
-        fail("choose the samples: --ids ID ... or --all")
+        fail("choose the samples: --ids ID ... or --all", code=2)
     with opened(ctx) as project:
         plan = project.graph.feature_plan(feature)
         if plan.is_root:
             fail(f"{feature} is a root feature: nothing to approve (use import)")
         keys = _typed_ids(project, feature, _parse_ids(ids, list(plan.key))) if ids else None
+        if keys is not None:
+            _check_pending(project, feature, action, keys)
         upstream = review.pending_upstream(project, feature)
         if upstream:
             echo(f"warning: upstream {', '.join(upstream)} has pending work; approve it first "
@@ -180,8 +196,22 @@ def approve(ctx: Context, feature: str | None, action: str | None, ids: tuple[st
     _report(result)
 
 
+def _check_pending(project, feature: str, action: str, keys: list[dict]) -> None:
+    """Ids that are not pending for this action are an error, not silently nothing."""
+    inc = project.store.resolve_update(feature)
+    key = list(inc.key)
+    frames = [inc.removed] if action == "delete_removed" else [inc.added, inc.changed]
+    pending = {tuple(r) for f in frames if len(f) for r in f.to_polars().select(key).iter_rows()}
+    missing = [k for k in keys if tuple(k[c] for c in key) not in pending]
+    if missing:
+        what = "removed" if action == "delete_removed" else "added or changed"
+        fail(f"not {what} in {feature}: " + review.ids_text(missing) + " (see metaxy-tui resolve " + feature + ")")
+
+
 def _report(result: review.ActionResult) -> None:
     echo(result.describe(), style="green" if result.outcome in ("ok", "nothing to do") else "red")
+    if result.note and result.outcome != "ok":
+        echo(result.note)
     if result.failing:
         echo("failing samples: " + review.ids_text(result.failing))
     if result.traceback:
@@ -203,7 +233,7 @@ def _approve_all(ctx: Context, yes: bool, batch_size: int) -> None:
         echo("nothing pending")
     for r in results:
         echo(r.describe(), style="green" if r.outcome in ("ok", "nothing to do") else "yellow")
-    if any(r.outcome in ("failed", "cancelled") for r in results):
+    if any(r.outcome in ("failed", "cancelled", "skipped") for r in results):
         raise click.exceptions.Exit(1)
 
 
@@ -215,12 +245,15 @@ def parse_since(text: str) -> int:
     m = _RELATIVE.match(text.strip())
     if m:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-        when = datetime.now(timezone.utc) - timedelta(**{unit: int(m.group(1))})
+        try:
+            when = datetime.now(timezone.utc) - timedelta(**{unit: int(m.group(1))})
+        except OverflowError:
+            fail(f"--since {text!r}: too far back", code=2)
     else:
         try:
             when = datetime.fromisoformat(text.strip())
         except ValueError:
-            fail(f"--since {text!r}: use an ISO date/time (2026-11-30, 2026-11-30T12:00) or 30m, 2h, 7d, 1w")
+            fail(f"--since {text!r}: use an ISO date/time (2026-11-30, 2026-11-30T12:00) or 30m, 2h, 7d, 1w", code=2)
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
     return int(when.timestamp() * 1_000_000)
@@ -243,6 +276,10 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
     """
     since_us = parse_since(since) if since else None
     with opened(ctx, mode="r") as project:
+        if feature is not None and feature not in project.graph and feature not in project.stored_graph:
+            from ..errors import UnknownFeatureError
+
+            raise UnknownFeatureError(feature, sorted(set(project.graph.keys) | set(project.stored_graph.keys)))
         log = project.store.audit_log(feature=feature, since_us=since_us, limit=limit)
     if fmt == "json":
         print_json([r | {"at": r["at"].isoformat(), "ids": json.loads(r["ids"])} for r in log.iter_rows(named=True)])

@@ -48,6 +48,21 @@ class Project:
             self.store._graph = self.graph
 
 
+def _is_bundled_demo(store: SQLiteMetadataStore) -> bool:
+    from .demo import DEMO_PROJECT
+
+    snapshots = store.snapshots()
+    if not snapshots or snapshots[-1]["project"] != DEMO_PROJECT:
+        return False
+    try:
+        from .demo import demo_dir
+
+        demo_dir()
+    except StoreError:
+        return False
+    return True
+
+
 def open_project(*, config: str | os.PathLike | None = None, store: str | None = None,
                  db: str | os.PathLike | None = None, mode: str = "w", create: bool = True,
                  search_from: str | os.PathLike | None = None) -> Project:
@@ -100,6 +115,12 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     except Exception:
         s.close()
         raise
+    if code_graph is None and cfg is None and _is_bundled_demo(s):
+        # the demo store that `metaxy-tui demo` built: its code ships with metaxy-tui
+        from .demo import load_demo_modules
+
+        code_graph, _ = load_demo_modules()
+        source += " (demo)"
     graph = code_graph if code_graph is not None else stored
     s._graph = graph
     project = Project(s, graph, code_graph, stored, source, cfg)

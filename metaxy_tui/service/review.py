@@ -139,7 +139,9 @@ def recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
     samples = todo.select(key).unique(maintain_order=True)
     result = ActionResult("recompute", feature, samples.height)
     if fn is None:
-        result.outcome, result.error = "failed", f"no compute function is registered for {feature}"
+        result.outcome = "failed"
+        result.error = (f"no compute function is registered for {feature} (register one with @mx.compute, and open "
+                        "the project with its code: its metaxy.toml must list the module as an entrypoint)")
         result.seconds = time.perf_counter() - start
         _audit(project, result, plan, samples.to_dicts())
         return result
@@ -289,8 +291,9 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
                 r = recompute(project, key, batch_size=batch_size, cancelled=cancelled,
                               progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None)
             else:
-                r = ActionResult("recompute", key, counts["added"] + counts["changed"], outcome="skipped",
-                                 note="no compute function registered")
+                n = counts["added"] + counts["changed"]
+                r = ActionResult("recompute", key, n, outcome="skipped", skipped=n,
+                                 note="no compute function is registered: open the project with its code")
             results.append(r)
             if r.outcome in ("failed", "cancelled"):
                 break

@@ -90,6 +90,8 @@ class SQLiteMetadataStore:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 _schema.create_store_file(p, defaults)
         target = self.path if mode == "w" or memory else f"file:{Path(self.path).resolve()}?mode=ro"
+        side_files = [] if memory else [Path(self.path + s) for s in ("-wal", "-shm")]
+        had = {p for p in side_files if p.exists()}
         try:
             conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT_S, uri=target.startswith("file:"))
@@ -119,7 +121,12 @@ class SQLiteMetadataStore:
                 _schema.temp_layout(conn)
         except sqlite3.DatabaseError as e:
             conn.close()
+            _remove_new_side_files(side_files, had)
             raise StoreFormatError(f"{self.path} is not a usable SQLite database ({e})") from None
+        except StoreFormatError:
+            conn.close()
+            _remove_new_side_files(side_files, had)
+            raise
         except BaseException:
             conn.close()
             raise
@@ -643,6 +650,15 @@ class SQLiteMetadataStore:
 
     def __repr__(self) -> str:
         return f"SQLiteMetadataStore({self.path!r}, hash={self.hasher.describe()})"
+
+
+def _remove_new_side_files(paths: list[Path], had: set[Path]) -> None:
+    """A refused file keeps no -wal/-shm that opening it made (left empty by SQLite)."""
+    for p in paths:
+        if p not in had:
+            with contextlib.suppress(OSError):
+                if p.exists() and p.stat().st_size in (0, 32768):
+                    p.unlink()
 
 
 class OpenStore:

@@ -157,6 +157,19 @@ def _struct_of_fields(df: pl.DataFrame, col: str, fields: list[str], problems: P
     return pl.struct(parts).alias(col)
 
 
+def _duplicates(df: pl.DataFrame, ids: list[str], problems: Problems) -> bool:
+    """Record each id that appears in more than one row; True when there was one."""
+    dup = df.select(pl.struct(ids).is_duplicated()).to_series()
+    if not dup.any():
+        return False
+    first = df.filter(dup).group_by(ids, maintain_order=True).agg(pl.col(ROW)).head(MAX_ROWS_NAMED)
+    for rec in first.iter_rows(named=True):
+        rows = ", ".join(str(r + 1) for r in rec[ROW][:6])
+        key = ", ".join(f"{c}={rec[c]!r}" for c in ids)
+        problems.add(f"duplicate id ({key}) in rows {rows}")
+    return True
+
+
 def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, allowed_extra: Iterable[str] = (),
             dedupe_identical: bool = False, source: str | None = None) -> pl.DataFrame:
     """Validate rows for `plan`'s feature and return them in canonical form.
@@ -215,21 +228,17 @@ def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, allowed_extr
             problems.add(f"expected text, got {df.get_column(col).dtype}", col)
         elif col in df.columns:
             exprs.append(pl.col(col).cast(pl.String))
+    ids = list(definition.id_columns)
     if problems.items:
+        # report duplicate ids too, as far as the raw id values allow: one pass shows everything
+        if all(c in df.columns for c in ids) and not dedupe_identical:
+            _duplicates(df.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in ids])), ids, problems)
         raise InputError(feature, problems.items, source)
 
     out = df.select(exprs)
     if dedupe_identical:
         out = out.unique(subset=[c for c in out.columns if c != ROW], keep="first", maintain_order=True)
-    ids = list(definition.id_columns)
-    dup = out.select(pl.struct(ids).is_duplicated()).to_series()
-    if dup.any():
-        dups = out.filter(dup)
-        first = dups.group_by(ids, maintain_order=True).agg(pl.col(ROW)).head(MAX_ROWS_NAMED)
-        for rec in first.iter_rows(named=True):
-            rows = ", ".join(str(r + 1) for r in rec[ROW][:6])
-            key = ", ".join(f"{c}={rec[c]!r}" for c in ids)
-            problems.add(f"duplicate id ({key}) in rows {rows}")
+    if _duplicates(out, ids, problems):
         raise InputError(feature, problems.items, source)
 
     if PROVENANCE not in out.columns or out.get_column(PROVENANCE).null_count():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import polars as pl
@@ -308,8 +309,6 @@ def test_import_duplicate_ids_are_refused(demo_store, tmp_path):
     assert demo_store.read_bytes() == before
 
 
-@pytest.mark.xfail(reason="cli bug: duplicate ids are only reported when a file has no other problem "
-                          "(store/validate.py prepare raises before its duplicate check)", strict=True)
 def test_import_bad_csv_reports_every_problem(demo_store, tmp_path):
     bad = write_csv(tmp_path / "bad.csv", *BAD_ROWS.values())
     before = demo_store.read_bytes()
@@ -323,8 +322,6 @@ def test_import_bad_csv_reports_every_problem(demo_store, tmp_path):
     assert len(lines) == 3
 
 
-@pytest.mark.xfail(reason="cli bug: an unknown --provenance mode is an internal error (exit 70): "
-                          "importer.plan_import raises ValueError", strict=True)
 def test_import_unknown_provenance_mode_is_a_usage_error(demo_store):
     r = run(demo_store, "import", "audio", str(DEMO_DATA / "audio_update.csv"), "--provenance", "bogus")
     assert r.exit_code in (1, 2), r.output
@@ -389,8 +386,19 @@ def test_approve_accept_ids_then_history(demo_store):
     assert resolved["counts"] == {"added": 1, "changed": 3, "removed": 1}
 
 
-def test_approve_recompute_without_a_compute_function_fails_and_is_audited(demo_store):
+@pytest.fixture
+def codeless_store(demo_store):
+    """The demo store, but recorded as another project: opened with --db alone, it has no code."""
+    conn = sqlite3.connect(demo_store)
+    conn.execute("UPDATE _metaxy_snapshots SET project = 'elsewhere'")
+    conn.commit()
+    conn.close()
+    return demo_store
+
+
+def test_approve_recompute_without_a_compute_function_fails_and_is_audited(codeless_store):
     # a store opened with --db alone has no code: the attempt fails, says why, and is recorded
+    demo_store = codeless_store
     r = run(demo_store, "approve", "speaker/embedding", "--recompute", "--ids", "spk_019", "--yes")
     assert r.exit_code == 1
     assert "no compute function" in r.stdout
@@ -421,24 +429,23 @@ def test_history_filters(demo_store):
     table = ok(run(demo_store, "history"))
     assert table.splitlines()[0] == "time\tuser\taction\tfeature\tversion\tsamples\tseconds\toutcome"
     assert "\taccept\tvideo/chunk\tfd42acb9\t" in table
-    assert "--since" in one_error(run(demo_store, "history", "--since", "yesterday"))
+    assert "--since" in one_error(run(demo_store, "history", "--since", "yesterday"), 2)
 
 
 def test_approve_needs_an_action_and_a_selection(demo_store):
     before = demo_store.read_bytes()
-    assert "--recompute" in one_error(run(demo_store, "approve", "speaker/embedding", "--yes"))
-    assert "--ids" in one_error(run(demo_store, "approve", "speaker/embedding", "--accept", "--yes"))
-    assert "--all-pending" in one_error(run(demo_store, "approve", "--all-pending", "--accept", "--yes"))
+    # wrong arguments are usage errors (exit 2); asking for something impossible is bad input (exit 1)
+    assert "--recompute" in one_error(run(demo_store, "approve", "speaker/embedding", "--yes"), 2)
+    assert "--ids" in one_error(run(demo_store, "approve", "speaker/embedding", "--accept", "--yes"), 2)
+    assert "--all-pending" in one_error(run(demo_store, "approve", "--all-pending", "--accept", "--yes"), 2)
     assert "root feature" in one_error(run(demo_store, "approve", "audio", "--accept", "--all", "--yes"))
-    msg = one_error(run(demo_store, "approve", "video/face_detection", "--accept", "--ids", "v0007", "--yes"))
+    msg = one_error(run(demo_store, "approve", "video/face_detection", "--accept", "--ids", "v0007", "--yes"), 2)
     assert "video_id, chunk_id" in msg
     assert "not a int" in one_error(run(demo_store, "approve", "video/face_detection", "--accept", "--ids",
-                                        "video_id=v0007,chunk_id=x", "--yes"))
+                                        "video_id=v0007,chunk_id=x", "--yes"), 2)
     assert demo_store.read_bytes() == before
 
 
-@pytest.mark.xfail(reason="cli bug: --recompute --accept together silently runs the last one "
-                          "(work_commands.approve: three flag_value options share one dest)", strict=True)
 def test_approve_refuses_two_actions(demo_store):
     before = demo_store.read_bytes()
     r = run(demo_store, "approve", "speaker/embedding", "--recompute", "--accept", "--all", "--yes")
@@ -446,33 +453,28 @@ def test_approve_refuses_two_actions(demo_store):
     assert demo_store.read_bytes() == before
 
 
-@pytest.mark.xfail(reason="cli bug: a malformed --ids col=value list is an internal error (exit 70): "
-                          "work_commands._parse_ids builds dict() from an item without '='", strict=True)
 def test_approve_malformed_ids_is_bad_input(demo_store):
     r = run(demo_store, "approve", "video/face_detection", "--accept", "--ids", "video_id=v0007,chunk_id", "--yes")
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output  # a malformed argument: a usage error
     assert "internal error" not in r.stderr and "--ids" in r.stderr
 
 
-@pytest.mark.xfail(reason="cli bug: --since with a huge relative time is an internal error (exit 70): "
-                          "work_commands.parse_since lets OverflowError out", strict=True)
 def test_history_since_out_of_range_is_bad_input(demo_store):
     r = run(demo_store, "history", "--since", "99999999999d")
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output  # a malformed argument: a usage error
     assert "internal error" not in r.stderr and "--since" in r.stderr
 
 
-@pytest.mark.xfail(reason="cli bug: approve --all-pending with no compute function skips the recomputes "
-                          "without saying why (review.approve_all_pending sets note but not skipped, so "
-                          "ActionResult.describe drops it) and exits 0", strict=True)
-def test_approve_all_pending_says_why_it_skipped(demo_store):
-    r = run(demo_store, "approve", "--all-pending", "--yes")
+def test_approve_all_pending_says_why_it_skipped(codeless_store):
+    r = run(codeless_store, "approve", "--all-pending", "--yes")
+    assert r.exit_code == 1, r.output  # not everything could be done
     assert "no compute function" in r.output, r.output
 
 
 # ----- push, diff and demo (what can be done without project code) -----------------------------------
 
-def test_push_and_diff_code_need_project_code(demo_store):
+def test_push_and_diff_code_need_project_code(codeless_store):
+    demo_store = codeless_store
     before = demo_store.read_bytes()
     assert "metaxy.toml" in one_error(run(demo_store, "push"))
     assert "no feature code" in one_error(run(demo_store, "diff"))
@@ -525,9 +527,6 @@ def test_global_options_come_before_the_command(demo_store):
     assert r.exit_code == 2 and "No such option" in r.stderr
 
 
-@pytest.mark.xfail(reason="cli bug: `--ids ID ...` as documented (README, issue) is a usage error for a second "
-                          "ID; only a repeated --ids works (work_commands.approve: multiple=True, not nargs)",
-                   strict=True)
 def test_approve_ids_takes_several_ids_as_documented(demo_store):
     r = run(demo_store, "approve", "speaker/embedding", "--accept", "--ids", "spk_019", "spk_039", "--yes")
     assert r.exit_code == 0, r.output
@@ -542,8 +541,6 @@ def test_approve_repeated_ids(demo_store):
     assert sorted(d["speaker_id"] for d in entry["ids"]) == ["spk_019", "spk_039"]
 
 
-@pytest.mark.xfail(reason="cli bug: --ids naming no pending sample is dropped silently ('0 of 0 samples, "
-                          "nothing to do', exit 0): a typo goes unnoticed", strict=True)
 def test_approve_ids_that_are_not_pending_are_named(demo_store):
     r = run(demo_store, "approve", "speaker/embedding", "--accept", "--ids", "spk_O19", "--yes")
     assert "spk_O19" in r.output, r.output

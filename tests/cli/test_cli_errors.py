@@ -152,10 +152,6 @@ def test_missing_config_file(tmp_path):
     assert msg == f"{tmp_path / 'nope.toml'}: no such configuration file"
 
 
-@pytest.mark.xfail(reason="cli bug: an entrypoint module that fails to import (syntax error, missing "
-                          "dependency) is reported as an internal error with exit 70 and without the "
-                          "metaxy.toml or module name (config.load_entrypoints re-raises; cli/main.py "
-                          "MetaxyGroup treats it as our bug)", strict=True)
 @pytest.mark.parametrize("body", ["def broken(:\n", "import no_such_dependency_xyz\n"],
                          ids=["syntax_error", "missing_dependency"])
 def test_entrypoint_that_fails_to_import(tmp_path, demo_store, body):

@@ -56,16 +56,15 @@ def speakers(tmp_path: Path) -> Path:
 def video_project(tmp_path: Path, demo_store: Path, *, with_pipeline: bool) -> Path:
     """A copy of sample_data/video_demo whose dev store is a copy of the demo store.
 
-    with_pipeline: the entrypoints also name video_demo.pipeline, where the demo's compute
-    functions are registered (the shipped metaxy.toml names only video_demo.features).
+    with_pipeline: the entrypoints name video_demo.pipeline, where the demo's compute functions
+    are registered (the shipped metaxy.toml does); without it, only the features module.
     """
     target = tmp_path / "video_demo"
     shutil.copytree(SAMPLE_DATA / "video_demo", target, ignore=shutil.ignore_patterns("__pycache__", "*.db*"))
-    if with_pipeline:
-        toml = (target / "metaxy.toml").read_text()
-        assert 'entrypoints = ["video_demo.features"]' in toml
-        (target / "metaxy.toml").write_text(
-            toml.replace('["video_demo.features"]', '["video_demo.features", "video_demo.pipeline"]'))
+    toml = (target / "metaxy.toml").read_text()
+    assert '"video_demo.pipeline"' in toml
+    if not with_pipeline:
+        (target / "metaxy.toml").write_text(toml.replace(', "video_demo.pipeline"', ""))
     shutil.copyfile(demo_store, target / "demo.db")
     return target
 
@@ -168,15 +167,12 @@ def test_assert_in_sync_before_and_after_approve_all_pending(tmp_path, demo_stor
     assert all(e["outcome"] == "ok" for e in json.loads(ok(mx(tmp_path, *config, "history", "--format", "json"))))
 
 
-@pytest.mark.xfail(reason="cli bug: the demo store cannot be recomputed from the command line: its compute "
-                          "functions live in video_demo.pipeline, which neither --db (open_project ignores "
-                          "demo stores) nor the shipped sample_data/video_demo/metaxy.toml loads", strict=True)
 @pytest.mark.parametrize("route", ["db", "shipped_config"])
 def test_demo_store_recompute_as_documented(tmp_path, demo_store, route):
     if route == "db":
         opts = ["--db", str(demo_store)]
     else:
-        opts = ["--config", str(video_project(tmp_path, demo_store, with_pipeline=False) / "metaxy.toml")]
+        opts = ["--config", str(video_project(tmp_path, demo_store, with_pipeline=True) / "metaxy.toml")]
     p = mx(tmp_path, *opts, "approve", "speaker/embedding", "--recompute", "--ids", "spk_019", "--yes")
     assert p.returncode == 0, p.stdout + p.stderr
     ok(mx(tmp_path, *opts, "approve", "--all-pending", "--yes"))

@@ -87,9 +87,6 @@ LONG_COMMANDS = {  # what shows a progress bar in a terminal -> (arguments, its 
 }
 
 
-@pytest.mark.xfail(reason="cli bug: every command with a progress bar fails in a terminal with exit 70: "
-                          "cli/output.py Progress passes stderr=True to rich.progress.Progress, which has no "
-                          "such argument (console=Console(stderr=True) is meant)", strict=True)
 @pytest.mark.parametrize("command", list(LONG_COMMANDS))
 def test_long_operations_show_a_progress_bar_in_a_terminal(tmp_path, demo_store, command):
     args, label, closing = LONG_COMMANDS[command]
