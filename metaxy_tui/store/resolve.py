@@ -148,18 +148,8 @@ def _plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: ReadPl
 
 def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
     """Join the deps' frames and hash every field's and the row's provenance."""
-    frame: pl.DataFrame | None = None
-    key: list[str] = []
-    all_optional = all(d.optional for d in plan.deps)
-    for d, part in zip(plan.deps, dep_frames):
-        if frame is None:
-            frame = part
-        else:
-            shared = [c for c in d.on if c in key]
-            how = "full" if all_optional else ("left" if d.optional else "inner")
-            frame = frame.join(part, on=shared, how=how, coalesce=True)
-        key += [c for c in d.on if c not in key]
-    assert frame is not None
+    frame = _joined(plan, dep_frames)
+    key = list(plan.key)
     field_hashes: dict[str, pl.Expr] = {}
     for spec in plan.definition.spec.fields:
         fk = spec.key.to_string()
@@ -270,7 +260,8 @@ def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hash
 
 
 def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """The deps' rows joined as in _expected, without values."""
+    """The deps' rows joined on the key columns they share (required deps inner, optional left;
+    all optional: full)."""
     frame: pl.DataFrame | None = None
     key: list[str] = []
     all_optional = all(d.optional for d in plan.deps)
