@@ -227,19 +227,11 @@ def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
     result.skipped = wanted.height - len(accepted)
     if result.skipped:
         result.note = "never computed, nothing stored to carry forward"
-    if carried.height:
-        try:
-            store.write_metadata(feature, carried, inputs_as_of=store._resolved_as_of.get(feature))
-            result.done = len(accepted)
-            result.batches = 1
-        except MetaxyError as e:
-            result.outcome, result.error = "failed", str(e)
-    else:
-        result.outcome = "nothing to do"
-    result.seconds = time.perf_counter() - start
+    as_of = store._resolved_as_of.get(feature)
+    _audited_step(project, result, plan, accepted, start,
+                  lambda within: store.write_metadata(feature, carried, inputs_as_of=as_of, within=within))
     if progress is not None:
         progress(result.done, result.requested)
-    _audit(project, result, plan, accepted)
     return result
 
 
@@ -254,18 +246,29 @@ def delete_removed(project: Project, feature: str, keys: list[dict] | None = Non
     removed = _select(store.resolve_update(feature).removed.to_polars(), key, _keys_frame(plan, keys))
     samples = _distinct(removed, key)
     result = ActionResult("delete_removed", feature, len(samples))
-    if removed.height:
-        try:
-            store.delete_metadata(feature, ids=removed.select(list(plan.definition.id_columns)))
-            result.done = len(samples)
-            result.batches = 1
-        except MetaxyError as e:
-            result.outcome, result.error = "failed", str(e)
-    else:
-        result.outcome = "nothing to do"
-    result.seconds = time.perf_counter() - start
-    _audit(project, result, plan, samples)
+    ids = removed.select(list(plan.definition.id_columns))
+    _audited_step(project, result, plan, samples, start,
+                  lambda within: store.delete_metadata(feature, ids=ids, within=within))
     return result
+
+
+def _audited_step(project: Project, result: ActionResult, plan: FeaturePlan, ids: list[dict], start: float,
+                  step: Callable) -> None:
+    """Run a one-transaction action whose audit entry is written inside that transaction."""
+    store = project.store
+    if not ids:
+        result.outcome = "nothing to do"
+        result.seconds = time.perf_counter() - start
+        _audit(project, result, plan, ids)
+        return
+    audit_id = store.start_audit(action=result.action, feature=result.feature, feature_version=plan.feature_version)
+    try:
+        step(lambda conn: store.audit_batch(conn, audit_id, ids, time.perf_counter() - start))
+        result.done, result.batches = len(ids), 1
+    except MetaxyError as e:
+        result.outcome, result.error = "failed", str(e)
+    result.seconds = time.perf_counter() - start
+    store.finish_audit(audit_id, outcome=result.outcome, duration_s=result.seconds, detail=result.error)
 
 
 # ----- everything, in order -----------------------------------------------------------------

@@ -459,7 +459,8 @@ class SQLiteMetadataStore:
         return decode_rows(raw, definition, fields, fv_names, pvs)
 
     # ----- deleting --------------------------------------------------------------------------
-    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True) -> int:
+    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
+                        within: Callable[[sqlite3.Connection], None] | None = None) -> int:
         """Soft-delete (hide until written again) or hard-delete (remove every stored row of) samples.
 
         `ids` is a list of dicts or a frame with the id columns; `filters` a polars
@@ -478,7 +479,10 @@ class SQLiteMetadataStore:
         if table is None or target.height == 0:
             return 0
         with self._transaction() as conn:
-            return self._delete_rows(conn, definition, table, target, soft=soft, now=now_us())
+            n = self._delete_rows(conn, definition, table, target, soft=soft, now=now_us())
+            if within is not None:
+                within(conn)
+            return n
 
     def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
         key = definition.name
