@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from hypothesis import strategies as st
 import metaxy_tui as mx
 from metaxy_tui.hashing import Hasher, HashAlgorithm
 
-SETTINGS = settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+# HYPOTHESIS_MAX=300 runs more examples by hand
+SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "30")), deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 G = mx.FeatureGraph()
 with G.use():

@@ -97,7 +97,9 @@ def _plan_dep(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: H
         order = [d.columns[c] for c in d.upstream_ids]
         window = (f"PARTITION BY {quote_all(on_src)} ORDER BY {quote_all(order)} "
                   "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING")
-        concat = [f"group_concat({v}, '|') OVER w AS {quote(value_column(d.upstream, f))}"
+        # SQLite's window group_concat gives NULL, not '', for a group whose text is empty (one
+        # member whose value is ''); the values themselves are never NULL, so NULL means ''
+        concat = [f"COALESCE(group_concat({v}, '|') OVER w, '') AS {quote(value_column(d.upstream, f))}"
                   for v, f in zip(values, d.fields)]
         inner = (f"SELECT {on_select}, row_number() OVER w AS __rn, {', '.join(concat)} FROM {quote(table)} "
                  f"WHERE {where} WINDOW w AS ({window})")
