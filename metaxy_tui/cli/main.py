@@ -40,6 +40,15 @@ def opened(ctx: "Context", *, mode: str = "w", create: bool = True) -> Iterator[
         project.close()
 
 
+def stdout_gone() -> "click.exceptions.Exit":
+    """The reader of our output went away (`metaxy-tui resolve F | head`): stop quietly, as a
+    command killed by SIGPIPE would, and keep Python's exit-time flush from failing again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    raise click.exceptions.Exit(141)
+
+
 class MetaxyGroup(click.Group):
     """Turns our errors into one line on stderr and a non-zero exit, never a traceback."""
 
@@ -48,6 +57,8 @@ class MetaxyGroup(click.Group):
             return super().invoke(ctx)
         except MetaxyError as e:
             fail(str(e))
+        except BrokenPipeError:
+            stdout_gone()
         except OSError as e:
             fail(f"{e.filename or ''}: {e.strerror or e}" if getattr(e, "filename", None) else str(e))
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt):
@@ -121,3 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="metaxy-tui", standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # raised outside a command (click's own output)
+        try:
+            stdout_gone()
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)

@@ -213,3 +213,26 @@ def test_bad_import_file(tmp_path, demo_store):
     msg = one_error(mx(tmp_path, "--db", str(demo_store), "import", "speaker/embedding", str(AUDIO_UPDATE)))
     assert "not a root feature" in msg
     assert demo_store.read_bytes() == before
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path, demo_store):
+    """`metaxy-tui resolve F | head -1`: no 'Broken pipe' error when the reader goes away."""
+    from metaxy_tui.service.demo import open_demo_project
+
+    project = open_demo_project(demo_store)
+    try:  # every face detection gone: 3,833 samples to resolve, far more than a pipe holds
+        ids = project.store.read_metadata("video/face_detection").select("video_id", "chunk_id")
+        project.store.delete_metadata("video/face_detection", ids=ids, soft=False)
+    finally:
+        project.close()
+    db = demo_store
+    p = subprocess.Popen([*COMMAND, "--db", str(db), "resolve", "video/face_detection", "--format", "csv"],
+                         cwd=tmp_path, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    first = p.stdout.readline()
+    p.stdout.close()  # as `head -1` does
+    err = p.stderr.read().decode()
+    code = p.wait(timeout=120)
+    assert first.startswith(b"status,"), first
+    assert err == "", err
+    assert code in (0, 141), code
