@@ -30,6 +30,17 @@ def declare(cv: str = "__metaxy_initial__"):
     return Audio, Emb
 
 
+def two_audio_versions():
+    """Audio declared twice, each in a graph of its own: code version initial, then "2"."""
+    g1 = mx.FeatureGraph()
+    with g1.use():
+        A1, _ = declare()
+    g2 = mx.FeatureGraph()
+    with g2.use():
+        A2, _ = declare(cv="2")
+    return A1, A2
+
+
 def audio(*rows) -> pl.DataFrame:
     """audio(("a1", "s1", "p1"), ...) with n = the row's position."""
     return pl.DataFrame([{"audio_id": a, "speaker_id": s, "n": i, "metaxy_provenance_by_field": {"default": p}}
@@ -261,12 +272,7 @@ def test_read_unwritten_feature_is_empty_with_its_columns(store):
 
 
 def test_read_all_feature_versions(graph, store_path):
-    g1 = mx.FeatureGraph()
-    with g1.use():
-        A1, _ = declare()
-    g2 = mx.FeatureGraph()
-    with g2.use():
-        A2, _ = declare(cv="2")
+    A1, A2 = two_audio_versions()
     with mx.SQLiteMetadataStore(store_path) as s:
         s.write(A1, audio(("a1", "s1", "p1"), ("a2", "s1", "p2")))
         s.write(A2, audio(("a1", "s1", "p1")))
@@ -307,12 +313,7 @@ def test_soft_delete_by_filter_and_by_frame(store):
 
 
 def test_hard_delete_removes_every_row_of_the_id(graph, store_path):
-    g1 = mx.FeatureGraph()
-    with g1.use():
-        A1, _ = declare()
-    g2 = mx.FeatureGraph()
-    with g2.use():
-        A2, _ = declare(cv="2")
+    A1, A2 = two_audio_versions()
     with mx.SQLiteMetadataStore(store_path) as s:
         s.write(A1, audio(("a1", "s1", "p1"), ("a2", "s1", "p2")))
         s.write(A1, audio(("a1", "s1", "p1b")))
