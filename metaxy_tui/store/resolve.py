@@ -337,9 +337,7 @@ def _lean_status(plan: FeaturePlan, lean: pl.DataFrame, current: pl.DataFrame
                  ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """(added and changed keys with their provenance and state, removed keys, number of keys)."""
     key = list(plan.key)
-    exp = lean.select(key + [PROVENANCE_BY_FIELD, PROVENANCE])
-    if plan.deps and (plan.deps[0].kind == "aggregation" or len(plan.deps) > 1):
-        exp = exp.unique(subset=key)
+    exp = lean.select(key + [PROVENANCE_BY_FIELD, PROVENANCE])  # one row per key: _expected made it so
     state, removed = _states(exp, current, key)
     wanted = exp.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED)
     gone = current.filter(removed).select(key)
