@@ -27,9 +27,10 @@ from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID,
 from ..errors import UnknownFeatureError
 from ..graph import DepPlan, FeaturePlan
 from ..keys import quote
-from ..store.schema import FV, SUPERSEDED, WRITE
+from ..store.resolve import latest_condition
+from ..store.schema import FV, SUPERSEDED, WRITE, table_columns
 from .project import Project
-from .samples import format_ids, latest_where, open_readonly, table_location
+from .samples import format_ids, open_readonly, table_location
 
 LINK_LIMIT = 200  # linked samples listed per dep; the rest are counted
 HISTORY_LIMIT = 500
@@ -208,10 +209,6 @@ def _detail(conn: sqlite3.Connection, project: Project, plan: FeaturePlan, ids: 
 
 # ----- rows ----------------------------------------------------------------------------------
 
-def _table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")]
-
-
 def _fv_names(conn: sqlite3.Connection, feature: str) -> dict[int, str]:
     return dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?",
                              (feature,)).fetchall())
@@ -272,10 +269,10 @@ def _linked(conn: sqlite3.Connection, plan: FeaturePlan, match: dict[str, Any], 
         note = (f"{plan.name} has no stored samples yet" if table is None else
                 f"{plan.name} has no samples under its current feature version")
         return [], 0, note
-    present = set(_table_columns(conn, table))
+    present = set(table_columns(conn, table))
     if any(c not in present for c in match):
         return [], 0, f"{plan.name} has no column {', '.join(c for c in match if c not in present)}"
-    where = f"{latest_where('t')} AND {_match(list(match))}"
+    where = f"{latest_condition('t')} AND {_match(list(match))}"
     params = (fv_id, *match.values())
     total = conn.execute(f"SELECT count(*) FROM {quote(table)} AS t WHERE {where}", params).fetchone()[0]
     fields = [f for f in fields if pbf_column(f) in present]

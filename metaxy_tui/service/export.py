@@ -30,8 +30,8 @@ from pathlib import Path
 from ..columns import CREATED_AT, DATA_VERSION, FEATURE_VERSION, PROVENANCE, UPDATED_AT
 from ..definition import FeatureDefinition
 from ..graph import FeatureGraph
-from ..keys import quote
 from ..store.codec import DATETIME_FORMAT
+from ..store.schema import table_columns
 from .samples import Interrupted, SampleColumn, ViewQuery, ViewSpec, feature_columns, open_readonly, table_location
 
 FORMATS = ("csv", "parquet", "json")
@@ -166,7 +166,7 @@ class Exporter:
                 if self.cancelled:
                     raise Interrupted()
                 table, fv_id = table_location(conn, definition.name, self.job.feature_version)
-                stored = [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")] if table else []
+                stored = table_columns(conn, table) if table else []
                 columns = feature_columns(definition, stored)
                 fv_names = dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
                                              "WHERE feature_key = ?", (definition.name,)).fetchall())

@@ -30,7 +30,8 @@ from ..definition import FeatureDefinition
 from ..errors import UnknownFeatureError
 from ..graph import FeatureGraph, FeaturePlan
 from ..keys import quote
-from ..store.schema import FV, SUPERSEDED
+from ..store.resolve import latest_condition
+from ..store.schema import FV, SUPERSEDED, table_columns
 
 PAGE_SIZE = 200
 VIEW_TABLE = "temp._mx_view"
@@ -64,12 +65,6 @@ def table_location(conn: sqlite3.Connection, feature: str, feature_version: str)
     fv = conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
                       (feature, feature_version)).fetchone()
     return row[0], (fv[0] if fv else None)
-
-
-def latest_where(alias: str = "") -> str:
-    """Rows that are current: under one feature version (bound first), latest, not deleted."""
-    a = f"{alias}." if alias else ""
-    return f"{a}{quote(FV)} = ? AND {a}{quote(SUPERSEDED)} IS NULL AND {a}{quote(DELETED_AT)} IS NULL"
 
 
 # ----- columns -------------------------------------------------------------------------------
@@ -272,7 +267,7 @@ class ViewQuery:
     def build(cls, spec: ViewSpec, columns: Sequence[SampleColumn], id_columns: Sequence[str], table: str,
               fv_id: int, present: set[str]) -> "ViewQuery":
         select = ["t.rowid"] + [c.sql(present, "t") for c in columns]
-        where = latest_where("t")
+        where = latest_condition("t")  # current rows: one feature version (bound first), latest, not deleted
         params: list[Any] = [fv_id]
         text = spec.filter.strip()
         if text:
@@ -388,7 +383,7 @@ class SamplePager:
                                       note=self._empty_note(conn, spec.feature, table), **base)
                     self._view = view
                     return view
-                stored = [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")]
+                stored = table_columns(conn, table)
                 present = set(stored)
                 columns = tuple(feature_columns(plan, stored))
                 base["columns"] = columns
