@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from ..columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_
                        MATERIALIZATION_ID, PROJECT_VERSION, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT,
                        ColumnType, dvbf_column, pbf_column)
 from ..definition import FeatureDefinition
+from ..keys import quote, quote_all
 from .schema import FV, WRITE
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6f"
@@ -31,6 +33,18 @@ def encode_expr(col: str, t: ColumnType) -> pl.Expr:
     if t.name == "bool":
         return c.cast(pl.Int64)
     return c
+
+
+def keys_in(columns: list[str], keys: pl.DataFrame, types: dict[str, ColumnType]) -> tuple[str, str]:
+    """The condition "stored `columns` are one of `keys`' rows" and its one parameter.
+
+    `keys` holds one column per stored column, in the same order (`types` by `keys`' names);
+    its tuples travel as a JSON array of arrays, in the values SQLite stores.
+    """
+    picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    target = quote(columns[0]) if len(columns) == 1 else f"({quote_all(columns)})"
+    encoded = json.dumps(keys.select([encode_expr(c, types[c]).alias(c) for c in keys.columns]).rows())
+    return f"{target} IN (SELECT {picked} FROM json_each(?))", encoded
 
 
 def columns_as_lists(df: pl.DataFrame) -> list[list[Any]]:

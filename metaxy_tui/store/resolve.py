@@ -10,7 +10,6 @@ then one full join of expected and current keys gives added, changed and removed
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from ..frames import Increment, IncrementFrame
 from ..graph import DepPlan, FeaturePlan, GraphPlan
 from ..hashing import Hasher
 from ..keys import FieldKey, quote, quote_all
-from .codec import encode_expr, polars_schema
+from .codec import keys_in, polars_schema
 from .reader import Query, split_by_rowid
 from .schema import FV, SUPERSEDED
 
@@ -195,12 +194,6 @@ VERIFY_CHUNK = 131_072
 GATHER_SHARE = 0.4  # above this share of samples, read every upstream row instead of picking by key
 
 
-def _encoded_keys(keys: pl.DataFrame, types: dict[str, ColumnType]) -> str:
-    """Key tuples as a JSON array of arrays, in the values SQLite stores."""
-    exprs = [encode_expr(c, types[c]).alias(c) for c in keys.columns]
-    return json.dumps(keys.select(exprs).rows())
-
-
 def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame | None,
                reads: ReadPlan) -> int:
     """Plan a dep's kept columns (no values) for the rows whose `on` key is in `keys` (None: all)."""
@@ -214,13 +207,9 @@ def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl
     sql = f"SELECT {kept} FROM {quote(table)} WHERE {latest_condition()}"
     if keys is None:
         return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), _concat)
-    on_src = [d.columns[c] for c in d.on]
-    picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(on_src)))
-    target = quote(on_src[0]) if len(on_src) == 1 else f"({quote_all(on_src)})"
-    sql += f" AND {target} IN (SELECT {picked} FROM json_each(?))"
     types = {c: up.definition.columns[d.columns[c]] for c in d.on}
-    return reads.add([Query(sql, [fv_id, _encoded_keys(keys.select(list(d.on)).unique(), types)], schema,
-                            keys.height)], _concat)
+    cond, encoded = keys_in([d.columns[c] for c in d.on], keys.select(list(d.on)).unique(), types)
+    return reads.add([Query(f"{sql} AND {cond}", [fv_id, encoded], schema, keys.height)], _concat)
 
 
 def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:

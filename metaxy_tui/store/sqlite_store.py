@@ -25,7 +25,7 @@ from ..keys import quote, quote_all
 from ..spec import feature_key_of
 from . import resolve as _resolve
 from . import schema as _schema
-from .codec import decode_rows, empty_frame, encode_expr, now_us, table_types
+from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
 from .reader import Reader
 from .validate import ROW, prepare
 from .write import insert_rows, match_ids, stage_ids
@@ -440,11 +440,9 @@ class SQLiteMetadataStore:
         if not deleted:
             where.append(f"{quote(DELETED_AT)} IS NULL")
         if keys is not None:
-            cols = list(keys.columns)
-            picked = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(cols)))
-            target = quote(cols[0]) if len(cols) == 1 else f"({quote_all(cols)})"
-            where.append(f"{target} IN (SELECT {picked} FROM json_each(?))")
-            params.append(json.dumps(keys.select([encode_expr(c, definition.columns[c]).alias(c) for c in cols]).rows()))
+            cond, encoded = keys_in(list(keys.columns), keys, definition.columns)
+            where.append(cond)
+            params.append(encoded)
         wanted = [c for c in definition.columns if c in stored_cols]
         wanted += [c for f in fields for c in (pbf_column(f), dvbf_column(f)) if c in stored_cols]
         wanted += [c for c in stored_cols if c.startswith("metaxy_") and "." not in c] + [_schema.FV, _schema.WRITE]
