@@ -119,6 +119,7 @@ class ReviewScreen(Screen[bool]):
         self.results: list[ActionResult] = []  # every action's results, oldest first
         self._cancel = threading.Event()
         self._current: ActionRequest | None = None
+        self._shown: tuple[ReviewModel, ReasonGroup | None] | None = None  # what the samples pane shows
 
     # ----- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -206,7 +207,11 @@ class ReviewScreen(Screen[bool]):
     def _show_group(self) -> None:
         if self.model is None:
             return
-        self.query_one(ReviewSamples).show(self.model, self._highlighted_group(), self.selection)
+        group = self._highlighted_group()
+        if self._shown is not None and self._shown[0] is self.model and self._shown[1] is group:
+            return  # ReviewGroups.show() announces the highlight it set: the pane already shows that group
+        self._shown = (self.model, group)
+        self.query_one(ReviewSamples).show(self.model, group, self.selection)
         if not self.model.groups:
             note = Text(f"Nothing pending for {self.feature}.")
             if self.model.pending_upstream:
