@@ -118,4 +118,4 @@ def export(ctx: Context, feature: str, fmt: str | None, output: str, text: str, 
     echo(f"{result.rows:,} rows of {feature} written to {output} ({fmt})")
 
 
-__all__ = ["import_samples", "export", "fail"]
+__all__ = ["import_samples", "export"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..errors import MetaxyError
 from ..service.graph_text import mermaid, neighbourhood
 from ..service.status import iter_statuses
-from .main import Context, cli, fail, opened
+from .main import Context, cli, opened
 from .output import echo, print_json, print_table
 
 
@@ -151,4 +150,4 @@ def status(ctx: Context, fmt: str, assert_in_sync: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-__all__ = ["list_features", "describe", "graph", "status", "MetaxyError"]
+__all__ = ["list_features", "describe", "graph", "status"]

@@ -6,16 +6,14 @@ import csv
 import json
 import re
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import click
-import polars as pl
 
 from ..columns import PROVENANCE
 from ..service import review
 from .main import Context, cli, fail, opened
-from .output import Progress, echo, is_terminal, print_json, print_table
+from .output import Progress, echo, print_json, print_table
 
 
 def _rows(inc, explanation=None) -> list[dict]:
@@ -290,4 +288,4 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
                  for r in log.iter_rows(named=True)])
 
 
-__all__ = ["resolve", "approve", "history", "parse_since", "pl", "time", "is_terminal"]
+__all__ = ["resolve", "approve", "history", "parse_since"]
