@@ -36,3 +36,16 @@ def demo_store(demo_store_master, tmp_path):
     target = tmp_path / "demo.db"
     shutil.copyfile(demo_store_master, target)
     return target
+
+
+@pytest.fixture
+def project(demo_store):
+    """The demo project (its code loaded) on `demo_store`, closed after the test.
+
+    Test files that need another kind of project define their own `project` fixture.
+    """
+    from metaxy_tui.service.demo import open_demo_project
+
+    p = open_demo_project(demo_store)
+    yield p
+    p.close()

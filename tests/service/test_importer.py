@@ -14,7 +14,7 @@ import xxhash
 
 import metaxy_tui as mx
 from metaxy_tui.errors import InputError
-from metaxy_tui.service.demo import demo_dir, open_demo_project
+from metaxy_tui.service.demo import demo_dir
 from metaxy_tui.service.file_readers import RowProblems, parse_text, read_table
 from metaxy_tui.service.importer import (ImportCancelled, apply_import, default_import_folder, plan_import,
                                          root_features)
@@ -23,13 +23,6 @@ from metaxy_tui.service.status import all_statuses
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 AUDIO_UPDATE = demo_dir() / "data" / "audio_update.csv"
-
-
-@pytest.fixture
-def project(demo_store):
-    p = open_demo_project(demo_store)
-    yield p
-    p.close()
 
 
 def store_digest(path: Path) -> str:

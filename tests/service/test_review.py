@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
 from metaxy_tui.service import review
 from metaxy_tui.service.demo import open_demo_project
 
 A0001_NEW = {"default": "changed-a0001-for-test"}
-
-
-@pytest.fixture
-def project(demo_store):
-    p = open_demo_project(demo_store)
-    yield p
-    p.close()
 
 
 def speaker_of(project, audio_id: str) -> str:

@@ -8,17 +8,9 @@ import pytest
 from textual.app import App
 
 from metaxy_tui.service import review
-from metaxy_tui.service.demo import open_demo_project
 from metaxy_tui.tui.screens.audit import AuditScreen
 from metaxy_tui.tui.screens.confirm import ConfirmScreen
 from metaxy_tui.tui.widgets.review_audit_table import AuditTable, entry_text, format_duration
-
-
-@pytest.fixture
-def project(demo_store):
-    p = open_demo_project(demo_store)
-    yield p
-    p.close()
 
 
 @pytest.fixture

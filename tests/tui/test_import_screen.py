@@ -6,12 +6,11 @@ import hashlib
 import threading
 from pathlib import Path
 
-import pytest
 from textual.widgets import Button, Input, Select
 
 from metaxy_tui.errors import StoreError
 from metaxy_tui.service import importer
-from metaxy_tui.service.demo import demo_dir, open_demo_project
+from metaxy_tui.service.demo import demo_dir
 from metaxy_tui.service.project import open_project
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.screens import import_screen as screen_module
@@ -26,13 +25,6 @@ from metaxy_tui.tui.widgets.import_problems import ImportProblems
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 DATA = demo_dir() / "data"
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def import_project(demo_store):
-    project = open_demo_project(demo_store)
-    yield project
-    project.close()
 
 
 def digest(path: Path) -> str:
@@ -77,8 +69,8 @@ def summary(screen: ImportScreen) -> str:
     return str(screen.query_one("#summary").render())
 
 
-async def test_i_opens_the_screen_for_the_selected_root_and_escape_goes_back(import_project):
-    app = MetaxyApp(import_project)
+async def test_i_opens_the_screen_for_the_selected_root_and_escape_goes_back(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_import(app, pilot)
         assert screen.query_one("#feature", Select).value == "audio"
@@ -91,19 +83,19 @@ async def test_i_opens_the_screen_for_the_selected_root_and_escape_goes_back(imp
         assert isinstance(app.screen, BrowserScreen)
 
 
-async def test_a_derived_feature_selected_falls_back_to_the_first_root(import_project):
-    app = MetaxyApp(import_project)
+async def test_a_derived_feature_selected_falls_back_to_the_first_root(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.push_screen(ImportScreen(import_project, "speaker/embedding"))
+        app.push_screen(ImportScreen(project, "speaker/embedding"))
         await pilot.pause()
         select = app.screen.query_one("#feature", Select)
         assert select.value == "audio"
         assert [str(o[0]) for o in select._options] == ["audio", "video"]
 
 
-async def test_loading_a_file_shows_preview_mapping_and_counts(import_project):
-    app = MetaxyApp(import_project)
+async def test_loading_a_file_shows_preview_mapping_and_counts(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
@@ -119,8 +111,8 @@ async def test_loading_a_file_shows_preview_mapping_and_counts(import_project):
         assert screen.query_one("#import", Button).has_focus
 
 
-async def test_problems_are_listed_and_each_is_shown_in_place(import_project):
-    app = MetaxyApp(import_project)
+async def test_problems_are_listed_and_each_is_shown_in_place(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, FIXTURES / "bad_values.csv")
@@ -143,8 +135,8 @@ async def test_problems_are_listed_and_each_is_shown_in_place(import_project):
         assert screen.query_one(ImportActions).state == "ready"
 
 
-async def test_a_malformed_file_is_one_problem_naming_the_place(import_project):
-    app = MetaxyApp(import_project)
+async def test_a_malformed_file_is_one_problem_naming_the_place(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, FIXTURES / "broken.json")
@@ -156,8 +148,8 @@ async def test_a_malformed_file_is_one_problem_naming_the_place(import_project):
         assert "no such file" in str(problems.get_option_at_index(0).prompt)
 
 
-async def test_m_maps_an_unknown_column_and_the_file_is_checked_again(import_project):
-    app = MetaxyApp(import_project)
+async def test_m_maps_an_unknown_column_and_the_file_is_checked_again(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, FIXTURES / "unknown_column.csv")
@@ -184,8 +176,8 @@ async def test_m_maps_an_unknown_column_and_the_file_is_checked_again(import_pro
         assert not picker.display and preview.has_focus
 
 
-async def test_full_set_changes_the_counts_without_reading_again(import_project):
-    app = MetaxyApp(import_project)
+async def test_full_set_changes_the_counts_without_reading_again(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
@@ -200,8 +192,8 @@ async def test_full_set_changes_the_counts_without_reading_again(import_project)
         assert "removed" not in summary(screen).split("   ")[0]
 
 
-async def test_provenance_choice_reads_again(import_project):
-    app = MetaxyApp(import_project)
+async def test_provenance_choice_reads_again(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
@@ -216,8 +208,8 @@ async def test_provenance_choice_reads_again(import_project):
         assert "cannot hash the file" in str(screen.query_one(ImportProblems).get_option_at_index(0).prompt)
 
 
-async def test_another_feature_is_checked_against_its_columns(import_project):
-    app = MetaxyApp(import_project)
+async def test_another_feature_is_checked_against_its_columns(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "videos_update.parquet")
@@ -228,8 +220,8 @@ async def test_another_feature_is_checked_against_its_columns(import_project):
         assert "1 added · 0 changed · 4 unchanged" in summary(screen)
 
 
-async def test_import_asks_first_and_no_goes_back(import_project, demo_store):
-    app = MetaxyApp(import_project)
+async def test_import_asks_first_and_no_goes_back(project, demo_store):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
@@ -251,12 +243,12 @@ async def test_import_asks_first_and_no_goes_back(import_project, demo_store):
         assert digest(demo_store) == before
 
 
-async def test_import_writes_and_returns_to_the_browser(import_project):
-    app = MetaxyApp(import_project)
+async def test_import_writes_and_returns_to_the_browser(project):
+    app = MetaxyApp(project)
     results = []
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.push_screen(ImportScreen(import_project, "audio"), results.append)
+        app.push_screen(ImportScreen(project, "audio"), results.append)
         await pilot.pause()
         await load(app, pilot, DATA / "audio_update.csv")
         await pilot.press("ctrl+s")
@@ -265,10 +257,10 @@ async def test_import_writes_and_returns_to_the_browser(import_project):
         await settle(app, pilot)
         assert results == [True]
         assert isinstance(app.screen, BrowserScreen)
-        assert import_project.store.count("audio") == 304
+        assert project.store.count("audio") == 304
 
 
-async def test_escape_cancels_a_running_import_and_nothing_is_written(import_project, demo_store, monkeypatch):
+async def test_escape_cancels_a_running_import_and_nothing_is_written(project, demo_store, monkeypatch):
     started = threading.Event()
 
     def slow_apply(project, plan, progress=None, cancelled=None):
@@ -280,7 +272,7 @@ async def test_escape_cancels_a_running_import_and_nothing_is_written(import_pro
         return importer.apply_import(project, plan, progress, cancelled)
 
     monkeypatch.setattr(screen_module, "apply_import", slow_apply)
-    app = MetaxyApp(import_project)
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
@@ -299,7 +291,7 @@ async def test_escape_cancels_a_running_import_and_nothing_is_written(import_pro
         assert digest(demo_store) == before
 
 
-async def test_escape_stops_reading_a_file_and_stays(import_project, monkeypatch):
+async def test_escape_stops_reading_a_file_and_stays(project, monkeypatch):
     started = threading.Event()
 
     def slow_plan(*args, cancelled=None, **kwargs):
@@ -311,7 +303,7 @@ async def test_escape_stops_reading_a_file_and_stays(import_project, monkeypatch
         raise AssertionError("never cancelled")
 
     monkeypatch.setattr(screen_module, "plan_import", slow_plan)
-    app = MetaxyApp(import_project)
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_import(app, pilot)
         screen.query_one("#path", Input).value = str(DATA / "audio_update.csv")
@@ -328,12 +320,12 @@ async def test_escape_stops_reading_a_file_and_stays(import_project, monkeypatch
         assert "Stopped reading the file" in summary(screen)
 
 
-async def test_a_store_error_during_the_write_is_shown_in_place(import_project, monkeypatch):
+async def test_a_store_error_during_the_write_is_shown_in_place(project, monkeypatch):
     def failing_apply(project, plan, progress=None, cancelled=None):
         raise StoreError("database is locked")
 
     monkeypatch.setattr(screen_module, "apply_import", failing_apply)
-    app = MetaxyApp(import_project)
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
@@ -344,8 +336,8 @@ async def test_a_store_error_during_the_write_is_shown_in_place(import_project, 
         assert screen.query_one(ImportActions).import_enabled
 
 
-async def test_ctrl_o_browses_and_enter_on_a_file_loads_it(import_project):
-    app = MetaxyApp(import_project)
+async def test_ctrl_o_browses_and_enter_on_a_file_loads_it(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_import(app, pilot)
         await pilot.press("ctrl+o")
@@ -362,8 +354,8 @@ async def test_ctrl_o_browses_and_enter_on_a_file_loads_it(import_project):
         assert screen.plan is not None and screen.plan.added == 3
 
 
-async def test_enter_on_a_folder_browses_it_and_escape_closes_the_tree(import_project):
-    app = MetaxyApp(import_project)
+async def test_enter_on_a_folder_browses_it_and_escape_closes_the_tree(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_import(app, pilot)
         screen.query_one("#path", Input).value = str(FIXTURES)
@@ -377,11 +369,11 @@ async def test_enter_on_a_folder_browses_it_and_escape_closes_the_tree(import_pr
         assert isinstance(app.screen, ImportScreen)
 
 
-async def test_ctrl_r_reads_a_fixed_file_again(import_project, tmp_path):
+async def test_ctrl_r_reads_a_fixed_file_again(project, tmp_path):
     f = tmp_path / "fixme.csv"
     f.write_text("audio_id,speaker_id,duration_seconds,path,sample_rate,recorded_at\n"
                  "a9,spk_001,ten,p,16000,2024-01-01T00:00:00\n")
-    app = MetaxyApp(import_project)
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, f)
@@ -406,8 +398,8 @@ async def test_a_read_only_store_cannot_import(demo_store):
         project.close()
 
 
-async def test_help_lists_the_import_keys(import_project):
-    app = MetaxyApp(import_project)
+async def test_help_lists_the_import_keys(project):
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_import(app, pilot)
         await load(app, pilot, DATA / "audio_update.csv")
@@ -415,10 +407,10 @@ async def test_help_lists_the_import_keys(import_project):
         assert {"escape", "ctrl+o", "m", "ctrl+r", "ctrl+s"} <= set(keys)
 
 
-async def test_user_text_is_not_markup(import_project, tmp_path):
+async def test_user_text_is_not_markup(project, tmp_path):
     f = tmp_path / "[red]odd.csv"
     f.write_text("audio_id,[bold]x[/bold]\na1,1\n")
-    app = MetaxyApp(import_project)
+    app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, f)

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from metaxy_tui.service.demo import open_demo_project
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.screens.browser import BrowserScreen
 from metaxy_tui.tui.widgets.samples_panel import SamplesPanel
-
-
-@pytest.fixture
-def project(demo_store):
-    p = open_demo_project(demo_store)
-    yield p
-    p.close()
 
 
 async def settle(pilot):

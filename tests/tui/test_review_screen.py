@@ -10,11 +10,10 @@ import asyncio
 import threading
 
 import polars as pl
-import pytest
 from textual.app import App
 
 from metaxy_tui.service import review
-from metaxy_tui.service.demo import load_demo_modules, open_demo_project
+from metaxy_tui.service.demo import load_demo_modules
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.screens.audit import AuditScreen
 from metaxy_tui.tui.screens.browser import BrowserScreen
@@ -29,13 +28,6 @@ from metaxy_tui.tui.widgets.review_samples import SHOWN_MAX, ReviewSamples
 from metaxy_tui.tui.widgets.review_selection import Selection
 
 NOTHING = {"added": 0, "changed": 0, "removed": 0}
-
-
-@pytest.fixture
-def project(demo_store):
-    p = open_demo_project(demo_store)
-    yield p
-    p.close()
 
 
 # ----- helpers --------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import time
 import pytest
 from textual.app import App
 
-from metaxy_tui.service.demo import open_demo_project
 from metaxy_tui.service.review import ActionResult
 from metaxy_tui.tui.screens.audit import AuditScreen
 from metaxy_tui.tui.screens.review import ReviewScreen
@@ -30,13 +29,6 @@ class Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.screen_factory())
-
-
-@pytest.fixture
-def project(demo_store):
-    p = open_demo_project(demo_store)
-    yield p
-    p.close()
 
 
 @pytest.fixture
