@@ -7,29 +7,11 @@ import pytest
 import xxhash
 
 import metaxy_tui as mx
+from tests.helpers import declare_seed
 
 
 def H(text: str) -> str:
     return str(xxhash.xxh64_intdigest(text.encode("utf-8")))
-
-
-def seed(embedding_cv: str = "1"):
-    """The seed's features, declared in the active graph."""
-    class Audio(mx.BaseFeature, spec=mx.FeatureSpec(key="audio", id_columns=["audio_id"], fields=["default"])):
-        audio_id: str
-        speaker_id: str
-        duration_seconds: float
-        path: str
-
-    class SpeakerEmbedding(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="speaker/embedding", id_columns=["speaker_id"],
-            deps=[mx.FeatureDep(feature=Audio, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))],
-            fields=[mx.FieldSpec(key="embedding", code_version=embedding_cv)])):
-        speaker_id: str
-        n_dim: int
-        path: str
-
-    return Audio, SpeakerEmbedding
 
 
 def audio(*rows) -> pl.DataFrame:
@@ -60,7 +42,7 @@ def members(frame, speaker) -> list[str]:
 
 @pytest.fixture
 def seeded(store_path, graph):
-    Audio, Emb = seed()
+    Audio, Emb = declare_seed()
     store = mx.SQLiteMetadataStore(store_path)
     store.open("w")
     store.write(Audio, audio(*SEED))
@@ -75,7 +57,7 @@ def group_provenance(store, Emb, speaker):
 
 
 def test_first_run_one_row_per_member(store_path, graph):
-    Audio, Emb = seed()
+    Audio, Emb = declare_seed()
     with mx.SQLiteMetadataStore(store_path) as store:
         store.write(Audio, audio(*SEED))
         inc = store.resolve_update(Emb)
@@ -91,7 +73,7 @@ def test_first_run_one_row_per_member(store_path, graph):
 
 
 def test_group_provenance_formula(store_path, graph):
-    Audio, Emb = seed()
+    Audio, Emb = declare_seed()
     with mx.SQLiteMetadataStore(store_path) as store:
         store.write(Audio, audio(("a2", "s1", "v2"), ("a1", "s1", "v1")))
         row = store.resolve_update(Emb).added.to_polars().row(0, named=True)
@@ -208,7 +190,7 @@ def test_embedding_code_version_bump_hides_old_rows(store_path):
     def build(cv):
         g = mx.FeatureGraph()
         with g.use():
-            return (g, *seed(cv))
+            return (g, *declare_seed(embedding_cv=cv))
 
     g1, Audio1, Emb1 = build("1")
     with mx.SQLiteMetadataStore(store_path, graph=g1) as store:

@@ -7,8 +7,7 @@ import hashlib
 import pytest
 
 import metaxy_tui as mx
-
-INITIAL = "__metaxy_initial__"
+from tests.helpers import INITIAL, declare_seed
 
 
 def sha(text: str) -> str:
@@ -19,20 +18,7 @@ def seed_graph(audio_cv: str = INITIAL, embedding_cv: str = "1", with_extras: bo
     """The seed's two features (optionally with an unrelated root and a second level)."""
     g = mx.FeatureGraph()
     with g.use():
-        class Audio(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="audio", id_columns=["audio_id"], fields=[mx.FieldSpec("default", code_version=audio_cv)])):
-            audio_id: str
-            speaker_id: str
-            duration_seconds: float
-            path: str
-
-        class SpeakerEmbedding(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="speaker/embedding", id_columns=["speaker_id"],
-                deps=[mx.FeatureDep(feature=Audio, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))],
-                fields=[mx.FieldSpec(key="embedding", code_version=embedding_cv)])):
-            speaker_id: str
-            n_dim: int
-            path: str
+        _, SpeakerEmbedding = declare_seed(audio_cv, embedding_cv)
 
         if with_extras:
             class Report(mx.BaseFeature, spec=mx.FeatureSpec(
