@@ -297,19 +297,23 @@ class ReviewScreen(Screen[bool]):
                     Choice("cancel", "Cancel")]
         return [Choice("go", go, "primary"), Choice("cancel", "Cancel")]
 
-    def _confirm(self, title: str, body: Text, go: str, request: ActionRequest) -> None:
-        assert self.model is not None
-        upstream = list(self.model.pending_upstream)
+    def _ask(self, title: str, body: Text, choices: list[Choice], request: ActionRequest, *,
+             upstream: list[str] | None = None, tone: str = "normal", focus: str | None = None) -> None:
+        """Ask; "go" starts `request`, "upstream" starts it after approving `upstream`."""
 
         def chosen(choice: str | None) -> None:
             if choice == "upstream":
-                request.upstream_first = upstream
+                request.upstream_first = upstream or []
             if choice in ("go", "upstream"):
                 self._start(request)
 
-        tone = "warning" if upstream else "normal"
-        self.app.push_screen(ConfirmScreen(title, body, self._choices(go), tone=tone,
-                                           focus="go" if not upstream else "upstream"), chosen)
+        self.app.push_screen(ConfirmScreen(title, body, choices, tone=tone, focus=focus), chosen)
+
+    def _confirm(self, title: str, body: Text, go: str, request: ActionRequest) -> None:
+        assert self.model is not None
+        upstream = list(self.model.pending_upstream)
+        self._ask(title, body, self._choices(go), request, upstream=upstream,
+                  tone="warning" if upstream else "normal", focus="go" if not upstream else "upstream")
 
     def action_recompute(self) -> None:
         targets = self._ready_targets()
@@ -405,15 +409,8 @@ class ReviewScreen(Screen[bool]):
                 body.append("  no compute function: removed deleted only", style="magenta")
             body.append("\n")
         body.append("\nStops at the first failure; cancelling keeps what finished batches wrote.", style="dim")
-        request = ActionRequest("approve_all")
-
-        def chosen(choice: str | None) -> None:
-            if choice == "go":
-                self._start(request)
-
-        self.app.push_screen(ConfirmScreen("Approve all pending work?", body,
-                                           [Choice("go", "Approve all", "primary"), Choice("cancel", "Cancel")]),
-                             chosen)
+        self._ask("Approve all pending work?", body,
+                  [Choice("go", "Approve all", "primary"), Choice("cancel", "Cancel")], ActionRequest("approve_all"))
 
     # ----- running --------------------------------------------------------------------
     def _start(self, request: ActionRequest) -> None:
@@ -541,14 +538,9 @@ class ReviewScreen(Screen[bool]):
             body.append(f"  {n:,} removed\n", style="red")
         body.append("\nSoft-delete them too (in topological order)? You will be asked again for anything "
                     "this removes further down.")
-        request = ActionRequest("walk", features=list(message.removals), total=len(message.removals))
-
-        def chosen(choice: str | None) -> None:
-            if choice == "go":
-                self._start(request)
-
-        self.app.push_screen(ConfirmScreen("Walk downstream?", body, [
-            Choice("go", "Delete downstream too", "warning"), Choice("cancel", "Not now")]), chosen)
+        self._ask("Walk downstream?", body,
+                  [Choice("go", "Delete downstream too", "warning"), Choice("cancel", "Not now")],
+                  ActionRequest("walk", features=list(message.removals), total=len(message.removals)))
 
     # ----- leaving, and the palette ---------------------------------------------------
     def action_audit(self) -> None:
