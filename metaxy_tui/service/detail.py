@@ -30,7 +30,7 @@ from ..keys import quote
 from ..store.resolve import latest_condition
 from ..store.schema import FV, SUPERSEDED, WRITE, table_columns
 from .project import Project
-from .samples import format_ids, open_readonly, table_location
+from .samples import feature_version_names, format_ids, open_readonly, table_location
 
 LINK_LIMIT = 200  # linked samples listed per dep; the rest are counted
 HISTORY_LIMIT = 500
@@ -162,7 +162,8 @@ def _detail(conn: sqlite3.Connection, project: Project, plan: FeaturePlan, ids: 
     d = plan.definition
     ref = SampleRef(plan.name, ids)
     table, fv_id = table_location(conn, plan.name, plan.feature_version)
-    history, history_total = _history(conn, plan, table, ids, fv_id) if table else ([], 0)
+    fv_names = feature_version_names(conn, plan.name)
+    history, history_total = _history(conn, table, ids, fv_id, fv_names) if table else ([], 0)
     row = _current_row(conn, table, fv_id, ids) if table and fv_id is not None else None
     if row is not None and row[DELETED_AT] is None:
         state, description = "current", "the latest row under the current feature version"
@@ -174,7 +175,6 @@ def _detail(conn: sqlite3.Connection, project: Project, plan: FeaturePlan, ids: 
         description = "no row under the current feature version: the most recent stored row"
     else:
         state, description = "not stored", "no stored row has these ids"
-    fv_names = _fv_names(conn, plan.name)
     fields = []
     for spec in d.spec.fields:
         fk = spec.key.to_string()
@@ -209,11 +209,6 @@ def _detail(conn: sqlite3.Connection, project: Project, plan: FeaturePlan, ids: 
 
 # ----- rows ----------------------------------------------------------------------------------
 
-def _fv_names(conn: sqlite3.Connection, feature: str) -> dict[int, str]:
-    return dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?",
-                             (feature,)).fetchall())
-
-
 def _match(columns: Sequence[str], alias: str = "t") -> str:
     return " AND ".join(f"{alias}.{quote(c)} = ?" for c in columns)
 
@@ -238,10 +233,9 @@ def _last_row(conn: sqlite3.Connection, table: str, ids: dict[str, Any]) -> dict
     return rows[0] if rows else None
 
 
-def _history(conn: sqlite3.Connection, plan: FeaturePlan, table: str, ids: dict[str, Any],
-             fv_id: int | None) -> tuple[list[HistoryEntry], int]:
+def _history(conn: sqlite3.Connection, table: str, ids: dict[str, Any], fv_id: int | None,
+             fv_names: dict[int, str]) -> tuple[list[HistoryEntry], int]:
     """Every stored row of the id: all versions, superseded rows and tombstones, by write."""
-    fv_names = _fv_names(conn, plan.name)
     match = _match(list(ids))
     total = conn.execute(f"SELECT count(*) FROM {quote(table)} AS t WHERE {match}", tuple(ids.values())).fetchone()[0]
     cur = conn.execute(

@@ -32,7 +32,8 @@ from ..definition import FeatureDefinition
 from ..graph import FeatureGraph
 from ..store.codec import DATETIME_FORMAT
 from ..store.schema import table_columns
-from .samples import Interrupted, SampleColumn, ViewQuery, ViewSpec, feature_columns, open_readonly, table_location
+from .samples import (Interrupted, SampleColumn, ViewQuery, ViewSpec, feature_columns, feature_version_names,
+                      open_readonly, table_location)
 
 FORMATS = ("csv", "parquet", "json")
 BATCH_ROWS = 2_000  # fetched faster and kept memory lower than 20,000 (measured)
@@ -168,8 +169,7 @@ class Exporter:
                 table, fv_id = table_location(conn, definition.name, self.job.feature_version)
                 stored = table_columns(conn, table) if table else []
                 columns = feature_columns(definition, stored)
-                fv_names = dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
-                                             "WHERE feature_key = ?", (definition.name,)).fetchall())
+                fv_names = feature_version_names(conn, definition.name)
                 query = (ViewQuery.build(self.job.spec, columns, definition.id_columns, table, fv_id, set(stored))
                          if table is not None and fv_id is not None else None)
                 if total is None:

@@ -67,6 +67,12 @@ def table_location(conn: sqlite3.Connection, feature: str, feature_version: str)
     return row[0], (fv[0] if fv else None)
 
 
+def feature_version_names(conn: sqlite3.Connection, feature: str) -> dict[int, str]:
+    """The feature's stored feature versions by id."""
+    return dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?",
+                             (feature,)).fetchall())
+
+
 # ----- columns -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -387,8 +393,7 @@ class SamplePager:
                 present = set(stored)
                 columns = tuple(feature_columns(plan, stored))
                 base["columns"] = columns
-                fv_names = dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
-                                             "WHERE feature_key = ?", (spec.feature,)).fetchall())
+                fv_names = feature_version_names(conn, spec.feature)
                 query = ViewQuery.build(spec, columns, ids, table, fv_id, present)
                 indexed = uses_index_order(spec, ids)
                 n: int | None = None
