@@ -21,6 +21,8 @@ from .frames import Increment
 from .graph import DepPlan, FeatureGraph, FeaturePlan
 from .graph_diff import short
 from .keys import FieldKey, quote, quote_all
+from .store.codec import polars_schema
+from .store.resolve import latest_condition
 from .store.schema import FV, SUPERSEDED, WRITE
 
 if TYPE_CHECKING:
@@ -166,11 +168,10 @@ def _current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan) -> pl.DataFra
     types.update({PROVENANCE: pl.String, "__as_of": pl.Int64})
     table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
     if table is None or fv_id is None:
-        return pl.DataFrame(schema={c: (t.polars if hasattr(t, "polars") else t) for c, t in types.items()})
+        return pl.DataFrame(schema=polars_schema(types))
     cols = ", ".join([f"t.{quote(c)}" for c in key + [pbf_column(f) for f in fields] + [PROVENANCE]])
     sql = (f"SELECT {cols}, coalesce(w.inputs_as_of, t.{quote(WRITE)}) AS __as_of FROM {quote(table)} t "
-           f"LEFT JOIN _metaxy_writes w ON w.id = t.{quote(WRITE)} WHERE t.{quote(FV)} = ? "
-           f"AND t.{quote(SUPERSEDED)} IS NULL AND t.{quote(DELETED_AT)} IS NULL")
+           f"LEFT JOIN _metaxy_writes w ON w.id = t.{quote(WRITE)} WHERE {latest_condition('t')}")
     return store._read(sql, [fv_id], types, expected_rows=n)
 
 
@@ -190,7 +191,7 @@ def _upstream_history(store: "SQLiteMetadataStore", gp, d: DepPlan) -> pl.DataFr
         types["__v:" + f] = pl.String
     select += [quote(WRITE), quote(SUPERSEDED), quote(DELETED_AT), quote(FV)]
     types.update({WRITE: pl.Int64, SUPERSEDED: pl.Int64, DELETED_AT: pl.Int64, FV: pl.Int64})
-    n = store.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+    n = store._row_bound(table)
     df = store._read(f"SELECT {', '.join(select)} FROM {quote(table)}", [], types, expected_rows=n)
     return df.with_columns(pl.lit(fv_now, pl.Int64).alias("__fv_now"))
 
@@ -403,7 +404,7 @@ def _added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Feat
     last_write = 0
     if table is not None:
         types = {c: plan.definition.columns[c] for c in key} | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64}
-        n = store.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+        n = store._row_bound(table)
         stored = store._read(f"SELECT {quote_all(key)}, {quote(FV)}, {quote(DELETED_AT)}, {quote(WRITE)} "
                              f"FROM {quote(table)} WHERE {quote(SUPERSEDED)} IS NULL", [], types, expected_rows=n)
         last_write = store.conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes WHERE feature_key = ? "

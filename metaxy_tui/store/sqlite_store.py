@@ -322,8 +322,13 @@ class SQLiteMetadataStore:
             fv_id = self._fv_id(key, feature_version) if table else None
             n = 0
             if table and fv_id is not None:
-                n = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+                n = self._row_bound(table)
             return table, fv_id, n
+
+    def _row_bound(self, table: str) -> int:
+        """An upper bound of the table's row count (its largest rowid), to size reads."""
+        with self._lock:
+            return self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
 
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
@@ -448,7 +453,7 @@ class SQLiteMetadataStore:
         wanted += [c for c in stored_cols if c.startswith("metaxy_") and "." not in c] + [_schema.FV, _schema.WRITE]
         sql = (f"SELECT {quote_all(wanted)} FROM {quote(table)}"
                + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY rowid")
-        n = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+        n = self._row_bound(table)
         raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)  # type: ignore[union-attr]
         fv_names = dict(self.conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
                                           "WHERE feature_key = ?", (definition.name,)).fetchall())
@@ -528,9 +533,7 @@ class SQLiteMetadataStore:
         """Which samples of `feature` are added, changed or removed relative to its upstream."""
         graph, plan = self._plan(feature)
         gp = graph.plan()
-        with self._lock:
-            self._resolved_as_of[plan.name] = self.conn.execute(
-                "SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+        self._resolved_as_of[plan.name] = self._write_counter()
         samples_frame = None
         if plan.is_root or samples is not None:
             if samples is None:
