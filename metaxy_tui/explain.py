@@ -19,7 +19,6 @@ import polars as pl
 from .columns import DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, dvbf_column, pbf_column
 from .frames import Increment
 from .graph import DepPlan, FeatureGraph, FeaturePlan
-from .graph_diff import short
 from .keys import FieldKey, quote, quote_all
 from .store.codec import polars_schema
 from .store.resolve import latest_condition
@@ -153,6 +152,11 @@ def short_value(v: str | None) -> str:
     return v if len(v) <= 12 else v[:10] + "…"
 
 
+def _listed(ups: list[UpstreamChange]) -> str:
+    """The first SHOWN upstream changes described, the rest counted."""
+    return "; ".join(u.describe() for u in ups[:SHOWN]) + (f"; and {len(ups) - SHOWN} more" if len(ups) > SHOWN else "")
+
+
 def _key_of(row: dict, key: list[str]) -> tuple:
     return tuple(row[c] for c in key)
 
@@ -280,7 +284,6 @@ def _upstream_changes(d: DepPlan, rows: pl.DataFrame, fields: list[str]) -> dict
 def _changed_reasons(plan: FeaturePlan, current: pl.DataFrame, expected: pl.DataFrame,
                      histories: dict[str, pl.DataFrame | None]) -> list[SampleReason]:
     key = list(plan.key)
-    fields = plan.definition.field_keys
     as_of = current.select(key + ["__as_of"])
     changes: dict[tuple, list[UpstreamChange]] = {}
     for d in plan.deps:
@@ -312,8 +315,7 @@ def _changed_reasons(plan: FeaturePlan, current: pl.DataFrame, expected: pl.Data
         if ups:
             kind = "upstream_changed"
             summary = (f"{', '.join(m.field for m in moves) or 'provenance'} moved: "
-                       + "; ".join(u.describe() for u in ups[:SHOWN])
-                       + (f"; and {len(ups) - SHOWN} more" if len(ups) > SHOWN else ""))
+                       + _listed(ups))
             group = "changed · " + _change_group(plan, ups, moves)
         else:
             kind = "unknown_inputs"
@@ -386,8 +388,7 @@ def _removed_reasons(plan: FeaturePlan, current: pl.DataFrame,
             group = f"removed · {', '.join(versions)} has a new feature version"
         else:
             kind = "upstream_gone"
-            named = "; ".join(u.describe() for u in ups[:SHOWN]) or "its upstream samples are gone"
-            summary = named + (f"; and {len(ups) - SHOWN} more" if len(ups) > SHOWN else "")
+            summary = _listed(ups) or "its upstream samples are gone"
             feats = sorted({u.feature for u in ups}) or [d.upstream for d in plan.deps]
             group = f"removed · upstream sample gone from {', '.join(feats)}"
         out.append(SampleReason("removed", kind, keyd, summary, group, [], ups))
@@ -455,8 +456,7 @@ def _added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Feat
                 ups += newer.get(tuple(r[c] for c in d.on), [])
             if ups:
                 feats = sorted({u.feature for u in ups})
-                summary = "; ".join(u.describe() for u in ups[:SHOWN]) + (
-                    f"; and {len(ups) - SHOWN} more" if len(ups) > SHOWN else "")
+                summary = _listed(ups)
                 out.append(SampleReason("added", "new_upstream", keyd, summary,
                                         f"added · new upstream sample in {', '.join(feats)}", upstream=ups))
             else:
