@@ -169,9 +169,11 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
         if upstream:
             echo(f"warning: upstream {', '.join(upstream)} has pending work; approve it first "
                  "(or use --all-pending)", style="yellow")
-        counts = project.store.pending_counts(feature)
-        n = len(keys) if keys is not None else (counts["removed"] if action == "delete_removed"
-                                                else counts["added"] + counts["changed"])
+        if keys is not None:
+            n = len(keys)
+        else:
+            counts = project.store.pending_counts(feature)
+            n = counts["removed"] if action == "delete_removed" else counts["added"] + counts["changed"]
         downstream = project.graph.plan().downstream_closure(feature)
         if not yes:
             if not sys.stdin.isatty():
