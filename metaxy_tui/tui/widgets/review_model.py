@@ -86,10 +86,8 @@ class ReviewModel:
         return ", ".join(str(reason.key.get(c)) for c in self.key_columns)
 
     def group(self, name: str | None) -> ReasonGroup | None:
-        for g in self.groups:
-            if g.name == name:
-                return g
-        return None
+        i = self._index.get(name) if name is not None else None
+        return self.groups[i] if i is not None else None
 
     def all_reasons(self) -> list[SampleReason]:
         return [r for g in self.groups for r in g.reasons]
