@@ -128,10 +128,8 @@ class BrowserScreen(Screen):
 
     @on(StatusesDone)
     def _statuses_done(self, message: StatusesDone) -> None:
+        # the lineage badges are in already: _status_computed passed each status on as it came
         self.statuses_seconds = message.seconds
-        tree = self.query_one(FeatureTree)
-        statuses = {k: tree.status(k) for k in tree.feature_keys if tree.status(k) is not None}
-        self.query_one(LineagePanel).set_statuses(statuses)
 
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
