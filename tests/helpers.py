@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import metaxy_tui as mx
+
+
+def store_digest(path: Path) -> str:
+    """The store's bytes: the database file and its write-ahead log."""
+    h = hashlib.sha256()
+    for suffix in ("", "-wal"):
+        f = Path(str(path) + suffix)
+        h.update(f.read_bytes() if f.exists() else b"")
+    return h.hexdigest()
 
 
 INITIAL = "__metaxy_initial__"  # a field's code version when none is given

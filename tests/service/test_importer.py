@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -20,18 +19,10 @@ from metaxy_tui.service.importer import (ImportCancelled, apply_import, default_
                                          root_features)
 from metaxy_tui.service.project import Project
 from metaxy_tui.service.status import all_statuses
+from tests.helpers import store_digest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 AUDIO_UPDATE = demo_dir() / "data" / "audio_update.csv"
-
-
-def store_digest(path: Path) -> str:
-    """The store's bytes: the database file and its write-ahead log."""
-    h = hashlib.sha256()
-    for suffix in ("", "-wal"):
-        f = Path(str(path) + suffix)
-        h.update(f.read_bytes() if f.exists() else b"")
-    return h.hexdigest()
 
 
 def described(plan) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 
@@ -21,18 +20,11 @@ from metaxy_tui.tui.widgets.import_file_tree import ImportFileTree
 from metaxy_tui.tui.widgets.import_mapping import ImportMappingPicker
 from metaxy_tui.tui.widgets.import_preview import ImportPreview
 from metaxy_tui.tui.widgets.import_problems import ImportProblems
+from tests.helpers import store_digest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 DATA = demo_dir() / "data"
 SIZE = (120, 40)
-
-
-def digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for suffix in ("", "-wal"):
-        f = Path(str(path) + suffix)
-        h.update(f.read_bytes() if f.exists() else b"")
-    return h.hexdigest()
 
 
 async def settle(app, pilot) -> None:
@@ -225,7 +217,7 @@ async def test_import_asks_first_and_no_goes_back(project, demo_store):
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
-        before = digest(demo_store)
+        before = store_digest(demo_store)
         await pilot.press("ctrl+s")
         await pilot.pause()
         actions = screen.query_one(ImportActions)
@@ -240,7 +232,7 @@ async def test_import_asks_first_and_no_goes_back(project, demo_store):
         await pilot.click("#no")
         await pilot.pause()
         assert actions.state == "ready"
-        assert digest(demo_store) == before
+        assert store_digest(demo_store) == before
 
 
 async def test_import_writes_and_returns_to_the_browser(project):
@@ -276,7 +268,7 @@ async def test_escape_cancels_a_running_import_and_nothing_is_written(project, d
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, DATA / "audio_update.csv")
-        before = digest(demo_store)
+        before = store_digest(demo_store)
         await pilot.press("ctrl+s", "enter")
         await pilot.pause()
         assert started.wait(5)
@@ -288,7 +280,7 @@ async def test_escape_cancels_a_running_import_and_nothing_is_written(project, d
         assert actions.state == "ready"
         assert "Import cancelled: nothing was written" in summary(screen)
         assert not screen.query_one("#form").disabled
-        assert digest(demo_store) == before
+        assert store_digest(demo_store) == before
 
 
 async def test_escape_stops_reading_a_file_and_stays(project, monkeypatch):
