@@ -55,6 +55,11 @@ class ReadPlan:
         self.builders.append(lambda results, s=start, n=n: build(results[s:s + n]))
         return len(self.builders) - 1
 
+    def add_empty(self, schema: dict[str, ColumnType | pl.DataType]) -> int:
+        """A frame with no rows (nothing stored to read)."""
+        empty = pl.DataFrame(schema=polars_schema(schema))
+        return self.add([], lambda _r: empty)
+
     def run(self, store: "SQLiteMetadataStore") -> list[pl.DataFrame]:
         results = store._read_many(self.queries)
         return [b(results) for b in self.builders]
@@ -79,8 +84,7 @@ def _plan_dep(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: H
         schema[value_column(d.upstream, f)] = pl.String
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
     if table is None or fv_id is None:
-        empty = pl.DataFrame(schema=polars_schema(schema))
-        return reads.add([], lambda _r: empty)
+        return reads.add_empty(schema)
     kept = [f"{quote(src)} AS {quote(down)}" for down, src in columns.items()]
     values = [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))})" for f in d.fields]
     where = latest_condition()
@@ -131,8 +135,7 @@ def _plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: ReadPl
     schema = {c: plan.definition.columns[c] for c in key} | {PROVENANCE: pl.String}
     table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
     if table is None or fv_id is None:
-        empty = pl.DataFrame(schema=polars_schema(schema))
-        return reads.add([], lambda _r: empty)
+        return reads.add_empty(schema)
     sql = f"SELECT {quote_all(key)}, {quote(PROVENANCE)} FROM {quote(table)} WHERE {latest_condition()}"
 
     def build(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -201,8 +204,7 @@ def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl
     schema: dict[str, ColumnType | pl.DataType] = {down: up.definition.columns[src] for down, src in d.columns.items()}
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
     if table is None or fv_id is None:
-        empty = pl.DataFrame(schema=polars_schema(schema))
-        return reads.add([], lambda _r: empty)
+        return reads.add_empty(schema)
     kept = ", ".join(f"{quote(src)} AS {quote(down)}" for down, src in d.columns.items())
     sql = f"SELECT {kept} FROM {quote(table)} WHERE {latest_condition()}"
     if keys is None:
