@@ -289,8 +289,10 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
         if plan[key].is_root or cancelled() or (features is not None and key not in features):
             continue
         counts = project.store.pending_counts(key)
+        wrote = False  # a recompute ran: removals are counted afresh after it
         if counts["added"] + counts["changed"]:
             if has_compute(project, key):
+                wrote = True
                 r = recompute(project, key, batch_size=batch_size, cancelled=cancelled,
                               progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None)
             else:
@@ -300,7 +302,7 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
             results.append(r)
             if r.outcome in ("failed", "cancelled"):
                 break
-        if counts["removed"] or project.store.pending_counts(key)["removed"]:
+        if counts["removed"] or (wrote and project.store.pending_counts(key)["removed"]):
             r = delete_removed(project, key)
             results.append(r)
             if r.outcome == "failed":
