@@ -57,8 +57,9 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
     if t.name == "int":
         if dtype.is_integer():
             if dtype in (pl.UInt64,):
-                problems.rows(df, s > INT64_MAX, col, "integer does not fit in 64 bits")
-                if (s > INT64_MAX).any():
+                big = s > INT64_MAX
+                problems.rows(df, big, col, "integer does not fit in 64 bits")
+                if big.any():
                     return None
             return c.cast(pl.Int64)
         if dtype.is_float():
@@ -85,8 +86,9 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
             if dtype.is_float():
                 if t.nullable:
                     return c.fill_nan(None).cast(pl.Float64)
-                problems.rows(df, s.is_nan().fill_null(False), col, "NaN where a number is required")
-                if s.is_nan().any():
+                nan = s.is_nan().fill_null(False)
+                problems.rows(df, nan, col, "NaN where a number is required")
+                if nan.any():
                     return None
             return c.cast(pl.Float64)
         problems.add(f"expected numbers, got {dtype}", col)
@@ -95,8 +97,9 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
         if dtype == pl.Boolean:
             return c
         if dtype.is_integer():
-            problems.rows(df, ~s.is_in([0, 1]) & s.is_not_null(), col, "expected true/false (0 or 1)")
-            return None if (~s.is_in([0, 1]) & s.is_not_null()).any() else c.cast(pl.Boolean)
+            bad = ~s.is_in([0, 1]) & s.is_not_null()
+            problems.rows(df, bad, col, "expected true/false (0 or 1)")
+            return None if bad.any() else c.cast(pl.Boolean)
         problems.add(f"expected true/false, got {dtype}", col)
         return None
     if t.name in ("datetime", "date"):
