@@ -174,13 +174,10 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
         else:
             counts = project.store.pending_counts(feature)
             n = counts["removed"] if action == "delete_removed" else counts["added"] + counts["changed"]
-        downstream = project.graph.plan().downstream_closure(feature)
         if not yes:
-            if not sys.stdin.isatty():
-                fail("not a terminal: pass --yes to confirm")
-            click.confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
-                          + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "")
-                          + "?", abort=True)
+            downstream = project.graph.plan().downstream_closure(feature)
+            _confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
+                     + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "") + "?")
         if action == "recompute":
             with Progress(f"recompute {feature}", n) as bar:
                 result = review.recompute(project, feature, keys, batch_size=batch_size,
@@ -194,6 +191,13 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
                 echo("downstream now removed: " + ", ".join(f"{k} ({v})" for k, v in more.items())
                      + " — run approve FEATURE --delete-removed --all on them to walk on")
     _report(result)
+
+
+def _confirm(question: str) -> None:
+    """Ask on a terminal; elsewhere (a script, a pipe) refuse: --yes is the way to confirm there."""
+    if not sys.stdin.isatty():
+        fail("not a terminal: pass --yes to confirm")
+    click.confirm(question, abort=True)
 
 
 def _check_pending(project, feature: str, action: str, keys: list[dict]) -> None:
@@ -223,9 +227,7 @@ def _report(result: review.ActionResult) -> None:
 def _approve_all(ctx: Context, yes: bool, batch_size: int) -> None:
     with opened(ctx) as project:
         if not yes:
-            if not sys.stdin.isatty():
-                fail("not a terminal: pass --yes to confirm")
-            click.confirm("recompute and delete everything pending, upstream first?", abort=True)
+            _confirm("recompute and delete everything pending, upstream first?")
         with Progress("approve all") as bar:
             results = review.approve_all_pending(
                 project, batch_size=batch_size, progress=lambda k, d, t: bar.update(d, t, f"recompute {k}"))
