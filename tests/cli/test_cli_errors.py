@@ -8,26 +8,11 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
-AUDIO_UPDATE = SAMPLE_DATA / "video_demo" / "data" / "audio_update.csv"
-SCRIPT = Path(sys.executable).with_name("metaxy-tui")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "metaxy_tui"]
-
-
-def env(tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("METAXY")}
-    e.update(PYTHONDONTWRITEBYTECODE="1", XDG_DATA_HOME=str(tmp_path / "xdg"), COLUMNS="200")
-    return e
-
-
-def mx(tmp_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], cwd=cwd or tmp_path, env=env(tmp_path), capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+from tests.cli.helpers import AUDIO_UPDATE, COMMAND, env, mx
 
 
 def one_error(p: subprocess.CompletedProcess, code: int = 1) -> str:

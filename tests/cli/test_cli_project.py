@@ -7,7 +7,6 @@ active graph, so these runs get a process each. Every project is a copy in tmp_p
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
-SCRIPT = Path(sys.executable).with_name("metaxy-tui")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "metaxy_tui"]
+from tests.cli.helpers import SAMPLE_DATA, env, mx
 
 # the seed page's `metaxy graph render --format mermaid`: node and edge lines, exactly
 SEED_MERMAID = [
@@ -27,17 +24,6 @@ SEED_MERMAID = [
     '<font color="#999">---</font><br/>- embedding (8b5b20fb)</div>"]',
     "audio --> speaker_embedding",
 ]
-
-
-def env(tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("METAXY")}
-    e.update(PYTHONDONTWRITEBYTECODE="1", XDG_DATA_HOME=str(tmp_path / "xdg"), COLUMNS="200")
-    return e
-
-
-def mx(tmp_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], cwd=cwd or tmp_path, env=env(tmp_path), capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
 def ok(p: subprocess.CompletedProcess) -> str:

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
-AUDIO_UPDATE = SAMPLE_DATA / "video_demo" / "data" / "audio_update.csv"
-SCRIPT = Path(sys.executable).with_name("metaxy-tui")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "metaxy_tui"]
+from tests.cli.helpers import AUDIO_UPDATE, COMMAND
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 
