@@ -48,6 +48,15 @@ def screen_text(panel: LineagePanel) -> str:
     return "\n".join(panel.render_line(y).text for y in range(panel.size.height))
 
 
+async def show_lineage_tab(app: MetaxyApp, pilot) -> LineagePanel:
+    """In the whole app: let the first statuses land, press l, and return the Lineage tab's panel."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.press("l")
+    await pilot.pause()
+    return app.screen.query_one(LineagePanel)
+
+
 def cursor_visible(panel: LineagePanel) -> bool:
     key, field = panel.cursor
     box = panel.lineage_layout.boxes[key]
@@ -207,11 +216,7 @@ async def test_badges_update_without_a_restart(demo_store):
     project = open_project(db=demo_store)
     app = MetaxyApp(project)
     async with app.run_test(size=(160, 50)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("l")
-        await pilot.pause()
-        panel = app.screen.query_one(LineagePanel)
+        panel = await show_lineage_tab(app, pilot)
         rows = project.store.count("audio")
         assert panel.statuses["audio"].rows == rows
         assert f"root · {rows:,} rows" in panel.canvas.text()
@@ -229,11 +234,7 @@ async def test_in_the_app_the_panel_follows_the_tree(demo_store):
     project = open_project(db=demo_store)
     app = MetaxyApp(project)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("l")
-        await pilot.pause()
-        panel = app.screen.query_one(LineagePanel)
+        panel = await show_lineage_tab(app, pilot)
         assert panel.cursor[0] == "audio"
         app.screen.query_one(FeatureTree).select_feature("video/chunk")
         await pilot.pause()
