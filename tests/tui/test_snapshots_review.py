@@ -52,6 +52,16 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
+def settled_then_keys(*keys: str):
+    """A run_before: settle, press the keys, settle again."""
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return run_before
+
+
 def review_app(project, feature="speaker/embedding", **kwargs) -> Host:
     return Host(lambda: ReviewScreen(project, feature, **kwargs))
 
@@ -61,11 +71,7 @@ def test_review_80x24(snap_compare, project):
 
 
 def test_review_160x50_changed_sample(snap_compare, project):
-    async def highlight_changed(pilot):
-        await settle(pilot)
-        await pilot.press("down", "tab")
-        await settle(pilot)
-
+    highlight_changed = settled_then_keys("down", "tab")
     assert snap_compare(review_app(project), terminal_size=(160, 50), run_before=highlight_changed)
 
 
@@ -74,11 +80,7 @@ def test_review_nothing_pending_upstream_waiting(snap_compare, project):
 
 
 def test_recompute_confirmation(snap_compare, project):
-    async def confirm_all(pilot):
-        await settle(pilot)
-        await pilot.press("A", "r")
-        await settle(pilot)
-
+    confirm_all = settled_then_keys("A", "r")
     assert snap_compare(review_app(project), terminal_size=(120, 40), run_before=confirm_all)
 
 
