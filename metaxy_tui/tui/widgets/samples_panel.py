@@ -18,7 +18,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import DOMQuery
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
@@ -476,16 +478,18 @@ class SamplesPanel(Vertical):
             self._exporter.cancel()
 
     # ----- the input bars -------------------------------------------------------------------------
+    def _input_bars(self) -> DOMQuery[Widget]:
+        """The filter, go-to and export bars (the export's progress row only shares their look)."""
+        return self.query(".samples-bar").exclude("#samples-export-progress")
+
     def _show_bar(self, bar_id: str) -> None:
-        for bar in self.query(".samples-bar"):
-            if bar.id != "samples-export-progress":
-                bar.set_class(bar.id != bar_id, "hidden")
+        for bar in self._input_bars():
+            bar.set_class(bar.id != bar_id, "hidden")
 
     def _close_bars(self) -> None:
-        refocus = any(bar.has_focus_within for bar in self.query(".samples-bar"))
-        for bar in self.query(".samples-bar"):
-            if bar.id != "samples-export-progress":
-                bar.add_class("hidden")
+        bars = self._input_bars()
+        refocus = any(bar.has_focus_within for bar in bars)
+        bars.add_class("hidden")
         if refocus:
             self.table.focus()
 
@@ -496,8 +500,7 @@ class SamplesPanel(Vertical):
         return True
 
     def _bar_open(self) -> bool:
-        return any(not bar.has_class("hidden") for bar in self.query(".samples-bar")
-                   if bar.id != "samples-export-progress")
+        return any(not bar.has_class("hidden") for bar in self._input_bars())
 
     def action_dismiss_bar(self) -> None:
         """Escape: close an open bar; else cancel a running export."""
