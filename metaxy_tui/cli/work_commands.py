@@ -282,7 +282,7 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
             from ..errors import UnknownFeatureError
 
             raise UnknownFeatureError(feature, sorted(set(project.graph.keys) | set(project.stored_graph.keys)))
-        log = project.store.audit_log(feature=feature, since_us=since_us, limit=limit)
+        log = review.audit_log(project, feature=feature, since_us=since_us, limit=limit)
     if fmt == "json":
         print_json([r | {"at": r["at"].isoformat(), "ids": json.loads(r["ids"])} for r in log.iter_rows(named=True)])
         return
