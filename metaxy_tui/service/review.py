@@ -105,6 +105,13 @@ def _select(df: pl.DataFrame, key: list[str], keys: pl.DataFrame | None) -> pl.D
     return df if keys is None else df.join(keys, on=key, how="semi")
 
 
+def _added_or_changed(project: Project, plan: FeaturePlan, keys: list[dict] | None) -> pl.DataFrame:
+    """The rows of a fresh resolve's added and changed samples, only those of `keys` when given."""
+    inc = project.store.resolve_update(plan.name)
+    return _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
+                   list(plan.key), _keys_frame(plan, keys))
+
+
 def _distinct(df: pl.DataFrame, key: list[str]) -> list[dict]:
     return df.select(key).unique(maintain_order=True).to_dicts() if df.height else []
 
@@ -133,9 +140,7 @@ def recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
     key = list(plan.key)
     start = time.perf_counter()
     fn = fn or compute_function(project.graph, feature)
-    inc = store.resolve_update(feature)
-    todo = _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
-                   key, _keys_frame(plan, keys))
+    todo = _added_or_changed(project, plan, keys)
     samples = todo.select(key).unique(maintain_order=True)
     result = ActionResult("recompute", feature, samples.height)
     if fn is None:
@@ -212,9 +217,7 @@ def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
     key = list(plan.key)
     ids = list(plan.definition.id_columns)
     start = time.perf_counter()
-    inc = store.resolve_update(feature)
-    todo = _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
-                   key, _keys_frame(plan, keys))
+    todo = _added_or_changed(project, plan, keys)
     wanted = todo.select(key + [PROVENANCE_BY_FIELD, PROVENANCE]).unique(subset=key, keep="first")
     result = ActionResult("accept", feature, wanted.height)
     stored = store.read_metadata(feature, all_feature_versions=True)
