@@ -108,7 +108,10 @@ class ExportJob:
 
     @classmethod
     def from_json(cls, text: str) -> "ExportJob":
-        d = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExportJob":
         return cls(d["store_path"], d["definition"], d["feature_version"], ViewSpec(**d["spec"]), d["target"],
                    d["format"])
 
@@ -230,7 +233,7 @@ class ExportProcess:
         if self._cancelled.is_set():
             self.cancel()
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(json.dumps({"job": json.loads(self.job.to_json()), "total": total}))
+        proc.stdin.write(json.dumps({"job": asdict(self.job), "total": total}))
         proc.stdin.close()
         result: dict | None = None
         error: str | None = None
@@ -266,7 +269,7 @@ _CANCELLED = 3
 def _child_main() -> int:
     """`python -m metaxy_tui.service.export`: run the job given on stdin (ExportProcess)."""
     request = json.loads(sys.stdin.read())
-    exporter = Exporter.from_job(ExportJob.from_json(json.dumps(request["job"])))
+    exporter = Exporter.from_job(ExportJob.from_dict(request["job"]))
     signal.signal(signal.SIGTERM, lambda *_: exporter.cancel())
     last = [0.0]
 
