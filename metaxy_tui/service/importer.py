@@ -282,8 +282,6 @@ def resolve_mapping(columns: list[str], plan: FeaturePlan, given: dict[str, str 
     return mapping, states, notes, mode, problems
 
 
-# ----- turning text into typed values ------------------------------------------------------------
-
 # ----- provenance ---------------------------------------------------------------------------------
 
 def content_hash_expr(columns: Iterable[str], schema: pl.Schema, hasher: Hasher) -> pl.Expr:
