@@ -24,6 +24,7 @@ import pytest
 import metaxy_tui as mx
 from metaxy_tui.service.status import iter_statuses
 from metaxy_tui.store import reader as reader_module
+from tests.reliability.helpers import integrity
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "writer_child.py"
@@ -50,14 +51,6 @@ def finish(child: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
         _out, err = child.communicate()
         raise AssertionError(f"the writer did not finish in {timeout} s: {err[-2000:]}") from None
     return child.returncode, err
-
-
-def integrity(path: Path) -> None:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        conn.close()
 
 
 def create_store(path: Path, graph: mx.FeatureGraph) -> None:

@@ -30,6 +30,7 @@ import polars as pl
 import pytest
 
 import metaxy_tui as mx
+from tests.reliability.helpers import integrity
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "writer_child.py"
@@ -109,15 +110,6 @@ def landed(mode: str, journal: list[list[str]]) -> None:
 
 
 # ----- checking the store -----------------------------------------------------------------------
-
-def integrity(path: Path) -> None:
-    """PRAGMA integrity_check through a read-only connection (recovering the WAL if needed)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        conn.close()
-
 
 def initialised(path: Path) -> bool:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
