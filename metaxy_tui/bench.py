@@ -123,29 +123,8 @@ def _new_class(base: type, name: str, spec, columns: dict, extra: dict | None = 
     return types.new_class(name, (base,), {"spec": spec}, lambda body: body.update(ns))
 
 
-def _ours_graph(family: str):
-    import metaxy_tui as mx
-
-    graph = mx.FeatureGraph()
-    with graph.use():
-        sample = _new_class(mx.BaseFeature, "Sample", mx.FeatureSpec(
-            key=ROOT_KEY, id_columns=["sample_id"], fields=["default"]), ROOT_COLUMNS)
-        if family == "identity":
-            child = _new_class(mx.BaseFeature, "Child", mx.FeatureSpec(
-                key=CHILD_KEY[family], id_columns=["sample_id"], deps=[mx.FeatureDep(feature=sample)],
-                fields=[mx.FieldSpec(key="default", code_version="1")]), {"sample_id": str, "out_path": str})
-        else:
-            child = _new_class(mx.BaseFeature, "Group", mx.FeatureSpec(
-                key=CHILD_KEY[family], id_columns=["group_id"],
-                deps=[mx.FeatureDep(feature=sample, lineage=mx.LineageRelationship.aggregation(on=["group_id"]))],
-                fields=[mx.FieldSpec(key="embedding", code_version="1")]), {"group_id": int, "out_path": str})
-    return graph, sample, child
-
-
-def _metaxy_graph(family: str):
-    import metaxy as mx
-
-    extra = {"__metaxy_project__": "bench"}
+def _graph(mx, family: str, extra: dict | None = None):
+    """The bench graph, made by the same public-API calls with either library as `mx`."""
     graph = mx.FeatureGraph()
     with graph.use():
         sample = _new_class(mx.BaseFeature, "Sample", mx.FeatureSpec(
@@ -168,7 +147,7 @@ class _Ours:
     def __init__(self, path: str, family: str, hash_algorithm: str):
         import metaxy_tui as mx
 
-        self.graph, self.sample, self.child = _ours_graph(family)
+        self.graph, self.sample, self.child = _graph(mx, family)
         self.store = mx.SQLiteMetadataStore(path, hash_algorithm=hash_algorithm, graph=self.graph)
 
     def session(self, mode: str):
@@ -196,7 +175,7 @@ class _Metaxy:
 
         warnings.simplefilter("ignore")
         mx.MetaxyConfig.set(mx.MetaxyConfig(project="bench"))
-        self.graph, self.sample, self.child = _metaxy_graph(family)
+        self.graph, self.sample, self.child = _graph(mx, family, {"__metaxy_project__": "bench"})
         self.store = DeltaMetadataStore(path)
 
     def session(self, mode: str):
