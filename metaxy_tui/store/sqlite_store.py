@@ -505,7 +505,7 @@ class SQLiteMetadataStore:
         id_cols = definition.id_columns
         write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, 0)",
                                 (definition.name, "soft_delete" if soft else "hard_delete", now)).lastrowid
-        staged = stage_ids(conn, target, id_cols)
+        staged = stage_ids(conn, target, {c: definition.columns[c] for c in id_cols})
         cond = match_ids(quote(table), staged, id_cols)
         t = quote(table)
         if soft:

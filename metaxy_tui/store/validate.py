@@ -42,6 +42,26 @@ def _describe_values(values: Iterable[object]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
+def _parse_times(s: pl.Series, kind: str) -> pl.Series:
+    """ISO 8601 text as dates or naive datetimes; a datetime with an offset ("Z", "+02:00") is
+    converted to UTC. polars infers one format from the first value, so rows in the other form
+    (with or without an offset) get a second pass."""
+    def parse(x: pl.Series) -> pl.Series:
+        try:
+            out = x.str.to_date(strict=False) if kind == "date" else x.str.to_datetime(strict=False, time_unit="us")
+        except pl.exceptions.ComputeError:  # no format to infer from the first value: none parse
+            return pl.Series(x.name, [None] * len(x), pl.Date if kind == "date" else pl.Datetime("us"))
+        if isinstance(out.dtype, pl.Datetime) and out.dtype.time_zone is not None:
+            out = out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return out
+
+    parsed = parse(s)
+    missing = parsed.is_null() & s.is_not_null()
+    if missing.any() and not missing.all():
+        parsed = parsed.scatter(missing.arg_true(), parse(s.filter(missing)).cast(parsed.dtype))
+    return parsed
+
+
 def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> pl.Expr | None:
     """An expression giving `col` in the canonical dtype for `t`, or None after recording problems."""
     s = df.get_column(col)
@@ -107,15 +127,13 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
         if isinstance(dtype, pl.Datetime) or dtype == pl.Date:
             return c.cast(target)
         if dtype == pl.String:
-            parsed = s.str.to_datetime(strict=False, time_unit="us") if t.name == "datetime" \
-                else s.str.to_date(strict=False)
+            parsed = _parse_times(s, t.name)
             bad = parsed.is_null() & s.is_not_null()
             problems.rows(df, bad, col, f"not a {t.name} (use ISO 8601, e.g. 2024-05-01"
                                         + ("T12:30:00" if t.name == "datetime" else "") + ")")
             if bad.any():
                 return None
-            return (c.str.to_datetime(strict=False, time_unit="us") if t.name == "datetime"
-                    else c.str.to_date(strict=False)).cast(target)
+            return pl.lit(parsed.cast(target))
         problems.add(f"expected a {t.name}, got {dtype}", col)
         return None
     if t.name == "bytes":

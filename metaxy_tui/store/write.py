@@ -13,7 +13,7 @@ import sqlite3
 import polars as pl
 
 from ..columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, MATERIALIZATION_ID,
-                       PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, dvbf_column, pbf_column)
+                       ColumnType, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, dvbf_column, pbf_column)
 from ..definition import FeatureDefinition
 from ..keys import quote, quote_all
 from .codec import columns_as_lists, encode_expr
@@ -91,13 +91,16 @@ def insert_rows(conn: sqlite3.Connection, table: str, definition: FeatureDefinit
     return stored.height
 
 
-def stage_ids(conn: sqlite3.Connection, ids: pl.DataFrame, columns: tuple[str, ...]) -> str:
-    """Put id tuples in a temporary table; returns its name."""
+def stage_ids(conn: sqlite3.Connection, ids: pl.DataFrame, types: dict[str, ColumnType]) -> str:
+    """Put id tuples (the columns of `types`, encoded as the table stores them) in a temporary
+    table; returns its name."""
     name = "_mx_ids"
+    columns = list(types)
     conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     conn.execute(f"CREATE TEMP TABLE {name} ({quote_all(columns)})")
+    encoded = ids.select([encode_expr(c, t).alias(c) for c, t in types.items()])
     conn.executemany(f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(columns))})",
-                     zip(*columns_as_lists(ids.select(columns))))
+                     zip(*columns_as_lists(encoded)))
     return f"temp.{name}"
 
 
