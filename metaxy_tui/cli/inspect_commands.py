@@ -7,7 +7,7 @@ import click
 from ..service.graph_text import mermaid, neighbourhood
 from ..service.status import iter_statuses
 from .main import Context, cli, opened
-from .output import echo, print_json, print_table
+from .output import counts_text, echo, print_json, print_table
 
 
 @cli.command("list")
@@ -78,7 +78,7 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
     echo("columns: " + ", ".join(f"{c}: {t.describe()}" for c, t in d.columns.items()))
     echo(f"rows: {rows}")
     if counts is not None:
-        echo(f"pending: {counts['added']} added · {counts['changed']} changed · {counts['removed']} removed")
+        echo(f"pending: {counts_text(counts)}")
     echo(f"downstream: {', '.join(fp.downstream) or '-'}")
     print_table(["field", "code version", "version", "depends on"],
                 [[f["field"], f["code_version"], f["version"][:8], ", ".join(f["depends_on"]) or "-"]

@@ -39,6 +39,11 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title:
         click.echo("\t".join("" if v is None else str(v) for v in r))
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """A feature's pending counts, as resolve and describe print them."""
+    return f"{counts['added']} added · {counts['changed']} changed · {counts['removed']} removed"
+
+
 def echo(text: str = "", *, style: str | None = None) -> None:
     """A line of text; styled only in a terminal (and never parsed as markup)."""
     if style and is_terminal():

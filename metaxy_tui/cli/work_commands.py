@@ -13,7 +13,7 @@ import click
 from ..columns import PROVENANCE
 from ..service import review
 from .main import Context, cli, fail, opened
-from .output import Progress, echo, print_json, print_table
+from .output import Progress, counts_text, echo, print_json, print_table
 
 
 def _rows(inc, explanation=None) -> list[dict]:
@@ -72,8 +72,7 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
         writer.writeheader()
         writer.writerows(rows)
         return
-    echo(f"{feature}: {counts['added']} added · {counts['changed']} changed · {counts['removed']} removed",
-         style="bold")
+    echo(f"{feature}: {counts_text(counts)}", style="bold")
     if ex is not None:
         for group, reasons in ex.groups().items():
             echo(f"  {len(reasons):>6}  {group}")
