@@ -13,6 +13,7 @@ from types import ModuleType
 from ..config import default_store_path
 from ..errors import StoreError
 from ..graph import FeatureGraph
+from ..store.schema import readonly_uri
 from ..store.sqlite_store import SQLiteMetadataStore
 from .project import Project
 
@@ -54,7 +55,7 @@ def load_demo_modules() -> tuple[FeatureGraph, ModuleType]:
 
 def _is_demo_store(path: Path) -> bool:
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(readonly_uri(path), uri=True)
         try:
             row = conn.execute("SELECT count(*) FROM _metaxy_snapshots WHERE project = ?", (DEMO_PROJECT,)).fetchone()
             return bool(row and row[0])

@@ -31,7 +31,7 @@ from ..errors import UnknownFeatureError
 from ..graph import FeatureGraph, FeaturePlan
 from ..keys import quote
 from ..store.resolve import latest_condition
-from ..store.schema import FV, SUPERSEDED, table_columns
+from ..store.schema import FV, SUPERSEDED, readonly_uri, table_columns
 
 PAGE_SIZE = 200
 VIEW_TABLE = "temp._mx_view"
@@ -50,8 +50,7 @@ class Interrupted(Exception):
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to a store file, usable from any thread (callers serialise)."""
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(readonly_uri(path), uri=True, check_same_thread=False, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA cache_size = -16384")
     return conn

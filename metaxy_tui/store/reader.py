@@ -27,6 +27,7 @@ import polars as pl
 from ..columns import ColumnType
 from ..keys import quote
 from .codec import Typed, decode_expr, load_dtype
+from .schema import readonly_uri
 
 COLUMNAR_MIN_ROWS = 20_000  # below this, fetchall is as fast and simpler
 PART_ROWS = 125_000  # rows per part: the transient JSON of one part per thread stays small
@@ -133,7 +134,7 @@ class Reader:
     def _threaded(self, q: Query) -> pl.DataFrame:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(readonly_uri(self._path), uri=True, check_same_thread=False, timeout=30)
             self._local.conn = conn
             with self._opened_lock:
                 self._opened.append(conn)

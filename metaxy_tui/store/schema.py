@@ -81,6 +81,11 @@ SYSTEM_TABLES = ("_metaxy_info", "_metaxy_snapshots", "_metaxy_feature_versions"
                  "_metaxy_writes")  # _metaxy_audit is created on the first write-mode open
 
 
+def readonly_uri(path: str | os.PathLike) -> str:
+    """The URI opening a store file read-only; a path with "#", "?" or "%" in it is escaped."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
 def create_store_file(path: Path, info: dict[str, str]) -> None:
     """Create a new store file atomically: built under a temporary name, then hard-linked.
 

@@ -89,12 +89,13 @@ class SQLiteMetadataStore:
             if mode == "w" and not p.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
                 _schema.create_store_file(p, defaults)
-        target = self.path if mode == "w" or memory else f"file:{Path(self.path).resolve()}?mode=ro"
+        as_uri = mode == "r" and not memory
+        target = _schema.readonly_uri(self.path) if as_uri else self.path
         side_files = [] if memory else [Path(self.path + s) for s in ("-wal", "-shm")]
         had = {p for p in side_files if p.exists()}
         try:
             conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
-                                   timeout=BUSY_TIMEOUT_S, uri=target.startswith("file:"))
+                                   timeout=BUSY_TIMEOUT_S, uri=as_uri)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open {self.path}: {e}") from None
         try:
