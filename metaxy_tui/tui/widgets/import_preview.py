@@ -76,6 +76,17 @@ class ImportPreview(DataTable):
         if self._rows:
             self.move_cursor(row=0, column=1 if self._columns else 0, animate=False)
 
+    # Textual moves a scrollbar's thumb only while the scrollbar is shown: scrolled before it
+    # appears (the cursor put on a problem in a far column as the table is first laid out), the
+    # thumb would start at 0 while the view is scrolled; place it when the scrollbar appears
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        if shown:
+            self.horizontal_scrollbar.position = self.scroll_x
+
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        if shown:
+            self.vertical_scrollbar.position = self.scroll_y
+
     def show_problem(self, problem: InputProblem) -> bool:
         """Put the cursor on the problem's cell (or row, or column); False when it is not shown."""
         col = self._columns.index(problem.column) + 1 if problem.column in self._columns else None
