@@ -26,7 +26,9 @@ def snapshot_app(demo_store, monkeypatch):
 async def settle(pilot) -> None:
     app = pilot.app
     for _ in range(3):
-        ours = [w for w in app.workers if w.group.startswith("import-") or w.group == "statuses"]
+        # ours, and the path input's suggestion (the file name it completes is in the picture)
+        ours = [w for w in app.workers if w.group.startswith("import-") or w.group == "statuses"
+                or isinstance(w.node, Input)]
         if ours:
             await app.workers.wait_for_complete(ours)
         await pilot.pause()
@@ -36,7 +38,7 @@ def steps(path: str | None = None, *keys: str):
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("i")
-        await pilot.pause()
+        await settle(pilot)
         for inp in pilot.app.screen.query(Input):
             inp.cursor_blink = False
         if path is not None:
