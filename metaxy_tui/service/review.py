@@ -249,7 +249,7 @@ def delete_removed(project: Project, feature: str, keys: list[dict] | None = Non
     removed = _select(store.resolve_update(feature).removed.to_polars(), key, _keys_frame(plan, keys))
     samples = _distinct(removed, key)
     result = ActionResult("delete_removed", feature, len(samples))
-    ids = removed.select(list(plan.definition.id_columns))
+    ids = removed.select(key)  # an expansion's parents: delete_metadata removes all of their children
     _audited_step(project, result, plan, samples, start,
                   lambda within: store.delete_metadata(feature, ids=ids, within=within))
     return result
