@@ -9,7 +9,10 @@ Runs (``python p01_identity.py N`` against the same store, as a runbook with pat
    the root and deleted there, then orphaned downstream and deleted there too
 4. the transcript's code version goes 1 -> 2: every transcript and summary comes back new,
    the recordings stay as they are
-5. the same again: nothing to do
+5. r2's transcript is deleted by hand: it comes back new and is recomputed; its summary
+   has nothing to do (same transcript provenance)
+6. the code version goes back to 1: the version-1 rows are current again, r2's included
+   (the delete acted on version 2 only), so nothing is to do
 """
 
 import narwhals as nw
@@ -19,7 +22,7 @@ from pydantic import Field
 import metaxy_tui as mx
 import report
 
-STEPS = 5
+STEPS = 6
 STEP = report.step()
 
 config = mx.init()
@@ -42,7 +45,7 @@ class Transcript(
         key="identity/transcript",
         id_columns=["recording_id"],
         deps=[Recording],
-        fields=[mx.FieldSpec(key="text", code_version="2" if STEP >= 4 else "1")],
+        fields=[mx.FieldSpec(key="text", code_version="2" if STEP in (4, 5) else "1")],
     ),
 ):
     """Speech-to-text of one recording."""
@@ -115,6 +118,10 @@ def main() -> None:
         gone = increment.orphaned.to_polars()["recording_id"].to_list()
         if gone:
             store.delete(Recording, filters=[nw.col("recording_id").is_in(gone)])
+
+    if STEP == 5:
+        with store.open("w"):
+            store.delete(Transcript, filters=[nw.col("recording_id") == "r2"], soft=True)
 
     with store.open("w"):
         increment = store.resolve_update(Transcript)

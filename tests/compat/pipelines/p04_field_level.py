@@ -22,6 +22,7 @@ import polars as pl
 
 import metaxy_tui as mx
 import report
+from metaxy_tui.metadata_store.system import SystemTableStorage
 
 STEPS = 6
 STEP = report.step()
@@ -163,6 +164,10 @@ def main() -> None:
     store = config.get_store("dev")
 
     with store.open("w"):
+        # as Metaxy's examples do: record the graph before computing anything
+        result = SystemTableStorage(store).push_graph_snapshot()
+        print(f"Graph project_version: {result.project_version}")
+        report.event("push graph snapshot", has_project_version=bool(result.project_version))
         increment = store.resolve_update(Video, samples=videos())
         report.resolve("fl/video", increment, ["sample_uid"])
         todo = pending(increment)

@@ -7,7 +7,7 @@ Runs:
 
 1. 4 documents and their embeddings
 2. d2 soft-deleted: the embedding of d2 is orphaned, and soft-deleted too
-3. the documents are resolved again: d2 is new (a deleted row is not current), written
+3. the documents are resolved again (from a listing of ids and provenance only): d2 is new (a deleted row is not current), written
    back, and its embedding is new again
 4. d3 hard-deleted: gone from every read; its embedding is orphaned and hard-deleted
 5. d4 soft-deleted, then the samples bring it back with a new provenance: new at the root,
@@ -61,11 +61,14 @@ def documents() -> pl.DataFrame:
 
 
 def sync_documents(store) -> None:
-    increment = store.resolve_update(Document, samples=documents())
+    catalogue = documents()
+    # resolve on the listing alone (ids and provenance), then load what is to be written
+    listing = catalogue.select("doc_id", "metaxy_provenance_by_field")
+    increment = store.resolve_update(Document, samples=listing)
     report.resolve("del/document", increment, ["doc_id"])
     for frame in (increment.new, increment.stale):
         if len(frame):
-            store.write(Document, frame)
+            store.write(Document, frame.to_polars().join(catalogue.select("doc_id", "title"), on="doc_id"))
 
 
 def sync_embeddings(store, soft: bool = True) -> None:

@@ -136,6 +136,11 @@ def versions(features: dict[str, Any], *, label: str = "versions") -> None:
     })
 
 
+def event(label: str, **values: Any) -> None:
+    """Report anything else a pipeline wants compared, as plain values."""
+    emit({"kind": "event", "label": label, "values": {k: _plain(v) for k, v in values.items()}})
+
+
 def error(feature: str, exc: BaseException, *, label: str | None = None) -> None:
     """Report that a call raised (by exception class name only; messages differ between engines)."""
     emit({"kind": "error", "feature": feature, "label": label or f"error {feature}",
