@@ -282,3 +282,19 @@ def test_versions_move_together(runs, name):
     n = len(got_steps)
     assert moves(got_steps) == moves(fixture_steps[:n])
     assert n == len(fixture_steps), f"{name} stopped at step {got_steps[-1]['step']}: {got_steps[-1]['stderr']}"
+
+
+def test_comparison_is_strict():
+    """The comparison tells 1 from 1.0 and "1", a missing column from a null, and row counts apart."""
+    base = {"kind": "resolve", "label": "r", "feature": "f", "step": 1, "counts": {"new": 1, "stale": 0, "orphaned": 0},
+            "frames": {"new": [{"id": 1, "metaxy_provenance": "123"}], "stale": [], "orphaned": []}}
+    assert _compare("x", 1, [base], [copy.deepcopy(base)]) == []
+    for changed in ({"id": 1.0, "metaxy_provenance": "123"}, {"id": "1", "metaxy_provenance": "123"},
+                    {"id": 1, "metaxy_provenance": None}, {"id": 1}, {"id": 1, "metaxy_provenance": "123", "x": None}):
+        other = copy.deepcopy(base)
+        other["frames"]["new"] = [changed]
+        assert _compare("x", 1, [base], [other]), changed
+    other = copy.deepcopy(base)
+    other["counts"]["new"] = 2
+    assert _compare("x", 1, [base], [other])
+    assert _compare("x", 1, [base], [])
