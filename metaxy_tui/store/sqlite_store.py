@@ -16,8 +16,7 @@ from typing import Any
 import polars as pl
 
 from .. import __version__
-from ..columns import (DELETED_AT, FEATURE_VERSION, PROVENANCE, SYSTEM_COLUMNS, UPDATED_AT, dvbf_column,
-                       pbf_column)
+from ..columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT, dvbf_column, pbf_column
 from ..definition import FeatureDefinition
 from ..errors import InputError, InputProblem, StoreError, StoreFormatError, UnknownFeatureError
 from ..frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
@@ -445,9 +444,9 @@ class SQLiteMetadataStore:
         feature version; `feature_version=` one given version; `include_history` (Metaxy:
         with_sample_history, or latest_only=False) adds superseded rows; `include_deleted`
         (include_soft_deleted) adds soft-deleted rows; `filters` is a polars or narwhals
-        expression (or a list of them); `columns` picks user columns, followed, as in Metaxy, by
-        the system columns. The frame is a polars DataFrame that also answers Metaxy's lazy
-        frame calls (`.collect().to_polars()`).
+        expression (or a list of them); `columns` picks columns (Metaxy 0.1.11 too returns only
+        those). The frame is a polars DataFrame that also answers Metaxy's lazy frame calls
+        (`.collect().to_polars()`).
         """
         if current_only is not None:
             all_feature_versions = not current_only
@@ -471,7 +470,7 @@ class SQLiteMetadataStore:
             if missing:
                 raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
                                        for c in missing])
-            df = df.select(list(dict.fromkeys([*columns, *(c for c in SYSTEM_COLUMNS if c in df.columns)])))
+            df = df.select(list(columns))
         return MetadataFrame(df)
 
     read = read_metadata
