@@ -90,7 +90,7 @@ def open_demo_project(path: str | os.PathLike) -> Project:
     graph, _ = load_demo_modules()
     store = SQLiteMetadataStore(path, graph=graph, project=DEMO_PROJECT, name="demo")
     store.open("w")
-    return Project(store, graph, graph, store.stored_graph(), f"{path} (demo)")
+    return Project(store, graph, graph, store.stored_graph(), f"{path} (demo)", demo=True)
 
 
 def demo_compute_functions() -> dict:

@@ -25,6 +25,7 @@ class Project:
     source: str  # where this came from, for titles and messages
     config: MetaxyConfig | None = None
     notes: list[str] = field(default_factory=list)
+    demo: bool = False  # the bundled demo: the TUI opens it on a feature with pending work
 
     @property
     def has_code(self) -> bool:
@@ -138,18 +139,20 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     except Exception:
         s.close()
         raise
+    demo = False
     if code_graph is None and cfg is None and _is_bundled_demo(s):
         # the demo store that `metaxy-tui demo` built: its code ships with metaxy-tui
         from .demo import load_demo_modules
 
         code_graph, _ = load_demo_modules()
         source += " (demo)"
+        demo = True
     graph = code_graph if code_graph is not None else stored
     s._graph = graph
     if new_db and code_graph is not None:  # a --db store made for this project: it knows its features
         s.push_graph(code_graph)
         stored = s.stored_graph()
-    project = Project(s, graph, code_graph, stored, source, cfg)
+    project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)
     if s._mode == "r":
         project.notes.append("opened read-only")
     return project

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, DirectoryTree, Footer, Header, Static
+from textual.widgets import Button, ContentSwitcher, DirectoryTree, Header, Static
 from textual.worker import get_current_worker
 
 from ...errors import InputError, InputProblem, MetaxyError
@@ -33,6 +33,8 @@ from ..widgets.import_form import ImportForm
 from ..widgets.import_mapping import ImportMappingPicker
 from ..widgets.import_preview import ImportPreview
 from ..widgets.import_problems import ImportProblems
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 
 EMPTY_HELP = "\n\n".join([
     "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
@@ -118,11 +120,16 @@ class ImportScreen(Screen[bool]):
         yield ImportProblems(id="problems")
         yield ImportMappingPicker(id="mapping")
         yield ImportActions(id="actions")
-        yield Footer()
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        self.title, self.sub_title = fit_titles("Import samples", self.project.source, self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = "Import samples"
-        self.sub_title = self.project.source
+        self._fit_titles()
         self.query_one(ImportProblems).display = False
         self._render_plan()
         self.query_one(ImportForm).path_input.focus()
