@@ -87,6 +87,8 @@ def error_text(error: BaseException) -> str:
     """An error for a screen: our errors say what is wrong in their message; anything else is a bug."""
     if isinstance(error, MetaxyError):
         return str(error)
+    if isinstance(error, OSError):  # a file or disk problem: the system's words, without the class
+        return f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error)
     return f"internal error of metaxy-tui, please report it: {type(error).__name__}: {error}"
 
 

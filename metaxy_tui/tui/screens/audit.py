@@ -101,7 +101,7 @@ class AuditScreen(Screen[None]):
             entries = review.audit_log(self.project, feature=feature, action=action, limit=LIMIT).to_dicts()
         except Exception as e:
             if not worker.is_cancelled:
-                self.post_message(self.LoadFailed(f"{type(e).__name__}: {e}"))
+                self.post_message(self.LoadFailed(review.error_text(e)))
             return
         if not worker.is_cancelled:
             self.post_message(self.Loaded(entries, feature, action))

@@ -27,6 +27,7 @@ from ...service.importer import (ImportCancelled, ImportPlan, ImportResult, appl
                                  default_import_folder, plan_import, read_table, root_features, shown_path,
                                  targets_for, PREVIEW_ROWS)
 from ...service.project import Project
+from ...service.review import error_text
 from ..widgets.import_actions import ImportActions
 from ..widgets.import_file_tree import ImportFileTree
 from ..widgets.import_form import ImportForm
@@ -212,7 +213,7 @@ class ImportScreen(Screen[bool]):
             self.post_message(self.PlanFailed(token, str(e)))
             return
         except Exception as e:  # an unexpected failure must not take the app down
-            self.post_message(self.PlanFailed(token, f"{type(e).__name__}: {e}"))
+            self.post_message(self.PlanFailed(token, error_text(e)))
             return
         if not worker.is_cancelled:
             self.post_message(self.PlanReady(token, plan))
@@ -443,7 +444,7 @@ class ImportScreen(Screen[bool]):
         except MetaxyError as e:
             self.post_message(self.ImportStopped(f"{e} (nothing was written)"))
         except Exception as e:  # the transaction rolled back; say so rather than crash
-            self.post_message(self.ImportStopped(f"{type(e).__name__}: {e} (nothing was written)"))
+            self.post_message(self.ImportStopped(f"{error_text(e)} (nothing was written)"))
         else:
             self.post_message(self.ImportDone(result))
 

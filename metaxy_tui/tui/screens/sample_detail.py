@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 from ...service.detail import LinkedGroup, SampleDetail, SampleRef, sample_detail
 from ...service.project import Project
 from ...service.samples import format_ids, format_time, format_value
+from ...service.review import error_text
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 
@@ -101,7 +102,7 @@ class SampleDetailScreen(Screen):
         try:
             detail = sample_detail(self.project, self.ref.feature, self.ref.ids)
         except Exception as e:
-            self.post_message(self.Failed(f"{type(e).__name__}: {e}"))
+            self.post_message(self.Failed(error_text(e)))
             return
         self.post_message(self.Loaded(detail))
 
