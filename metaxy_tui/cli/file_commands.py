@@ -40,7 +40,7 @@ def import_samples(ctx: Context, feature: str, file: str, full_set: bool, proven
     """
     if provenance not in ("auto", "column", "content") and not (provenance.startswith("file:") and len(provenance) > 5):
         raise click.BadParameter(f"{provenance!r}: use auto, column, content or file:COLUMN", param_hint="--provenance")
-    with opened(ctx, mode="r" if dry_run else "w") as project:
+    with opened(ctx, mode="r" if dry_run else "w", feature=feature) as project:
         with Progress(f"reading {file}") as bar:
             plan = plan_import(project, feature, file, format=file_format, full_set=full_set, provenance=provenance,
                                keep_extra=keep_extra_columns,

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, DirectoryTree, Footer, Header, Static
+from textual.widgets import Button, ContentSwitcher, DirectoryTree, Header, Static
 from textual.worker import get_current_worker
 
 from ...errors import InputError, InputProblem, MetaxyError
@@ -27,12 +27,15 @@ from ...service.importer import (ImportCancelled, ImportPlan, ImportResult, appl
                                  default_import_folder, plan_import, read_table, root_features, shown_path,
                                  targets_for, PREVIEW_ROWS)
 from ...service.project import Project
+from ...service.review import error_text
 from ..widgets.import_actions import ImportActions
 from ..widgets.import_file_tree import ImportFileTree
 from ..widgets.import_form import ImportForm
 from ..widgets.import_mapping import ImportMappingPicker
 from ..widgets.import_preview import ImportPreview
 from ..widgets.import_problems import ImportProblems
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 
 EMPTY_HELP = "\n\n".join([
     "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
@@ -118,11 +121,16 @@ class ImportScreen(Screen[bool]):
         yield ImportProblems(id="problems")
         yield ImportMappingPicker(id="mapping")
         yield ImportActions(id="actions")
-        yield Footer()
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        self.title, self.sub_title = fit_titles("Import samples", self.project.source, self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = "Import samples"
-        self.sub_title = self.project.source
+        self._fit_titles()
         self.query_one(ImportProblems).display = False
         self._render_plan()
         self.query_one(ImportForm).path_input.focus()
@@ -205,7 +213,7 @@ class ImportScreen(Screen[bool]):
             self.post_message(self.PlanFailed(token, str(e)))
             return
         except Exception as e:  # an unexpected failure must not take the app down
-            self.post_message(self.PlanFailed(token, f"{type(e).__name__}: {e}"))
+            self.post_message(self.PlanFailed(token, error_text(e)))
             return
         if not worker.is_cancelled:
             self.post_message(self.PlanReady(token, plan))
@@ -436,7 +444,7 @@ class ImportScreen(Screen[bool]):
         except MetaxyError as e:
             self.post_message(self.ImportStopped(f"{e} (nothing was written)"))
         except Exception as e:  # the transaction rolled back; say so rather than crash
-            self.post_message(self.ImportStopped(f"{type(e).__name__}: {e} (nothing was written)"))
+            self.post_message(self.ImportStopped(f"{error_text(e)} (nothing was written)"))
         else:
             self.post_message(self.ImportDone(result))
 
