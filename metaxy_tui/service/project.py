@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
-from ..errors import ConfigError, StoreError, UnknownFeatureError
+from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
 from ..store.sqlite_store import SQLiteMetadataStore
 
@@ -41,6 +41,13 @@ class Project:
 
     def close(self) -> None:
         self.store.close()
+
+    def described_graph(self) -> FeatureGraph:
+        """The graph with what the store knows beyond the code: columns the data brought."""
+        try:
+            return self.store.effective_graph(self.graph)
+        except MetaxyError:  # the store is gone (closed): the code's graph still describes it
+            return self.graph
 
     def reload_stored_graph(self) -> None:
         self.stored_graph = self.store.stored_graph()

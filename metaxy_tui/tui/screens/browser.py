@@ -75,7 +75,7 @@ class BrowserScreen(Screen):
                     yield FeatureTree(self.project.graph, id="tree")
                 with TabbedContent(id="tabs", initial="feature"):
                     with TabPane("Feature", id="feature"):
-                        yield FeatureView(self.project.graph, id="feature-view")
+                        yield FeatureView(self.project.described_graph, id="feature-view")
                     with TabPane("Samples", id="samples"):
                         yield SamplesPanel(self.project, id="samples-panel")
                     with TabPane("Lineage", id="lineage"):

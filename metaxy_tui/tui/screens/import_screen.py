@@ -99,6 +99,7 @@ class ImportScreen(Screen[bool]):
         self.folder = default_import_folder(project)
         self.path: str | None = None
         self.full_set = False
+        self.keep_extra = False  # file columns that match no feature column: problems unless kept
         self.provenance = "auto"
         self.mapping: dict[str, str | None] = {}
         self.plan: ImportPlan | None = None
@@ -164,6 +165,11 @@ class ImportScreen(Screen[bool]):
             self.plan.full_set = self.full_set  # only the removed count depends on it
             self._render_summary()
 
+    @on(ImportForm.KeepExtraChosen)
+    def _keep_extra_chosen(self, message: ImportForm.KeepExtraChosen) -> None:
+        self.keep_extra = message.keep
+        self._replan()
+
     @on(ImportForm.ProvenanceChosen)
     def _provenance_chosen(self, message: ImportForm.ProvenanceChosen) -> None:
         self.provenance = message.provenance
@@ -192,12 +198,12 @@ class ImportScreen(Screen[bool]):
             Text.assemble(("Reading ", "bold"), (Path(self.path).name, "bold"), ("…", "bold")))
         self._render_summary()
         self.plan_in_background(self._token, self.path, self.feature, self.full_set, self.provenance,
-                                dict(self.mapping))
+                                dict(self.mapping), self.keep_extra)
 
     # ----- planning (worker) ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="import-plan", name="import-plan")
     def plan_in_background(self, token: int, path: str, feature: str, full_set: bool, provenance: str,
-                           mapping: dict[str, str | None]) -> None:
+                           mapping: dict[str, str | None], keep_extra: bool = False) -> None:
         worker = get_current_worker()
         try:
             if Path(path).expanduser().is_dir():
@@ -205,7 +211,7 @@ class ImportScreen(Screen[bool]):
                 return
             data = self._read(path)
             plan = plan_import(self.project, feature, data, source=path, full_set=full_set, provenance=provenance,
-                               mapping=mapping, cancelled=lambda: worker.is_cancelled,
+                               mapping=mapping, keep_extra=keep_extra, cancelled=lambda: worker.is_cancelled,
                                progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)))
         except ImportCancelled:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -65,8 +67,16 @@ def feature_renderable(graph: FeatureGraph, key: str, status: FeatureStatus | No
     info.add_row("status", status_text(status))
     info.add_row("rows", Text(f"{status.rows:,}" if status is not None else "…"))
     info.add_row("id columns", Text(", ".join(d.id_columns)))
-    other = [f"{c}: {t.describe()}" for c, t in d.columns.items() if c not in d.id_columns]
-    info.add_row("columns", Text(", ".join(other) or "-"))
+    other = [c for c in d.columns if c not in d.id_columns]
+    if any(c in d.column_descriptions for c in d.columns):  # one a line, each with its description
+        lines = Text()
+        for i, c in enumerate(list(d.id_columns) + other):
+            lines.append(("\n" if i else "") + f"{c}: {d.columns[c].describe()}")
+            if c in d.column_descriptions:
+                lines.append(f" — {d.column_descriptions[c]}", style="italic")
+        info.add_row("columns", lines)
+    else:
+        info.add_row("columns", Text(", ".join(f"{c}: {d.columns[c].describe()}" for c in other) or "-"))
     info.add_row("upstream", Text(", ".join(d.upstream for d in fp.deps) or "- (root)"))
     info.add_row("downstream", Text(", ".join(fp.downstream) or "-"))
     parts += [Text(""), info, Text("")]
@@ -107,9 +117,9 @@ class FeatureView(VerticalScroll):
     FeatureView { padding: 0 1; }
     """
 
-    def __init__(self, graph: FeatureGraph, **kwargs) -> None:
+    def __init__(self, graph: FeatureGraph | Callable[[], FeatureGraph], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.graph = graph
+        self._graph = graph  # or how to get it when shown: columns the data brought may have appeared
         self.feature_key: str | None = None
         self.feature_status: FeatureStatus | None = None
         self._body = Static(Text("Select a feature on the left.", style="dim"), id="feature-body")
@@ -117,13 +127,18 @@ class FeatureView(VerticalScroll):
     def compose(self):
         yield self._body
 
+    @property
+    def graph(self) -> FeatureGraph:
+        return self._graph() if callable(self._graph) else self._graph
+
     def show(self, key: str | None, status: FeatureStatus | None = None) -> None:
         self.feature_key = key
         self.feature_status = status
-        if key is None or key not in self.graph:
+        graph = self.graph
+        if key is None or key not in graph:
             self._body.update(Text("Select a feature on the left.", style="dim"))
             return
-        self._body.update(feature_renderable(self.graph, key, status, narrow=0 < self.size.width < NARROW))
+        self._body.update(feature_renderable(graph, key, status, narrow=0 < self.size.width < NARROW))
 
     def on_resize(self) -> None:
         if self.feature_key is not None:
