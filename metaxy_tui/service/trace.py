@@ -71,10 +71,12 @@ class TraceNode:
     links: list["TraceLink"] | None = None  # None: not walked (the depth, the budget, or shown elsewhere)
     upstream_links: list["TraceLink"] | None = None  # the traced sample only: both directions
     repeated: bool = False  # the same sample is shown elsewhere in the trace, walked there
+    further: bool = False  # its feature has deps (upstream) or downstream features (downstream)
 
     @property
     def walkable(self) -> bool:
-        return self.links is None and not self.repeated and self.direction != "sample"
+        """Not walked yet, and there is somewhere to go."""
+        return self.links is None and not self.repeated and self.further and self.direction != "sample"
 
     def to_dict(self) -> dict:
         out = {"feature": self.ref.feature, "ids": self.ref.ids, "state": self.state, "detail": self.detail,
@@ -138,6 +140,19 @@ class Trace:
     def to_dict(self) -> dict:
         return {"feature": self.root.ref.feature, "ids": self.root.ref.ids, "depth": self.depth,
                 "limit": self.limit, "truncated": self.truncated, "sample": self.root.to_dict()}
+
+
+def parse_ids(project: Project, feature: str, texts: dict[str, str]) -> dict[str, Any]:
+    """Id values typed as text (`col=value`) -> the values the store's lookups take."""
+    if feature not in project.graph:
+        raise UnknownFeatureError(feature, project.graph.keys)
+    return project.store.parse_ids(feature, texts)
+
+
+def id_columns(project: Project, feature: str) -> list[str]:
+    if feature not in project.graph:
+        raise UnknownFeatureError(feature, project.graph.keys)
+    return list(project.graph.feature_plan(feature).definition.id_columns)
 
 
 # ----- building ------------------------------------------------------------------------------
@@ -270,8 +285,9 @@ class Walker:
                       for f in sorted(set(s.provenance_by_field) | set(got[1] if got else ()))]
             ref = SampleRef(s.feature, s.ids)
             mark = (direction, s.feature, tuple(s.ids.values()))
+            further = bool(plan.deps) if direction == "upstream" else bool(plan.downstream)
             node = TraceNode(ref, direction, state, detail, s.provenance, s.data_version, s.feature_version,
-                             fields, s.row, repeated=mark in self.seen)
+                             fields, s.row, repeated=mark in self.seen, further=further)
             self.seen.add(mark)
             self.count += 1
             out.append(node)
@@ -295,4 +311,5 @@ def _state(plan: FeaturePlan, s: StoredSample, expected: tuple[str, dict[str, st
 
 
 __all__ = ["Trace", "TraceNode", "TraceLink", "FieldState", "trace_sample", "walk_links", "more_samples",
+           "parse_ids", "id_columns",
            "DEFAULT_LIMIT", "STATES"]
