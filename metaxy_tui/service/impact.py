@@ -252,6 +252,15 @@ class _Counter:
         return StaleFeature(key, fields, via, n, ids, "" if n else "no samples stored under its old version")
 
 
+def code_impact(project: Project) -> tuple[list[FeatureChange], DefinitionImpact] | None:
+    """The code's definitions against the store's latest snapshot, with the blast radius; None
+    when there is no code or no snapshot to compare."""
+    if project.code_graph is None or len(project.stored_graph) == 0:
+        return None
+    changes = diff_graphs(project.stored_graph, project.code_graph)
+    return changes, definition_impact(project, project.stored_graph, project.code_graph, changes=changes)
+
+
 # ----- approvals -----------------------------------------------------------------------------
 
 @dataclass
@@ -398,5 +407,5 @@ def _all_rows(store, feature: str, columns: list[str], version: str | None) -> p
     return df if isinstance(df, pl.DataFrame) else pl.DataFrame(df)
 
 
-__all__ = ["StaleFeature", "ChangeImpact", "DefinitionImpact", "BlastRadius", "definition_impact",
+__all__ = ["StaleFeature", "ChangeImpact", "DefinitionImpact", "BlastRadius", "definition_impact", "code_impact",
            "approval_impact", "sample_moves"]
