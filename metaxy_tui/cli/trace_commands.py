@@ -44,7 +44,7 @@ def trace(ctx: Context, feature: str, ids: tuple[str, ...], depth: int | None, l
         key = tracing.id_columns(project, feature)
         traces = [tracing.trace_sample(project, feature, tracing.parse_ids(project, feature, texts),
                                        depth=depth, limit=limit)
-                  for texts in _parse_ids(ids, key)]
+                  for texts in _parse_ids(ids, key, label="ID")]
     if fmt == "json":
         data = [t.to_dict() for t in traces]
         print_json(data[0] if len(data) == 1 else data)
@@ -99,7 +99,7 @@ def _print(t: tracing.Trace) -> None:
 def _links(links: list[tracing.TraceLink], prefix: str, word: str) -> None:
     for i, link in enumerate(links):
         last = i == len(links) - 1
-        on = format_ids(link.on)
+        on = format_ids({c: "null" if v is None else v for c, v in link.on.items()})
         head = f"{link.feature} · {link.kind} on {on} · {link.relation} · {_count(link.total)}"
         if link.flows:
             head += f" · {'; '.join(link.flows)}"
@@ -116,17 +116,16 @@ def _links(links: list[tracing.TraceLink], prefix: str, word: str) -> None:
 
 
 def _node(node: tracing.TraceNode, prefix: str, last: bool, word: str) -> None:
-    line = prefix + ("└─ " if last else "├─ ") + format_ids(node.ref.ids) + "  "
-    text = line + _state(node)
+    text = prefix + ("└─ " if last else "├─ ") + format_ids(node.ref.ids) + "  " + _state(node)
     if node.repeated:
         text += "  (shown above)"
     echo(text, style=STATE_STYLES.get(node.state) if is_terminal() else None)
-    inner = prefix + ("   " if last else "│  ")
-    echo(inner + "   " + _fields(node), style="dim")
+    inner = prefix + ("   " if last else "│  ") + "   "  # under the sample's ids
+    echo(inner + _fields(node), style="dim")
     if node.links:
         _links(node.links, inner, word)
     elif node.walkable:
-        echo(inner + f"└─ … further {word} not walked (--depth)", style="dim")
+        echo(inner + f"… further {word} not walked (--depth)", style="dim")
 
 
 __all__ = ["trace"]

@@ -76,11 +76,12 @@ class SamplePage:
     samples: list[StoredSample] = field(default_factory=list)
     total: int = 0
     note: str = ""  # why nothing can match (the feature was never written, ...)
+    more: bool = False  # samples follow this page
 
     @property
     def after(self) -> dict[str, Any] | None:
         """The keyset cursor of the next page (None when this page holds the rest)."""
-        return dict(self.samples[-1].ids) if self.samples and self.total > len(self.samples) else None
+        return dict(self.samples[-1].ids) if self.samples and self.more else None
 
 
 class TraceQueries:
@@ -188,8 +189,10 @@ class TraceQueries:
             where.append(f"({quote_all(id_cols)}) > ({', '.join('?' for _ in id_cols)})")
             params += [after[c] for c in id_cols]
         order = f" ORDER BY {', '.join(quote(c) for c in id_cols)}"
-        samples = self._samples(plan, table, present, " AND ".join(where), params, order, max(0, int(limit)))
-        return SamplePage(samples, total, "" if total else f"no live sample of {plan.name} matches")
+        limit = max(0, int(limit))
+        samples = self._samples(plan, table, present, " AND ".join(where), params, order, limit + 1)
+        return SamplePage(samples[:limit], total, "" if total else f"no live sample of {plan.name} matches",
+                          more=len(samples) > limit)
 
     def first_ids(self: "SQLiteMetadataStore", feature: Any, *, feature_version: str | None = None,
                   limit: int = 5) -> list[dict[str, Any]]:
