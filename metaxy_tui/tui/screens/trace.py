@@ -81,7 +81,11 @@ class TraceScreen(Screen):
         text.append(format_ids(self.ref.ids))
         if self.trace is not None:
             n = self.trace.nodes() - 1
-            text.append(f"   {n:,} linked sample{'s' if n != 1 else ''} in the tree", style="dim")
+            text.append(f"  · {n:,} linked", style="dim")
+            if self.trace.truncated:
+                text.append(" (stopped early: expand to walk on)", style="yellow")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
         return text
 
     def _fit_titles(self) -> None:

@@ -138,8 +138,8 @@ class TraceTree(Tree[TraceItem]):
             branch.add_leaf(more_label(item.link), TraceItem("more", link=item.link))
         if nodes:
             first = next((c for c in branch.children if c.data is not None and c.data.node is nodes[0]), None)
-            if first is not None:
-                self.move_cursor(first)
+            if first is not None:  # once the tree has laid out its new lines
+                self.call_after_refresh(self.move_cursor, first)
 
     # ----- keys -------------------------------------------------------------------------------
     def on_tree_node_selected(self, event: Tree.NodeSelected[TraceItem]) -> None:
