@@ -536,3 +536,17 @@ async def test_review_of_a_root_or_of_nothing_pending_says_so_plainly(demo_store
     else:
         assert "nothing pending here" in summary
         assert said.startswith("video/face_detection has nothing pending: every sample is up to date")
+
+
+async def test_review_of_a_feature_whose_upstream_was_never_written_says_what_it_waits_on(no_samples):
+    """SPEC 4: an upstream never written is an empty increment, and the review says what it waits on."""
+    app = MetaxyApp(no_samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(ReviewScreen(no_samples, "speaker/embedding"))
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        said = notes(app)[-1]
+        assert not raw_text(app)
+    assert said.startswith("speaker/embedding is waiting on audio: nothing has been written there yet")

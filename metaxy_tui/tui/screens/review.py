@@ -216,7 +216,8 @@ class ReviewScreen(Screen[bool]):
             model = ReviewModel.build(
                 ex, pending_upstream=review.pending_upstream(self.project, self.feature),
                 has_compute=review.has_compute(self.project, self.feature),
-                downstream=self.project.graph.plan().downstream_closure(self.feature))
+                downstream=self.project.graph.plan().downstream_closure(self.feature),
+                waiting_on=review.waiting_on(self.project, self.feature))
         except Exception as e:  # a store or definition error: show it, keep the screen usable
             if not worker.is_cancelled:
                 self.post_message(self.ExplainFailed(review.error_text(e)))
@@ -271,7 +272,7 @@ class ReviewScreen(Screen[bool]):
         self._shown = (self.model, group)
         self.query_one(ReviewSamples).show(self.model, group, self.selection)
         if not self.model.groups:
-            note = Text(review.nothing_pending(self.feature, self.model.pending_upstream))
+            note = Text(review.nothing_pending(self.feature, self.model.pending_upstream, self.model.waiting_on))
             if self.model.pending_upstream:
                 note.append("\n\nP approves everything, upstream first.")
             self.query_one(ReviewDetail).show_note(note)
@@ -337,7 +338,8 @@ class ReviewScreen(Screen[bool]):
             return None
         if not self.model.total:
             extra = " P approves everything in order." if self.model.pending_upstream else ""
-            self.notify(review.nothing_pending(self.feature, self.model.pending_upstream) + extra, markup=False)
+            said = review.nothing_pending(self.feature, self.model.pending_upstream, self.model.waiting_on)
+            self.notify(said + extra, markup=False)
             return None
         return self._targets()
 
