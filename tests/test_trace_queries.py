@@ -68,6 +68,9 @@ def test_linked_samples_pages_by_keyset_and_counts(clips):
     assert clips.linked_samples("doc", {"author": None}).total == 0  # a null matches nothing
     assert clips.linked_samples("doc", {"nope": 1}).note == "doc has no column nope"
     assert clips.first_ids("doc/page", limit=2) == [{"page_id": "d01-p1"}, {"page_id": "d01-p2"}]
+    for feature in ("doc", "doc/page", "author/profile"):
+        assert clips.count_live(feature) == clips.count(feature)
+    assert clips.count_live("doc") == 5  # d05 is soft-deleted
 
 
 def test_expected_provenance_agrees_with_resolve(clips):
@@ -113,6 +116,7 @@ def test_lookups_walk_indexes(clips):
         "an aggregation's inputs": lambda: clips.expected_provenance("author/profile", [{"author": "alice"}]),
         "an expansion's inputs": lambda: clips.expected_provenance("doc/page", [{"doc_id": "d01"}]),
         "first ids": lambda: clips.first_ids("doc/page_embedding"),
+        "live count": lambda: clips.count_live("doc"),
     }
     for what, run in checks.items():
         found = plans(clips, run)

@@ -86,9 +86,11 @@ def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impac
         old, old_name = _snapshot_graph(project, from_ref, "latest")
         new, new_name = _snapshot_graph(project, to_ref, "code")
         changes = diff_graphs(old, new)
-        counts = {c.feature: project.store.count(c.feature, feature_version=c.old_version)
-                  for c in changes if c.change == "changed"}
         blast = definition_impact(project, old, new, changes=changes) if impact else None
+        known = {s.feature: s.count for s in blast.features} if blast is not None else {}  # counted already
+        counts = {c.feature: known[c.feature] if c.feature in known else
+                  project.store.count(c.feature, feature_version=c.old_version)
+                  for c in changes if c.change == "changed"}
     if fmt == "mermaid":
         click.echo(mermaid_diff(old, new, changes))
         return

@@ -243,7 +243,7 @@ class _Counter:
         if key not in self.cache:
             version = old[key].feature_version
             try:
-                n = self.store.count(key, feature_version=version)
+                n = self.store.count_live(key, feature_version=version)
                 ids = self.store.first_ids(key, feature_version=version, limit=self.sample) if n else []
             except MetaxyError:  # a feature neither the code nor the store's latest snapshot knows
                 n, ids = 0, []
@@ -381,7 +381,7 @@ def _walk(project: Project, gp: GraphPlan, feature: str, keys: list[dict], field
 def _version_read(project: Project, feature: str) -> tuple[str | None, str]:
     """Which feature version holds the samples to count: the current one, or (when its
     definition changed and nothing is stored under it yet) the stored snapshot's."""
-    if project.store.count(feature):
+    if project.store.count_live(feature):
         return None, ""
     stored = project.stored_graph
     if feature in stored:

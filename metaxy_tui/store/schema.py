@@ -265,6 +265,9 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
         name = index_name(table, "group_" + hashlib.sha256(repr(cols).encode()).hexdigest()[:10])
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote_all(cols)}) "
                      f"WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL")
+    # soft-deleted latest rows (tombstones, few): live counts subtract them (trace_queries.count_live)
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'tombstones'))} ON {quote(table)} "
+                 f"({quote(FV)}) WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NOT NULL")
     if key_order:
         name = index_name(table, "key_" + hashlib.sha256(repr(key_order).encode()).hexdigest()[:10])
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} "
