@@ -69,6 +69,7 @@ COVERED = {
     ("AuditScreen", "f", "focus_filter('feature')"): "test_audit_screen.py::test_feature_filter_is_a_select_driven_by_keys",
     ("AuditScreen", "t", "focus_filter('action')"): f"{ME}::test_audit_t_filters_by_action",
     ("AuditScreen", "r", "reload"): f"{ME}::test_audit_r_reloads_new_entries",
+    ("AuditTable", "enter", "select_cursor"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
     ("AuditTable", "home", "scroll_top"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
     ("AuditTable", "end", "scroll_bottom"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
     ("ReviewScreen", "escape", "cancel_action"): "test_review_screen.py::test_cancelling_mid_recompute_keeps_finished_batches",
