@@ -25,6 +25,7 @@ from ..keys import quote, quote_all
 from ..spec import feature_key_of
 from . import resolve as _resolve
 from . import schema as _schema
+from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
 from .reader import Reader
 from .validate import ROW, prepare
@@ -113,6 +114,7 @@ class SQLiteMetadataStore:
                 try:
                     info = _schema.check_or_initialise(conn, self.path, create=True, info=defaults)
                     _schema.ensure_audit(conn)
+                    _schema.ensure_layout(conn)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -362,10 +364,14 @@ class SQLiteMetadataStore:
                 "materialization_id, inputs_as_of) VALUES (?, 'write', ?, ?, ?, ?, ?, ?)",
                 (plan.name, fv_id, snap_id, now, rows.height, materialization_id,
                  inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name))).lastrowid
-            n = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
-                            now=now, progress=progress)
+            inserted = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
+                                   now=now, progress=progress)
+            # the columnar copy and group digests, in this same transaction (store/upkeep.py)
+            upkeep.after_insert(conn, table, plan.definition, fv_id, write_id, inserted, self.hasher,
+                                upkeep.aggregation_orders(gp, plan.name))
+            n = inserted.height
             if doomed is not None and doomed.height:
-                self._delete_rows(conn, plan.definition, table, doomed, soft=True, now=now)
+                self._delete_rows(conn, plan.definition, table, doomed, soft=True, now=now, fv_now=fv_id)
             if within is not None:
                 within(conn)
         return n
@@ -483,7 +489,8 @@ class SQLiteMetadataStore:
         if table is None or target.height == 0:
             return 0
         with self._transaction() as conn:
-            n = self._delete_rows(conn, definition, table, target, soft=soft, now=now_us())
+            n = self._delete_rows(conn, definition, table, target, soft=soft, now=now_us(),
+                                  fv_now=self._fv_id(key, current_fv) if current_fv else None)
             if within is not None:
                 within(conn)
             return n
@@ -501,7 +508,7 @@ class SQLiteMetadataStore:
             raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
 
     def _delete_rows(self, conn: sqlite3.Connection, definition: FeatureDefinition, table: str,
-                     target: pl.DataFrame, *, soft: bool, now: int) -> int:
+                     target: pl.DataFrame, *, soft: bool, now: int, fv_now: int | None) -> int:
         """Delete the samples in `target` (id columns) inside the caller's transaction."""
         id_cols = definition.id_columns
         write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, 0)",
@@ -522,8 +529,14 @@ class SQLiteMetadataStore:
         else:
             n = conn.execute(f"SELECT count(*) FROM {t} WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {cond}"
                              ).fetchone()[0]
-            conn.execute(f"DELETE FROM {t} WHERE {cond}")
+            removed_groups = upkeep.before_delete(conn, table, cond)
+            gone = [r[0] for r in conn.execute(f"DELETE FROM {t} WHERE {cond} RETURNING rowid")]
         conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
+        if soft:
+            upkeep.after_delete(conn, table, definition, fv_now, write_id, self.hasher)
+        else:
+            upkeep.after_delete(conn, table, definition, fv_now, write_id, self.hasher,
+                                removed_rowids=pl.Series(gone, dtype=pl.Int64), removed_groups=removed_groups)
         conn.execute(f"DROP TABLE {staged}")
         return n
 
