@@ -1,17 +1,19 @@
 """A columnar copy of each feature version's live rows, kept inside the store file.
 
 Why: moving 1,000,000 rows out of SQLite costs about 1 s even as one JSON array per column
-(store/reader.py); the same rows as Arrow IPC blobs load into polars in under 0.1 s. So every
-write also appends the rows it inserted as IPC "chunks", in its own transaction: a process
+(store/reader.py); the same rows as Arrow IPC blobs load into polars in a few tenths. So every
+write also appends the rows it inserted as a "chunk", in its own transaction: a process
 killed mid-write loses both copies or neither, and the copy never disagrees with the rows.
 
 A chunk holds rows as the table stores them (user columns encoded as in SQLite, provenance
-and data versions by field, the row's provenance) with their rowids and write ids. A row
-stops being live only when a rewrite or a soft delete sets `_mx_superseded` (indexed), or
-when a hard delete removes it (that rewrites the chunks holding it). So the live rows are the
-chunks' rows minus the rowids superseded since the chunks were last cleaned: one indexed
-range read, and no second copy of the liveness state that could drift. Writes merge small
-trailing chunks and drop dead rows once a quarter of the rows are dead.
+and data versions by field, the row's provenance) with their rowids and write ids, one IPC
+blob per column, so a read loads only the columns it needs (a feature's own provenance is
+two columns of its eight). A row stops being live only when a rewrite or a soft delete sets
+`_mx_superseded` (indexed), or when a hard delete removes it (that rewrites the chunks
+holding it). So the live rows are the chunks' rows minus the rowids superseded since the
+chunks were last cleaned: one indexed range read, and no second copy of the liveness state
+that could drift. Writes merge small trailing chunks and drop dead rows once a quarter of
+the rows are dead.
 
 `_metaxy_mirrors` has one row per (table, feature version) whose copy is complete. A store
 written by an older version has none: its reads go through SQL until a write builds the copy.
@@ -29,13 +31,15 @@ from ..keys import quote
 from .schema import FV, SUPERSEDED
 
 CHUNKS = "_metaxy_chunks"
+COLUMNS = "_metaxy_chunk_columns"
 MIRRORS = "_metaxy_mirrors"
 ROWID = "_rowid"
 WRITE_ID = "_write"
-PIECE_ROWS = 131_072  # rows per blob: a piece decodes in a few ms and stays far below SQLite's blob limit
-PIECE_BYTES = 64 << 20
+PIECE_ROWS = 131_072  # rows per chunk: a column decodes in a few ms, far below SQLite's blob limit
+PIECE_BYTES = 256 << 20
 DEAD_SHARE = 0.25  # clean a feature version's chunks once this share of their rows is dead
 DEAD_MIN = 4_096
+BLOB_STEP = 1 << 20
 
 DDL = [
     f"""CREATE TABLE IF NOT EXISTS {CHUNKS} (
@@ -46,9 +50,14 @@ DDL = [
         min_rowid INTEGER NOT NULL,
         max_rowid INTEGER NOT NULL,
         min_write INTEGER NOT NULL,
-        max_write INTEGER NOT NULL,
-        data BLOB NOT NULL)""",
+        max_write INTEGER NOT NULL)""",
     f"CREATE INDEX IF NOT EXISTS {CHUNKS}_by_table ON {CHUNKS} (table_name, fv_id, id)",
+    f"""CREATE TABLE IF NOT EXISTS {COLUMNS} (
+        chunk_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        dtype TEXT NOT NULL,
+        data BLOB NOT NULL)""",
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {COLUMNS}_by_chunk ON {COLUMNS} (chunk_id, name)",
     f"""CREATE TABLE IF NOT EXISTS {MIRRORS} (
         table_name TEXT NOT NULL,
         fv_id INTEGER NOT NULL,
@@ -60,11 +69,6 @@ DDL = [
 def ensure_tables(conn: sqlite3.Connection) -> None:
     for ddl in DDL:
         conn.execute(ddl)
-
-
-def has_tables(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIRRORS,)).fetchone() \
-        is not None
 
 
 # ----- reading ------------------------------------------------------------------------------------
@@ -89,9 +93,9 @@ def dead_rowids(conn: sqlite3.Connection, table: str, fv_id: int, since: int) ->
 
 
 def read_live(conn: sqlite3.Connection, table: str, fv_id: int, columns: Iterable[str], *,
-              expected: dict[str, pl.DataType] | None = None, written_after: int | None = None
-              ) -> pl.DataFrame | None:
-    """The live rows of (table, feature version): `columns` (payload names, ROWID, WRITE_ID) as stored.
+              expected: dict[str, pl.DataType] | None = None, written_after: int | None = None,
+              with_dead: bool = False) -> pl.DataFrame | None:
+    """The live rows of (table, feature version): `columns` (stored names, ROWID, WRITE_ID) as stored.
 
     Columns a chunk lacks (added to the table later) come back null. None when there is no
     complete copy, or when a chunk holds a column in another dtype than `expected` (a retyped
@@ -101,55 +105,101 @@ def read_live(conn: sqlite3.Connection, table: str, fv_id: int, columns: Iterabl
     since = clean_as_of(conn, table, fv_id)
     if since is None:
         return None
-    columns = list(dict.fromkeys([*columns, ROWID]))
-    expected = expected or {}
-    sql = f"SELECT data FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?"
+    columns = list(dict.fromkeys([*columns, ROWID] + ([WRITE_ID] if written_after is not None else [])))
+    expected = {**_SYSTEM, **(expected or {})}
+    sql = f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?"
     params: list = [table, fv_id]
     if written_after is not None:
         sql += " AND max_write > ?"
         params.append(written_after)
-    parts = []
-    for (blob,) in conn.execute(sql + " ORDER BY id", params):
-        part = _decode(blob, columns, expected)
-        if part is None:
-            return None
-        parts.append(part)
-    dead = dead_rowids(conn, table, fv_id, since)
-    if not parts:
-        return pl.DataFrame({c: pl.Series(c, [], dtype=expected.get(c, _SYSTEM.get(c, pl.Null))) for c in columns})
-    frame = pl.concat(parts, how="vertical_relaxed", rechunk=False) if len(parts) > 1 else parts[0]
+    ids = [r[0] for r in conn.execute(sql + " ORDER BY min_rowid, id", params)]
+    frame = _load(conn, ids, columns, expected)
+    if frame is None:
+        return None
     if written_after is not None:
         frame = frame.filter(pl.col(WRITE_ID) > written_after)
-    if dead.len():
-        frame = frame.filter(~pl.col(ROWID).is_in(dead.implode()))
+    if not with_dead:
+        dead = dead_rowids(conn, table, fv_id, since)
+        if dead.len():
+            frame = frame.filter(~pl.col(ROWID).is_in(dead.implode()))
     return frame
 
 
 _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
-def _decode(blob: bytes, columns: list[str], expected: dict[str, pl.DataType]) -> pl.DataFrame | None:
-    schema = pl.read_ipc_schema(io.BytesIO(blob))
-    present = [c for c in columns if c in schema]
-    for c in present:
-        want = expected.get(c, _SYSTEM.get(c))
-        if want is not None and schema[c] != want and schema[c] != pl.Null:
-            return None
-    frame = pl.read_ipc(io.BytesIO(blob), columns=present)
-    missing = [c for c in columns if c not in schema]
-    if missing:
-        frame = frame.with_columns([pl.lit(None, expected.get(c, pl.String)).alias(c) for c in missing])
-    casts = {c: expected[c] for c in present if c in expected and schema[c] == pl.Null}
-    if casts:
-        frame = frame.cast(casts)
-    return frame.select(columns)
+def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
+          expected: dict[str, pl.DataType]) -> pl.DataFrame | None:
+    """`columns` of the given chunks, in chunk order; None when a dtype is not the expected one."""
+    if not chunk_ids:
+        return pl.DataFrame({c: pl.Series(c, [], dtype=expected.get(c, pl.String)) for c in columns})
+    marks = ", ".join("?" * len(columns))
+    blobs: dict[tuple[int, str], tuple[int, str, int]] = {}
+    for start in range(0, len(chunk_ids), 500):
+        part = chunk_ids[start:start + 500]
+        for rowid, chunk_id, name, dtype, size in conn.execute(
+                f"SELECT rowid, chunk_id, name, dtype, length(data) FROM {COLUMNS} WHERE chunk_id IN "
+                f"({', '.join('?' * len(part))}) AND name IN ({marks})", [*part, *columns]):
+            blobs[(chunk_id, name)] = (rowid, dtype, size)
+    buffer = bytearray(max((size for _r, _d, size in blobs.values()), default=0))
+    parts = []
+    for chunk_id in chunk_ids:
+        series = []
+        height = None
+        for c in columns:
+            found = blobs.get((chunk_id, c))
+            if found is None:
+                series.append(c)  # a column this chunk does not have: nulls, added below
+                continue
+            rowid, dtype, size = found
+            want = expected.get(c)
+            if want is not None and dtype != str(want) and dtype != "Null":
+                return None
+            s = pl.read_ipc_stream(_read_blob(conn, rowid, buffer, size)).to_series()
+            if want is not None and s.dtype != want:
+                s = s.cast(want)
+            height = s.len()
+            series.append(s)
+        parts.append(pl.DataFrame([s if isinstance(s, pl.Series)
+                                   else pl.Series(s, [None] * (height or 0), dtype=expected.get(s, pl.String))
+                                   for s in series]))
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
+
+
+def _read_blob(conn: sqlite3.Connection, rowid: int, buffer: bytearray, size: int) -> io.BytesIO:
+    """A blob's bytes, copied piecewise into one reused buffer.
+
+    Fetching each blob as a new bytes object made a fresh process spend most of a
+    1,000,000-row read in page faults (SQLite's copy and Python's, 300 MB of new memory);
+    reading through the blob handle into one buffer touched a fifth of the pages.
+    """
+    view = memoryview(buffer)[:size]
+    with conn.blobopen(COLUMNS, "data", rowid, readonly=True) as blob:
+        for pos in range(0, size, BLOB_STEP):
+            view[pos:pos + BLOB_STEP] = blob.read(BLOB_STEP)
+    return io.BytesIO(view)
+
+
+def _whole(conn: sqlite3.Connection, chunk_ids: list[int]) -> pl.DataFrame:
+    """Every column of the given chunks (for merging and cleaning)."""
+    names = [r[0] for r in conn.execute(
+        f"SELECT DISTINCT name FROM {COLUMNS} WHERE chunk_id IN ({', '.join('?' * len(chunk_ids))})", chunk_ids)]
+    parts = []
+    for chunk_id in chunk_ids:
+        cols = [pl.read_ipc_stream(io.BytesIO(data)).to_series() for (data,) in conn.execute(
+            f"SELECT data FROM {COLUMNS} WHERE chunk_id = ? ORDER BY name", (chunk_id,))]
+        parts.append(pl.DataFrame(cols))
+    frame = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+    return frame.select([c for c in names if c in frame.columns])
 
 
 # ----- writing (inside the caller's write transaction) ----------------------------------------------
 
-def _encode(frame: pl.DataFrame) -> bytes:
+def _encode(series: pl.Series) -> bytes:
+    """One column as an Arrow IPC stream with plain (not view) strings: smaller, and read in about
+    half the time of the IPC file form, without its per-read planning (0.4 ms a blob)."""
     buf = io.BytesIO()
-    frame.write_ipc(buf, compression="uncompressed")
+    series.to_frame().write_ipc_stream(buf, compression="uncompressed", compat_level=pl.CompatLevel.oldest())
     return buf.getvalue()
 
 
@@ -164,9 +214,17 @@ def _pieces(frame: pl.DataFrame) -> list[pl.DataFrame]:
 def _insert(conn: sqlite3.Connection, table: str, fv_id: int, frame: pl.DataFrame) -> None:
     for piece in _pieces(frame):
         r, w = piece.get_column(ROWID), piece.get_column(WRITE_ID)
-        conn.execute(f"INSERT INTO {CHUNKS} (table_name, fv_id, n_rows, min_rowid, max_rowid, min_write, max_write, "
-                     "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (table, fv_id, piece.height, r.min(), r.max(), w.min(), w.max(), _encode(piece)))
+        chunk_id = conn.execute(
+            f"INSERT INTO {CHUNKS} (table_name, fv_id, n_rows, min_rowid, max_rowid, min_write, max_write) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", (table, fv_id, piece.height, r.min(), r.max(), w.min(), w.max())).lastrowid
+        conn.executemany(f"INSERT INTO {COLUMNS} (chunk_id, name, dtype, data) VALUES (?, ?, ?, ?)",
+                         [(chunk_id, s.name, str(s.dtype), _encode(s)) for s in piece.get_columns()])
+
+
+def _delete(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
+    marks = ", ".join("?" * len(chunk_ids))
+    conn.execute(f"DELETE FROM {COLUMNS} WHERE chunk_id IN ({marks})", chunk_ids)
+    conn.execute(f"DELETE FROM {CHUNKS} WHERE id IN ({marks})", chunk_ids)
 
 
 def start(conn: sqlite3.Connection, table: str, fv_id: int, write_id: int) -> None:
@@ -176,7 +234,7 @@ def start(conn: sqlite3.Connection, table: str, fv_id: int, write_id: int) -> No
 
 
 def append(conn: sqlite3.Connection, table: str, fv_id: int, rows: pl.DataFrame) -> None:
-    """Add rows just inserted (payload columns, ROWID, WRITE_ID), then merge small trailing chunks."""
+    """Add rows just inserted (stored columns, ROWID, WRITE_ID), then merge small trailing chunks."""
     _insert(conn, table, fv_id, rows)
     _merge_tail(conn, table, fv_id)
 
@@ -186,22 +244,21 @@ def _merge_tail(conn: sqlite3.Connection, table: str, fv_id: int) -> None:
     each row is rewritten O(log n) times however small the writes are, and the number of
     chunks stays near rows / PIECE_ROWS."""
     while True:
-        last = conn.execute(f"SELECT id, n_rows, data FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? "
-                            "ORDER BY id DESC LIMIT 2", (table, fv_id)).fetchall()
+        last = conn.execute(f"SELECT id, n_rows FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? "
+                            "ORDER BY min_rowid DESC, id DESC LIMIT 2", (table, fv_id)).fetchall()
         if len(last) < 2:
             return
-        (new_id, new_n, new_data), (old_id, old_n, old_data) = last
+        (new_id, new_n), (old_id, old_n) = last
         if old_n + new_n > PIECE_ROWS or old_n > 2 * new_n:
             return
-        merged = pl.concat([pl.read_ipc(io.BytesIO(old_data)), pl.read_ipc(io.BytesIO(new_data))],
-                           how="diagonal_relaxed")
-        conn.execute(f"DELETE FROM {CHUNKS} WHERE id IN (?, ?)", (old_id, new_id))
+        merged = _whole(conn, [old_id, new_id])
+        _delete(conn, [old_id, new_id])
         _insert(conn, table, fv_id, merged)
 
 
 def clean_if_needed(conn: sqlite3.Connection, table: str, fv_id: int, write_id: int) -> None:
-    """Drop dead rows from the chunks once they are a quarter of them (amortised: each dead row
-    is dropped once)."""
+    """Drop dead rows from the chunks once they are a quarter of them (each dead row is dropped
+    once: the work is paid for by the writes that killed them)."""
     since = clean_as_of(conn, table, fv_id)
     if since is None:
         return
@@ -212,10 +269,12 @@ def clean_if_needed(conn: sqlite3.Connection, table: str, fv_id: int, write_id: 
     if dead < max(DEAD_MIN, DEAD_SHARE * total):
         return
     dead_ids = dead_rowids(conn, table, fv_id, since).implode()
-    rows = conn.execute(f"SELECT id, data FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? ORDER BY id",
-                        (table, fv_id)).fetchall()
-    kept = [pl.read_ipc(io.BytesIO(data)).filter(~pl.col(ROWID).is_in(dead_ids)) for _id, data in rows]
-    conn.execute(f"DELETE FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?", (table, fv_id))
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? ORDER BY id",
+                                      (table, fv_id))]
+    kept = [_whole(conn, [i]).filter(~pl.col(ROWID).is_in(dead_ids)) for i in ids]
+    if ids:
+        _delete(conn, ids)
+    kept = [k for k in kept if k.height]
     if kept:
         _insert(conn, table, fv_id, pl.concat(kept, how="diagonal_relaxed"))
     start(conn, table, fv_id, write_id)
@@ -225,32 +284,27 @@ def purge(conn: sqlite3.Connection, table: str, rowids: pl.Series) -> None:
     """Remove hard-deleted rows (any feature version) from the chunks holding them."""
     if not rowids.len():
         return
-    lo, hi = rowids.min(), rowids.max()
     gone = rowids.implode()
-    hit = conn.execute(f"SELECT id, fv_id, data FROM {CHUNKS} WHERE table_name = ? AND max_rowid >= ? "
-                       "AND min_rowid <= ? ORDER BY id", (table, lo, hi)).fetchall()
-    for chunk_id, fv_id, data in hit:
-        frame = pl.read_ipc(io.BytesIO(data))
+    hit = conn.execute(f"SELECT id, fv_id FROM {CHUNKS} WHERE table_name = ? AND max_rowid >= ? AND min_rowid <= ? "
+                       "ORDER BY id", (table, rowids.min(), rowids.max())).fetchall()
+    for chunk_id, fv_id in hit:
+        frame = _whole(conn, [chunk_id])
         kept = frame.filter(~pl.col(ROWID).is_in(gone))
         if kept.height == frame.height:
             continue
+        _delete(conn, [chunk_id])
         if kept.height:
-            r, w = kept.get_column(ROWID), kept.get_column(WRITE_ID)
-            conn.execute(f"UPDATE {CHUNKS} SET n_rows = ?, min_rowid = ?, max_rowid = ?, min_write = ?, "
-                         "max_write = ?, data = ? WHERE id = ?",
-                         (kept.height, r.min(), r.max(), w.min(), w.max(), _encode(kept), chunk_id))
-        else:
-            conn.execute(f"DELETE FROM {CHUNKS} WHERE id = ?", (chunk_id,))
+            _insert(conn, table, fv_id, kept)
 
 
 def drop(conn: sqlite3.Connection, table: str, keep_fv: int | None = None) -> None:
     """Forget the copies of a table (all, or all but one feature version's)."""
-    if keep_fv is None:
-        conn.execute(f"DELETE FROM {CHUNKS} WHERE table_name = ?", (table,))
-        conn.execute(f"DELETE FROM {MIRRORS} WHERE table_name = ?", (table,))
-    else:
-        conn.execute(f"DELETE FROM {CHUNKS} WHERE table_name = ? AND fv_id != ?", (table, keep_fv))
-        conn.execute(f"DELETE FROM {MIRRORS} WHERE table_name = ? AND fv_id != ?", (table, keep_fv))
+    other = "" if keep_fv is None else " AND fv_id != ?"
+    params = [table] if keep_fv is None else [table, keep_fv]
+    conn.execute(f"DELETE FROM {COLUMNS} WHERE chunk_id IN (SELECT id FROM {CHUNKS} WHERE table_name = ?{other})",
+                 params)
+    conn.execute(f"DELETE FROM {CHUNKS} WHERE table_name = ?{other}", params)
+    conn.execute(f"DELETE FROM {MIRRORS} WHERE table_name = ?{other}", params)
 
 
 def next_rowid(conn: sqlite3.Connection, table: str) -> int:
