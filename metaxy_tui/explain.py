@@ -1,28 +1,37 @@
-"""Why each sample of an increment is added, changed or removed.
+"""Why each sample of an increment is added, changed or removed, for the whole increment at once.
 
-Every write records `inputs_as_of`: the last write id its rows' upstream was read at (from
-the store's latest resolve_update of that feature). Superseded rows stay as history, so
-the upstream a stored sample was computed from can be read back "as of" that write and
-compared with the upstream now: which upstream samples (and which of their fields)
-changed, appeared or disappeared. Definition changes come from the graph snapshots the
-store records. Nothing extra is stored per row.
+Every write records `inputs_as_of`: the upstream state its rows were computed from. For a
+changed or removed sample, the upstream rows it was computed from and those it would be
+computed from now differ exactly by the upstream rows replaced after that state and the live
+rows written after it (store/history.py reads both in bulk, for the oldest state in play).
+Joining them with the samples on the lineage key, each sample keeping the rows of its own
+state, gives every upstream change of every sample in a few set operations; the texts are
+then built per sample in polars, and the nested parts (fields, upstream, definition) are
+kept as JSON text. So explaining costs about what resolving costs, and a SampleReason object
+is only made for the samples someone looks at (a page of the review screen, for_key).
+
+A sample's explanation depends only on its own stored row, its own upstream and the graph:
+an added sample is "new upstream" when some of its upstream samples did not exist yet in the
+state the feature was first computed from, so recomputing another sample never changes it.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .columns import DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, dvbf_column, pbf_column
+from . import jsontext
+from .columns import PROVENANCE_BY_FIELD, pbf_column
 from .frames import Increment
 from .graph import DepPlan, FeatureGraph, FeaturePlan
-from .keys import FieldKey, quote, quote_all
-from .store.codec import polars_schema
-from .store.resolve import latest_condition
-from .store.schema import FV, SUPERSEDED, WRITE
+from .keys import FieldKey
+from .store import history
+from .store.history import AS_OF, THEN_UNTIL, THEN_WRITE
 
 if TYPE_CHECKING:
     from .store.sqlite_store import SQLiteMetadataStore
@@ -113,37 +122,10 @@ KINDS = {
     "unknown_inputs": "its provenance moved; what it was computed from is no longer in the store",
 }
 
-
-@dataclass
-class Explanation:
-    feature: str
-    increment: Increment
-    reasons: list[SampleReason]
-
-    def groups(self) -> dict[str, list[SampleReason]]:
-        out: dict[str, list[SampleReason]] = {}
-        for r in self.reasons:
-            out.setdefault(r.group, []).append(r)
-        return dict(sorted(out.items(), key=lambda kv: (_STATUS_ORDER[kv[1][0].status], -len(kv[1]), kv[0])))
-
-    def counts(self) -> Counter:
-        return Counter(r.status for r in self.reasons)
-
-    def for_key(self, key: dict[str, Any]) -> SampleReason | None:
-        wanted = tuple(key.get(c) for c in self.increment.key)
-        for r in self.reasons:
-            if tuple(r.key.get(c) for c in self.increment.key) == wanted:
-                return r
-        return None
-
-    def to_dict(self) -> dict:
-        return {"feature": self.feature, "key": list(self.increment.key),
-                "counts": dict(self.counts()),
-                "groups": [{"group": g, "count": len(rs)} for g, rs in self.groups().items()],
-                "samples": [r.to_dict() for r in self.reasons]}
-
-
 _STATUS_ORDER = {"added": 0, "changed": 1, "removed": 2}
+# the per-sample frame: these, the key columns, and the nested parts as JSON text
+TEXT = ["status", "kind", "summary", "group"]
+NESTED = {"fields": "__fields", "upstream": "__upstream", "definition": "__definition"}
 
 
 def short_value(v: str | None) -> str:
@@ -152,55 +134,222 @@ def short_value(v: str | None) -> str:
     return v if len(v) <= 12 else v[:10] + "…"
 
 
-def _listed(ups: list[UpstreamChange]) -> str:
-    """The first SHOWN upstream changes described, the rest counted."""
-    return "; ".join(u.describe() for u in ups[:SHOWN]) + (f"; and {len(ups) - SHOWN} more" if len(ups) > SHOWN else "")
+# ----- the result -----------------------------------------------------------------------------------
+
+class ReasonList(Sequence):
+    """SampleReasons made on demand from rows of the per-sample frame (or a plain list); each is
+    made once, so the same index gives the same object."""
+
+    def __init__(self, frame: pl.DataFrame | None, key: list[str], items: list[SampleReason] | None = None):
+        self._frame, self._key, self._items = frame, key, items
+        self._made: dict[int, SampleReason] = {}
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items is not None else self._frame.height  # type: ignore[union-attr]
+
+    def _make(self, start: int, stop: int) -> list[SampleReason]:
+        missing = [i for i in range(start, stop) if i not in self._made]
+        if missing:
+            lo, hi = missing[0], missing[-1] + 1
+            for i, r in zip(range(lo, hi), _reasons_of(self._frame.slice(lo, hi - lo), self._key)):  # type: ignore[union-attr]
+                self._made.setdefault(i, r)
+        return [self._made[i] for i in range(start, stop)]
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if self._items is not None:
+            return self._items[i]
+        n = len(self)
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step != 1:
+                return [self[j] for j in range(start, stop, step)]
+            return self._make(start, max(start, stop))
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return self._make(i, i + 1)[0]
+
+    def __iter__(self) -> Iterator[SampleReason]:
+        if self._items is not None:
+            yield from self._items
+            return
+        for start in range(0, len(self), 2048):
+            yield from self._make(start, min(len(self), start + 2048))
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, ReasonList)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ReasonList({len(self)} reasons)"
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """One row per reason: status, kind, key columns, summary, group."""
+        if self._frame is not None:
+            return self._frame.select([c for c in self._frame.columns if not c.startswith("__")])
+        return _frame_of(self._items or [], self._key).select(TEXT[:2] + self._key + TEXT[2:])
+
+    def keys(self) -> list[tuple]:
+        """Each reason's key, as a tuple in key-column order."""
+        return self.frame.select(self._key).rows()
 
 
-def _key_of(row: dict, key: list[str]) -> tuple:
-    return tuple(row[c] for c in key)
+class Explanation:
+    """Why each sample of `increment` is pending: `reasons` (one per sample), grouped by reason.
+
+    Built by explain() from frames; `Explanation(feature, increment, reasons)` with a list of
+    SampleReasons also works (the review screen makes such subsets).
+    """
+
+    def __init__(self, feature: str, increment: Increment, reasons: list[SampleReason] | None = None, *,
+                 frame: pl.DataFrame | None = None, notes: Sequence[str] = ()):
+        self.feature = feature
+        self.increment = increment
+        self.notes = list(notes)
+        key = list(increment.key)
+        self._items = list(reasons) if frame is None and reasons is not None else None
+        if frame is None:
+            frame = _frame_of(self._items or [], key)
+        self._frame = frame
+        self._key = key
+        self._by_key: dict[tuple, int] | None = None
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """One row per sample: status, kind, key columns, summary, group (and the nested parts as JSON)."""
+        return self._frame
+
+    @property
+    def reasons(self) -> ReasonList:
+        return ReasonList(self._frame, self._key, self._items)
+
+    def groups(self) -> dict[str, ReasonList]:
+        if not self._frame.height:
+            return {}
+        if self._items is not None:
+            by: dict[str, list[SampleReason]] = {}
+            for r in self._items:
+                by.setdefault(r.group, []).append(r)
+            ordered = sorted(by.items(), key=lambda kv: (_STATUS_ORDER[kv[1][0].status], -len(kv[1]), kv[0]))
+            return {g: ReasonList(None, self._key, rs) for g, rs in ordered}
+        parts = self._frame.partition_by("group", maintain_order=True, as_dict=True)
+        named = [(k[0], f) for k, f in parts.items()]
+        named.sort(key=lambda kv: (_STATUS_ORDER[kv[1].item(0, "status")], -kv[1].height, kv[0]))
+        return {name: ReasonList(f, self._key) for name, f in named}
+
+    def group_counts(self) -> list[tuple[str, int]]:
+        """(group, number of samples), in the order of groups(), without making any reason."""
+        if not self._frame.height:
+            return []
+        counts = self._frame.group_by("group").agg(pl.len().alias("n"), pl.col("status").first())
+        rows = counts.rows()
+        rows.sort(key=lambda r: (_STATUS_ORDER[r[2]], -r[1], r[0]))
+        return [(g, n) for g, n, _s in rows]
+
+    def counts(self) -> Counter:
+        return Counter(dict(self._frame.group_by("status").len().rows())) if self._frame.height else Counter()
+
+    def for_key(self, key: dict[str, Any]) -> SampleReason | None:
+        if self._by_key is None:
+            self._by_key = {}
+            for i, k in enumerate(self._frame.select(self._key).iter_rows()):
+                self._by_key.setdefault(k, i)
+        i = self._by_key.get(tuple(key.get(c) for c in self._key))
+        if i is None:
+            return None
+        return self._items[i] if self._items is not None else _reasons_of(self._frame.slice(i, 1), self._key)[0]
+
+    def to_dict(self) -> dict:
+        return {"feature": self.feature, "key": list(self.increment.key),
+                "counts": dict(self.counts()),
+                "groups": [{"group": g, "count": n} for g, n in self.group_counts()],
+                "samples": [r.to_dict() for r in self.reasons]}
+
+    def json_lines(self) -> Iterator[str]:
+        """Each reason as compact JSON text (SampleReason.to_dict's shape), made in bulk."""
+        f = self._frame
+        if not f.height:
+            return iter(())
+        text = f.select(pl.concat_str([
+            pl.lit('{"status": '), _enc(pl.col("status")), pl.lit(', "kind": '), _enc(pl.col("kind")),
+            pl.lit(', "key": '), _enc_struct(self._key, f), pl.lit(', "summary": '), _enc(pl.col("summary")),
+            pl.lit(', "group": '), _enc(pl.col("group")), pl.lit(', "fields": '), pl.col("__fields"),
+            pl.lit(', "upstream": '), pl.col("__upstream"), pl.lit(', "definition": '), pl.col("__definition"),
+            pl.lit("}")])).to_series()
+        return iter(text)
 
 
-# ----- reading ------------------------------------------------------------------------------
-
-def _current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan) -> pl.DataFrame:
-    """Key, provenance by field and the `as of` write of the feature's latest rows."""
-    key = list(plan.key)
-    fields = plan.definition.field_keys
-    types: dict = {c: plan.definition.columns[c] for c in key}
-    types.update({pbf_column(f): pl.String for f in fields})
-    types.update({PROVENANCE: pl.String, "__as_of": pl.Int64})
-    table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
-    if table is None or fv_id is None:
-        return pl.DataFrame(schema=polars_schema(types))
-    cols = ", ".join([f"t.{quote(c)}" for c in key + [pbf_column(f) for f in fields] + [PROVENANCE]])
-    sql = (f"SELECT {cols}, coalesce(w.inputs_as_of, t.{quote(WRITE)}) AS __as_of FROM {quote(table)} t "
-           f"LEFT JOIN _metaxy_writes w ON w.id = t.{quote(WRITE)} WHERE {latest_condition('t')}")
-    return store._read(sql, [fv_id], types, expected_rows=n)
+def _frame_of(reasons: list[SampleReason], key: list[str]) -> pl.DataFrame:
+    rows = [{"status": r.status, "kind": r.kind, **{c: r.key.get(c) for c in key}, "summary": r.summary,
+             "group": r.group, "__fields": json.dumps([m.to_dict() for m in r.fields], default=str),
+             "__upstream": json.dumps([u.to_dict() for u in r.upstream], default=str),
+             "__definition": json.dumps([d.to_dict() for d in r.definition], default=str)} for r in reasons]
+    schema = {"status": pl.String, "kind": pl.String, **{c: None for c in key}, "summary": pl.String,
+              "group": pl.String, "__fields": pl.String, "__upstream": pl.String, "__definition": pl.String}
+    if not rows:
+        return pl.DataFrame(schema={c: (t or pl.String) for c, t in schema.items()})
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def _upstream_history(store: "SQLiteMetadataStore", gp, d: DepPlan) -> pl.DataFrame | None:
-    """Every stored row (history included) of a dep's upstream, in the downstream's column names."""
-    up = gp[d.upstream]
-    table = store._table(d.upstream)
-    if table is None:
-        return None
-    fv_now = store._fv_id(d.upstream, up.feature_version)
-    ids = list(dict.fromkeys(list(d.on) + list(d.upstream_ids)))
-    fields = up.definition.field_keys
-    types: dict = {c: up.definition.columns[d.columns[c]] for c in ids}
-    select = [f"{quote(d.columns[c])} AS {quote(c)}" for c in ids]
-    for f in fields:
-        select.append(f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))}) AS {quote('__v:' + f)}")
-        types["__v:" + f] = pl.String
-    select += [quote(WRITE), quote(SUPERSEDED), quote(DELETED_AT), quote(FV)]
-    types.update({WRITE: pl.Int64, SUPERSEDED: pl.Int64, DELETED_AT: pl.Int64, FV: pl.Int64})
-    n = store._row_bound(table)
-    df = store._read(f"SELECT {', '.join(select)} FROM {quote(table)}", [], types, expected_rows=n)
-    return df.with_columns(pl.lit(fv_now, pl.Int64).alias("__fv_now"))
+def _reasons_of(frame: pl.DataFrame, key: list[str]) -> list[SampleReason]:
+    out = []
+    for r in frame.iter_rows(named=True):
+        moves = [FieldMove(m["field"], m["then"], m["now"], list(m["because"])) for m in json.loads(r["__fields"])]
+        ups = [UpstreamChange(u["feature"], u["ids"], u["change"],
+                              {f: (v["then"], v["now"]) for f, v in u["fields"].items()})
+               for u in json.loads(r["__upstream"])]
+        defs = [DefinitionChange(**d) for d in json.loads(r["__definition"])]
+        out.append(SampleReason(r["status"], r["kind"], {c: r[c] for c in key}, r["summary"], r["group"],
+                                moves, ups, defs))
+    return out
 
 
-# ----- the explanation ----------------------------------------------------------------------
+# ----- JSON and text in polars ------------------------------------------------------------------------
+
+def _enc(e: pl.Expr) -> pl.Expr:
+    return jsontext.value(e)
+
+
+def _plain(df: pl.DataFrame, columns: list[str]) -> bool:
+    """Whether polars writes these columns' values as Python's str() does."""
+    return all(df.schema[c] == pl.String or df.schema[c].is_integer() for c in columns)
+
+
+def _enc_struct(columns: list[str], df: pl.DataFrame) -> pl.Expr:
+    """A JSON object of `columns` (as json.dumps(default=str) writes the values)."""
+    return jsontext.obj(df, columns)
+
+
+def _who(df: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    """", ".join(str(v) for each id value), as UpstreamChange.describe writes it."""
+    parts = [pl.col(c).cast(pl.String) if _plain(df, [c]) else
+             pl.col(c).map_elements(str, return_dtype=pl.String, skip_nulls=False) for c in columns]
+    return pl.concat_str(parts, separator=", ")
+
+
+def _short(e: pl.Expr) -> pl.Expr:
+    return (pl.when(e.is_null()).then(pl.lit("∅")).when(e.str.len_chars() <= 12).then(e)
+            .otherwise(e.str.slice(0, 10) + pl.lit("…")))
+
+
+def _json_list(items: list[pl.Expr]) -> pl.Expr:
+    return jsontext.array(items)
+
+
+def _text_list(items: list[pl.Expr], sep: str) -> pl.Expr:
+    if not items:
+        return pl.lit("")
+    return pl.concat_list(items).list.drop_nulls().list.join(sep)
+
+
+def _listed(descs: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """The first SHOWN descriptions joined by "; ", and "; and N more"."""
+    more = pl.when(n > SHOWN).then(pl.lit("; and ") + (n - SHOWN).cast(pl.String) + pl.lit(" more")).otherwise(pl.lit(""))
+    return descs.list.head(SHOWN).list.join("; ") + more
+
+
+# ----- explaining -----------------------------------------------------------------------------------
 
 def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | None = None) -> Explanation:
     graph: FeatureGraph
@@ -208,272 +357,319 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
     gp = graph.plan()
     inc = increment if increment is not None else store.resolve_update(plan.name)
     key = list(plan.key)
-    reasons: list[SampleReason] = []
-    added = _distinct_keys(inc.added.to_polars(), key)
-    changed = _distinct_keys(inc.changed.to_polars(), key)
-    removed = _distinct_keys(inc.removed.to_polars(), key)
+    added = _distinct_keys(inc.added.to_polars(), key, plan)
+    changed = _distinct_keys(inc.changed.to_polars(), key, plan)
+    removed = _distinct_keys(inc.removed.to_polars(), key, plan)
+    parts: list[pl.DataFrame] = []
+    notes: list[str] = []
     if plan.is_root:
-        reasons += _root_reasons(store, plan, inc, key)
-        return Explanation(plan.name, inc, reasons)
+        parts += _root_reasons(store, plan, inc, key, added, changed, removed)
+    else:
+        if added.height:
+            parts.append(_added_reasons(store, graph, plan, added))
+        if changed.height or removed.height:
+            current = history.current_rows(store, plan, pl.concat([changed, removed], how="vertical_relaxed"))
+            changes = _upstream_changes(store, gp, plan, current)
+            if changed.height:
+                expected = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(
+                    subset=key, keep="first", maintain_order=True)
+                parts.append(_changed_reasons(plan, changed, current, expected, changes))
+            if removed.height:
+                parts.append(_removed_reasons(store, gp, plan, removed, changes))
+        for d in plan.deps:
+            if d.kind == "aggregation":
+                n = history.null_on_rows(store, gp, d)
+                if n:
+                    notes.append(f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "
+                                 f"no {', '.join(d.on)} (null): {'they belong' if n != 1 else 'it belongs'} to no group "
+                                 "and are left out")
+    columns = ["status", "kind", *key, "summary", "group", *NESTED.values()]
+    frame = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed") if parts else \
+        _frame_of([], key).select(columns)
+    return Explanation(plan.name, inc, frame=frame, notes=notes)
 
-    histories = {d.upstream: _upstream_history(store, gp, d) for d in plan.deps}
-    if added.height:
-        reasons += _added_reasons(store, graph, plan, added, histories)
-    if changed.height or removed.height:
-        # an expansion stores many children per key: explain each key once
-        current = _current_rows(store, plan).unique(subset=key, keep="first", maintain_order=True)
-        expected = inc.changed.to_polars().unique(subset=key, keep="first")
-        if changed.height:
-            reasons += _changed_reasons(plan, current.join(changed, on=key, how="semi"), expected, histories)
-        if removed.height:
-            reasons += _removed_reasons(plan, current.join(removed, on=key, how="semi"), histories)
-    return Explanation(plan.name, inc, reasons)
 
-
-def _distinct_keys(df: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+def _distinct_keys(df: pl.DataFrame, key: list[str], plan: FeaturePlan) -> pl.DataFrame:
     if not df.height or not all(c in df.columns for c in key):
-        return pl.DataFrame(schema={c: df.schema.get(c, pl.String) for c in key})
+        return pl.DataFrame(schema={c: df.schema.get(c, plan.definition.columns[c].polars) for c in key})
     return df.select(key).unique(maintain_order=True)
 
 
-def _rows_for(history: pl.DataFrame | None, d: DepPlan, keys: pl.DataFrame, as_of: pl.DataFrame | None) -> pl.DataFrame | None:
-    """Upstream rows of the keys' groups, with flags: valid now, and valid as of each key's write."""
-    if history is None:
-        return None
-    on = list(d.on)
-    rows = history.join(keys.select(on).unique(), on=on, how="semi")
-    if as_of is not None:
-        rows = rows.join(as_of, on=on, how="left")
-    now = (pl.col(SUPERSEDED).is_null() & pl.col(DELETED_AT).is_null() & (pl.col(FV) == pl.col("__fv_now")))
-    rows = rows.with_columns(now.fill_null(False).alias("__now"))
-    if as_of is not None:
-        then = ((pl.col(WRITE) <= pl.col("__as_of"))
-                & (pl.col(SUPERSEDED).is_null() | (pl.col(SUPERSEDED) > pl.col("__as_of")))
-                & pl.col(DELETED_AT).is_null() & (pl.col(FV) == pl.col("__fv_now")))
-        rows = rows.with_columns(then.fill_null(False).alias("__then"))
-    return rows
+def _with_nested(frame: pl.DataFrame, fields: pl.Expr | str = "[]", upstream: pl.Expr | str = "[]",
+                 definition: pl.Expr | str = "[]") -> pl.DataFrame:
+    as_expr = lambda v: pl.lit(v) if isinstance(v, str) else v  # noqa: E731
+    return frame.with_columns(as_expr(fields).alias("__fields"), as_expr(upstream).alias("__upstream"),
+                              as_expr(definition).alias("__definition"))
 
 
-def _upstream_changes(d: DepPlan, rows: pl.DataFrame, fields: list[str]) -> dict[tuple, list[UpstreamChange]]:
-    """Per key (the dep's `on` values): upstream samples that appeared, went or changed."""
-    on = list(d.on)
-    ids = list(d.upstream_ids)
-    ident = list(dict.fromkeys(on + ids))
-    then = rows.filter(pl.col("__then")).unique(subset=ident, keep="last")
-    now = rows.filter(pl.col("__now")).unique(subset=ident, keep="last")
-    vcols = [f"__v:{f}" for f in fields]
-    both = then.select(ident + vcols).join(now.select(ident + vcols), on=ident, how="full",
-                                           suffix="__now", coalesce=True, nulls_equal=True)
-    out: dict[tuple, list[UpstreamChange]] = {}
-    for r in both.iter_rows(named=True):
-        k = tuple(r[c] for c in on)
-        ident = {c: r[c] for c in ids}
-        was = all(r[v] is None for v in vcols)
-        gone = all(r[v + "__now"] is None for v in vcols)
-        if was and not gone:
-            out.setdefault(k, []).append(UpstreamChange(d.upstream, ident, "added"))
-        elif gone and not was:
-            out.setdefault(k, []).append(UpstreamChange(d.upstream, ident, "removed"))
-        else:
-            moved = {f: (r[f"__v:{f}"], r[f"__v:{f}__now"]) for f in fields if r[f"__v:{f}"] != r[f"__v:{f}__now"]}
-            if moved:
-                out.setdefault(k, []).append(UpstreamChange(d.upstream, ident, "changed", moved))
-    return out
+# ----- upstream changes, for every changed and removed sample at once ----------------------------------
+
+def _used_fields(plan: FeaturePlan, d: DepPlan) -> list[str]:
+    return sorted({FieldKey(uf).struct_name for ps in plan.field_parents.values() for u, uf in ps if u == d.upstream})
 
 
-def _changed_reasons(plan: FeaturePlan, current: pl.DataFrame, expected: pl.DataFrame,
-                     histories: dict[str, pl.DataFrame | None]) -> list[SampleReason]:
+def _upstream_changes(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, current: pl.DataFrame) -> pl.DataFrame:
+    """One row per (sample, upstream change): key columns, `__dep` (index), `__feature`, `__change`,
+    `__json` (UpstreamChange.to_dict as JSON), `__desc` (its describe()), and per upstream field
+    `__mu:<upstream>.<field>`: whether the change moved that field."""
     key = list(plan.key)
-    as_of = current.select(key + ["__as_of"])
-    changes: dict[tuple, list[UpstreamChange]] = {}
-    for d in plan.deps:
-        up_fields = sorted(FieldKey(f).struct_name for f in _all_fields(plan, d))
-        rows = _rows_for(histories[d.upstream], d, current,
-                         as_of.select(list(d.on) + ["__as_of"]).unique(subset=list(d.on)))
-        if rows is None:
-            continue
-        for k_on, ch in _upstream_changes(d, rows, up_fields).items():
-            changes.setdefault((d.upstream, k_on), []).extend(ch)
-    exp_by_key = {_key_of(r, key): r[PROVENANCE_BY_FIELD] for r in expected.select(key + [PROVENANCE_BY_FIELD]).iter_rows(named=True)}
+    samples = current.select(key + [AS_OF]).filter(pl.col(AS_OF).is_not_null())
     out = []
-    for r in current.iter_rows(named=True):
-        k = _key_of(r, key)
-        keyd = {c: r[c] for c in key}
-        now_pbf = exp_by_key.get(k) or {}
-        ups: list[UpstreamChange] = []
-        for d in plan.deps:
-            ups += changes.get((d.upstream, tuple(r[c] for c in d.on)), [])
-        moved_up = {f"{u.feature}.{f}" for u in ups for f in (u.fields or _field_names(plan, u.feature))}
-        moves = []
-        for spec in plan.definition.spec.fields:
-            f = spec.key.struct_name
-            then_v, now_v = r.get(pbf_column(f)), now_pbf.get(f)
-            if then_v != now_v:
-                parents = [f"{u}.{FieldKey(uf).struct_name}" for u, uf in plan.field_parents[spec.key.to_string()]]
-                because = sorted(p for p in parents if p in moved_up)
-                moves.append(FieldMove(spec.key.to_string(), then_v, now_v, because))
-        if ups:
-            kind = "upstream_changed"
-            summary = (f"{', '.join(m.field for m in moves) or 'provenance'} moved: "
-                       + _listed(ups))
-            group = "changed · " + _change_group(plan, ups, moves)
-        else:
-            kind = "unknown_inputs"
-            summary = (f"{', '.join(m.field for m in moves) or 'provenance'} moved; the upstream it was computed "
-                       "from is no longer in the store")
-            group = "changed · " + KINDS[kind]
-        out.append(SampleReason("changed", kind, keyd, summary, group, moves, ups))
-    return out
+    if not samples.height:
+        return pl.DataFrame()
+    since = samples.get_column(AS_OF).min()
+    for i, d in enumerate(plan.deps):
+        fields = _used_fields(plan, d)
+        on = list(d.on)
+        ids = [c for c in d.upstream_ids if c not in key]
+        then, now = history.upstream_changes(store, gp, d, since, fields, samples.select(on))
+        per = samples.join(then, on=on, how="inner").filter(
+            (pl.col(THEN_WRITE) <= pl.col(AS_OF)) & (pl.col(THEN_UNTIL) > pl.col(AS_OF)))
+        fresh = samples.join(now, on=on, how="inner").filter(pl.col(THEN_WRITE) > pl.col(AS_OF))
+        values = [f"__v:{f}" for f in fields]
+        keep = list(dict.fromkeys(key + ids)) + values
+        both = per.select(keep).with_columns(pl.lit(True).alias("__was")).join(
+            fresh.select(keep).with_columns(pl.lit(True).alias("__is")), on=list(dict.fromkeys(key + ids)),
+            how="full", coalesce=True, suffix="__now")
+        if not both.height:
+            continue
+        was, is_ = pl.col("__was").fill_null(False), pl.col("__is").fill_null(False)
+        moved = {f: pl.col(f"__v:{f}").ne_missing(pl.col(f"__v:{f}__now")) for f in fields}
+        change = pl.when(was & is_).then(pl.lit("changed")).when(was).then(pl.lit("removed")).otherwise(pl.lit("added"))
+        both = both.with_columns(change.alias("__change"), *[m.alias(f"__m:{f}") for f, m in moved.items()])
+        any_moved = pl.any_horizontal([pl.col(f"__m:{f}") for f in fields]) if fields else pl.lit(False)
+        both = both.filter((pl.col("__change") != "changed") | any_moved)
+        if not both.height:
+            continue
+        id_cols = list(d.upstream_ids)
+        is_changed = pl.col("__change") == "changed"
+        field_json = [pl.when(is_changed & pl.col(f"__m:{f}")).then(
+            pl.concat_str([pl.lit(json.dumps(f) + ': {"then": '), _enc(pl.col(f"__v:{f}")), pl.lit(', "now": '),
+                           _enc(pl.col(f"__v:{f}__now")), pl.lit("}")])) for f in fields]
+        moved_text = [pl.when(pl.col(f"__m:{f}")).then(
+            pl.concat_str([pl.lit(f + " "), _short(pl.col(f"__v:{f}")), pl.lit(" → "), _short(pl.col(f"__v:{f}__now"))]))
+            for f in fields]
+        who = _who(both, id_cols)
+        desc = (pl.when(pl.col("__change") == "added").then(pl.lit(d.upstream + " ") + who + pl.lit(" appeared"))
+                .when(pl.col("__change") == "removed").then(pl.lit(d.upstream + " ") + who + pl.lit(" is gone"))
+                .otherwise(pl.lit(d.upstream + " ") + who + pl.lit(" changed (") + _text_list(moved_text, "; ")
+                           + pl.lit(")")))
+        as_json = pl.concat_str([pl.lit('{"feature": ' + json.dumps(d.upstream) + ', "ids": '), _enc_struct(id_cols, both),
+                                 pl.lit(', "change": '), _enc(pl.col("__change")), pl.lit(', "fields": {'),
+                                 _text_list(field_json, ", "), pl.lit("}}")])
+        flags = [(~is_changed | pl.col(f"__m:{f}")).alias(f"__mu:{d.upstream}.{f}") for f in fields]
+        moved_fields = _text_list([pl.when(is_changed & pl.col(f"__m:{f}")).then(pl.lit(f)) for f in fields], "\x1f")
+        out.append(both.sort(id_cols).select(
+            key + [pl.lit(i).alias("__dep"), pl.lit(d.upstream).alias("__feature"), pl.col("__change"),
+                   as_json.alias("__json"), desc.alias("__desc"), moved_fields.alias("__moved")] + flags))
+    if not out:
+        return pl.DataFrame()
+    return pl.concat(out, how="diagonal_relaxed").with_columns(pl.col("^__mu:.*$").fill_null(False))
 
 
-def _change_group(plan: FeaturePlan, ups: list[UpstreamChange], moves: list[FieldMove]) -> str:
-    fields = ", ".join(m.field for m in moves) or "provenance"
-    parts = []
-    by_feature: dict[str, set[str]] = {}
-    for u in ups:
-        by_feature.setdefault(u.feature, set()).add(u.change)
-    for feat in sorted(by_feature):
-        kind = plan.dep(feat).kind
-        kinds = by_feature[feat]
-        if kind == "aggregation":
-            words = ", ".join(f"members {c}" for c in sorted(kinds))
-        else:
-            words = ", ".join(sorted(kinds))
-        upfields = sorted({f for u in ups if u.feature == feat for f in u.fields})
-        parts.append(f"{feat}{('.' + '/'.join(upfields)) if upfields else ''} {words}")
-    return f"{fields} ← {'; '.join(parts)}"
-
-
-def _all_fields(plan: FeaturePlan, d: DepPlan) -> list[str]:
-    return sorted({uf for ps in plan.field_parents.values() for u, uf in ps if u == d.upstream})
-
-
-def _field_names(plan: FeaturePlan, upstream: str) -> list[str]:
-    return [FieldKey(uf).struct_name for uf in _all_fields(plan, plan.dep(upstream))]
-
-
-def _removed_reasons(plan: FeaturePlan, current: pl.DataFrame,
-                     histories: dict[str, pl.DataFrame | None]) -> list[SampleReason]:
+def _per_sample(plan: FeaturePlan, changes: pl.DataFrame) -> pl.DataFrame:
+    """Changes aggregated per sample: `__n`, `__listed` (the summary's list), `__upjson`, `__parts`
+    (the group's "<upstream>.<fields> <changes>" parts) and the `__mu:` flags."""
     key = list(plan.key)
-    out = []
-    gone: dict[tuple, list[UpstreamChange]] = {}
-    other_version: dict[tuple, str] = {}
-    for d in plan.deps:
-        if d.optional:
-            continue
-        hist = histories[d.upstream]
-        rows = _rows_for(hist, d, current, current.select(list(d.on) + ["__as_of"]).unique(subset=list(d.on)))
-        if rows is None:
-            continue
-        up_fields = _field_names(plan, d.upstream)
-        for k_on, ch in _upstream_changes(d, rows, up_fields).items():
-            gone.setdefault((d.upstream, k_on), []).extend(c for c in ch if c.change == "removed")
-        alive_elsewhere = rows.filter(pl.col(SUPERSEDED).is_null() & pl.col(DELETED_AT).is_null()
-                                      & (pl.col(FV) != pl.col("__fv_now")))
-        for r in alive_elsewhere.select(list(d.on)).unique().iter_rows():
-            other_version[(d.upstream, tuple(r))] = d.upstream
-    for r in current.iter_rows(named=True):
-        keyd = {c: r[c] for c in key}
-        ups = []
-        versions = []
-        for d in plan.deps:
-            k_on = tuple(r[c] for c in d.on)
-            ups += gone.get((d.upstream, k_on), [])
-            if (d.upstream, k_on) in other_version:
-                versions.append(d.upstream)
-        if versions and not ups:
-            kind = "upstream_version"
-            summary = (f"{', '.join(versions)} has a new feature version and has not been recomputed for this "
-                       "sample: it counts as missing until then")
-            group = f"removed · {', '.join(versions)} has a new feature version"
-        else:
-            kind = "upstream_gone"
-            summary = _listed(ups) or "its upstream samples are gone"
-            feats = sorted({u.feature for u in ups}) or [d.upstream for d in plan.deps]
-            group = f"removed · upstream sample gone from {', '.join(feats)}"
-        out.append(SampleReason("removed", kind, keyd, summary, group, [], ups))
-    return out
+    kinds = {d.upstream: d.kind for d in plan.deps}
+    flags = [c for c in changes.columns if c.startswith("__mu:")]
+    per = changes.group_by(key, maintain_order=True).agg(
+        pl.len().alias("__n"), pl.col("__desc"), pl.col("__json"), *[pl.col(c).any() for c in flags])
+    per = per.with_columns(_listed(pl.col("__desc"), pl.col("__n")).alias("__listed"),
+                           (pl.lit("[") + pl.col("__json").list.join(", ") + pl.lit("]")).alias("__upjson"))
+    # the group's part for each upstream feature: its moved fields and its kinds of change
+    kinds_of = changes.group_by(key + ["__feature"], maintain_order=True).agg(
+        pl.col("__change").unique().sort().alias("__kinds"))
+    fields_of = (changes.select(key + ["__feature", pl.col("__moved").str.split("\x1f")]).explode("__moved")
+                 .filter(pl.col("__moved") != "").group_by(key + ["__feature"])
+                 .agg(pl.col("__moved").unique().sort().alias("__fields")))
+    by_feature = kinds_of.join(fields_of, on=key + ["__feature"], how="left").with_columns(
+        pl.col("__fields").fill_null(pl.lit([], pl.List(pl.String))))
+    words = pl.when(pl.col("__feature").replace_strict(kinds, default="identity") == "aggregation").then(
+        pl.col("__kinds").list.eval(pl.lit("members ") + pl.element())).otherwise(pl.col("__kinds")).list.join(", ")
+    upfields = pl.when(pl.col("__fields").list.len() > 0).then(pl.lit(".") + pl.col("__fields").list.join("/")) \
+        .otherwise(pl.lit(""))
+    by_feature = by_feature.with_columns((pl.col("__feature") + upfields + pl.lit(" ") + words).alias("__part"))
+    parts = by_feature.sort(key + ["__feature"]).group_by(key, maintain_order=True).agg(
+        pl.col("__part").str.join("; ").alias("__parts"))
+    return per.drop("__desc", "__json").join(parts, on=key, how="left")
 
 
-def _added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: FeaturePlan, added: pl.DataFrame,
-                   histories: dict[str, pl.DataFrame | None]) -> list[SampleReason]:
+# ----- changed --------------------------------------------------------------------------------------
+
+def _changed_reasons(plan: FeaturePlan, changed: pl.DataFrame, current: pl.DataFrame, expected: pl.DataFrame,
+                     changes: pl.DataFrame) -> pl.DataFrame:
     key = list(plan.key)
-    table = store._table(plan.name)
-    fv_now = store._fv_id(plan.name, plan.feature_version) if table else None
-    stored = pl.DataFrame(schema={c: plan.definition.columns[c].polars for c in key}
-                          | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64})
-    last_write = 0
-    if table is not None:
-        types = {c: plan.definition.columns[c] for c in key} | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64}
-        n = store._row_bound(table)
-        stored = store._read(f"SELECT {quote_all(key)}, {quote(FV)}, {quote(DELETED_AT)}, {quote(WRITE)} "
-                             f"FROM {quote(table)} WHERE {quote(SUPERSEDED)} IS NULL", [], types, expected_rows=n)
-        last_write = store.conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes WHERE feature_key = ? "
-                                        "AND kind = 'write'", (plan.name,)).fetchone()[0]
-    stored = stored.join(added, on=key, how="semi")
-    old_version = stored.filter((pl.col(FV) != fv_now) if fv_now is not None else pl.lit(True)).sort(WRITE)
-    old_version = old_version.unique(subset=key, keep="last")
-    deleted_here = stored.filter((pl.col(FV) == fv_now) & pl.col(DELETED_AT).is_not_null()) if fv_now else stored.clear()
-    by_key_old = {_key_of(r, key): r[FV] for r in old_version.iter_rows(named=True)}
-    deleted_keys = {_key_of(r, key) for r in deleted_here.iter_rows(named=True)}
-    definition_cache: dict[int, list[DefinitionChange]] = {}
+    specs = plan.definition.spec.fields
+    # in key order, as the feature's latest-row index lists them
+    frame = changed.sort(key).join(current, on=key, how="left").join(expected, on=key, how="left")
+    if changes.height:
+        frame = frame.join(_per_sample(plan, changes), on=key, how="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, pl.UInt32).alias("__n"), pl.lit(None, pl.String).alias("__listed"),
+                                   pl.lit(None, pl.String).alias("__upjson"), pl.lit(None, pl.String).alias("__parts"))
+    moves, names, because = [], [], []
+    for spec in specs:
+        f = spec.key.struct_name
+        then = pl.col(pbf_column(f)) if pbf_column(f) in frame.columns else pl.lit(None, pl.String)
+        now = pl.col(PROVENANCE_BY_FIELD).struct.field(f)
+        moved = then.ne_missing(now)
+        parents = sorted(f"{u}.{FieldKey(uf).struct_name}" for u, uf in plan.field_parents[spec.key.to_string()])
+        items = [pl.when(pl.col(f"__mu:{p}").fill_null(False)).then(pl.lit(json.dumps(p))) for p in parents
+                 if f"__mu:{p}" in frame.columns]
+        because = _json_list(items)
+        moves.append(pl.when(moved).then(pl.concat_str([
+            pl.lit('{"field": ' + json.dumps(spec.key.to_string()) + ', "then": '), _enc(then), pl.lit(', "now": '),
+            _enc(now), pl.lit(', "because": '), because, pl.lit("}")])))
+        names.append(pl.when(moved).then(pl.lit(spec.key.to_string())))
+    moved_names = _text_list(names, ", ")
+    what = pl.when(moved_names == "").then(pl.lit("provenance")).otherwise(moved_names)
+    has_ups = pl.col("__n").fill_null(0) > 0
+    frame = frame.with_columns(
+        pl.lit("changed").alias("status"),
+        pl.when(has_ups).then(pl.lit("upstream_changed")).otherwise(pl.lit("unknown_inputs")).alias("kind"),
+        pl.when(has_ups).then(what + pl.lit(" moved: ") + pl.col("__listed"))
+        .otherwise(what + pl.lit("; the upstream it was computed from is no longer in the store")).alias("summary"),
+        pl.when(has_ups).then(pl.lit("changed · ") + what + pl.lit(" ← ") + pl.col("__parts"))
+        .otherwise(pl.lit("changed · " + KINDS["unknown_inputs"])).alias("group"),
+    )
+    return _with_nested(frame, _json_list(moves), pl.col("__upjson").fill_null("[]"))
 
-    # upstream samples first stored after this feature's last write are "new upstream samples"
-    newer: dict[tuple, list[UpstreamChange]] = {}
-    for d in plan.deps:
-        hist = histories[d.upstream]
-        if hist is None or not last_write:
-            continue
-        first = (hist.filter(pl.col(FV) == pl.col("__fv_now"))
-                 .group_by(list(dict.fromkeys(list(d.on) + list(d.upstream_ids))))
-                 .agg(pl.col(WRITE).min().alias("__first"), (pl.col(SUPERSEDED).is_null()
-                      & pl.col(DELETED_AT).is_null()).any().alias("__alive")))
-        fresh = first.filter((pl.col("__first") > last_write) & pl.col("__alive")).join(
-            added.select(list(d.on)).unique(), on=list(d.on), how="semi")
-        for r in fresh.iter_rows(named=True):
-            newer.setdefault(tuple(r[c] for c in d.on), []).append(
-                UpstreamChange(d.upstream, {c: r[c] for c in d.upstream_ids}, "added"))
 
-    out = []
-    for r in added.iter_rows(named=True):
-        k = _key_of(r, key)
-        keyd = {c: r[c] for c in key}
-        if k in by_key_old:
-            fv_old = by_key_old[k]
-            if fv_old not in definition_cache:
-                definition_cache[fv_old] = _definition_changes(store, graph, plan, fv_old)
-            changes = definition_cache[fv_old]
-            what = "; ".join(c.describe() for c in changes) or "the definition changed"
-            out.append(SampleReason("added", "feature_version", keyd,
-                                    f"stored under an older feature version: {what}",
-                                    f"added · feature version changed ({what})", definition=changes))
-        elif k in deleted_keys:
-            out.append(SampleReason("added", "deleted_here", keyd, KINDS["deleted_here"],
-                                    "added · " + KINDS["deleted_here"]))
-        else:
-            ups = []
-            for d in plan.deps:
-                ups += newer.get(tuple(r[c] for c in d.on), [])
-            if ups:
-                feats = sorted({u.feature for u in ups})
-                summary = _listed(ups)
-                out.append(SampleReason("added", "new_upstream", keyd, summary,
-                                        f"added · new upstream sample in {', '.join(feats)}", upstream=ups))
-            else:
-                out.append(SampleReason("added", "never_computed", keyd, KINDS["never_computed"],
-                                        "added · " + KINDS["never_computed"]))
-    return out
+# ----- removed --------------------------------------------------------------------------------------
+
+def _removed_reasons(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, removed: pl.DataFrame,
+                     changes: pl.DataFrame) -> pl.DataFrame:
+    key = list(plan.key)
+    frame = removed.sort(key)
+    required = [d for d in plan.deps if not d.optional]
+    if changes.height:
+        gone = changes.filter((pl.col("__change") == "removed")
+                              & pl.col("__feature").is_in([d.upstream for d in required]))
+        if gone.height:
+            frame = frame.join(_per_sample(plan, gone).select(key + ["__n", "__listed", "__upjson"]), on=key,
+                               how="left")
+    for c, t in (("__n", pl.UInt32), ("__listed", pl.String), ("__upjson", pl.String)):
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, t).alias(c))
+    versions = []
+    for d in required:
+        alive = history.alive_in_other_versions(store, gp, d, removed)
+        flag = f"__v:{d.upstream}"
+        frame = frame.join(alive.unique().with_columns(pl.lit(True).alias(flag)), on=list(d.on), how="left") \
+            if alive.height else frame.with_columns(pl.lit(None, pl.Boolean).alias(flag))
+        versions.append(pl.when(pl.col(flag).fill_null(False)).then(pl.lit(d.upstream)))
+    names = _text_list(versions, ", ")
+    if changes.height:
+        feats = changes.filter(pl.col("__change") == "removed").group_by(key).agg(
+            pl.col("__feature").unique().sort().str.join(", ").alias("__feats"))
+        frame = frame.join(feats, on=key, how="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("__feats"))
+    has_ups = pl.col("__n").fill_null(0) > 0
+    is_version = (names != "") & ~has_ups
+    all_deps = ", ".join(d.upstream for d in plan.deps)
+    frame = frame.with_columns(
+        pl.lit("removed").alias("status"),
+        pl.when(is_version).then(pl.lit("upstream_version")).otherwise(pl.lit("upstream_gone")).alias("kind"),
+        pl.when(is_version).then(names + pl.lit(" has a new feature version and has not been recomputed for this "
+                                                "sample: it counts as missing until then"))
+        .when(has_ups).then(pl.col("__listed")).otherwise(pl.lit("its upstream samples are gone")).alias("summary"),
+        pl.when(is_version).then(pl.lit("removed · ") + names + pl.lit(" has a new feature version"))
+        .otherwise(pl.lit("removed · upstream sample gone from ")
+                   + pl.col("__feats").fill_null(pl.lit(all_deps))).alias("group"),
+    )
+    return _with_nested(frame, "[]", pl.when(is_version).then(pl.lit("[]")).otherwise(pl.col("__upjson").fill_null("[]")))
+
+
+# ----- added ----------------------------------------------------------------------------------------
+
+def _added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: FeaturePlan,
+                   added: pl.DataFrame) -> pl.DataFrame:
+    key = list(plan.key)
+    gp = graph.plan()
+    fv_now = history.fv_id(store, plan.name, plan.feature_version)
+    frame = added.with_columns(pl.lit(None, pl.String).alias("__what"), pl.lit(None, pl.String).alias("__defjson"),
+                               pl.lit(False).alias("__deleted"))
+    first = history.first_as_of(store, plan.name)
+    if first is not None:
+        stored = history.latest_any_version(store, plan, added)
+        other = stored.filter(pl.col("_mx_fv") != (fv_now if fv_now is not None else -1)).sort("_mx_write") \
+            .unique(subset=key, keep="last")
+        if other.height:
+            texts = {}
+            for fv_old in other.get_column("_mx_fv").unique().to_list():
+                changes = _definition_changes(store, graph, plan, fv_old)
+                what = "; ".join(c.describe() for c in changes) or "the definition changed"
+                texts[fv_old] = (what, json.dumps([c.to_dict() for c in changes]))
+            other = other.select(key + [
+                pl.col("_mx_fv").replace_strict({k: v[0] for k, v in texts.items()}, return_dtype=pl.String)
+                .alias("__what2"),
+                pl.col("_mx_fv").replace_strict({k: v[1] for k, v in texts.items()}, return_dtype=pl.String)
+                .alias("__defjson2")])
+            frame = frame.join(other, on=key, how="left").with_columns(
+                pl.col("__what2").alias("__what"), pl.col("__defjson2").alias("__defjson")).drop("__what2", "__defjson2")
+        if fv_now is not None:
+            tomb = stored.filter((pl.col("_mx_fv") == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key)
+            if tomb.height:
+                frame = frame.join(tomb.with_columns(pl.lit(True).alias("__tomb")), on=key, how="left").with_columns(
+                    pl.col("__tomb").fill_null(False).alias("__deleted")).drop("__tomb")
+    # upstream samples that did not exist yet in the state the feature was first computed from
+    frame = frame.with_columns(pl.lit(0, pl.UInt32).alias("__n"), pl.lit(None, pl.String).alias("__listed"),
+                               pl.lit("[]").alias("__upjson"), pl.lit(None, pl.String).alias("__feats"))
+    if first is not None:
+        newer = []
+        for i, d in enumerate(plan.deps):
+            fields = _used_fields(plan, d)
+            then, now = history.upstream_changes(store, gp, d, first, fields, frame.select(list(d.on)))
+            existed = then.filter((pl.col(THEN_WRITE) <= first) & (pl.col(THEN_UNTIL) > first))
+            ident = list(dict.fromkeys([*d.on, *d.upstream_ids]))
+            fresh = now.join(existed.select(ident), on=ident, how="anti")
+            if not fresh.height:
+                continue
+            ids = list(d.upstream_ids)
+            fresh = added.join(fresh, on=list(d.on), how="inner").sort(ids)
+            newer.append(fresh.select(key + [
+                pl.lit(d.upstream).alias("__feature"),
+                (pl.lit(d.upstream + " ") + _who(fresh, ids) + pl.lit(" appeared")).alias("__desc"),
+                pl.concat_str([pl.lit('{"feature": ' + json.dumps(d.upstream) + ', "ids": '), _enc_struct(ids, fresh),
+                               pl.lit(', "change": "added", "fields": {}}')]).alias("__json")]))
+        if newer:
+            all_new = pl.concat(newer, how="vertical_relaxed")
+            per = all_new.group_by(key, maintain_order=True).agg(
+                pl.len().alias("__n2"), pl.col("__desc"), pl.col("__json"),
+                pl.col("__feature").unique().sort().str.join(", ").alias("__feats2"))
+            per = per.with_columns(_listed(pl.col("__desc"), pl.col("__n2")).alias("__listed2"),
+                                   (pl.lit("[") + pl.col("__json").list.join(", ") + pl.lit("]")).alias("__upjson2"))
+            frame = frame.join(per.drop("__desc", "__json"), on=key, how="left").with_columns(
+                pl.col("__n2").fill_null(0).alias("__n"), pl.col("__listed2").alias("__listed"),
+                pl.col("__upjson2").fill_null("[]").alias("__upjson"), pl.col("__feats2").alias("__feats"),
+            ).drop("__n2", "__listed2", "__upjson2", "__feats2")
+    old = pl.col("__what").is_not_null()
+    gone_here = ~old & pl.col("__deleted")
+    new_up = ~old & ~gone_here & (pl.col("__n") > 0)
+    frame = frame.with_columns(
+        pl.lit("added").alias("status"),
+        pl.when(old).then(pl.lit("feature_version")).when(gone_here).then(pl.lit("deleted_here"))
+        .when(new_up).then(pl.lit("new_upstream")).otherwise(pl.lit("never_computed")).alias("kind"),
+        pl.when(old).then(pl.lit("stored under an older feature version: ") + pl.col("__what"))
+        .when(gone_here).then(pl.lit(KINDS["deleted_here"])).when(new_up).then(pl.col("__listed"))
+        .otherwise(pl.lit(KINDS["never_computed"])).alias("summary"),
+        pl.when(old).then(pl.lit("added · feature version changed (") + pl.col("__what") + pl.lit(")"))
+        .when(gone_here).then(pl.lit("added · " + KINDS["deleted_here"]))
+        .when(new_up).then(pl.lit("added · new upstream sample in ") + pl.col("__feats"))
+        .otherwise(pl.lit("added · " + KINDS["never_computed"])).alias("group"),
+    )
+    return _with_nested(frame, "[]", pl.when(new_up).then(pl.col("__upjson")).otherwise(pl.lit("[]")),
+                        pl.when(old).then(pl.col("__defjson")).otherwise(pl.lit("[]")))
 
 
 def _definition_changes(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: FeaturePlan,
                         fv_old_id: int) -> list[DefinitionChange]:
-    row = store.conn.execute("SELECT fv.feature_version, s.graph FROM _metaxy_feature_versions fv JOIN "
-                             "_metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.id = ?", (fv_old_id,)).fetchone()
-    if row is None:
+    snap = history.snapshot_of_version(store, fv_old_id)
+    if snap is None:
         return []
-    import json
-
-    old_graph = FeatureGraph.from_snapshot(json.loads(row[1]))
+    old_graph = FeatureGraph.from_snapshot(snap)
     if plan.name not in old_graph:
         return []
     old = old_graph.feature_plan(plan.name)
@@ -529,22 +725,37 @@ def _moved_parents(old_graph: FeatureGraph, graph: FeatureGraph, plan: FeaturePl
     return out
 
 
-def _root_reasons(store: "SQLiteMetadataStore", plan: FeaturePlan, inc: Increment, key: list[str]) -> list[SampleReason]:
+# ----- root features (samples given) ----------------------------------------------------------------
+
+def _root_reasons(store: "SQLiteMetadataStore", plan: FeaturePlan, inc: Increment, key: list[str],
+                  added: pl.DataFrame, changed: pl.DataFrame, removed: pl.DataFrame) -> list[pl.DataFrame]:
     out = []
-    fields = plan.definition.field_keys
-    current = store.read_metadata(plan.name).select(key + [PROVENANCE_BY_FIELD])
-    cur = {_key_of(r, key): r[PROVENANCE_BY_FIELD] for r in current.iter_rows(named=True)}
-    for r in inc.added.to_polars().select(key).iter_rows(named=True):
-        out.append(SampleReason("added", "never_computed", r, "a new sample", "added · new sample"))
-    for r in inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).iter_rows(named=True):
-        old = cur.get(_key_of(r, key)) or {}
-        new = r[PROVENANCE_BY_FIELD] or {}
-        moves = [FieldMove(f, old.get(f), new.get(f)) for f in fields if old.get(f) != new.get(f)]
-        keyd = {c: r[c] for c in key}
-        what = "; ".join(f"{m.field} {short_value(m.then)} → {short_value(m.now)}" for m in moves)
-        out.append(SampleReason("changed", "upstream_changed", keyd, f"provenance changed: {what}",
-                                f"changed · {', '.join(m.field for m in moves)} provenance", moves))
-    for r in inc.removed.to_polars().select(key).iter_rows(named=True):
-        out.append(SampleReason("removed", "upstream_gone", r, "not in the samples given",
-                                "removed · not in the samples given"))
+    if added.height:
+        out.append(_with_nested(added.with_columns(
+            pl.lit("added").alias("status"), pl.lit("never_computed").alias("kind"), pl.lit("a new sample").alias("summary"),
+            pl.lit("added · new sample").alias("group"))))
+    if changed.height:
+        fields = plan.definition.field_keys
+        stored = history.current_rows(store, plan, changed)
+        new = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(subset=key, keep="first",
+                                                                                maintain_order=True)
+        frame = changed.join(stored, on=key, how="left").join(new, on=key, how="left")
+        moves, texts, names = [], [], []
+        for f in fields:
+            then, now = pl.col(pbf_column(f)), pl.col(PROVENANCE_BY_FIELD).struct.field(f)
+            moved = then.ne_missing(now)
+            moves.append(pl.when(moved).then(pl.concat_str([pl.lit('{"field": ' + json.dumps(f) + ', "then": '),
+                                                             _enc(then), pl.lit(', "now": '), _enc(now),
+                                                             pl.lit(', "because": []}')])))
+            texts.append(pl.when(moved).then(pl.concat_str([pl.lit(f + " "), _short(then), pl.lit(" → "), _short(now)])))
+            names.append(pl.when(moved).then(pl.lit(f)))
+        frame = frame.with_columns(
+            pl.lit("changed").alias("status"), pl.lit("upstream_changed").alias("kind"),
+            (pl.lit("provenance changed: ") + _text_list(texts, "; ")).alias("summary"),
+            (pl.lit("changed · ") + _text_list(names, ", ") + pl.lit(" provenance")).alias("group"))
+        out.append(_with_nested(frame, _json_list(moves)))
+    if removed.height:
+        out.append(_with_nested(removed.with_columns(
+            pl.lit("removed").alias("status"), pl.lit("upstream_gone").alias("kind"),
+            pl.lit("not in the samples given").alias("summary"), pl.lit("removed · not in the samples given").alias("group"))))
     return out

@@ -50,11 +50,13 @@ def _not_null(columns) -> pl.Expr:
 
 
 def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: dict, fields: dict[str, str] | None = None,
-              *, where: str = "", post=None, extra: dict[str, tuple[str, pl.DataType]] | None = None) -> CopyRead:
+              *, where: str = "", where_params: tuple = (), post=None,
+              extra: dict[str, tuple[str, str]] | None = None) -> CopyRead:
     """Rows of a feature version: `columns` (output name -> stored column, typed by `types`), and per
     `fields` item (output name -> field) the field's data version; the same through SQL as fallback.
 
-    `extra` adds system columns (output name -> (chunks column, SQL expression)).
+    `extra` adds integer system columns (output name -> (chunks column, SQL expression)); `where`
+    (with `where_params`) narrows the SQL fallback (the caller narrows the copy alike).
     """
     fields = fields or {}
     extra = extra or {}
@@ -65,7 +67,7 @@ def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: di
     stored.update({c: pl.String for f in fields.values() for c in (pbf_column(f), dvbf_column(f))})
     select = {out: pl.col(src) for out, src in columns.items()}
     select.update({out: groups.value_expr(f) for out, f in fields.items()})
-    out_types = dict(types) | {out: pl.String for out in fields}
+    out_types = dict(types) | {out: pl.String for out in fields} | {out: pl.Int64 for out in extra}
     for out, (chunk_col, _sql) in extra.items():
         sources.append(chunk_col)
         select[out] = pl.col(chunk_col)
@@ -74,7 +76,7 @@ def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: di
     sql_cols += [f"{sql_expr} AS {quote(out)}" for out, (_c, sql_expr) in extra.items()]
     sql = f"SELECT {', '.join(sql_cols)} FROM {quote(table)} WHERE {latest_condition()}{where}"
     return CopyRead(table, fv_id, sources, stored, select, out_types,
-                    split_by_rowid(sql, [fv_id], out_types, n, quote(table)), post=post)
+                    split_by_rowid(sql, [fv_id, *where_params], out_types, n, quote(table)), post=post)
 
 
 # ----- aggregation groups ------------------------------------------------------------------------------
