@@ -330,18 +330,18 @@ def _do_resolve(a: dict) -> dict:
     with eng.session("r"):
         gc.collect()
         rss_before = _rss_kib()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         inc, parts = eng.resolve()
         added, changed, removed = eng.frames(parts)  # every column, in memory
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         peak = _peak_kib()
         setup = t0 - t_start
         key = CHILD_ID[a["family"]]
         counts = {"added": _height(added), "changed": _height(changed), "removed": _height(removed),
                   "added_keys": _keys(added, key), "changed_keys": _keys(changed, key),
                   "removed_keys": _keys(removed, key)}
-    return {"seconds": seconds, "setup_seconds": setup, "peak_kib": peak, "rss_before_kib": rss_before,
-            "counts": counts}
+    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "peak_kib": peak,
+            "rss_before_kib": rss_before, "counts": counts}
 
 
 def _do_cli(a: dict) -> dict:
@@ -357,8 +357,8 @@ def _do_cli(a: dict) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         return {"error": f"{' '.join(cmd[2:])} exited {code}: {err.strip()[-500:]}"}
-    return {"seconds": seconds, "setup_seconds": 0.0, "peak_kib": _peak_kib(usage), "rss_before_kib": 0,
-            "counts": {}}
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "setup_seconds": 0.0,
+            "peak_kib": _peak_kib(usage), "rss_before_kib": 0, "counts": {}}
 
 
 def _worker_main() -> None:
@@ -488,6 +488,7 @@ def _summary(runs: list[dict]) -> dict:
         return {"error": runs[-1].get("error", "no runs") if runs else "no runs"}
     secs = [r["seconds"] for r in ok]
     return {"median": statistics.median(secs), "min": min(secs), "max": max(secs),
+            "cpu": statistics.median(r.get("cpu_seconds", 0.0) for r in ok),
             "peak_kib": max(r["peak_kib"] for r in ok),
             "peak_kib_median": statistics.median(r["peak_kib"] for r in ok),
             "rss_before_kib": statistics.median(r["rss_before_kib"] for r in ok),
@@ -516,14 +517,14 @@ def _counts_text(c: dict) -> str:
 
 def _row_text(engine: str, case: str, rows: int, s: dict) -> str:
     if "error" in s:
-        return f"{engine:<13} {case:<22} {rows:>9,} FAILED: {s['error'].splitlines()[-1]}"
+        return f"{engine:<13} {case:<26} {rows:>9,} FAILED: {s['error'].splitlines()[-1]}"
     fails = f"  ({s['failed']} runs failed)" if s["failed"] else ""
-    return (f"{engine:<13} {case:<22} {rows:>9,} {s['median']:>8.2f} {s['min']:>7.2f} {s['max']:>7.2f} "
-            f"{_mb(s['peak_kib']):>8} {s['load']:>5.1f}  {_counts_text(s['counts'])}{fails}")
+    return (f"{engine:<13} {case:<26} {rows:>9,} {s['median']:>8.2f} {s['min']:>7.2f} {s['max']:>7.2f} "
+            f"{s['cpu']:>6.2f} {_mb(s['peak_kib']):>8} {s['load']:>5.1f}  {_counts_text(s['counts'])}{fails}")
 
 
-HEADER = (f"{'engine':<13} {'case':<22} {'rows':>9} {'median s':>8} {'min s':>7} {'max s':>7} {'peak MB':>8} "
-          f"{'load':>5}  increment (+added ~changed -removed rows)")
+HEADER = (f"{'engine':<13} {'case':<26} {'rows':>9} {'median s':>8} {'min s':>7} {'max s':>7} {'cpu s':>6} "
+          f"{'peak MB':>8} {'load':>5}  increment (+added ~changed -removed rows)")
 
 
 def _remove_store(path: str) -> None:
@@ -665,9 +666,10 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.no_metaxy:
         _say(f"  Metaxy: `import metaxy` fails in {args.metaxy_python} (give --metaxy-python): comparison skipped")
     _say(f"  workdir {workdir}" + (" (stores kept)" if args.keep else " (stores removed after use)"))
-    _say("  time = resolve_update(child) + its three frames in memory with every column; peak MB = the process's "
-         "ru_maxrss; explain cases time whole `metaxy-tui resolve` processes; load = highest 1-minute load average "
-         f"around the case's runs (above {info['cores']}: the machine was shared)")
+    _say("  time = resolve_update(child) + its three frames in memory with every column (wall clock; cpu s: the "
+         "process's CPU time for the same, all threads); peak MB = the process's ru_maxrss; explain cases time whole "
+         "`metaxy-tui resolve` processes; load = highest 1-minute load average around the case's runs (above "
+         f"{info['cores']}: the machine was shared)")
     _say()
 
     results: dict[tuple[str, str, int], dict] = {}

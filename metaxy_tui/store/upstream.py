@@ -90,7 +90,7 @@ class GroupRead:
     table: str
     fv_id: int
     n: int
-    types: dict  # on columns (downstream names) -> ColumnType
+    types: dict  # the dep's kept columns (downstream names) -> ColumnType
     hasher: Hasher
     expected_rows: int = 0
 
@@ -102,8 +102,8 @@ class GroupRead:
         gset = groups.available(conn, self.table, on_src, order_src, self.fv_id, list(d.fields))
         if gset is not None:
             q = Query(groups.read_sql(gset, list(d.fields)), [self.fv_id],
-                      {c: self.types[c] for c in on_src} | {groups.digest_column(f): pl.String for f in d.fields},
-                      self.n // 4)
+                      {s: self.types[c] for c, s in zip(d.on, on_src)}
+                      | {groups.digest_column(f): pl.String for f in d.fields}, self.n // 4)
             df = reader.read(q, conn)
             return df.rename({s: c for s, c in zip(on_src, d.on)} | {groups.digest_column(f): v
                                                                    for v, f in values.items()})
@@ -154,8 +154,7 @@ def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher:
         if not d.fields:
             read = copy_read(table, fv_id, n, columns, types, post=lambda f: f.filter(_not_null(d.on)).unique())
             return reads.add([read], lambda r: r[0])
-        group_types = {d.columns[c]: types[c] for c in d.on}
-        return reads.add([GroupRead(d, table, fv_id, n, group_types, hasher, n)], lambda r: r[0])
+        return reads.add([GroupRead(d, table, fv_id, n, types, hasher, n)], lambda r: r[0])
     return reads.add([copy_read(table, fv_id, n, columns, {c: types[c] for c in columns}, values)], _concat)
 
 
