@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .store.sqlite_store import SQLiteMetadataStore
 
 SHOWN = 12  # upstream samples named per reason; the rest are counted
+SID = "__sid"  # a changed or removed sample's row number, to group its upstream changes by
 
 
 @dataclass
@@ -266,18 +267,18 @@ class Explanation:
                 "groups": [{"group": g, "count": n} for g, n in self.group_counts()],
                 "samples": [r.to_dict() for r in self.reasons]}
 
-    def json_lines(self) -> Iterator[str]:
+    def json_lines(self) -> pl.Series:
         """Each reason as compact JSON text (SampleReason.to_dict's shape), made in bulk."""
         f = self._frame
         if not f.height:
-            return iter(())
+            return pl.Series("json", [], dtype=pl.String)
         text = f.select(pl.concat_str([
             pl.lit('{"status": '), _enc(pl.col("status")), pl.lit(', "kind": '), _enc(pl.col("kind")),
             pl.lit(', "key": '), _enc_struct(self._key, f), pl.lit(', "summary": '), _enc(pl.col("summary")),
             pl.lit(', "group": '), _enc(pl.col("group")), pl.lit(', "fields": '), pl.col("__fields"),
             pl.lit(', "upstream": '), pl.col("__upstream"), pl.lit(', "definition": '), pl.col("__definition"),
             pl.lit("}")])).to_series()
-        return iter(text)
+        return text
 
 
 def _frame_of(reasons: list[SampleReason], key: list[str]) -> pl.DataFrame:
@@ -369,13 +370,15 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
             parts.append(_added_reasons(store, graph, plan, added))
         if changed.height or removed.height:
             current = history.current_rows(store, plan, pl.concat([changed, removed], how="vertical_relaxed"))
+            current = current.with_row_index(SID)
             changes = _upstream_changes(store, gp, plan, current)
             if changed.height:
                 expected = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(
                     subset=key, keep="first", maintain_order=True)
                 parts.append(_changed_reasons(plan, changed, current, expected, changes))
             if removed.height:
-                parts.append(_removed_reasons(store, gp, plan, removed, changes))
+                parts.append(_removed_reasons(store, gp, plan, removed.join(current.select(key + [SID]), on=key,
+                                                                             how="left"), changes))
         for d in plan.deps:
             if d.kind == "aggregation":
                 n = history.null_on_rows(store, gp, d)
@@ -413,7 +416,7 @@ def _upstream_changes(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, curre
     `__json` (UpstreamChange.to_dict as JSON), `__desc` (its describe()), and per upstream field
     `__mu:<upstream>.<field>`: whether the change moved that field."""
     key = list(plan.key)
-    samples = current.select(key + [AS_OF]).filter(pl.col(AS_OF).is_not_null())
+    samples = current.select(key + [SID, AS_OF]).filter(pl.col(AS_OF).is_not_null())
     out = []
     if not samples.height:
         return pl.DataFrame()
@@ -427,9 +430,9 @@ def _upstream_changes(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, curre
             (pl.col(THEN_WRITE) <= pl.col(AS_OF)) & (pl.col(THEN_UNTIL) > pl.col(AS_OF)))
         fresh = samples.join(now, on=on, how="inner").filter(pl.col(THEN_WRITE) > pl.col(AS_OF))
         values = [f"__v:{f}" for f in fields]
-        keep = list(dict.fromkeys(key + ids)) + values
+        keep = list(dict.fromkeys([SID] + key + ids)) + values
         both = per.select(keep).with_columns(pl.lit(True).alias("__was")).join(
-            fresh.select(keep).with_columns(pl.lit(True).alias("__is")), on=list(dict.fromkeys(key + ids)),
+            fresh.select(keep).with_columns(pl.lit(True).alias("__is")), on=list(dict.fromkeys([SID] + key + ids)),
             how="full", coalesce=True, suffix="__now")
         if not both.height:
             continue
@@ -457,42 +460,58 @@ def _upstream_changes(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, curre
         as_json = pl.concat_str([pl.lit('{"feature": ' + json.dumps(d.upstream) + ', "ids": '), _enc_struct(id_cols, both),
                                  pl.lit(', "change": '), _enc(pl.col("__change")), pl.lit(', "fields": {'),
                                  _text_list(field_json, ", "), pl.lit("}}")])
+        # per dep: which kinds of change (a bit each) and which of its fields a changed row moved
+        code = pl.col("__change").replace_strict(CHANGE_BITS, return_dtype=pl.UInt8)
         flags = [(~is_changed | pl.col(f"__m:{f}")).alias(f"__mu:{d.upstream}.{f}") for f in fields]
-        moved_fields = _text_list([pl.when(is_changed & pl.col(f"__m:{f}")).then(pl.lit(f)) for f in fields], "\x1f")
+        flags += [(is_changed & pl.col(f"__m:{f}")).alias(f"__mf:{i}:{f}") for f in fields]
         out.append(both.sort(id_cols).select(
-            key + [pl.lit(i).alias("__dep"), pl.lit(d.upstream).alias("__feature"), pl.col("__change"),
-                   as_json.alias("__json"), desc.alias("__desc"), moved_fields.alias("__moved")] + flags))
+            [SID] + [pl.lit(d.upstream).alias("__feature"), pl.col("__change"), code.alias(f"__ck:{i}"),
+                     as_json.alias("__json"), desc.alias("__desc")] + flags))
     if not out:
         return pl.DataFrame()
-    return pl.concat(out, how="diagonal_relaxed").with_columns(pl.col("^__mu:.*$").fill_null(False))
+    return pl.concat(out, how="diagonal_relaxed").with_columns(
+        pl.col("^__(mu|mf):.*$").fill_null(False), pl.col("^__ck:.*$").fill_null(0))
+
+
+CHANGE_BITS = {"added": 1, "changed": 2, "removed": 4}
+
+
+def _kinds_text(code: pl.Expr, aggregation: bool) -> pl.Expr:
+    """The sorted kinds of change a bit set holds, as the group names them ("members added, ...")."""
+    texts = {}
+    for bits in range(1, 8):
+        kinds = [k for k, b in sorted(CHANGE_BITS.items()) if bits & b]
+        texts[bits] = ", ".join(("members " if aggregation else "") + k for k in kinds)
+    return code.replace_strict(texts, default="", return_dtype=pl.String)
 
 
 def _per_sample(plan: FeaturePlan, changes: pl.DataFrame) -> pl.DataFrame:
-    """Changes aggregated per sample: `__n`, `__listed` (the summary's list), `__upjson`, `__parts`
-    (the group's "<upstream>.<fields> <changes>" parts) and the `__mu:` flags."""
-    key = list(plan.key)
-    kinds = {d.upstream: d.kind for d in plan.deps}
-    flags = [c for c in changes.columns if c.startswith("__mu:")]
-    per = changes.group_by(key, maintain_order=True).agg(
-        pl.len().alias("__n"), pl.col("__desc"), pl.col("__json"), *[pl.col(c).any() for c in flags])
-    per = per.with_columns(_listed(pl.col("__desc"), pl.col("__n")).alias("__listed"),
-                           (pl.lit("[") + pl.col("__json").list.join(", ") + pl.lit("]")).alias("__upjson"))
-    # the group's part for each upstream feature: its moved fields and its kinds of change
-    kinds_of = changes.group_by(key + ["__feature"], maintain_order=True).agg(
-        pl.col("__change").unique().sort().alias("__kinds"))
-    fields_of = (changes.select(key + ["__feature", pl.col("__moved").str.split("\x1f")]).explode("__moved")
-                 .filter(pl.col("__moved") != "").group_by(key + ["__feature"])
-                 .agg(pl.col("__moved").unique().sort().alias("__fields")))
-    by_feature = kinds_of.join(fields_of, on=key + ["__feature"], how="left").with_columns(
-        pl.col("__fields").fill_null(pl.lit([], pl.List(pl.String))))
-    words = pl.when(pl.col("__feature").replace_strict(kinds, default="identity") == "aggregation").then(
-        pl.col("__kinds").list.eval(pl.lit("members ") + pl.element())).otherwise(pl.col("__kinds")).list.join(", ")
-    upfields = pl.when(pl.col("__fields").list.len() > 0).then(pl.lit(".") + pl.col("__fields").list.join("/")) \
-        .otherwise(pl.lit(""))
-    by_feature = by_feature.with_columns((pl.col("__feature") + upfields + pl.lit(" ") + words).alias("__part"))
-    parts = by_feature.sort(key + ["__feature"]).group_by(key, maintain_order=True).agg(
-        pl.col("__part").str.join("; ").alias("__parts"))
-    return per.drop("__desc", "__json").join(parts, on=key, how="left")
+    """Changes aggregated per sample (SID): `__n`, `__listed` (the summary's list), `__upjson`,
+    `__parts` (the group's "<upstream>.<fields> <changes>" parts) and the `__mu:` flags."""
+    flags = [c for c in changes.columns if c.startswith(("__mu:", "__mf:"))]
+    codes = [c for c in changes.columns if c.startswith("__ck:")]
+    if changes.get_column(SID).is_duplicated().any():
+        per = changes.group_by(SID, maintain_order=True).agg(
+            pl.len().alias("__n"), pl.col("__desc").head(SHOWN).str.join("; ").alias("__listed"),
+            (pl.lit("[") + pl.col("__json").str.join(", ") + pl.lit("]")).alias("__upjson"),
+            *[pl.col(c).any() for c in flags], *[pl.col(c).bitwise_or() for c in codes])
+        more = pl.lit("; and ") + (pl.col("__n") - SHOWN).cast(pl.String) + pl.lit(" more")
+        per = per.with_columns(pl.when(pl.col("__n") > SHOWN).then(pl.col("__listed") + more)
+                               .otherwise(pl.col("__listed")).alias("__listed"))
+    else:  # one change per sample (an identity's usual case): nothing to aggregate
+        per = changes.select(SID, pl.lit(1, pl.UInt32).alias("__n"), pl.col("__desc").alias("__listed"),
+                             (pl.lit("[") + pl.col("__json") + pl.lit("]")).alias("__upjson"), *flags, *codes)
+    # the group's part for each upstream feature (sorted by name): its moved fields and its kinds of change
+    parts = []
+    for i, d in sorted(enumerate(plan.deps), key=lambda x: x[1].upstream):
+        if f"__ck:{i}" not in per.columns:
+            continue
+        moved = _text_list([pl.when(pl.col(c)).then(pl.lit(c.split(":", 2)[2]))
+                            for c in sorted(flags) if c.startswith(f"__mf:{i}:")], "/")
+        parts.append(pl.when(pl.col(f"__ck:{i}") > 0).then(
+            pl.lit(d.upstream) + pl.when(moved != "").then(pl.lit(".") + moved).otherwise(pl.lit("")) + pl.lit(" ")
+            + _kinds_text(pl.col(f"__ck:{i}"), d.kind == "aggregation")))
+    return per.with_columns(_text_list(parts, "; ").alias("__parts"))
 
 
 # ----- changed --------------------------------------------------------------------------------------
@@ -504,7 +523,7 @@ def _changed_reasons(plan: FeaturePlan, changed: pl.DataFrame, current: pl.DataF
     # in key order, as the feature's latest-row index lists them
     frame = changed.sort(key).join(current, on=key, how="left").join(expected, on=key, how="left")
     if changes.height:
-        frame = frame.join(_per_sample(plan, changes), on=key, how="left")
+        frame = frame.join(_per_sample(plan, changes), on=SID, how="left")
     else:
         frame = frame.with_columns(pl.lit(None, pl.UInt32).alias("__n"), pl.lit(None, pl.String).alias("__listed"),
                                    pl.lit(None, pl.String).alias("__upjson"), pl.lit(None, pl.String).alias("__parts"))
@@ -547,7 +566,7 @@ def _removed_reasons(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, remove
         gone = changes.filter((pl.col("__change") == "removed")
                               & pl.col("__feature").is_in([d.upstream for d in required]))
         if gone.height:
-            frame = frame.join(_per_sample(plan, gone).select(key + ["__n", "__listed", "__upjson"]), on=key,
+            frame = frame.join(_per_sample(plan, gone).select(SID, "__n", "__listed", "__upjson"), on=SID,
                                how="left")
     for c, t in (("__n", pl.UInt32), ("__listed", pl.String), ("__upjson", pl.String)):
         if c not in frame.columns:
@@ -561,9 +580,9 @@ def _removed_reasons(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, remove
         versions.append(pl.when(pl.col(flag).fill_null(False)).then(pl.lit(d.upstream)))
     names = _text_list(versions, ", ")
     if changes.height:
-        feats = changes.filter(pl.col("__change") == "removed").group_by(key).agg(
+        feats = changes.filter(pl.col("__change") == "removed").group_by(SID).agg(
             pl.col("__feature").unique().sort().str.join(", ").alias("__feats"))
-        frame = frame.join(feats, on=key, how="left")
+        frame = frame.join(feats, on=SID, how="left")
     else:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("__feats"))
     has_ups = pl.col("__n").fill_null(0) > 0

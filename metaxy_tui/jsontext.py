@@ -53,10 +53,19 @@ def array(items: list[pl.Expr]) -> pl.Expr:
 
 
 class Lines:
-    """A JSON array given as its items' JSON texts, written one item per line."""
+    """A JSON array given as its items' JSON texts (a polars Series, or any iterable), one item a line."""
 
-    def __init__(self, items: Iterable[str]):
+    def __init__(self, items: "pl.Series | Iterable[str]"):
         self.items = items
+
+
+def _write_series(out: IO[bytes], items: pl.Series) -> None:
+    """The items, each on its own line after four spaces, separated by commas, written by polars."""
+    last = items.len() - 1
+    lines = pl.DataFrame({"line": items}).select(
+        pl.concat_str([pl.lit("    "), pl.col("line"),
+                       pl.when(pl.int_range(pl.len()) < last).then(pl.lit(",")).otherwise(pl.lit(""))]))
+    lines.write_csv(out, include_header=False, quote_style="never", line_terminator="\n")
 
 
 def write_document(items: list[tuple[str, object]], out: IO[bytes] | None = None) -> None:
@@ -65,7 +74,16 @@ def write_document(items: list[tuple[str, object]], out: IO[bytes] | None = None
     out.write(b"{\n")
     for n, (k, v) in enumerate(items):
         sep = b",\n" if n < len(items) - 1 else b"\n"
-        if isinstance(v, Lines):
+        if isinstance(v, Lines) and isinstance(v.items, pl.Series):
+            out.write(f"  {json.dumps(k)}: [".encode())
+            if v.items.len():
+                out.write(b"\n")
+                out.flush()
+                _write_series(out, v.items)
+                out.write(b"  ]" + sep)
+            else:
+                out.write(b"]" + sep)
+        elif isinstance(v, Lines):
             out.write(f"  {json.dumps(k)}: [".encode())
             first = True
             batch: list[str] = []

@@ -82,7 +82,7 @@ def test_the_fast_json_is_what_the_objects_say(tmp_path):
         write_speakers(store, store.resolve_update(Speaker).added.to_polars())
         store.write_metadata(RecCopy, store.resolve_update(RecCopy).added.to_polars().select(
             "rec_id", "metaxy_provenance_by_field", "metaxy_provenance"))
-        store.write_metadata(Rec, recs(("a1", "s1", 'q"uote\\'), ("a20", "s2", "new"), ("a30", "s7", "x")))
+        store.write_metadata(Rec, recs(("a1", "s1", 'q"uote\\'), ("a4", "s1", "4b"), ("a20", "s2", "new"), ("a30", "s7", "x")))
         store.delete_metadata(Rec, ids=[{"rec_id": "a3"}])
         for feature in (Speaker, RecCopy):
             ex = store.explain(feature)

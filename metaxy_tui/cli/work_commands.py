@@ -65,7 +65,7 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
     counts = inc.counts
     if fmt == "json":
         columns = ["status", *inc.key, "provenance"] + (["reason", "reason_group"] if ex is not None else [])
-        samples = rows.select(jsontext.obj(rows, columns)).to_series() if rows.height else []
+        samples = rows.select(jsontext.obj(rows, columns)).to_series() if rows.height else pl.Series([], dtype=pl.String)
         items: list = [("feature", feature), ("key", list(inc.key)), ("counts", counts),
                        ("samples", jsontext.Lines(samples))]
         if ex is not None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, PROVENANCE, dvbf_column, pbf_column
+from ..columns import DELETED_AT, dvbf_column, pbf_column
 from ..graph import DepPlan, FeaturePlan, GraphPlan
 from ..keys import quote, quote_all
 from .chunks import WRITE_ID
@@ -45,20 +45,21 @@ def _writes_as_of(store: "SQLiteMetadataStore", feature: str) -> pl.DataFrame:
 
 def current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     """The feature's latest rows for `keys` (key columns): key, provenance by field (one column per
-    field), provenance, and AS_OF (the upstream state they were computed from); one row per key."""
+    field), and AS_OF (the upstream state they were computed from); one row per key."""
     key = list(plan.key)
     fields = plan.definition.field_keys
-    types: dict = {c: plan.definition.columns[c] for c in key} | {PROVENANCE: pl.String}
+    types: dict = {c: plan.definition.columns[c] for c in key}
     table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
     empty = pl.DataFrame(schema={c: plan.definition.columns[c].polars for c in key}
-                         | {pbf_column(f): pl.String for f in fields} | {PROVENANCE: pl.String, AS_OF: pl.Int64})
+                         | {pbf_column(f): pl.String for f in fields} | {AS_OF: pl.Int64})
     if table is None or fv_id is None or not keys.height:
         return empty
-    columns = {c: c for c in key} | {pbf_column(f): pbf_column(f) for f in fields} | {PROVENANCE: PROVENANCE}
+    columns = {c: c for c in key} | {pbf_column(f): pbf_column(f) for f in fields}
     types |= {pbf_column(f): pl.String for f in fields}
     read = copy_read(table, fv_id, n, columns, types, extra={WRITE: (WRITE_ID, quote(WRITE))})
     rows = store._read_many([read])[0].join(keys.select(key).unique(), on=key, how="semi")
-    rows = rows.unique(subset=key, keep="first", maintain_order=True)  # an expansion: once per parent
+    if key != list(plan.definition.id_columns):
+        rows = rows.unique(subset=key, keep="first", maintain_order=True)  # an expansion: once per parent
     return rows.join(_writes_as_of(store, plan.name), on=WRITE, how="left").drop(WRITE).select(empty.columns)
 
 
