@@ -13,7 +13,9 @@ Cases, each on stores built once per size through the public API of each engine:
 - biggroup-new: the same rows, all in one group (metaxy-tui only: linear aggregation);
 - explain-identity / explain-aggregation: on the stale stores, the command line
   `metaxy-tui resolve F --format json` against `... --explain --format json`, whole processes
-  (metaxy-tui only).
+  (metaxy-tui only);
+- review-identity / review-aggregation: on the stale stores, the TUI's review screen, headless,
+  from opening until its first page of samples shows (metaxy-tui only).
 
 Each timed run is one resolve in a fresh process: imports and opening are not timed; the clock
 covers `resolve_update(child)` and materialising its three frames as polars (or pyarrow)
@@ -49,8 +51,10 @@ ENGINES = ("metaxy-tui", "delta", "duckdb")
 ENGINE_TITLE = {"metaxy-tui": "metaxy-tui", "delta": "Metaxy Delta", "duckdb": "Metaxy DuckDB"}
 RESOLVE_CASES = ("identity-new", "identity-stale", "aggregation-new", "aggregation-stale", "biggroup-new")
 EXPLAIN_CASES = ("explain-identity", "explain-aggregation")
-CASES = RESOLVE_CASES + EXPLAIN_CASES
-OURS_ONLY = ("biggroup-new",) + EXPLAIN_CASES
+REVIEW_CASES = ("review-identity", "review-aggregation")
+CASES = RESOLVE_CASES + EXPLAIN_CASES + REVIEW_CASES
+OURS_ONLY = ("biggroup-new",) + EXPLAIN_CASES + REVIEW_CASES
+REVIEW_TARGET = 1.0  # seconds until the review screen shows its first page
 GROUP_SIZE = 10
 STALE_FRACTION = 0.10
 TIME_TARGET = 0.25
@@ -361,9 +365,51 @@ def _do_cli(a: dict) -> dict:
             "peak_kib": _peak_kib(usage), "rss_before_kib": 0, "counts": {}}
 
 
+def _do_review(a: dict) -> dict:
+    """The TUI's review screen on the stale store, headless: from pushing it until its first page of
+    samples is shown (the explanation runs in the screen's worker, as in the app)."""
+    import asyncio
+
+    from textual.app import App
+
+    from metaxy_tui.service.project import open_project
+    from metaxy_tui.tui.screens.review import ReviewScreen
+    from metaxy_tui.tui.widgets.review_samples import ReviewSamples
+
+    project = open_project(db=a["path"], mode="r", create=False)
+    feature = CHILD_KEY[a["family"]]
+    out: dict = {}
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            out["t0"], out["cpu0"] = time.perf_counter(), time.process_time()
+            self.push_screen(ReviewScreen(project, feature))
+
+    async def run() -> None:
+        async with Host().run_test(size=(160, 50)) as pilot:
+            while True:
+                await asyncio.sleep(0.005)
+                screen = pilot.app.screen
+                if isinstance(screen, ReviewScreen) and screen.model is not None and \
+                        screen.query_one(ReviewSamples).row_count:
+                    out["seconds"] = time.perf_counter() - out["t0"]
+                    out["cpu"] = time.process_time() - out["cpu0"]
+                    out["samples"] = screen.model.total
+                    break
+                if time.perf_counter() - out.get("t0", time.perf_counter()) > 300:
+                    raise TimeoutError("the review screen did not show samples in 300 s")
+
+    gc.collect()
+    asyncio.run(run())
+    project.close()
+    return {"seconds": out["seconds"], "cpu_seconds": out["cpu"], "setup_seconds": 0.0, "peak_kib": _peak_kib(),
+            "rss_before_kib": 0, "counts": {}, "samples": out["samples"]}
+
+
 def _worker_main() -> None:
     action = json.loads(sys.argv[1])
-    result = {"build": _do_build, "resolve": _do_resolve, "cli": _do_cli}[action["action"]](action)
+    result = {"build": _do_build, "resolve": _do_resolve, "cli": _do_cli,
+              "review": _do_review}[action["action"]](action)
     sys.stdout.write("\n" + RESULT_MARK + json.dumps(result) + "\n")
     sys.stdout.flush()
 
@@ -557,7 +603,7 @@ def summary_table(results: dict, rows_list: list[int], cases: list[str], engines
     for rows in rows_list:
         judged = rows >= TARGET_ROWS
         for case in cases:
-            if case in EXPLAIN_CASES:
+            if case in EXPLAIN_CASES + REVIEW_CASES:
                 continue
             ours = results.get(("metaxy-tui", case, rows))
             if not _ok(ours):
@@ -589,6 +635,12 @@ def extra_lines(results: dict, rows_list: list[int], cases: list[str]) -> list[s
             out.append(f"one group of {rows:,} members / {rows // GROUP_SIZE:,} groups of {GROUP_SIZE}: "
                        f"{big['median']:.2f} / {grouped['median']:.2f} s = {r:.2f}x "
                        f"{_verdict(r, LINEAR_TARGET, judged)} (target <= {LINEAR_TARGET:g}x)")
+        for case in REVIEW_CASES:
+            r = results.get(("metaxy-tui", case, rows))
+            if case in cases and _ok(r):
+                out.append(f"{case} at {rows:,}: the review screen shows its first page {r['median']:.2f} s after it "
+                           f"opens (cpu {r['cpu']:.2f} s) {_verdict(r['median'], REVIEW_TARGET, judged)} "
+                           f"(target < {REVIEW_TARGET:g} s)")
         for case in EXPLAIN_CASES:
             if case not in cases:
                 continue
@@ -641,8 +693,9 @@ def _families(cases: list[str]) -> list[tuple[str, list[str]]]:
     out = []
     for family in ("identity", "aggregation", "biggroup"):
         wanted = [c for c in RESOLVE_CASES if c.startswith(family + "-") and c in cases]
-        if ("explain-" + family) in cases:
-            wanted.append("explain-" + family)
+        for kind in ("explain-", "review-"):
+            if (kind + family) in cases:
+                wanted.append(kind + family)
         if wanted:
             out.append((family, wanted))
     return out
@@ -691,9 +744,9 @@ def main(argv: list[str] | None = None) -> int:
                         "data": data}
                 python = sys.executable if engine == "metaxy-tui" else args.metaxy_python
                 for stage in ("new", "stale"):
-                    stage_cases = [c for c in cases if c == f"{family}-{stage}"
-                                   or (stage == "stale" and c == f"explain-{family}")]
-                    later = any(c == f"{family}-stale" or c == f"explain-{family}" for c in cases)
+                    on_stale = (f"explain-{family}", f"review-{family}")
+                    stage_cases = [c for c in cases if c == f"{family}-{stage}" or (stage == "stale" and c in on_stale)]
+                    later = any(c == f"{family}-stale" or c in on_stale for c in cases)
                     if not stage_cases and not (stage == "new" and later):
                         continue
                     b = _spawn({**base, "action": "build", "stage": stage}, workdir, python)
@@ -704,11 +757,13 @@ def main(argv: list[str] | None = None) -> int:
                     _say(f"  built {engine} {family} ({stage}) at {rows:,} rows: {b['written']:,} rows written in "
                          f"{b['seconds']:.1f} s")
                     for case in stage_cases:
+                        if case in EXPLAIN_CASES + REVIEW_CASES and engine != "metaxy-tui":
+                            continue
                         if case in EXPLAIN_CASES:
-                            if engine != "metaxy-tui":
-                                continue
                             actions = [(case + ":plain", {"action": "cli", "explain": False}),
                                        (case, {"action": "cli", "explain": True})]
+                        elif case in REVIEW_CASES:
+                            actions = [(case, {"action": "review"})]
                         else:
                             if engine != "metaxy-tui" and case in OURS_ONLY:
                                 continue

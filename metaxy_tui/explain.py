@@ -352,11 +352,26 @@ def _listed(descs: pl.Expr, n: pl.Expr) -> pl.Expr:
 
 # ----- explaining -----------------------------------------------------------------------------------
 
-def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | None = None) -> Explanation:
+def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | None = None, *,
+            keys_only: bool = False) -> Explanation:
+    """Why each sample of `increment` (default: a fresh resolve_update) is pending.
+
+    `keys_only`, without an increment: resolve by key only (no member rows or kept columns),
+    which is all an explanation needs; the Explanation's increment then holds one row per sample.
+    """
     graph: FeatureGraph
     graph, plan = store._plan(feature)
     gp = graph.plan()
-    inc = increment if increment is not None else store.resolve_update(plan.name)
+    stored: pl.DataFrame | None = None  # the feature's current rows, when the resolve read them
+    if increment is not None:
+        inc = increment
+    elif keys_only and not plan.is_root:
+        from .store import resolve as _resolve
+
+        store._resolved_as_of[plan.name] = store._write_counter()
+        inc, stored = _resolve.resolve_keys(store, gp, plan, store.hasher)
+    else:
+        inc = store.resolve_update(plan.name)
     key = list(plan.key)
     added = _distinct_keys(inc.added.to_polars(), key, plan)
     changed = _distinct_keys(inc.changed.to_polars(), key, plan)
@@ -369,7 +384,11 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
         if added.height:
             parts.append(_added_reasons(store, graph, plan, added))
         if changed.height or removed.height:
-            current = history.current_rows(store, plan, pl.concat([changed, removed], how="vertical_relaxed"))
+            wanted = pl.concat([changed, removed], how="vertical_relaxed")
+            if stored is not None:
+                current = history.with_as_of(store, plan, stored.join(wanted, on=key, how="semi"))
+            else:
+                current = history.current_rows(store, plan, wanted)
             current = current.with_row_index(SID)
             changes = _upstream_changes(store, gp, plan, current)
             if changed.height:
@@ -430,10 +449,12 @@ def _upstream_changes(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, curre
             (pl.col(THEN_WRITE) <= pl.col(AS_OF)) & (pl.col(THEN_UNTIL) > pl.col(AS_OF)))
         fresh = samples.join(now, on=on, how="inner").filter(pl.col(THEN_WRITE) > pl.col(AS_OF))
         values = [f"__v:{f}" for f in fields]
-        keep = list(dict.fromkeys([SID] + key + ids)) + values
+        # a sample's upstream rows, then and now, paired by the upstream ids (beyond the sample's key)
+        keep = [SID] + ids + values
         both = per.select(keep).with_columns(pl.lit(True).alias("__was")).join(
-            fresh.select(keep).with_columns(pl.lit(True).alias("__is")), on=list(dict.fromkeys([SID] + key + ids)),
+            fresh.select(keep).with_columns(pl.lit(True).alias("__is")), on=[SID] + ids,
             how="full", coalesce=True, suffix="__now")
+        both = both.join(samples.select([SID] + [c for c in d.upstream_ids if c in key]), on=SID, how="left")
         if not both.height:
             continue
         was, is_ = pl.col("__was").fill_null(False), pl.col("__is").fill_null(False)

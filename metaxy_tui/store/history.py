@@ -43,6 +43,14 @@ def _writes_as_of(store: "SQLiteMetadataStore", feature: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={WRITE: pl.Int64, AS_OF: pl.Int64}, orient="row")
 
 
+def with_as_of(store: "SQLiteMetadataStore", plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` (key, provenance by field, WRITE) with AS_OF instead of WRITE: the upstream state each
+    was computed from."""
+    key = list(plan.key)
+    fields = [pbf_column(f) for f in plan.definition.field_keys]
+    return rows.join(_writes_as_of(store, plan.name), on=WRITE, how="left").select(key + fields + [AS_OF])
+
+
 def current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     """The feature's latest rows for `keys` (key columns): key, provenance by field (one column per
     field), and AS_OF (the upstream state they were computed from); one row per key."""
@@ -60,7 +68,7 @@ def current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl.DataF
     rows = store._read_many([read])[0].join(keys.select(key).unique(), on=key, how="semi")
     if key != list(plan.definition.id_columns):
         rows = rows.unique(subset=key, keep="first", maintain_order=True)  # an expansion: once per parent
-    return rows.join(_writes_as_of(store, plan.name), on=WRITE, how="left").drop(WRITE).select(empty.columns)
+    return with_as_of(store, plan, rows)
 
 
 def upstream_changes(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, since: int, fields: list[str],

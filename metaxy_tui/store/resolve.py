@@ -159,6 +159,34 @@ def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hash
     return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(removed))
 
 
+def resolve_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+                 ) -> tuple[Increment, pl.DataFrame]:
+    """The increment by key only: one row per sample (key, provenance by field, provenance), no
+    member or kept columns; removed keys with their stored provenance. What explanations need,
+    at the cost of the pending counts (an aggregation reads its groups, not its members).
+
+    Also returns the feature's current rows with their provenance by field and write (see
+    upstream.plan_current), read in the same batch.
+    """
+    key = list(plan.key)
+    reads = ReadPlan()
+    values = [upstream.plan_values(store, gp, d, hasher, True, reads) for d in plan.deps]
+    cur = upstream.plan_current(store, plan, reads, MIXED, with_fields=True)
+    frames = reads.run(store)
+    keyed = _keyed(plan, [frames[i] for i in values], hasher).select(key + [PROVENANCE_BY_FIELD, PROVENANCE])
+    keyed = keyed.unique(subset=key, keep="first", maintain_order=True) if len(plan.deps) > 1 else keyed
+    current = frames[cur]
+    if not current.height:
+        inc = Increment(plan.name, tuple(key), IncrementFrame(keyed), IncrementFrame(keyed.clear()),
+                        IncrementFrame(current.select(key + [PROVENANCE])))
+        return inc, current
+    state, removed = _states(keyed, current, key)
+    inc = Increment(plan.name, tuple(key), IncrementFrame(keyed.filter(state == ADDED)),
+                    IncrementFrame(keyed.filter(state == CHANGED)),
+                    IncrementFrame(current.filter(removed).select(key + [PROVENANCE])))
+    return inc, current
+
+
 def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The deps' rows joined on the key columns they share (required deps inner, optional left;
     all optional: full)."""
@@ -253,7 +281,10 @@ def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, re
 def counts(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame) -> dict[str, int]:
     """What compare() would count (distinct keys), without building the frames."""
     key = list(plan.key)
-    state, removed = _states(expected.select(key + [PROVENANCE]).unique(subset=key), current, key)
+    exp = expected.select(key + [PROVENANCE])
+    if len(plan.deps) != 1:  # one dep gives one row per key already; several may repeat keys
+        exp = exp.unique(subset=key)
+    state, removed = _states(exp, current, key)
     return {"added": int((state == ADDED).sum()), "changed": int((state == CHANGED).sum()),
             "removed": int(removed.sum())}
 

@@ -567,11 +567,14 @@ class SQLiteMetadataStore:
             return _resolve.compare(plan, expected, current, read_removed)
         return _resolve.resolve(self, gp, plan, self.hasher, read_removed)
 
-    def explain(self, feature: Any, increment: Increment | None = None):
-        """Why each sample of the feature's increment is added, changed or removed (an Explanation)."""
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
+        """Why each sample of the feature's increment is added, changed or removed (an Explanation).
+
+        `keys_only`: resolve by key only (see explain.explain), for a caller that needs no rows.
+        """
         from ..explain import explain
 
-        return explain(self, feature, increment)
+        return explain(self, feature, increment, keys_only=keys_only)
 
     def pending_counts(self, feature: Any) -> dict[str, int]:
         """Distinct samples added, changed and removed: resolve_update's counts, reading only keys."""

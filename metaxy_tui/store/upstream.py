@@ -29,7 +29,7 @@ from ..keys import quote, quote_all
 from . import chunks, groups
 from .codec import load_dtype
 from .reader import CopyRead, Query, Reader, columnar_frame, split_by_rowid
-from .schema import FV, SUPERSEDED
+from .schema import FV, SUPERSEDED, WRITE
 
 if TYPE_CHECKING:
     from .resolve import ReadPlan
@@ -171,23 +171,36 @@ def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads:
     return reads.add([read], lambda r: r[0])
 
 
-def plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: "ReadPlan", mixed: str) -> int:
-    """The key columns and provenance of the feature's latest rows; one row per key."""
+def plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *,
+                 with_fields: bool = False) -> int:
+    """The key columns and provenance of the feature's latest rows; one row per key.
+
+    `with_fields` adds each field's provenance and the write that stored the row (what an
+    explanation compares against), read in the same pass.
+    """
     key = list(plan.key)
     types = {c: plan.definition.columns[c] for c in key} | {PROVENANCE: pl.String}
+    columns = {c: c for c in key} | {PROVENANCE: PROVENANCE}
+    extra = {}
+    if with_fields:
+        columns |= {pbf_column(f): pbf_column(f) for f in plan.definition.field_keys}
+        types |= {pbf_column(f): pl.String for f in plan.definition.field_keys}
+        extra = {WRITE: (chunks.WRITE_ID, quote(WRITE))}
+    schema = types | {c: pl.Int64 for c in extra}
     table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
     if table is None or fv_id is None:
-        return reads.add_empty(types)
+        return reads.add_empty(schema)
 
     def per_key(cur: pl.DataFrame) -> pl.DataFrame:
         if key != list(plan.definition.id_columns):
             # expansion: many children share a parent key; they agree unless a write was partial
             cur = cur.group_by(key, maintain_order=True).agg(
                 pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
-                .otherwise(pl.lit(mixed)).alias(PROVENANCE))
+                .otherwise(pl.lit(mixed)).alias(PROVENANCE),
+                *[pl.col(c).first() for c in cur.columns if c not in key and c != PROVENANCE])
         return cur
 
-    read = copy_read(table, fv_id, n, {c: c for c in key} | {PROVENANCE: PROVENANCE}, types, post=per_key)
+    read = copy_read(table, fv_id, n, columns, types, post=per_key, extra=extra)
     return reads.add([read], lambda r: r[0])
 
 
