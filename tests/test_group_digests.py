@@ -150,3 +150,54 @@ def test_without_digests_the_members_give_the_same_hashes(tmp_path):
     with G.use(), mx.SQLiteMetadataStore(path, graph=G).open("r") as store:
         got = dict(store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique().rows())
         assert got == want
+
+
+def test_small_writes_keep_few_chunks_and_dead_rows_are_dropped(tmp_path, monkeypatch):
+    from metaxy_tui.store import chunks
+
+    monkeypatch.setattr(chunks, "DEAD_MIN", 10)
+    path = tmp_path / "c.db"
+    with G.use(), mx.SQLiteMetadataStore(path, graph=G) as store:
+        for w in range(40):  # 40 writes of 5 new rows each
+            store.write_metadata(Item, _frame([{"item_id": f"w{w}-{i}", "grp": "g1", "n": i, "a": "x", "b": "y"}
+                                               for i in range(5)]))
+        n_chunks = store.conn.execute("SELECT count(*) FROM _metaxy_chunks").fetchone()[0]
+        assert n_chunks <= 8  # merged as they come, O(log n)
+        # rewrite a third of the rows: once a quarter are dead, the chunks are cleaned
+        store.write_metadata(Item, _frame([{"item_id": f"w{w}-{i}", "grp": "g2", "n": i, "a": "new", "b": "y"}
+                                           for w in range(14) for i in range(5)]))
+        rows = store.conn.execute("SELECT coalesce(sum(n_rows), 0) FROM _metaxy_chunks").fetchone()[0]
+        assert rows == 200  # the live rows only: the 70 replaced ones are gone from the copy
+        assert check_derived(store) == []
+        store.delete_metadata(Item, ids=[{"item_id": "w0-0"}, {"item_id": "w39-4"}], soft=False)
+        assert check_derived(store) == []
+        assert store.conn.execute("SELECT coalesce(sum(n_rows), 0) FROM _metaxy_chunks").fetchone()[0] == 198
+
+
+def test_a_store_of_the_older_layout_gets_its_copy_on_the_next_write(tmp_path):
+    """Layout 1 had no copy and no digests: reads go through SQL, and the next write builds both."""
+    path = tmp_path / "old.db"
+    rows = [{"item_id": f"s{i}", "grp": f"g{i % 3}", "n": i, "a": str(i), "b": "b"} for i in range(30)]
+    with G.use(), mx.SQLiteMetadataStore(path, graph=G) as store:
+        store.write_metadata(Item, _frame(rows))
+        want = dict(store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique().rows())
+    conn = sqlite3.connect(path)
+    for t in ("_metaxy_chunk_columns", "_metaxy_chunks", "_metaxy_mirrors", "_metaxy_group_complete",
+              "_metaxy_group_sets"):
+        conn.execute(f"DROP TABLE {t}")
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '_mx_item__groups_%' AND type = 'table'")\
+            .fetchall():
+        conn.execute(f'DROP TABLE "{name}"')
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with G.use(), mx.SQLiteMetadataStore(path, graph=G).open("r") as store:
+        got = dict(store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique().rows())
+        assert got == want
+    with G.use(), mx.SQLiteMetadataStore(path, graph=G) as store:
+        store.write_metadata(Item, _frame([dict(rows[0], a="changed")]))
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert check_derived(store) == []
+        assert store.conn.execute("SELECT coalesce(sum(n_rows), 0) FROM _metaxy_chunks").fetchone()[0] == 30
+        assert dict(store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique()
+                    .rows()) == window_reference(path, store)

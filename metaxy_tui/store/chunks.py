@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import polars as pl
 
@@ -94,18 +94,27 @@ def dead_rowids(conn: sqlite3.Connection, table: str, fv_id: int, since: int) ->
 
 def read_live(conn: sqlite3.Connection, table: str, fv_id: int, columns: Iterable[str], *,
               expected: dict[str, pl.DataType] | None = None, written_after: int | None = None,
-              with_dead: bool = False) -> pl.DataFrame | None:
+              with_dead: bool = False, each: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+              ) -> pl.DataFrame | None:
     """The live rows of (table, feature version): `columns` (stored names, ROWID, WRITE_ID) as stored.
 
     Columns a chunk lacks (added to the table later) come back null. None when there is no
     complete copy, or when a chunk holds a column in another dtype than `expected` (a retyped
     column): the caller reads SQL instead. `written_after` keeps only rows of later writes.
-    Run it inside one read transaction (or the write's), so chunks and liveness agree.
+    `each` transforms every chunk's rows as they are loaded (so a large read never holds all
+    its raw columns and its result at once). Run it inside one read transaction (or the
+    write's), so chunks and liveness agree.
     """
     since = clean_as_of(conn, table, fv_id)
     if since is None:
         return None
-    columns = list(dict.fromkeys([*columns, ROWID] + ([WRITE_ID] if written_after is not None else [])))
+    wanted = list(dict.fromkeys(columns))
+    dead = None if with_dead else dead_rowids(conn, table, fv_id, since)
+    need = list(wanted)
+    if dead is not None and dead.len() and ROWID not in need:
+        need.append(ROWID)
+    if written_after is not None and WRITE_ID not in need:
+        need.append(WRITE_ID)
     expected = {**_SYSTEM, **(expected or {})}
     sql = f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?"
     params: list = [table, fv_id]
@@ -113,26 +122,30 @@ def read_live(conn: sqlite3.Connection, table: str, fv_id: int, columns: Iterabl
         sql += " AND max_write > ?"
         params.append(written_after)
     ids = [r[0] for r in conn.execute(sql + " ORDER BY min_rowid, id", params)]
-    frame = _load(conn, ids, columns, expected)
-    if frame is None:
-        return None
-    if written_after is not None:
-        frame = frame.filter(pl.col(WRITE_ID) > written_after)
-    if not with_dead:
-        dead = dead_rowids(conn, table, fv_id, since)
-        if dead.len():
-            frame = frame.filter(~pl.col(ROWID).is_in(dead.implode()))
-    return frame
+    gone = dead.implode() if dead is not None and dead.len() else None
+
+    def finish(piece: pl.DataFrame) -> pl.DataFrame:
+        if written_after is not None:
+            piece = piece.filter(pl.col(WRITE_ID) > written_after)
+        if gone is not None:
+            piece = piece.filter(~pl.col(ROWID).is_in(gone))
+        if len(need) != len(wanted):
+            piece = piece.select(wanted)
+        return each(piece) if each is not None else piece
+
+    return _load(conn, ids, need, expected, finish)
 
 
 _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
 def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
-          expected: dict[str, pl.DataType]) -> pl.DataFrame | None:
-    """`columns` of the given chunks, in chunk order; None when a dtype is not the expected one."""
+          expected: dict[str, pl.DataType], finish=None) -> pl.DataFrame | None:
+    """`columns` of the given chunks, in chunk order, each chunk through `finish`; None when a
+    dtype is not the expected one."""
+    finish = finish or (lambda piece: piece)
     if not chunk_ids:
-        return pl.DataFrame({c: pl.Series(c, [], dtype=expected.get(c, pl.String)) for c in columns})
+        return finish(pl.DataFrame({c: pl.Series(c, [], dtype=expected.get(c, pl.String)) for c in columns}))
     marks = ", ".join("?" * len(columns))
     blobs: dict[tuple[int, str], tuple[int, str, int]] = {}
     for start in range(0, len(chunk_ids), 500):
@@ -141,6 +154,10 @@ def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
                 f"SELECT rowid, chunk_id, name, dtype, length(data) FROM {COLUMNS} WHERE chunk_id IN "
                 f"({', '.join('?' * len(part))}) AND name IN ({marks})", [*part, *columns]):
             blobs[(chunk_id, name)] = (rowid, dtype, size)
+    for (_c, name), (_r, dtype, _n) in blobs.items():
+        want = expected.get(name)
+        if want is not None and dtype != str(want) and dtype != "Null":
+            return None
     buffer = bytearray(max((size for _r, _d, size in blobs.values()), default=0))
     parts = []
     for chunk_id in chunk_ids:
@@ -151,18 +168,16 @@ def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
             if found is None:
                 series.append(c)  # a column this chunk does not have: nulls, added below
                 continue
-            rowid, dtype, size = found
+            rowid, _dtype, size = found
             want = expected.get(c)
-            if want is not None and dtype != str(want) and dtype != "Null":
-                return None
             s = pl.read_ipc_stream(_read_blob(conn, rowid, buffer, size)).to_series()
             if want is not None and s.dtype != want:
                 s = s.cast(want)
             height = s.len()
             series.append(s)
-        parts.append(pl.DataFrame([s if isinstance(s, pl.Series)
-                                   else pl.Series(s, [None] * (height or 0), dtype=expected.get(s, pl.String))
-                                   for s in series]))
+        parts.append(finish(pl.DataFrame([s if isinstance(s, pl.Series)
+                                          else pl.Series(s, [None] * (height or 0), dtype=expected.get(s, pl.String))
+                                          for s in series])))
     return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
 
 

@@ -63,7 +63,8 @@ class CopyRead:
     types: dict[str, Typed]
     fallback: list[Query]
     written_after: int | None = None
-    post: object = None  # optional callable(frame) -> frame, applied on both paths (filters)
+    post: object = None  # optional callable(frame) -> frame, applied to the whole result on both paths
+    each: object = None  # optional callable(frame) -> frame, applied to every chunk's rows (SQL: the whole)
 
     @property
     def expected_rows(self) -> int:
@@ -175,14 +176,20 @@ class Reader:
     def _copy(self, q: CopyRead, conn: sqlite3.Connection) -> pl.DataFrame:
         from . import chunks
 
-        raw = chunks.read_live(conn, q.table, q.fv_id, q.sources, expected=q.stored, written_after=q.written_after)
-        if raw is None:
+        decode = [decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType)
+                  else pl.col(c).cast(q.types[c]) for c in q.types]
+
+        def finish(piece: pl.DataFrame) -> pl.DataFrame:
+            piece = piece.select([e.alias(n) for n, e in q.select.items()]).select(decode)
+            return q.each(piece) if callable(q.each) else piece
+
+        df = chunks.read_live(conn, q.table, q.fv_id, q.sources, expected=q.stored, written_after=q.written_after,
+                              each=finish)
+        if df is None:
             parts = [self.read(f, conn) for f in q.fallback]
             df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed", rechunk=False)
-        else:
-            df = raw.select([e.alias(n) for n, e in q.select.items()])
-            df = df.select([decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType)
-                            else pl.col(c).cast(q.types[c]) for c in q.types])
+            if callable(q.each):
+                df = q.each(df)
         return q.post(df) if callable(q.post) else df
 
     def _write_counter(self) -> int:

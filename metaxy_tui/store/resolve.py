@@ -59,6 +59,8 @@ class ReadPlan:
 
 def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) -> pl.DataFrame:
     """The deps' values by key, joined, with every field's and the row's provenance hashed once per key."""
+    if len(dep_frames) == 1 and PROVENANCE in dep_frames[0].columns:
+        return dep_frames[0]  # hashed chunk by chunk as it was read (see _hashing_as_read)
     frame = _joined(plan, dep_frames)
     field_hashes: dict[str, pl.Expr] = {}
     for spec in plan.definition.spec.fields:
@@ -101,10 +103,19 @@ def _with_members(plan: FeaturePlan, keyed: pl.DataFrame, members: dict[int, pl.
     return rows.select(_columns(plan) + extra)
 
 
+def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
+    """For a feature with one identity or expansion dep, hash each chunk of upstream rows as it is
+    read: the raw values of 1,000,000 rows and their hashes are then never all in memory at once."""
+    if len(plan.deps) != 1 or plan.deps[0].kind == "aggregation":
+        return None
+    return lambda piece: _keyed(plan, [piece], hasher) if PROVENANCE not in piece.columns else piece
+
+
 def _plan(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
           ) -> tuple[ReadPlan, list[int], dict[int, int], int]:
     reads = ReadPlan()
-    values = [upstream.plan_values(store, gp, d, hasher, lean, reads) for d in plan.deps]
+    each = _hashing_as_read(plan, hasher)
+    values = [upstream.plan_values(store, gp, d, hasher, lean, reads, each) for d in plan.deps]
     members = {} if lean else {i: upstream.plan_members(store, gp, d, reads) for i, d in enumerate(plan.deps)
                                if d.kind == "aggregation"}
     current = upstream.plan_current(store, plan, reads, MIXED)
@@ -133,21 +144,15 @@ def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePla
 def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
     """The increment of a derived feature: keys compared first, member rows attached after."""
     key = list(plan.key)
-    reads, values, members, cur = _plan(store, gp, plan, hasher, lean=False)
-    frames = reads.run(store)
-    keyed = _keyed(plan, [frames[i] for i in values], hasher)
-    current = frames[cur]
-    gone = None
-    if current.height:
-        state, removed = _states(keyed, current, key)
-        keyed = keyed.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED)
-        gone = current.filter(removed).select(key)
-        del state, removed
-    else:
-        keyed = keyed.with_columns(pl.lit(ADDED, pl.UInt8).alias("__state"))
-    del current
-    rows = _with_members(plan, keyed, {i: frames[j] for i, j in members.items()})
-    del frames, keyed
+    rows = gone = None
+    if len(plan.deps) == 1 and (plan.deps[0].kind == "aggregation" or _has_rows(store, plan)):
+        rows, gone = _rows_after_keys(store, gp, plan, hasher)
+    if rows is None:
+        reads, values, members, cur = _plan(store, gp, plan, hasher, lean=False)
+        frames = reads.run(store)
+        keyed, gone = _pending(plan, _keyed(plan, [frames[i] for i in values], hasher), frames[cur])
+        rows = _with_members(plan, keyed, {i: frames[j] for i, j in members.items()})
+        del frames, keyed
     state = rows.get_column("__state")
     if not (state != ADDED).any():
         added, changed = rows.drop("__state"), rows.clear().drop("__state")
@@ -157,6 +162,49 @@ def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hash
     del rows, state
     removed = read_removed(gone.unique(maintain_order=True) if gone is not None and gone.height else None)
     return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(removed))
+
+
+def _pending(plan: FeaturePlan, keyed: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The added and changed keys (with `__state`), and the removed ones."""
+    key = list(plan.key)
+    if not current.height:
+        return keyed.with_columns(pl.lit(ADDED, pl.UInt8).alias("__state")), None
+    state, removed = _states(keyed, current, key)
+    return (keyed.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED),
+            current.filter(removed).select(key))
+
+
+def _has_rows(store: "SQLiteMetadataStore", plan: FeaturePlan) -> bool:
+    table, fv_id, _n = store._latest_location(plan.name, plan.feature_version)
+    return table is not None and fv_id is not None and store._has_latest(table, fv_id)
+
+
+def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+                     ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """A one-dep feature's pending rows in two reads: values by key and the feature's own rows
+    first, then the upstream rows, each chunk of them joined to its pending key as it is read
+    (an aggregation's 1,000,000 members, or an identity's wide rows, are never held twice, nor
+    read at all when nothing is pending). A write landing between the reads makes it try again;
+    after three tries it gives up (None) and the caller reads everything in one batch."""
+    d = plan.deps[0]
+    on = list(d.on)
+    each = _hashing_as_read(plan, hasher)
+    for _attempt in range(3):
+        stamp = store._write_counter()
+        reads = ReadPlan()
+        v = upstream.plan_values(store, gp, d, hasher, True, reads, each)
+        cur = upstream.plan_current(store, plan, reads, MIXED)
+        frames = reads.run(store)
+        keyed, gone = _pending(plan, _keyed(plan, [frames[v]], hasher), frames[cur])
+        keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
+        del frames
+        reads = ReadPlan()
+        m = upstream.plan_members(store, gp, d, reads,
+                                  each=lambda piece: piece.join(keyed, on=on, how="inner", maintain_order="left"))
+        rows = reads.run(store)[m]
+        if store._write_counter() == stamp:
+            return rows.select(_columns(plan) + ["__state"]), gone
+    return None, None
 
 
 def resolve_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
@@ -170,7 +218,8 @@ def resolve_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan,
     """
     key = list(plan.key)
     reads = ReadPlan()
-    values = [upstream.plan_values(store, gp, d, hasher, True, reads) for d in plan.deps]
+    each = _hashing_as_read(plan, hasher)
+    values = [upstream.plan_values(store, gp, d, hasher, True, reads, each) for d in plan.deps]
     cur = upstream.plan_current(store, plan, reads, MIXED, with_fields=True)
     frames = reads.run(store)
     keyed = _keyed(plan, [frames[i] for i in values], hasher).select(key + [PROVENANCE_BY_FIELD, PROVENANCE])

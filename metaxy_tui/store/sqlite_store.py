@@ -107,7 +107,8 @@ class SQLiteMetadataStore:
                 _schema.ensure_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: enough for 1,000,000-row index updates
+            if mode == "w":  # 32 MB: enough for 1,000,000-row index updates; readers keep SQLite's 2 MB (the
+                conn.execute("PRAGMA cache_size = -32768")  # columnar copy's blobs would only fill it)
             self.hasher.register(conn)
             if mode == "w":
                 conn.execute("BEGIN IMMEDIATE")

@@ -50,7 +50,7 @@ def _not_null(columns) -> pl.Expr:
 
 
 def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: dict, fields: dict[str, str] | None = None,
-              *, where: str = "", where_params: tuple = (), post=None,
+              *, where: str = "", where_params: tuple = (), post=None, each=None,
               extra: dict[str, tuple[str, str]] | None = None) -> CopyRead:
     """Rows of a feature version: `columns` (output name -> stored column, typed by `types`), and per
     `fields` item (output name -> field) the field's data version; the same through SQL as fallback.
@@ -76,7 +76,7 @@ def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: di
     sql_cols += [f"{sql_expr} AS {quote(out)}" for out, (_c, sql_expr) in extra.items()]
     sql = f"SELECT {', '.join(sql_cols)} FROM {quote(table)} WHERE {latest_condition()}{where}"
     return CopyRead(table, fv_id, sources, stored, select, out_types,
-                    split_by_rowid(sql, [fv_id, *where_params], out_types, n, quote(table)), post=post)
+                    split_by_rowid(sql, [fv_id, *where_params], out_types, n, quote(table)), post=post, each=each)
 
 
 # ----- aggregation groups ------------------------------------------------------------------------------
@@ -136,8 +136,11 @@ class GroupRead:
 # ----- planning a dep's reads ----------------------------------------------------------------------------
 
 def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
-                reads: "ReadPlan") -> int:
-    """The dep's values by key (see the module docstring); returns the frame's index in `reads`."""
+                reads: "ReadPlan", each=None) -> int:
+    """The dep's values by key (see the module docstring); returns the frame's index in `reads`.
+
+    `each` (identity and expansion) transforms the rows chunk by chunk as they are read.
+    """
     up = gp[d.upstream]
     updef = up.definition
     if d.kind == "aggregation" or lean:
@@ -149,25 +152,33 @@ def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher:
     schema = {c: types[c] for c in columns} | {v: pl.String for v in values}
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
     if table is None or fv_id is None:
-        return reads.add_empty(schema)
+        empty = reads.add_empty(schema)
+        if each is not None:
+            reads.builders[empty] = (lambda b: lambda r: each(b(r)))(reads.builders[empty])
+        return empty
     if d.kind == "aggregation":
         if not d.fields:
             read = copy_read(table, fv_id, n, columns, types, post=lambda f: f.filter(_not_null(d.on)).unique())
             return reads.add([read], lambda r: r[0])
         return reads.add([GroupRead(d, table, fv_id, n, types, hasher, n)], lambda r: r[0])
-    return reads.add([copy_read(table, fv_id, n, columns, {c: types[c] for c in columns}, values)], _concat)
+    return reads.add([copy_read(table, fv_id, n, columns, {c: types[c] for c in columns}, values, each=each)],
+                     _concat)
 
 
-def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads: "ReadPlan") -> int:
-    """An aggregation's member rows (kept columns), `on` not null."""
+def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
+    """A dep's upstream rows (kept columns; for an aggregation, its members), `on` not null; `each`
+    transforms them chunk by chunk."""
     up = gp[d.upstream]
     types = {down: up.definition.columns[src] for down, src in d.columns.items()}
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
     if table is None or fv_id is None:
-        return reads.add_empty(types)
+        empty = reads.add_empty(types)
+        if each is not None:
+            reads.builders[empty] = (lambda b: lambda r: each(b(r)))(reads.builders[empty])
+        return empty
     not_null = "".join(f" AND {quote(d.columns[c])} IS NOT NULL" for c in d.on)
-    read = copy_read(table, fv_id, n, dict(d.columns), types, where=not_null,
-                     post=lambda f: f.filter(_not_null(d.on)))
+    keep = (lambda f: each(f.filter(_not_null(d.on)))) if each is not None else (lambda f: f.filter(_not_null(d.on)))
+    read = copy_read(table, fv_id, n, dict(d.columns), types, where=not_null, each=keep)
     return reads.add([read], lambda r: r[0])
 
 
