@@ -596,7 +596,7 @@ def _verdict(value: float, target: float, judged: bool) -> str:
 def summary_table(results: dict, rows_list: list[int], cases: list[str], engines: list[str]) -> list[str]:
     """One table: per case, each engine's median time and peak memory, and ours / theirs."""
     theirs = [e for e in engines if e != "metaxy-tui"]
-    head = f"| case | rows | metaxy-tui s / MB |" + "".join(f" {ENGINE_TITLE[e]} s / MB |" for e in theirs)
+    head = "| case | rows | metaxy-tui s / MB |" + "".join(f" {ENGINE_TITLE[e]} s / MB |" for e in theirs)
     head += "".join(f" time ours/{ENGINE_TITLE[e].split()[-1]} | peak ours/{ENGINE_TITLE[e].split()[-1]} |"
                     for e in theirs)
     out = [head, "|" + "---|" * (head.count("|") - 1)]
