@@ -25,10 +25,27 @@ def get_feature_by_key(key):
     return FeatureGraph.get_active().get_feature_by_key(key)
 
 
+def current_graph() -> FeatureGraph:
+    """The active feature graph (as Metaxy's `mx.current_graph()`)."""
+    return FeatureGraph.get_active()
+
+
+MetadataStore = SQLiteMetadataStore  # Metaxy's name for the store type
+
+
+def __getattr__(name: str):
+    if name == "SystemTableStorage":  # imported on use: it loads the store's snapshot helpers
+        from .metadata_store.system import SystemTableStorage
+
+        return SystemTableStorage
+    raise AttributeError(f"module 'metaxy_tui' has no attribute {name!r}")
+
+
 __all__ = [
     "ALL", "BaseFeature", "compute", "ConfigError", "DefinitionError", "FeatureDefinition", "FeatureDep", "FeatureGraph",
     "FeatureKey", "FeatureSpec", "FieldDep", "FieldKey", "FieldSpec", "HashAlgorithm", "Increment",
     "IncrementFrame", "InputError", "InputProblem", "LineageRelationship", "MetaxyConfig", "MetaxyError",
-    "SQLiteMetadataStore", "SpecialFieldDep", "StoreError", "StoreFormatError", "UnknownFeatureError",
-    "get_feature_by_key", "init", "init_metaxy", "__version__",
+    "MetadataStore", "SQLiteMetadataStore", "SpecialFieldDep", "StoreError", "StoreFormatError",
+    "SystemTableStorage", "UnknownFeatureError", "current_graph", "get_feature_by_key", "init", "init_metaxy",
+    "__version__",
 ]

@@ -34,6 +34,10 @@ class ColumnType:
 
     name: str  # str, int, float, bool, datetime, date, bytes
     nullable: bool = False
+    # False: the class does not annotate the column (an id column without annotation, a column
+    # a frame carried, an expansion's `on` column); its type comes from the first write that
+    # carries it and is recorded by the store
+    declared: bool = True
 
     @property
     def sqlite(self) -> str:
@@ -44,14 +48,17 @@ class ColumnType:
         return _POLARS[self.name]
 
     def to_dict(self) -> dict:
-        return {"type": self.name, "nullable": self.nullable}
+        d: dict = {"type": self.name, "nullable": self.nullable}
+        if not self.declared:
+            d["declared"] = False
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ColumnType":
-        return cls(d["type"], bool(d.get("nullable", False)))
+        return cls(d["type"], bool(d.get("nullable", False)), bool(d.get("declared", True)))
 
     def describe(self) -> str:
-        return self.name + (" | None" if self.nullable else "")
+        return self.name + (" | None" if self.nullable else "") + ("" if self.declared else " (not annotated)")
 
 
 _SQLITE = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
@@ -80,6 +87,26 @@ def column_type_of(annotation: object) -> ColumnType | None:
         return ColumnType(name, nullable) if name in _SQLITE else None
     name = _PY.get(annotation)  # type: ignore[arg-type]
     return ColumnType(name, nullable) if name else None
+
+
+def column_type_of_dtype(dtype: pl.DataType) -> str | None:
+    """The column type a polars dtype is stored as when the class does not annotate the column;
+    None for dtypes a SQLite column cannot hold faithfully (lists, structs, durations, ...)."""
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "str"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "float"
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype == pl.Date:
+        return "date"
+    if dtype == pl.Binary:
+        return "bytes"
+    return None
 
 
 def pbf_column(field_key: str) -> str:

@@ -54,6 +54,7 @@ class MetaxyConfig:
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)
     store: str | None = None  # the default store's name
     path: Path | None = None  # the metaxy.toml this came from
+    defaults: dict[str, Any] = field(default_factory=dict)  # top-level store settings (Metaxy's global ones)
 
     @property
     def root(self) -> Path:
@@ -80,6 +81,9 @@ class MetaxyConfig:
         if unknown:
             raise ConfigError(f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
                               f"(known: {', '.join(sorted(STORE_OPTIONS))})")
+        for option in ("hash_algorithm", "hash_truncation_length"):  # Metaxy's project-wide settings
+            if option in self.defaults and option not in options:
+                options[option] = self.defaults[option]
         options.update(overrides)
         raw_path = os.environ.get("METAXY_STORE_PATH") or options.pop("path", None)
         options.pop("path", None)
@@ -141,8 +145,9 @@ def load_config(path: str | os.PathLike) -> MetaxyConfig:
     if project is not None and not isinstance(project, str):
         raise ConfigError(f"{path}: project must be a string")
     store = data.get("store")
+    defaults = {k: data[k] for k in ("hash_algorithm", "hash_truncation_length") if k in data}
     return MetaxyConfig(project=project, entrypoints=list(entrypoints), stores=stores,
-                        store=store if isinstance(store, str) else None, path=path.resolve())
+                        store=store if isinstance(store, str) else None, path=path.resolve(), defaults=defaults)
 
 
 def init_metaxy(config_file: str | os.PathLike | None = None, *, load_entrypoints: bool = True,

@@ -14,7 +14,8 @@ from .errors import DefinitionError
 from .keys import FeatureKey, validate_column_name
 from .spec import FeatureSpec
 
-DEFAULT_ID_TYPE = ColumnType("str")
+# an id column the class does not annotate: text until the first write says otherwise
+DEFAULT_ID_TYPE = ColumnType("str", declared=False)
 
 
 @dataclass(eq=False)
@@ -24,6 +25,7 @@ class FeatureDefinition:
     description: str | None = None
     cls: type | None = field(default=None, repr=False)
     origin: str | None = None  # "module.QualName" of the class, or "snapshot"
+    column_descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> FeatureKey:
@@ -55,9 +57,24 @@ class FeatureDefinition:
     def is_root(self) -> bool:
         return not self.spec.deps
 
+    @property
+    def declared_columns(self) -> list[str]:
+        """Columns the class annotates (the others' types come from the data)."""
+        return [c for c, t in self.columns.items() if t.declared]
+
+    def with_columns(self, extra: Mapping[str, ColumnType]) -> "FeatureDefinition":
+        """The same definition with more columns (or other types for columns not annotated)."""
+        columns = dict(self.columns)
+        for c, t in extra.items():
+            if c not in columns or not columns[c].declared:
+                columns[c] = t
+        return FeatureDefinition(self.spec, columns, self.description, self.cls, self.origin,
+                                 dict(self.column_descriptions))
+
     @classmethod
     def build(cls, spec: FeatureSpec, annotated: Mapping[str, ColumnType], description: str | None = None,
-              owner: type | None = None, origin: str | None = None) -> "FeatureDefinition":
+              owner: type | None = None, origin: str | None = None,
+              column_descriptions: Mapping[str, str] | None = None) -> "FeatureDefinition":
         name = spec.key.to_string()
         columns: dict[str, ColumnType] = {}
         for col in spec.id_columns:
@@ -75,16 +92,19 @@ class FeatureDefinition:
             if other != col:
                 raise DefinitionError(name, f"columns {other!r} and {col!r} differ only in case; SQLite column "
                                             "names are case-insensitive, rename one")
-        return cls(spec, columns, description if description is not None else spec.description, owner, origin)
+        return cls(spec, columns, description if description is not None else spec.description, owner, origin,
+                   {c: t for c, t in (column_descriptions or {}).items() if c in columns})
 
     def to_dict(self) -> dict:
         d = self.spec.to_dict()
         d["description"] = self.description
         d["columns"] = {c: t.to_dict() for c, t in self.columns.items()}
+        if self.column_descriptions:
+            d["column_descriptions"] = dict(self.column_descriptions)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "FeatureDefinition":
         spec = FeatureSpec.from_dict(d)
         columns = {c: ColumnType.from_dict(t) for c, t in d.get("columns", {}).items()}
-        return cls.build(spec, columns, d.get("description"), None, "snapshot")
+        return cls.build(spec, columns, d.get("description"), None, "snapshot", d.get("column_descriptions"))

@@ -13,6 +13,17 @@ from .graph import FeatureGraph
 from .spec import FeatureSpec
 
 
+def _column_descriptions(cls: type, columns: dict[str, ColumnType]) -> dict[str, str]:
+    """Descriptions given as pydantic's `Field(description=...)` (Metaxy's features are pydantic
+    models), or any default value carrying a `description` string."""
+    out: dict[str, str] = {}
+    for name in columns:
+        text = getattr(getattr(cls, name, None), "description", None)
+        if isinstance(text, str) and text.strip():
+            out[name] = inspect.cleandoc(text)
+    return out
+
+
 def _annotated_columns(cls: type, feature: str) -> dict[str, ColumnType]:
     raw: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
@@ -51,8 +62,10 @@ class BaseFeature:
             raise DefinitionError(None, f"{cls.__qualname__}: spec must be a FeatureSpec, got {spec!r}")
         name = spec.key.to_string()
         doc = inspect.cleandoc(cls.__doc__) if cls.__doc__ else None
-        definition = FeatureDefinition.build(spec, _annotated_columns(cls, name), spec.description or doc,
-                                             cls, f"{cls.__module__}.{cls.__qualname__}")
+        columns = _annotated_columns(cls, name)
+        definition = FeatureDefinition.build(spec, columns, spec.description or doc, cls,
+                                             f"{cls.__module__}.{cls.__qualname__}",
+                                             _column_descriptions(cls, columns))
         graph = FeatureGraph.get_active()
         graph.add(definition)
         cls._mx_spec = spec

@@ -50,6 +50,40 @@ def _from_pandas(df: Any) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
+def is_filter(obj: Any) -> bool:
+    """A polars or narwhals expression, or a non-empty list of them."""
+    items = obj if isinstance(obj, (list, tuple)) else [obj]
+    return bool(items) and all(isinstance(x, (pl.Expr, nw.Expr)) for x in items)
+
+
+def apply_filters(df: pl.DataFrame, filters: Any, feature: str | None = None) -> pl.DataFrame:
+    """Keep the rows every filter (polars or narwhals expression) holds for."""
+    for f in (filters if isinstance(filters, (list, tuple)) else [filters]):
+        try:
+            if isinstance(f, nw.Expr):
+                df = nw.from_native(df, eager_only=True).filter(f).to_native()
+            else:
+                df = df.filter(f)
+        except (pl.exceptions.PolarsError, nw.exceptions.NarwhalsError) as e:
+            raise InputError(feature, [InputProblem(f"filter {f} cannot be applied: {e}")]) from None
+    return df
+
+
+class MetadataFrame(pl.DataFrame):
+    """What `read_metadata` returns: a polars DataFrame that also answers the calls a Metaxy
+    pipeline makes on the lazy frame Metaxy returns (`.collect()`, `.to_polars()`, `.to_native()`)."""
+
+    def collect(self, *args: Any, **kwargs: Any) -> Any:
+        """As Metaxy's narwhals LazyFrame: an eager narwhals frame (`.to_polars()`, `.shape`, ...)."""
+        return nw.from_native(pl.DataFrame(self), eager_only=True)
+
+    def to_polars(self) -> pl.DataFrame:
+        return pl.DataFrame(self)
+
+    def to_native(self) -> pl.DataFrame:
+        return pl.DataFrame(self)
+
+
 class IncrementFrame:
     """One frame of an Increment: `len()`, `.to_polars()`, iteration over row dicts.
 

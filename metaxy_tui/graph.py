@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .columns import ColumnType
 from .definition import FeatureDefinition
 from .errors import DefinitionError, UnknownFeatureError
 from .keys import FeatureKey, FieldKey, validate_column_name
@@ -63,18 +64,6 @@ class FeaturePlan:
             if d.upstream == upstream:
                 return d
         raise KeyError(upstream)
-
-    @property
-    def increment_columns(self) -> list[str]:
-        """User columns that resolve_update's frames carry for this feature."""
-        if self.is_root:
-            return list(self.definition.columns)
-        out: list[str] = []
-        for d in self.deps:
-            for c in d.columns:
-                if c not in out:
-                    out.append(c)
-        return out
 
 
 @dataclass(frozen=True)
@@ -209,6 +198,11 @@ class FeatureGraph:
 
     def feature_version(self, key: object) -> str:
         return self.feature_plan(key).feature_version
+
+    get_feature_version = feature_version  # Metaxy's name
+
+    def get_field_versions(self, key: object) -> dict[str, str]:
+        return self.field_versions(key)
 
     def field_versions(self, key: object) -> dict[str, str]:
         return dict(self.feature_plan(key).field_versions)
@@ -358,15 +352,54 @@ def _join_key(owner: FeatureDefinition, deps: list[DepPlan], defs: dict[str, Fea
         for c in d.on:
             up_type = d_types(d, c)
             own = owner.columns.get(c)
-            if own is not None and up_type is not None and own.name != up_type:
+            if own is not None and own.declared and up_type is not None and own.name != up_type:
                 raise DefinitionError(name, f"column {c!r} is {own.name} here but {up_type} in {d.upstream!r}; "
                                             "matching samples needs the same type")
-    missing = [c for c in key if c not in owner.id_columns]
+    # an expansion's children are keyed by their own ids: its `on` columns (the parent's ids)
+    # travel with each child row without being part of the child's id (SPEC 3)
+    expanded = {c for d in deps if d.kind == "expansion" for c in d.on}
+    missing = [c for c in key if c not in owner.id_columns and c not in expanded]
     if missing:
         raise DefinitionError(name, f"its deps are matched on {', '.join(key)}, but its id_columns "
                                     f"({', '.join(owner.id_columns)}) lack {', '.join(missing)}; "
                                     "rename the upstream columns or add them to id_columns")
     return tuple(key)
+
+
+def _without_clashing_extras(deps: list[DepPlan], defs: dict[str, FeatureDefinition]) -> list[DepPlan]:
+    """Columns the data brought (not annotated upstream) that another dep also has are left out
+    (the first dep keeps its own): unlike annotated ones, such a clash is the data's, not the
+    definition's fault."""
+    def declared(d: DepPlan, c: str) -> bool:
+        t = defs[d.upstream].columns.get(d.columns[c])
+        return t is None or t.declared
+
+    annotated = {c for d in deps for c in d.columns if declared(d, c)}
+    seen: set[str] = set()
+    out = []
+    for d in deps:
+        keep = {c: src for c, src in d.columns.items()
+                if c in d.on or declared(d, c) or (c not in annotated and c not in seen)}
+        seen |= set(keep)
+        out.append(d if len(keep) == len(d.columns) else
+                   DepPlan(d.dep, d.upstream, d.kind, d.on, keep, d.upstream_ids, d.fields))
+    return out
+
+
+def _key_columns(owner: FeatureDefinition, deps: list[DepPlan], defs: dict[str, FeatureDefinition]
+                 ) -> dict[str, ColumnType]:
+    """Key columns the feature's rows must carry that its class does not annotate, typed as in
+    the upstream: an expansion's `on` columns, and id columns matched to an upstream's."""
+    out: dict[str, ColumnType] = {}
+    for d in deps:
+        for c in d.on:
+            own = owner.columns.get(c)
+            if c in out or (own is not None and own.declared):
+                continue
+            up = defs[d.upstream].columns.get(d.columns[c])
+            if up is not None:
+                out[c] = ColumnType(up.name, False, declared=False)
+    return out
 
 
 def _build_plan(defs: dict[str, FeatureDefinition]) -> GraphPlan:
@@ -376,11 +409,14 @@ def _build_plan(defs: dict[str, FeatureDefinition]) -> GraphPlan:
         for dep in defs[n].spec.deps:
             downstream[dep.feature.to_string()].append(n)
     plans: dict[str, FeaturePlan] = {}
+    defs = dict(defs)  # each entry becomes the planned definition (with its key columns) in turn
     for name in order:
         d = defs[name]
         deps = [_dep_plan(d, dep, defs[dep.feature.to_string()]) for dep in d.spec.deps]
         deps.sort(key=lambda x: x.optional)  # stable: required first, declared order kept
+        deps = _without_clashing_extras(deps, defs)
         key = _join_key(d, deps, defs) if deps else d.id_columns
+        d = defs[name] = d.with_columns(_key_columns(d, deps, defs))
         parents = _field_parents(d, deps, defs)
         used: dict[str, set[str]] = {}
         for ps in parents.values():

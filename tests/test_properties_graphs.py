@@ -461,7 +461,7 @@ class World:
             if len(part):
                 self.store.write_metadata(name, part)
         if len(inc.removed):
-            self.store.delete_metadata(name, ids=inc.removed.to_polars().select(self.model.features[name].ids))
+            self.store.delete_metadata(name, ids=inc.removed)  # an expansion's: one row per parent (SPEC 4)
         again = self.store.resolve_update(name, samples=samples)
         assert again.is_empty, f"{name}: written back, still {again}\n{self.where()}"
 
@@ -484,7 +484,7 @@ class World:
         key = list(feat.key_columns)
         assert list(inc.key) == key, (inc.key, key)
         if len(inc.removed):
-            store.delete_metadata(name, ids=inc.removed.to_polars().select(feat.ids))
+            store.delete_metadata(name, ids=inc.removed)  # an expansion's: one row per parent (SPEC 4)
         parts = [p.to_polars() for p in (inc.added, inc.changed) if len(p)]
         if not parts:
             return

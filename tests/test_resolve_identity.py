@@ -346,7 +346,8 @@ def test_rename_and_select(graph, store_path):
         inc = store.resolve_update(Clip)
         assert inc.key == ("sample_id",)
         df = inc.added.to_polars()
-        assert set(df.columns) == {"sample_id", "source", "metaxy_provenance_by_field", "metaxy_provenance"}
+        assert set(df.columns) == {"sample_id", "source", "metaxy_provenance_by_field", "metaxy_provenance",
+                                   "metaxy_data_version_by_field", "metaxy_data_version"}
         assert df.select("sample_id", "source").rows() == [("a1", "x.wav")]
         store.write(Clip, inc.added)
         assert store.read(Clip).select("sample_id", "source").rows() == [("a1", "x.wav")]

@@ -312,19 +312,23 @@ def test_soft_delete_by_filter_and_by_frame(store):
     assert ids(store.read(Audio)) == ["a1"]
 
 
-def test_hard_delete_removes_every_row_of_the_id(graph, store_path):
+def test_hard_delete_removes_the_current_versions_rows_and_keeps_older_versions(graph, store_path):
+    """SPEC 5: a delete acts on the current feature version only; older versions' rows and
+    history stay."""
     A1, A2 = two_audio_versions()
     with mx.SQLiteMetadataStore(store_path) as s:
         s.write(A1, audio(("a1", "s1", "p1"), ("a2", "s1", "p2")))
         s.write(A1, audio(("a1", "s1", "p1b")))
         s.delete(A1, ids=[{"audio_id": "a1"}], soft=True)
         s.write(A2, audio(("a1", "s1", "p1c")))
-        s.delete(A2, ids=[{"audio_id": "a1"}], soft=False)
-        everything = s.read(A2, all_feature_versions=True, include_history=True, include_deleted=True)
-        assert ids(everything) == ["a2"]
+        s.write(A2, audio(("a1", "s1", "p1d")))
+        assert s.delete(A2, ids=[{"audio_id": "a1"}], soft=False) == 1
+        assert s.read(A2, include_history=True, include_deleted=True).height == 0
+        older = s.read(A1, include_history=True, include_deleted=True)
+        assert ids(older) == ["a1", "a1", "a1", "a2"]  # two writes and a tombstone, untouched
         raw = sqlite3.connect(store_path)
-        try:
-            assert raw.execute("SELECT count(*) FROM audio WHERE audio_id = 'a1'").fetchone()[0] == 0
+        try:  # the current version's rows are gone from the file, history included
+            assert raw.execute("SELECT count(*) FROM audio WHERE audio_id = 'a1'").fetchone()[0] == 3
         finally:
             raw.close()
 
@@ -489,7 +493,9 @@ def test_delete_returns_the_number_of_samples(store):
     store.write(Audio, audio(("a1", "s1", "p1b")))
     store.write(Audio, audio(("a1", "s1", "p1c")))
     assert store.delete(Audio, ids=[{"audio_id": "a1"}], soft=True) == 1
-    assert store.delete(Audio, ids=[{"audio_id": "a1"}, {"audio_id": "a2"}], soft=False) == 2
+    # samples deleted are visible ones: a1 was already soft-deleted (its rows go all the same)
+    assert store.delete(Audio, ids=[{"audio_id": "a1"}, {"audio_id": "a2"}], soft=False) == 1
+    assert store.read(Audio, include_history=True, include_deleted=True).height == 0
 
 
 def test_switching_back_to_an_older_definition_keeps_the_newer_rows(store_path):

@@ -19,11 +19,13 @@ from .output import Progress, echo, print_json
                    "file:COLUMN (a hash of the file COLUMN names), or auto.")
 @click.option("--format", "file_format", type=click.Choice(["csv", "tsv", "parquet", "json", "ndjson"]),
               help="The file's format (default: from its extension).")
+@click.option("--keep-extra-columns", is_flag=True, help="Store file columns that match no feature column as "
+              "columns of their own (typed from the file). Default: such a column is an error.")
 @click.option("--dry-run", is_flag=True, help="Validate and say what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
 def import_samples(ctx: Context, feature: str, file: str, full_set: bool, provenance: str,
-                   file_format: str | None, dry_run: bool, as_json: bool) -> None:
+                   file_format: str | None, keep_extra_columns: bool, dry_run: bool, as_json: bool) -> None:
     """Import samples of a root FEATURE from FILE (CSV, TSV, Parquet, JSON or NDJSON).
 
     Every row is validated first; any problem is reported with its row and column and
@@ -34,12 +36,14 @@ def import_samples(ctx: Context, feature: str, file: str, full_set: bool, proven
       metaxy-tui import audio data/audio_update.csv --dry-run
       metaxy-tui import audio data/audio_update.csv
       metaxy-tui import video videos.parquet --full-set --provenance file:path
+      metaxy-tui import audio recordings.csv --keep-extra-columns
     """
     if provenance not in ("auto", "column", "content") and not (provenance.startswith("file:") and len(provenance) > 5):
         raise click.BadParameter(f"{provenance!r}: use auto, column, content or file:COLUMN", param_hint="--provenance")
-    with opened(ctx, mode="r" if dry_run else "w") as project:
+    with opened(ctx, mode="r" if dry_run else "w", feature=feature) as project:
         with Progress(f"reading {file}") as bar:
             plan = plan_import(project, feature, file, format=file_format, full_set=full_set, provenance=provenance,
+                               keep_extra=keep_extra_columns,
                                progress=lambda what, done, total: bar.update(done, total, what))
         report = {"feature": plan.feature, "file": file, "rows": plan.rows, "added": plan.added,
                   "changed": plan.changed, "unchanged": plan.unchanged, "removed": plan.removed,

@@ -50,14 +50,15 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
       metaxy-tui describe video/chunk --format json
     """
     with opened(ctx, mode="r") as project:
-        fp = project.graph.feature_plan(feature)
+        fp = project.store.effective_graph(project.graph).feature_plan(feature)  # with columns from the data
         d = fp.definition
         rows = project.store.count(feature)
         counts = project.store.pending_counts(feature) if not fp.is_root else None
     data = {
         "feature": fp.name, "description": d.description, "version": fp.feature_version,
         "id_columns": list(d.id_columns),
-        "columns": {c: t.to_dict() for c, t in d.columns.items()},
+        "columns": {c: t.to_dict() | ({"description": d.column_descriptions[c]} if c in d.column_descriptions
+                                      else {}) for c, t in d.columns.items()},
         "fields": [{"field": f.key.to_string(), "code_version": f.code_version,
                     "version": fp.field_versions[f.key.to_string()],
                     "depends_on": [f"{u}.{uf}" for u, uf in fp.field_parents[f.key.to_string()]]}
@@ -75,7 +76,10 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
     if d.description:
         echo(d.description)
     echo(f"id columns: {', '.join(d.id_columns)}")
-    echo("columns: " + ", ".join(f"{c}: {t.describe()}" for c, t in d.columns.items()))
+    echo("columns:")
+    for c, t in d.columns.items():
+        note = d.column_descriptions.get(c)
+        echo(f"  {c}: {t.describe()}" + (f" — {note}" if note else ""))
     echo(f"rows: {rows}")
     if counts is not None:
         echo(f"pending: {counts_text(counts)}")
@@ -90,19 +94,22 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
 
 
 @cli.command()
+@click.argument("action", type=click.Choice(["render"]), required=False)
 @click.option("--format", "fmt", type=click.Choice(["terminal", "mermaid"]), default="terminal", show_default=True)
 @click.option("--feature", help="Only this feature and its neighbours.")
 @click.option("--up", type=click.IntRange(min=0), help="With --feature: how many levels upstream (default: all).")
 @click.option("--down", type=click.IntRange(min=0), help="With --feature: how many levels downstream (default: all).")
 @click.option("--no-status", is_flag=True, help="Terminal form: do not compute each feature's status.")
 @click.pass_obj
-def graph(ctx: Context, fmt: str, feature: str | None, up: int | None, down: int | None, no_status: bool) -> None:
-    """Draw the feature graph, with versions and fields.
+def graph(ctx: Context, action: str | None, fmt: str, feature: str | None, up: int | None, down: int | None,
+          no_status: bool) -> None:
+    """Draw the feature graph, with versions and fields (`graph render`, Metaxy's spelling, too).
 
     \b
     Examples:
       metaxy-tui graph
       metaxy-tui graph --format mermaid > graph.mmd
+      metaxy-tui graph render --format mermaid
       metaxy-tui graph --feature video/chunk --up 1 --down 1
     """
     if feature is None and (up is not None or down is not None):

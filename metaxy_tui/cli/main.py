@@ -20,9 +20,14 @@ class Context:
         self.store = store
         self.db = db
 
-    def open(self, *, mode: str = "w", create: bool = True) -> Project:
+    def open(self, *, mode: str = "w", create_db: bool | None = None, feature: str | None = None) -> Project:
+        """The project for a command. A --db file that does not exist is created only by a command
+        that writes (mode "w"), with the features of the project in the current folder; a command
+        that reads refuses it ("no store at PATH") and creates nothing, so a typo leaves no file."""
+        if create_db is None:
+            create_db = mode == "w"
         return open_project(config=self.config, store=self.store, db=self.db, mode=mode,
-                            create=create and self.db is None)
+                            create=create_db if self.db is not None else True, require_code=True, feature=feature)
 
 
 def fail(message: str, code: int = 1) -> "click.exceptions.Exit":
@@ -31,9 +36,9 @@ def fail(message: str, code: int = 1) -> "click.exceptions.Exit":
 
 
 @contextlib.contextmanager
-def opened(ctx: "Context", *, mode: str = "w", create: bool = True) -> Iterator[Project]:
-    """The project for one command, closed afterwards."""
-    project = ctx.open(mode=mode, create=create)
+def opened(ctx: "Context", *, mode: str = "w", feature: str | None = None) -> Iterator[Project]:
+    """The project for one command, closed afterwards (mode "w": the command writes)."""
+    project = ctx.open(mode=mode, feature=feature)
     try:
         yield project
     finally:
@@ -99,7 +104,7 @@ def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str 
     """
     ctx.obj = Context(config, store_name, db)
     if ctx.invoked_subcommand is None:
-        run_tui(ctx.obj.open())
+        run_tui(ctx.obj.open(create_db=False))  # the TUI opens an existing --db store only
 
 
 @cli.command()
@@ -107,7 +112,8 @@ def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str 
               "the user data folder). An existing demo store there is rebuilt.")
 @click.option("--no-tui", is_flag=True, help="Build the store and print where it is, without opening the TUI.")
 @click.option("--no-pending", is_flag=True, help="Leave no pending work (everything up to date).")
-def demo(db_path: str | None, no_tui: bool, no_pending: bool) -> None:
+@click.pass_obj
+def demo(ctx: Context, db_path: str | None, no_tui: bool, no_pending: bool) -> None:
     """Build the demo store (videos, chunks, faces, transcripts, speakers) and open it.
 
     All derived features are materialized, then a few upstream samples are changed, added
@@ -117,10 +123,11 @@ def demo(db_path: str | None, no_tui: bool, no_pending: bool) -> None:
     Examples:
       metaxy-tui demo
       metaxy-tui demo --db /tmp/demo.db --no-tui
+      metaxy-tui --db demo.db demo
     """
     from ..service.demo import build_demo, open_demo_project
 
-    path = build_demo(db_path, pending=not no_pending)
+    path = build_demo(db_path or ctx.db, pending=not no_pending)  # `metaxy-tui --db PATH demo` too
     if no_tui:
         click.echo(str(path))
         return

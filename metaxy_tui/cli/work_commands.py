@@ -169,7 +169,7 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
     action = chosen[0]
     if bool(ids) == all_samples:
         fail("choose the samples: --ids ID ... or --all", code=2)
-    with opened(ctx) as project:
+    with opened(ctx, feature=feature) as project:
         plan = project.graph.feature_plan(feature)
         if plan.is_root:
             fail(f"{feature} is a root feature: nothing to approve (use import)")

@@ -21,13 +21,14 @@ DEMO_PROJECT = "video_demo"
 
 
 def demo_dir() -> Path:
-    """sample_data/video_demo, in a source checkout or an editable install."""
-    here = Path(__file__).resolve()
-    for base in (here.parents[2] / "sample_data", here.parents[1] / "sample_data"):
+    """The demo project: metaxy_tui/sample_data/video_demo in an installed wheel (setup.py maps
+    sample_data/ there), sample_data/video_demo at the top of a source checkout or editable install."""
+    package = Path(__file__).resolve().parents[1]
+    for base in (package / "sample_data", package.parent / "sample_data"):
         if (base / DEMO_PROJECT / "metaxy.toml").is_file():
             return base / DEMO_PROJECT
-    raise StoreError("the demo project (sample_data/video_demo) is not installed: install metaxy-tui from "
-                     "a source checkout (pip install -e .)")
+    raise StoreError(f"the demo project is missing from this installation of metaxy-tui (looked in "
+                     f"{package / 'sample_data'}): reinstall metaxy-tui")
 
 
 def default_demo_path() -> Path:
@@ -89,7 +90,7 @@ def open_demo_project(path: str | os.PathLike) -> Project:
     graph, _ = load_demo_modules()
     store = SQLiteMetadataStore(path, graph=graph, project=DEMO_PROJECT, name="demo")
     store.open("w")
-    return Project(store, graph, graph, store.stored_graph(), f"{path} (demo)")
+    return Project(store, graph, graph, store.stored_graph(), f"{path} (demo)", demo=True)
 
 
 def demo_compute_functions() -> dict:

@@ -25,10 +25,11 @@ import polars as pl
 
 from ..columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE, PROVENANCE_BY_FIELD,
                        SYSTEM_COLUMNS)
-from ..errors import InputError, InputProblem, MetaxyError
+from ..errors import DefinitionError, InputError, InputProblem, MetaxyError
 from ..frames import to_polars
 from ..graph import FeaturePlan
 from ..hashing import Hasher
+from ..keys import validate_column_name
 from ..spec import feature_key_of
 from ..store.validate import MAX_ROWS_NAMED, ROW, prepare
 from .file_readers import (FORMATS, RowProblems, complete_path, decode_json_objects, hash_file, importable, parse_text,
@@ -71,10 +72,11 @@ class ImportPlan:
     rows: int = 0
     columns: list[str] = field(default_factory=list)  # the file's columns, in order
     mapping: dict[str, str | None] = field(default_factory=dict)  # file column -> target (None: not imported)
-    column_states: dict[str, str] = field(default_factory=dict)  # mapped | provenance | ignored | unknown
+    column_states: dict[str, str] = field(default_factory=dict)  # mapped | provenance | ignored | unknown | extra
     column_notes: dict[str, str] = field(default_factory=dict)  # why a column is ignored or unknown
     provenance: str = "auto"  # the mode used: column | content | file:COLUMN (auto before reading)
     full_set: bool = False
+    keep_extra: bool = False  # file columns that map to no feature column are stored as columns of their own
     preview_rows: list[int] = field(default_factory=list)  # file rows shown (0-based)
     preview_cells: list[list[str | None]] = field(default_factory=list)  # their values as text, per column
     preview_status: list[str | None] = field(default_factory=list)  # added | changed | unchanged | None
@@ -221,9 +223,13 @@ def _auto_target(column: str, plan: FeaturePlan) -> tuple[str | None, str]:
 
 
 def resolve_mapping(columns: list[str], plan: FeaturePlan, given: dict[str, str | None] | None,
-                    mode: str) -> tuple[dict[str, str | None], dict[str, str], dict[str, str], str,
-                                         list[InputProblem]]:
-    """(mapping, states, notes, provenance mode, problems) for the file's columns."""
+                    mode: str, keep_extra: bool = False) -> tuple[dict[str, str | None], dict[str, str],
+                                                                   dict[str, str], str, list[InputProblem]]:
+    """(mapping, states, notes, provenance mode, problems) for the file's columns.
+
+    `keep_extra`: a column that maps to no feature column is kept under its own name (stored as
+    a column the class does not annotate, SPEC 1) instead of being reported.
+    """
     allowed = set(plan.definition.columns) | {PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID}
     allowed |= {PBF_PREFIX + f for f in plan.definition.field_keys} | {DVBF_PREFIX + f for f in plan.definition.field_keys}
     given = dict(given or {})
@@ -250,11 +256,15 @@ def resolve_mapping(columns: list[str], plan: FeaturePlan, given: dict[str, str 
             mapping[col], states[col] = target, "provenance" if is_prov else "mapped"
             continue
         target, state = _auto_target(col, plan)
+        if state == "unknown" and keep_extra and _keepable(col):
+            target, state = col, "extra"
         mapping[col], states[col] = target, state
         if state == "ignored":
             notes[col] = "filled in by the store"
         elif state == "unknown":
             notes[col] = "no feature column of that name: map it, or ignore it"
+        elif state == "extra":
+            notes[col] = "kept: stored as a column of its own (not annotated on the feature)"
     if mode == "auto":
         mode = "column" if any(t and t.startswith(PROVENANCE_BY_FIELD) for t in mapping.values()) else "content"
     if mode != "column":
@@ -276,10 +286,21 @@ def resolve_mapping(columns: list[str], plan: FeaturePlan, given: dict[str, str 
                                      "keep one", by_target[PROVENANCE_BY_FIELD][0]))
     for col in columns:
         if states[col] == "unknown" and col not in given:
+            hint = (" (it cannot be kept under this name: use letters, digits and '_')" if keep_extra
+                    else ", or keep it as a column of its own")
             problems.append(InputProblem(f"unknown column (feature {plan.name!r} has: "
                                          f"{', '.join(plan.definition.columns)}): map it to a feature column or "
-                                         "ignore it", col))
+                                         f"ignore it{hint}", col))
     return mapping, states, notes, mode, problems
+
+
+def _keepable(column: str) -> bool:
+    """Whether a file column can be stored under its own name."""
+    try:
+        validate_column_name(column)
+    except DefinitionError:
+        return False
+    return True
 
 
 # ----- provenance ---------------------------------------------------------------------------------
@@ -350,14 +371,17 @@ def _file_hashes(values: list[Any], base: Path, column: str, hasher: Hasher, pro
 def plan_import(project: Project, feature: Any, data: pl.DataFrame | str | os.PathLike | Any, *,
                 source: str | None = None, format: str | None = None, full_set: bool = False,
                 provenance: str = "auto", mapping: dict[str, str | None] | None = None,
-                progress: Progress | None = None, cancelled: Cancelled | None = None) -> ImportPlan:
+                progress: Progress | None = None, cancelled: Cancelled | None = None,
+                keep_extra: bool = False) -> ImportPlan:
     """What importing `data` (a path, or a frame read from `source`) into root `feature` would do.
 
     `provenance`: "auto" (a provenance column when the file has one, else "content"),
     "column", "content" (a hash of each row's values) or "file:COLUMN" (a hash of the file
     COLUMN names, relative to the imported file's folder). `mapping` maps file columns to
     feature columns (None: not imported); unlisted columns map to the feature column of the
-    same name (case-insensitive). Problems are collected, not raised: see `plan.problems`.
+    same name (case-insensitive). `keep_extra` keeps the file columns that map to nothing as
+    columns of their own; otherwise they are problems. Problems are collected, not raised: see
+    `plan.problems`.
     """
     start = time.perf_counter()
     key = feature_key_of(feature).to_string()
@@ -368,7 +392,7 @@ def plan_import(project: Project, feature: Any, data: pl.DataFrame | str | os.Pa
     if provenance not in PROVENANCE_MODES and not provenance.startswith("file:"):
         raise ValueError(f"provenance must be one of {', '.join(PROVENANCE_MODES)} or file:COLUMN, "
                          f"got {provenance!r}")
-    plan = ImportPlan(feature=key, source=source, full_set=full_set, provenance=provenance)
+    plan = ImportPlan(feature=key, source=source, full_set=full_set, provenance=provenance, keep_extra=keep_extra)
     if isinstance(data, (str, os.PathLike)):
         plan.source = source or str(data)
         try:
@@ -381,7 +405,7 @@ def plan_import(project: Project, feature: Any, data: pl.DataFrame | str | os.Pa
         raw = to_polars(data, key)
     _check_cancel(cancelled)
     plan.rows, plan.columns = raw.height, list(raw.columns)
-    mapping_, states, notes, mode, problems = resolve_mapping(plan.columns, fplan, mapping, provenance)
+    mapping_, states, notes, mode, problems = resolve_mapping(plan.columns, fplan, mapping, provenance, keep_extra)
     plan.mapping, plan.column_states, plan.column_notes, plan.provenance = mapping_, states, notes, mode
     if raw.height == 0:
         problems.append(InputProblem("the file has no rows"))
@@ -389,6 +413,11 @@ def plan_import(project: Project, feature: Any, data: pl.DataFrame | str | os.Pa
         problems.append(InputProblem(f"no column {mode[5:]!r} to read file paths from"))
     frame, more, renamed, left_out = _typed_frame(raw, plan, fplan)
     problems += more
+    if keep_extra:
+        try:  # the kept columns join the feature's columns, typed from the file
+            fplan = project.store.frame_plan(key, frame)
+        except InputError as e:
+            problems += [_to_file_column(p, renamed) for p in e.problems]
     _check_cancel(cancelled)
     canon, more = _store_validation(frame, plan, fplan, project.store.hasher, renamed, left_out)
     problems += more

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
 from ..store.sqlite_store import SQLiteMetadataStore
 
@@ -25,6 +25,7 @@ class Project:
     source: str  # where this came from, for titles and messages
     config: MetaxyConfig | None = None
     notes: list[str] = field(default_factory=list)
+    demo: bool = False  # the bundled demo: the TUI opens it on a feature with pending work
 
     @property
     def has_code(self) -> bool:
@@ -40,6 +41,13 @@ class Project:
 
     def close(self) -> None:
         self.store.close()
+
+    def described_graph(self) -> FeatureGraph:
+        """The graph with what the store knows beyond the code: columns the data brought."""
+        try:
+            return self.store.effective_graph(self.graph)
+        except MetaxyError:  # the store is gone (closed): the code's graph still describes it
+            return self.graph
 
     def reload_stored_graph(self) -> None:
         self.stored_graph = self.store.stored_graph()
@@ -63,15 +71,32 @@ def _is_bundled_demo(store: SQLiteMetadataStore) -> bool:
     return True
 
 
+def _hash_settings(cfg: MetaxyConfig | None, store: str | None) -> tuple:
+    """The hash settings of the project's store, for a new --db store made for that project."""
+    if cfg is None:
+        return ()
+    try:
+        algorithm, truncation = cfg.get_store(store)._requested
+    except ConfigError:
+        return ()
+    return (algorithm, truncation)
+
+
 def open_project(*, config: str | os.PathLike | None = None, store: str | None = None,
                  db: str | os.PathLike | None = None, mode: str = "w", create: bool = True,
-                 search_from: str | os.PathLike | None = None) -> Project:
+                 search_from: str | os.PathLike | None = None, require_code: bool = False,
+                 feature: str | None = None) -> Project:
     """Open the store named by `db`, or by metaxy.toml (given or found), or the default one.
 
-    `create=False` refuses to create a missing store file (for `--db PATH`).
+    `create=False` refuses to create a missing store file (`--db PATH` for a command that only
+    reads). A `db` file that does not exist yet and may be created is created with the features
+    of the project found from the current folder (or `config`), which are recorded in it;
+    `require_code=True` refuses to create one without a project (a writing command), and
+    `feature` must then be one of its features, so that a mistyped command leaves no file behind.
     """
     cfg: MetaxyConfig | None = None
-    config_path = Path(config) if config else (None if db else find_config(search_from))
+    new_db = (db is not None and str(db) != ":memory:" and create and mode == "w" and not Path(db).exists())
+    config_path = Path(config) if config else (find_config(search_from) if db is None or new_db else None)
     if config is not None and not Path(config).is_file():
         raise ConfigError(f"{config}: no such configuration file")
     if config_path is not None:
@@ -79,9 +104,15 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     code_graph = FeatureGraph.get_active() if cfg is not None and cfg.entrypoints else None
     if code_graph is not None and len(code_graph) == 0:
         code_graph = None
+    if new_db and code_graph is None and require_code:
+        raise StoreError(f"no store at {db}, and no project here to create it with (run this in a folder with a "
+                         f"metaxy.toml whose entrypoints define the features, or `metaxy-tui demo --db {db}`)")
+    if new_db and code_graph is not None and feature is not None and feature not in code_graph:
+        raise UnknownFeatureError(feature, code_graph.keys)
     if db is not None:
         path = Path(db)
-        s = SQLiteMetadataStore(path, project=cfg.project if cfg else None, name=str(path))
+        s = SQLiteMetadataStore(path, *_hash_settings(cfg, store) if new_db else (), name=str(path),
+                                project=cfg.project if cfg else None)
         source = f"{path}"
     elif cfg is not None:
         s = cfg.get_store(store)
@@ -115,15 +146,20 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     except Exception:
         s.close()
         raise
+    demo = False
     if code_graph is None and cfg is None and _is_bundled_demo(s):
         # the demo store that `metaxy-tui demo` built: its code ships with metaxy-tui
         from .demo import load_demo_modules
 
         code_graph, _ = load_demo_modules()
         source += " (demo)"
+        demo = True
     graph = code_graph if code_graph is not None else stored
     s._graph = graph
-    project = Project(s, graph, code_graph, stored, source, cfg)
+    if new_db and code_graph is not None:  # a --db store made for this project: it knows its features
+        s.push_graph(code_graph)
+        stored = s.stored_graph()
+    project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)
     if s._mode == "r":
         project.notes.append("opened read-only")
     return project

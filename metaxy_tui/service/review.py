@@ -60,6 +60,46 @@ class ActionResult:
 
 # ----- what is pending, and why -------------------------------------------------------------
 
+def not_reviewable(project: Project, feature: str | None) -> str | None:
+    """Why `feature` has no review to open, in plain words; None when it has one."""
+    if project.is_empty:
+        return "This store has no features yet: there is nothing to review."
+    if feature is None:
+        return "No feature is selected: choose one in the feature tree, then review it."
+    if feature not in project.graph:
+        return f"{feature} is not a feature of this store."
+    if project.graph.feature_plan(feature).is_root:
+        return (f"{feature} is a root feature: it has no upstream to review. Its samples come from "
+                "imports and your pipeline's writes.")
+    return None
+
+
+def waiting_on(project: Project, feature: str) -> list[str]:
+    """Required upstream features never written: until they are, `feature` has nothing to compute."""
+    return project.store.waiting_on(feature)
+
+
+def nothing_pending(feature: str, pending_upstream: list[str], waiting: list[str] | None = None) -> str:
+    """What the review says when a derived feature has no pending sample."""
+    if waiting:
+        return (f"{feature} is waiting on {', '.join(waiting)}: nothing has been written there yet, so there is "
+                f"nothing to compute for {feature}. Import or write samples upstream first.")
+    text = f"{feature} has nothing pending: every sample is up to date with its upstream."
+    if pending_upstream:
+        text += (f" Its upstream {', '.join(pending_upstream)} has pending work: once that is recomputed, "
+                 f"the samples of {feature} that depend on it will be pending here.")
+    return text
+
+
+def error_text(error: BaseException) -> str:
+    """An error for a screen: our errors say what is wrong in their message; anything else is a bug."""
+    if isinstance(error, MetaxyError):
+        return str(error)
+    if isinstance(error, OSError):  # a file or disk problem: the system's words, without the class
+        return f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error)
+    return f"internal error of metaxy-tui, please report it: {type(error).__name__}: {error}"
+
+
 def explain(project: Project, feature: str) -> Explanation:
     """Why each sample is pending, resolved by key only: the review pages reasons, never rows
     (a 1,000,000-sample aggregation reads its groups, not its members)."""
@@ -251,7 +291,7 @@ def delete_removed(project: Project, feature: str, keys: list[dict] | None = Non
     removed = _select(store.resolve_update(feature).removed.to_polars(), key, _keys_frame(plan, keys))
     samples = _distinct(removed, key)
     result = ActionResult("delete_removed", feature, len(samples))
-    ids = removed.select(list(plan.definition.id_columns))
+    ids = removed.select(key)  # an expansion's parents: delete_metadata removes all of their children
     _audited_step(project, result, plan, samples, start,
                   lambda within: store.delete_metadata(feature, ids=ids, within=within))
     return result

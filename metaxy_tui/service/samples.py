@@ -29,6 +29,7 @@ from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, PROVENANCE, UPDATED
 from ..definition import FeatureDefinition
 from ..errors import UnknownFeatureError
 from ..graph import FeatureGraph, FeaturePlan
+from ..store import frame_columns
 from ..keys import quote
 from ..store.resolve import latest_condition
 from ..store.schema import FV, SUPERSEDED, readonly_uri, table_columns
@@ -357,9 +358,19 @@ class SamplePager:
 
     # -- views
     def plan(self, feature: str) -> FeaturePlan:
+        """The feature's plan, with the columns the store recorded from the data (not annotated)."""
         if feature not in self.graph:
             raise UnknownFeatureError(feature, self.graph.keys)
-        return self.graph.feature_plan(feature)
+        with self._lock:
+            conn = self._connection()
+            try:
+                recorded = frame_columns.read_all(conn) if frame_columns.exists(conn) else {}
+            except sqlite3.OperationalError as e:
+                if "interrupt" in str(e):
+                    raise Interrupted() from None
+                raise
+        return frame_columns.overlay(self.graph, recorded).feature_plan(feature) if recorded.get(feature) \
+            else self.graph.feature_plan(feature)
 
     def columns(self, feature: str) -> list[SampleColumn]:
         return feature_columns(self.plan(feature))

@@ -63,8 +63,9 @@ def iter_statuses(project: Project, keys: list[str] | None = None,
                 st = FeatureStatus(key, "root", rows=rows)
             else:
                 c = store.pending_counts(key)
-                waiting = [d.upstream for d in fp.deps
-                           if known.get(d.upstream) is not None and known[d.upstream].kind in ("pending", "waiting")]
+                never = store.waiting_on(key)  # upstream never written: nothing to resolve yet
+                waiting = never + [d.upstream for d in fp.deps if d.upstream not in never and known.get(d.upstream)
+                                   is not None and known[d.upstream].kind in ("pending", "waiting")]
                 kind = "waiting" if waiting else ("pending" if sum(c.values()) else "up_to_date")
                 st = FeatureStatus(key, kind, rows, c["added"], c["changed"], c["removed"], waiting)
         except MetaxyError as e:

@@ -344,3 +344,31 @@ def root_samples(plan: FeaturePlan, samples: pl.DataFrame | None) -> pl.DataFram
             "is a root feature: resolve_update needs samples=<frame with its id columns and "
             "metaxy_provenance_by_field>")])
     return samples
+
+
+def is_expansion(plan: FeaturePlan) -> bool:
+    return any(d.kind == "expansion" for d in plan.deps)
+
+
+def removed_frame(plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+    """The removed frame from the stored rows of the removed keys: for an expansion one row per
+    parent, its `on` columns and provenance (as Metaxy 0.1.11; `delete_metadata` takes those
+    columns and removes all of the parent's children), otherwise the rows themselves."""
+    if not is_expansion(plan):
+        return rows
+    key = list(plan.key)
+    keep = key + [c for c in (PROVENANCE_BY_FIELD, PROVENANCE) if c in rows.columns]
+    return rows.select(keep).unique(subset=key, keep="first", maintain_order=True)
+
+
+def with_data_versions(inc: Increment, plan: FeaturePlan, hasher: Hasher) -> Increment:
+    """Added and changed rows carry `metaxy_data_version(_by_field)`, as Metaxy's increments do:
+    equal to the provenance unless the samples supplied their own."""
+    from .validate import with_data_versions as fill
+
+    fields = plan.definition.field_keys
+    out = []
+    for frame in (inc.added, inc.changed):
+        df = frame.to_polars()
+        out.append(IncrementFrame(fill(df, fields, hasher)) if PROVENANCE in df.columns else frame)
+    return Increment(inc.feature, inc.key, out[0], out[1], inc.removed)

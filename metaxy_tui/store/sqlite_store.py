@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import json
 import os
@@ -18,17 +19,18 @@ from .. import __version__
 from ..columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT, dvbf_column, pbf_column
 from ..definition import FeatureDefinition
 from ..errors import InputError, InputProblem, StoreError, StoreFormatError, UnknownFeatureError
-from ..frames import Increment, IncrementFrame, to_polars
+from ..frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
 from ..graph import FeatureGraph, FeaturePlan
 from ..hashing import HashAlgorithm, Hasher
 from ..keys import quote, quote_all
 from ..spec import feature_key_of
+from . import frame_columns
 from . import resolve as _resolve
 from . import schema as _schema
 from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
 from .reader import Reader
-from .validate import ROW, prepare
+from .validate import ROW, prepare, prepare_samples
 from .write import insert_rows, match_ids, stage_ids
 
 BUSY_TIMEOUT_S = 30.0
@@ -60,6 +62,9 @@ class SQLiteMetadataStore:
         # feature -> the last write id visible when it was last resolved: rows written
         # afterwards were computed from the upstream as of that write (for explanations)
         self._resolved_as_of: dict[str, int] = {}
+        self._has_columns_table = False
+        self._columns_cache: tuple[int, frame_columns.Recorded] | None = None
+        self._effective_cache: dict[int, tuple] = {}
 
     # ----- opening and closing ---------------------------------------------------------------
     def open(self, mode: str = "w") -> "OpenStore":
@@ -115,6 +120,7 @@ class SQLiteMetadataStore:
                 try:
                     info = _schema.check_or_initialise(conn, self.path, create=True, info=defaults)
                     _schema.ensure_audit(conn)
+                    conn.execute(frame_columns.DDL)
                     _schema.ensure_layout(conn)
                     conn.execute("COMMIT")
                 except BaseException:
@@ -123,6 +129,9 @@ class SQLiteMetadataStore:
             elif not info:
                 # an empty file (its creation never finished): read it as an empty store
                 _schema.temp_layout(conn)
+            self._has_columns_table = memory or mode == "w" or frame_columns.exists(conn)
+            if memory and mode == "r":
+                conn.execute(frame_columns.DDL)
         except sqlite3.DatabaseError as e:
             conn.close()
             _remove_new_side_files(side_files, had)
@@ -185,6 +194,8 @@ class SQLiteMetadataStore:
             self._conn = None
             self._reader = None
             self._mode = None
+            self._columns_cache = None
+            self._effective_cache.clear()
 
     def __enter__(self) -> "SQLiteMetadataStore":
         with self._lock:
@@ -258,11 +269,38 @@ class SQLiteMetadataStore:
         return g if g is not None else FeatureGraph.get_active()
 
     def _plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        """The graph as this store holds it (with the columns it recorded) and the feature's plan."""
         graph = self.graph(feature)
         key = feature_key_of(feature).to_string()
         if key not in graph:
             raise UnknownFeatureError(key, graph.keys)
+        graph = self.effective_graph(graph)
         return graph, graph.feature_plan(key)
+
+    def _recorded_columns(self) -> frame_columns.Recorded:
+        """Columns typed by the data (see store/frame_columns.py), read again only when one was added."""
+        with self._lock:
+            if not self._has_columns_table:
+                return {}
+            stamp = frame_columns.stamp(self.conn)
+            if self._columns_cache is None or self._columns_cache[0] != stamp:
+                self._columns_cache = (stamp, frame_columns.read_all(self.conn))
+            return self._columns_cache[1]
+
+    def effective_graph(self, graph: FeatureGraph | None = None) -> FeatureGraph:
+        """`graph` (by default the store's) with the columns this store recorded from the data:
+        frames' columns the classes do not annotate, and the types of id columns they do not annotate."""
+        graph = graph if graph is not None else self.graph()
+        recorded = self._recorded_columns()
+        if not recorded:
+            return graph
+        key = (id(graph), len(graph), graph._plan is None, self._columns_cache[0] if self._columns_cache else 0)
+        cached = self._effective_cache.get(id(graph))
+        if cached is not None and cached[0] == key and cached[1] is graph:
+            return cached[2]
+        out = frame_columns.overlay(graph, recorded)
+        self._effective_cache[id(graph)] = (key, graph, out)
+        return out
 
     def _record_snapshot(self, conn: sqlite3.Connection, graph: FeatureGraph) -> int:
         pv = graph.project_version
@@ -307,7 +345,8 @@ class SQLiteMetadataStore:
     def stored_graph(self) -> FeatureGraph:
         """The latest recorded graph, for browsing a store without its code."""
         snap = self.snapshot()
-        return FeatureGraph.from_snapshot(snap) if snap else FeatureGraph()
+        return frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns()) if snap \
+            else FeatureGraph()
 
     # ----- locations -------------------------------------------------------------------------
     def _table(self, key: str) -> str | None:
@@ -349,15 +388,19 @@ class SQLiteMetadataStore:
         graph, plan = self._plan(feature)
         gp = graph.plan()
         frame = to_polars(df, plan.name)
-        rows = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns if not plan.is_root else (),
-                       dedupe_identical=not plan.is_root).drop(ROW)
+        plan, new_columns, dropped = self._frame_plan(plan, frame)
+        if dropped:
+            frame = frame.drop(dropped)
+        rows = prepare(frame, plan, self.hasher, dedupe_identical=not plan.is_root).drop(ROW)
         if materialization_id is not None:
             rows = rows.with_columns(pl.lit(materialization_id).alias("metaxy_materialization_id"))
         fields = plan.definition.field_keys
         doomed = self._id_frame(plan.definition, delete_ids) if delete_ids is not None else None
         with self._transaction() as conn:
             now = now_us()
-            snap_id = self._record_snapshot(conn, graph)
+            snap_id = self._record_snapshot(conn, self.graph(feature))
+            if new_columns:
+                frame_columns.record(conn, plan.name, new_columns, now)  # refuses a type another writer chose
             fv_id = self._fv_id(plan.name, plan.feature_version)
             table = _schema.ensure_feature_table(conn, plan.definition, fields, now, _group_orders(gp, plan.name))
             write_id = conn.execute(
@@ -372,43 +415,54 @@ class SQLiteMetadataStore:
                                 upkeep.aggregation_orders(gp, plan.name))
             n = inserted.height
             if doomed is not None and doomed.height:
-                self._delete_rows(conn, plan.definition, table, doomed, soft=True, now=now, fv_now=fv_id)
+                self._delete_rows(conn, plan.definition, table, fv_id, doomed, soft=True, now=now)
             if within is not None:
                 within(conn)
         return n
 
     write = write_metadata
 
+    def _frame_plan(self, plan: FeaturePlan, frame: pl.DataFrame) -> tuple[FeaturePlan, dict, list[str]]:
+        definition, new_columns, dropped = frame_columns.columns_for_frame(
+            plan, frame, self._recorded_columns().get(plan.name, {}))
+        return (dataclasses.replace(plan, definition=definition) if new_columns else plan), new_columns, dropped
+
+    def frame_plan(self, feature: Any, frame: Any) -> FeaturePlan:
+        """The feature's plan for writing `frame`: with the columns it carries that the class does
+        not annotate, typed from the frame (SPEC 1); raises InputError for names it cannot hold."""
+        _graph, plan = self._plan(feature)
+        return self._frame_plan(plan, to_polars(frame, plan.name))[0]
+
     # ----- reading ---------------------------------------------------------------------------
     def _definition_for_read(self, feature: Any) -> tuple[FeatureDefinition, str | None]:
         """A feature's definition and current version: from code, else from the stored graph."""
-        graph = self.graph(feature)
-        key = feature_key_of(feature).to_string()
-        if key in graph:
-            plan = graph.feature_plan(key)
-            return plan.definition, plan.feature_version
-        stored = self.stored_graph()
-        if key in stored:
-            plan = stored.feature_plan(key)
-            return plan.definition, plan.feature_version
-        raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
+        plan = self._read_plan(feature)
+        return plan.definition, plan.feature_version
 
     def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
                       feature_version: str | None = None, all_feature_versions: bool = False,
                       include_history: bool = False, include_deleted: bool = False,
                       current_only: bool | None = None, latest_only: bool | None = None,
-                      include_soft_deleted: bool | None = None) -> pl.DataFrame:
+                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
+                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> MetadataFrame:
         """The feature's latest rows under its current feature version, as a polars frame.
 
-        `all_feature_versions` (or current_only=False) reads every feature version;
-        `feature_version=` one given version; `include_history` (latest_only=False) adds
-        superseded rows; `include_deleted` (include_soft_deleted) adds soft-deleted rows;
-        `filters` is a polars expression (or a list of them); `columns` selects columns.
+        `all_feature_versions` (Metaxy: with_feature_history, or current_only=False) reads every
+        feature version; `feature_version=` one given version; `include_history` (Metaxy:
+        with_sample_history, or latest_only=False) adds superseded rows; `include_deleted`
+        (include_soft_deleted) adds soft-deleted rows; `filters` is a polars or narwhals
+        expression (or a list of them); `columns` picks columns (Metaxy 0.1.11 too returns only
+        those). The frame is a polars DataFrame that also answers Metaxy's lazy frame calls
+        (`.collect().to_polars()`).
         """
         if current_only is not None:
             all_feature_versions = not current_only
+        if with_feature_history is not None:
+            all_feature_versions = with_feature_history
         if latest_only is not None:
             include_history = not latest_only
+        if with_sample_history is not None:
+            include_history = with_sample_history
         if include_soft_deleted is not None:
             include_deleted = include_soft_deleted
         definition, current_fv = self._definition_for_read(feature)
@@ -417,15 +471,14 @@ class SQLiteMetadataStore:
             df = self._read_rows(definition, current_fv, feature_version, all_feature_versions,
                                  include_history, include_deleted)
         if filters is not None:
-            for f in (filters if isinstance(filters, (list, tuple)) else [filters]):
-                df = df.filter(f)
+            df = apply_filters(df, filters, key)
         if columns is not None:
             missing = [c for c in columns if c not in df.columns]
             if missing:
                 raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
                                        for c in missing])
             df = df.select(list(columns))
-        return df
+        return MetadataFrame(df)
 
     read = read_metadata
 
@@ -471,30 +524,74 @@ class SQLiteMetadataStore:
 
     # ----- deleting --------------------------------------------------------------------------
     def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
+                        with_feature_history: bool = False, with_sample_history: bool = False,
                         within: Callable[[sqlite3.Connection], None] | None = None) -> int:
-        """Soft-delete (hide until written again) or hard-delete (remove every stored row of) samples.
+        """Soft-delete (hide until written again) or hard-delete (remove the stored rows of) samples
+        of the current feature version; older versions' rows are untouched (SPEC 5).
 
-        `ids` is a list of dicts or a frame with the id columns; `filters` a polars
-        expression over the latest rows. Returns the number of samples affected.
+        `ids` is a list of dicts or a frame with the id columns, or with the increment's key
+        columns (for an expansion, the parent's `on` columns: all of that parent's children);
+        `filters` a polars or narwhals expression (or a list of them) over the latest rows, also
+        accepted in place of `ids` as Metaxy's `store.delete(feature, filters)` passes them.
+        Returns the number of samples deleted (visible samples that went away).
         """
-        definition, current_fv = self._definition_for_read(feature)
+        if ids is not None and filters is None and is_filter(ids):
+            ids, filters = None, ids
+        plan = self._read_plan(feature)
+        definition = plan.definition
         key = definition.name
         id_cols = definition.id_columns
+        if with_feature_history:
+            raise InputError(key, [InputProblem("deletes act on the current feature version only; older "
+                                                "versions' rows stay as history")])
         if (ids is None) == (filters is None):
             raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
+        table = self._table(key)
+        fv_id = self._fv_id(key, plan.feature_version) if table else None
+        if table is None or fv_id is None:
+            return 0
         if filters is not None:
             target = self.read_metadata(feature, filters=filters).select(id_cols)
         else:
-            target = self._id_frame(definition, ids)
-        table = self._table(key)
-        if table is None or target.height == 0:
+            target = self._target_ids(plan, ids)
+        if target.height == 0:
             return 0
         with self._transaction() as conn:
-            n = self._delete_rows(conn, definition, table, target, soft=soft, now=now_us(),
-                                  fv_now=self._fv_id(key, current_fv) if current_fv else None)
+            n = self._delete_rows(conn, definition, table, fv_id, target, soft=soft, now=now_us())
             if within is not None:
                 within(conn)
             return n
+
+    def _read_plan(self, feature: Any) -> FeaturePlan:
+        """The feature's plan for reading: from the code, else from the stored graph."""
+        graph = self.graph(feature)
+        key = feature_key_of(feature).to_string()
+        if key in graph:
+            return self.effective_graph(graph).feature_plan(key)
+        stored = self.stored_graph()
+        if key in stored:
+            return stored.feature_plan(key)
+        raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
+
+    def _target_ids(self, plan: FeaturePlan, ids: Any) -> pl.DataFrame:
+        """Id columns of the samples `ids` names: by id, or by the increment's key (an expansion's
+        parent), looked up among the current rows."""
+        definition = plan.definition
+        frame = to_polars(ids, definition.name)
+        if all(c in frame.columns for c in definition.id_columns) or set(plan.key) == set(definition.id_columns):
+            return self._id_frame(definition, frame)
+        key = list(plan.key)
+        if not all(c in frame.columns for c in key):
+            missing = [c for c in definition.id_columns if c not in frame.columns]
+            raise InputError(definition.name, [InputProblem(
+                f"missing id column (or give the parent's columns {', '.join(key)} to delete all its children)", c)
+                for c in missing])
+        try:
+            keys = frame.select(key).unique().cast({c: definition.columns[c].polars for c in key})
+        except pl.exceptions.PolarsError as e:
+            raise InputError(definition.name, [InputProblem(f"keys do not match the column types: {e}")]) from None
+        rows = self._read_rows(definition, plan.feature_version, None, False, False, False, keys=keys)
+        return rows.select(list(definition.id_columns))
 
     def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
         key = definition.name
@@ -508,35 +605,37 @@ class SQLiteMetadataStore:
         except pl.exceptions.PolarsError as e:
             raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
 
-    def _delete_rows(self, conn: sqlite3.Connection, definition: FeatureDefinition, table: str,
-                     target: pl.DataFrame, *, soft: bool, now: int, fv_now: int | None) -> int:
-        """Delete the samples in `target` (id columns) inside the caller's transaction."""
+    def _delete_rows(self, conn: sqlite3.Connection, definition: FeatureDefinition, table: str, fv_id: int,
+                     target: pl.DataFrame, *, soft: bool, now: int) -> int:
+        """Delete the samples in `target` (id columns) of feature version `fv_id`, inside the
+        caller's transaction; returns how many visible samples went."""
         id_cols = definition.id_columns
-        write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, at, n_rows) VALUES (?, ?, ?, 0)",
-                                (definition.name, "soft_delete" if soft else "hard_delete", now)).lastrowid
+        write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, at, n_rows) "
+                                "VALUES (?, ?, ?, ?, 0)",
+                                (definition.name, "soft_delete" if soft else "hard_delete", fv_id, now)).lastrowid
         staged = stage_ids(conn, target, {c: definition.columns[c] for c in id_cols})
         cond = match_ids(quote(table), staged, id_cols)
         t = quote(table)
+        live = f"{quote(_schema.FV)} = ? AND {quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL"
         if soft:
             # a tombstone row supersedes the latest row, so history shows when it went
-            n = conn.execute(f"UPDATE {t} SET {quote(_schema.SUPERSEDED)} = ? WHERE "
-                             f"{quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL AND {cond}",
-                             (write_id,)).rowcount
+            n = conn.execute(f"UPDATE {t} SET {quote(_schema.SUPERSEDED)} = ? WHERE {live} AND {cond}",
+                             (write_id, fv_id)).rowcount
             cols = _schema.table_columns(conn, table)
             copied = [c for c in cols if c not in (DELETED_AT, UPDATED_AT, _schema.WRITE, _schema.SUPERSEDED)]
             conn.execute(f"INSERT INTO {t} ({quote_all(copied)}, {quote(DELETED_AT)}, {quote(UPDATED_AT)}, "
                          f"{quote(_schema.WRITE)}) SELECT {quote_all(copied)}, ?, ?, ? FROM {t} "
                          f"WHERE {quote(_schema.SUPERSEDED)} = ?", (now, now, write_id, write_id))
         else:
-            n = conn.execute(f"SELECT count(*) FROM {t} WHERE {quote(_schema.SUPERSEDED)} IS NULL AND {cond}"
-                             ).fetchone()[0]
-            removed_groups = upkeep.before_delete(conn, table, cond)
-            gone = [r[0] for r in conn.execute(f"DELETE FROM {t} WHERE {cond} RETURNING rowid")]
+            n = conn.execute(f"SELECT count(*) FROM {t} WHERE {live} AND {cond}", (fv_id,)).fetchone()[0]
+            this_version = f"{quote(_schema.FV)} = {int(fv_id)} AND {cond}"
+            removed_groups = upkeep.before_delete(conn, table, this_version)
+            gone = [r[0] for r in conn.execute(f"DELETE FROM {t} WHERE {this_version} RETURNING rowid")]
         conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
         if soft:
-            upkeep.after_delete(conn, table, definition, fv_now, write_id, self.hasher)
+            upkeep.after_delete(conn, table, definition, fv_id, write_id, self.hasher)
         else:
-            upkeep.after_delete(conn, table, definition, fv_now, write_id, self.hasher,
+            upkeep.after_delete(conn, table, definition, fv_id, write_id, self.hasher,
                                 removed_rowids=pl.Series(gone, dtype=pl.Int64), removed_groups=removed_groups)
         conn.execute(f"DROP TABLE {staged}")
         return n
@@ -544,29 +643,55 @@ class SQLiteMetadataStore:
     delete = delete_metadata
 
     # ----- resolving -------------------------------------------------------------------------
-    def resolve_update(self, feature: Any, samples: Any = None, **_compat: Any) -> Increment:
-        """Which samples of `feature` are added, changed or removed relative to its upstream."""
+    def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,
+                       versioning_engine: str | None = None, skip_comparison: bool = False,
+                       **unsupported: Any) -> Increment:
+        """Which samples of `feature` are added, changed or removed relative to its upstream.
+
+        A root needs `samples` (its id columns and provenance; other columns pass through). An
+        upstream never written reads as empty, so a feature waiting on it has nothing to do (SPEC 4;
+        Metaxy 0.1.11 raises): see `waiting_on`.
+        As in Metaxy, `skip_comparison=True` returns every expected sample as added; `lazy` and
+        `versioning_engine` are accepted (frames are always computed here, in SQLite and polars).
+        """
+        given = sorted(k for k, v in unsupported.items() if v is not None)
+        if given:
+            raise InputError(feature_key_of(feature).to_string(), [InputProblem(
+                f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead")])
         graph, plan = self._plan(feature)
         gp = graph.plan()
         self._resolved_as_of[plan.name] = self._write_counter()
-        samples_frame = None
-        if plan.is_root or samples is not None:
-            if samples is None:
-                _resolve.root_samples(plan, None)
-            frame = to_polars(samples, plan.name)
-            if PROVENANCE in frame.columns:  # as Metaxy: always recomputed from the struct
-                frame = frame.drop(PROVENANCE)
-            samples_frame = prepare(frame, plan, self.hasher, allowed_extra=plan.increment_columns).drop(ROW)
+        if samples is None and plan.is_root:
+            _resolve.root_samples(plan, None)
+
         def read_removed(keys: pl.DataFrame | None) -> pl.DataFrame:
             if keys is None:
-                return empty_frame(plan.definition, plan.definition.field_keys)
-            return self._read_rows(plan.definition, plan.feature_version, None, False, False, False,
-                                   keys=keys)
+                return _resolve.removed_frame(plan, empty_frame(plan.definition, plan.definition.field_keys))
+            rows = self._read_rows(plan.definition, plan.feature_version, None, False, False, False, keys=keys)
+            return _resolve.removed_frame(plan, rows)
 
-        if samples_frame is not None:
-            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=samples_frame)
-            return _resolve.compare(plan, expected, current, read_removed)
-        return _resolve.resolve(self, gp, plan, self.hasher, read_removed)
+        frame = None
+        if samples is not None:
+            recorded = self._recorded_columns().get(plan.name, {})
+            untyped = [c for c in plan.key if plan.is_root and not plan.definition.columns[c].declared
+                       and c not in recorded]
+            frame = prepare_samples(to_polars(samples, plan.name), plan, self.hasher, untyped)
+        if skip_comparison:  # every expected sample, as added
+            expected = frame if frame is not None else _resolve.resolve_frames(self, gp, plan, self.hasher)[0]
+            inc = Increment(plan.name, tuple(plan.key), IncrementFrame(expected), IncrementFrame(expected.clear()),
+                            IncrementFrame(read_removed(None)))
+        elif frame is not None:
+            expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=frame)
+            inc = _resolve.compare(plan, expected, current, read_removed)
+        else:
+            inc = _resolve.resolve(self, gp, plan, self.hasher, read_removed)
+        return _resolve.with_data_versions(inc, plan, self.hasher)
+
+    def waiting_on(self, feature: Any) -> list[str]:
+        """The feature's required upstream features that have never been written: they read as
+        empty, so until they are written the feature has nothing to compute (SPEC 4)."""
+        _graph, plan = self._plan(feature)
+        return [d.upstream for d in plan.deps if not d.optional and self._table(d.upstream) is None]
 
     def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
         """Why each sample of the feature's increment is added, changed or removed (an Explanation).

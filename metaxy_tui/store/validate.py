@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from ..columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE,
-                       PROVENANCE_BY_FIELD, SYSTEM_COLUMNS, ColumnType)
+                       PROVENANCE_BY_FIELD, SYSTEM_COLUMNS, ColumnType, column_type_of_dtype)
 from ..errors import InputError, InputProblem
 from ..graph import FeaturePlan
 from ..hashing import Hasher
@@ -71,6 +71,8 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
         return c.cast(t.polars)
     if t.name == "str":
         if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            return c.cast(pl.String)
+        if dtype.is_integer():  # lossless: Metaxy's examples give integer ids to `str` columns
             return c.cast(pl.String)
         problems.add(f"expected text, got {dtype}", col)
         return None
@@ -191,8 +193,8 @@ def _duplicates(df: pl.DataFrame, ids: list[str], problems: Problems) -> bool:
     return True
 
 
-def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, allowed_extra: Iterable[str] = (),
-            dedupe_identical: bool = False, source: str | None = None) -> pl.DataFrame:
+def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, dedupe_identical: bool = False,
+            source: str | None = None) -> pl.DataFrame:
     """Validate rows for `plan`'s feature and return them in canonical form.
 
     The result has the id and user columns (typed; absent optional ones as nulls), the
@@ -203,7 +205,8 @@ def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, allowed_extr
     definition = plan.definition
     fields = definition.field_keys
     problems = Problems()
-    allowed = set(definition.columns) | set(SYSTEM_COLUMNS) | set(allowed_extra)
+    # columns the class does not annotate join `definition` first (store/frame_columns.py)
+    allowed = set(definition.columns) | set(SYSTEM_COLUMNS)
     unknown = [c for c in df.columns if c not in allowed]
     for c in unknown:
         problems.add(f"unknown column (feature {feature!r} has: {', '.join(definition.columns)})", c)
@@ -275,3 +278,82 @@ def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, allowed_extr
             out = out.with_columns((pl.coalesce(pl.col(DATA_VERSION), dv) if DATA_VERSION in out.columns
                                     else dv).alias(DATA_VERSION))
     return out
+
+
+def prepare_samples(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, untyped: Iterable[str] = ()
+                    ) -> pl.DataFrame:
+    """A root's samples for resolve_update: only what matching needs is checked (SPEC 4).
+
+    The id columns must be present, non-null and unique, and typed as the store keeps them;
+    `metaxy_provenance_by_field` must name every field (or `metaxy_provenance` be given). Other
+    columns, annotated or not, pass through unchecked: validation belongs to writes, as in
+    Metaxy. The result carries `metaxy_provenance` (always recomputed from the struct when the
+    struct is given) and the data version columns. `untyped` id columns (not annotated, and not
+    yet typed by a write) keep the frame's own dtype.
+    """
+    feature = plan.name
+    definition = plan.definition
+    fields = definition.field_keys
+    problems = Problems()
+    df = df.with_row_index(ROW)
+    ids = list(plan.key)  # a root's id columns; a derived feature's samples are matched on its key
+    casts: list[pl.Expr] = []
+    for col in ids:
+        if col not in df.columns:
+            problems.add("missing id column", col)
+            continue
+        if col in untyped and column_type_of_dtype(df.schema[col]) is not None:
+            e = pl.col(col)
+        else:
+            e = _convert(df, col, definition.columns[col], problems)
+        if e is None:
+            continue
+        nulls = df.get_column(col).is_null()
+        if nulls.any():
+            problems.rows(df, nulls, col, "missing (null) id value")
+        casts.append(e.alias(col))
+    has_pbf = PROVENANCE_BY_FIELD in df.columns
+    if has_pbf:
+        e = _struct_of_fields(df, PROVENANCE_BY_FIELD, fields, problems, required=True)
+        if e is not None:
+            casts.append(e)
+    elif PROVENANCE in df.columns and df.get_column(PROVENANCE).dtype in (pl.String, pl.Null):
+        if df.get_column(PROVENANCE).null_count():
+            problems.rows(df, df.get_column(PROVENANCE).is_null(), PROVENANCE, "missing (null) provenance")
+    else:
+        problems.add("missing column: each sample needs a dict of field -> provenance string for the fields "
+                     f"{_describe_values(fields)} (or a metaxy_provenance string)", PROVENANCE_BY_FIELD)
+    has_dvbf = DATA_VERSION_BY_FIELD in df.columns and df.get_column(DATA_VERSION_BY_FIELD).dtype != pl.Null
+    if has_dvbf:
+        e = _struct_of_fields(df, DATA_VERSION_BY_FIELD, fields, problems, required=False)
+        if e is not None:
+            casts.append(e)
+    if problems.items:
+        raise InputError(feature, problems.items)
+    out = df.with_columns(casts)
+    if plan.is_root and _duplicates(out, ids, problems):
+        raise InputError(feature, problems.items)
+    out = out.drop(ROW)
+    if has_pbf:  # as Metaxy: the row's provenance always follows the struct
+        out = out.with_columns(hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields])
+                               .alias(PROVENANCE))
+    else:
+        out = out.with_columns(pl.col(PROVENANCE).cast(pl.String))
+    return with_data_versions(out, fields, hasher)
+
+
+def with_data_versions(df: pl.DataFrame, fields: list[str], hasher: Hasher) -> pl.DataFrame:
+    """`metaxy_data_version_by_field` / `metaxy_data_version` filled in: the writer's where given,
+    else equal to the provenance (as an increment hands them to the pipeline, like Metaxy)."""
+    if PROVENANCE_BY_FIELD not in df.columns:
+        dv = pl.col(DATA_VERSION) if DATA_VERSION in df.columns else pl.lit(None, pl.String)
+        return df.with_columns(pl.coalesce(dv, pl.col(PROVENANCE)).alias(DATA_VERSION))
+    if DATA_VERSION_BY_FIELD in df.columns and df.get_column(DATA_VERSION_BY_FIELD).dtype != pl.Null:
+        dvbf = pl.struct([pl.coalesce(pl.col(DATA_VERSION_BY_FIELD).struct.field(f),
+                                      pl.col(PROVENANCE_BY_FIELD).struct.field(f)).alias(f) for f in fields])
+        df = df.with_columns(dvbf.alias(DATA_VERSION_BY_FIELD))
+        computed = hasher.join_expr([pl.col(DATA_VERSION_BY_FIELD).struct.field(f) for f in fields])
+        dv = pl.coalesce(pl.col(DATA_VERSION), computed) if DATA_VERSION in df.columns else computed
+        return df.with_columns(dv.alias(DATA_VERSION))
+    dv = pl.coalesce(pl.col(DATA_VERSION), pl.col(PROVENANCE)) if DATA_VERSION in df.columns else pl.col(PROVENANCE)
+    return df.with_columns(pl.col(PROVENANCE_BY_FIELD).alias(DATA_VERSION_BY_FIELD), dv.alias(DATA_VERSION))

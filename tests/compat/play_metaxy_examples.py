@@ -10,7 +10,7 @@ Nothing of Metaxy's is copied into this project: the examples are read from a ch
 given on the command line. Not run by CI (it needs that checkout and PyYAML):
 
     python tests/compat/play_metaxy_examples.py --metaxy-repo PATH [--python .venv/bin/python]
-        [--example quickstart] [--reference]
+        [--example quickstart] [--reference] [--compat-hash] [-v]
 
 `--reference` plays the runbook unchanged under `--python` (an interpreter with Metaxy
 installed), to check the runbook itself.
@@ -30,7 +30,7 @@ from pathlib import Path
 EXAMPLES = ["quickstart", "basic", "aggregation", "expansion", "overview"]
 
 
-def convert_sources(root: Path) -> None:
+def convert_sources(root: Path, compat_hash: bool = False) -> None:
     """The only edits a user makes: the import line, and a SQLite store in metaxy.toml."""
     for py in root.rglob("*.py"):
         text = py.read_text()
@@ -52,6 +52,8 @@ def convert_sources(root: Path) -> None:
                 out.append(line)
                 if in_store and line.strip().endswith(".config]"):
                     out.append('path = "metadata.db"')
+                    if compat_hash:  # Metaxy 0.1.11's default hash strings
+                        out += ['hash_algorithm = "xxhash32"', "hash_truncation_length = 8"]
                 continue
             if in_store:
                 if line.strip().startswith("type"):
@@ -72,7 +74,8 @@ def command_for(command: str, python: str, reference: bool) -> str:
     return command
 
 
-def play(example_dir: Path, python: str, reference: bool, verbose: bool) -> tuple[int, int]:
+def play(example_dir: Path, python: str, reference: bool, verbose: bool, compat_hash: bool = False
+         ) -> tuple[int, int]:
     import yaml
 
     runbook = yaml.safe_load((example_dir / ".example.yaml").read_text())
@@ -80,7 +83,7 @@ def play(example_dir: Path, python: str, reference: bool, verbose: bool) -> tupl
     root = work / example_dir.name
     shutil.copytree(example_dir, root, ignore=shutil.ignore_patterns("uv.lock", ".venv"))
     if not reference:
-        convert_sources(root)
+        convert_sources(root, compat_hash)
     else:
         toml = root / "metaxy.toml"
         toml.write_text(toml.read_text().replace("/tmp/", f"{work}/"))
@@ -131,6 +134,8 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable, help="the interpreter to run the examples with")
     ap.add_argument("--example", action="append", choices=EXAMPLES, help="play only these (repeatable)")
     ap.add_argument("--reference", action="store_true", help="play unchanged, under Metaxy itself")
+    ap.add_argument("--compat-hash", action="store_true", help="store with Metaxy 0.1.11's hash settings "
+                    "(xxhash32, 8 characters), to compare printed provenance")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     total_failed = 0
@@ -138,7 +143,7 @@ def main() -> int:
     for name in args.example or EXAMPLES:
         d = args.metaxy_repo / "examples" / f"example-{name}"
         print(f"== {name}")
-        passed, failed = play(d, str(Path(args.python).absolute()), args.reference, args.verbose)
+        passed, failed = play(d, str(Path(args.python).absolute()), args.reference, args.verbose, args.compat_hash)
         summary.append(f"{name}: {'PASS' if not failed else 'FAIL'} ({passed} checks passed, {failed} failed)")
         total_failed += bool(failed)
     print("\n".join(summary))

@@ -187,7 +187,7 @@ def test_explicit_mapping_ignores_and_renames(project):
     plan = plan_import(project, "audio", FIXTURES / "unknown_column.csv")
     assert described(plan) == [
         "column 'mood': unknown column (feature 'audio' has: audio_id, speaker_id, duration_seconds, path, "
-        "sample_rate, recorded_at): map it to a feature column or ignore it"]
+        "sample_rate, recorded_at): map it to a feature column or ignore it, or keep it as a column of its own"]
     assert plan.column_states["mood"] == "unknown"
     plan = plan_import(project, "audio", FIXTURES / "unknown_column.csv", mapping={"mood": None})
     assert plan.problems == [] and plan.added == 1
@@ -455,3 +455,14 @@ def test_unreadable_file(tmp_path):
             read_table(f)
     finally:
         f.chmod(0o644)
+
+
+def test_extra_columns_are_kept_only_when_asked(project):
+    """SPEC 1: the import stays strict unless the user asks to keep the columns it cannot map."""
+    plan = plan_import(project, "audio", FIXTURES / "unknown_column.csv", keep_extra=True)
+    assert plan.problems == [] and plan.column_states["mood"] == "extra"
+    apply_import(project, plan)
+    rows = project.store.read_metadata("audio", filters=pl.col("audio_id") == "a0401")
+    assert rows.get_column("mood").to_list() == ["happy"]
+    others = project.store.read_metadata("audio", filters=pl.col("audio_id") != "a0401")
+    assert others.get_column("mood").null_count() == others.height  # earlier rows read back null

@@ -91,6 +91,25 @@ def test_user_columns_follow_the_table_not_the_snapshot(demo_store):
     project.close()
 
 
+def test_columns_the_class_does_not_annotate_show_as_user_columns(graph, store_path):
+    """SPEC 1: a column only the data brought is a column like any other in the samples table."""
+    class Clip(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"])):
+        clip_id: str
+
+    with mx.SQLiteMetadataStore(store_path) as store:
+        store.write(Clip, pl.DataFrame({"clip_id": ["c1", "c2"], "mood": ["calm", None],
+                                        "metaxy_provenance_by_field": [{"default": "a"}, {"default": "b"}]}))
+    project = open_project(db=store_path)
+    pager = pager_for(project)
+    try:
+        view = pager.open_view(ViewSpec("clip"))
+        assert [c.name for c in view.columns][:2] == ["clip_id", "mood"]
+        assert column(view, pager.page(view, 0), "mood")[0] == "calm"
+    finally:
+        pager.close()
+        project.close()
+
+
 def test_default_view_is_current_rows_in_id_order(shop):
     pager = pager_for(shop)
     view = pager.open_view(ViewSpec("shop/item"))

@@ -168,6 +168,22 @@ async def test_m_maps_an_unknown_column_and_the_file_is_checked_again(project):
         assert not picker.display and preview.has_focus
 
 
+async def test_keeping_unmatched_columns_stores_them_and_the_file_is_checked_again(project):
+    """SPEC 1: the import stays strict unless asked to keep the columns it cannot map."""
+    app = MetaxyApp(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_import(app, pilot)
+        screen = await load(app, pilot, FIXTURES / "unknown_column.csv")
+        assert screen.plan.column_states["mood"] == "unknown" and screen.plan.problems
+        await pilot.click("#keep-extra")
+        await settle(app, pilot)
+        assert screen.keep_extra and screen.plan.problems == []
+        assert screen.plan.column_states["mood"] == "extra" and "1 added" in summary(screen)
+        await pilot.click("#keep-extra")
+        await settle(app, pilot)
+        assert not screen.keep_extra and screen.plan.column_states["mood"] == "unknown"
+
+
 async def test_full_set_changes_the_counts_without_reading_again(project):
     app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:

@@ -1,14 +1,11 @@
 """SVG snapshots (120x40) of the Samples tab and the sample detail screen.
 
-The demo store is built with a frozen clock and a fixed materialization id, so times and
+The demo store is built with a frozen clock (conftest's frozen_demo) and a fixed materialization id, so times and
 ids in the pictures never change. The panel is hosted by a small app of its own so that
 changes to the rest of the browser do not touch these snapshots.
 """
 
 from __future__ import annotations
-
-import itertools
-import uuid
 
 import pytest
 from textual.app import App, ComposeResult
@@ -20,21 +17,6 @@ from metaxy_tui.tui.widgets.sample_table import SampleTable
 from metaxy_tui.tui.widgets.samples_panel import SamplesPanel
 
 SIZE = (120, 40)
-START_US = 1_767_225_600_000_000  # 2026-01-01 00:00:00 UTC
-
-
-@pytest.fixture(scope="module")
-def frozen_demo(tmp_path_factory):
-    from metaxy_tui.service.demo import build_demo
-
-    path = tmp_path_factory.mktemp("frozen") / "demo.db"
-    clock = itertools.count(START_US, 1_000_000)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("metaxy_tui.store.codec.now_us", lambda: next(clock))
-        mp.setattr("metaxy_tui.store.sqlite_store.now_us", lambda: next(clock))
-        mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=0x5A3D1E))
-        build_demo(path)
-    return path
 
 
 class PanelApp(App[None]):

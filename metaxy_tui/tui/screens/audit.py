@@ -12,12 +12,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Select, Static
+from textual.widgets import Header, Label, Select, Static
 from textual.worker import get_current_worker
 
 from ...service import review
 from ...service.project import Project
 from ..widgets.review_audit_table import AuditTable, entry_text
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 from .confirm import CLOSE, ConfirmScreen
 
 ACTIONS = [("recompute", "recompute"), ("accept", "accept"), ("delete removed", "delete_removed")]
@@ -71,11 +73,17 @@ class AuditScreen(Screen[None]):
             yield Select(ACTIONS, prompt="all actions", id="filter-action")
         yield Static("", id="audit-count")
         yield AuditTable(id="audit-table")
-        yield Footer()
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        self.title, self.sub_title = fit_titles("Audit log", "who approved what, when", self.app.size.width,
+                                                path=False)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = "Audit log"
-        self.sub_title = "who approved what, when"
+        self._fit_titles()
         self.reload()
 
     # ----- loading --------------------------------------------------------------------
@@ -93,7 +101,7 @@ class AuditScreen(Screen[None]):
             entries = review.audit_log(self.project, feature=feature, action=action, limit=LIMIT).to_dicts()
         except Exception as e:
             if not worker.is_cancelled:
-                self.post_message(self.LoadFailed(f"{type(e).__name__}: {e}"))
+                self.post_message(self.LoadFailed(review.error_text(e)))
             return
         if not worker.is_cancelled:
             self.post_message(self.Loaded(entries, feature, action))

@@ -10,13 +10,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from ...service import review
 from ...service.graph_diff import diff_graphs
 from ...service.project import Project
 from ...service.status import iter_statuses
 from ..messages import FeatureSelected, StatusComputed, StatusesDone, StoreChanged
+from ..widgets.feature_hint import FeatureHint
 from ..widgets.feature_tree import FeatureTree
 from ..screens.audit import AuditScreen
 from ..screens.import_screen import ImportScreen
@@ -24,6 +26,8 @@ from ..screens.review import ReviewScreen
 from ..widgets.feature_view import FeatureView
 from ..widgets.lineage_panel import LineagePanel
 from ..widgets.samples_panel import SamplesPanel
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 
 EMPTY_HELP = """This store has no features yet.
 
@@ -53,6 +57,9 @@ class BrowserScreen(Screen):
         self.project = project
         self.selected_feature: str | None = None
         self.statuses_seconds: float | None = None
+        # the demo opens on a feature with pending work once statuses are in, unless the user moved
+        self._opened_on: str | None = None
+        self._go_to_pending = project.demo
 
     # ----- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -62,27 +69,35 @@ class BrowserScreen(Screen):
         if self.project.is_empty:
             yield Static(Text(EMPTY_HELP), id="empty")
         else:
+            yield FeatureHint(id="hint")
             with Horizontal(id="main"):
                 with Vertical(id="sidebar"):
                     yield FeatureTree(self.project.graph, id="tree")
                 with TabbedContent(id="tabs", initial="feature"):
                     with TabPane("Feature", id="feature"):
-                        yield FeatureView(self.project.graph, id="feature-view")
+                        yield FeatureView(self.project.described_graph, id="feature-view")
                     with TabPane("Samples", id="samples"):
                         yield SamplesPanel(self.project, id="samples-panel")
                     with TabPane("Lineage", id="lineage"):
                         yield LineagePanel(self.project, id="lineage-panel")
-        yield Footer()
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        notes = "".join(f" · {note}" for note in self.project.notes)
+        self.title, self.sub_title = fit_titles("metaxy-tui", self.project.source + notes, self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = "metaxy-tui"
-        self.sub_title = self.project.source + (" · " + ", ".join(self.project.notes) if self.project.notes else "")
+        self._fit_titles()
         if not self.project.is_empty:
             tree = self.query_one(FeatureTree)
             tree.focus()
             keys = tree.feature_keys
             if keys:
-                tree.select_feature(sorted(keys)[0])
+                self._opened_on = sorted(keys)[0]
+                tree.select_feature(self._opened_on)
             self.action_refresh()
 
     def _definition_notice(self) -> Text | None:
@@ -103,8 +118,16 @@ class BrowserScreen(Screen):
         return text
 
     # ----- statuses -------------------------------------------------------------------
+    def _has_features(self) -> bool:
+        """Whether there is anything to show; on an empty store, says what to do instead."""
+        if self.project.is_empty:
+            self.notify("This store has no features yet: press d to build the demo store, or start metaxy-tui in "
+                        "a project folder.", markup=False)
+            return False
+        return True
+
     def action_refresh(self) -> None:
-        if not self.project.is_empty:
+        if self._has_features():
             self.compute_statuses()
 
     @work(thread=True, exclusive=True, group="statuses", name="statuses")
@@ -121,6 +144,8 @@ class BrowserScreen(Screen):
         self.query_one(FeatureTree).set_status(message.status)
         self.query_one(FeatureView).update_status(message.status)
         self.query_one(LineagePanel).update_status(message.status)
+        if message.status.key == self.selected_feature:
+            self.query_one(FeatureHint).show(message.status.key, message.status)
 
     @on(LineagePanel.FeatureChosen)
     def _lineage_feature_chosen(self, message: LineagePanel.FeatureChosen) -> None:
@@ -130,6 +155,19 @@ class BrowserScreen(Screen):
     def _statuses_done(self, message: StatusesDone) -> None:
         # the lineage badges are in already: _status_computed passed each status on as it came
         self.statuses_seconds = message.seconds
+        if self._go_to_pending:
+            self._go_to_pending = False
+            if self.selected_feature == self._opened_on:
+                self.select_first_pending()
+
+    def select_first_pending(self) -> None:
+        """Select the first feature (upstream first) with pending work, if there is one."""
+        tree = self.query_one(FeatureTree)
+        for key in self.project.graph.plan().order():
+            status = tree.status(key)
+            if status is not None and status.kind == "pending":
+                tree.select_feature(key)
+                return
 
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
@@ -144,12 +182,13 @@ class BrowserScreen(Screen):
     def _feature_selected(self, message: FeatureSelected) -> None:
         self.selected_feature = message.key
         tree = self.query_one(FeatureTree)
+        self.query_one(FeatureHint).show(message.key, tree.status(message.key))
         self.query_one(FeatureView).show(message.key, tree.status(message.key))
         self.query_one(SamplesPanel).show_feature(message.key)
         self.query_one(LineagePanel).show_feature(message.key)
 
     def action_show_tab(self, tab: str) -> None:
-        if not self.project.is_empty:
+        if self._has_features():
             self.query_one(TabbedContent).active = tab
             target = {"samples": SamplesPanel, "lineage": LineagePanel}.get(tab)
             if target is not None:
@@ -157,7 +196,7 @@ class BrowserScreen(Screen):
 
     def run_samples_action(self, action: str) -> None:
         """A Samples-tab action from the command palette: show the tab, then run it."""
-        if self.project.is_empty:
+        if not self._has_features():
             return
         self.action_show_tab("samples")
         panel = self.query_one(SamplesPanel)
@@ -175,13 +214,15 @@ class BrowserScreen(Screen):
             self.post_message(StoreChanged())
 
     def action_review(self) -> None:
-        if self.project.is_empty or self.selected_feature is None:
+        reason = review.not_reviewable(self.project, self.selected_feature)
+        if reason is not None:
+            self.notify(reason, markup=False)
             return
+        assert self.selected_feature is not None
         self.app.push_screen(ReviewScreen(self.project, self.selected_feature), self._import_done)
 
     def action_audit(self) -> None:
-        if not self.project.is_empty:
-            self.app.push_screen(AuditScreen(self.project, None))
+        self.app.push_screen(AuditScreen(self.project, None))
 
     def action_demo(self) -> None:
         self.app.action_open_demo()

@@ -32,13 +32,13 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[tuple[str, str]]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self.keys = bindings  # not `_bindings`: that name is Textual's own, and shadowing it broke every key here
 
     def compose(self) -> ComposeResult:
         keys = Table(title="keys", title_justify="left", show_edge=False, expand=True)
         keys.add_column("key", style="bold cyan", no_wrap=True)
         keys.add_column("action")
-        for key, description in self._bindings:
+        for key, description in self.keys:
             keys.add_row(key, description)
         words = Table(title="words", title_justify="left", show_edge=False, expand=True)
         words.add_column("word", style="bold", no_wrap=True)

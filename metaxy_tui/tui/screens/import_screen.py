@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, DirectoryTree, Footer, Header, Static
+from textual.widgets import Button, ContentSwitcher, DirectoryTree, Header, Static
 from textual.worker import get_current_worker
 
 from ...errors import InputError, InputProblem, MetaxyError
@@ -27,12 +27,15 @@ from ...service.importer import (ImportCancelled, ImportPlan, ImportResult, appl
                                  default_import_folder, plan_import, read_table, root_features, shown_path,
                                  targets_for, PREVIEW_ROWS)
 from ...service.project import Project
+from ...service.review import error_text
 from ..widgets.import_actions import ImportActions
 from ..widgets.import_file_tree import ImportFileTree
 from ..widgets.import_form import ImportForm
 from ..widgets.import_mapping import ImportMappingPicker
 from ..widgets.import_preview import ImportPreview
 from ..widgets.import_problems import ImportProblems
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 
 EMPTY_HELP = "\n\n".join([
     "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
@@ -96,6 +99,7 @@ class ImportScreen(Screen[bool]):
         self.folder = default_import_folder(project)
         self.path: str | None = None
         self.full_set = False
+        self.keep_extra = False  # file columns that match no feature column: problems unless kept
         self.provenance = "auto"
         self.mapping: dict[str, str | None] = {}
         self.plan: ImportPlan | None = None
@@ -118,11 +122,16 @@ class ImportScreen(Screen[bool]):
         yield ImportProblems(id="problems")
         yield ImportMappingPicker(id="mapping")
         yield ImportActions(id="actions")
-        yield Footer()
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        self.title, self.sub_title = fit_titles("Import samples", self.project.source, self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = "Import samples"
-        self.sub_title = self.project.source
+        self._fit_titles()
         self.query_one(ImportProblems).display = False
         self._render_plan()
         self.query_one(ImportForm).path_input.focus()
@@ -156,6 +165,11 @@ class ImportScreen(Screen[bool]):
             self.plan.full_set = self.full_set  # only the removed count depends on it
             self._render_summary()
 
+    @on(ImportForm.KeepExtraChosen)
+    def _keep_extra_chosen(self, message: ImportForm.KeepExtraChosen) -> None:
+        self.keep_extra = message.keep
+        self._replan()
+
     @on(ImportForm.ProvenanceChosen)
     def _provenance_chosen(self, message: ImportForm.ProvenanceChosen) -> None:
         self.provenance = message.provenance
@@ -184,12 +198,12 @@ class ImportScreen(Screen[bool]):
             Text.assemble(("Reading ", "bold"), (Path(self.path).name, "bold"), ("…", "bold")))
         self._render_summary()
         self.plan_in_background(self._token, self.path, self.feature, self.full_set, self.provenance,
-                                dict(self.mapping))
+                                dict(self.mapping), self.keep_extra)
 
     # ----- planning (worker) ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="import-plan", name="import-plan")
     def plan_in_background(self, token: int, path: str, feature: str, full_set: bool, provenance: str,
-                           mapping: dict[str, str | None]) -> None:
+                           mapping: dict[str, str | None], keep_extra: bool = False) -> None:
         worker = get_current_worker()
         try:
             if Path(path).expanduser().is_dir():
@@ -197,7 +211,7 @@ class ImportScreen(Screen[bool]):
                 return
             data = self._read(path)
             plan = plan_import(self.project, feature, data, source=path, full_set=full_set, provenance=provenance,
-                               mapping=mapping, cancelled=lambda: worker.is_cancelled,
+                               mapping=mapping, keep_extra=keep_extra, cancelled=lambda: worker.is_cancelled,
                                progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)))
         except ImportCancelled:
             return
@@ -205,7 +219,7 @@ class ImportScreen(Screen[bool]):
             self.post_message(self.PlanFailed(token, str(e)))
             return
         except Exception as e:  # an unexpected failure must not take the app down
-            self.post_message(self.PlanFailed(token, f"{type(e).__name__}: {e}"))
+            self.post_message(self.PlanFailed(token, error_text(e)))
             return
         if not worker.is_cancelled:
             self.post_message(self.PlanReady(token, plan))
@@ -436,7 +450,7 @@ class ImportScreen(Screen[bool]):
         except MetaxyError as e:
             self.post_message(self.ImportStopped(f"{e} (nothing was written)"))
         except Exception as e:  # the transaction rolled back; say so rather than crash
-            self.post_message(self.ImportStopped(f"{type(e).__name__}: {e} (nothing was written)"))
+            self.post_message(self.ImportStopped(f"{error_text(e)} (nothing was written)"))
         else:
             self.post_message(self.ImportDone(result))
 

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import get_current_worker
 
 from ...service import review
@@ -35,6 +35,8 @@ from ..widgets.review_model import ReasonGroup, ReviewModel
 from ..widgets.review_samples import ReviewSamples
 from ..widgets.review_selection import Selection, Targets
 from ..widgets.review_summary import ReviewSummary
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
 
@@ -87,6 +89,7 @@ class ReviewScreen(Screen[bool]):
     @dataclass
     class ExplainFailed(Message):
         error: str
+        plain: bool = False  # a plain statement (a root feature: nothing to review), not a failure
 
     @dataclass
     class Progressed(Message):
@@ -117,6 +120,7 @@ class ReviewScreen(Screen[bool]):
         self.selection = Selection()
         self.wrote = False
         self.results: list[ActionResult] = []  # every action's results, oldest first
+        self.unavailable: str | None = None  # why there is nothing to review (a root feature), in plain words
         self._cancel = threading.Event()
         self._current: ActionRequest | None = None
         self._shown: tuple[ReviewModel, ReasonGroup | None] | None = None  # what the samples pane shows
@@ -131,11 +135,17 @@ class ReviewScreen(Screen[bool]):
                 yield ReviewSamples(id="samples")
                 yield ReviewDetail(id="detail")
         yield ActionProgress(id="progress")
-        yield Footer(compact=True)
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        self.title, self.sub_title = fit_titles(f"Review · {self.feature}", "why samples are pending",
+                                                self.app.size.width, path=False)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = f"Review · {self.feature}"
-        self.sub_title = "why samples are pending, and approving them"
+        self._fit_titles()
         self._show_summary()
         self.reload()
 
@@ -150,6 +160,7 @@ class ReviewScreen(Screen[bool]):
 
     # ----- explaining -----------------------------------------------------------------
     def reload(self) -> None:
+        self.unavailable = None
         self.query_one("#review-main").loading = True
         self.explain()
 
@@ -159,15 +170,20 @@ class ReviewScreen(Screen[bool]):
     @work(thread=True, exclusive=True, group="review-explain", name="review-explain")
     def explain(self) -> None:
         worker = get_current_worker()
+        reason = review.not_reviewable(self.project, self.feature)
+        if reason is not None:
+            self.post_message(self.ExplainFailed(reason, plain=True))
+            return
         try:
             ex = review.explain(self.project, self.feature)
             model = ReviewModel.build(
                 ex, pending_upstream=review.pending_upstream(self.project, self.feature),
                 has_compute=review.has_compute(self.project, self.feature),
-                downstream=self.project.graph.plan().downstream_closure(self.feature))
+                downstream=self.project.graph.plan().downstream_closure(self.feature),
+                waiting_on=review.waiting_on(self.project, self.feature))
         except Exception as e:  # a store or definition error: show it, keep the screen usable
             if not worker.is_cancelled:
-                self.post_message(self.ExplainFailed(f"{type(e).__name__}: {e}"))
+                self.post_message(self.ExplainFailed(review.error_text(e)))
             return
         if not worker.is_cancelled:
             self.post_message(self.Explained(model))
@@ -183,8 +199,14 @@ class ReviewScreen(Screen[bool]):
 
     def on_review_screen_explain_failed(self, message: ExplainFailed) -> None:
         self.query_one("#review-main").loading = False
-        self.query_one(ReviewSummary).update(Text(f"Could not explain {self.feature}: {message.error}", style="red"))
-        self.notify(f"Could not explain {self.feature}: {message.error}", severity="error", markup=False)
+        if message.plain:
+            self.unavailable = message.error
+            self.query_one(ReviewSummary).update(Text(message.error, style="bold"))
+            self.query_one(ReviewDetail).show_note(Text(message.error))
+            return
+        self.unavailable = f"Could not explain {self.feature}: {message.error}"
+        self.query_one(ReviewSummary).update(Text(self.unavailable, style="red"))
+        self.notify(self.unavailable, severity="error", markup=False)
 
     # ----- what is shown --------------------------------------------------------------
     def _highlighted_group(self) -> ReasonGroup | None:
@@ -213,11 +235,9 @@ class ReviewScreen(Screen[bool]):
         self._shown = (self.model, group)
         self.query_one(ReviewSamples).show(self.model, group, self.selection)
         if not self.model.groups:
-            note = Text(f"Nothing pending for {self.feature}.")
+            note = Text(review.nothing_pending(self.feature, self.model.pending_upstream, self.model.waiting_on))
             if self.model.pending_upstream:
-                note.append(f"\n\nUpstream {', '.join(self.model.pending_upstream)} has pending work: once it is "
-                            "recomputed, this feature's samples that depend on it will be pending here. "
-                            "P approves everything, upstream first.")
+                note.append("\n\nP approves everything, upstream first.")
             self.query_one(ReviewDetail).show_note(note)
 
     def on_review_groups_group_highlighted(self, message: ReviewGroups.GroupHighlighted) -> None:
@@ -239,8 +259,15 @@ class ReviewScreen(Screen[bool]):
         self.query_one(ReviewGroups).refresh_marks(self.model, self.selection)
         self._show_summary()
 
+    def _selectable(self) -> bool:
+        """Whether there are samples to select; says why not when there is a reason to give."""
+        if self.unavailable is not None:
+            self.notify(self.unavailable, markup=False)
+            return False
+        return self.model is not None
+
     def action_toggle(self) -> None:
-        if self.model is None:
+        if not self._selectable() or self.model is None:
             return
         if self.focused is self.query_one(ReviewGroups):
             self.action_toggle_group()
@@ -253,26 +280,29 @@ class ReviewScreen(Screen[bool]):
 
     def action_toggle_group(self) -> None:
         group = self._highlighted_group()
-        if self.model is None or group is None:
+        if not self._selectable() or self.model is None or group is None:
             return
         self.selection.toggle_group(group, self.model)
         self._refresh_marks()
 
     def action_toggle_all(self) -> None:
-        if self.model is None:
+        if not self._selectable() or self.model is None:
             return
         self.selection.toggle_all(self.model)
         self._refresh_marks()
 
     # ----- confirming -----------------------------------------------------------------
     def _ready_targets(self) -> Targets | None:
+        if self.unavailable is not None:
+            self.notify(self.unavailable, markup=False)
+            return None
         if self.model is None:
             self.notify("Still explaining: wait a moment.", markup=False)
             return None
         if not self.model.total:
-            extra = (f" Upstream {', '.join(self.model.pending_upstream)} has pending work: P approves everything "
-                     "in order." if self.model.pending_upstream else "")
-            self.notify(f"{self.feature} has nothing pending.{extra}", markup=False)
+            extra = " P approves everything in order." if self.model.pending_upstream else ""
+            said = review.nothing_pending(self.feature, self.model.pending_upstream, self.model.waiting_on)
+            self.notify(said + extra, markup=False)
             return None
         return self._targets()
 

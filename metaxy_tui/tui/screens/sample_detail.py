@@ -16,12 +16,15 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...service.detail import LinkedGroup, SampleDetail, SampleRef, sample_detail
 from ...service.project import Project
 from ...service.samples import format_ids, format_time, format_value
+from ...service.review import error_text
+from ..widgets.key_footer import KeyFooter
+from ..fit import fit_titles
 
 STATE_STYLES = {"current": "bold green", "deleted": "bold red", "earlier version": "bold yellow",
                 "not stored": "bold red"}
@@ -68,11 +71,16 @@ class SampleDetailScreen(Screen):
             yield Static(Text("loading…", style="dim"), id="detail-body")
         yield Static(Text("Upstream and downstream samples (enter opens one)", style="bold"), id="detail-links-title")
         yield OptionList(id="detail-links")
-        yield Footer()
+        yield KeyFooter()
+
+    def _fit_titles(self) -> None:
+        self.title, self.sub_title = fit_titles("metaxy-tui", f"sample of {self.ref.feature}", self.app.size.width)
+
+    def on_resize(self) -> None:
+        self._fit_titles()
 
     def on_mount(self) -> None:
-        self.title = "metaxy-tui"
-        self.sub_title = f"sample of {self.ref.feature}"
+        self._fit_titles()
         self.query_one("#detail-links", OptionList).focus()
         self.load()
 
@@ -94,7 +102,7 @@ class SampleDetailScreen(Screen):
         try:
             detail = sample_detail(self.project, self.ref.feature, self.ref.ids)
         except Exception as e:
-            self.post_message(self.Failed(f"{type(e).__name__}: {e}"))
+            self.post_message(self.Failed(error_text(e)))
             return
         self.post_message(self.Loaded(detail))
 

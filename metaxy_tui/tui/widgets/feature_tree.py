@@ -14,10 +14,23 @@ STYLE = {"root": "cyan", "up_to_date": "green", "pending": "yellow", "waiting": 
          "unknown": "dim"}
 
 
-def status_text(status: FeatureStatus | None) -> Text:
+def status_text(status: FeatureStatus | None, short: bool = False) -> Text:
     if status is None:
         return Text("…", style="dim")
-    return Text(status.label, style=STYLE.get(status.kind, ""))
+    return Text(short_label(status) if short else status.label, style=STYLE.get(status.kind, ""))
+
+
+def short_label(status: FeatureStatus) -> str:
+    """The status in a few cells, for a narrow tree (the hint line and the Feature tab say the rest)."""
+    if status.kind == "root":
+        return f"root · {status.rows:,}"
+    if status.kind == "pending":
+        return f"{status.pending:,} pending"
+    if status.kind == "waiting":
+        return "waiting"
+    if status.kind == "error":
+        return "error"
+    return status.label
 
 
 class FeatureTree(Tree[str]):
@@ -70,8 +83,19 @@ class FeatureTree(Tree[str]):
         name = key.split("/")[-1]
         label = Text(name, style="bold" if node.children else "")
         label.append("  ")
-        label.append_text(status_text(self._statuses.get(key)))
+        status = self._statuses.get(key)
+        full = status_text(status)
+        # the tree draws guides and an expand icon before the label: about guide_depth cells a level
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth - 3
+        label.append_text(status_text(status, short=True) if 0 < room < label.cell_len + full.cell_len else full)
         node.set_label(label)
+
+    def on_resize(self) -> None:
+        for key in self.feature_keys:
+            self._relabel(key)
 
     def set_status(self, status: FeatureStatus) -> None:
         self._statuses[status.key] = status

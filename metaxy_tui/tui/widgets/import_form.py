@@ -1,4 +1,5 @@
-"""The import screen's form: the file, the root feature, partial batch or full set, and provenance."""
+"""The import screen's form: the file, the root feature, partial batch or full set, whether to keep
+columns that match no feature column, and provenance."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select
 
 from .import_path_suggester import ImportPathSuggester
 
@@ -30,6 +31,7 @@ class ImportForm(Vertical):
     ImportForm #feature { width: 32; }
     ImportForm #mode { layout: horizontal; width: auto; height: 1; }
     ImportForm #mode RadioButton { width: auto; margin-right: 2; }
+    ImportForm #keep-extra { width: auto; }
     ImportForm #provenance { width: 48; }
     """
 
@@ -51,6 +53,10 @@ class ImportForm(Vertical):
     @dataclass
     class ProvenanceChosen(Message):
         provenance: str
+
+    @dataclass
+    class KeepExtraChosen(Message):
+        keep: bool
 
     def __init__(self, roots: list[str], feature: str | None, folder: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -76,6 +82,9 @@ class ImportForm(Vertical):
                                   tooltip="The file holds some samples: stored samples it lacks are kept")
                 yield RadioButton("full set", id="full",
                                   tooltip="The file holds every sample: stored samples it lacks are soft-deleted")
+            yield Checkbox("keep unmatched columns", id="keep-extra", compact=True,
+                           tooltip="Store file columns that match no feature column as columns of their own "
+                                   "(typed from the file); otherwise each is a problem to map or ignore")
         with Horizontal():
             yield Label("Provenance")
             yield Select(BASE_PROVENANCE, value="auto", allow_blank=False, id="provenance", compact=True)
@@ -123,6 +132,11 @@ class ImportForm(Vertical):
     def _mode(self, event: RadioSet.Changed) -> None:
         event.stop()
         self.post_message(self.ModeChosen(event.pressed.id == "full"))
+
+    @on(Checkbox.Changed, "#keep-extra")
+    def _keep_extra(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.post_message(self.KeepExtraChosen(event.value))
 
     @on(Select.Changed, "#provenance")
     def _provenance_changed(self, event: Select.Changed) -> None:

@@ -32,6 +32,8 @@ def header(column: str, plan: ImportPlan, bad: bool) -> Text:
         text.append("✗ unknown", style="bold red")
     elif state == "ignored" or target is None:
         text.append("· not imported", style="dim")
+    elif state == "extra":
+        text.append("+ kept as is", style="yellow")
     else:
         text.append(f"→ {short_target(target)}", style="cyan" if state == "provenance" else "green")
     return text

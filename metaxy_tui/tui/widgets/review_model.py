@@ -50,6 +50,7 @@ class ReviewModel:
     has_compute: bool = True
     downstream: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    waiting_on: list[str] = field(default_factory=list)  # upstream never written
 
     def __post_init__(self) -> None:
         # keys are made when a selection first needs them: opening a million-sample review makes none
@@ -80,12 +81,13 @@ class ReviewModel:
 
     @classmethod
     def build(cls, explanation: Explanation, *, pending_upstream: list[str], has_compute: bool,
-              downstream: list[str]) -> "ReviewModel":
+              downstream: list[str], waiting_on: list[str] | None = None) -> "ReviewModel":
         # one reason per sample, each group's reasons made as the screen shows them
         groups = [ReasonGroup(name, rs[0].status, rs) for name, rs in explanation.groups().items()]
         counts = explanation.counts()
         return cls(explanation.feature, list(explanation.increment.key), groups, list(pending_upstream),
-                   has_compute, list(downstream), {s: counts.get(s, 0) for s in STATUSES})
+                   has_compute, list(downstream), {s: counts.get(s, 0) for s in STATUSES},
+                   waiting_on=list(waiting_on or []))
 
     @property
     def total(self) -> int:

@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from ...service.export import ExportJob, ExportProcess, ExportResult, default_export_path, format_of
 from ...service.project import Project
+from ...service.review import error_text
 from ...service.samples import (Interrupted, SamplePager, SampleView, StaleView, ViewSpec, format_ids,
                                 parse_ids)
 from ..screens.sample_detail import SampleDetailScreen
@@ -188,7 +189,7 @@ class SamplesPanel(Vertical):
         except (Interrupted, StaleView):
             return
         except Exception as e:  # shown to the user; the table keeps what it had
-            self.post_message(self.ViewFailed(spec, f"{type(e).__name__}: {e}"))
+            self.post_message(self.ViewFailed(spec, error_text(e)))
 
     @on(ViewReady)
     def _view_ready(self, message: ViewReady) -> None:
@@ -344,7 +345,7 @@ class SamplesPanel(Vertical):
         except (Interrupted, StaleView):
             return
         except Exception as e:
-            self.post_message(self.ViewFailed(view.spec, f"{type(e).__name__}: {e}"))
+            self.post_message(self.ViewFailed(view.spec, error_text(e)))
             return
         self.post_message(self.JumpDone(view.generation, ids, position))
 
@@ -442,7 +443,7 @@ class SamplesPanel(Vertical):
             self.post_message(self.ExportFinished(None, cancelled=True))
             return
         except Exception as e:
-            self.post_message(self.ExportFinished(None, f"{type(e).__name__}: {e}"))
+            self.post_message(self.ExportFinished(None, error_text(e)))
             return
         self.post_message(self.ExportFinished(result))
 
