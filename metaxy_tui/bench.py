@@ -140,6 +140,20 @@ def _rss_kib() -> int:
 
 
 def _peak_kib(usage=None) -> int:
+    """This process's peak resident memory in KiB.
+
+    On Linux, VmHWM of /proc/self/status: ru_maxrss survives fork and exec, so a worker started
+    by a driver holding 350 MB of generated data reported at least 350 MB whatever it used.
+    `usage` (a child's rusage, from wait4) is used as given.
+    """
+    if usage is None:
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
     peak = (usage or resource.getrusage(resource.RUSAGE_SELF)).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
@@ -720,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"  Metaxy: `import metaxy` fails in {args.metaxy_python} (give --metaxy-python): comparison skipped")
     _say(f"  workdir {workdir}" + (" (stores kept)" if args.keep else " (stores removed after use)"))
     _say("  time = resolve_update(child) + its three frames in memory with every column (wall clock; cpu s: the "
-         "process's CPU time for the same, all threads); peak MB = the process's ru_maxrss; explain cases time whole "
+         "process's CPU time for the same, all threads); peak MB = the process's peak resident memory (VmHWM; for "
+         "a command line, its ru_maxrss, started from a small process); explain cases time whole "
          "`metaxy-tui resolve` processes; load = highest 1-minute load average around the case's runs (above "
          f"{info['cores']}: the machine was shared)")
     _say()
