@@ -81,6 +81,13 @@ def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) ->
             .collect())
 
 
+def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
+    """The deps' values by key, joined and hashed (store/trace_queries.py); `lean`: one row per key."""
+    keyed = _keyed(plan, dep_frames, hasher)
+    return keyed.unique(subset=list(plan.key), keep="first", maintain_order=True) if lean and len(plan.deps) > 1 \
+        else keyed
+
+
 def _columns(plan: FeaturePlan) -> list[str]:
     """The increment's columns: the deps' kept columns, then the provenance."""
     return list(dict.fromkeys(c for d in plan.deps for c in d.columns)) + [PROVENANCE_BY_FIELD, PROVENANCE]

@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
-from ...service import review
+from ...service import impact, review
+from ...service.impact import BlastRadius
 from ...service.project import Project
 from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
 from ...service.status import FeatureStatus, iter_statuses
@@ -39,6 +40,7 @@ from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
+from .graph_diff import stale_text
 
 ACTION_TITLES = {"recompute": "Recompute", "accept": "Accept", "delete_removed": "Delete removed",
                  "walk": "Delete removed downstream", "approve_all": "Approve all pending"}
@@ -50,6 +52,37 @@ def _samples(n: int, word: str = "sample") -> str:
 
 def _parts(**counts: int) -> str:
     return ", ".join(f"{n:,} {status}" for status, n in counts.items() if n)
+
+
+@dataclass
+class RadiusRequest:
+    """A question waiting for its blast radius (worked out in a worker)."""
+
+    title: str
+    body: Text
+    go: str
+    request: "ActionRequest"
+    reasons: list
+    radius: BlastRadius | None = None
+    error: str | None = None
+
+
+def radius_text(text: Text, radius: BlastRadius | None, error: str | None = None) -> None:
+    """The blast radius of an approval, appended to its question."""
+    if radius is None:
+        text.append(f"\n\nWhich downstream samples this makes stale could not be worked out: {error}", style="dim")
+        return
+    n = radius.total
+    text.append("\n\nBlast radius: ", style="bold")
+    if not n:
+        text.append("no downstream sample would become stale.")
+    else:
+        text.append(f"{n:,} downstream sample{'s' if n != 1 else ''} would become stale:")
+    for st in radius.stale:
+        text.append("\n")
+        text.append_text(stale_text(st, indent="  "))
+    for u in radius.unaffected:
+        text.append(f"\n  unaffected: {u}", style="green")
 
 
 @dataclass
@@ -110,6 +143,10 @@ class ReviewScreen(Screen[bool]):
     @dataclass
     class StatusesReady(Message):
         statuses: list[FeatureStatus]
+
+    @dataclass
+    class RadiusReady(Message):
+        asked: RadiusRequest
 
     def __init__(self, project: Project, feature: str, *, batch_size: int = DEFAULT_BATCH) -> None:
         super().__init__()
@@ -313,12 +350,42 @@ class ReviewScreen(Screen[bool]):
             text.append(", ".join(self.model.downstream))
         else:
             text.append("\n\nNo downstream features are affected.", style="dim")
+        self._upstream_warning(text)
+
+    def _upstream_warning(self, text: Text) -> None:
+        assert self.model is not None
         if self.model.pending_upstream:
             text.append("\n\n⚠ Upstream has pending work: ", style="bold yellow")
             text.append(", ".join(self.model.pending_upstream), style="yellow")
             text.append(".\nDoing this now reads the upstream as it is stored; once the upstream is brought "
                         "up to date these samples will be pending again. \"Upstream first\" approves the "
                         "upstream (recompute and delete removed, in order), then does this.")
+
+    def _radius_then_confirm(self, title: str, body: Text, go: str, request: ActionRequest,
+                             reasons: list) -> None:
+        """Work out the blast radius (in a worker), then ask with it in the question."""
+        assert self.model is not None
+        if not self.model.downstream:
+            self._impact(body, "have pending work")
+            self._confirm(title, body, go, request)
+            return
+        self.notify("Working out which downstream samples this would make stale…", timeout=2, markup=False)
+        self.blast_radius(RadiusRequest(title, body, go, request, reasons))
+
+    @work(thread=True, exclusive=True, group="review-radius", name="review-radius")
+    def blast_radius(self, asked: "RadiusRequest") -> None:
+        try:
+            moves = impact.sample_moves(self.project, self.feature, asked.reasons)
+            asked.radius = impact.approval_impact(self.project, self.feature, moves)
+        except Exception as e:  # the question is still asked, without the radius
+            asked.error = review.error_text(e)
+        self.post_message(self.RadiusReady(asked))
+
+    def on_review_screen_radius_ready(self, message: "RadiusReady") -> None:
+        asked = message.asked
+        radius_text(asked.body, asked.radius, asked.error)
+        self._upstream_warning(asked.body)
+        self._confirm(asked.title, asked.body, asked.go, asked.request)
 
     def _choices(self, go: str) -> list[Choice]:
         assert self.model is not None
@@ -367,9 +434,8 @@ class ReviewScreen(Screen[bool]):
         body.append(f"Selected: {targets.description}.\n")
         body.append("Each batch is one transaction: cancelling, or an error in the function, keeps the batches "
                     "already written.", style="dim")
-        self._impact(body, "have pending work")
         request = ActionRequest("recompute", targets.keys("added", "changed"), total=len(todo))
-        self._confirm(f"Recompute {self.feature}?", body, "Recompute", request)
+        self._radius_then_confirm(f"Recompute {self.feature}?", body, "Recompute", request, todo)
 
     def action_accept(self) -> None:
         targets = self._ready_targets()
@@ -392,9 +458,8 @@ class ReviewScreen(Screen[bool]):
             body.append(f"{_samples(skipped)} never computed (nothing stored to carry forward) will be skipped.\n",
                         style="yellow")
         body.append("Use this when the upstream change does not change the output.", style="dim")
-        self._impact(body, "see these samples as changed")
         request = ActionRequest("accept", targets.keys("added", "changed"), total=len(todo))
-        self._confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request)
+        self._radius_then_confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request, stored)
 
     def action_delete_removed(self) -> None:
         targets = self._ready_targets()
