@@ -55,7 +55,7 @@ class Writer:
         self._expect("ready")
 
     def _pump(self) -> None:
-        for line in self.proc.stdout:
+        for line in self.proc.stdout:  # bounded: on a daemon thread; _expect waits with a timeout
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
 
