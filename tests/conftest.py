@@ -21,6 +21,10 @@ _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Healt
 settings.register_profile("ci", parent=settings(derandomize=True, **_common),
                           database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(EXAMPLES)))
 settings.register_profile("explore", database=DirectoryBasedExampleDatabase(EXAMPLES), **_common)
+# "record": CI's seeds, saving failures (tests/mutation/run_mutations.py --record-examples uses it on
+# a copy of the tests with a bug put in the engine, and keeps the failing examples it finds)
+settings.register_profile("record", parent=settings(derandomize=True, **_common),
+                          database=DirectoryBasedExampleDatabase(EXAMPLES))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python tests/mutation/run_mutations.py -k reader -k resolve   # some of them
     .venv/bin/python tests/mutation/run_mutations.py --tests-from 311afc8    # the tests of a commit
     .venv/bin/python tests/mutation/run_mutations.py --list
+    .venv/bin/python tests/mutation/run_mutations.py -k hashing --record-examples   # seed the example database
 
 Not run by CI (it takes 20-40 minutes on two cores). For each mutation in MUTATIONS below (an
 operator swapped, an off-by-one, a dropped condition or retry, a sort order reversed, another
@@ -15,8 +16,10 @@ timed out) or survived (every test passed). A survivor is a bug the suite would 
 Each mutation is an exact piece of source text and its replacement; when the code has moved
 on and the text is no longer there (or is there twice), the mutation is reported as "does
 not apply" and left out of the kill rate: update it. The unmutated copy must pass first.
-The working tree is never modified: the copy is. `--tests-from REV` takes tests/ (and the
-subset's files) from a git revision, to compare the kill rate of older tests on the same code.
+The working tree is never modified: the copy is (except that --record-examples copies the
+failing examples found on a mutant into tests/hypothesis-examples, the property tests' example
+database, for CI to replay). `--tests-from REV` takes tests/ from a git revision, to compare the
+kill rate of older tests on the same code.
 """
 
 from __future__ import annotations
@@ -222,10 +225,31 @@ def copy_tree(workdir: Path, tests_from: str | None) -> None:
         shutil.rmtree(workdir / "tests" / "tui" / "__snapshots__", ignore_errors=True)
 
 
-def run_tests(workdir: Path, tests: list[str], timeout: float) -> tuple[str, float, str]:
+PROPERTY_TESTS = ["tests/test_properties.py", "tests/test_properties_graphs.py"]
+EXAMPLES = "tests/hypothesis-examples"
+
+
+def record_examples(workdir: Path, timeout: float) -> list[str]:
+    """Run the property tests on the mutated copy with CI's seeds, saving failing examples into the
+    copy's example database; copy the new entries into this checkout's. Returns their paths."""
+    db = workdir / EXAMPLES
+    before = {p for p in db.rglob("*") if p.is_file()}
+    run_tests(workdir, PROPERTY_TESTS, timeout, profile="record", stop_at_first=False)
+    new = sorted(p for p in db.rglob("*") if p.is_file() and p not in before)
+    for p in new:
+        target = ROOT / p.relative_to(workdir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, target)
+    return [str(p.relative_to(workdir)) for p in new]
+
+
+def run_tests(workdir: Path, tests: list[str], timeout: float, profile: str = "ci",
+              stop_at_first: bool = True) -> tuple[str, float, str]:
     """('passed' | 'failed' | 'timeout' | 'error', seconds, the tail of the output)."""
-    env = dict(os.environ, PYTHONPATH=str(workdir), PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="ci")
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", *tests]
+    env = dict(os.environ, PYTHONPATH=str(workdir), PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE=profile)
+    env.pop("HYPOTHESIS_MAX", None)
+    cmd = [sys.executable, "-m", "pytest", *(["-x"] if stop_at_first else []), "-q", "-p", "no:cacheprovider",
+           "--no-header", *tests]
     start = time.monotonic()
     try:
         p = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
@@ -254,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests-from", default=None, help="take tests/ from this git revision (default: working tree)")
     p.add_argument("--timeout", type=float, default=600, help="seconds per test run (default 600)")
     p.add_argument("--list", action="store_true", help="list the mutations and exit")
+    p.add_argument("--record-examples", action="store_true",
+                   help="for each caught mutation, keep the failing examples the property tests find with CI's "
+                        f"seeds in {EXAMPLES} (commit them: CI replays them first)")
     args = p.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.k or any(k in m.name for k in args.k)]
     if args.list:
@@ -288,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
             detail = first_failure(tail) if status != "passed" else m.what
             results.append((m, verdict, took, detail))
             print(f"{verdict:15s} {m.name} ({took:.0f} s): {detail}", flush=True)
+            if args.record_examples and verdict.startswith("caught"):
+                target.write_text(source.replace(m.old, m.new))
+                try:
+                    kept = record_examples(workdir, args.timeout)
+                finally:
+                    target.write_text(source)
+                print(f"{'':15s} examples kept: {len(kept)}", flush=True)
     applied = [r for r in results if r[1] not in ("does not apply", "error")]
     caught = [r for r in applied if r[1].startswith("caught")]
     print(f"\nkill rate: {len(caught)} of {len(applied)} mutations caught"

@@ -139,7 +139,7 @@ def assert_one_commit(got: dict, refs: list[dict], key: list[str]) -> None:
 # ----- between resolve_update's phases (store/resolve.py) -------------------------------------------
 
 @pytest.mark.parametrize("feature", cc.DERIVED)
-@pytest.mark.parametrize("commits", [1, 8], ids=["one commit between the phases", "a commit after every read"])
+@pytest.mark.parametrize("commits", [1, 20], ids=["one commit between the phases", "a commit after every read"])
 def test_a_commit_between_resolve_phases_never_mixes_two_commits(feature, commits, writer, tmp_path, monkeypatch):
     graph = cc.build_graph()
     path = tmp_path / "store.db"
