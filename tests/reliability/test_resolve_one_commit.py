@@ -200,6 +200,9 @@ def resolve_root(store):
 READS = {"pending_counts": (pending_counts, (cc.COPY,)),  # copy up to date: nothing pending before the commit
          "resolve, everything added": (resolve_all_new, ()),  # copy never written: one batch, no second phase
          "resolve a root's samples": (resolve_root, ())}
+AT_REST = {"pending_counts": {"added": 0, "changed": 0, "removed": 0},  # (counts of the answer, before the commit)
+           "resolve, everything added": {"added": cc.ITEMS, "changed": 0, "removed": 0},
+           "resolve a root's samples": {"added": 0, "changed": 0, "removed": 0}}
 CASES = [(what, 1) for what in READS] + [("resolve, everything added", 40)]
 
 
@@ -223,6 +226,8 @@ def test_a_commit_between_the_parts_of_one_read_batch_is_never_mixed_in(what, co
     store.open("r")
     try:
         refs = [read(quiet)]
+        # read in parts at rest, every row is there once
+        assert (refs[0] if what == "pending_counts" else {k: len(v) for k, v in refs[0].items()}) == AT_REST[what]
         original = reader_module.Reader._columnar_frame
         fired, parts = [], []
 
