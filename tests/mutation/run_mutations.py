@@ -184,9 +184,9 @@ MUTATIONS = [
     M("explain-aggregation-words", "explain.py",
       "        if kind == \"aggregation\":\n            words", "        if kind == \"identity\":\n            words",
       "an aggregation's change group does not say 'members'"),
-    M("explain-new-upstream-boundary", "explain.py",
-      "fresh = first.filter((pl.col(\"__first\") > last_write)", "fresh = first.filter((pl.col(\"__first\") >= last_write)",
-      "an upstream sample stored by the feature's last write counts as new"),
+    M("explain-moved-fields-inverted", "explain.py",
+      "for f in fields if r[f\"__v:{f}\"] != r[f\"__v:{f}__now\"]}", "for f in fields if r[f\"__v:{f}\"] == r[f\"__v:{f}__now\"]}",
+      "an upstream sample's unchanged fields are named as the ones that moved"),
     # ----- spec.py
     M("spec-duplicate-id-columns", "spec.py",
       "if len(set(id_columns)) != len(id_columns):", "if len(set(id_columns)) != len(set(id_columns)):",
