@@ -89,10 +89,9 @@ MUTATIONS = [
     M("resolve-expansion-mixed-children", "store/resolve.py",
       ".otherwise(pl.lit(MIXED))", ".otherwise(pl.col(PROVENANCE).first())",
       "an expansion's children that disagree count as up to date"),
-    M("resolve-counts-members", "store/resolve.py",
-      "_states(expected.select(key + [PROVENANCE]).unique(subset=key), current, key)",
-      "_states(expected.select(key + [PROVENANCE]), current, key)",
-      "pending_counts counts an aggregation's members, not its groups"),
+    M("resolve-row-provenance-field-order", "store/resolve.py",
+      "    fields = sorted(field_hashes)\n", "    fields = list(field_hashes)\n",
+      "a derived row's provenance joins its field hashes in declared, not sorted, order"),
     # ----- store/reader.py
     M("reader-retry-dropped", "store/reader.py",
       "                if self._write_counter() == before:\n                    return out",
