@@ -4,7 +4,7 @@
     .venv/bin/python tests/mutation/run_mutations.py -k reader -k resolve   # some of them
     .venv/bin/python tests/mutation/run_mutations.py --tests-from 311afc8    # the tests of a commit
     .venv/bin/python tests/mutation/run_mutations.py --list
-    .venv/bin/python tests/mutation/run_mutations.py -k hashing --record-examples   # seed the example database
+    .venv/bin/python tests/mutation/run_mutations.py -k store-soft --record-examples   # seed the example database
 
 Not run by CI (it takes 20-40 minutes on two cores). For each mutation in MUTATIONS below (an
 operator swapped, an off-by-one, a dropped condition or retry, a sort order reversed, another
@@ -228,18 +228,19 @@ PROPERTY_TESTS = ["tests/test_properties.py", "tests/test_properties_graphs.py"]
 EXAMPLES = "tests/hypothesis-examples"
 
 
-def record_examples(workdir: Path, timeout: float) -> list[str]:
+def record_examples(workdir: Path, timeout: float) -> tuple[tuple[str, float, str], list[str]]:
     """Run the property tests on the mutated copy with CI's seeds, saving failing examples into the
-    copy's example database; copy the new entries into this checkout's. Returns their paths."""
+    copy's example database; copy the new entries into this checkout's. Returns the run's outcome
+    and the new entries' paths."""
     db = workdir / EXAMPLES
     before = {p for p in db.rglob("*") if p.is_file()}
-    run_tests(workdir, PROPERTY_TESTS, timeout, profile="record", stop_at_first=False)
+    outcome = run_tests(workdir, PROPERTY_TESTS, timeout, profile="record", stop_at_first=False)
     new = sorted(p for p in db.rglob("*") if p.is_file() and p not in before)
     for p in new:
         target = ROOT / p.relative_to(workdir)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, target)
-    return [str(p.relative_to(workdir)) for p in new]
+    return outcome, [str(p.relative_to(workdir)) for p in new]
 
 
 def run_tests(workdir: Path, tests: list[str], timeout: float, profile: str = "ci",
@@ -278,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=600, help="seconds per test run (default 600)")
     p.add_argument("--list", action="store_true", help="list the mutations and exit")
     p.add_argument("--record-examples", action="store_true",
-                   help="for each caught mutation, keep the failing examples the property tests find with CI's "
-                        f"seeds in {EXAMPLES} (commit them: CI replays them first)")
+                   help="run only the property tests on each mutant, with CI's seeds, and keep the failing "
+                        f"examples they find in {EXAMPLES} (commit them: CI replays them first)")
     args = p.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.k or any(k in m.name for k in args.k)]
     if args.list:
@@ -306,21 +307,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'does not apply':15s} {m.name}: text found {source.count(m.old)} times", flush=True)
                 continue
             target.write_text(source.replace(m.old, m.new))
+            kept = None
             try:
-                status, took, tail = run_tests(workdir, tests, args.timeout)
+                if args.record_examples:
+                    (status, took, tail), kept = record_examples(workdir, args.timeout)
+                else:
+                    status, took, tail = run_tests(workdir, tests, args.timeout)
             finally:
                 target.write_text(source)
             verdict = {"failed": "caught", "timeout": "caught (timeout)", "passed": "SURVIVED"}.get(status, "error")
             detail = first_failure(tail) if status != "passed" else m.what
             results.append((m, verdict, took, detail))
-            print(f"{verdict:15s} {m.name} ({took:.0f} s): {detail}", flush=True)
-            if args.record_examples and verdict.startswith("caught"):
-                target.write_text(source.replace(m.old, m.new))
-                try:
-                    kept = record_examples(workdir, args.timeout)
-                finally:
-                    target.write_text(source)
-                print(f"{'':15s} examples kept: {len(kept)}", flush=True)
+            print(f"{verdict:15s} {m.name} ({took:.0f} s): {detail}"
+                  + (f"; examples kept: {len(kept)}" if kept is not None else ""), flush=True)
     applied = [r for r in results if r[1] not in ("does not apply", "error")]
     caught = [r for r in applied if r[1].startswith("caught")]
     print(f"\nkill rate: {len(caught)} of {len(applied)} mutations caught"
