@@ -15,7 +15,7 @@ from metaxy_tui.hashing import Hasher, HashAlgorithm
 
 # HYPOTHESIS_MAX=300 runs more examples by hand
 # on the profile loaded by tests/conftest.py (fixed seed and stored examples in CI)
-SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "30")))
+SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "25")))
 
 G = mx.FeatureGraph()
 with G.use():

@@ -56,9 +56,9 @@ from metaxy_tui.columns import ColumnType
 from metaxy_tui.definition import FeatureDefinition
 from metaxy_tui.spec import FeatureSpec
 
-# every example checks all nine lineage cases (lifecycle()), so 12 a test give 36 of each, in CI's
+# every example checks all nine lineage cases (lifecycle()), so 10 a test give 30 of each, in CI's
 # time budget for the property tests (under 60 s on two cores)
-MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX", "12"))
+MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX", "10"))
 SETTINGS = settings(max_examples=MAX_EXAMPLES)  # on the profile loaded by tests/conftest.py (seed, database)
 
 PBF = "metaxy_provenance_by_field"
