@@ -6,7 +6,7 @@
     .venv/bin/python tests/mutation/run_mutations.py --list
     .venv/bin/python tests/mutation/run_mutations.py -k store-soft --record-examples   # seed the example database
 
-Not run by CI (it takes 20-40 minutes on two cores). For each mutation in MUTATIONS below (an
+Not run by CI (it takes 30-50 minutes on two cores). For each mutation in MUTATIONS below (an
 operator swapped, an off-by-one, a dropped condition or retry, a sort order reversed, another
 join kind ...) it copies the package, the tests and the sample data into a temporary folder,
 applies that one change to the copy, runs a fast subset of the engine tests (TESTS) against
