@@ -195,7 +195,7 @@ def recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
     if samples.height == 0:
         result.outcome = "nothing to do"
         return result
-    as_of = store._resolved_as_of.get(feature)
+    as_of = store.resolved_as_of(feature)
     expansion = list(plan.key) != list(plan.definition.id_columns)
     # the entry exists from the start; each batch adds its samples inside its own transaction
     audit_id = store.start_audit(action="recompute", feature=feature, feature_version=plan.feature_version)
@@ -272,7 +272,7 @@ def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
     result.skipped = wanted.height - len(accepted)
     if result.skipped:
         result.note = "never computed, nothing stored to carry forward"
-    as_of = store._resolved_as_of.get(feature)
+    as_of = store.resolved_as_of(feature)
     _audited_step(project, result, plan, accepted, start,
                   lambda within: store.write_metadata(feature, carried, inputs_as_of=as_of, within=within))
     if progress is not None:
