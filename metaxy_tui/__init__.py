@@ -3,8 +3,7 @@
     import metaxy_tui as mx
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .compute import compute  # noqa: E402
 from .config import MetaxyConfig, init, init_metaxy  # noqa: E402
 from .definition import FeatureDefinition  # noqa: E402

@@ -3,7 +3,7 @@
 Every write records `inputs_as_of`: the upstream state its rows were computed from. For a
 changed or removed sample, the upstream rows it was computed from and those it would be
 computed from now differ exactly by the upstream rows replaced after that state and the live
-rows written after it (store/history.py reads both in bulk, for the oldest state in play).
+rows written after it (store/sqlite/history.py reads both in bulk, for the oldest state in play).
 Joining them with the samples on the lineage key, each sample keeping the rows of its own
 state, gives every upstream change of every sample in a few set operations; the texts are
 then built per sample in polars, and the nested parts (fields, upstream, definition) are
@@ -29,10 +29,10 @@ from . import jsontext
 from .columns import PROVENANCE_BY_FIELD
 from .frames import Increment
 from .graph import FeatureGraph
-from .store import history
+from .store.sqlite import history
 
 if TYPE_CHECKING:
-    from .store.sqlite_store import SQLiteMetadataStore
+    from .store.sqlite.store import SQLiteMetadataStore
 
 SHOWN = 12  # upstream samples named per reason; the rest are counted
 
@@ -322,7 +322,7 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
     if increment is not None:
         inc = increment
     elif keys_only and not plan.is_root:
-        from .store import resolve as _resolve
+        from .store.sqlite import resolve as _resolve
 
         store._resolved_as_of[plan.name] = store._write_counter()
         inc, stored = _resolve.resolve_keys(store, gp, plan, store.hasher)

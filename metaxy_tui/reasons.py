@@ -14,11 +14,11 @@ from .explain import KINDS, SHOWN, DefinitionChange
 from .frames import Increment
 from .graph import DepPlan, FeatureGraph, FeaturePlan
 from .keys import FieldKey
-from .store import history
-from .store.history import AS_OF, THEN_UNTIL, THEN_WRITE
+from .store.sqlite import history
+from .store.sqlite.history import AS_OF, THEN_UNTIL, THEN_WRITE
 
 if TYPE_CHECKING:
-    from .store.sqlite_store import SQLiteMetadataStore
+    from .store.sqlite.store import SQLiteMetadataStore
 
 SID = "__sid"  # a changed or removed sample's row number, to group its upstream changes by
 NESTED = ("__fields", "__upstream", "__definition")

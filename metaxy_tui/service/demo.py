@@ -13,8 +13,8 @@ from types import ModuleType
 from ..config import default_store_path
 from ..errors import StoreError
 from ..graph import FeatureGraph
-from ..store.schema import readonly_uri
-from ..store.sqlite_store import SQLiteMetadataStore
+from ..store.sqlite.schema import readonly_uri
+from ..store.sqlite.store import SQLiteMetadataStore
 from .project import Project
 
 DEMO_PROJECT = "video_demo"

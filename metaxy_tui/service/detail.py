@@ -27,8 +27,8 @@ from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID,
 from ..errors import UnknownFeatureError
 from ..graph import DepPlan, FeaturePlan
 from ..keys import quote
-from ..store.resolve import latest_condition
-from ..store.schema import FV, SUPERSEDED, WRITE, table_columns
+from ..store.sqlite.resolve import latest_condition
+from ..store.sqlite.schema import FV, SUPERSEDED, WRITE, table_columns
 from .project import Project
 from .samples import feature_version_names, format_ids, open_readonly, table_location
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from ..columns import CREATED_AT, DATA_VERSION, FEATURE_VERSION, PROVENANCE, UPDATED_AT
 from ..definition import FeatureDefinition
 from ..graph import FeatureGraph
-from ..store.codec import DATETIME_FORMAT
-from ..store.schema import table_columns
+from ..store.sqlite.codec import DATETIME_FORMAT
+from ..store.sqlite.schema import table_columns
 from .samples import (Interrupted, SampleColumn, ViewQuery, ViewSpec, feature_columns, feature_version_names,
                       open_readonly, table_location)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
-from ..store.sqlite_store import SQLiteMetadataStore
+from ..store.sqlite.store import SQLiteMetadataStore
 
 
 @dataclass

@@ -29,10 +29,10 @@ from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, PROVENANCE, UPDATED
 from ..definition import FeatureDefinition
 from ..errors import UnknownFeatureError
 from ..graph import FeatureGraph, FeaturePlan
-from ..store import frame_columns
+from ..store.sqlite import frame_columns
 from ..keys import quote
-from ..store.resolve import latest_condition
-from ..store.schema import FV, SUPERSEDED, readonly_uri, table_columns
+from ..store.sqlite.resolve import latest_condition
+from ..store.sqlite.schema import FV, SUPERSEDED, readonly_uri, table_columns
 
 PAGE_SIZE = 200
 VIEW_TABLE = "temp._mx_view"

@@ -11,7 +11,7 @@ compared, field by field, with what its live upstream gives now (the same comput
 resolve_update, for that one key), so "stale: faces moved" or "orphaned" says what resolve
 would report. Costs stay bounded: each link lists a page of samples (`limit`, in id order;
 `more_samples` reads the next page by keyset) and counts the rest, a walk stops after
-`budget` samples, and every lookup is one indexed query (store/trace_queries.py).
+`budget` samples, and every lookup is one indexed query (store/sqlite/lookups.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import UnknownFeatureError, UnknownSampleError
 from ..graph import FeaturePlan
-from ..store.trace_queries import StoredSample
+from ..store.sqlite.lookups import StoredSample
 from .detail import SampleRef
 from .project import Project
 from .samples import format_ids

@@ -1,5 +1,5 @@
 """The SQLite metadata store."""
 
-from .sqlite_store import SQLiteMetadataStore
+from .sqlite.store import SQLiteMetadataStore
 
 __all__ = ["SQLiteMetadataStore"]

@@ -451,7 +451,7 @@ import os, signal, sys
 sys.path.insert(0, {here!r})
 import writer_child as wc
 import metaxy_tui as mx
-from metaxy_tui.store import schema
+from metaxy_tui.store.sqlite import schema
 
 original = schema.check_or_initialise
 

@@ -27,7 +27,7 @@ import metaxy_tui.tui as tui
 from metaxy_tui.service import review
 from metaxy_tui.service.demo import DEMO_PROJECT, load_demo_modules, open_demo_project
 from metaxy_tui.service.project import open_project
-from metaxy_tui.store.sqlite_store import SQLiteMetadataStore
+from metaxy_tui.store.sqlite.store import SQLiteMetadataStore
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.screens.audit import AuditScreen
 from metaxy_tui.tui.screens.browser import BrowserScreen

@@ -4,12 +4,12 @@ Per dep, two frames:
 
 - its values by key: one row per key of the feature (identity and expansion: the upstream
   row; aggregation: the group) with one value column per upstream field read, the data
-  version (an aggregation's: the hash of the members' data versions, see store/groups.py),
+  version (an aggregation's: the hash of the members' data versions, see store/sqlite/groups.py),
   and, unless `lean`, the kept columns of identity and expansion rows;
 - for an aggregation, unless `lean`, its members: the kept columns of every upstream row
   whose `on` value is not null.
 
-Rows come from the feature version's columnar copy (store/chunks.py) or from SQL; group
+Rows come from the feature version's columnar copy (store/sqlite/chunks.py) or from SQL; group
 values from the stored digests, else built from the members in polars (SQLite's window
 numbers them; each group's string is made once).
 """
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, PROVENANCE, ColumnType, dvbf_column, pbf_column
-from ..graph import DepPlan, FeaturePlan, GraphPlan
-from ..hashing import Hasher
-from ..keys import quote, quote_all
+from ...columns import DELETED_AT, PROVENANCE, ColumnType, dvbf_column, pbf_column
+from ...graph import DepPlan, FeaturePlan, GraphPlan
+from ...hashing import Hasher
+from ...keys import quote, quote_all
 from . import chunks, groups
 from .codec import load_dtype
 from .reader import CopyRead, Query, Reader, columnar_frame, split_by_rowid
@@ -33,7 +33,7 @@ from .schema import FV, SUPERSEDED, WRITE
 
 if TYPE_CHECKING:
     from .resolve import ReadPlan
-    from .sqlite_store import SQLiteMetadataStore
+    from .store import SQLiteMetadataStore
 
 
 def value_column(upstream: str, field: str) -> str:

@@ -30,18 +30,18 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..columns import (DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, ColumnType,
+from ...columns import (DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, ColumnType,
                        dvbf_column, pbf_column)
-from ..errors import InputError, InputProblem
-from ..graph import FeaturePlan, GraphPlan
-from ..keys import quote, quote_all
-from ..spec import feature_key_of
+from ...errors import InputError, InputProblem
+from ...graph import FeaturePlan, GraphPlan
+from ...keys import quote, quote_all
+from ...spec import feature_key_of
 from . import resolve as _resolve
 from .codec import keys_in, table_types
 from .schema import FV, SUPERSEDED, WRITE, table_columns
 
 if TYPE_CHECKING:
-    from .sqlite_store import SQLiteMetadataStore
+    from .store import SQLiteMetadataStore
 
 IN_CHUNK = 400  # keys per `IN (VALUES ...)`: far below SQLite's limit on bound parameters
 

@@ -1,11 +1,11 @@
 """resolve_update: which samples of a feature are new, stale or orphaned.
 
-Each dep gives its values by key (store/upstream.py): identity and expansion rows, or an
+Each dep gives its values by key (store/sqlite/upstream.py): identity and expansion rows, or an
 aggregation's groups, whose values are the stored group digests. They are joined on the key
 and hashed once per key; the feature's current rows (key and provenance) are then matched
 against them, giving added, changed and removed keys. Only then are an aggregation's member
 rows attached, one per member, to the added and changed groups. Every read is planned first
-and runs as one batch that sees one state of the store (store/reader.py).
+and runs as one batch that sees one state of the store (store/sqlite/reader.py).
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType
-from ..errors import InputError, InputProblem
-from ..frames import Increment, IncrementFrame
-from ..graph import FeaturePlan, GraphPlan
-from ..hashing import Hasher
-from ..keys import FieldKey
+from ...columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType
+from ...errors import InputError, InputProblem
+from ...frames import Increment, IncrementFrame
+from ...graph import FeaturePlan, GraphPlan
+from ...hashing import Hasher
+from ...keys import FieldKey
 from . import upstream
 from .codec import polars_schema
 from .upstream import latest_condition, value_column  # noqa: F401  (used by explain and the service layer)
 
 if TYPE_CHECKING:
-    from .sqlite_store import SQLiteMetadataStore
+    from .store import SQLiteMetadataStore
 
 MIXED = "\x00mixed"  # the provenance of an expansion key whose children disagree
 VERIFY_CHUNK = 131_072
@@ -82,7 +82,7 @@ def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) ->
 
 
 def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
-    """The deps' values by key, joined and hashed (store/trace_queries.py); `lean`: one row per key."""
+    """The deps' values by key, joined and hashed (store/sqlite/lookups.py); `lean`: one row per key."""
     keyed = _keyed(plan, dep_frames, hasher)
     return keyed.unique(subset=list(plan.key), keep="first", maintain_order=True) if lean and len(plan.deps) > 1 \
         else keyed
@@ -371,7 +371,7 @@ def removed_frame(plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
 def with_data_versions(inc: Increment, plan: FeaturePlan, hasher: Hasher) -> Increment:
     """Added and changed rows carry `metaxy_data_version(_by_field)`, as Metaxy's increments do:
     equal to the provenance unless the samples supplied their own."""
-    from .validate import with_data_versions as fill
+    from ..validate import with_data_versions as fill
 
     fields = plan.definition.field_keys
     out = []

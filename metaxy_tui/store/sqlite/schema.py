@@ -15,14 +15,14 @@ import time
 import uuid
 from pathlib import Path
 
-from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
+from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
                        dvbf_column, pbf_column)
-from ..definition import FeatureDefinition
-from ..errors import StoreError, StoreFormatError
-from ..keys import quote, quote_all
+from ...definition import FeatureDefinition
+from ...errors import StoreError, StoreFormatError
+from ...keys import quote, quote_all
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
-SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/chunks.py, store/groups.py)
+SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/sqlite/chunks.py, store/sqlite/groups.py)
 
 FV = "_mx_fv"  # feature version id (-> _metaxy_feature_versions.id)
 WRITE = "_mx_write"  # the write that stored the row (-> _metaxy_writes.id)

@@ -15,23 +15,23 @@ from typing import Any
 
 import polars as pl
 
-from .. import __version__
-from ..columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT, dvbf_column, pbf_column
-from ..definition import FeatureDefinition
-from ..errors import InputError, InputProblem, StoreError, StoreFormatError, UnknownFeatureError
-from ..frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
-from ..graph import FeatureGraph, FeaturePlan
-from ..hashing import HashAlgorithm, Hasher
-from ..keys import quote, quote_all
-from ..spec import feature_key_of
+from ...version import __version__
+from ...columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT, dvbf_column, pbf_column
+from ...definition import FeatureDefinition
+from ...errors import InputError, InputProblem, StoreError, StoreFormatError, UnknownFeatureError
+from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
+from ...graph import FeatureGraph, FeaturePlan
+from ...hashing import HashAlgorithm, Hasher
+from ...keys import quote, quote_all
+from ...spec import feature_key_of
 from . import frame_columns
 from . import resolve as _resolve
 from . import schema as _schema
 from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
 from .reader import Reader
-from .trace_queries import TraceQueries
-from .validate import ROW, prepare, prepare_samples
+from .lookups import TraceQueries
+from ..validate import ROW, prepare, prepare_samples
 from .write import insert_rows, match_ids, stage_ids
 
 BUSY_TIMEOUT_S = 30.0
@@ -257,7 +257,7 @@ class SQLiteMetadataStore(TraceQueries):
                                      (fv_id,)).fetchone() is not None
 
     def _read_many(self, queries: list) -> list[pl.DataFrame]:
-        """Several queries that must see one state of the store (see store/reader.py)."""
+        """Several queries that must see one state of the store (see store/sqlite/reader.py)."""
         assert self._reader is not None, "store is not open"
         return self._reader.frames(queries)
 
@@ -279,7 +279,7 @@ class SQLiteMetadataStore(TraceQueries):
         return graph, graph.feature_plan(key)
 
     def _recorded_columns(self) -> frame_columns.Recorded:
-        """Columns typed by the data (see store/frame_columns.py), read again only when one was added."""
+        """Columns typed by the data (see store/sqlite/frame_columns.py), read again only when one was added."""
         with self._lock:
             if not self._has_columns_table:
                 return {}
@@ -420,7 +420,7 @@ class SQLiteMetadataStore(TraceQueries):
                  inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name))).lastrowid
             inserted = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
                                    now=now, progress=progress)
-            # the columnar copy and group digests, in this same transaction (store/upkeep.py)
+            # the columnar copy and group digests, in this same transaction (store/sqlite/upkeep.py)
             upkeep.after_insert(conn, table, plan.definition, fv_id, write_id, inserted, self.hasher,
                                 upkeep.aggregation_orders(gp, plan.name))
             n = inserted.height
@@ -708,7 +708,7 @@ class SQLiteMetadataStore(TraceQueries):
 
         `keys_only`: resolve by key only (see explain.explain), for a caller that needs no rows.
         """
-        from ..explain import explain
+        from ...explain import explain
 
         return explain(self, feature, increment, keys_only=keys_only)
 

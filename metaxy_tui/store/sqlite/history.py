@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, dvbf_column, pbf_column
-from ..graph import DepPlan, FeaturePlan, GraphPlan
-from ..keys import quote, quote_all
+from ...columns import DELETED_AT, dvbf_column, pbf_column
+from ...graph import DepPlan, FeaturePlan, GraphPlan
+from ...keys import quote, quote_all
 from .chunks import WRITE_ID
 from .codec import keys_in
 from .reader import CopyRead
@@ -30,7 +30,7 @@ from .schema import FV, SUPERSEDED, WRITE
 from .upstream import copy_read, latest_condition
 
 if TYPE_CHECKING:
-    from .sqlite_store import SQLiteMetadataStore
+    from .store import SQLiteMetadataStore
 
 AS_OF = "__as_of"
 THEN_WRITE, THEN_UNTIL = "__written", "__until"
