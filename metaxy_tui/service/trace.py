@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import UnknownFeatureError, UnknownSampleError
 from ..graph import FeaturePlan
-from ..store.sqlite.lookups import StoredSample
+from ..store.records import StoredSample
 from .detail import SampleRef
 from .project import Project
 from .samples import format_ids

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import polars as pl
 
 from ..frames import Increment
-from ..graph import FeatureGraph, FeaturePlan
+from ..graph import DepPlan, FeatureGraph, FeaturePlan, GraphPlan
 from ..hashing import Hasher
+
+if TYPE_CHECKING:
+    from ..explain.model import Explanation
 
 Transaction = Any  # an implementation's handle on its open write transaction
 Within = Callable[[Transaction], None]
@@ -117,8 +120,23 @@ class MetadataStore(Protocol):
         """The last write id this store's latest resolve_update of `feature` saw: a recompute
         passes it as `inputs_as_of`, so explanations know what the rows were computed from."""
 
-    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False) -> Any:
-        """Why each sample of the increment is added, changed or removed (an Explanation)."""
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False) -> "Explanation":
+        """Why each sample of the increment is added, changed or removed. Implementations call
+        `metaxy_tui.explain.explain(self, ...)`, which works over `resolve_plan`, `resolve_keys`
+        and `history()` alone."""
+
+    def resolve_plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        """The graph resolve_update uses (`effective_graph` of `graph(feature)`) and the feature's
+        plan in it; UnknownFeatureError for a feature the graph lacks."""
+
+    def resolve_keys(self, feature: Any) -> tuple[Increment, pl.DataFrame]:
+        """resolve_update by key only: one row per pending sample (key columns, provenance by field,
+        provenance; removed keys with their stored provenance), no member or pass-through columns;
+        and the feature's current rows it compared with (key, one `metaxy_provenance_by_field.<f>`
+        column per field, and WRITE_ID), from the same committed state. Sets resolved_as_of."""
+
+    def history(self) -> "HistoryReads":
+        """The reads explanations make (what rows were, and what changed since a write)."""
 
     # ----- one sample and its links (trace, sample detail) --------------------------------------
     def parse_ids(self, feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
@@ -164,6 +182,55 @@ class MetadataStore(Protocol):
     def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
                   limit: int | None = None) -> pl.DataFrame:
         """Entries, newest first (README: the audit log's columns)."""
+
+
+class HistoryReads(Protocol):
+    """What explanations read besides the increment: the stored rows as they were, and the upstream
+    rows that changed since a write. Write ids (WRITE_ID, AS_OF, THEN_WRITE, THEN_UNTIL; see
+    store/records.py) are the store's, growing with every write; a frame's feature columns carry
+    the downstream names and polars types of `plan`. Implementations read in bulk: their cost
+    follows what changed since, not the size of the store.
+    """
+
+    def writes_as_of(self, feature: str) -> pl.DataFrame:
+        """Every write of the feature: WRITE_ID and AS_OF (its rows' upstream state; the write's own
+        id when it recorded none)."""
+
+    def with_as_of(self, plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+        """`rows` (key, provenance by field, WRITE_ID) with AS_OF in place of WRITE_ID."""
+
+    def current_rows(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        """The feature's live rows for `keys` (key columns): key, `metaxy_provenance_by_field.<f>`
+        per field and AS_OF; one row per key (an expansion: its first child)."""
+
+    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(then, now) rows of the dep's upstream (current feature version) that may differ from
+        what a sample computed as of any write >= `since` saw. then: rows superseded after `since`
+        (THEN_WRITE the write that stored them, THEN_UNTIL the one that replaced them); now: live
+        rows written after `since` (THEN_WRITE). Columns: the dep's `on` and upstream id columns
+        (downstream names), and `__v:<field>`, the data version of each of `fields`. `keys` (the
+        `on` columns) keeps only those groups."""
+
+    def first_as_of(self, feature: str) -> int | None:
+        """The upstream state (AS_OF) of the feature's first write; None if it was never written."""
+
+    def latest_any_version(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        """For `keys` (key columns), each latest row under any feature version: key, FV_ID,
+        `metaxy_deleted_at`, WRITE_ID."""
+
+    def feature_version_id(self, feature: str, feature_version: str) -> int | None:
+        """The store's id of a feature version (what FV_ID holds); None if nothing was stored under it."""
+
+    def alive_in_other_versions(self, gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
+        """The `on` values among `keys` that the dep's upstream still has live rows for under
+        another feature version than its current one."""
+
+    def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
+        """Live rows of an aggregation's upstream whose `on` value is null (they join no group)."""
+
+    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+        """The recorded graph snapshot a feature version was first stored under."""
 
 
 def iter_protocol_methods() -> Iterator[str]:

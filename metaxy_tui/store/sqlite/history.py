@@ -23,6 +23,7 @@ import polars as pl
 from ...columns import DELETED_AT, dvbf_column, pbf_column
 from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ...keys import quote, quote_all
+from ..records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .chunks import WRITE_ID
 from .codec import keys_in
 from .reader import CopyRead
@@ -32,8 +33,6 @@ from .upstream import copy_read, latest_condition
 if TYPE_CHECKING:
     from .store import SQLiteMetadataStore
 
-AS_OF = "__as_of"
-THEN_WRITE, THEN_UNTIL = "__written", "__until"
 
 
 def _writes_as_of(store: "SQLiteMetadataStore", feature: str) -> pl.DataFrame:
@@ -172,6 +171,43 @@ def snapshot_of_version(store: "SQLiteMetadataStore", fv_id: int) -> dict | None
     return json.loads(row[0]) if row else None
 
 
-__all__ = ["current_rows", "upstream_changes", "first_as_of", "latest_any_version", "fv_id",
-           "alive_in_other_versions", "null_on_rows", "snapshot_of_version", "AS_OF", "THEN_WRITE", "THEN_UNTIL",
-           "CopyRead"]
+class SQLiteHistory:
+    """The `HistoryReads` of an SQLite store (store/interface.py): the functions above, bound to it."""
+
+    def __init__(self, store: "SQLiteMetadataStore") -> None:
+        self._store = store
+
+    def writes_as_of(self, feature: str) -> pl.DataFrame:
+        return _writes_as_of(self._store, feature)
+
+    def with_as_of(self, plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+        return with_as_of(self._store, plan, rows)
+
+    def current_rows(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return current_rows(self._store, plan, keys)
+
+    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return upstream_changes(self._store, gp, d, since, fields, keys)
+
+    def first_as_of(self, feature: str) -> int | None:
+        return first_as_of(self._store, feature)
+
+    def latest_any_version(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return latest_any_version(self._store, plan, keys)
+
+    def feature_version_id(self, feature: str, feature_version: str) -> int | None:
+        return fv_id(self._store, feature, feature_version)
+
+    def alive_in_other_versions(self, gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return alive_in_other_versions(self._store, gp, d, keys)
+
+    def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
+        return null_on_rows(self._store, gp, d)
+
+    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+        return snapshot_of_version(self._store, feature_version_id)
+
+
+__all__ = ["SQLiteHistory", "current_rows", "upstream_changes", "first_as_of", "latest_any_version", "fv_id",
+           "alive_in_other_versions", "null_on_rows", "snapshot_of_version", "CopyRead"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -36,6 +35,7 @@ from ...errors import InputError, InputProblem
 from ...graph import FeaturePlan, GraphPlan
 from ...keys import quote, quote_all
 from ...spec import feature_key_of
+from ..records import SamplePage, StoredSample
 from . import resolve as _resolve
 from .codec import keys_in, table_types
 from .schema import FV, SUPERSEDED, WRITE, table_columns
@@ -44,44 +44,6 @@ if TYPE_CHECKING:
     from .store import SQLiteMetadataStore
 
 IN_CHUNK = 400  # keys per `IN (VALUES ...)`: far below SQLite's limit on bound parameters
-
-
-@dataclass(frozen=True)
-class StoredSample:
-    """One stored row of a sample, as lookups return it."""
-
-    feature: str
-    ids: dict[str, Any]  # id column -> value
-    values: dict[str, Any]  # every other column of the feature's definition -> value
-    provenance: str | None
-    data_version: str | None  # the row's data version (its provenance when none was given)
-    provenance_by_field: dict[str, str | None]
-    data_version_by_field: dict[str, str | None]  # per field (its provenance when none was given)
-    feature_version: str | None
-    current_version: bool  # stored under the feature's current feature version
-    deleted: bool  # a soft-delete tombstone (the sample is hidden)
-    write_id: int | None
-    updated_at: int | None  # µs since the epoch, UTC
-
-    @property
-    def row(self) -> dict[str, Any]:
-        """Ids and values together: what lineage matches on."""
-        return {**self.ids, **self.values}
-
-
-@dataclass(frozen=True)
-class SamplePage:
-    """A page of live samples in id order, and how many match in all."""
-
-    samples: list[StoredSample] = field(default_factory=list)
-    total: int = 0
-    note: str = ""  # why nothing can match (the feature was never written, ...)
-    more: bool = False  # samples follow this page
-
-    @property
-    def after(self) -> dict[str, Any] | None:
-        """The keyset cursor of the next page (None when this page holds the rest)."""
-        return dict(self.samples[-1].ids) if self.samples and self.more else None
 
 
 class TraceQueries:

@@ -20,12 +20,13 @@ from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID
 from ...definition import FeatureDefinition
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote, quote_all
+from ..records import FV_ID, WRITE_ID
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
 SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/sqlite/chunks.py, store/sqlite/groups.py)
 
-FV = "_mx_fv"  # feature version id (-> _metaxy_feature_versions.id)
-WRITE = "_mx_write"  # the write that stored the row (-> _metaxy_writes.id)
+FV = FV_ID  # feature version id (-> _metaxy_feature_versions.id)
+WRITE = WRITE_ID  # the write that stored the row (-> _metaxy_writes.id)
 SUPERSEDED = "_mx_superseded"  # the write that replaced the row; NULL for a latest row
 
 AUDIT_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit (

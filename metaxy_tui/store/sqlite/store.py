@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,10 +29,14 @@ from . import resolve as _resolve
 from . import schema as _schema
 from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
+from .history import SQLiteHistory
 from .reader import Reader
 from .lookups import TraceQueries
 from ..validate import ROW, prepare, prepare_samples
 from .write import insert_rows, match_ids, stage_ids
+
+if TYPE_CHECKING:
+    from ...explain.model import Explanation
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -703,14 +707,29 @@ class SQLiteMetadataStore(TraceQueries):
         _graph, plan = self._plan(feature)
         return [d.upstream for d in plan.deps if not d.optional and self._table(d.upstream) is None]
 
-    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False) -> Explanation:
         """Why each sample of the feature's increment is added, changed or removed (an Explanation).
 
-        `keys_only`: resolve by key only (see explain.explain), for a caller that needs no rows.
+        `keys_only`: resolve by key only (see explain/build.py), for a caller that needs no rows.
         """
-        from ...explain import explain
+        from ...explain.build import explain
 
         return explain(self, feature, increment, keys_only=keys_only)
+
+    def resolve_plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        """The graph as this store resolves it (with the columns it recorded) and the feature's plan."""
+        return self._plan(feature)
+
+    def resolve_keys(self, feature: Any) -> tuple[Increment, pl.DataFrame]:
+        """resolve_update by key only (one row per pending sample), and the feature's current rows
+        it read (key, provenance by field, WRITE_ID); records what it saw, as resolve_update does."""
+        graph, plan = self._plan(feature)
+        self._resolved_as_of[plan.name] = self._write_counter()
+        return _resolve.resolve_keys(self, graph.plan(), plan, self.hasher)
+
+    def history(self) -> SQLiteHistory:
+        """The reads explanations make: rows as they were, and what changed since (store/sqlite/history.py)."""
+        return SQLiteHistory(self)
 
     def pending_counts(self, feature: Any) -> dict[str, int]:
         """Distinct samples added, changed and removed: resolve_update's counts, reading only keys."""

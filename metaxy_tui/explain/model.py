@@ -3,7 +3,7 @@
 Every write records `inputs_as_of`: the upstream state its rows were computed from. For a
 changed or removed sample, the upstream rows it was computed from and those it would be
 computed from now differ exactly by the upstream rows replaced after that state and the live
-rows written after it (store/sqlite/history.py reads both in bulk, for the oldest state in play).
+rows written after it (the store's `history()` reads both in bulk, for the oldest state in play).
 Joining them with the samples on the lineage key, each sample keeping the rows of its own
 state, gives every upstream change of every sample in a few set operations; the texts are
 then built per sample in polars, and the nested parts (fields, upstream, definition) are
@@ -21,18 +21,12 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from . import jsontext
-from .columns import PROVENANCE_BY_FIELD
-from .frames import Increment
-from .graph import FeatureGraph
-from .store.sqlite import history
-
-if TYPE_CHECKING:
-    from .store.sqlite.store import SQLiteMetadataStore
+from .. import jsontext
+from ..frames import Increment
 
 SHOWN = 12  # upstream samples named per reason; the rest are counted
 
@@ -302,68 +296,3 @@ def _reasons_of(frame: pl.DataFrame, key: list[str]) -> list[SampleReason]:
         out.append(SampleReason(r["status"], r["kind"], {c: r[c] for c in key}, r["summary"], r["group"],
                                 moves, ups, defs))
     return out
-
-
-# ----- explaining (the frame is built by reasons.py) ------------------------------------------------
-
-def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | None = None, *,
-            keys_only: bool = False) -> Explanation:
-    """Why each sample of `increment` (default: a fresh resolve_update) is pending.
-
-    `keys_only`, without an increment: resolve by key only (no member rows or kept columns),
-    which is all an explanation needs; the Explanation's increment then holds one row per sample.
-    """
-    from . import reasons as build
-
-    graph: FeatureGraph
-    graph, plan = store._plan(feature)
-    gp = graph.plan()
-    stored: pl.DataFrame | None = None  # the feature's current rows, when the resolve read them
-    if increment is not None:
-        inc = increment
-    elif keys_only and not plan.is_root:
-        from .store.sqlite import resolve as _resolve
-
-        store._resolved_as_of[plan.name] = store._write_counter()
-        inc, stored = _resolve.resolve_keys(store, gp, plan, store.hasher)
-    else:
-        inc = store.resolve_update(plan.name)
-    key = list(plan.key)
-    added = build.distinct_keys(inc.added.to_polars(), key, plan)
-    changed = build.distinct_keys(inc.changed.to_polars(), key, plan)
-    removed = build.distinct_keys(inc.removed.to_polars(), key, plan)
-    parts: list[pl.DataFrame] = []
-    notes: list[str] = []
-    if plan.is_root:
-        parts += build.root_reasons(store, plan, inc, key, added, changed, removed)
-    else:
-        if added.height:
-            parts.append(build.added_reasons(store, graph, plan, added))
-        if changed.height or removed.height:
-            wanted = pl.concat([changed, removed], how="vertical_relaxed")
-            if stored is not None:
-                current = history.with_as_of(store, plan, stored.join(wanted, on=key, how="semi"))
-            else:
-                current = history.current_rows(store, plan, wanted)
-            current = current.with_row_index(build.SID)
-            changes = build.upstream_changes(store, gp, plan, current)
-            if changed.height:
-                expected = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(
-                    subset=key, keep="first", maintain_order=True)
-                parts.append(build.changed_reasons(plan, changed, current, expected, changes))
-            if removed.height:
-                parts.append(build.removed_reasons(store, gp, plan, removed.join(current.select(key + [build.SID]), on=key,
-                                                                             how="left"), changes))
-        for d in plan.deps:
-            if d.kind == "aggregation":
-                n = history.null_on_rows(store, gp, d)
-                if n:
-                    notes.append(f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "
-                                 f"no {', '.join(d.on)} (null): {'they belong' if n != 1 else 'it belongs'} to no group "
-                                 "and are left out")
-    columns = ["status", "kind", *key, "summary", "group", *NESTED.values()]
-    frame = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed") if parts else \
-        _frame_of([], key).select(columns)
-    return Explanation(plan.name, inc, frame=frame, notes=notes)
-
-
