@@ -63,6 +63,10 @@ class MetaxyConfig:
     def store_names(self) -> list[str]:
         return list(self.stores)
 
+    def hash_settings(self, name: str | None = None) -> tuple:
+        """(algorithm or None, truncation or None): the hash setting the named store asks for."""
+        return self.get_store(name).requested_hash
+
     def get_store(self, name: str | None = None, **overrides: Any) -> SQLiteMetadataStore:
         name = name or os.environ.get("METAXY_STORE") or self.store or (next(iter(self.stores), None))
         if name is None:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import importlib
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 from ..config import default_store_path
-from ..errors import StoreError
+from ..errors import MetaxyError, StoreError
 from ..graph import FeatureGraph
-from ..store.sqlite.schema import readonly_uri
-from ..store.sqlite.store import SQLiteMetadataStore
+from ..store import SQLiteMetadataStore
 from .project import Project
 
 DEMO_PROJECT = "video_demo"
@@ -55,14 +53,12 @@ def load_demo_modules() -> tuple[FeatureGraph, ModuleType]:
 
 
 def _is_demo_store(path: Path) -> bool:
+    """Whether the file is a store that recorded the demo project (read-only: a file of another
+    program is refused before anything in it is touched)."""
     try:
-        conn = sqlite3.connect(readonly_uri(path), uri=True)
-        try:
-            row = conn.execute("SELECT count(*) FROM _metaxy_snapshots WHERE project = ?", (DEMO_PROJECT,)).fetchone()
-            return bool(row and row[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        with SQLiteMetadataStore(path).open("r") as store:
+            return any(s["project"] == DEMO_PROJECT for s in store.snapshots())
+    except MetaxyError:
         return False
 
 

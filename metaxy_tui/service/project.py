@@ -13,12 +13,12 @@ from pathlib import Path
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
-from ..store.sqlite.store import SQLiteMetadataStore
+from ..store import MetadataStore, SQLiteMetadataStore
 
 
 @dataclass
 class Project:
-    store: SQLiteMetadataStore
+    store: MetadataStore
     graph: FeatureGraph  # what everything is resolved with
     code_graph: FeatureGraph | None  # the project's code, when it was loaded
     stored_graph: FeatureGraph  # the latest snapshot recorded in the store
@@ -56,7 +56,7 @@ class Project:
             self.store.use_graph(self.graph)
 
 
-def _is_bundled_demo(store: SQLiteMetadataStore) -> bool:
+def _is_bundled_demo(store: MetadataStore) -> bool:
     from .demo import DEMO_PROJECT
 
     snapshots = store.snapshots()
@@ -76,10 +76,9 @@ def _hash_settings(cfg: MetaxyConfig | None, store: str | None) -> tuple:
     if cfg is None:
         return ()
     try:
-        algorithm, truncation = cfg.get_store(store)._requested
+        return cfg.hash_settings(store)
     except ConfigError:
         return ()
-    return (algorithm, truncation)
 
 
 def open_project(*, config: str | os.PathLike | None = None, store: str | None = None,
@@ -160,6 +159,6 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         s.push_graph(code_graph)
         stored = s.stored_graph()
     project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)
-    if s._mode == "r":
+    if not s.writable:
         project.notes.append("opened read-only")
     return project

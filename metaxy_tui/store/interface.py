@@ -21,6 +21,8 @@ import polars as pl
 from ..frames import Increment
 from ..graph import DepPlan, FeatureGraph, FeaturePlan, GraphPlan
 from ..hashing import Hasher
+from .pages import PAGE_SIZE, SampleColumn, SampleView, ViewSpec
+from .records import ExportRows, HistoryEntry, LinkedRow, StoredRow
 
 if TYPE_CHECKING:
     from ..explain.model import Explanation
@@ -165,6 +167,11 @@ class MetadataStore(Protocol):
     def consistent_reads(self) -> AbstractContextManager[None]:
         """Lookups inside see one committed state of the store."""
 
+    # ----- the samples table ----------------------------------------------------------------------
+    def sample_pages(self, graph: FeatureGraph | None = None, *, page_size: int = PAGE_SIZE) -> "SamplePages":
+        """Pages of current samples read with `graph` (default: the store's), on a connection of
+        their own: a long resolve elsewhere never blocks them. The store need not be open."""
+
     # ----- the audit log ------------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
                      duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
@@ -182,6 +189,70 @@ class MetadataStore(Protocol):
     def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
                   limit: int | None = None) -> pl.DataFrame:
         """Entries, newest first (README: the audit log's columns)."""
+
+
+class SamplePages(Protocol):
+    """The samples table's reads (store/pages.py says what a view is): worker threads only, one
+    request at a time per view; `interrupt()` may come from any thread and makes the running
+    request raise Interrupted. A request for a view that another `open_view` replaced raises
+    StaleView. A failing read raises PageReadError (a StoreError) with the store's message.
+
+    Rows are `(row handle, *one value per view column)` with values as the store holds them
+    (SQLite: ISO text for datetimes, 0/1 for booleans); the "feature version" column holds the
+    store's version ids (`view.fv_names` names them). Positions count from 0.
+    """
+
+    page_size: int
+
+    def plan(self, feature: str) -> FeaturePlan:
+        """The feature's plan in the pages' graph, with the columns the store recorded from the data."""
+
+    def columns(self, feature: str) -> list[SampleColumn]: ...
+
+    def open_view(self, spec: ViewSpec, *, count: bool = True) -> SampleView:
+        """Build the view: its columns (user columns in the stored table's order), its count (None
+        for an index-order view opened with count=False), and a note saying why it is empty.
+        Pages of an index-order view (no filter; sorted by the ids or by nothing) must cost about
+        the same at any depth (keyset from a neighbouring page); other views may be materialised
+        once, here (cancellable)."""
+
+    def count(self, view: SampleView) -> SampleView:
+        """The view with its count (and its empty note)."""
+
+    def page(self, view: SampleView, index: int) -> list[tuple]:
+        """Rows `index * page_size` onwards, at most page_size of them."""
+
+    def position_of(self, view: SampleView, ids: dict[str, Any]) -> int | None:
+        """The position of the current sample with these id values, None when the view lacks it;
+        ValueError when an id column is missing."""
+
+    def jump_to(self, view: SampleView, ids: dict[str, Any]) -> int | None: ...
+
+    def position_of_rowid(self, view: SampleView, rowid: int) -> int | None:
+        """Where the row with this handle is in the view (a cursor kept across a re-sort)."""
+
+    def sample_row(self, plan: FeaturePlan, ids: dict[str, Any]) -> StoredRow | None:
+        """The sample's latest row under the current feature version (a tombstone when soft-deleted),
+        else its most recently written row of any version; None if no row of the ids was stored."""
+
+    def sample_history(self, plan: FeaturePlan, ids: dict[str, Any], limit: int) -> tuple[list[HistoryEntry], int]:
+        """The latest `limit` stored rows of the ids (every version, superseded rows, tombstones),
+        oldest first, and how many there are."""
+
+    def linked_rows(self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str],
+                    limit: int) -> tuple[list[LinkedRow], int, str]:
+        """Current rows whose columns equal `match`, in id order (at most `limit`), how many match,
+        and a note when none do ("no stored samples yet", "no column x", "no current sample ...")."""
+
+    def export_rows(self, definition: Any, feature_version: str, spec: ViewSpec, *, batch_rows: int,
+                    total: int | None = None) -> ExportRows:
+        """The view's rows (read with `definition` at `feature_version`) in batches, memory flat at
+        any size; `total` counts them unless given."""
+
+    def interrupt(self) -> None:
+        """Cancel the request running now; safe from any thread."""
+
+    def close(self) -> None: ...
 
 
 class HistoryReads(Protocol):

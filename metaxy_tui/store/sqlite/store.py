@@ -29,7 +29,9 @@ from . import resolve as _resolve
 from . import schema as _schema
 from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
+from ..pages import PAGE_SIZE
 from .history import SQLiteHistory
+from .pages import SQLiteSamplePages
 from .reader import Reader
 from .lookups import TraceQueries
 from ..validate import ROW, prepare, prepare_samples
@@ -70,6 +72,11 @@ class SQLiteMetadataStore(TraceQueries):
         self._has_columns_table = False
         self._columns_cache: tuple[int, frame_columns.Recorded] | None = None
         self._effective_cache: dict[int, tuple] = {}
+
+    @property
+    def requested_hash(self) -> tuple[HashAlgorithm | None, int | None]:
+        """The hash setting asked for when this object was made ((None, None): the file's own)."""
+        return self._requested
 
     # ----- opening and closing ---------------------------------------------------------------
     def open(self, mode: str = "w") -> "OpenStore":
@@ -726,6 +733,10 @@ class SQLiteMetadataStore(TraceQueries):
         graph, plan = self._plan(feature)
         self._resolved_as_of[plan.name] = self._write_counter()
         return _resolve.resolve_keys(self, graph.plan(), plan, self.hasher)
+
+    def sample_pages(self, graph: FeatureGraph | None = None, *, page_size: int = PAGE_SIZE) -> SQLiteSamplePages:
+        """Pages of current samples on a read-only connection of their own (store/sqlite/pages.py)."""
+        return SQLiteSamplePages(self.path, graph if graph is not None else self.graph(), page_size=page_size)
 
     def history(self) -> SQLiteHistory:
         """The reads explanations make: rows as they were, and what changed since (store/sqlite/history.py)."""
