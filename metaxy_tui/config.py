@@ -25,7 +25,7 @@ from typing import Any
 import platformdirs
 
 from .errors import ConfigError
-from .store.sqlite.store import SQLiteMetadataStore
+from .store import SQLiteMetadataStore
 
 CONFIG_NAME = "metaxy.toml"
 STORE_OPTIONS = {"path", "hash_algorithm", "hash_truncation_length"}

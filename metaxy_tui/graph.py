@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from .columns import ColumnType
 from .definition import FeatureDefinition
 from .errors import DefinitionError, UnknownFeatureError
-from .keys import FeatureKey, FieldKey, validate_column_name
+from .keys import FieldKey, validate_column_name
 from .spec import ALL, FeatureDep, feature_key_of
+from .vocabulary import LineageKind
 
 
 def _sha256(text: str) -> str:
@@ -280,9 +281,9 @@ def _dep_plan(owner: FeatureDefinition, dep: FeatureDep, up: FeatureDefinition) 
                                             f"after rename (its columns: {', '.join(renamed)})")
             keep[c] = renamed[c]
     lineage = dep.lineage
-    if lineage.kind == "identity":
+    if lineage.kind == LineageKind.IDENTITY:
         on = ids
-    elif lineage.kind == "aggregation":
+    elif lineage.kind == LineageKind.AGGREGATION:
         on = lineage.on if lineage.on is not None else owner.id_columns
     else:
         on = lineage.on or ()
@@ -357,7 +358,7 @@ def _join_key(owner: FeatureDefinition, deps: list[DepPlan], defs: dict[str, Fea
                                             "matching samples needs the same type")
     # an expansion's children are keyed by their own ids: its `on` columns (the parent's ids)
     # travel with each child row without being part of the child's id (SPEC 3)
-    expanded = {c for d in deps if d.kind == "expansion" for c in d.on}
+    expanded = {c for d in deps if d.kind == LineageKind.EXPANSION for c in d.on}
     missing = [c for c in key if c not in owner.id_columns and c not in expanded]
     if missing:
         raise DefinitionError(name, f"its deps are matched on {', '.join(key)}, but its id_columns "

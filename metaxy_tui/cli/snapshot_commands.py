@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..graph import FeatureGraph
-from ..service.graph_diff import diff_graphs, short
+from ..service.graph_diff import FeatureGraph, diff_graphs, short, snapshot_graph
 from ..service.impact import definition_impact
 from ..service.graph_text import mermaid_diff
 from .main import Context, cli, fail, opened
@@ -49,7 +48,7 @@ def _snapshot_graph(project, ref: str | None, default: str) -> tuple[FeatureGrap
     if snap is None:
         known = ", ".join(f"{s['id']} ({short(s['project_version'])})" for s in project.store.snapshots()) or "none"
         fail(f"no snapshot {ref!r} in the store (snapshots: {known})")
-    return FeatureGraph.from_snapshot(snap), f"snapshot {short(snap['project_version'])}"
+    return snapshot_graph(snap), f"snapshot {short(snap['project_version'])}"
 
 
 @cli.command()

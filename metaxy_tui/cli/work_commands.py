@@ -12,30 +12,9 @@ import click
 import polars as pl
 
 from .. import jsontext
-from ..columns import PROVENANCE
 from ..service import review
 from .main import Context, cli, fail, opened
 from .output import Progress, counts_text, echo, print_json, print_table
-
-
-def _samples(inc, explanation=None) -> pl.DataFrame:
-    """One row per sample: status, key columns, provenance, and (explained) reason and reason_group."""
-    key = list(inc.key)
-    parts = []
-    for status, frame in (("added", inc.added), ("changed", inc.changed), ("removed", inc.removed)):
-        df = frame.to_polars()
-        if df.height:
-            parts.append(df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True)
-                         .select(pl.lit(status).alias("status"), *key, pl.col(PROVENANCE).alias("provenance")))
-    if not parts:
-        return pl.DataFrame(schema={"status": pl.String, **{c: pl.String for c in key}, "provenance": pl.String})
-    rows = pl.concat(parts, how="vertical_relaxed")
-    if explanation is not None:
-        why = explanation.frame.select(["status", *key, pl.col("summary").alias("reason"),
-                                        pl.col("group").alias("reason_group")])
-        rows = rows.join(why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left",
-                         maintain_order="left")
-    return rows
 
 
 @cli.command()
@@ -61,7 +40,7 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
                  "--dry-run shows what an import would change)")
         inc = project.store.resolve_update(feature)
         ex = project.store.explain(feature, inc) if explain else None
-    rows = _samples(inc, ex)
+    rows = review.pending_samples(inc, ex)
     counts = inc.counts
     if fmt == "json":
         columns = ["status", *inc.key, "provenance"] + (["reason", "reason_group"] if ex is not None else [])

@@ -48,7 +48,8 @@ def added_reasons(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan
             frame = frame.join(other, on=key, how="left").with_columns(
                 pl.col("__what2").alias("__what"), pl.col("__defjson2").alias("__defjson")).drop("__what2", "__defjson2")
         if fv_now is not None:
-            tomb = stored.filter((pl.col(FV_ID) == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key)
+            tomb = stored.filter((pl.col(FV_ID) == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key) \
+                .unique()  # one per sample: an expansion's parent has one tombstone per child, per delete
             if tomb.height:
                 frame = frame.join(tomb.with_columns(pl.lit(True).alias("__tomb")), on=key, how="left").with_columns(
                     pl.col("__tomb").fill_null(False).alias("__deleted")).drop("__tomb")
@@ -57,7 +58,7 @@ def added_reasons(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan
                                pl.lit("[]").alias("__upjson"), pl.lit(None, pl.String).alias("__feats"))
     if first is not None:
         newer = []
-        for i, d in enumerate(plan.deps):
+        for d in plan.deps:
             fields = used_fields(plan, d)
             then, now = store.history().upstream_changes(gp, d, first, fields, frame.select(list(d.on)))
             existed = then.filter((pl.col(THEN_WRITE) <= first) & (pl.col(THEN_UNTIL) > first))

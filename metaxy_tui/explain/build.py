@@ -18,6 +18,7 @@ from . import added as build_added
 from . import changes as build_changes
 from .model import NESTED, Explanation, _frame_of
 from .text import SID, distinct_keys
+from ..vocabulary import LineageKind
 
 if TYPE_CHECKING:
     from ..store.interface import MetadataStore
@@ -68,7 +69,7 @@ def explain(store: "MetadataStore", feature: Any, increment: Increment | None = 
                 parts.append(build_changes.removed_reasons(store, gp, plan, removed.join(current.select(key + [SID]), on=key,
                                                                              how="left"), changes))
         for d in plan.deps:
-            if d.kind == "aggregation":
+            if d.kind == LineageKind.AGGREGATION:
                 n = history.null_on_rows(gp, d)
                 if n:
                     notes.append(f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "

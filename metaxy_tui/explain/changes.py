@@ -14,6 +14,7 @@ from ..keys import FieldKey
 from ..store.records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .model import KINDS, SHOWN
 from .text import SID, _enc, _enc_struct, _json_list, _short, _text_list, _who, _with_nested
+from ..vocabulary import LineageKind
 
 if TYPE_CHECKING:
     from ..store.interface import MetadataStore
@@ -126,7 +127,7 @@ def _per_sample(plan: FeaturePlan, changes: pl.DataFrame) -> pl.DataFrame:
                             for c in sorted(flags) if c.startswith(f"__mf:{i}:")], "/")
         parts.append(pl.when(pl.col(f"__ck:{i}") > 0).then(
             pl.lit(d.upstream) + pl.when(moved != "").then(pl.lit(".") + moved).otherwise(pl.lit("")) + pl.lit(" ")
-            + _kinds_text(pl.col(f"__ck:{i}"), d.kind == "aggregation")))
+            + _kinds_text(pl.col(f"__ck:{i}"), d.kind == LineageKind.AGGREGATION)))
     return per.with_columns(_text_list(parts, "; ").alias("__parts"))
 
 

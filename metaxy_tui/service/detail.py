@@ -28,6 +28,7 @@ from ..store.interface import SamplePages
 from ..store.records import HistoryEntry
 from .project import Project
 from .samples import format_ids, open_pages
+from ..vocabulary import LineageKind
 
 LINK_LIMIT = 200  # linked samples listed per dep; the rest are counted
 HISTORY_LIMIT = 500
@@ -81,10 +82,10 @@ class LinkedGroup:
     @property
     def relation(self) -> str:
         if self.direction == "upstream":
-            return {"identity": "the same sample upstream", "aggregation": "the members of its group",
-                    "expansion": "its parent"}[self.kind]
-        return {"identity": "the same sample downstream", "aggregation": "the group it belongs to",
-                "expansion": "its children"}[self.kind]
+            return {LineageKind.IDENTITY: "the same sample upstream", LineageKind.AGGREGATION: "the members of its group",
+                    LineageKind.EXPANSION: "its parent"}[self.kind]
+        return {LineageKind.IDENTITY: "the same sample downstream", LineageKind.AGGREGATION: "the group it belongs to",
+                LineageKind.EXPANSION: "its children"}[self.kind]
 
 
 @dataclass

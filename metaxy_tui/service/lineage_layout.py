@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..vocabulary import LineageKind
+
 FieldRef = tuple[str, str]  # (feature key, field key)
 
 MIN_BOX_WIDTH = 24  # room for a badge such as "● root · 12,345 rows"
@@ -42,7 +44,7 @@ ROW_BADGE = 2
 ROW_RULE = 3
 FIELDS_TOP = 4
 
-KIND_LABEL = {"aggregation": "N:1", "expansion": "1:N"}
+KIND_LABEL = {LineageKind.AGGREGATION: "N:1", LineageKind.EXPANSION: "1:N"}
 MARKER = {"cursor": "▸", "ancestor": "↑", "descendant": "↓"}
 
 ROLES = ("plain", "selected", "ancestor", "descendant", "dim")
@@ -842,7 +844,7 @@ def render(layout: LineageLayout, *, statuses: Mapping[str, Any] | None = None,
     for key, box in layout.boxes.items():
         _draw_box(canvas, box, g.nodes[key], ports.get(key, []), statuses.get(key), cursor, lineage)
 
-    for (ax, ay), role, kind in arrows:  # lineage labels beside arrows, where there is room
+    for (ax, ay), _role, kind in arrows:  # lineage labels beside arrows, where there is room
         label = KIND_LABEL.get(kind)
         if not label:
             continue

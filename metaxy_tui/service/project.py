@@ -14,6 +14,7 @@ from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
 from ..store import MetadataStore, SQLiteMetadataStore
+from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
 
 
 @dataclass
@@ -57,14 +58,10 @@ class Project:
 
 
 def _is_bundled_demo(store: MetadataStore) -> bool:
-    from .demo import DEMO_PROJECT
-
     snapshots = store.snapshots()
     if not snapshots or snapshots[-1]["project"] != DEMO_PROJECT:
         return False
     try:
-        from .demo import demo_dir
-
         demo_dir()
     except StoreError:
         return False
@@ -148,8 +145,6 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     demo = False
     if code_graph is None and cfg is None and _is_bundled_demo(s):
         # the demo store that `metaxy-tui demo` built: its code ships with metaxy-tui
-        from .demo import load_demo_modules
-
         code_graph, _ = load_demo_modules()
         source += " (demo)"
         demo = True

@@ -17,12 +17,32 @@ import polars as pl
 from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT
 from ..compute import compute_function, output_rows
 from ..errors import MetaxyError
-from ..explain import Explanation
+from ..explain import KINDS, Explanation, SampleReason, short_value
 from ..graph import FeaturePlan
 from .project import Project
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
 DEFAULT_BATCH = 500  # samples per transaction when recomputing
+
+
+def pending_samples(inc, explanation: Explanation | None = None) -> pl.DataFrame:
+    """One row per sample: status, key columns, provenance, and (explained) reason and reason_group."""
+    key = list(inc.key)
+    parts = []
+    for status, frame in (("added", inc.added), ("changed", inc.changed), ("removed", inc.removed)):
+        df = frame.to_polars()
+        if df.height:
+            parts.append(df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True)
+                         .select(pl.lit(status).alias("status"), *key, pl.col(PROVENANCE).alias("provenance")))
+    if not parts:
+        return pl.DataFrame(schema={"status": pl.String, **{c: pl.String for c in key}, "provenance": pl.String})
+    rows = pl.concat(parts, how="vertical_relaxed")
+    if explanation is not None:
+        why = explanation.frame.select(["status", *key, pl.col("summary").alias("reason"),
+                                        pl.col("group").alias("reason_group")])
+        rows = rows.join(why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left",
+                         maintain_order="left")
+    return rows
 
 
 class Cancelled(Exception):
@@ -365,3 +385,8 @@ def ids_text(ids: list[dict[str, Any]], limit: int = 8) -> str:
     shown = [", ".join(str(v) for v in k.values()) for k in ids[:limit]]
     more = len(ids) - len(shown)
     return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+# the explanation's types, which the review screen shows, are part of what the service offers
+__all__ = ["KINDS", "Explanation", "SampleReason", "short_value", "Progress", "DEFAULT_BATCH",
+           "pending_samples", "Cancelled", "ActionResult", "not_reviewable", "waiting_on", "nothing_pending", "error_text", "explain", "pending_upstream", "downstream_removals", "has_compute", "recompute", "accept", "delete_removed", "approve_all_pending", "audit_log", "ids_text"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import polars as pl
 
@@ -46,7 +46,7 @@ class MetadataStore(Protocol):
         Refuses a target that is not a store of ours (or a newer layout) before touching it."""
 
     def close(self) -> None: ...
-    def __enter__(self) -> "MetadataStore": ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
 
     @property
@@ -94,11 +94,16 @@ class MetadataStore(Protocol):
 
     def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
                       feature_version: str | None = None, all_feature_versions: bool = False,
-                      include_history: bool = False, include_deleted: bool = False, **metaxy: Any) -> pl.DataFrame:
-        """The feature's latest rows under its current version (SPEC 5), as a polars frame."""
+                      include_history: bool = False, include_deleted: bool = False,
+                      current_only: bool | None = None, latest_only: bool | None = None,
+                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
+                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> pl.DataFrame:
+        """The feature's latest rows under its current version (SPEC 5), as a polars frame; the
+        keywords from current_only on are Metaxy's names for the same choices."""
 
     def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
-                        within: Within | None = None, **metaxy: Any) -> int:
+                        with_feature_history: bool = False, with_sample_history: bool = False,
+                        within: Within | None = None) -> int:
         """Delete samples of the current feature version in one transaction; the number of
         visible samples deleted."""
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from ..service.project import Project
 from .screens.browser import BrowserScreen
+from .messages import TraceRequested
 from .screens.help import HelpScreen
+from .screens.trace import TraceScreen
 
 
 class MetaxyApp(App[None]):
@@ -40,11 +43,15 @@ class MetaxyApp(App[None]):
         seen: dict[str, str] = {}
         for key, binding in [(b.key, b) for b in self.BINDINGS if isinstance(b, Binding)]:
             seen.setdefault(binding.key_display or key, binding.description)
-        for (_, binding, enabled, _tooltip) in self.screen.active_bindings.values():
+        for (_, binding, _enabled, _tooltip) in self.screen.active_bindings.values():
             if binding.description:
                 seen.setdefault(binding.key_display or binding.key, binding.description)
         seen.setdefault("ctrl+p", "Command palette: every action by name")
         self.push_screen(HelpScreen(sorted(seen.items())))
+
+    @on(TraceRequested)
+    def _open_trace(self, message: TraceRequested) -> None:
+        self.push_screen(TraceScreen(message.project, message.feature, message.ids))
 
     def switch_project(self, project: Project) -> None:
         """Open another project in place of the current one."""

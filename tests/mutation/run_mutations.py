@@ -267,7 +267,7 @@ def run_tests(workdir: Path, tests: list[str], timeout: float, profile: str = "c
 
 def first_failure(tail: str) -> str:
     for line in tail.splitlines():
-        if line.startswith("FAILED") or line.startswith("ERROR"):
+        if line.startswith(("FAILED", "ERROR")):
             return line.split(" - ")[0][:110]
     return tail.strip().splitlines()[-1][:110] if tail.strip() else ""
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 import polars as pl
 
 from ...keys import quote
-from .schema import FV, SUPERSEDED
+from .system_columns import FV, SUPERSEDED
 
 CHUNKS = "_metaxy_chunks"
 COLUMNS = "_metaxy_chunk_columns"

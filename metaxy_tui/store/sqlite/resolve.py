@@ -25,6 +25,7 @@ from ...keys import FieldKey
 from . import upstream
 from .codec import polars_schema
 from .upstream import latest_condition, value_column  # noqa: F401  (used by explain and the service layer)
+from ...vocabulary import LineageKind
 
 if TYPE_CHECKING:
     from .store import SQLiteMetadataStore
@@ -113,7 +114,7 @@ def _with_members(plan: FeaturePlan, keyed: pl.DataFrame, members: dict[int, pl.
 def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
     """For a feature with one identity or expansion dep, hash each chunk of upstream rows as it is
     read: the raw values of 1,000,000 rows and their hashes are then never all in memory at once."""
-    if len(plan.deps) != 1 or plan.deps[0].kind == "aggregation":
+    if len(plan.deps) != 1 or plan.deps[0].kind == LineageKind.AGGREGATION:
         return None
     return lambda piece: _keyed(plan, [piece], hasher) if PROVENANCE not in piece.columns else piece
 
@@ -124,7 +125,7 @@ def _plan(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher
     each = _hashing_as_read(plan, hasher)
     values = [upstream.plan_values(store, gp, d, hasher, lean, reads, each) for d in plan.deps]
     members = {} if lean else {i: upstream.plan_members(store, gp, d, reads) for i, d in enumerate(plan.deps)
-                               if d.kind == "aggregation"}
+                               if d.kind == LineageKind.AGGREGATION}
     current = upstream.plan_current(store, plan, reads, MIXED)
     return reads, values, members, current
 
@@ -152,7 +153,7 @@ def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hash
     """The increment of a derived feature: keys compared first, member rows attached after."""
     key = list(plan.key)
     rows = gone = None
-    if len(plan.deps) == 1 and (plan.deps[0].kind == "aggregation" or _has_rows(store, plan)):
+    if len(plan.deps) == 1 and (plan.deps[0].kind == LineageKind.AGGREGATION or _has_rows(store, plan)):
         rows, gone = _rows_after_keys(store, gp, plan, hasher)
     if rows is None:
         reads, values, members, cur = _plan(store, gp, plan, hasher, lean=False)
@@ -207,7 +208,7 @@ def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeatureP
         del frames
         reads = ReadPlan()
         m = upstream.plan_members(store, gp, d, reads,
-                                  each=lambda piece: piece.join(keyed, on=on, how="inner", maintain_order="left"))
+                                  each=lambda piece, keyed=keyed: piece.join(keyed, on=on, how="inner", maintain_order="left"))
         rows = reads.run(store)[m]
         if store._write_counter() == stamp:
             return rows.select(_columns(plan) + ["__state"]), gone
@@ -354,7 +355,7 @@ def root_samples(plan: FeaturePlan, samples: pl.DataFrame | None) -> pl.DataFram
 
 
 def is_expansion(plan: FeaturePlan) -> bool:
-    return any(d.kind == "expansion" for d in plan.deps)
+    return any(d.kind == LineageKind.EXPANSION for d in plan.deps)
 
 
 def removed_frame(plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
