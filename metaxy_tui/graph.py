@@ -12,6 +12,7 @@ import contextvars
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .columns import ColumnType
 from .definition import FeatureDefinition
@@ -19,6 +20,9 @@ from .errors import DefinitionError, UnknownFeatureError
 from .keys import FieldKey, validate_column_name
 from .spec import ALL, FeatureDep, feature_key_of
 from .vocabulary import LineageKind
+
+if TYPE_CHECKING:
+    from .compute import ComputeFunction
 
 
 def _sha256(text: str) -> str:
@@ -110,7 +114,7 @@ class FeatureGraph:
     def __init__(self) -> None:
         self._definitions: dict[str, FeatureDefinition] = {}
         self._plan: GraphPlan | None = None
-        self.computes: dict[str, object] = {}  # feature key -> compute function (see compute.py)
+        self.computes: dict[str, ComputeFunction] = {}  # feature key -> compute function (see compute.py)
 
     # ----- active graph -------------------------------------------------------------
     @classmethod
@@ -145,7 +149,7 @@ class FeatureGraph:
         self._definitions[name] = definition
         self._plan = None
 
-    def register_compute(self, key: str, fn: object) -> None:
+    def register_compute(self, key: str, fn: ComputeFunction) -> None:
         self.computes[key] = fn
 
     def remove(self, key: object) -> None:
@@ -421,8 +425,8 @@ def _build_plan(defs: dict[str, FeatureDefinition]) -> GraphPlan:
         parents = _field_parents(d, deps, defs)
         used: dict[str, set[str]] = {}
         for ps in parents.values():
-            for up, f in ps:
-                used.setdefault(up, set()).add(FieldKey(f).struct_name)
+            for up, uf in ps:
+                used.setdefault(up, set()).add(FieldKey(uf).struct_name)
         deps = [DepPlan(x.dep, x.upstream, x.kind, x.on, x.columns, x.upstream_ids,
                         tuple(sorted(used.get(x.upstream, ())))) for x in deps]
         field_versions: dict[str, str] = {}

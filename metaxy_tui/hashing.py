@@ -42,13 +42,14 @@ _SCALAR = {
 
 
 def _vector(algorithm: HashAlgorithm, e: pl.Expr) -> pl.Expr:
+    # polars-hash adds the chash and nchash namespaces when imported; its types do not declare them
     if algorithm is HashAlgorithm.XXHASH64:
-        return e.nchash.xxhash64().cast(pl.String)
+        return e.nchash.xxhash64().cast(pl.String)  # type: ignore[attr-defined]
     if algorithm is HashAlgorithm.XXHASH32:
-        return e.nchash.xxhash32().cast(pl.String)
+        return e.nchash.xxhash32().cast(pl.String)  # type: ignore[attr-defined]
     if algorithm is HashAlgorithm.SHA256:
-        return e.chash.sha2_256()
-    return e.nchash.md5()
+        return e.chash.sha2_256()  # type: ignore[attr-defined]
+    return e.nchash.md5()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

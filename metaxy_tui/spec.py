@@ -119,6 +119,7 @@ class FieldSpec:
                  deps: Sequence[FieldDep] | SpecialFieldDep | str | None = None):
         object.__setattr__(self, "key", FieldKey(key))
         object.__setattr__(self, "code_version", str(code_version))
+        parsed: tuple[FieldDep, ...] | SpecialFieldDep | None
         if deps is None:
             parsed = None
         elif isinstance(deps, str) and deps in _ALL_SPELLINGS:
