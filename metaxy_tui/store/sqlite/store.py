@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
-import json
 import os
 import sqlite3
 import threading
@@ -16,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ...version import __version__
-from ...columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT, dvbf_column, pbf_column
+from ...columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, dvbf_column, pbf_column
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem, StoreError, StoreFormatError, UnknownFeatureError
-from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
+from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, to_polars
 from ...graph import FeatureGraph, FeaturePlan
 from ...hashing import HashAlgorithm, Hasher
 from ...keys import quote, quote_all
@@ -33,9 +31,12 @@ from ..pages import PAGE_SIZE
 from .history import SQLiteHistory
 from .pages import SQLiteSamplePages
 from .reader import Reader
+from .audit import AuditLog
+from .deletes import Deletes
 from .lookups import TraceQueries
+from .snapshots import Snapshots
 from ..validate import ROW, prepare, prepare_samples
-from .write import insert_rows, match_ids, stage_ids
+from .write import insert_rows
 
 if TYPE_CHECKING:
     from ...explain.model import Explanation
@@ -43,8 +44,11 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_S = 30.0
 
 
-class SQLiteMetadataStore(TraceQueries):
+class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
     """`SQLiteMetadataStore(path, hash_algorithm="xxhash64", hash_truncation_length=None)`.
+
+    This class opens and closes the file, writes, reads and resolves; snapshots.py, deletes.py,
+    audit.py and lookups.py each add one concept's methods to it.
 
     Use it as `with store: ...` (opens for reading and writing) or `store.open("r")`.
     Without an explicit hash setting a store keeps the one it was created with.
@@ -322,52 +326,6 @@ class SQLiteMetadataStore(TraceQueries):
         self._effective_cache[id(graph)] = (key, graph, out)
         return out
 
-    def _record_snapshot(self, conn: sqlite3.Connection, graph: FeatureGraph) -> int:
-        pv = graph.project_version
-        row = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = ?", (pv,)).fetchone()
-        if row:
-            return row[0]
-        snap = graph.to_snapshot()
-        cur = conn.execute("INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
-                           "VALUES (?, ?, ?, ?)", (pv, self.project, now_us(), json.dumps(snap)))
-        snap_id = cur.lastrowid
-        for f in snap["features"]:
-            conn.execute("INSERT OR IGNORE INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
-                         "VALUES (?, ?, ?)", (f["key"], f["feature_version"], snap_id))
-        return snap_id
-
-    def push_graph(self, graph: FeatureGraph | None = None) -> dict:
-        """Record the graph's snapshot (as `metaxy push`); returns {id, project_version, new}."""
-        graph = graph or self.graph()
-        graph.plan()
-        with self._transaction() as conn:
-            known = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = ?",
-                                 (graph.project_version,)).fetchone()
-            snap_id = self._record_snapshot(conn, graph)
-        return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
-
-    def snapshots(self) -> list[dict]:
-        rows = self.conn.execute("SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots "
-                                 "ORDER BY id").fetchall()
-        return [{"id": r[0], "project_version": r[1], "project": r[2], "recorded_at": r[3]} for r in rows]
-
-    def snapshot(self, which: int | str | None = None) -> dict | None:
-        """A recorded graph snapshot by id or project version (prefix); the latest by default."""
-        if which is None:
-            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        elif isinstance(which, int):
-            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots WHERE id = ?", (which,)).fetchone()
-        else:
-            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots WHERE project_version LIKE ? || '%' "
-                                    "ORDER BY id DESC LIMIT 1", (which,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def stored_graph(self) -> FeatureGraph:
-        """The latest recorded graph, for browsing a store without its code."""
-        snap = self.snapshot()
-        return frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns()) if snap \
-            else FeatureGraph()
-
     # ----- locations -------------------------------------------------------------------------
     def _table(self, key: str) -> str | None:
         row = self.conn.execute("SELECT table_name FROM _metaxy_features WHERE feature_key = ?", (key,)).fetchone()
@@ -543,126 +501,6 @@ class SQLiteMetadataStore(TraceQueries):
                                      "ON s.id = w.snapshot_id WHERE w.feature_key = ?", (definition.name,)).fetchall())
         return decode_rows(raw, definition, fields, fv_names, pvs)
 
-    # ----- deleting --------------------------------------------------------------------------
-    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
-                        with_feature_history: bool = False, with_sample_history: bool = False,
-                        within: Callable[[sqlite3.Connection], None] | None = None) -> int:
-        """Soft-delete (hide until written again) or hard-delete (remove the stored rows of) samples
-        of the current feature version; older versions' rows are untouched (SPEC 5).
-
-        `ids` is a list of dicts or a frame with the id columns, or with the increment's key
-        columns (for an expansion, the parent's `on` columns: all of that parent's children);
-        `filters` a polars or narwhals expression (or a list of them) over the latest rows, also
-        accepted in place of `ids` as Metaxy's `store.delete(feature, filters)` passes them.
-        Returns the number of samples deleted (visible samples that went away).
-        """
-        if ids is not None and filters is None and is_filter(ids):
-            ids, filters = None, ids
-        plan = self._read_plan(feature)
-        definition = plan.definition
-        key = definition.name
-        id_cols = definition.id_columns
-        if with_feature_history:
-            raise InputError(key, [InputProblem("deletes act on the current feature version only; older "
-                                                "versions' rows stay as history")])
-        if (ids is None) == (filters is None):
-            raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
-        table = self._table(key)
-        fv_id = self._fv_id(key, plan.feature_version) if table else None
-        if table is None or fv_id is None:
-            return 0
-        if filters is not None:
-            target = self.read_metadata(feature, filters=filters).select(id_cols)
-        else:
-            target = self._target_ids(plan, ids)
-        if target.height == 0:
-            return 0
-        with self._transaction() as conn:
-            n = self._delete_rows(conn, definition, table, fv_id, target, soft=soft, now=now_us())
-            if within is not None:
-                within(conn)
-            return n
-
-    def _read_plan(self, feature: Any) -> FeaturePlan:
-        """The feature's plan for reading: from the code, else from the stored graph."""
-        graph = self.graph(feature)
-        key = feature_key_of(feature).to_string()
-        if key in graph:
-            return self.effective_graph(graph).feature_plan(key)
-        stored = self.stored_graph()
-        if key in stored:
-            return stored.feature_plan(key)
-        raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
-
-    def _target_ids(self, plan: FeaturePlan, ids: Any) -> pl.DataFrame:
-        """Id columns of the samples `ids` names: by id, or by the increment's key (an expansion's
-        parent), looked up among the current rows."""
-        definition = plan.definition
-        frame = to_polars(ids, definition.name)
-        if all(c in frame.columns for c in definition.id_columns) or set(plan.key) == set(definition.id_columns):
-            return self._id_frame(definition, frame)
-        key = list(plan.key)
-        if not all(c in frame.columns for c in key):
-            missing = [c for c in definition.id_columns if c not in frame.columns]
-            raise InputError(definition.name, [InputProblem(
-                f"missing id column (or give the parent's columns {', '.join(key)} to delete all its children)", c)
-                for c in missing])
-        try:
-            keys = frame.select(key).unique().cast({c: definition.columns[c].polars for c in key})
-        except pl.exceptions.PolarsError as e:
-            raise InputError(definition.name, [InputProblem(f"keys do not match the column types: {e}")]) from None
-        rows = self._read_rows(definition, plan.feature_version, None, False, False, False, keys=keys)
-        return rows.select(list(definition.id_columns))
-
-    def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
-        key = definition.name
-        id_cols = definition.id_columns
-        target = to_polars(ids, key)
-        missing = [c for c in id_cols if c not in target.columns]
-        if missing:
-            raise InputError(key, [InputProblem("missing id column", c) for c in missing])
-        try:
-            return target.select(id_cols).unique().cast({c: definition.columns[c].polars for c in id_cols})
-        except pl.exceptions.PolarsError as e:
-            raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
-
-    def _delete_rows(self, conn: sqlite3.Connection, definition: FeatureDefinition, table: str, fv_id: int,
-                     target: pl.DataFrame, *, soft: bool, now: int) -> int:
-        """Delete the samples in `target` (id columns) of feature version `fv_id`, inside the
-        caller's transaction; returns how many visible samples went."""
-        id_cols = definition.id_columns
-        write_id = conn.execute("INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, at, n_rows) "
-                                "VALUES (?, ?, ?, ?, 0)",
-                                (definition.name, "soft_delete" if soft else "hard_delete", fv_id, now)).lastrowid
-        staged = stage_ids(conn, target, {c: definition.columns[c] for c in id_cols})
-        cond = match_ids(quote(table), staged, id_cols)
-        t = quote(table)
-        live = f"{quote(_schema.FV)} = ? AND {quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL"
-        if soft:
-            # a tombstone row supersedes the latest row, so history shows when it went
-            n = conn.execute(f"UPDATE {t} SET {quote(_schema.SUPERSEDED)} = ? WHERE {live} AND {cond}",
-                             (write_id, fv_id)).rowcount
-            cols = _schema.table_columns(conn, table)
-            copied = [c for c in cols if c not in (DELETED_AT, UPDATED_AT, _schema.WRITE, _schema.SUPERSEDED)]
-            conn.execute(f"INSERT INTO {t} ({quote_all(copied)}, {quote(DELETED_AT)}, {quote(UPDATED_AT)}, "
-                         f"{quote(_schema.WRITE)}) SELECT {quote_all(copied)}, ?, ?, ? FROM {t} "
-                         f"WHERE {quote(_schema.SUPERSEDED)} = ?", (now, now, write_id, write_id))
-        else:
-            n = conn.execute(f"SELECT count(*) FROM {t} WHERE {live} AND {cond}", (fv_id,)).fetchone()[0]
-            this_version = f"{quote(_schema.FV)} = {int(fv_id)} AND {cond}"
-            removed_groups = upkeep.before_delete(conn, table, this_version)
-            gone = [r[0] for r in conn.execute(f"DELETE FROM {t} WHERE {this_version} RETURNING rowid")]
-        conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
-        if soft:
-            upkeep.after_delete(conn, table, definition, fv_id, write_id, self.hasher)
-        else:
-            upkeep.after_delete(conn, table, definition, fv_id, write_id, self.hasher,
-                                removed_rowids=pl.Series(gone, dtype=pl.Int64), removed_groups=removed_groups)
-        conn.execute(f"DROP TABLE {staged}")
-        return n
-
-    delete = delete_metadata
-
     # ----- resolving -------------------------------------------------------------------------
     def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,
                        versioning_engine: str | None = None, skip_comparison: bool = False,
@@ -750,74 +588,6 @@ class SQLiteMetadataStore(TraceQueries):
         expected, current = _resolve.resolve_frames(self, graph.plan(), plan, self.hasher, lean=True)
         return _resolve.counts(plan, expected, current)
 
-    # ----- the audit log ---------------------------------------------------------------------
-    def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
-                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
-        """Append one finished entry to the audit log (its own transaction)."""
-        with self._transaction() as conn:
-            audit_id = self._start_audit(conn, action, feature, feature_version, user, outcome)
-            self.audit_batch(conn, audit_id, ids, duration_s)
-            conn.execute("UPDATE _metaxy_audit SET detail = ? WHERE id = ?", (detail, audit_id))
-            return audit_id
-
-    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None) -> int:
-        """An entry for a long action, marked `running` until finish_audit; batches add to it."""
-        with self._transaction() as conn:
-            return self._start_audit(conn, action, feature, feature_version, user, "running")
-
-    def _start_audit(self, conn: sqlite3.Connection, action: str, feature: str, feature_version: str | None,
-                     user: str | None, outcome: str) -> int:
-        return conn.execute(
-            "INSERT INTO _metaxy_audit (at, user, action, feature_key, feature_version, n_samples, duration_s, "
-            "outcome) VALUES (?, ?, ?, ?, ?, 0, 0, ?)",
-            (now_us(), user or current_user(), action, feature, feature_version, outcome)).lastrowid
-
-    def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
-        """Add samples to an entry, inside the transaction that wrote them (so a kill never
-        leaves written samples the log does not name)."""
-        if ids:
-            tx.execute("INSERT INTO _metaxy_audit_ids (audit_id, ids) VALUES (?, ?)",
-                       (audit_id, json.dumps(ids, default=str)))
-        tx.execute("UPDATE _metaxy_audit SET n_samples = n_samples + ?, duration_s = ? WHERE id = ?",
-                   (len(ids), duration_s, audit_id))
-
-    def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE _metaxy_audit SET outcome = ?, duration_s = ?, detail = ? WHERE id = ?",
-                         (outcome, duration_s, detail, audit_id))
-
-    def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
-                  limit: int | None = None) -> pl.DataFrame:
-        """Audit entries, newest first; `ids` is a JSON array of the samples' keys.
-
-        `outcome` is ok, failed, cancelled, nothing to do, or running (still running, or
-        interrupted: a process killed mid-way leaves its committed batches recorded).
-        """
-        where, params = [], []
-        if feature is not None:
-            where.append("feature_key = ?")
-            params.append(feature)
-        if since_us is not None:
-            where.append("at >= ?")
-            params.append(since_us)
-        if action is not None:
-            where.append("action = ?")
-            params.append(action)
-        ids = ("(SELECT json_group_array(json(j.value)) FROM _metaxy_audit_ids i, json_each(i.ids) j "
-               "WHERE i.audit_id = a.id)")
-        sql = (f"SELECT id, at, user, action, feature_key AS feature, feature_version, n_samples, {ids} AS ids, "
-               "duration_s, outcome, detail FROM _metaxy_audit a" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
-        types = {"id": pl.Int64, "at": pl.Int64, "user": pl.String, "action": pl.String, "feature": pl.String,
-                 "feature_version": pl.String, "n_samples": pl.Int64, "ids": pl.String, "duration_s": pl.Float64,
-                 "outcome": pl.String, "detail": pl.String}
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_metaxy_audit_ids' UNION ALL "
-                                 "SELECT 1 FROM sqlite_temp_master WHERE name = '_metaxy_audit_ids'").fetchone():
-            return pl.DataFrame(schema=types).with_columns(pl.col("at").cast(pl.Datetime("us", "UTC")))
-        with self._lock:
-            df = self._reader.frame(sql, params, types)  # type: ignore[union-attr]
-        return df.with_columns(pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC"))
-
     # ----- small queries ---------------------------------------------------------------------
     def count(self, feature: Any, *, feature_version: str | None = None) -> int:
         definition, current_fv = self._definition_for_read(feature)
@@ -883,13 +653,6 @@ def _key_order(plan: FeaturePlan) -> tuple[str, ...]:
     if plan.is_root or ids[:len(key)] == key:
         return ()
     return key + tuple(c for c in ids if c not in key)
-
-
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return os.environ.get("USER", "unknown")
 
 
 __all__ = ["SQLiteMetadataStore", "IncrementFrame", "FEATURE_VERSION", "PROVENANCE"]
