@@ -119,7 +119,7 @@ def graph(ctx: Context, action: str | None, fmt: str, feature: str | None, up: i
         if fmt == "mermaid":
             click.echo(mermaid(project.graph, keys))
             return
-        from ..service.lineage_layout import render_text
+        from ..service.lineage import render_text
 
         statuses = None if no_status else {st.key: st for st in iter_statuses(project, keys)}
         click.echo(render_text(project.graph.plan(), statuses, keys=keys))
