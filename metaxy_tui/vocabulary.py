@@ -60,11 +60,14 @@ class AuditAction(StrEnum):
 
 
 class OutputFormat(StrEnum):
-    """How a command prints its answer (--format)."""
+    """How a command prints its answer (--format; each command offers some of these)."""
 
     TABLE = "table"
+    TEXT = "text"
     JSON = "json"
     CSV = "csv"
+    TERMINAL = "terminal"  # the graph drawn in box characters
+    MERMAID = "mermaid"
 
 
 __all__ = ["AuditAction", "IncrementStatus", "LineageKind", "OutputFormat", "REASON_TEXT", "ReasonKind"]

@@ -13,6 +13,7 @@ from ..frames import Increment
 from ..graph import FeatureGraph, FeaturePlan
 from ..store.records import FV_ID, THEN_UNTIL, THEN_WRITE, WRITE_ID
 from .changes import used_fields
+from ..vocabulary import IncrementStatus, ReasonKind
 from .model import KINDS, DefinitionChange
 from .text import _enc, _enc_struct, _json_list, _listed, _short, _text_list, _who, _with_nested
 
@@ -88,16 +89,16 @@ def added_reasons(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan
     gone_here = ~old & pl.col("__deleted")
     new_up = ~old & ~gone_here & (pl.col("__n") > 0)
     frame = frame.with_columns(
-        pl.lit("added").alias("status"),
-        pl.when(old).then(pl.lit("feature_version")).when(gone_here).then(pl.lit("deleted_here"))
-        .when(new_up).then(pl.lit("new_upstream")).otherwise(pl.lit("never_computed")).alias("kind"),
+        pl.lit(IncrementStatus.ADDED).alias("status"),
+        pl.when(old).then(pl.lit(ReasonKind.FEATURE_VERSION)).when(gone_here).then(pl.lit(ReasonKind.DELETED_HERE))
+        .when(new_up).then(pl.lit(ReasonKind.NEW_UPSTREAM)).otherwise(pl.lit(ReasonKind.NEVER_COMPUTED)).alias("kind"),
         pl.when(old).then(pl.lit("stored under an older feature version: ") + pl.col("__what"))
-        .when(gone_here).then(pl.lit(KINDS["deleted_here"])).when(new_up).then(pl.col("__listed"))
-        .otherwise(pl.lit(KINDS["never_computed"])).alias("summary"),
+        .when(gone_here).then(pl.lit(KINDS[ReasonKind.DELETED_HERE])).when(new_up).then(pl.col("__listed"))
+        .otherwise(pl.lit(KINDS[ReasonKind.NEVER_COMPUTED])).alias("summary"),
         pl.when(old).then(pl.lit("added · feature version changed (") + pl.col("__what") + pl.lit(")"))
-        .when(gone_here).then(pl.lit("added · " + KINDS["deleted_here"]))
+        .when(gone_here).then(pl.lit("added · " + KINDS[ReasonKind.DELETED_HERE]))
         .when(new_up).then(pl.lit("added · new upstream sample in ") + pl.col("__feats"))
-        .otherwise(pl.lit("added · " + KINDS["never_computed"])).alias("group"),
+        .otherwise(pl.lit("added · " + KINDS[ReasonKind.NEVER_COMPUTED])).alias("group"),
     )
     return _with_nested(frame, "[]", pl.when(new_up).then(pl.col("__upjson")).otherwise(pl.lit("[]")),
                         pl.when(old).then(pl.col("__defjson")).otherwise(pl.lit("[]")))
@@ -171,7 +172,7 @@ def root_reasons(store: "MetadataStore", plan: FeaturePlan, inc: Increment, key:
     out = []
     if added.height:
         out.append(_with_nested(added.with_columns(
-            pl.lit("added").alias("status"), pl.lit("never_computed").alias("kind"), pl.lit("a new sample").alias("summary"),
+            pl.lit(IncrementStatus.ADDED).alias("status"), pl.lit(ReasonKind.NEVER_COMPUTED).alias("kind"), pl.lit("a new sample").alias("summary"),
             pl.lit("added · new sample").alias("group"))))
     if changed.height:
         fields = plan.definition.field_keys
@@ -189,12 +190,12 @@ def root_reasons(store: "MetadataStore", plan: FeaturePlan, inc: Increment, key:
             texts.append(pl.when(moved).then(pl.concat_str([pl.lit(f + " "), _short(then), pl.lit(" → "), _short(now)])))
             names.append(pl.when(moved).then(pl.lit(f)))
         frame = frame.with_columns(
-            pl.lit("changed").alias("status"), pl.lit("upstream_changed").alias("kind"),
+            pl.lit(IncrementStatus.CHANGED).alias("status"), pl.lit(ReasonKind.UPSTREAM_CHANGED).alias("kind"),
             (pl.lit("provenance changed: ") + _text_list(texts, "; ")).alias("summary"),
             (pl.lit("changed · ") + _text_list(names, ", ") + pl.lit(" provenance")).alias("group"))
         out.append(_with_nested(frame, _json_list(moves)))
     if removed.height:
         out.append(_with_nested(removed.with_columns(
-            pl.lit("removed").alias("status"), pl.lit("upstream_gone").alias("kind"),
+            pl.lit(IncrementStatus.REMOVED).alias("status"), pl.lit(ReasonKind.UPSTREAM_GONE).alias("kind"),
             pl.lit("not in the samples given").alias("summary"), pl.lit("removed · not in the samples given").alias("group"))))
     return out

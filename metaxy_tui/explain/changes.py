@@ -14,7 +14,7 @@ from ..keys import FieldKey
 from ..store.records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .model import KINDS, SHOWN
 from .text import SID, _enc, _enc_struct, _json_list, _short, _text_list, _who, _with_nested
-from ..vocabulary import LineageKind
+from ..vocabulary import IncrementStatus, LineageKind, ReasonKind
 
 if TYPE_CHECKING:
     from ..store.interface import MetadataStore
@@ -162,12 +162,12 @@ def changed_reasons(plan: FeaturePlan, changed: pl.DataFrame, current: pl.DataFr
     what = pl.when(moved_names == "").then(pl.lit("provenance")).otherwise(moved_names)
     has_ups = pl.col("__n").fill_null(0) > 0
     frame = frame.with_columns(
-        pl.lit("changed").alias("status"),
-        pl.when(has_ups).then(pl.lit("upstream_changed")).otherwise(pl.lit("unknown_inputs")).alias("kind"),
+        pl.lit(IncrementStatus.CHANGED).alias("status"),
+        pl.when(has_ups).then(pl.lit(ReasonKind.UPSTREAM_CHANGED)).otherwise(pl.lit(ReasonKind.UNKNOWN_INPUTS)).alias("kind"),
         pl.when(has_ups).then(what + pl.lit(" moved: ") + pl.col("__listed"))
         .otherwise(what + pl.lit("; the upstream it was computed from is no longer in the store")).alias("summary"),
         pl.when(has_ups).then(pl.lit("changed · ") + what + pl.lit(" ← ") + pl.col("__parts"))
-        .otherwise(pl.lit("changed · " + KINDS["unknown_inputs"])).alias("group"),
+        .otherwise(pl.lit("changed · " + KINDS[ReasonKind.UNKNOWN_INPUTS])).alias("group"),
     )
     return _with_nested(frame, _json_list(moves), pl.col("__upjson").fill_null("[]"))
 
@@ -206,8 +206,8 @@ def removed_reasons(store: "MetadataStore", gp, plan: FeaturePlan, removed: pl.D
     is_version = (names != "") & ~has_ups
     all_deps = ", ".join(d.upstream for d in plan.deps)
     frame = frame.with_columns(
-        pl.lit("removed").alias("status"),
-        pl.when(is_version).then(pl.lit("upstream_version")).otherwise(pl.lit("upstream_gone")).alias("kind"),
+        pl.lit(IncrementStatus.REMOVED).alias("status"),
+        pl.when(is_version).then(pl.lit(ReasonKind.UPSTREAM_VERSION)).otherwise(pl.lit(ReasonKind.UPSTREAM_GONE)).alias("kind"),
         pl.when(is_version).then(names + pl.lit(" has a new feature version and has not been recomputed for this "
                                                 "sample: it counts as missing until then"))
         .when(has_ups).then(pl.col("__listed")).otherwise(pl.lit("its upstream samples are gone")).alias("summary"),

@@ -27,6 +27,7 @@ import polars as pl
 
 from .. import jsontext
 from ..frames import Increment
+from ..vocabulary import REASON_TEXT, IncrementStatus, ReasonKind
 
 SHOWN = 12  # upstream samples named per reason; the rest are counted
 
@@ -87,8 +88,8 @@ class DefinitionChange:
 
 @dataclass
 class SampleReason:
-    status: str  # added | changed | removed
-    kind: str  # see KINDS
+    status: IncrementStatus
+    kind: ReasonKind
     key: dict[str, Any]
     summary: str
     group: str
@@ -103,18 +104,9 @@ class SampleReason:
                 "definition": [d.to_dict() for d in self.definition]}
 
 
-KINDS = {
-    "never_computed": "never computed",
-    "new_upstream": "a new upstream sample appeared",
-    "feature_version": "the feature version changed",
-    "deleted_here": "deleted here, but its upstream is still there",
-    "upstream_changed": "upstream samples changed",
-    "upstream_gone": "its upstream samples are gone",
-    "upstream_version": "an upstream feature has a new version, not yet recomputed",
-    "unknown_inputs": "its provenance moved; what it was computed from is no longer in the store",
-}
+KINDS = REASON_TEXT  # reason kind -> what it says (vocabulary.py)
 
-_STATUS_ORDER = {"added": 0, "changed": 1, "removed": 2}
+_STATUS_ORDER = {IncrementStatus.ADDED: 0, IncrementStatus.CHANGED: 1, IncrementStatus.REMOVED: 2}
 # the per-sample frame: these, the key columns, and the nested parts as JSON text
 TEXT = ["status", "kind", "summary", "group"]
 NESTED = {"fields": "__fields", "upstream": "__upstream", "definition": "__definition"}
@@ -293,6 +285,6 @@ def _reasons_of(frame: pl.DataFrame, key: list[str]) -> list[SampleReason]:
                               {f: (v["then"], v["now"]) for f, v in u["fields"].items()})
                for u in json.loads(r["__upstream"])]
         defs = [DefinitionChange(**d) for d in json.loads(r["__definition"])]
-        out.append(SampleReason(r["status"], r["kind"], {c: r[c] for c in key}, r["summary"], r["group"],
+        out.append(SampleReason(IncrementStatus(r["status"]), ReasonKind(r["kind"]), {c: r[c] for c in key}, r["summary"], r["group"],
                                 moves, ups, defs))
     return out

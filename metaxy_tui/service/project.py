@@ -6,6 +6,7 @@ file opened on its own is read with the graph snapshot recorded inside it.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
 from ..store import MetadataStore, SQLiteMetadataStore
 from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -156,4 +159,5 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)
     if not s.writable:
         project.notes.append("opened read-only")
+    log.info("opened %s: %d features, %s", source, len(graph), "read-write" if s.writable else "read-only")
     return project

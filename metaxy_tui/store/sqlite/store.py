@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from ...explain.model import Explanation
 
 BUSY_TIMEOUT_S = 30.0
+
+log = logging.getLogger(__name__)
 
 
 class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
@@ -93,8 +97,11 @@ class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
                     raise StoreError(f"{self.path} is open read-only")
                 self._depth += 1
             else:
+                started = time.perf_counter()
                 self._connect(mode)
                 self._depth = 1
+                log.debug("opened %s (%s) in %.3f s", self.path, "read-only" if mode == "r" else "read-write",
+                          time.perf_counter() - started)
             return OpenStore(self)
 
     def _connect(self, mode: str) -> None:
@@ -363,6 +370,7 @@ class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
         inside the transaction: raising from it cancels the whole write. `within(conn)` runs
         last inside the transaction (the audit log uses it).
         """
+        started = time.perf_counter()
         graph, plan = self._plan(feature)
         gp = graph.plan()
         frame = to_polars(df, plan.name)
@@ -397,6 +405,7 @@ class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
                 self._delete_rows(conn, plan.definition, table, fv_id, doomed, soft=True, now=now)
             if within is not None:
                 within(conn)
+        log.debug("wrote %d rows of %s (write %d, %.3f s)", n, plan.name, write_id, time.perf_counter() - started)
         return n
 
     write = write_metadata
@@ -517,6 +526,7 @@ class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
         if given:
             raise InputError(feature_key_of(feature).to_string(), [InputProblem(
                 f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead")])
+        started = time.perf_counter()
         graph, plan = self._plan(feature)
         gp = graph.plan()
         self._resolved_as_of[plan.name] = self._write_counter()
@@ -544,7 +554,10 @@ class SQLiteMetadataStore(Snapshots, Deletes, AuditLog, TraceQueries):
             inc = _resolve.compare(plan, expected, current, read_removed)
         else:
             inc = _resolve.resolve(self, gp, plan, self.hasher, read_removed)
-        return _resolve.with_data_versions(inc, plan, self.hasher)
+        inc = _resolve.with_data_versions(inc, plan, self.hasher)
+        if log.isEnabledFor(logging.DEBUG):  # (the counts read every frame: only when shown)
+            log.debug("resolved %s: %s in %.3f s", plan.name, inc.counts, time.perf_counter() - started)
+        return inc
 
     def waiting_on(self, feature: Any) -> list[str]:
         """The feature's required upstream features that have never been written: they read as
