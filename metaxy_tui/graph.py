@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .columns import ColumnType
 from .definition import FeatureDefinition
@@ -20,9 +20,6 @@ from .errors import DefinitionError, UnknownFeatureError
 from .keys import FieldKey, validate_column_name
 from .spec import ALL, FeatureDep, feature_key_of
 from .vocabulary import LineageKind
-
-if TYPE_CHECKING:
-    from .compute import ComputeFunction
 
 
 def _sha256(text: str) -> str:
@@ -114,7 +111,7 @@ class FeatureGraph:
     def __init__(self) -> None:
         self._definitions: dict[str, FeatureDefinition] = {}
         self._plan: GraphPlan | None = None
-        self.computes: dict[str, ComputeFunction] = {}  # feature key -> compute function (see compute.py)
+        self.computes: dict[str, Callable[..., Any]] = {}  # feature key -> compute function (compute.py)
 
     # ----- active graph -------------------------------------------------------------
     @classmethod
@@ -149,7 +146,7 @@ class FeatureGraph:
         self._definitions[name] = definition
         self._plan = None
 
-    def register_compute(self, key: str, fn: ComputeFunction) -> None:
+    def register_compute(self, key: str, fn: Callable[..., Any]) -> None:
         self.computes[key] = fn
 
     def remove(self, key: object) -> None:
