@@ -10,6 +10,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from ..errors import MetaxyError
+from ..service.demo import build_demo, default_demo_path, open_demo_project
 from ..service.project import Project
 from .screens.browser import BrowserScreen
 from .messages import TraceRequested
@@ -61,10 +63,19 @@ class MetaxyApp(App[None]):
         if old is not project:
             old.close()
 
+    # ----- the demo (d on an empty store) ----------------------------------------------------
     def action_open_demo(self) -> None:
-        from .demo_action import open_demo
+        self.notify("Building the demo store…", timeout=3)
+        self.run_worker(self._build_demo, thread=True, exclusive=True, group="demo", name="demo")
 
-        open_demo(self)
+    def _build_demo(self) -> None:
+        try:
+            path = build_demo(default_demo_path())
+            project = open_demo_project(path)
+        except MetaxyError as e:
+            self.call_from_thread(self.notify, f"Could not build the demo: {e}", severity="error")
+            return
+        self.call_from_thread(self.switch_project, project)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

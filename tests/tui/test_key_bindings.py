@@ -290,7 +290,7 @@ async def test_browser_a_opens_the_audit_log_and_escape_closes_it(demo_app):
 
 async def test_browser_d_builds_the_demo_and_opens_it(tmp_path, monkeypatch):
     target = tmp_path / "data" / "demo.db"
-    monkeypatch.setattr("metaxy_tui.tui.demo_action.default_demo_path", lambda: target)
+    monkeypatch.setattr("metaxy_tui.tui.app.default_demo_path", lambda: target)
     project = open_project(db=tmp_path / "empty.db")
     app = MetaxyApp(project)
     async with app.run_test() as pilot:
