@@ -528,7 +528,7 @@ class ReviewScreen(Screen[bool]):
         self.query_one(ReviewGroups).focus()
         self.reload()
         last = message.results[-1] if message.results else None
-        if (message.request.kind in ("delete_removed", "walk") and last is not None
+        if (message.request.kind in (AuditAction.DELETE_REMOVED, "walk") and last is not None
                 and last.outcome == "ok" and last.done):
             self.check_downstream()
 
