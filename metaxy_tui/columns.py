@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -47,14 +49,14 @@ class ColumnType:
     def polars(self) -> pl.DataType | type[pl.DataType]:
         return _POLARS[self.name]
 
-    def to_dict(self) -> dict:
-        d: dict = {"type": self.name, "nullable": self.nullable}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.name, "nullable": self.nullable}
         if not self.declared:
             d["declared"] = False
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ColumnType":
+    def from_dict(cls, d: Mapping[str, Any]) -> "ColumnType":
         return cls(d["type"], bool(d.get("nullable", False)), bool(d.get("declared", True)))
 
     def describe(self) -> str:
