@@ -1,4 +1,4 @@
-"""Mixed into SQLiteMetadataStore: the audit log (who ran which action on which samples, when, and how it ended)."""
+"""The audit log of a SQLite store: who ran which action on which samples, when, and how it ended."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mixed into SQLiteMetadataStore: deleting samples (soft: hidden until written again; hard: rows removed)."""
+"""Deleting samples from a SQLite store: soft (hidden until written again) or hard (rows removed)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mixed into SQLiteMetadataStore: the graph snapshots a store records (push_graph) and reads back."""
+"""The graph snapshots a SQLite store records (push_graph) and reads back."""
 
 from __future__ import annotations
 
