@@ -41,13 +41,15 @@ def _is_type_checking(node: ast.If) -> bool:
 
 
 class _Imports(ast.NodeVisitor):
-    """Every import of a module as (imported module, line, at module level?), `if TYPE_CHECKING:`
-    blocks left out (they never run)."""
+    """Every import of a module as (imported module, line, at module level?); those in
+    `if TYPE_CHECKING:` blocks (they never run) apart, in `typing_only`."""
 
     def __init__(self, module: str, is_package: bool) -> None:
         self.module, self.is_package = module, is_package
         self.found: list[tuple[str, int, bool]] = []
+        self.typing_only: list[tuple[str, int, bool]] = []
         self.depth = 0
+        self.in_type_checking = False
 
     def _base(self, level: int) -> list[str]:
         parts = self.module.split(".")
@@ -57,6 +59,10 @@ class _Imports(ast.NodeVisitor):
 
     def visit_If(self, node: ast.If) -> None:
         if _is_type_checking(node):
+            self.in_type_checking = True
+            for child in node.body:
+                self.visit(child)
+            self.in_type_checking = False
             for child in node.orelse:
                 self.visit(child)
             return
@@ -69,9 +75,12 @@ class _Imports(ast.NodeVisitor):
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _scoped
 
+    def _add(self, target: str, line: int) -> None:
+        (self.typing_only if self.in_type_checking else self.found).append((target, line, self.depth == 0))
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.found.append((alias.name, node.lineno, self.depth == 0))
+            self._add(alias.name, node.lineno)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         base = ".".join(self._base(node.level) + ([node.module] if node.module else [])) if node.level \
@@ -79,17 +88,19 @@ class _Imports(ast.NodeVisitor):
         for alias in node.names:
             # `from package import module` imports the module; `from module import name`, the module
             target = f"{base}.{alias.name}"
-            self.found.append((target if target in MODULES else base, node.lineno, self.depth == 0))
+            self._add(target if target in MODULES else base, node.lineno)
 
 
-def _imports(module: str) -> list[tuple[str, int, bool]]:
+def _imports(module: str) -> _Imports:
     path = MODULES[module]
     visitor = _Imports(module, path.name == "__init__.py")
     visitor.visit(ast.parse(path.read_text(), str(path)))
-    return visitor.found
+    return visitor
 
 
-IMPORTS = {m: _imports(m) for m in MODULES}
+_VISITED = {m: _imports(m) for m in MODULES}
+IMPORTS = {m: v.found for m, v in _VISITED.items()}
+TYPING_ONLY = {m: v.typing_only for m, v in _VISITED.items()}
 
 
 def _in(module: str, *prefixes: str) -> bool:
@@ -238,12 +249,12 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def _edges(*, module_level_only: bool) -> dict[str, set[str]]:
+def _edges(*, module_level_only: bool, typing_too: bool = False) -> dict[str, set[str]]:
     """Imports between the package's modules; a package's own __init__ re-exporting its modules
     is left out (importing a module runs its package's __init__ first, which is no cycle)."""
     edges: dict[str, set[str]] = {}
     for m in MODULES:
-        for target, _, top in IMPORTS[m]:
+        for target, _, top in IMPORTS[m] + (TYPING_ONLY[m] if typing_too else []):
             if target in MODULES and target != m and (top or not module_level_only) \
                     and not (MODULES[m].name == "__init__.py" and _in(target, m)):
                 edges.setdefault(m, set()).add(target)
@@ -254,6 +265,12 @@ def test_no_import_cycles_between_modules():
     """Not at import time, and not through an import inside a function either (a deferred import
     hides a cycle; it does not remove it)."""
     assert _cycles(_edges(module_level_only=False)) == []
+
+
+def test_no_cycles_through_type_hints_either():
+    """Two modules that name each other's types are one concept split in two, or need a protocol
+    between them (store/sqlite/handle.py)."""
+    assert _cycles(_edges(module_level_only=False, typing_too=True)) == []
 
 
 def test_the_rules_see_the_modules_they_govern():

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import polars as pl
 
@@ -23,10 +23,6 @@ from . import resolve as _resolve
 from . import schema as _schema
 from .reader import Reader
 
-if TYPE_CHECKING:
-    from .store import SQLiteMetadataStore
-
-
 BUSY_TIMEOUT_S = 30.0
 
 log = logging.getLogger("metaxy_tui.store.sqlite.store")  # (one logger for the store class)
@@ -35,7 +31,7 @@ log = logging.getLogger("metaxy_tui.store.sqlite.store")  # (one logger for the 
 class StoreConnection:
     """Mixed into SQLiteMetadataStore: open, close, transactions, reads."""
 
-    def open(self, mode: str = "w") -> "OpenStore":
+    def open(self, mode: str = "w") -> "OpenStore[Self]":
         """Open for reading ("r") or reading and writing ("w"); `with store.open("r"):` closes at the end."""
         if mode not in ("r", "w"):
             raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
@@ -241,13 +237,16 @@ def _remove_new_side_files(paths: list[Path], had: set[Path]) -> None:
                     p.unlink()
 
 
-class OpenStore:
+S = TypeVar("S", bound=StoreConnection)
+
+
+class OpenStore(Generic[S]):
     """What `store.open(mode)` returns: the store, plus a `with` block that closes it again."""
 
-    def __init__(self, store: "SQLiteMetadataStore"):
+    def __init__(self, store: S):
         self.store = store
 
-    def __enter__(self) -> "SQLiteMetadataStore":
+    def __enter__(self) -> S:
         return self.store
 
     def __exit__(self, *exc: object) -> None:

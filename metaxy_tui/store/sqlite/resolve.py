@@ -10,52 +10,21 @@ and runs as one batch that sees one state of the store (store/sqlite/reader.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import polars as pl
 
-from ...columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType
+from ...columns import PROVENANCE, PROVENANCE_BY_FIELD
 from ...errors import InputError, InputProblem
 from ...frames import Increment, IncrementFrame
 from ...graph import FeaturePlan, GraphPlan
 from ...hashing import Hasher
 from ...keys import FieldKey
 from . import upstream
-from .codec import polars_schema
+from .handle import ReadPlan, StoreHandle
 from .upstream import latest_condition, value_column  # noqa: F401  (used by explain and the service layer)
 from ...vocabulary import LineageKind
 
-if TYPE_CHECKING:
-    from .store import SQLiteMetadataStore
-
 MIXED = "\x00mixed"  # the provenance of an expansion key whose children disagree
 VERIFY_CHUNK = 131_072
-
-
-@dataclass
-class ReadPlan:
-    """Reads to run together, and how to turn their results into frames."""
-
-    queries: list = field(default_factory=list)
-    builders: list[Callable[[list[pl.DataFrame]], pl.DataFrame]] = field(default_factory=list)
-
-    def add(self, queries: list, build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
-        start = len(self.queries)
-        self.queries += queries
-        n = len(queries)
-        self.builders.append(lambda results, s=start, n=n: build(results[s:s + n]))
-        return len(self.builders) - 1
-
-    def add_empty(self, schema: dict[str, ColumnType | pl.DataType]) -> int:
-        """A frame with no rows (nothing stored to read)."""
-        empty = pl.DataFrame(schema=polars_schema(schema))
-        return self.add([], lambda _r: empty)
-
-    def run(self, store: "SQLiteMetadataStore") -> list[pl.DataFrame]:
-        results = store._read_many(self.queries)
-        return [b(results) for b in self.builders]
 
 
 def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) -> pl.DataFrame:
@@ -119,7 +88,7 @@ def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
     return lambda piece: _keyed(plan, [piece], hasher) if PROVENANCE not in piece.columns else piece
 
 
-def _plan(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
+def _plan(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
           ) -> tuple[ReadPlan, list[int], dict[int, int], int]:
     reads = ReadPlan()
     each = _hashing_as_read(plan, hasher)
@@ -130,7 +99,7 @@ def _plan(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher
     return reads, values, members, current
 
 
-def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
+def resolve_frames(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
                    lean: bool = False, expected: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(expected, current) for a feature, read in one consistent batch.
 
@@ -149,7 +118,7 @@ def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePla
     return keyed, frames[cur]
 
 
-def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
+def resolve(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
     """The increment of a derived feature: keys compared first, member rows attached after."""
     key = list(plan.key)
     rows = gone = None
@@ -182,12 +151,12 @@ def _pending(plan: FeaturePlan, keyed: pl.DataFrame, current: pl.DataFrame) -> t
             current.filter(removed).select(key))
 
 
-def _has_rows(store: "SQLiteMetadataStore", plan: FeaturePlan) -> bool:
+def _has_rows(store: StoreHandle, plan: FeaturePlan) -> bool:
     table, fv_id, _n = store._latest_location(plan.name, plan.feature_version)
     return table is not None and fv_id is not None and store._has_latest(table, fv_id)
 
 
-def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+def _rows_after_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
                      ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """A one-dep feature's pending rows in two reads: values by key and the feature's own rows
     first, then the upstream rows, each chunk of them joined to its pending key as it is read
@@ -215,7 +184,7 @@ def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeatureP
     return None, None
 
 
-def resolve_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+def resolve_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
                  ) -> tuple[Increment, pl.DataFrame]:
     """The increment by key only: one row per sample (key, provenance by field, provenance), no
     member or kept columns; removed keys with their stored provenance. What explanations need,

@@ -32,8 +32,8 @@ from .reader import CopyRead, Query, Reader, columnar_frame, split_by_rowid
 from .schema import FV, SUPERSEDED, WRITE
 
 if TYPE_CHECKING:
-    from .resolve import ReadPlan
-    from .store import SQLiteMetadataStore
+    from .handle import ReadPlan
+    from .handle import StoreHandle
 
 
 def value_column(upstream: str, field: str) -> str:
@@ -135,7 +135,7 @@ class GroupRead:
 
 # ----- planning a dep's reads ----------------------------------------------------------------------------
 
-def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
+def plan_values(store: "StoreHandle", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
                 reads: "ReadPlan", each=None) -> int:
     """The dep's values by key (see the module docstring); returns the frame's index in `reads`.
 
@@ -165,7 +165,7 @@ def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher:
                      _concat)
 
 
-def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
+def plan_members(store: "StoreHandle", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
     """A dep's upstream rows (kept columns; for an aggregation, its members), `on` not null; `each`
     transforms them chunk by chunk."""
     up = gp[d.upstream]
@@ -182,7 +182,7 @@ def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads:
     return reads.add([read], lambda r: r[0])
 
 
-def plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *,
+def plan_current(store: "StoreHandle", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *,
                  with_fields: bool = False) -> int:
     """The key columns and provenance of the feature's latest rows; one row per key.
 
