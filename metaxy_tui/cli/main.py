@@ -109,9 +109,9 @@ def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str 
     """
     ctx.obj = Context(config, store_name, db, verbose)
     if ctx.invoked_subcommand is None:
-        run_tui(ctx.obj.open(create_db=False), verbose=verbose)
+        run_tui(ctx.obj.open(create_db=False), verbose=verbose)  # the TUI opens an existing --db store only
         return
-    log_to_stderr(verbose=verbose)  # the TUI opens an existing --db store only
+    log_to_stderr(verbose=verbose)
 
 
 @cli.command()
