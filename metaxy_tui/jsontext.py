@@ -45,7 +45,7 @@ def obj(df: pl.DataFrame, columns: list[str], extra: Sequence[tuple[str, pl.Expr
     return pl.concat_str(parts + [pl.lit("}")])
 
 
-def array(items: list[pl.Expr]) -> pl.Expr:
+def array(items: Sequence[pl.Expr]) -> pl.Expr:
     """A JSON array of the non-null JSON texts among `items`."""
     if not items:
         return pl.lit("[]")

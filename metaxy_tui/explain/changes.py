@@ -36,6 +36,7 @@ def upstream_changes(store: "MetadataStore", gp, plan: FeaturePlan, current: pl.
     if not samples.height:
         return pl.DataFrame()
     since = samples.get_column(AS_OF).min()
+    assert isinstance(since, int)  # (the samples have an as-of: filtered above)
     for i, d in enumerate(plan.deps):
         fields = used_fields(plan, d)
         on = list(d.on)
@@ -82,8 +83,8 @@ def upstream_changes(store: "MetadataStore", gp, plan: FeaturePlan, current: pl.
         flags = [(~is_changed | pl.col(f"__m:{f}")).alias(f"__mu:{d.upstream}.{f}") for f in fields]
         flags += [(is_changed & pl.col(f"__m:{f}")).alias(f"__mf:{i}:{f}") for f in fields]
         out.append(both.sort(id_cols).select(
-            [SID] + [pl.lit(d.upstream).alias("__feature"), pl.col("__change"), code.alias(f"__ck:{i}"),
-                     as_json.alias("__json"), desc.alias("__desc")] + flags))
+            [pl.col(SID), pl.lit(d.upstream).alias("__feature"), pl.col("__change"), code.alias(f"__ck:{i}"),
+             as_json.alias("__json"), desc.alias("__desc"), *flags]))
     if not out:
         return pl.DataFrame()
     return pl.concat(out, how="diagonal_relaxed").with_columns(
@@ -144,7 +145,8 @@ def changed_reasons(plan: FeaturePlan, changed: pl.DataFrame, current: pl.DataFr
     else:
         frame = frame.with_columns(pl.lit(None, pl.UInt32).alias("__n"), pl.lit(None, pl.String).alias("__listed"),
                                    pl.lit(None, pl.String).alias("__upjson"), pl.lit(None, pl.String).alias("__parts"))
-    moves, names, because = [], [], []
+    moves: list[pl.Expr] = []
+    names: list[pl.Expr] = []
     for spec in specs:
         f = spec.key.struct_name
         then = pl.col(pbf_column(f)) if pbf_column(f) in frame.columns else pl.lit(None, pl.String)

@@ -17,6 +17,7 @@ state the feature was first computed from, so recomputing another sample never c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -62,7 +63,7 @@ class FieldMove:
     field: str
     then: str | None
     now: str | None
-    because: list[str] = field(default_factory=list)  # "<upstream>.<field>"
+    because: list[str] = dataclasses.field(default_factory=list)  # "<upstream>.<field>"
 
     def to_dict(self) -> dict:
         return {"field": self.field, "then": self.then, "now": self.now, "because": list(self.because)}
@@ -139,7 +140,7 @@ class ReasonList(Sequence):
                 self._made.setdefault(i, r)
         return [self._made[i] for i in range(start, stop)]
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if self._items is not None:
             return self._items[i]
         n = len(self)
@@ -239,10 +240,10 @@ class Explanation:
             self._by_key = {}
             for i, k in enumerate(self._frame.select(self._key).iter_rows()):
                 self._by_key.setdefault(k, i)
-        i = self._by_key.get(tuple(key.get(c) for c in self._key))
-        if i is None:
+        row = self._by_key.get(tuple(key.get(c) for c in self._key))
+        if row is None:
             return None
-        return self._items[i] if self._items is not None else _reasons_of(self._frame.slice(i, 1), self._key)[0]
+        return self._items[row] if self._items is not None else _reasons_of(self._frame.slice(row, 1), self._key)[0]
 
     def to_dict(self) -> dict:
         return {"feature": self.feature, "key": list(self.increment.key),

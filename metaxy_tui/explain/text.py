@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from .. import jsontext
@@ -40,11 +42,11 @@ def _short(e: pl.Expr) -> pl.Expr:
             .otherwise(e.str.slice(0, 10) + pl.lit("…")))
 
 
-def _json_list(items: list[pl.Expr]) -> pl.Expr:
+def _json_list(items: Sequence[pl.Expr]) -> pl.Expr:
     return jsontext.array(items)
 
 
-def _text_list(items: list[pl.Expr], sep: str) -> pl.Expr:
+def _text_list(items: Sequence[pl.Expr], sep: str) -> pl.Expr:
     if not items:
         return pl.lit("")
     return pl.concat_list(items).list.drop_nulls().list.join(sep)
