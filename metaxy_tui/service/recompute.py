@@ -16,7 +16,9 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+from .. import executors
 from ..compute import compute_function, output_rows
 from ..errors import InputError
 from ..executors import Batch, BatchResult, ComputeTask, Executor, ExecutorUnavailable, project_modules
@@ -27,6 +29,27 @@ from .review import (DEFAULT_BATCH, ActionResult, Cancelled, Progress, _added_or
                      _leftover_children, ids_text)
 
 FAILING_SHOWN = 50  # failing sample ids written into the audit entry's detail
+
+
+@dataclass(frozen=True)
+class ExecutorOption:
+    """An executor as the TUI offers it: its name, a label, and why it cannot run here (or None)."""
+
+    name: str
+    label: str
+    problem: str | None
+
+
+LABELS = {"local": "local (this process)", "ray": "Ray"}
+
+
+def executor_options() -> list[ExecutorOption]:
+    return [ExecutorOption(n, LABELS.get(n, n), executors.unavailable(n)) for n in executors.NAMES]
+
+
+def executor_for(name: str, address: str | None = None) -> Executor:
+    """The executor `name` (ray: on the cluster at `address`, or a local Ray started for the run)."""
+    return executors.make_executor(name, address=address or None) if name == "ray" else executors.make_executor(name)
 
 
 def run_recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
@@ -156,4 +179,4 @@ def _detail(result: ActionResult) -> str | None:
     return text
 
 
-__all__ = ["run_recompute"]
+__all__ = ["ExecutorOption", "executor_for", "executor_options", "run_recompute"]
