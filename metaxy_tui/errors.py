@@ -35,6 +35,15 @@ class UnknownFeatureError(MetaxyError, KeyError):
         return self.args[0]
 
 
+class UnknownSampleError(MetaxyError, LookupError):
+    """No row of the feature was ever stored under the given id values."""
+
+    def __init__(self, feature: str, ids: str, examples: list[str] | None = None):
+        self.feature = feature
+        hint = f" (its first ids: {'; '.join(examples)})" if examples else " (it has no samples)"
+        super().__init__(f"{feature} has no sample {ids}{hint}")
+
+
 class ConfigError(MetaxyError):
     """metaxy.toml is missing, malformed or names something that does not exist."""
 

@@ -81,24 +81,25 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
     print_table(headers, [[r.get(h) for h in headers] for r in rows])
 
 
-def _parse_ids(values: tuple[str, ...], key: list[str]) -> list[dict]:
-    """`--ids a1 a2` for a one-column key; `--ids video_id=v1,chunk_id=3` otherwise."""
+def _parse_ids(values: tuple[str, ...], key: list[str], label: str = "--ids") -> list[dict]:
+    """`--ids a1 a2` for a one-column key; `--ids video_id=v1,chunk_id=3` otherwise (`label`: how the
+    command names the ids in messages)."""
     out = []
     for v in values:
         if "=" in v:
             pairs = {}
             for part in v.split(","):
                 if "=" not in part:
-                    fail(f"--ids {v}: {part!r} is not col=value (this feature's key: {', '.join(key)})", code=2)
+                    fail(f"{label} {v}: {part!r} is not col=value (this feature's key: {', '.join(key)})", code=2)
                 col, value = part.split("=", 1)
                 pairs[col.strip()] = value
             if set(pairs) != set(key):
-                fail(f"--ids {v}: give exactly the key columns {', '.join(key)}", code=2)
+                fail(f"{label} {v}: give exactly the key columns {', '.join(key)}", code=2)
             out.append(pairs)
         elif len(key) == 1:
             out.append({key[0]: v})
         else:
-            fail(f"--ids {v}: this feature's key has several columns ({', '.join(key)}); write col=value,...", code=2)
+            fail(f"{label} {v}: this feature's key has several columns ({', '.join(key)}); write col=value,...", code=2)
     return out
 
 

@@ -80,8 +80,16 @@ def not_reviewable(project: Project, feature: str | None) -> str | None:
     return None
 
 
-def nothing_pending(feature: str, pending_upstream: list[str]) -> str:
+def waiting_on(project: Project, feature: str) -> list[str]:
+    """Required upstream features never written: until they are, `feature` has nothing to compute."""
+    return project.store.waiting_on(feature)
+
+
+def nothing_pending(feature: str, pending_upstream: list[str], waiting: list[str] | None = None) -> str:
     """What the review says when a derived feature has no pending sample."""
+    if waiting:
+        return (f"{feature} is waiting on {', '.join(waiting)}: nothing has been written there yet, so there is "
+                f"nothing to compute for {feature}. Import or write samples upstream first.")
     text = f"{feature} has nothing pending: every sample is up to date with its upstream."
     if pending_upstream:
         text += (f" Its upstream {', '.join(pending_upstream)} has pending work: once that is recomputed, "

@@ -363,7 +363,12 @@ class SamplePager:
             raise UnknownFeatureError(feature, self.graph.keys)
         with self._lock:
             conn = self._connection()
-            recorded = frame_columns.read_all(conn) if frame_columns.exists(conn) else {}
+            try:
+                recorded = frame_columns.read_all(conn) if frame_columns.exists(conn) else {}
+            except sqlite3.OperationalError as e:
+                if "interrupt" in str(e):
+                    raise Interrupted() from None
+                raise
         return frame_columns.overlay(self.graph, recorded).feature_plan(feature) if recorded.get(feature) \
             else self.graph.feature_plan(feature)
 

@@ -218,12 +218,15 @@ _PY_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
 
 
 def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition, field_keys: list[str],
-                         now: int, group_orders: list[tuple[str, ...]] = ()) -> str:
+                         now: int, group_orders: list[tuple[str, ...]] = (), *,
+                         key_order: tuple[str, ...] = ()) -> str:
     """Create the feature's table, or add the columns a newer definition needs.
 
     `group_orders` are column lists (`on` columns, then id columns) that aggregation deps
     read this feature in: each gets a covering index so the window function walks the
     index instead of sorting (measured 1.5 s against 2.6 s on 1,000,000 rows).
+    `key_order` (the feature's key columns, then its ids; see `sqlite_store._key_order`) gets
+    an index over the latest rows, so a trace finds an expansion's children by their parent.
     Runs inside the caller's transaction. Returns the table name.
     """
     table = definition.key.table_name
@@ -270,6 +273,13 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
         name = index_name(table, "group_" + hashlib.sha256(repr(cols).encode()).hexdigest()[:10])
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote_all(cols)}) "
                      f"WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL")
+    # soft-deleted latest rows (tombstones, few): live counts subtract them (trace_queries.count_live)
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'tombstones'))} ON {quote(table)} "
+                 f"({quote(FV)}) WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NOT NULL")
+    if key_order:
+        name = index_name(table, "key_" + hashlib.sha256(repr(key_order).encode()).hexdigest()[:10])
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} "
+                     f"({quote(FV)}, {quote_all(key_order)}) WHERE {quote(SUPERSEDED)} IS NULL")
     return table
 
 

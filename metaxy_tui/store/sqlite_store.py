@@ -29,13 +29,14 @@ from . import resolve as _resolve
 from . import schema as _schema
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
 from .reader import Reader
+from .trace_queries import TraceQueries
 from .validate import ROW, prepare, prepare_samples
 from .write import insert_rows, match_ids, stage_ids
 
 BUSY_TIMEOUT_S = 30.0
 
 
-class SQLiteMetadataStore:
+class SQLiteMetadataStore(TraceQueries):
     """`SQLiteMetadataStore(path, hash_algorithm="xxhash64", hash_truncation_length=None)`.
 
     Use it as `with store: ...` (opens for reading and writing) or `store.open("r")`.
@@ -399,7 +400,8 @@ class SQLiteMetadataStore:
             if new_columns:
                 frame_columns.record(conn, plan.name, new_columns, now)  # refuses a type another writer chose
             fv_id = self._fv_id(plan.name, plan.feature_version)
-            table = _schema.ensure_feature_table(conn, plan.definition, fields, now, _group_orders(gp, plan.name))
+            table = _schema.ensure_feature_table(conn, plan.definition, fields, now, _group_orders(gp, plan.name),
+                                                 key_order=_key_order(plan))
             write_id = conn.execute(
                 "INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, snapshot_id, at, n_rows, "
                 "materialization_id, inputs_as_of) VALUES (?, 'write', ?, ?, ?, ?, ?, ?)",
@@ -831,6 +833,15 @@ def _group_orders(gp, upstream: str) -> list[tuple[str, ...]]:
             if order not in out:
                 out.append(order)
     return out
+
+
+def _key_order(plan: FeaturePlan) -> tuple[str, ...]:
+    """Columns for an index serving lookups by the feature's key (its deps' `on` columns) when
+    the id index cannot: an expansion's children by their parent, for traces (empty otherwise)."""
+    key, ids = tuple(plan.key), tuple(plan.definition.id_columns)
+    if plan.is_root or ids[:len(key)] == key:
+        return ()
+    return key + tuple(c for c in ids if c not in key)
 
 
 def current_user() -> str:

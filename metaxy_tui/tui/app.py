@@ -87,6 +87,8 @@ class MetaxyApp(App[None]):
                 ("Reset samples view", "Clear the sort and the filter", "reset")):
             yield SystemCommand(title, help_text, lambda a=action: browser.run_samples_action(a))
         yield SystemCommand("Audit log", "Who approved what, when", browser.action_audit)
+        yield SystemCommand("Definition changes", "The code against the store, and what each change makes stale",
+                            browser.action_graph_diff)
 
 
 def stylesheet() -> Path:

@@ -21,7 +21,7 @@ from metaxy_tui.cli import cli
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "sample_data" / "video_demo" / "data"
 FEATURES = ["audio", "speaker/embedding", "video", "video/chunk", "video/face_detection", "video/transcript"]
-COMMANDS = ["list", "describe", "graph", "status", "import", "resolve", "approve", "history", "export", "push",
+COMMANDS = ["list", "describe", "graph", "status", "import", "resolve", "approve", "history", "export", "push", "trace",
             "diff", "demo"]
 
 
@@ -514,7 +514,8 @@ def test_every_help_has_an_example(command):
 @pytest.mark.parametrize("args", [["list"], ["describe", "audio"], ["graph"], ["status"],
                                   ["import", "audio", str(DEMO_DATA / "audio_update.csv")],
                                   ["resolve", "speaker/embedding"], ["approve", "--all-pending", "--yes"],
-                                  ["history"], ["export", "audio", "-o", "{tmp}/x.csv"], ["push"], ["diff"]])
+                                  ["history"], ["export", "audio", "-o", "{tmp}/x.csv"], ["push"], ["diff"],
+                                  ["trace", "audio", "a0001"]])
 def test_missing_store_is_one_error_and_creates_nothing(tmp_path, args):
     missing = tmp_path / "nope.db"
     msg = one_error(run(missing, *[a.replace("{tmp}", str(tmp_path)) for a in args]))

@@ -74,6 +74,13 @@ def snap_compare(snap_compare, monkeypatch):
                 if inspect.isawaitable(result):
                     await result
             seen["project"] = find_project(pilot.app)
+            # the key footer redraws when the screen publishes a bindings change, which a late
+            # focus change (a worker's table taking focus) may not have done yet on a loaded
+            # machine: publish it and let the footer draw, so the picture shows the keys that apply
+            pilot.app.screen.refresh_bindings()
+            await pilot.pause()
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
         def screenshot(*args, **kwargs) -> str:
             svg = original(*args, **kwargs)

@@ -35,6 +35,7 @@ from metaxy_tui.tui.screens.confirm import Choice, ConfirmScreen
 from metaxy_tui.tui.screens.help import HelpScreen
 from metaxy_tui.tui.screens.import_screen import ImportScreen
 from metaxy_tui.tui.screens.review import ReviewScreen
+from metaxy_tui.tui.screens.trace import TraceScreen
 from metaxy_tui.tui.widgets.feature_tree import FeatureTree
 from metaxy_tui.tui.widgets.review_samples import ReviewSamples
 from tests.tui.hash_check import svg_text
@@ -68,6 +69,7 @@ COVERED = {
     ("AuditScreen", "f", "focus_filter('feature')"): "test_audit_screen.py::test_feature_filter_is_a_select_driven_by_keys",
     ("AuditScreen", "t", "focus_filter('action')"): f"{ME}::test_audit_t_filters_by_action",
     ("AuditScreen", "r", "reload"): f"{ME}::test_audit_r_reloads_new_entries",
+    ("AuditTable", "enter", "select_cursor"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
     ("AuditTable", "home", "scroll_top"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
     ("AuditTable", "end", "scroll_bottom"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
     ("ReviewScreen", "escape", "cancel_action"): "test_review_screen.py::test_cancelling_mid_recompute_keeps_finished_batches",
@@ -115,6 +117,19 @@ COVERED = {
     ("SamplesPanel", "e", "export"): "test_samples_panel.py::test_export_the_view_to_csv_and_parquet",
     ("SamplesPanel", "x", "reset"): "test_samples_panel.py::test_filter_bar",
     ("SamplesPanel", "escape", "dismiss_bar"): "test_samples_panel.py::test_filter_bar",
+    ("SampleTable", "t", "trace"):
+        "test_trace_screen.py::test_t_on_the_samples_table_opens_the_trace_and_escape_goes_back",
+    ("SampleDetailScreen", "t", "trace"):
+        "test_trace_screen.py::test_t_on_the_detail_opens_the_trace_and_enter_opens_a_nodes_detail",
+    ("TraceScreen", "escape", "back"):
+        "test_trace_screen.py::test_t_on_the_samples_table_opens_the_trace_and_escape_goes_back",
+    ("TraceScreen", "r", "reload"): "test_trace_screen.py::test_r_traces_again_after_a_write",
+    ("TraceTree", "right", "walk"): "test_trace_screen.py::test_right_walks_on_and_left_folds_back",
+    ("TraceTree", "left", "back_up"): "test_trace_screen.py::test_right_walks_on_and_left_folds_back",
+    ("BrowserScreen", "D", "graph_diff"):
+        "test_trace_screen.py::test_capital_d_shows_each_changes_blast_radius_and_escape_closes_it",
+    ("GraphDiffScreen", "escape", "back"):
+        "test_trace_screen.py::test_capital_d_shows_each_changes_blast_radius_and_escape_closes_it",
 }
 
 
@@ -394,13 +409,14 @@ async def test_review_samples_home_and_end(demo_app):
 RAW = re.compile(r"Traceback|\b[A-Z]\w*(?:Error|Exception)\b|NoneType|object has no attribute|internal error"
                  r"|resolve_update|=<|\w+\(\)")
 SWEEP = {  # screen -> keys; q is left out (it quits) and d (it builds the demo: tested above)
-    "browser": ["r", "f", "s", "l", "i", "v", "a", "question_mark", "ctrl+p"],
+    "browser": ["r", "f", "s", "l", "i", "v", "a", "D", "question_mark", "ctrl+p"],
     "samples": ["slash", "o", "g", "e", "x", "escape", "up", "down", "left", "right", "pageup", "pagedown", "home",
-                "end", "enter", "c"],
+                "end", "enter", "c", "t"],
     "lineage": ["up", "down", "left", "right", "enter"],
     "review": ["r", "c", "x", "P", "space", "g", "A", "a", "R", "home", "end", "escape"],
     "audit": ["enter", "f", "t", "r", "home", "end", "escape"],
     "import": ["ctrl+o", "m", "ctrl+r", "ctrl+s", "escape"],
+    "trace": ["down", "right", "left", "enter", "r", "escape"],
 }
 
 
@@ -466,6 +482,12 @@ async def sweep_screens(app: MetaxyApp, feature: str | None, review_of: str | No
             await pilot.press("i")
             await settle(pilot)
             await sweep(pilot, SWEEP["import"], tried.setdefault("import", []))
+            traced = feature or app.project.graph.keys[0]
+            first = app.project.store.first_ids(traced, limit=1) or [{c: "nothing" for c in
+                                                                       app.project.graph.definition(traced).id_columns}]
+            app.push_screen(TraceScreen(app.project, traced, first[0]))
+            await settle(pilot)
+            await sweep(pilot, SWEEP["trace"], tried.setdefault("trace", []))
         app.push_screen(AuditScreen(app.project, None))
         await settle(pilot)
         await sweep(pilot, SWEEP["audit"], tried.setdefault("audit", []))
@@ -515,3 +537,17 @@ async def test_review_of_a_root_or_of_nothing_pending_says_so_plainly(demo_store
     else:
         assert "nothing pending here" in summary
         assert said.startswith("video/face_detection has nothing pending: every sample is up to date")
+
+
+async def test_review_of_a_feature_whose_upstream_was_never_written_says_what_it_waits_on(no_samples):
+    """SPEC 4: an upstream never written is an empty increment, and the review says what it waits on."""
+    app = MetaxyApp(no_samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(ReviewScreen(no_samples, "speaker/embedding"))
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        said = notes(app)[-1]
+        assert not raw_text(app)
+    assert said.startswith("speaker/embedding is waiting on audio: nothing has been written there yet")

@@ -27,6 +27,8 @@ SCREENS = {  # what to press after the demo opened (on speaker/embedding, its fi
     "review": ("v",),
     "import": ("i",),
     "audit": ("a",),
+    "trace": ("s", "t"),
+    "definitions": ("D",),
 }
 
 

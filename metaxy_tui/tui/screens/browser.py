@@ -21,6 +21,7 @@ from ..messages import FeatureSelected, StatusComputed, StatusesDone, StoreChang
 from ..widgets.feature_hint import FeatureHint
 from ..widgets.feature_tree import FeatureTree
 from ..screens.audit import AuditScreen
+from ..screens.graph_diff import GraphDiffScreen
 from ..screens.import_screen import ImportScreen
 from ..screens.review import ReviewScreen
 from ..widgets.feature_view import FeatureView
@@ -50,6 +51,8 @@ class BrowserScreen(Screen):
         Binding("v", "review", "Review", tooltip="Why the selected feature's samples are pending; approve"),
         Binding("a", "audit", "Audit log"),
         Binding("d", "demo", "Demo", show=False),
+        Binding("D", "graph_diff", "Definition changes", key_display="D", show=False,
+                tooltip="The code's definitions against the store's, and the samples each change would make stale"),
     ]
 
     def __init__(self, project: Project) -> None:
@@ -115,6 +118,7 @@ class BrowserScreen(Screen):
             text.append(f"\n     → {c.consequence()}\n", style="italic")
         if len(changes) > 6:
             text.append(f"  … and {len(changes) - 6} more (metaxy-tui diff)\n")
+        text.append("D shows how many samples each change would make stale, per feature and field.", style="dim")
         return text
 
     # ----- statuses -------------------------------------------------------------------
@@ -223,6 +227,13 @@ class BrowserScreen(Screen):
 
     def action_audit(self) -> None:
         self.app.push_screen(AuditScreen(self.project, None))
+
+    def action_graph_diff(self) -> None:
+        if self.project.code_graph is None:
+            self.notify("This store was opened without its project's code: there is nothing to compare its "
+                        "definitions with (open the project folder, or use metaxy-tui diff A B).", markup=False)
+            return
+        self.app.push_screen(GraphDiffScreen(self.project))
 
     def action_demo(self) -> None:
         self.app.action_open_demo()

@@ -26,9 +26,10 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
-from ...service import review
 from ...errors import MetaxyError
 from ...executors import Executor
+from ...service import impact, review
+from ...service.impact import BlastRadius
 from ...service.project import Project
 from ...service.recompute import executor_for
 from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
@@ -44,6 +45,7 @@ from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
+from .graph_diff import stale_text
 from .recompute_confirm import RecomputeConfirmScreen
 
 ACTION_TITLES = {"recompute": "Recompute", "accept": "Accept", "delete_removed": "Delete removed",
@@ -56,6 +58,37 @@ def _samples(n: int, word: str = "sample") -> str:
 
 def _parts(**counts: int) -> str:
     return ", ".join(f"{n:,} {status}" for status, n in counts.items() if n)
+
+
+@dataclass
+class RadiusRequest:
+    """A question waiting for its blast radius (worked out in a worker)."""
+
+    title: str
+    body: Text
+    go: str
+    request: "ActionRequest"
+    reasons: list
+    radius: BlastRadius | None = None
+    error: str | None = None
+
+
+def radius_text(text: Text, radius: BlastRadius | None, error: str | None = None) -> None:
+    """The blast radius of an approval, appended to its question."""
+    if radius is None:
+        text.append(f"\n\nWhich downstream samples this makes stale could not be worked out: {error}", style="dim")
+        return
+    n = radius.total
+    text.append("\n\nBlast radius: ", style="bold")
+    if not n:
+        text.append("no downstream sample would become stale.")
+    else:
+        text.append(f"{n:,} downstream sample{'s' if n != 1 else ''} would become stale:")
+    for st in radius.stale:
+        text.append("\n")
+        text.append_text(stale_text(st, indent="  "))
+    for u in radius.unaffected:
+        text.append(f"\n  unaffected: {u}", style="green")
 
 
 @dataclass
@@ -118,6 +151,10 @@ class ReviewScreen(Screen[bool]):
     @dataclass
     class StatusesReady(Message):
         statuses: list[FeatureStatus]
+
+    @dataclass
+    class RadiusReady(Message):
+        asked: RadiusRequest
 
     def __init__(self, project: Project, feature: str, *, batch_size: int = DEFAULT_BATCH, executor: str = "local",
                  ray_address: str | None = None) -> None:
@@ -190,7 +227,8 @@ class ReviewScreen(Screen[bool]):
             model = ReviewModel.build(
                 ex, pending_upstream=review.pending_upstream(self.project, self.feature),
                 has_compute=review.has_compute(self.project, self.feature),
-                downstream=self.project.graph.plan().downstream_closure(self.feature))
+                downstream=self.project.graph.plan().downstream_closure(self.feature),
+                waiting_on=review.waiting_on(self.project, self.feature))
         except Exception as e:  # a store or definition error: show it, keep the screen usable
             if not worker.is_cancelled:
                 self.post_message(self.ExplainFailed(review.error_text(e)))
@@ -245,7 +283,7 @@ class ReviewScreen(Screen[bool]):
         self._shown = (self.model, group)
         self.query_one(ReviewSamples).show(self.model, group, self.selection)
         if not self.model.groups:
-            note = Text(review.nothing_pending(self.feature, self.model.pending_upstream))
+            note = Text(review.nothing_pending(self.feature, self.model.pending_upstream, self.model.waiting_on))
             if self.model.pending_upstream:
                 note.append("\n\nP approves everything, upstream first.")
             self.query_one(ReviewDetail).show_note(note)
@@ -311,7 +349,8 @@ class ReviewScreen(Screen[bool]):
             return None
         if not self.model.total:
             extra = " P approves everything in order." if self.model.pending_upstream else ""
-            self.notify(review.nothing_pending(self.feature, self.model.pending_upstream) + extra, markup=False)
+            said = review.nothing_pending(self.feature, self.model.pending_upstream, self.model.waiting_on)
+            self.notify(said + extra, markup=False)
             return None
         return self._targets()
 
@@ -322,12 +361,42 @@ class ReviewScreen(Screen[bool]):
             text.append(", ".join(self.model.downstream))
         else:
             text.append("\n\nNo downstream features are affected.", style="dim")
+        self._upstream_warning(text)
+
+    def _upstream_warning(self, text: Text) -> None:
+        assert self.model is not None
         if self.model.pending_upstream:
             text.append("\n\n⚠ Upstream has pending work: ", style="bold yellow")
             text.append(", ".join(self.model.pending_upstream), style="yellow")
             text.append(".\nDoing this now reads the upstream as it is stored; once the upstream is brought "
                         "up to date these samples will be pending again. \"Upstream first\" approves the "
                         "upstream (recompute and delete removed, in order), then does this.")
+
+    def _radius_then_confirm(self, title: str, body: Text, go: str, request: ActionRequest,
+                             reasons: list) -> None:
+        """Work out the blast radius (in a worker), then ask with it in the question."""
+        assert self.model is not None
+        if not self.model.downstream:
+            self._impact(body, "have pending work")
+            self._confirm(title, body, go, request)
+            return
+        self.notify("Working out which downstream samples this would make stale…", timeout=2, markup=False)
+        self.blast_radius(RadiusRequest(title, body, go, request, reasons))
+
+    @work(thread=True, exclusive=True, group="review-radius", name="review-radius")
+    def blast_radius(self, asked: "RadiusRequest") -> None:
+        try:
+            moves = impact.sample_moves(self.project, self.feature, asked.reasons)
+            asked.radius = impact.approval_impact(self.project, self.feature, moves)
+        except Exception as e:  # the question is still asked, without the radius
+            asked.error = review.error_text(e)
+        self.post_message(self.RadiusReady(asked))
+
+    def on_review_screen_radius_ready(self, message: "RadiusReady") -> None:
+        asked = message.asked
+        radius_text(asked.body, asked.radius, asked.error)
+        self._upstream_warning(asked.body)
+        self._confirm(asked.title, asked.body, asked.go, asked.request)
 
     def _choices(self, go: str) -> list[Choice]:
         assert self.model is not None
@@ -350,6 +419,9 @@ class ReviewScreen(Screen[bool]):
 
     def _confirm(self, title: str, body: Text, go: str, request: ActionRequest) -> None:
         assert self.model is not None
+        if request.kind == "recompute":  # the same question, with where the batches run
+            self._confirm_recompute(title, body, request)
+            return
         upstream = list(self.model.pending_upstream)
         self._ask(title, body, self._choices(go), request, upstream=upstream,
                   tone="warning" if upstream else "normal", focus="go" if not upstream else "upstream")
@@ -376,9 +448,8 @@ class ReviewScreen(Screen[bool]):
         body.append(f"Selected: {targets.description}.\n")
         body.append("Each batch is one transaction: cancelling keeps the batches already written; a batch whose "
                     "function fails writes nothing and is reported, the others still commit.", style="dim")
-        self._impact(body, "have pending work")
         request = ActionRequest("recompute", targets.keys("added", "changed"), total=len(todo))
-        self._confirm_recompute(f"Recompute {self.feature}?", body, request)
+        self._radius_then_confirm(f"Recompute {self.feature}?", body, "Recompute", request, todo)
 
     def _confirm_recompute(self, title: str, body: Text, request: ActionRequest) -> None:
         """As _confirm, with the executor choice; the choice is remembered for the next recompute."""
@@ -419,9 +490,8 @@ class ReviewScreen(Screen[bool]):
             body.append(f"{_samples(skipped)} never computed (nothing stored to carry forward) will be skipped.\n",
                         style="yellow")
         body.append("Use this when the upstream change does not change the output.", style="dim")
-        self._impact(body, "see these samples as changed")
         request = ActionRequest("accept", targets.keys("added", "changed"), total=len(todo))
-        self._confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request)
+        self._radius_then_confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request, stored)
 
     def action_delete_removed(self) -> None:
         targets = self._ready_targets()

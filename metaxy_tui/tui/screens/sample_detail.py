@@ -40,6 +40,7 @@ class SampleDetailScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("r", "reload", "Reload"),
         Binding("c", "copy_ids", "Copy ids", tooltip="Copy this sample's id values"),
+        Binding("t", "trace", "Trace", tooltip="This sample's lineage across the pipeline, as a tree"),
     ]
 
     DEFAULT_CSS = """
@@ -162,6 +163,11 @@ class SampleDetailScreen(Screen):
     # ----- keys -----------------------------------------------------------------------------------
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_trace(self) -> None:
+        from .trace import TraceScreen  # (the trace opens details too)
+
+        self.app.push_screen(TraceScreen(self.project, self.ref.feature, self.ref.ids))
 
     def action_copy_ids(self) -> None:
         text = format_ids(self.ref.ids)

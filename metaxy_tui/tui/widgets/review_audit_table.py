@@ -90,6 +90,8 @@ class AuditTable(DataTable):
     BINDINGS = [  # rows, not columns: home and end go to the first and last row
         Binding("home", "scroll_top", "First row", show=False),
         Binding("end", "scroll_bottom", "Last row", show=False),
+        # the table's own enter (select the row) shadows the screen's: name it, so the footer shows it
+        Binding("enter", "select_cursor", "Entry", tooltip="The highlighted entry in full (ids, detail, traceback)"),
     ]
     DEFAULT_CSS = """
     AuditTable { height: 1fr; }

@@ -42,6 +42,7 @@ class ReviewModel:
     counts: dict[str, int] = field(default_factory=dict)
     all_keys: list[Key] = field(default_factory=list)  # aligned with all_reasons()
     group_of: dict[Key, int] = field(default_factory=dict)  # key -> index of its group
+    waiting_on: list[str] = field(default_factory=list)  # upstream never written
 
     def __post_init__(self) -> None:
         # keys computed once, here (off the UI thread): selecting among a million samples is set arithmetic
@@ -59,7 +60,7 @@ class ReviewModel:
 
     @classmethod
     def build(cls, explanation: Explanation, *, pending_upstream: list[str], has_compute: bool,
-              downstream: list[str]) -> "ReviewModel":
+              downstream: list[str], waiting_on: list[str] | None = None) -> "ReviewModel":
         key_columns = list(explanation.increment.key)
         seen: set[Key] = set()
         unique: list[SampleReason] = []
@@ -73,7 +74,7 @@ class ReviewModel:
         groups = [ReasonGroup(name, rs[0].status, rs) for name, rs in deduped.groups().items()]
         counts = Counter(r.status for r in unique)
         return cls(explanation.feature, key_columns, groups, list(pending_upstream), has_compute,
-                   list(downstream), {s: counts.get(s, 0) for s in STATUSES})
+                   list(downstream), {s: counts.get(s, 0) for s in STATUSES}, waiting_on=list(waiting_on or []))
 
     @property
     def total(self) -> int:

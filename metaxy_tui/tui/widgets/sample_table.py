@@ -46,6 +46,7 @@ class SampleTable(ScrollView, can_focus=True):
         Binding("end", "last", "Last row", show=False),
         Binding("enter", "open", "Detail", tooltip="The sample's provenance, history, upstream and downstream"),
         Binding("c", "copy", "Copy cell", tooltip="Copy the cell's full value to the clipboard"),
+        Binding("t", "trace", "Trace", tooltip="The sample's lineage: what it was computed from, what it feeds"),
     ]
 
     COMPONENT_CLASSES = {
@@ -93,6 +94,13 @@ class SampleTable(ScrollView, can_focus=True):
     @dataclass
     class OpenSample(Message):
         """Enter (or a double click) on a row: show that sample's detail."""
+
+        feature: str
+        ids: dict[str, Any]
+
+    @dataclass
+    class TraceSample(Message):
+        """t on a row: trace that sample through the pipeline."""
 
         feature: str
         ids: dict[str, Any]
@@ -452,6 +460,12 @@ class SampleTable(ScrollView, can_focus=True):
         if self.view is None or row is None:
             return
         self.post_message(self.OpenSample(self.view.feature, self.view.ids_of(row)))
+
+    def action_trace(self) -> None:
+        row = self.current_row()
+        if self.view is None or row is None:
+            return
+        self.post_message(self.TraceSample(self.view.feature, self.view.ids_of(row)))
 
     def action_copy(self) -> None:
         row = self.current_row()

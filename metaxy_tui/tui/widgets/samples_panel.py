@@ -30,6 +30,7 @@ from ...service.review import error_text
 from ...service.samples import (Interrupted, SamplePager, SampleView, StaleView, ViewSpec, format_ids,
                                 parse_ids)
 from ..screens.sample_detail import SampleDetailScreen
+from ..screens.trace import TraceScreen
 from .sample_table import SampleTable
 
 FILTER_DELAY_S = 0.35
@@ -515,6 +516,11 @@ class SamplesPanel(Vertical):
     def _open_sample(self, message: SampleTable.OpenSample) -> None:
         message.stop()
         self.app.push_screen(SampleDetailScreen(self.project, message.feature, message.ids))
+
+    @on(SampleTable.TraceSample)
+    def _trace_sample(self, message: SampleTable.TraceSample) -> None:
+        message.stop()
+        self.app.push_screen(TraceScreen(self.project, message.feature, message.ids))
 
     def on_unmount(self) -> None:
         self.cancel_export()
