@@ -18,9 +18,11 @@ process, which writes each finished batch in its own transaction as results arri
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
+import os
 import site
 import socket
 import sys
@@ -98,13 +100,14 @@ class RayExecutor(Executor):
                 env.setdefault("excludes", EXCLUDES)
                 options["runtime_env"] = env
             try:
-                if self.address:
-                    _check_reachable(self.address)
-                    ray.init(address=self.address, **options)
-                    self._where = f"the Ray cluster at {self.address}"
-                else:  # "local": a new instance, even if another Ray runs on this machine
-                    ray.init(address="local", include_dashboard=False, **options)
-                    self._where = "a local Ray started for this run"
+                with _stderr_with_a_descriptor():
+                    if self.address:
+                        _check_reachable(self.address)
+                        ray.init(address=self.address, **options)
+                        self._where = f"the Ray cluster at {self.address}"
+                    else:  # "local": a new instance, even if another Ray runs on this machine
+                        ray.init(address="local", include_dashboard=False, **options)
+                        self._where = "a local Ray started for this run"
             except Exception as e:
                 raise _explained(e, self.address) from e
             self._connected = True
@@ -150,6 +153,32 @@ class RayExecutor(Executor):
                         ray.cancel(ref)
                     except Exception:  # already finished, or the cluster is gone
                         pass
+
+
+@contextlib.contextmanager
+def _stderr_with_a_descriptor() -> Iterator[None]:
+    """ray.init enables faulthandler on sys.stderr, which needs a real file descriptor; a
+    Textual app replaces sys.stderr with an object whose fileno() is -1 (measured: ray.init
+    then fails with "file.fileno() is not a valid file descriptor"). Lend it /dev/null
+    meanwhile; faulthandler keeps that file."""
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        yield
+        return
+    saved = sys.stderr
+    sys.stderr = _devnull()
+    try:
+        yield
+    finally:
+        sys.stderr = saved
+
+
+@functools.cache
+def _devnull() -> Any:
+    return open(os.devnull, "w")  # noqa: SIM115 - kept open for faulthandler, for the process's life
 
 
 def _check_reachable(address: str) -> None:

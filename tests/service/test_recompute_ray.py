@@ -6,6 +6,7 @@ The tests connect to one real local Ray per session (`ray_address`, tests/ray_cl
 
 from __future__ import annotations
 
+import faulthandler
 import shutil
 import sys
 from pathlib import Path
@@ -114,11 +115,31 @@ def test_cancel_stops_scheduling_and_keeps_committed_batches(project, ray_addres
     assert entry["outcome"] == "cancelled" and entry["n_samples"] == 10 and entry["executor"] == "ray"
 
 
-def test_without_an_address_a_local_ray_is_started_and_shut_down(project, ray_address):
+class TextualStderr:
+    """What a running Textual app puts in sys.stderr: no file descriptor (fileno() is -1)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+
+def test_without_an_address_a_local_ray_is_started_and_shut_down(project, ray_address, monkeypatch):
     import ray
 
+    monkeypatch.setattr(sys, "stderr", TextualStderr())  # as in the TUI, where the recompute dialog starts Ray
+    enabled = faulthandler.is_enabled()  # pytest's: with it on, ray.init would not touch sys.stderr
+    faulthandler.disable()
     executor = RayExecutor(init_options={"num_cpus": 2, "object_store_memory": 100 * 2**20})
-    result = review.recompute(project, "speaker/embedding", executor=executor)
+    try:
+        result = review.recompute(project, "speaker/embedding", executor=executor)
+    finally:
+        if enabled:
+            faulthandler.enable(file=sys.__stderr__)
     assert result.outcome == "ok" and result.done == 5
     assert executor.describe() == "ray (a local Ray started for this run, 2 CPUs)"
     assert executor.shipped and Path(executor.shipped[0]).name == "video_demo"  # the demo's package travelled

@@ -660,9 +660,11 @@ class ReviewScreen(Screen[bool]):
             failed = f"{result.failed_batches} batch{'es' if result.failed_batches != 1 else ''}"
             body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on}; "
                         f"{failed} failed and wrote nothing.\n")
-        else:
+        elif result.done:
             body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on} "
                         "before it failed; they stay written.\n")
+        else:
+            body.append(f"\n\nNothing was written: the {result.requested:,} selected samples are still pending.\n")
         if result.failing:
             body.append(f"\nFailing samples ({len(result.failing):,}; still pending):\n", style="bold")
             body.append(ids_text(result.failing, 50) + "\n")
