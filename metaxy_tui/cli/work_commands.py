@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from .. import executors
 from ..columns import PROVENANCE
 from ..service import review
+from ..service.recompute import DEFAULT_EXECUTOR, EXECUTORS, Executor, executor_for, executor_problem
 from .main import Context, cli, fail, opened
 from .output import Progress, counts_text, echo, print_json, print_table
 
@@ -131,7 +131,7 @@ ACTIONS = {"recompute": "--recompute", "accept": "--accept", "delete_removed": "
 @click.option("--all", "all_samples", is_flag=True, help="Every pending sample of FEATURE.")
 @click.option("--all-pending", is_flag=True, help="Everything pending in every feature, upstream first.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=review.DEFAULT_BATCH, show_default=True)
-@click.option("--executor", type=click.Choice(executors.NAMES),
+@click.option("--executor", type=click.Choice(EXECUTORS),
               help="Where --recompute runs the compute function's batches: local (this process, the default) "
                    "or ray (Ray tasks; needs pip install \"metaxy-tui[ray]\").")
 @click.option("--ray-address", metavar="ADDR", envvar="RAY_ADDRESS", show_envvar=True,
@@ -190,7 +190,7 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
             _confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
                      + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "") + "?")
         if action == "recompute":
-            on = f" on {runner.name}" if runner.name != executors.DEFAULT else ""
+            on = f" on {runner.name}" if runner.name != DEFAULT_EXECUTOR else ""
             with Progress(f"recompute {feature}{on}", n) as bar:
                 result = review.recompute(project, feature, keys, batch_size=batch_size, executor=runner,
                                           progress=lambda d, t: bar.update(d, t))
@@ -206,24 +206,24 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
     _report(result)
 
 
-def _executor(click_ctx: click.Context, name: str | None, address: str | None, computes: bool) -> executors.Executor:
+def _executor(click_ctx: click.Context, name: str | None, address: str | None, computes: bool) -> Executor:
     """The executor the options ask for, checked before anything is opened: without Ray
     installed, --executor ray says how to install it and changes nothing."""
     typed = click_ctx.get_parameter_source("ray_address") == click.core.ParameterSource.COMMANDLINE
     if name is None:
-        name = "ray" if typed else executors.DEFAULT
-    if name != executors.DEFAULT and not computes:
+        name = "ray" if typed else DEFAULT_EXECUTOR
+    if name != DEFAULT_EXECUTOR and not computes:
         fail(f"--executor {name} goes with --recompute or --all-pending (only they run a compute function)", code=2)
     if typed and name != "ray":
         fail("--ray-address goes with --executor ray", code=2)
-    problem = executors.unavailable(name)
+    problem = executor_problem(name)
     if problem:
         fail(f"--executor {name}: {problem}; nothing was changed")
-    return executors.make_executor(name, address=address) if name == "ray" else executors.make_executor(name)
+    return executor_for(name, address)
 
 
-def _ran_on(runner: executors.Executor) -> None:
-    if runner.name != executors.DEFAULT and runner.used:
+def _ran_on(runner: Executor) -> None:
+    if runner.name != DEFAULT_EXECUTOR and runner.used:
         click.echo(f"batches ran on {runner.describe()}", err=True)
 
 
@@ -258,7 +258,7 @@ def _report(result: review.ActionResult) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _approve_all(ctx: Context, yes: bool, batch_size: int, runner: executors.Executor) -> None:
+def _approve_all(ctx: Context, yes: bool, batch_size: int, runner: Executor) -> None:
     with opened(ctx) as project:
         if not yes:
             _confirm("recompute and delete everything pending, upstream first?")
@@ -331,7 +331,7 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
 def _action_text(entry: dict) -> str:
     """The action, with the executor when it is not the default: `recompute (ray)`."""
     on = entry.get("executor")
-    return entry["action"] + (f" ({on})" if on and on != executors.DEFAULT else "")
+    return entry["action"] + (f" ({on})" if on and on != DEFAULT_EXECUTOR else "")
 
 
 __all__ = ["resolve", "approve", "history", "parse_since"]

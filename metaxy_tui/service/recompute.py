@@ -43,8 +43,17 @@ class ExecutorOption:
 LABELS = {"local": "local (this process)", "ray": "Ray"}
 
 
+EXECUTORS = executors.NAMES
+DEFAULT_EXECUTOR = executors.DEFAULT
+
+
 def executor_options() -> list[ExecutorOption]:
     return [ExecutorOption(n, LABELS.get(n, n), executors.unavailable(n)) for n in executors.NAMES]
+
+
+def executor_problem(name: str) -> str | None:
+    """Why executor `name` cannot run here (how to install what it needs), or None."""
+    return executors.unavailable(name)
 
 
 def executor_for(name: str, address: str | None = None) -> Executor:
@@ -179,4 +188,5 @@ def _detail(result: ActionResult) -> str | None:
     return text
 
 
-__all__ = ["ExecutorOption", "executor_for", "executor_options", "run_recompute"]
+__all__ = ["DEFAULT_EXECUTOR", "EXECUTORS", "Executor", "ExecutorOption", "executor_for", "executor_options",
+           "executor_problem", "run_recompute"]

@@ -27,11 +27,10 @@ from textual.widgets import Header
 from textual.worker import get_current_worker
 
 from ...errors import MetaxyError
-from ...executors import Executor
 from ...service import impact, review
 from ...service.impact import BlastRadius
 from ...service.project import Project
-from ...service.recompute import executor_for
+from ...service.recompute import Executor, executor_for
 from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
 from ...service.status import FeatureStatus, iter_statuses
 from ..widgets.action_progress import ActionProgress
