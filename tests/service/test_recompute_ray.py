@@ -20,8 +20,6 @@ from metaxy_tui.executors.ray_executor import RayExecutor, code_to_ship
 from metaxy_tui.service import review
 from metaxy_tui.service.demo import open_demo_project
 
-pytestmark = pytest.mark.ray
-
 FLAKY = Path(__file__).resolve().parents[1] / "ray_project"
 TIMES = ["metaxy_created_at", "metaxy_updated_at", "metaxy_deleted_at", "metaxy_materialization_id"]
 
@@ -48,6 +46,7 @@ def pending(project, feature: str) -> int:
     return counts["added"] + counts["changed"]
 
 
+@pytest.mark.ray
 def test_ray_writes_the_same_rows_as_local(demo_store, tmp_path, ray_address):
     other = tmp_path / "ray.db"
     shutil.copyfile(demo_store, other)
@@ -72,6 +71,7 @@ def test_ray_writes_the_same_rows_as_local(demo_store, tmp_path, ray_address):
         on_ray.close()
 
 
+@pytest.mark.ray
 def test_a_failing_batch_is_reported_with_its_ids_and_the_rest_commit(project, ray_address, flaky):
     n = pending(project, "video/chunk")
     result = review.recompute(project, "video/chunk", batch_size=1, fn=flaky.chunks_raising,
@@ -87,6 +87,7 @@ def test_a_failing_batch_is_reported_with_its_ids_and_the_rest_commit(project, r
     assert f"failing samples (1, in 1 batch): {flaky.RAISING}" in entry["detail"]
 
 
+@pytest.mark.ray
 def test_a_lost_worker_fails_its_batch_only(project, ray_address, flaky):
     n = pending(project, "video/chunk")
     result = review.recompute(project, "video/chunk", batch_size=1, fn=flaky.chunks_crashing,
@@ -96,6 +97,7 @@ def test_a_lost_worker_fails_its_batch_only(project, ray_address, flaky):
     assert result.done == n - 1 and pending(project, "video/chunk") == 1
 
 
+@pytest.mark.ray
 def test_cancel_stops_scheduling_and_keeps_committed_batches(project, ray_address):
     n = pending(project, "video/transcript") or 0
     review.recompute(project, "video/chunk")  # transcripts wait on chunks: about a hundred samples then
@@ -128,6 +130,7 @@ class TextualStderr:
         return -1
 
 
+@pytest.mark.ray
 def test_without_an_address_a_local_ray_is_started_and_shut_down(project, ray_address, monkeypatch):
     import ray
 
@@ -146,6 +149,7 @@ def test_without_an_address_a_local_ray_is_started_and_shut_down(project, ray_ad
     assert not ray.is_initialized()
 
 
+@pytest.mark.ray
 def test_a_wrong_address_fails_without_writing(project):
     result = review.recompute(project, "speaker/embedding", executor=RayExecutor("127.0.0.1:1"))
     assert result.outcome == "failed" and result.done == 0
@@ -183,3 +187,13 @@ def test_a_cluster_that_wants_a_token_is_explained():
 def test_an_unknown_executor_is_refused():
     with pytest.raises(executors.ExecutorUnavailable, match="unknown executor 'dask'"):
         executors.make_executor("dask")
+
+
+def test_the_executors_import_neither_textual_nor_ray_until_ray_is_used():
+    import subprocess
+
+    code = ("import sys, metaxy_tui.executors as e, metaxy_tui.service.recompute as r; e.make_executor('ray'); "
+            "r.executor_options(); assert 'textual' not in sys.modules and 'ray' not in sys.modules, "
+            "sorted(m for m in sys.modules if m.startswith(('textual', 'ray')))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
