@@ -9,7 +9,9 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import click
+import polars as pl
 
+from .. import jsontext
 from ..columns import PROVENANCE
 from ..service import review
 from ..service.recompute import DEFAULT_EXECUTOR, EXECUTORS, Executor, executor_for, executor_problem
@@ -17,22 +19,24 @@ from .main import Context, cli, fail, opened
 from .output import Progress, counts_text, echo, print_json, print_table
 
 
-def _rows(inc, explanation=None) -> list[dict]:
-    """One row per sample: status, key columns, provenance, and the reason when explained."""
+def _samples(inc, explanation=None) -> pl.DataFrame:
+    """One row per sample: status, key columns, provenance, and (explained) reason and reason_group."""
     key = list(inc.key)
-    out = []
+    parts = []
     for status, frame in (("added", inc.added), ("changed", inc.changed), ("removed", inc.removed)):
         df = frame.to_polars()
-        if not df.height:
-            continue
-        for r in df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True).iter_rows(named=True):
-            row = {"status": status} | {c: r[c] for c in key} | {"provenance": r[PROVENANCE]}
-            if explanation is not None:
-                reason = explanation.for_key(r)
-                row["reason"] = reason.summary if reason else None
-                row["reason_group"] = reason.group if reason else None
-            out.append(row)
-    return out
+        if df.height:
+            parts.append(df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True)
+                         .select(pl.lit(status).alias("status"), *key, pl.col(PROVENANCE).alias("provenance")))
+    if not parts:
+        return pl.DataFrame(schema={"status": pl.String, **{c: pl.String for c in key}, "provenance": pl.String})
+    rows = pl.concat(parts, how="vertical_relaxed")
+    if explanation is not None:
+        why = explanation.frame.select(["status", *key, pl.col("summary").alias("reason"),
+                                        pl.col("group").alias("reason_group")])
+        rows = rows.join(why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left",
+                         maintain_order="left")
+    return rows
 
 
 @cli.command()
@@ -58,27 +62,35 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
                  "--dry-run shows what an import would change)")
         inc = project.store.resolve_update(feature)
         ex = project.store.explain(feature, inc) if explain else None
-    rows = _rows(inc, ex)
+    rows = _samples(inc, ex)
     counts = inc.counts
     if fmt == "json":
-        data = {"feature": feature, "key": list(inc.key), "counts": counts, "samples": rows}
+        columns = ["status", *inc.key, "provenance"] + (["reason", "reason_group"] if ex is not None else [])
+        samples = rows.select(jsontext.obj(rows, columns)).to_series() if rows.height else pl.Series([], dtype=pl.String)
+        items: list = [("feature", feature), ("key", list(inc.key)), ("counts", counts),
+                       ("samples", jsontext.Lines(samples))]
         if ex is not None:
-            data["groups"] = [{"group": g, "count": len(rs)} for g, rs in ex.groups().items()]
-            data["reasons"] = [r.to_dict() for r in ex.reasons]
-        print_json(data)
+            items += [("groups", [{"group": g, "count": n} for g, n in ex.group_counts()]),
+                      ("reasons", jsontext.Lines(ex.json_lines()))]
+            if ex.notes:
+                items.append(("notes", ex.notes))
+        sys.stdout.flush()
+        jsontext.write_document(items)
         return
     if fmt == "csv":
         columns = ["status", *inc.key, "provenance"] + (["reason_group", "reason"] if explain else [])
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(rows.iter_rows(named=True))
         return
     echo(f"{feature}: {counts_text(counts)}", style="bold")
     if ex is not None:
-        for group, reasons in ex.groups().items():
-            echo(f"  {len(reasons):>6}  {group}")
+        for group, n in ex.group_counts():
+            echo(f"  {n:>6}  {group}")
+        for note in ex.notes:
+            echo(f"  note: {note}")
     headers = ["status", *inc.key, "provenance"] + (["reason"] if explain else [])
-    print_table(headers, [[r.get(h) for h in headers] for r in rows])
+    print_table(headers, [[r.get(h) for h in headers] for r in rows.iter_rows(named=True)])
 
 
 def _parse_ids(values: tuple[str, ...], key: list[str], label: str = "--ids") -> list[dict]:

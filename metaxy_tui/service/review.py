@@ -107,7 +107,9 @@ def error_text(error: BaseException) -> str:
 
 
 def explain(project: Project, feature: str) -> Explanation:
-    return project.store.explain(feature)
+    """Why each sample is pending, resolved by key only: the review pages reasons, never rows
+    (a 1,000,000-sample aggregation reads its groups, not its members)."""
+    return project.store.explain(feature, keys_only=True)
 
 
 def pending_upstream(project: Project, feature: str) -> list[str]:

@@ -7,6 +7,10 @@ Large results are moved column by column: SQLite aggregates each column into one
 and bytes as hex. Queries run over rowid parts on two threads, each with its own read-only
 connection, and the store's write counter tells whether they saw one state of the store.
 
+Reads that a feature version's columnar copy can answer (store/chunks.py: Arrow IPC blobs
+kept by every write) are `CopyRead`s: they load the copy's chunks and take out the rows
+superseded since, and fall back to their SQL queries when a store has no copy.
+
 Only Python's own sqlite3 is used. An Arrow reader (ADBC) was faster still, but it brings
 its own copy of SQLite, and two copies in one process do not see each other's file locks:
 measured here, a reader then saw rows twice and a commit failed with "locking protocol".
@@ -42,6 +46,34 @@ class Query:
     expected_rows: int = 0
 
 
+@dataclass
+class CopyRead:
+    """Rows of (table, feature version) from its columnar copy, or from `fallback` when there is none.
+
+    `select` gives each output column as an expression over the stored columns (`sources`,
+    loaded with the dtypes `stored`); outputs are then decoded to `types` exactly as the SQL
+    reader decodes them, so both ways give the same frame.
+    """
+
+    table: str
+    fv_id: int
+    sources: list[str]
+    stored: dict[str, pl.DataType]
+    select: dict[str, pl.Expr]
+    types: dict[str, Typed]
+    fallback: list[Query]
+    written_after: int | None = None
+    post: object = None  # optional callable(frame) -> frame, applied to the whole result on both paths
+    each: object = None  # optional callable(frame) -> frame, applied to every chunk's rows (SQL: the whole)
+
+    @property
+    def expected_rows(self) -> int:
+        return sum(q.expected_rows for q in self.fallback)
+
+
+Read = "Query | CopyRead"
+
+
 def _kind(t: Typed) -> str:
     if isinstance(t, ColumnType):
         return {"float": "float", "bytes": "bytes"}.get(t.name, "plain")
@@ -68,12 +100,7 @@ class Reader:
     def frame(self, sql: str, params: Sequence[Any], types: dict[str, Typed], *,
               expected_rows: int = 0) -> pl.DataFrame:
         """Run `sql`; columns come back decoded to `types` (ColumnTypes or polars dtypes)."""
-        q = Query(sql, params, types, expected_rows)
-        if self._columnar(q):
-            df = self._columnar_frame(q, self._conn, locked=False)
-            if df is not None:
-                return df
-        return self._fetch(q)
+        return self._run(Query(sql, params, types, expected_rows))
 
     def frames(self, queries: list[Query]) -> list[pl.DataFrame]:
         """Run queries that must see one state of the store; results in the given order.
@@ -83,18 +110,23 @@ class Reader:
         landed in between the reads are retried, finally all on one connection inside one
         read transaction.
         """
-        big = [self._columnar(q) and self._path is not None for q in queries]
+        big = [(isinstance(q, CopyRead) or hasattr(q, "run") or self._columnar(q)) and self._path is not None
+               for q in queries]
         if sum(big) >= 2:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="metaxy-read")
             for _attempt in range(3):
                 before = self._write_counter()
                 futures = {i: self._pool.submit(self._threaded, q) for i, q in enumerate(queries) if big[i]}
-                small = {i: self._fetch(q) for i, q in enumerate(queries) if not big[i]}
+                small = {i: self._run(q) for i, q in enumerate(queries) if not big[i]}
                 out = [futures[i].result() if i in futures else small[i] for i in range(len(queries))]
                 if self._write_counter() == before:
                     return out
         return self._in_one_transaction(queries)
+
+    def read(self, q, conn: sqlite3.Connection) -> pl.DataFrame:
+        """Run one read on a connection the caller holds (a custom read's sub-read)."""
+        return self._run(q, conn, locked=True) if conn is not self._conn else self._run(q, locked=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -110,7 +142,55 @@ class Reader:
     # ----- how ---------------------------------------------------------------------------------
     @staticmethod
     def _columnar(q: Query) -> bool:
-        return q.expected_rows >= COLUMNAR_MIN_ROWS and bool(q.types)
+        return isinstance(q, Query) and q.expected_rows >= COLUMNAR_MIN_ROWS and bool(q.types)
+
+    def _run(self, q, conn: sqlite3.Connection | None = None, locked: bool = False) -> pl.DataFrame:
+        """One read on `conn` (default: the store's own connection, under its lock)."""
+        if isinstance(q, CopyRead) or hasattr(q, "run"):
+            if conn is None:
+                with (contextlib.nullcontext() if locked else self._lock):
+                    return self._custom(q, self._conn)
+            return self._custom(q, conn)
+        if conn is None:
+            if self._columnar(q):
+                with (contextlib.nullcontext() if locked else self._lock):
+                    df = columnar_frame(self._conn, q)
+                if df is not None:
+                    return df
+            return self._fetch(q, locked)
+        df = columnar_frame(conn, q) if self._columnar(q) else None
+        return df if df is not None else self._fetch(q, conn=conn)
+
+    def _custom(self, q, conn: sqlite3.Connection) -> pl.DataFrame:
+        """A read of several statements (a CopyRead, or an object with run(reader, conn)), inside one
+        read transaction so that its statements see one state of the store."""
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            return q.run(self, conn) if not isinstance(q, CopyRead) else self._copy(q, conn)
+        finally:
+            if own:
+                conn.execute("COMMIT")
+
+    def _copy(self, q: CopyRead, conn: sqlite3.Connection) -> pl.DataFrame:
+        from . import chunks
+
+        decode = [decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType)
+                  else pl.col(c).cast(q.types[c]) for c in q.types]
+
+        def finish(piece: pl.DataFrame) -> pl.DataFrame:
+            piece = piece.select([e.alias(n) for n, e in q.select.items()]).select(decode)
+            return q.each(piece) if callable(q.each) else piece
+
+        df = chunks.read_live(conn, q.table, q.fv_id, q.sources, expected=q.stored, written_after=q.written_after,
+                              each=finish)
+        if df is None:
+            parts = [self.read(f, conn) for f in q.fallback]
+            df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed", rechunk=False)
+            if callable(q.each):
+                df = q.each(df)
+        return q.post(df) if callable(q.post) else df
 
     def _write_counter(self) -> int:
         with self._lock:
@@ -122,11 +202,7 @@ class Reader:
             if not own:
                 self._conn.execute("BEGIN")
             try:
-                out = []
-                for q in queries:
-                    df = self._columnar_frame(q, self._conn, locked=True) if self._columnar(q) else None
-                    out.append(df if df is not None else self._fetch(q, locked=True))
-                return out
+                return [self._run(q, locked=True) for q in queries]
             finally:
                 if not own:
                     self._conn.execute("COMMIT")
@@ -138,12 +214,11 @@ class Reader:
             self._local.conn = conn
             with self._opened_lock:
                 self._opened.append(conn)
-        df = self._columnar_frame(q, conn, locked=True)
-        return df if df is not None else self._fetch(q)
+        return self._run(q, conn)
 
-    def _fetch(self, q: Query, locked: bool = False) -> pl.DataFrame:
-        with (contextlib.nullcontext() if locked else self._lock):
-            cur = self._conn.execute(q.sql, tuple(q.params))
+    def _fetch(self, q: Query, locked: bool = False, conn: sqlite3.Connection | None = None) -> pl.DataFrame:
+        with (contextlib.nullcontext() if locked or conn is not None else self._lock):
+            cur = (conn or self._conn).execute(q.sql, tuple(q.params))
             rows = cur.fetchall()
             names = [d[0] for d in cur.description]
         columns = list(zip(*rows)) if rows else [[] for _ in names]
@@ -152,46 +227,48 @@ class Reader:
                            for n, col in zip(names, columns)])
         return df.select([decode_expr(n, q.types.get(n, pl.String)).alias(n) for n in df.columns])
 
-    def _columnar_frame(self, q: Query, conn: sqlite3.Connection, *, locked: bool) -> pl.DataFrame | None:
-        """The query's rows through one JSON array per column; None when the values do not fit."""
-        names = list(q.types)
-        parts = []
-        for name in names:
-            c, kind = quote(name), _kind(q.types[name])
-            if kind == "float":
-                parts.append(f"json_group_array(CASE WHEN {c} IS NULL THEN NULL ELSE printf('%!.17g', {c}) END)")
-            elif kind == "bytes":
-                parts.append(f"json_group_array(CASE WHEN {c} IS NULL THEN NULL ELSE hex({c}) END)")
-            else:
-                parts.append(f"json_group_array({c})")
-        sql = f"SELECT count(*), {', '.join(parts)} FROM ({q.sql})"
+
+
+def columnar_frame(conn: sqlite3.Connection, q: Query) -> pl.DataFrame | None:
+    """The query's rows through one JSON array per column; None when the values do not fit.
+    The caller holds the connection (its lock, or a connection of its own)."""
+    names = list(q.types)
+    parts = []
+    for name in names:
+        c, kind = quote(name), _kind(q.types[name])
+        if kind == "float":
+            parts.append(f"json_group_array(CASE WHEN {c} IS NULL THEN NULL ELSE printf('%!.17g', {c}) END)")
+        elif kind == "bytes":
+            parts.append(f"json_group_array(CASE WHEN {c} IS NULL THEN NULL ELSE hex({c}) END)")
+        else:
+            parts.append(f"json_group_array({c})")
+    sql = f"SELECT count(*), {', '.join(parts)} FROM ({q.sql})"
+    try:
+        row = conn.execute(sql, tuple(q.params)).fetchone()
+    except sqlite3.OperationalError as e:
+        if "JSON cannot hold BLOB" in str(e):
+            return None  # a BLOB where text was expected (a retyped column): fetch it row by row
+        raise
+    n, texts = row[0], list(row[1:])
+    del row
+    columns = []
+    for name, text in zip(names, texts):
+        t = q.types[name]
+        kind = _kind(t)
+        raw = pl.String if kind != "plain" else load_dtype(t)
         try:
-            with (contextlib.nullcontext() if locked else self._lock):
-                row = conn.execute(sql, tuple(q.params)).fetchone()
-        except sqlite3.OperationalError as e:
-            if "JSON cannot hold BLOB" in str(e):
-                return None  # a BLOB where text was expected (a retyped column): fetch it row by row
-            raise
-        n, texts = row[0], list(row[1:])
-        del row
-        columns = []
-        for name, text in zip(names, texts):
-            t = q.types[name]
-            kind = _kind(t)
-            raw = pl.String if kind != "plain" else load_dtype(t)
-            try:
-                s = pl.Series(name, [text]).str.json_decode(pl.List(raw)).explode()
-            except pl.exceptions.PolarsError:
-                return None  # values of another type than declared (a retyped column)
-            if n == 0:
-                s = s.clear()
-            if kind == "float":
-                s = s.cast(pl.Float64, strict=False)
-            elif kind == "bytes":
-                s = s.str.decode("hex")
-            columns.append(s)
-        df = pl.DataFrame(columns)
-        return df.select([decode_expr(c, q.types[c]).alias(c) for c in names])
+            s = pl.Series(name, [text]).str.json_decode(pl.List(raw)).explode()
+        except pl.exceptions.PolarsError:
+            return None  # values of another type than declared (a retyped column)
+        if n == 0:
+            s = s.clear()
+        if kind == "float":
+            s = s.cast(pl.Float64, strict=False)
+        elif kind == "bytes":
+            s = s.str.decode("hex")
+        columns.append(s)
+    df = pl.DataFrame(columns)
+    return df.select([decode_expr(c, q.types[c]).alias(c) for c in names])
 
 
 def split_by_rowid(sql: str, params: Sequence[Any], types: dict[str, Typed], rows: int, table: str, *,

@@ -1,11 +1,11 @@
 """resolve_update: which samples of a feature are new, stale or orphaned.
 
-expected = every upstream's latest rows under its current feature version, transformed by
-lineage (aggregation hashes each group's member data versions, ordered by the upstream
-ids, with a window function in SQLite) and joined; its provenance is hashed in polars.
-current = the feature's latest rows under its current feature version. Every read is
-planned first and run as one batch that sees one state of the store (store/reader.py);
-then one full join of expected and current keys gives added, changed and removed.
+Each dep gives its values by key (store/upstream.py): identity and expansion rows, or an
+aggregation's groups, whose values are the stored group digests. They are joined on the key
+and hashed once per key; the feature's current rows (key and provenance) are then matched
+against them, giving added, changed and removed keys. Only then are an aggregation's member
+rows attached, one per member, to the added and changed groups. Every read is planned first
+and runs as one batch that sees one state of the store (store/reader.py).
 """
 
 from __future__ import annotations
@@ -16,39 +16,31 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, ColumnType, dvbf_column, pbf_column
+from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType
 from ..errors import InputError, InputProblem
 from ..frames import Increment, IncrementFrame
-from ..graph import DepPlan, FeaturePlan, GraphPlan
+from ..graph import FeaturePlan, GraphPlan
 from ..hashing import Hasher
-from ..keys import FieldKey, quote, quote_all
-from .codec import keys_in, polars_schema
-from .reader import Query, split_by_rowid
-from .schema import FV, SUPERSEDED
+from ..keys import FieldKey
+from . import upstream
+from .codec import polars_schema
+from .upstream import latest_condition, value_column  # noqa: F401  (used by explain and the service layer)
 
 if TYPE_CHECKING:
     from .sqlite_store import SQLiteMetadataStore
 
 MIXED = "\x00mixed"  # the provenance of an expansion key whose children disagree
-
-
-def value_column(upstream: str, field: str) -> str:
-    return f"__v:{upstream}.{field}"
-
-
-def latest_condition(alias: str = "") -> str:
-    a = f"{alias}." if alias else ""
-    return f"{a}{quote(FV)} = ? AND {a}{quote(SUPERSEDED)} IS NULL AND {a}{quote(DELETED_AT)} IS NULL"
+VERIFY_CHUNK = 131_072
 
 
 @dataclass
 class ReadPlan:
-    """Queries to run together, and how to turn their results into frames."""
+    """Reads to run together, and how to turn their results into frames."""
 
-    queries: list[Query] = field(default_factory=list)
+    queries: list = field(default_factory=list)
     builders: list[Callable[[list[pl.DataFrame]], pl.DataFrame]] = field(default_factory=list)
 
-    def add(self, queries: list[Query], build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
+    def add(self, queries: list, build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
         start = len(self.queries)
         self.queries += queries
         n = len(queries)
@@ -65,95 +57,11 @@ class ReadPlan:
         return [b(results) for b in self.builders]
 
 
-def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
-
-
-def _plan_dep(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
-              reads: ReadPlan) -> int:
-    """Plan the rows one dep contributes: kept columns plus one value column per used field.
-
-    `lean` keeps only the key columns (and one row per group for an aggregation): enough
-    to count what is pending, at a fraction of the cost.
-    """
-    up = gp[d.upstream]
-    updef = up.definition
-    columns = {c: d.columns[c] for c in d.on} if lean else d.columns
-    schema: dict[str, ColumnType | pl.DataType] = {down: updef.columns[src] for down, src in columns.items()}
-    for f in d.fields:
-        schema[value_column(d.upstream, f)] = pl.String
-    table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
-    if table is None or fv_id is None:
-        return reads.add_empty(schema)
-    kept = [f"{quote(src)} AS {quote(down)}" for down, src in columns.items()]
-    values = [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))})" for f in d.fields]
-    where = latest_condition()
-    if d.kind != "aggregation":
-        select = kept + [f"{v} AS {quote(value_column(d.upstream, f))}" for v, f in zip(values, d.fields)]
-        sql = f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {where}"
-        return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), _concat)
-
-    on_src = [d.columns[c] for c in d.on]
-    on_select = ", ".join(f"{quote(s)} AS {quote(c)}" for s, c in zip(on_src, d.on))
-    group_schema = {c: schema[c] for c in d.on} | {value_column(d.upstream, f): pl.String for f in d.fields}
-    if d.fields:
-        order = [d.columns[c] for c in d.upstream_ids]
-        window = (f"PARTITION BY {quote_all(on_src)} ORDER BY {quote_all(order)} "
-                  "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING")
-        # SQLite's window group_concat gives NULL, not '', for a group whose text is empty (one
-        # member whose value is ''); the values themselves are never NULL, so NULL means ''
-        concat = [f"COALESCE(group_concat({v}, '|') OVER w, '') AS {quote(value_column(d.upstream, f))}"
-                  for v, f in zip(values, d.fields)]
-        inner = (f"SELECT {on_select}, row_number() OVER w AS __rn, {', '.join(concat)} FROM {quote(table)} "
-                 f"WHERE {where} WINDOW w AS ({window})")
-        group_query = Query(f"SELECT {quote_all(group_schema)} FROM ({inner}) WHERE __rn = 1", [fv_id],
-                            group_schema, n)
-    else:
-        group_query = Query(f"SELECT DISTINCT {on_select} FROM {quote(table)} WHERE {where}", [fv_id],
-                            group_schema, n)
-
-    def hashed(groups: pl.DataFrame) -> pl.DataFrame:
-        # one hash per group, not per member
-        return groups.with_columns([hasher.expr(pl.col(value_column(d.upstream, f)))
-                                    .alias(value_column(d.upstream, f)) for f in d.fields])
-
-    if lean:
-        return reads.add([group_query], lambda r: hashed(r[0]))
-    members_schema = {k: v for k, v in schema.items() if not k.startswith("__v:")}
-    members_sql = f"SELECT {', '.join(kept)} FROM {quote(table)} WHERE {where}"
-    member_queries = split_by_rowid(members_sql, [fv_id], members_schema, n, quote(table))
-
-    def build(r: list[pl.DataFrame]) -> pl.DataFrame:
-        return _concat(r[1:]).join(hashed(r[0]), on=list(d.on), how="left", nulls_equal=False)
-
-    return reads.add([group_query, *member_queries], build)
-
-
-def _plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: ReadPlan) -> int:
-    """Plan the key columns and provenance of the feature's latest rows; one row per key."""
-    key = list(plan.key)
-    schema = {c: plan.definition.columns[c] for c in key} | {PROVENANCE: pl.String}
-    table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
-    if table is None or fv_id is None:
-        return reads.add_empty(schema)
-    sql = f"SELECT {quote_all(key)}, {quote(PROVENANCE)} FROM {quote(table)} WHERE {latest_condition()}"
-
-    def build(parts: list[pl.DataFrame]) -> pl.DataFrame:
-        cur = _concat(parts)
-        if list(plan.key) != list(plan.definition.id_columns):
-            # expansion: many children share a parent key; they agree unless a write was partial
-            cur = cur.group_by(key, maintain_order=True).agg(
-                pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
-                .otherwise(pl.lit(MIXED)).alias(PROVENANCE))
-        return cur
-
-    return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), build)
-
-
-def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
-    """Join the deps' frames and hash every field's and the row's provenance."""
+def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) -> pl.DataFrame:
+    """The deps' values by key, joined, with every field's and the row's provenance hashed once per key."""
+    if len(dep_frames) == 1 and PROVENANCE in dep_frames[0].columns:
+        return dep_frames[0]  # hashed chunk by chunk as it was read (see _hashing_as_read)
     frame = _joined(plan, dep_frames)
-    key = list(plan.key)
     field_hashes: dict[str, pl.Expr] = {}
     for spec in plan.definition.spec.fields:
         fk = spec.key.to_string()
@@ -163,8 +71,6 @@ def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher,
             parts += [pl.lit(f"{up}.{uf}"), value]
         field_hashes[spec.key.struct_name] = hasher.join_expr(parts).alias(spec.key.struct_name)
     fields = sorted(field_hashes)
-    if lean and (plan.deps[0].kind == "aggregation" or len(plan.deps) > 1):
-        frame = frame.unique(subset=key)
     values = [c for c in frame.columns if c.startswith("__v:")]
     # lazily, so the per-row concatenations are freed as soon as they are hashed
     return (frame.lazy()
@@ -175,81 +81,166 @@ def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher,
             .collect())
 
 
+def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
+    """The deps' values by key, joined and hashed (store/trace_queries.py); `lean`: one row per key."""
+    keyed = _keyed(plan, dep_frames, hasher)
+    return keyed.unique(subset=list(plan.key), keep="first", maintain_order=True) if lean and len(plan.deps) > 1 \
+        else keyed
+
+
+def _columns(plan: FeaturePlan) -> list[str]:
+    """The increment's columns: the deps' kept columns, then the provenance."""
+    return list(dict.fromkeys(c for d in plan.deps for c in d.columns)) + [PROVENANCE_BY_FIELD, PROVENANCE]
+
+
+def _with_members(plan: FeaturePlan, keyed: pl.DataFrame, members: dict[int, pl.DataFrame]) -> pl.DataFrame:
+    """One row per member of each aggregation dep, carrying its group's columns and provenance."""
+    rows = keyed
+    all_optional = all(d.optional for d in plan.deps)
+    for i, d in enumerate(plan.deps):
+        m = members.get(i)
+        if m is None:
+            continue
+        on = list(d.on)
+        if d.optional or all_optional:
+            rows = rows.join(m, on=on, how="left", coalesce=True)
+        else:
+            rows = m.join(rows, on=on, how="inner", coalesce=True)
+    extra = [c for c in rows.columns if c.startswith("__")]
+    return rows.select(_columns(plan) + extra)
+
+
+def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
+    """For a feature with one identity or expansion dep, hash each chunk of upstream rows as it is
+    read: the raw values of 1,000,000 rows and their hashes are then never all in memory at once."""
+    if len(plan.deps) != 1 or plan.deps[0].kind == "aggregation":
+        return None
+    return lambda piece: _keyed(plan, [piece], hasher) if PROVENANCE not in piece.columns else piece
+
+
+def _plan(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
+          ) -> tuple[ReadPlan, list[int], dict[int, int], int]:
+    reads = ReadPlan()
+    each = _hashing_as_read(plan, hasher)
+    values = [upstream.plan_values(store, gp, d, hasher, lean, reads, each) for d in plan.deps]
+    members = {} if lean else {i: upstream.plan_members(store, gp, d, reads) for i, d in enumerate(plan.deps)
+                               if d.kind == "aggregation"}
+    current = upstream.plan_current(store, plan, reads, MIXED)
+    return reads, values, members, current
+
+
 def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
                    lean: bool = False, expected: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(expected, current) for a feature, read in one consistent batch.
 
-    `expected` given (a root's samples) skips the upstream reads.
+    `expected` given (a root's samples) skips the upstream reads; `lean` gives expected by key
+    (one row per key, no member rows): what the pending counts need.
     """
-    reads = ReadPlan()
-    if expected is None:
-        for d in plan.deps:
-            _plan_dep(store, gp, d, hasher, lean, reads)
-    _plan_current(store, plan, reads)
+    if expected is not None:
+        reads = ReadPlan()
+        cur = upstream.plan_current(store, plan, reads, MIXED)
+        return expected, reads.run(store)[cur]
+    reads, values, members, cur = _plan(store, gp, plan, hasher, lean)
     frames = reads.run(store)
-    current = frames[-1]
-    if expected is None:
-        expected = _expected(plan, frames[:-1], hasher, lean)
-    return expected, current
-
-
-VERIFY_CHUNK = 131_072
-GATHER_SHARE = 0.4  # above this share of samples, read every upstream row instead of picking by key
-
-
-def _plan_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame | None,
-               reads: ReadPlan) -> int:
-    """Plan a dep's kept columns (no values) for the rows whose `on` key is in `keys` (None: all)."""
-    up = gp[d.upstream]
-    schema: dict[str, ColumnType | pl.DataType] = {down: up.definition.columns[src] for down, src in d.columns.items()}
-    table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
-    if table is None or fv_id is None:
-        return reads.add_empty(schema)
-    kept = ", ".join(f"{quote(src)} AS {quote(down)}" for down, src in d.columns.items())
-    sql = f"SELECT {kept} FROM {quote(table)} WHERE {latest_condition()}"
-    if keys is None:
-        return reads.add(split_by_rowid(sql, [fv_id], schema, n, quote(table)), _concat)
-    types = {c: up.definition.columns[d.columns[c]] for c in d.on}
-    cond, encoded = keys_in([d.columns[c] for c in d.on], keys.select(list(d.on)).unique(), types)
-    return reads.add([Query(f"{sql} AND {cond}", [fv_id, encoded], schema, keys.height)], _concat)
+    keyed = _keyed(plan, [frames[i] for i in values], hasher)
+    if not lean:
+        keyed = _with_members(plan, keyed, {i: frames[j] for i, j in members.items()})
+    return keyed, frames[cur]
 
 
 def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
-    """The increment of a derived feature.
-
-    A feature with stored rows is first resolved on keys and values only (lean); the wide
-    upstream rows are then read for the added and changed samples alone. A stale 10% of
-    1,000,000 rows so holds one copy of the keys, not of every column. The two phases must
-    see one state of the store: if a write lands in between, it starts over, and after three
-    tries resolves everything in one batch.
-    """
+    """The increment of a derived feature: keys compared first, member rows attached after."""
     key = list(plan.key)
-    for _attempt in range(3):
-        stamp = store._write_counter()
-        table, fv_id, _n = store._latest_location(plan.name, plan.feature_version)
-        if table is None or fv_id is None or not store._has_latest(table, fv_id):
-            break  # nothing stored: everything is added, read it all at once
-        lean, current = resolve_frames(store, gp, plan, hasher, lean=True)
-        wanted, gone, n_keys = _lean_status(plan, lean, current)
-        del lean, current
-        pick_all = wanted.height > GATHER_SHARE * max(n_keys, 1)
-        if pick_all and not any(d.kind == "aggregation" for d in plan.deps):
-            break  # most samples are wanted: one wide read (hashing again) beats picking them by key
-        # (an aggregation keeps its groups' provenance from the lean phase: its window runs once)
-        reads = ReadPlan()
-        for d in plan.deps:
-            _plan_rows(store, gp, d, None if pick_all else wanted.select(key), reads)
-        wide = reads.run(store)
-        if store._write_counter() != stamp:
-            continue
-        rows = _joined(plan, wide).join(wanted, on=key, how="inner", maintain_order="left")
+    rows = gone = None
+    if len(plan.deps) == 1 and (plan.deps[0].kind == "aggregation" or _has_rows(store, plan)):
+        rows, gone = _rows_after_keys(store, gp, plan, hasher)
+    if rows is None:
+        reads, values, members, cur = _plan(store, gp, plan, hasher, lean=False)
+        frames = reads.run(store)
+        keyed, gone = _pending(plan, _keyed(plan, [frames[i] for i in values], hasher), frames[cur])
+        rows = _with_members(plan, keyed, {i: frames[j] for i, j in members.items()})
+        del frames, keyed
+    state = rows.get_column("__state")
+    if not (state != ADDED).any():
+        added, changed = rows.drop("__state"), rows.clear().drop("__state")
+    else:
         added = rows.filter(pl.col("__state") == ADDED).drop("__state")
         changed = rows.filter(pl.col("__state") == CHANGED).drop("__state")
-        removed = read_removed(gone if gone.height else None)
-        return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed),
-                         IncrementFrame(removed))
-    expected, current = resolve_frames(store, gp, plan, hasher)
-    return compare(plan, expected, current, read_removed)
+    del rows, state
+    removed = read_removed(gone.unique(maintain_order=True) if gone is not None and gone.height else None)
+    return Increment(plan.name, tuple(key), IncrementFrame(added), IncrementFrame(changed), IncrementFrame(removed))
+
+
+def _pending(plan: FeaturePlan, keyed: pl.DataFrame, current: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The added and changed keys (with `__state`), and the removed ones."""
+    key = list(plan.key)
+    if not current.height:
+        return keyed.with_columns(pl.lit(ADDED, pl.UInt8).alias("__state")), None
+    state, removed = _states(keyed, current, key)
+    return (keyed.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED),
+            current.filter(removed).select(key))
+
+
+def _has_rows(store: "SQLiteMetadataStore", plan: FeaturePlan) -> bool:
+    table, fv_id, _n = store._latest_location(plan.name, plan.feature_version)
+    return table is not None and fv_id is not None and store._has_latest(table, fv_id)
+
+
+def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+                     ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """A one-dep feature's pending rows in two reads: values by key and the feature's own rows
+    first, then the upstream rows, each chunk of them joined to its pending key as it is read
+    (an aggregation's 1,000,000 members, or an identity's wide rows, are never held twice, nor
+    read at all when nothing is pending). A write landing between the reads makes it try again;
+    after three tries it gives up (None) and the caller reads everything in one batch."""
+    d = plan.deps[0]
+    on = list(d.on)
+    each = _hashing_as_read(plan, hasher)
+    for _attempt in range(3):
+        stamp = store._write_counter()
+        reads = ReadPlan()
+        v = upstream.plan_values(store, gp, d, hasher, True, reads, each)
+        cur = upstream.plan_current(store, plan, reads, MIXED)
+        frames = reads.run(store)
+        keyed, gone = _pending(plan, _keyed(plan, [frames[v]], hasher), frames[cur])
+        keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
+        del frames
+        reads = ReadPlan()
+        m = upstream.plan_members(store, gp, d, reads,
+                                  each=lambda piece: piece.join(keyed, on=on, how="inner", maintain_order="left"))
+        rows = reads.run(store)[m]
+        if store._write_counter() == stamp:
+            return rows.select(_columns(plan) + ["__state"]), gone
+    return None, None
+
+
+def resolve_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+                 ) -> tuple[Increment, pl.DataFrame]:
+    """The increment by key only: one row per sample (key, provenance by field, provenance), no
+    member or kept columns; removed keys with their stored provenance. What explanations need,
+    at the cost of the pending counts (an aggregation reads its groups, not its members).
+
+    Also returns the feature's current rows with their provenance by field and write (see
+    upstream.plan_current), read in the same batch.
+    """
+    key = list(plan.key)
+    reads = ReadPlan()
+    each = _hashing_as_read(plan, hasher)
+    values = [upstream.plan_values(store, gp, d, hasher, True, reads, each) for d in plan.deps]
+    cur = upstream.plan_current(store, plan, reads, MIXED, with_fields=True)
+    frames = reads.run(store)
+    keyed = _keyed(plan, [frames[i] for i in values], hasher).select(key + [PROVENANCE_BY_FIELD, PROVENANCE])
+    keyed = keyed.unique(subset=key, keep="first", maintain_order=True) if len(plan.deps) > 1 else keyed
+    current = frames[cur]
+    if not current.height:
+        inc = Increment(plan.name, tuple(key), IncrementFrame(keyed), IncrementFrame(keyed.clear()),
+                        IncrementFrame(current.select(key + [PROVENANCE])))
+        return inc, current
+    state, removed = _states(keyed, current, key)
+    inc = Increment(plan.name, tuple(key), IncrementFrame(keyed.filter(state == ADDED)),
+                    IncrementFrame(keyed.filter(state == CHANGED)),
+                    IncrementFrame(current.filter(removed).select(key + [PROVENANCE])))
+    return inc, current
 
 
 def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -324,17 +315,6 @@ def _states(expected: pl.DataFrame, current: pl.DataFrame, key: list[str]) -> tu
     return state, ~matched
 
 
-def _lean_status(plan: FeaturePlan, lean: pl.DataFrame, current: pl.DataFrame
-                 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(added and changed keys with their provenance and state, removed keys, number of keys)."""
-    key = list(plan.key)
-    exp = lean.select(key + [PROVENANCE_BY_FIELD, PROVENANCE])  # one row per key: _expected made it so
-    state, removed = _states(exp, current, key)
-    wanted = exp.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED)
-    gone = current.filter(removed).select(key)
-    return wanted, gone, exp.height
-
-
 def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed) -> Increment:
     """Split expected rows into added and changed, and find current keys gone from upstream.
 
@@ -357,7 +337,10 @@ def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, re
 def counts(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame) -> dict[str, int]:
     """What compare() would count (distinct keys), without building the frames."""
     key = list(plan.key)
-    state, removed = _states(expected.select(key + [PROVENANCE]).unique(subset=key), current, key)
+    exp = expected.select(key + [PROVENANCE])
+    if len(plan.deps) != 1:  # one dep gives one row per key already; several may repeat keys
+        exp = exp.unique(subset=key)
+    state, removed = _states(exp, current, key)
     return {"added": int((state == ADDED).sum()), "changed": int((state == CHANGED).sum()),
             "removed": int(removed.sum())}
 

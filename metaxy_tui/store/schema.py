@@ -22,7 +22,7 @@ from ..errors import StoreError, StoreFormatError
 from ..keys import quote, quote_all
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/chunks.py, store/groups.py)
 
 FV = "_mx_fv"  # feature version id (-> _metaxy_feature_versions.id)
 WRITE = "_mx_write"  # the write that stored the row (-> _metaxy_writes.id)
@@ -102,6 +102,7 @@ def create_store_file(path: Path, info: dict[str, str]) -> None:
         check_or_initialise(conn, str(path), create=True, info=info)
         conn.execute(AUDIT_DDL)
         conn.execute(AUDIT_IDS_DDL)
+        ensure_layout(conn)
         conn.execute("COMMIT")
     finally:
         conn.close()  # the last connection: the WAL is checkpointed into the file
@@ -141,6 +142,20 @@ def ensure_audit(conn: sqlite3.Connection) -> None:
 def audit_has_executor(conn: sqlite3.Connection) -> bool:
     """Whether the audit table has the `executor` column (an older store read-only may not)."""
     return any(row[1] == "executor" for row in conn.execute("PRAGMA table_info(_metaxy_audit)"))
+
+
+def ensure_layout(conn: sqlite3.Connection) -> None:
+    """Bring a store of an older layout up to this one, inside the caller's write transaction.
+
+    Layout 2 adds the columnar copy and the group digests. It is marked in user_version, so
+    that an older metaxy-tui, which would write rows without them, refuses the file.
+    """
+    from . import chunks, groups
+
+    chunks.ensure_tables(conn)
+    groups.ensure_tables(conn)
+    if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def temp_layout(conn: sqlite3.Connection) -> None:
@@ -268,6 +283,9 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
             for statement in db[table].transform_sql(types={c: bytes for c in retyped}):
                 conn.execute(statement)
         _ensure_id_index(conn, table, definition)
+    # rows superseded after a write, as a range read (the columnar copy's liveness, explanations)
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'superseded'))} ON {quote(table)} "
+                 f"({quote(SUPERSEDED)}, {quote(FV)}) WHERE {quote(SUPERSEDED)} IS NOT NULL")
     for order in group_orders:
         cols = list(dict.fromkeys([FV, *order] + [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]))
         name = index_name(table, "group_" + hashlib.sha256(repr(cols).encode()).hexdigest()[:10])

@@ -27,6 +27,7 @@ from ..spec import feature_key_of
 from . import frame_columns
 from . import resolve as _resolve
 from . import schema as _schema
+from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
 from .reader import Reader
 from .trace_queries import TraceQueries
@@ -112,7 +113,8 @@ class SQLiteMetadataStore(TraceQueries):
                 _schema.ensure_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: enough for 1,000,000-row index updates
+            if mode == "w":  # 32 MB: enough for 1,000,000-row index updates; readers keep SQLite's 2 MB (the
+                conn.execute("PRAGMA cache_size = -32768")  # columnar copy's blobs would only fill it)
             self.hasher.register(conn)
             if mode == "w":
                 conn.execute("BEGIN IMMEDIATE")
@@ -120,6 +122,7 @@ class SQLiteMetadataStore(TraceQueries):
                     info = _schema.check_or_initialise(conn, self.path, create=True, info=defaults)
                     _schema.ensure_audit(conn)
                     conn.execute(frame_columns.DDL)
+                    _schema.ensure_layout(conn)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -407,8 +410,12 @@ class SQLiteMetadataStore(TraceQueries):
                 "materialization_id, inputs_as_of) VALUES (?, 'write', ?, ?, ?, ?, ?, ?)",
                 (plan.name, fv_id, snap_id, now, rows.height, materialization_id,
                  inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name))).lastrowid
-            n = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
-                            now=now, progress=progress)
+            inserted = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
+                                   now=now, progress=progress)
+            # the columnar copy and group digests, in this same transaction (store/upkeep.py)
+            upkeep.after_insert(conn, table, plan.definition, fv_id, write_id, inserted, self.hasher,
+                                upkeep.aggregation_orders(gp, plan.name))
+            n = inserted.height
             if doomed is not None and doomed.height:
                 self._delete_rows(conn, plan.definition, table, fv_id, doomed, soft=True, now=now)
             if within is not None:
@@ -623,8 +630,15 @@ class SQLiteMetadataStore(TraceQueries):
                          f"WHERE {quote(_schema.SUPERSEDED)} = ?", (now, now, write_id, write_id))
         else:
             n = conn.execute(f"SELECT count(*) FROM {t} WHERE {live} AND {cond}", (fv_id,)).fetchone()[0]
-            conn.execute(f"DELETE FROM {t} WHERE {quote(_schema.FV)} = ? AND {cond}", (fv_id,))
+            this_version = f"{quote(_schema.FV)} = {int(fv_id)} AND {cond}"
+            removed_groups = upkeep.before_delete(conn, table, this_version)
+            gone = [r[0] for r in conn.execute(f"DELETE FROM {t} WHERE {this_version} RETURNING rowid")]
         conn.execute("UPDATE _metaxy_writes SET n_rows = ? WHERE id = ?", (n, write_id))
+        if soft:
+            upkeep.after_delete(conn, table, definition, fv_id, write_id, self.hasher)
+        else:
+            upkeep.after_delete(conn, table, definition, fv_id, write_id, self.hasher,
+                                removed_rowids=pl.Series(gone, dtype=pl.Int64), removed_groups=removed_groups)
         conn.execute(f"DROP TABLE {staged}")
         return n
 
@@ -686,11 +700,14 @@ class SQLiteMetadataStore(TraceQueries):
         _graph, plan = self._plan(feature)
         return [d.upstream for d in plan.deps if not d.optional and self._table(d.upstream) is None]
 
-    def explain(self, feature: Any, increment: Increment | None = None):
-        """Why each sample of the feature's increment is added, changed or removed (an Explanation)."""
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
+        """Why each sample of the feature's increment is added, changed or removed (an Explanation).
+
+        `keys_only`: resolve by key only (see explain.explain), for a caller that needs no rows.
+        """
         from ..explain import explain
 
-        return explain(self, feature, increment)
+        return explain(self, feature, increment, keys_only=keys_only)
 
     def pending_counts(self, feature: Any) -> dict[str, int]:
         """Distinct samples added, changed and removed: resolve_update's counts, reading only keys."""

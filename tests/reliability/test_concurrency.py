@@ -408,9 +408,11 @@ def test_resolve_sees_one_commit_while_another_process_writes(tmp_path, monkeypa
                   f"with mx.SQLiteMetadataStore({str(path)!r}, graph=wc.build_graph()) as s:\n"
                   f"    s.write_metadata(wc.ITEM, wc.new_batch(int(sys.argv[1]), 300)); wc.materialize(s)\n")
     fired, calls = [], []
-    original = getattr(reader_module.Reader, "_fetch", None)
+    # every read of a resolve (SQL or the columnar copy) goes through Reader._run
+    hook = "_run" if hasattr(reader_module.Reader, "_run") else "_fetch"
+    original = getattr(reader_module.Reader, hook, None)
     if original is None:
-        pytest.skip("store/reader.py has no Reader._fetch to run a write between a resolve's reads")
+        pytest.skip("store/reader.py has no Reader._run to run a write between a resolve's reads")
 
     def run(self, q, *args, **kwargs):
         df = original(self, q, *args, **kwargs)
@@ -420,7 +422,7 @@ def test_resolve_sees_one_commit_while_another_process_writes(tmp_path, monkeypa
             calls.append(1)
         return df
 
-    monkeypatch.setattr(reader_module.Reader, "_fetch", run)
+    monkeypatch.setattr(reader_module.Reader, hook, run)
     with mx.SQLiteMetadataStore(path, graph=graph).open("r") as store:
         counts = store.pending_counts(wc.DERIVED)
         assert fired

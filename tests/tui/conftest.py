@@ -80,6 +80,7 @@ def snap_compare(snap_compare, monkeypatch):
             pilot.app.screen.refresh_bindings()
             await pilot.pause()
             await pilot.wait_for_scheduled_animations()
+            await pilot.wait_for_animation()  # a scroll still gliding leaves its thumb between cells
             await pilot.pause()
 
         def screenshot(*args, **kwargs) -> str:

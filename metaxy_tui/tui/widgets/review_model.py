@@ -5,7 +5,7 @@ Built in a worker from the service's Explanation, so the UI thread only reads it
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,18 @@ STATUSES = ("added", "changed", "removed")
 class ReasonGroup:
     name: str  # "changed · embedding ← audio.default members changed"
     status: str  # added | changed | removed
-    reasons: list[SampleReason]
-    keys: frozenset[Key] = frozenset()  # the reasons' keys (filled by ReviewModel, in the worker)
+    reasons: Sequence[SampleReason]  # a list, or the explanation's ReasonList (reasons made as they are shown)
+    key_columns: list[str] = field(default_factory=list)  # set by ReviewModel
+    _keys: frozenset[Key] | None = field(default=None, repr=False)
+
+    @property
+    def keys(self) -> frozenset[Key]:
+        """The reasons' keys, made when a selection first needs them, not when the screen opens."""
+        if self._keys is None or len(self._keys) != len(self.reasons):
+            keys = getattr(self.reasons, "keys", None)
+            self._keys = frozenset(keys() if callable(keys) else
+                                   (tuple(r.key.get(c) for c in self.key_columns) for r in self.reasons))
+        return self._keys
 
     @property
     def label(self) -> str:
@@ -40,20 +50,31 @@ class ReviewModel:
     has_compute: bool = True
     downstream: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    all_keys: list[Key] = field(default_factory=list)  # aligned with all_reasons()
-    group_of: dict[Key, int] = field(default_factory=dict)  # key -> index of its group
     waiting_on: list[str] = field(default_factory=list)  # upstream never written
 
     def __post_init__(self) -> None:
-        # keys computed once, here (off the UI thread): selecting among a million samples is set arithmetic
+        # keys are made when a selection first needs them: opening a million-sample review makes none
         for g in self.groups:
-            if len(g.keys) != len(g.reasons):
-                g.keys = frozenset(self.key_of(r) for r in g.reasons)
-        if len(self.all_keys) != self.total:
-            self.all_keys = [self.key_of(r) for g in self.groups for r in g.reasons]
-        if len(self.group_of) != self.total:
-            self.group_of = {k: i for i, g in enumerate(self.groups) for k in g.keys}
+            g.key_columns = self.key_columns
         self._index = {g.name: i for i, g in enumerate(self.groups)}
+        self._all_keys: list[Key] | None = None
+        self._group_of: dict[Key, int] | None = None
+
+    @property
+    def all_keys(self) -> list[Key]:
+        """Every reason's key, aligned with all_reasons()."""
+        if self._all_keys is None:
+            self._all_keys = [k for g in self.groups for k in
+                              (g.reasons.keys() if callable(getattr(g.reasons, "keys", None))
+                               else [self.key_of(r) for r in g.reasons])]
+        return self._all_keys
+
+    @property
+    def group_of(self) -> dict[Key, int]:
+        """key -> index of its group."""
+        if self._group_of is None:
+            self._group_of = {k: i for i, g in enumerate(self.groups) for k in g.keys}
+        return self._group_of
 
     def index(self, group: ReasonGroup) -> int:
         return self._index[group.name]
@@ -61,20 +82,12 @@ class ReviewModel:
     @classmethod
     def build(cls, explanation: Explanation, *, pending_upstream: list[str], has_compute: bool,
               downstream: list[str], waiting_on: list[str] | None = None) -> "ReviewModel":
-        key_columns = list(explanation.increment.key)
-        seen: set[Key] = set()
-        unique: list[SampleReason] = []
-        # one reason per sample: an expansion's reasons can repeat once per stored child
-        for r in explanation.reasons:
-            k = tuple(r.key.get(c) for c in key_columns)
-            if k not in seen:
-                seen.add(k)
-                unique.append(r)
-        deduped = Explanation(explanation.feature, explanation.increment, unique)
-        groups = [ReasonGroup(name, rs[0].status, rs) for name, rs in deduped.groups().items()]
-        counts = Counter(r.status for r in unique)
-        return cls(explanation.feature, key_columns, groups, list(pending_upstream), has_compute,
-                   list(downstream), {s: counts.get(s, 0) for s in STATUSES}, waiting_on=list(waiting_on or []))
+        # one reason per sample, each group's reasons made as the screen shows them
+        groups = [ReasonGroup(name, rs[0].status, rs) for name, rs in explanation.groups().items()]
+        counts = explanation.counts()
+        return cls(explanation.feature, list(explanation.increment.key), groups, list(pending_upstream),
+                   has_compute, list(downstream), {s: counts.get(s, 0) for s in STATUSES},
+                   waiting_on=list(waiting_on or []))
 
     @property
     def total(self) -> int:

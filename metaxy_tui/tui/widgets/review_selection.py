@@ -57,7 +57,7 @@ class Selection:
     def _materialize(self, model: ReviewModel) -> None:
         if self._all:
             self._keys = set(model.all_keys)
-            self._per_group = {i: len(g.keys) for i, g in enumerate(model.groups)}
+            self._per_group = {i: len(g.reasons) for i, g in enumerate(model.groups)}
             self._all = False
 
     def toggle(self, key: Key, model: ReviewModel) -> bool:
@@ -77,7 +77,7 @@ class Selection:
         if self._all:
             return "all"
         n = self._per_group.get(model.index(group), 0)
-        return "all" if n == len(group.keys) else ("some" if n else "none")
+        return "all" if n == len(group.reasons) else ("some" if n else "none")
 
     def toggle_group(self, group: ReasonGroup, model: ReviewModel) -> bool:
         """Select the whole group, or unselect it when it is already wholly selected."""
@@ -89,7 +89,7 @@ class Selection:
             self._per_group[i] = 0
             return False
         self._keys |= group.keys
-        self._per_group[i] = len(group.keys)
+        self._per_group[i] = len(group.reasons)
         if len(self._keys) == model.total:
             self.clear()
             self._all = True

@@ -184,8 +184,9 @@ class SampleTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _measure(self, view: SampleView) -> list[int]:
-        """Column widths from the headers and the rows at hand, capped by kind."""
-        rows = [r for page in self._cache.values() for r in page][:self._page_size]
+        """Column widths from the headers and the rows at hand (one page: the first one fetched, by
+        position, whatever order the pages arrived in), capped by kind."""
+        rows = [r for index in sorted(self._cache) for r in self._cache[index]][:self._page_size]
         widths = []
         for i, c in enumerate(view.columns):
             longest = max((len(view.cell_text(r, i)) for r in rows), default=0)
@@ -194,8 +195,14 @@ class SampleTable(ScrollView, can_focus=True):
         return widths
 
     def _update_virtual_size(self) -> None:
+        # pinned columns depend on the width: computed here, not taken from the last drawn line
+        # (a view set before the first layout would keep a size one cell off until redrawn)
+        self._pinned = self._pinned_columns()
         width = sum(self._widths) + GAP * len(self._widths) + (1 if self._pinned else 0)
         self.virtual_size = Size(width, self.row_count + 1)
+
+    def on_resize(self) -> None:
+        self._update_virtual_size()
 
     @property
     def _body_height(self) -> int:
