@@ -1,8 +1,40 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 import metaxy_tui as mx
+
+# ----- hypothesis profiles ----------------------------------------------------------------------------
+# "ci" (the default): a fixed seed per test (derandomize: drawn from a hash of the test function, so
+# every run tries the same examples until the test or Hypothesis changes) and, replayed first, the
+# examples stored in tests/hypothesis-examples (committed, read-only here). "explore" (by hand, e.g.
+# HYPOTHESIS_PROFILE=explore HYPOTHESIS_MAX=300): a new seed every run, and any failing example
+# it finds is saved into tests/hypothesis-examples, to be committed so that CI replays it.
+# Test modules build their settings on the loaded profile: this file is imported before them.
+EXAMPLES = Path(__file__).resolve().parent / "hypothesis-examples"
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", parent=settings(derandomize=True, **_common),
+                          database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(EXAMPLES)))
+settings.register_profile("explore", database=DirectoryBasedExampleDatabase(EXAMPLES), **_common)
+# "record": CI's seeds, saving failures (tests/mutation/run_mutations.py --record-examples uses it on
+# a copy of the tests with a bug put in the engine, and keeps the failing examples it finds)
+settings.register_profile("record", parent=settings(derandomize=True, **_common),
+                          database=DirectoryBasedExampleDatabase(EXAMPLES))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The lineage cases the graph property tests checked (tests/test_properties_graphs.py)."""
+    cases = getattr(config, "metaxy_lineage_cases", None)
+    if cases:
+        terminalreporter.write_line(
+            f"property tests, examples per lineage case ({settings.get_current_profile_name()} profile): "
+            + ", ".join(f"{kind} {part} {n}" for (kind, part), n in sorted(cases.items())))
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import metaxy_tui as mx
 from metaxy_tui.hashing import Hasher, HashAlgorithm
 
 # HYPOTHESIS_MAX=300 runs more examples by hand
-SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "30")), deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+# on the profile loaded by tests/conftest.py (fixed seed and stored examples in CI)
+SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "25")))
 
 G = mx.FeatureGraph()
 with G.use():

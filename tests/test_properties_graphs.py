@@ -1,11 +1,14 @@
 """Property tests over random feature graphs and random sequences of operations.
 
 tests/test_properties.py checks a fixed three-feature graph; this file draws the graph too:
-2-6 features, roots with one or two id columns and 1-2 fields, derived features with 1-2
-deps of kind identity, aggregation (on one or two columns the upstream has) or expansion
-(the parent's ids plus a child index), optional deps, and fields mapped automatically, by
-an explicit FieldDep or to ALL; and one of the hash settings. On that graph runs a random
-sequence of root writes (random provenance, sometimes writer-supplied data versions), root
+4-7 features: a root f0 and a spine of one derived feature of each lineage kind reading it
+alone (identity; aggregation on one or two columns of f0; expansion, the parent's ids plus a
+child index), then more roots with one or two id columns and 1-2 fields and derived features
+with 1-2 deps of any kind, optional deps, and fields mapped automatically, by an explicit
+FieldDep or to ALL; and one of the hash settings. On that graph a lifecycle first has every
+spine feature see samples removed, added and changed (each checked against the reference
+below), so that every example checks all nine cases; a test at the end asserts that each came
+up in at least 20 examples of the run. Then runs a random sequence of root writes (random provenance, sometimes writer-supplied data versions), root
 syncs through resolve_update(samples=...), soft and hard deletes of root and derived rows,
 rewrites of derived rows with other provenance (a stale or half-finished writer), code
 version bumps (a new graph on the same store file) and materializations of derived
@@ -25,7 +28,9 @@ features (some of whose writers supply content-hash data versions). The properti
    provenance and version columns; timestamps, project version and materialization id
    aside) and every downstream increment.
 
-Run more examples by hand: HYPOTHESIS_MAX=300 pytest tests/test_properties_graphs.py
+Examples: the hypothesis profile in tests/conftest.py ("ci": a fixed seed per test and the
+stored examples in tests/hypothesis-examples). Run more, with new seeds, by hand:
+HYPOTHESIS_PROFILE=explore HYPOTHESIS_MAX=300 pytest tests/test_properties_graphs.py
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ import json
 import os
 import random
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pytest
 import xxhash
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import metaxy_tui as mx
@@ -50,9 +56,10 @@ from metaxy_tui.columns import ColumnType
 from metaxy_tui.definition import FeatureDefinition
 from metaxy_tui.spec import FeatureSpec
 
-MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX", "25"))
-SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# every example checks all nine lineage cases (lifecycle()), so 10 a test give 30 of each, in CI's
+# time budget for the property tests (under 60 s on two cores)
+MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX", "10"))
+SETTINGS = settings(max_examples=MAX_EXAMPLES)  # on the profile loaded by tests/conftest.py (seed, database)
 
 PBF = "metaxy_provenance_by_field"
 DVBF = "metaxy_data_version_by_field"
@@ -196,18 +203,23 @@ def _root(draw, key: str) -> Feat:
     return Feat(key, ids, columns, [Field(n) for n in names])
 
 
-def _derived(draw, key: str, index: int, feats: dict[str, Feat]) -> Feat:
+def _derived(draw, key: str, index: int, feats: dict[str, Feat], *, upstream: str | None = None,
+             kind: str | None = None) -> Feat:
+    """A derived feature; with `upstream` and `kind` given (the spine), of that kind, on that
+    upstream alone, never optional."""
     names = list(feats)
-    first = feats[draw(st.sampled_from(names))]
-    kind = draw(st.sampled_from(["identity", "identity", "aggregation", "expansion"]))
+    spine = upstream is not None
+    first = feats[upstream if spine else draw(st.sampled_from(names))]
+    if kind is None:
+        kind = draw(st.sampled_from(["identity", "identity", "aggregation", "expansion"]))
     if kind == "aggregation":
         groupable = [c for c, t in first.columns.items() if not t.nullable]
         on = tuple(draw(st.lists(st.sampled_from(groupable), min_size=1, max_size=2, unique=True)))
     else:
         on = first.ids
-    deps = [Dep(first.key, kind, on, optional=draw(st.integers(0, 9)) < 1)]
+    deps = [Dep(first.key, kind, on, optional=not spine and draw(st.integers(0, 9)) < 1)]
     others = [n for n in names if n != first.key]
-    if kind != "expansion" and others and draw(st.integers(0, 9)) < 5:
+    if not spine and kind != "expansion" and others and draw(st.integers(0, 9)) < 5:
         second = feats[draw(st.sampled_from(others))]
         kind2 = draw(st.sampled_from(["identity", "aggregation"]))
         key_so_far = set(on)
@@ -265,13 +277,26 @@ def _shape(key: str, index: int, feats: dict[str, Feat], deps: list[Dep], fields
     return feat
 
 
+LINEAGE_KINDS = ("identity", "aggregation", "expansion")
+SPINE = len(LINEAGE_KINDS)  # f1..f3: one derived feature of each lineage kind reading the root f0
+
+
 @st.composite
 def models(draw) -> Model:
-    n = draw(st.integers(2, 6))
+    """f0 a root; f1..f3 the spine: one feature of each lineage kind (in a drawn order) reading f0
+    alone; then 0-3 more features, roots or derived from anything before them."""
+    n = 1 + SPINE + draw(st.integers(0, 3))
+    spine_kinds = draw(st.permutations(LINEAGE_KINDS))
     feats: dict[str, Feat] = {}
+    root = ""
     for i in range(n):
         key = f"f{i}" if draw(st.integers(0, 3)) else f"f{i}/part"
-        if i == 0 or (i > 1 and draw(st.integers(0, 9)) < 2):  # f0 is a root, f1 derived
+        if i == 0:
+            feat = _root(draw, key)
+            root = key
+        elif i <= SPINE:
+            feat = _derived(draw, key, i, feats, upstream=root, kind=spine_kinds[i - 1])
+        elif draw(st.integers(0, 9)) < 2:
             feat = _root(draw, key)
         else:
             feat = _derived(draw, key, i, feats)
@@ -466,9 +491,15 @@ class World:
         assert again.is_empty, f"{name}: written back, still {again}\n{self.where()}"
 
     def delete(self, name: str, ids: list[dict], soft: bool) -> None:
+        """Delete samples; the count returned is that of the samples deleted (SPEC 5): a soft delete
+        counts the visible ones, a hard delete every one with a latest row (soft-deleted ones too)."""
         self.log.append(f"{'soft' if soft else 'hard'} delete {name} {ids}")
         if ids:
-            self.store.delete_metadata(name, ids=ids, soft=soft)
+            cols = list(self.model.features[name].ids)
+            there = set(self.store.read_metadata(name, include_deleted=not soft).select(cols).iter_rows())
+            wanted = {tuple(i[c] for c in cols) for i in ids}
+            n = self.store.delete_metadata(name, ids=ids, soft=soft)
+            assert n == len(wanted & there), f"delete returned {n}, not {len(wanted & there)}\n{self.where()}"
 
     def bump(self, name: str, field_key: str) -> None:
         self.log.append(f"bump {name}.{field_key}")
@@ -547,9 +578,11 @@ class World:
         got_removed = set(first.removed.to_polars().select(key).iter_rows())
         assert got_removed == removed, f"removed differs from the reference\n{where}"
         assert first.counts == {"added": len(added), "changed": len(changed), "removed": len(removed)}
+        assert first.is_empty == (not (added or changed or removed)), f"is_empty {first.is_empty}\n{where}"
         for part, n in first.counts.items():
             if n:
                 event(f"checked a {feat.deps[0].kind} increment with {part} samples")
+                EXAMPLE_CASES.add((feat.deps[0].kind, part))
 
     def check_all(self) -> None:
         for name in self.model.features:
@@ -588,6 +621,78 @@ def draw_stored_ids(data, world: World, name: str) -> list[dict]:
     return picked
 
 
+def explained(world: World, name: str) -> tuple[list, dict]:
+    """store.explain(name): one reason per sample of the increment, with the sample's status (SPEC 7).
+    Returns the reasons and, per status, the increment's keys."""
+    store = world.store
+    inc = store.resolve_update(name)
+    key = list(inc.key)
+    reasons = store.explain(name, inc).reasons
+    keys = {part: set(getattr(inc, part).to_polars().select(key).iter_rows()) for part in ("added", "changed", "removed")}
+    got = Counter((r.status, tuple(r.key[c] for c in key)) for r in reasons)
+    want = Counter((part, k) for part, ks in keys.items() for k in ks)
+    assert got == want, f"{name}: explain's reasons {dict(got)} are not the increment's samples {dict(want)}\n" \
+                        f"{world.where()}"
+    return reasons, keys
+
+
+def upstream_of(reason, root: str, ids: list[str], change: str) -> set:
+    return {tuple(u.ids[c] for c in ids) for u in reason.upstream if u.feature == root and u.change == change}
+
+
+def lifecycle(data, world: World) -> None:
+    """Every feature of the spine (identity, aggregation and expansion reading the root f0) sees
+    samples removed, then added, then changed, each checked against the reference: with
+    everything materialized, every root row of one aggregation group is soft-deleted (removed:
+    the group, and its rows for identity and expansion); materialized, the same rows are written
+    again (added); materialized, one root row gets other provenance in every field (changed)."""
+    root = next(iter(world.model.features))
+    feat = world.model.features[root]
+    spine = [f for f in list(world.model.features.values())[1:1 + SPINE]]
+    on = list(next(f for f in spine if f.deps[0].kind == "aggregation").deps[0].on)
+    world.materialize_all()
+    stored = world.stored_rows(root)
+    if stored.height == 0:
+        return
+    row = data.draw(st.integers(0, stored.height - 1), label="lifecycle: a row of the group to delete")
+    group = stored.join(stored[row].select(on), on=on, how="semi")
+    world.delete(root, group.select(feat.ids).to_dicts(), soft=True)
+    world.delete(root, group.select(feat.ids).to_dicts(), soft=True)  # again: nothing is left to delete
+    world.check_all()
+    gone = set(group.select(feat.ids).iter_rows())
+    for f in spine:  # each removed sample is explained by the root samples that went
+        reasons, _keys = explained(world, f.key)
+        for r in (r for r in reasons if r.status == "removed"):
+            members = gone if f.deps[0].kind == "aggregation" else {tuple(r.key[c] for c in feat.ids)}
+            assert r.kind == "upstream_gone" and upstream_of(r, root, list(feat.ids), "removed") == members, \
+                f"{f.key}: {r}\n{world.where()}"
+    world.materialize_all()
+    world.log.append(f"write {root} {group.select(feat.ids).to_dicts()} again")
+    world.store.write_metadata(root, group.drop(PROV))
+    world.check_all()
+    for f in spine:
+        explained(world, f.key)
+    world.materialize_all()
+    stored = world.stored_rows(root)
+    row = data.draw(st.integers(0, stored.height - 1), label="lifecycle: the row to change")
+    old = stored[row].get_column(DVBF).item()
+    new = {f: data.draw(st.sampled_from([v for v in PROVENANCE_VALUES if v != old[f]]), label="new provenance")
+           for f in feat.field_names}
+    world.log.append(f"write {root} {stored[row].select(feat.ids).to_dicts()} with provenance {new}")
+    world.store.write_metadata(root, stored[row].drop(PROV, DVBF).with_columns(
+        pl.lit(new, dtype=pl.Struct({f: pl.String for f in feat.field_names})).alias(PBF)))
+    world.check_all()
+    moved = tuple(stored[row].select(feat.ids).row(0))
+    for f in spine:  # the changed sample is explained by the root sample that changed
+        reasons, keys = explained(world, f.key)
+        assert len(keys["changed"]) == 1 and not keys["added"] and not keys["removed"], f"{f.key}: {keys}"
+        (r,) = reasons
+        assert r.kind == "upstream_changed" and upstream_of(r, root, list(feat.ids), "changed") == {moved}, \
+            f"{f.key}: {r}\n{world.where()}"
+        if f.deps[0].kind == "aggregation":
+            assert "members changed" in r.group, f"{f.key}: {r.group}"
+
+
 def run_operations(data, world: World, n_max: int = 10, check: bool = False) -> None:
     ops = ["write", "write", "write", "sync", "soft", "hard", "bump", "materialize", "materialize", "materialize",
            "delete derived", "tamper"]
@@ -596,6 +701,7 @@ def run_operations(data, world: World, n_max: int = 10, check: bool = False) -> 
     # a populated start, so that most operations change something downstream
     for name in world.roots:
         world.write_root(name, draw_rows(data, world, name, min_size=2))
+    lifecycle(data, world)
     if data.draw(st.integers(0, 3), label="materialize everything at the start"):
         world.materialize_all()
     if check:
@@ -632,15 +738,38 @@ def graphs_and_hashing(draw):
 
 
 def with_world(model: Model, hashing, fn) -> None:
+    EXAMPLE_CASES.clear()
     with tempfile.TemporaryDirectory() as tmp:
         world = World(Path(tmp) / "store.db", model, hashing)
         try:
             fn(world)
         finally:
             world.close()
+            CASES.update(EXAMPLE_CASES)  # each case once per example that checked it
+
+
+# (lineage kind, added | changed | removed) -> how many examples checked an increment with such
+# samples against the reference, over the run (printed at the end of the session by conftest.py)
+CASES: Counter = Counter()
+EXAMPLE_CASES: set = set()
+RAN: set = set()  # the property tests that ran to the end in this session
 
 
 # ----- the properties ----------------------------------------------------------------------------
+
+PROPERTY_TESTS = {"test_resolving_is_deterministic_matches_the_reference_and_writing_back_empties_it",
+                  "test_soft_delete_then_rewriting_the_same_rows_restores_the_state",
+                  "test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_same"}
+MIN_CASES = 20  # examples per lineage kind and case, per run
+
+
+@pytest.fixture(autouse=True)
+def _count_cases(request):
+    request.config.metaxy_lineage_cases = CASES  # printed by tests/conftest.py at the end of the session
+    yield
+    if request.node.name in PROPERTY_TESTS:
+        RAN.add(request.node.name)
+
 
 @SETTINGS
 @given(args=graphs_and_hashing(), data=st.data())
@@ -776,3 +905,15 @@ def test_aggregating_one_empty_data_version_hashes_it():
         assert got["g1"] == h("|".join(["y", "1", "up.y", h("")]))
 
     with_world(model, (None, None), run)
+
+
+def test_every_lineage_kind_was_checked_with_added_changed_and_removed_samples():
+    """The three properties above checked, against the reference, increments with added, changed
+    and removed samples of every lineage kind, each in at least MIN_CASES examples of this run
+    (the lifecycle step makes every example try all nine)."""
+    if not PROPERTY_TESTS <= RAN:
+        pytest.skip("counts only when the three property tests above ran in this session")
+    counts = {f"{kind} {part}": CASES[(kind, part)] for kind in LINEAGE_KINDS for part in ("added", "changed", "removed")}
+    print(f"examples per case: {counts}")
+    wanted = min(MIN_CASES, len(PROPERTY_TESTS) * MAX_EXAMPLES // 2)  # (HYPOTHESIS_MAX=5 by hand: fewer)
+    assert min(counts.values()) >= wanted, f"cases checked fewer than {wanted} times: {counts}"

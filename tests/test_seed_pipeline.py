@@ -62,7 +62,7 @@ def matches(lines: list[str], expected: list) -> bool:
 def apply_patch(project: Path, name: str) -> None:
     patch = SAMPLE / "patches" / name
     if shutil.which("patch"):
-        subprocess.run(["patch", "-p1", "--quiet", "-i", str(patch)], cwd=project, check=True)
+        subprocess.run(["patch", "-p1", "--quiet", "-i", str(patch)], cwd=project, check=True, timeout=60)
         return
     # no `patch`: apply the hunks' -/+ lines as text replacements
     text = (project / "pipeline.py").read_text()

@@ -53,7 +53,7 @@ class Project:
         self.stored_graph = self.store.stored_graph()
         if self.code_graph is None:
             self.graph = self.stored_graph
-            self.store._graph = self.graph
+            self.store.use_graph(self.graph)
 
 
 def _is_bundled_demo(store: SQLiteMetadataStore) -> bool:
@@ -155,7 +155,7 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         source += " (demo)"
         demo = True
     graph = code_graph if code_graph is not None else stored
-    s._graph = graph
+    s.use_graph(graph)
     if new_db and code_graph is not None:  # a --db store made for this project: it knows its features
         s.push_graph(code_graph)
         stored = s.stored_graph()

@@ -221,7 +221,7 @@ def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
     result.skipped = wanted.height - len(accepted)
     if result.skipped:
         result.note = "never computed, nothing stored to carry forward"
-    as_of = store._resolved_as_of.get(feature)
+    as_of = store.resolved_as_of(feature)
     _audited_step(project, result, plan, accepted, start,
                   lambda within: store.write_metadata(feature, carried, inputs_as_of=as_of, within=within))
     if progress is not None:

@@ -288,6 +288,14 @@ class SQLiteMetadataStore(TraceQueries):
                 self._columns_cache = (stamp, frame_columns.read_all(self.conn))
             return self._columns_cache[1]
 
+    def use_graph(self, graph: FeatureGraph | None) -> None:
+        """Read and resolve with `graph` from now on (None: the feature classes' own graphs)."""
+        self._graph = graph
+
+    def resolved_as_of(self, feature: Any) -> int | None:
+        """The last write id this store's latest resolve_update of `feature` saw."""
+        return self._resolved_as_of.get(feature_key_of(feature).to_string())
+
     def effective_graph(self, graph: FeatureGraph | None = None) -> FeatureGraph:
         """`graph` (by default the store's) with the columns this store recorded from the data:
         frames' columns the classes do not annotate, and the types of id columns they do not annotate."""
@@ -742,15 +750,14 @@ class SQLiteMetadataStore(TraceQueries):
             "outcome, executor) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
             (now_us(), user or current_user(), action, feature, feature_version, outcome, executor)).lastrowid
 
-    @staticmethod
-    def audit_batch(conn: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
+    def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
         """Add samples to an entry, inside the transaction that wrote them (so a kill never
         leaves written samples the log does not name)."""
         if ids:
-            conn.execute("INSERT INTO _metaxy_audit_ids (audit_id, ids) VALUES (?, ?)",
-                         (audit_id, json.dumps(ids, default=str)))
-        conn.execute("UPDATE _metaxy_audit SET n_samples = n_samples + ?, duration_s = ? WHERE id = ?",
-                     (len(ids), duration_s, audit_id))
+            tx.execute("INSERT INTO _metaxy_audit_ids (audit_id, ids) VALUES (?, ?)",
+                       (audit_id, json.dumps(ids, default=str)))
+        tx.execute("UPDATE _metaxy_audit SET n_samples = n_samples + ?, duration_s = ? WHERE id = ?",
+                   (len(ids), duration_s, audit_id))
 
     def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
         with self._transaction() as conn:

@@ -106,7 +106,7 @@ def play(example_dir: Path, python: str, reference: bool, verbose: bool, compat_
                     failed += 1
             elif kind == "apply_patch":
                 p = subprocess.run(["patch", "-p1", "-i", str(root / step["patch_path"])], cwd=root,
-                                   capture_output=True, text=True)
+                                   capture_output=True, text=True, timeout=60)
                 print(f"  patch {step['patch_path']}: {'ok' if p.returncode == 0 else p.stdout + p.stderr}")
             elif kind == "assert_output":
                 assert last is not None

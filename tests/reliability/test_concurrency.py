@@ -48,7 +48,7 @@ def finish(child: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
         _out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         child.kill()
-        _out, err = child.communicate()
+        _out, err = child.communicate(timeout=30)
         raise AssertionError(f"the writer did not finish in {timeout} s: {err[-2000:]}") from None
     return child.returncode, err
 
@@ -233,7 +233,7 @@ def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, columnar_calls
         cli.stop.set()
         if writer.poll() is None:
             writer.kill()
-            writer.communicate()
+            writer.communicate(timeout=30)
         tui.close()
     integrity(path)
     print(f"\nlong-lived reader passes: {reads}, CLI runs: {cli.runs}, column-by-column reads: {columnar_calls}")
@@ -260,7 +260,7 @@ def test_two_writers_are_serialised_without_errors(tmp_path):
         for w in writers:
             if w.poll() is None:
                 w.kill()
-                w.communicate()
+                w.communicate(timeout=30)
     cli.join(180)
     for rc, err in results:
         assert rc == 0 and "locked" not in err.lower(), f"writer exit {rc}: {err[-3000:]}"
@@ -293,9 +293,15 @@ def test_processes_creating_the_same_file_at_once(tmp_path):
             f"    wc.materialize(s)\n")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(k)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for k in range(4)]
-    time.sleep(2.0)  # let them all import and wait
-    go.touch()
-    outs = [p.communicate(timeout=120) for p in procs]
+    try:
+        time.sleep(2.0)  # let them all import and wait
+        go.touch()
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate(timeout=30)
     for p, (_o, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     integrity(path)

@@ -5,7 +5,12 @@ call after it returns. The test kills it at a random moment, then checks the sto
 passes PRAGMA integrity_check, opens with SQLiteMetadataStore, shows every journaled write
 and the interrupted one completely or not at all, and the next run carries on normally.
 
-Trials per mode: METAXY_KILL_TRIALS (default 2, for CI); by hand, e.g.
+Trials per mode: METAXY_KILL_TRIALS random moments (default 2, for CI), then
+METAXY_KILL_AIMED kills aimed inside a write transaction (default 1): the child stops inside
+its k-th write transaction, at a statement of it picked by the seed, and is killed there. The
+child journals where each write transaction begins and ends (writer_child.py: tx+ / tx-), so
+every trial knows whether its kill landed inside one; each mode asserts that at least one did.
+By hand, e.g.
 
     METAXY_KILL_TRIALS=40 pytest tests/reliability/test_kill.py -s
 
@@ -38,6 +43,8 @@ sys.path.insert(0, str(HERE))
 import writer_child as wc  # noqa: E402
 
 TRIALS = int(os.environ.get("METAXY_KILL_TRIALS", "2"))
+AIMED = int(os.environ.get("METAXY_KILL_AIMED", "1"))
+INSIDE = "killed inside a write transaction"
 SEED = os.environ.get("METAXY_KILL_SEED", "0")
 KILL_MODES = ["root", "derived", "recompute", "create", "delete", "import"]
 READY_TIMEOUT_S = 60
@@ -59,41 +66,78 @@ def kill_summary():
 
 # ----- running and killing the child ----------------------------------------------------------
 
-def spawn(mode: str, store: Path, journal: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(CHILD), mode, str(store), str(journal), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+class Child:
+    """writer_child.py running in `mode`; its stderr goes to a file next to the journal."""
+
+    def __init__(self, mode: str, store: Path, journal: Path, *extra: str, aim: str | None = None):
+        self.err_path = journal.with_name(journal.name + ".stderr")
+        env = dict(os.environ)
+        env.pop("METAXY_KILL_AIM", None)
+        if aim is not None:
+            env["METAXY_KILL_AIM"] = aim
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, str(CHILD), mode, str(store), str(journal), *extra],
+                                         stdout=subprocess.DEVNULL, stderr=err, env=env)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")[-3000:]
+
+    def kill_now(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        assert self.proc.returncode == -signal.SIGKILL, (self.proc.returncode, self.stderr())
+
+    def end(self) -> None:
+        """Make sure the child is gone (after a failure)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
 
 
-def wait_for(journal: Path, word: str, child: subprocess.Popen, timeout: float = READY_TIMEOUT_S) -> None:
+def spawn(mode: str, store: Path, journal: Path, *extra: str, aim: str | None = None) -> Child:
+    return Child(mode, store, journal, *extra, aim=aim)
+
+
+def wait_for(journal: Path, word: str, child: Child, timeout: float = READY_TIMEOUT_S, poll: float = 0.01) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(line and line[0] == word for line in wc.read_journal(journal)):
             return
         if child.poll() is not None:
-            raise AssertionError(f"the writer exited ({child.returncode}) before '{word}': "
-                                 f"{child.stderr.read().decode()[-3000:]}")
-        time.sleep(0.01)
-    child.kill()
+            raise AssertionError(f"the writer exited ({child.poll()}) before '{word}': {child.stderr()}")
+        time.sleep(poll)
+    child.end()
     raise AssertionError(f"the writer did not reach '{word}' in {timeout} s")
 
 
-def run_and_kill(mode: str, tmp: Path, rng: random.Random) -> tuple[Path, list[list[str]], float]:
+def run_and_kill(mode: str, tmp: Path, rng: random.Random, aimed: bool = False
+                 ) -> tuple[Path, list[list[str]], str]:
+    """Run the child and SIGKILL it: at a random moment, or (aimed) paused inside a write transaction.
+    Returns the store, the journal and where the kill was aimed."""
     store, journal = tmp / "store.db", tmp / "journal"
-    child = spawn(mode, store, journal)
+    aim = f"{rng.randint(1, 3)}:{rng.randint(1, 40)}" if aimed else None
+    child = spawn(mode, store, journal, aim=aim)
     try:
         wait_for(journal, "ready", child)
-        delay = rng.uniform(0.05, 1.5)
-        time.sleep(delay)
-        assert child.poll() is None, f"the writer died on its own: {child.stderr.read().decode()[-3000:]}"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        assert child.returncode == -signal.SIGKILL
+        if aim is not None:
+            wait_for(journal, "paused", child)
+            where = f"aimed inside write transaction {aim.replace(':', ', statement ')}"
+        else:
+            delay = rng.uniform(0.05, 1.5)
+            time.sleep(delay)
+            where = f"{delay:.3f} s after ready"
+        assert child.poll() is None, f"the writer died on its own: {child.stderr()}"
+        child.kill_now()
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stderr.close()
-    return store, wc.read_journal(journal), delay
+        child.end()
+    return store, wc.read_journal(journal), where
 
 
 def last(journal: list[list[str]], word: str) -> int | None:
@@ -102,11 +146,21 @@ def last(journal: list[list[str]], word: str) -> int | None:
     return found[-1] if found else None
 
 
-def landed(mode: str, journal: list[list[str]]) -> None:
-    """Count whether the kill landed inside a step (after its `begin`) or between steps."""
+def inside_a_write_transaction(journal: list[list[str]]) -> bool:
+    """Whether the kill came after a write transaction began (`tx+`) and before its end began (`tx-`)."""
+    marks = [line[0] for line in journal if line[0] in ("tx+", "tx-")]
+    return bool(marks) and marks[-1] == "tx+"
+
+
+def landed(mode: str, journal: list[list[str]]) -> bool:
+    """Count whether the kill landed inside a step (after its `begin`) or between steps, and whether
+    inside a write transaction. Returns the latter."""
     tail = [line for line in journal if line[0] in ("begin", "done")]
     STATS[mode]["trials"] += 1
     STATS[mode]["killed inside a step" if tail and tail[-1][0] == "begin" else "killed between steps"] += 1
+    inside = inside_a_write_transaction(journal)
+    STATS[mode][INSIDE if inside else "killed outside a write transaction"] += 1
+    return inside
 
 
 # ----- checking the store -----------------------------------------------------------------------
@@ -366,12 +420,16 @@ def next_run(mode: str, path: Path, journal, graph) -> None:
 @pytest.mark.parametrize("mode", KILL_MODES)
 def test_sigkill_at_random_moments_leaves_a_good_store(mode, tmp_path):
     graph = wc.build_graph()
-    for trial in range(TRIALS):
+    for trial in range(TRIALS + AIMED):
+        aimed = trial >= TRIALS
         rng = random.Random(f"{SEED}-{mode}-{trial}")
         tmp = tmp_path / f"t{trial}"
         tmp.mkdir()
-        path, journal, delay = run_and_kill(mode, tmp, rng)
-        landed(mode, journal)
+        path, journal, where = run_and_kill(mode, tmp, rng, aimed=aimed)
+        inside = landed(mode, journal)
+        STATS[mode]["of which aimed"] += aimed
+        assert inside or not aimed, f"mode {mode}: the kill aimed inside a write transaction landed outside: " \
+                                    f"journal tail {journal[-6:]}"
         try:
             if mode == "create":
                 CHECKS[mode](tmp, journal, graph)
@@ -380,9 +438,12 @@ def test_sigkill_at_random_moments_leaves_a_good_store(mode, tmp_path):
                 CHECKS[mode](path, journal, graph)
             next_run(mode, path, journal, graph)
         except AssertionError as e:
-            raise AssertionError(f"mode {mode}, trial {trial} (killed {delay:.3f} s after ready, seed {SEED}), "
+            raise AssertionError(f"mode {mode}, trial {trial} (killed {where}, seed {SEED}, "
+                                 f"{'inside' if inside else 'outside'} a write transaction), "
                                  f"journal tail {journal[-4:]}, files kept in {tmp}: {e}") from None
         shutil.rmtree(tmp)  # a passed trial's files are not needed (many trials by hand)
+    # the checks above saw the store after a kill inside a write, not only between writes
+    assert STATS[mode][INSIDE] >= 1, f"mode {mode}: no kill landed inside a write transaction: {dict(STATS[mode])}"
 
 
 KILL_IN_CREATION = """
@@ -502,13 +563,9 @@ def test_a_reader_open_during_the_kill_keeps_working(tmp_path):
         try:
             wait_for(journal, "done", child)
             time.sleep(random.Random(SEED).uniform(0.05, 0.5))
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(10)
+            child.kill_now()
         finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-            child.stderr.close()
+            child.end()
         journal_lines = wc.read_journal(path.parent / "journal")
         d = last(journal_lines, "done")
         items = reader.read_metadata(wc.ITEM)

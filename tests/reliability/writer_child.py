@@ -7,6 +7,10 @@ test that kills this process knows which writes had returned before the kill:
 
     ready              setup is done (imports, the modes' initial rows): kill from now on
     begin <n>          step n starts (not fsynced: only for the kill statistics)
+    tx+ / tx-          a write transaction begins (BEGIN IMMEDIATE starts) / ends (its COMMIT or
+                       ROLLBACK starts); not fsynced. A kill after a `tx+` with no `tx-` after it
+                       landed inside a write transaction, before its commit.
+    paused             (METAXY_KILL_AIM only) the child waits inside a write transaction to be killed
     root <n>           root batch n was written (modes derived, recompute, pipeline)
     prog <r> <done>    recompute round r: `done` samples committed so far (mode recompute)
     w <n>              batch n plus its combined soft delete was written (mode delete)
@@ -22,7 +26,9 @@ Every batch is recognisable in the store:
 - rel/derived rows carry value = "d:" + their upstream payload and src_batch = its batch.
 
 Modes: root, derived, recompute, create, delete, import (the kill test) and pipeline (the
-concurrency test; also a second writer). The module also gives the tests the feature graph
+concurrency test; also a second writer). METAXY_KILL_AIM=<k>:<m> makes the child stop inside
+its k-th write transaction after `ready`, at the m-th statement of it (or at its COMMIT if it
+has fewer), journal `paused` and wait to be killed: a kill aimed inside a write. The module also gives the tests the feature graph
 (`build_graph`) and the batch sizes, so the test and the child agree on both.
 """
 
@@ -30,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -124,14 +132,58 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike):
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.ready = False
 
     def __call__(self, line: str, sync: bool = True) -> None:
         os.write(self.fd, (line + "\n").encode())
         if sync:
             os.fsync(self.fd)
+        if line == "ready":
+            self.ready = True
 
     def begin(self, n: int) -> None:
         self(f"begin {n}", sync=False)
+
+
+def trace_write_transactions(journal: Journal, aim: str | None = None) -> None:
+    """Journal `tx+` / `tx-` around every write transaction of every connection this process opens
+    (sqlite3's trace callback sees each statement as it starts), and with `aim` ("k:m") pause
+    inside the k-th write transaction after `ready`, at its m-th statement (or its COMMIT)."""
+    target, at = (int(x) for x in aim.split(":")) if aim else (0, 0)
+    seen = {"transactions": 0}
+    connect = sqlite3.connect
+
+    def traced_connect(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        state = {"open": False, "statements": 0, "aimed": False}
+
+        def pause() -> None:
+            journal("paused")
+            time.sleep(120)  # the test kills us now
+            os._exit(3)  # no kill came: end without committing (the test reports it)
+
+        def trace(sql: str) -> None:
+            head = sql.lstrip()[:15].upper()
+            if head.startswith("BEGIN IMMEDIATE"):
+                state.update(open=True, statements=0, aimed=False)
+                journal("tx+", sync=False)
+                if journal.ready:
+                    seen["transactions"] += 1
+                    state["aimed"] = seen["transactions"] == target
+            elif state["open"] and head.startswith(("COMMIT", "ROLLBACK", "END")):
+                if state["aimed"]:
+                    pause()
+                state["open"] = False
+                journal("tx-", sync=False)
+            elif state["open"]:
+                state["statements"] += 1
+                if state["aimed"] and state["statements"] == at:
+                    pause()
+
+        conn.set_trace_callback(trace)
+        return conn
+
+    sqlite3.connect = traced_connect
 
 
 def read_journal(path: str | os.PathLike) -> list[list[str]]:
@@ -319,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     graph = build_graph()
     journal = Journal(args.journal)
+    trace_write_transactions(journal, os.environ.get("METAXY_KILL_AIM"))
     workdir = Path(args.store).parent
     if args.mode == "create":
         MODES["create"](None, graph, journal, args, workdir)

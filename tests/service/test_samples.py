@@ -493,5 +493,5 @@ def test_the_samples_services_never_import_textual():
 
     code = ("import sys, metaxy_tui.service.samples, metaxy_tui.service.detail, metaxy_tui.service.export; "
             "print('textual' in sys.modules, 'pyarrow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["False", "False"]
