@@ -98,3 +98,11 @@ def ray_address():
             mp.setenv(name, value)
         with local_cluster() as address:
             yield address
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`), the tests on the real Ray all run on one
+    worker, so the session starts one local Ray, not one per worker."""
+    for item in items:
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))
