@@ -100,6 +100,7 @@ def ray_address():
             yield address
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's hook turns the groups into node ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n 2 --dist loadgroup`), the tests on the real Ray all run on one
     worker, so the session starts one local Ray, not one per worker."""
