@@ -43,7 +43,7 @@ def local_cluster() -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ | ENV)
     line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]  # bounded: joined with a timeout
     reader.start()
     reader.join(START_TIMEOUT_S)
     try:
