@@ -107,7 +107,7 @@ def _in(module: str, *prefixes: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-TOOLS = ("metaxy_tui.bench", "metaxy_tui.bench_trace", "metaxy_tui.tui.bench_samples")
+TOOLS = ("metaxy_tui.bench", "metaxy_tui.bench_trace", "metaxy_tui.bench_recompute", "metaxy_tui.tui.bench_samples")
 UI = ("metaxy_tui.cli", "metaxy_tui.tui", "metaxy_tui.__main__")
 SERVICE = ("metaxy_tui.service",)
 STORE = ("metaxy_tui.store",)

@@ -7,22 +7,21 @@ and records one audit entry with its outcome, including failures and cancellatio
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 
 from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT
-from ..compute import compute_function, output_rows
+from ..compute import compute_function
 from ..errors import MetaxyError
+from ..executors import Executor
 from ..explain import KINDS, Explanation, SampleReason, short_value
 from ..graph import FeaturePlan
+from .actions import (DEFAULT_BATCH, ActionResult, Cancelled, Progress, _added_or_changed, _audit, _distinct,
+                      _keys_frame, _select, ids_text)
 from .project import Project
+from .recompute import run_recompute
 
-Progress = Callable[[int, int], None]  # (samples done, samples in all)
-DEFAULT_BATCH = 500  # samples per transaction when recomputing
 
 
 def pending_samples(inc, explanation: Explanation | None = None) -> pl.DataFrame:
@@ -43,39 +42,6 @@ def pending_samples(inc, explanation: Explanation | None = None) -> pl.DataFrame
         rows = rows.join(why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left",
                          maintain_order="left")
     return rows
-
-
-class Cancelled(Exception):
-    """Raised inside a batch to roll it back when the user cancels."""
-
-
-@dataclass
-class ActionResult:
-    action: str  # recompute | accept | delete_removed
-    feature: str
-    requested: int
-    done: int = 0
-    outcome: str = "ok"  # ok | cancelled | failed | nothing to do
-    seconds: float = 0.0
-    batches: int = 0
-    error: str | None = None
-    traceback: str | None = None
-    failing: list[dict] = field(default_factory=list)
-    skipped: int = 0
-    note: str | None = None
-
-    def describe(self) -> str:
-        head = f"{self.action} {self.feature}: {self.done} of {self.requested} samples, {self.outcome}"
-        if self.skipped:
-            head += f" ({self.skipped} skipped: {self.note})"
-        if self.error:
-            head += f" — {self.error}"
-        return head
-
-    def to_dict(self) -> dict:
-        return {"action": self.action, "feature": self.feature, "requested": self.requested, "done": self.done,
-                "outcome": self.outcome, "seconds": round(self.seconds, 3), "batches": self.batches,
-                "error": self.error, "failing": self.failing, "skipped": self.skipped, "note": self.note}
 
 
 # ----- what is pending, and why -------------------------------------------------------------
@@ -153,116 +119,15 @@ def has_compute(project: Project, feature: str) -> bool:
     return compute_function(project.graph, feature) is not None
 
 
-# ----- selecting samples --------------------------------------------------------------------
-
-def _keys_frame(plan: FeaturePlan, keys: list[dict] | None) -> pl.DataFrame | None:
-    if keys is None:
-        return None
-    key = list(plan.key)
-    return pl.DataFrame([{c: k[c] for c in key} for k in keys],
-                        schema={c: plan.definition.columns[c].polars for c in key})
-
-
-def _select(df: pl.DataFrame, key: list[str], keys: pl.DataFrame | None) -> pl.DataFrame:
-    return df if keys is None else df.join(keys, on=key, how="semi")
-
-
-def _added_or_changed(project: Project, plan: FeaturePlan, keys: list[dict] | None) -> pl.DataFrame:
-    """The rows of a fresh resolve's added and changed samples, only those of `keys` when given."""
-    inc = project.store.resolve_update(plan.name)
-    return _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
-                   list(plan.key), _keys_frame(plan, keys))
-
-
-def _distinct(df: pl.DataFrame, key: list[str]) -> list[dict]:
-    return df.select(key).unique(maintain_order=True).to_dicts() if df.height else []
-
-
-def _audit(project: Project, result: ActionResult, plan: FeaturePlan, ids: list[dict]) -> None:
-    detail = result.error
-    if result.traceback:
-        detail = (detail or "") + "\n" + result.traceback
-    project.store.record_audit(action=result.action, feature=result.feature, feature_version=plan.feature_version,
-                               ids=ids, duration_s=result.seconds, outcome=result.outcome, detail=detail)
-
-
 # ----- recompute ----------------------------------------------------------------------------
 
 def recompute(project: Project, feature: str, keys: list[dict] | None = None, *, batch_size: int = DEFAULT_BATCH,
               progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False,
-              fn: Callable | None = None) -> ActionResult:
-    """Run the feature's compute function over the selected added/changed samples, in batches.
-
-    Each batch is one transaction. Cancelling stops after (or inside, rolling back) the
-    current batch; an exception in the function stops with its traceback and the failing
-    samples; batches committed before stay.
-    """
-    store = project.store
-    plan = project.graph.feature_plan(feature)
-    key = list(plan.key)
-    start = time.perf_counter()
-    fn = fn or compute_function(project.graph, feature)
-    todo = _added_or_changed(project, plan, keys)
-    samples = todo.select(key).unique(maintain_order=True)
-    result = ActionResult("recompute", feature, samples.height)
-    if fn is None:
-        result.outcome = "failed"
-        result.error = (f"no compute function is registered for {feature} (register one with @mx.compute, and open "
-                        "the project with its code: its metaxy.toml must list the module as an entrypoint)")
-        result.seconds = time.perf_counter() - start
-        _audit(project, result, plan, samples.to_dicts())
-        return result
-    if samples.height == 0:
-        result.outcome = "nothing to do"
-        return result
-    as_of = store.resolved_as_of(feature)
-    expansion = list(plan.key) != list(plan.definition.id_columns)
-    # the entry exists from the start; each batch adds its samples inside its own transaction
-    audit_id = store.start_audit(action="recompute", feature=feature, feature_version=plan.feature_version)
-    for begin in range(0, samples.height, batch_size):
-        if cancelled():
-            result.outcome = "cancelled"
-            break
-        batch_keys = samples.slice(begin, batch_size)
-        rows = todo.join(batch_keys, on=key, how="semi")
-        try:
-            out = output_rows(plan, rows, fn(rows))
-            leftovers = _leftover_children(project, plan, batch_keys, out) if expansion else None
-
-            def tick(done: int, total: int) -> None:
-                if cancelled():
-                    raise Cancelled()
-
-            def record(conn, ids=batch_keys.to_dicts()) -> None:
-                store.audit_batch(conn, audit_id, ids, time.perf_counter() - start)
-
-            store.write_metadata(feature, out, inputs_as_of=as_of, progress=tick, delete_ids=leftovers,
-                                 within=record)
-        except Cancelled:
-            result.outcome = "cancelled"
-            break
-        except Exception as e:  # the user's function, or its output failing validation
-            result.outcome = "failed"
-            result.error = f"{type(e).__name__}: {e}"
-            result.traceback = traceback.format_exc()
-            result.failing = batch_keys.to_dicts()
-            break
-        result.done += batch_keys.height
-        result.batches += 1
-        if progress is not None:
-            progress(result.done, result.requested)
-    result.seconds = time.perf_counter() - start
-    detail = result.error + "\n" + (result.traceback or "") if result.error else None
-    store.finish_audit(audit_id, outcome=result.outcome, duration_s=result.seconds, detail=detail)
-    return result
-
-
-def _leftover_children(project: Project, plan: FeaturePlan, parents: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame | None:
-    """Stored children of recomputed parents that the new output no longer has."""
-    ids = list(plan.definition.id_columns)
-    stored = project.store.read_metadata(plan.name, columns=ids).join(parents, on=list(plan.key), how="semi")
-    gone = stored.join(out.select(ids), on=ids, how="anti")
-    return gone if gone.height else None
+              fn: Callable | None = None, executor: Executor | None = None) -> ActionResult:
+    """Run the feature's compute function over the selected added/changed samples, in batches,
+    on `executor` (default: this process); see service/recompute.py."""
+    return run_recompute(project, feature, keys, batch_size=batch_size, progress=progress, cancelled=cancelled,
+                         fn=fn, executor=executor)
 
 
 # ----- accept -------------------------------------------------------------------------------
@@ -340,14 +205,24 @@ def _audited_step(project: Project, result: ActionResult, plan: FeaturePlan, ids
 
 def approve_all_pending(project: Project, *, progress: Callable[[str, int, int], None] | None = None,
                         cancelled: Callable[[], bool] = lambda: False,
-                        batch_size: int = DEFAULT_BATCH, features: list[str] | None = None) -> list[ActionResult]:
+                        batch_size: int = DEFAULT_BATCH, features: list[str] | None = None,
+                        executor: Executor | None = None) -> list[ActionResult]:
     """Recompute added/changed and delete removed samples of every feature, upstream first.
 
     `features` limits the walk to those features (still in topological order): the review
     screen's "upstream first" passes a feature's pending upstream.
     Features without a compute function get their removed samples deleted only, and a note.
-    Stops at the first failure or on cancel.
+    Stops at the first failure or on cancel. Recomputes run on `executor` (default: this
+    process), started at most once for the whole walk.
     """
+    if executor is None:
+        return _approve_all(project, progress, cancelled, batch_size, features, None)
+    with executor.held():
+        return _approve_all(project, progress, cancelled, batch_size, features, executor)
+
+
+def _approve_all(project: Project, progress: Callable[[str, int, int], None] | None, cancelled: Callable[[], bool],
+                 batch_size: int, features: list[str] | None, executor: Executor | None) -> list[ActionResult]:
     results: list[ActionResult] = []
     plan = project.graph.plan()
     for key in plan.order():
@@ -358,7 +233,7 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
         if counts["added"] + counts["changed"]:
             if has_compute(project, key):
                 wrote = True
-                r = recompute(project, key, batch_size=batch_size, cancelled=cancelled,
+                r = recompute(project, key, batch_size=batch_size, cancelled=cancelled, executor=executor,
                               progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None)
             else:
                 n = counts["added"] + counts["changed"]
@@ -379,12 +254,6 @@ def audit_log(project: Project, *, feature: str | None = None, action: str | Non
               since_us: int | None = None, limit: int | None = None) -> pl.DataFrame:
     """The audit log, newest first (see SQLiteMetadataStore.audit_log)."""
     return project.store.audit_log(feature=feature, action=action, since_us=since_us, limit=limit)
-
-
-def ids_text(ids: list[dict[str, Any]], limit: int = 8) -> str:
-    shown = [", ".join(str(v) for v in k.values()) for k in ids[:limit]]
-    more = len(ids) - len(shown)
-    return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 # the explanation's types, which the review screen shows, are part of what the service offers

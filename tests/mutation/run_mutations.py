@@ -118,8 +118,8 @@ MUTATIONS = [
     M("write-data-version-inverted", "store/sqlite/write.py",
       "pl.when(dv != pv).then(dv).otherwise(None)", "pl.when(dv == pv).then(dv).otherwise(None)",
       "a data version that differs from the provenance is not stored"),
-    # ----- writing and deleting (store/sqlite/store.py, deletes.py; store/validate.py)
-    M("store-error-commits", "store/sqlite/store.py",
+    # ----- writing and deleting (store/sqlite/store.py, connection.py, deletes.py; store/validate.py)
+    M("store-error-commits", "store/sqlite/connection.py",
       "            except BaseException:\n                conn.execute(\"ROLLBACK\")\n                raise\n"
       "            conn.execute(\"COMMIT\")",
       "            except BaseException:\n                conn.execute(\"COMMIT\")\n                raise\n"
@@ -174,7 +174,7 @@ MUTATIONS = [
       "return out[: self.truncation - 1] if self.truncation else out",
       "the scalar hash cuts one character too many"),
     M("hashing-xxhash32-is-64", "hashing.py",
-      "        return e.nchash.xxhash32().cast(pl.String)", "        return e.nchash.xxhash64().cast(pl.String)",
+      "        out = plugin.nchash.xxhash32().cast(pl.String)", "        out = plugin.nchash.xxhash64().cast(pl.String)",
       "the vectorised xxhash32 computes xxhash64"),
     M("hashing-separator", "hashing.py",
       "pl.concat_str(parts, separator=\"|\")", "pl.concat_str(parts, separator=\",\")",

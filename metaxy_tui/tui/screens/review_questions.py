@@ -65,8 +65,8 @@ def recompute_question(feature: str, targets: Targets, todo: int, batch_size: in
     body.append(f" with its compute function ({parts_text(added=added, changed=changed)}), "
                 f"in batches of {batch_size:,}.\n")
     body.append(f"Selected: {targets.description}.\n")
-    body.append("Each batch is one transaction: cancelling, or an error in the function, keeps the batches "
-                "already written.", style="dim")
+    body.append("Each batch is one transaction: cancelling keeps the batches already written; a batch whose "
+                "function fails writes nothing and is reported, the others still commit.", style="dim")
     return body
 
 
