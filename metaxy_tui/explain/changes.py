@@ -109,10 +109,12 @@ def _per_sample(plan: FeaturePlan, changes: pl.DataFrame) -> pl.DataFrame:
     flags = [c for c in changes.columns if c.startswith(("__mu:", "__mf:"))]
     codes = [c for c in changes.columns if c.startswith("__ck:")]
     if changes.get_column(SID).is_duplicated().any():
+        # the strings are joined after the grouping, as lists: joined inside it took 3x as long
         per = changes.group_by(SID, maintain_order=True).agg(
-            pl.len().alias("__n"), pl.col("__desc").head(SHOWN).str.join("; ").alias("__listed"),
-            (pl.lit("[") + pl.col("__json").str.join(", ") + pl.lit("]")).alias("__upjson"),
+            pl.len().alias("__n"), pl.col("__desc").head(SHOWN).alias("__listed"), pl.col("__json").alias("__upjson"),
             *[pl.col(c).any() for c in flags], *[pl.col(c).bitwise_or() for c in codes])
+        per = per.with_columns(pl.col("__listed").list.join("; "),
+                               (pl.lit("[") + pl.col("__upjson").list.join(", ") + pl.lit("]")).alias("__upjson"))
         more = pl.lit("; and ") + (pl.col("__n") - SHOWN).cast(pl.String) + pl.lit(" more")
         per = per.with_columns(pl.when(pl.col("__n") > SHOWN).then(pl.col("__listed") + more)
                                .otherwise(pl.col("__listed")).alias("__listed"))
