@@ -45,6 +45,46 @@ def graph():
         yield g
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/pg_server.py); skipped only without PostgreSQL."""
+    from tests import pg_server as pgs
+
+    if not pgs.available():
+        pytest.skip(pgs.SKIP_REASON)
+    server = pgs.Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the session's server."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def make_store(store_kind, request, tmp_path):
+    """Builds the store under test: `make_store(path, **options)` gives an SQLite store at `path`, or
+    (the postgresql parameter) a PostgreSQL store on one fresh database per distinct path, so
+    engine tests run unchanged against both."""
+    if store_kind == "sqlite":
+        return mx.SQLiteMetadataStore
+    server = request.getfixturevalue("pg_server")
+    urls: dict[str, str] = {}
+
+    def build(path=None, *args, **options):
+        url = urls.setdefault(str(path), server.new_database())
+        return mx.PostgreSQLMetadataStore(url, *args, **options)
+
+    return build
+
+
 @pytest.fixture
 def store_path(tmp_path):
     return tmp_path / "store.db"

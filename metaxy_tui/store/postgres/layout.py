@@ -76,6 +76,7 @@ SYSTEM_DDL = [
         outcome text NOT NULL,
         detail text)""",
     """CREATE TABLE _metaxy_audit_ids (
+        seq bigserial PRIMARY KEY,
         audit_id bigint NOT NULL,
         ids text NOT NULL)""",
     "CREATE INDEX _metaxy_audit_ids_entry ON _metaxy_audit_ids (audit_id)",
@@ -186,11 +187,61 @@ def table_columns(conn, table: str) -> dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
+def _indexes(table: str, definition: FeatureDefinition, field_keys: list[str],
+             group_orders, key_order) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of every index a feature table needs besides the unique one."""
+    t = q(table)
+    ids = definition.id_columns
+    out = [
+        (index_name(table, "ids"), f"ON {t} ({', '.join(q(c) for c in ids)})"),
+        (index_name(table, "order"), f"ON {t} ({q(WRITE)}, {q(ROW)})"),
+        (index_name(table, "superseded"), f"ON {t} ({q(SUPERSEDED)}, {q(FV)}) WHERE {q(SUPERSEDED)} IS NOT NULL"),
+        (index_name(table, "tombstones"), f"ON {t} ({q(FV)}) WHERE {q(SUPERSEDED)} IS NULL AND "
+                                          f"{q(DELETED_AT)} IS NOT NULL"),
+        # the latest row of an id under the current definition's id columns (not unique: rows stored
+        # under older id columns may repeat the new ones)
+        (index_name(table, "latest_" + "_".join(ids)),
+         f"ON {t} ({q(FV)}, {', '.join(q(c) for c in ids)}) WHERE {q(SUPERSEDED)} IS NULL"),
+    ]
+    for order in group_orders:
+        cols = list(dict.fromkeys([FV, *order]))
+        include = [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]
+        name = index_name(table, "group_" + hashlib.sha256(repr((cols, include)).encode()).hexdigest()[:10])
+        out.append((name, f"ON {t} ({', '.join(q(c) for c in cols)}) INCLUDE ({', '.join(q(c) for c in include)}) "
+                          f"WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NULL"))
+    if key_order:
+        name = index_name(table, "key_" + hashlib.sha256(repr(key_order).encode()).hexdigest()[:10])
+        out.append((name, f"ON {t} ({q(FV)}, {', '.join(q(c) for c in key_order)}) WHERE {q(SUPERSEDED)} IS NULL"))
+    return out
+
+
+def _index_names(conn, table: str) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                       "AND tablename = %s", (ident(table),)).fetchall()}
+
+
+def _ddl_needed(conn, definition: FeatureDefinition, field_keys: list[str], group_orders, key_order) -> bool:
+    table = definition.key.table_name
+    owner = conn.execute("SELECT feature_key FROM _metaxy_features WHERE table_name = %s", (table,)).fetchone()
+    if owner is None or owner[0] != definition.name:
+        return True
+    existing = table_columns(conn, table)
+    for c, typ in feature_columns(definition, field_keys).items():
+        have = existing.get(ident(c))
+        if have is None or (_base_type(have) != _base_type(typ) and _base_type(have) != "text"):
+            return True
+    names = _index_names(conn, table)
+    return any(ident(n) not in names for n, _sql in _indexes(table, definition, field_keys, group_orders, key_order))
+
+
 def ensure_feature_table(conn, definition: FeatureDefinition, field_keys: list[str], now: int,
                          group_orders: list[tuple[str, ...]] = (), key_order: tuple[str, ...] = ()) -> str:
     """Create the feature's table, or add what a newer definition needs; in the caller's
-    transaction, under the DDL lock (taken here). Returns the table name."""
+    transaction. Only when something is missing does it take the DDL lock (held to the commit):
+    writers to an existing table never wait on each other here. Returns the table name."""
     table = definition.key.table_name
+    if not _ddl_needed(conn, definition, field_keys, group_orders, key_order):
+        return table
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
     owner = conn.execute("SELECT feature_key FROM _metaxy_features WHERE table_name = %s", (table,)).fetchone()
     if owner is not None and owner[0] != definition.name:
@@ -205,8 +256,6 @@ def ensure_feature_table(conn, definition: FeatureDefinition, field_keys: list[s
         conn.execute(f"CREATE TABLE {t} ({cols})")
         conn.execute(f"CREATE UNIQUE INDEX {q(index_name(table, 'latest'))} ON {t} ({q(FV)}, "
                      f"{', '.join(q(c) for c in ids)}) WHERE {q(SUPERSEDED)} IS NULL")
-        conn.execute(f"CREATE INDEX {q(index_name(table, 'ids'))} ON {t} ({', '.join(q(c) for c in ids)})")
-        conn.execute(f"CREATE INDEX {q(index_name(table, 'order'))} ON {t} ({q(WRITE)}, {q(ROW)})")
         conn.execute("INSERT INTO _metaxy_features (feature_key, table_name, created_at) VALUES (%s, %s, %s) "
                      "ON CONFLICT (feature_key) DO UPDATE SET table_name = excluded.table_name",
                      (definition.name, table, now))
@@ -219,23 +268,13 @@ def ensure_feature_table(conn, definition: FeatureDefinition, field_keys: list[s
         for c in retyped:
             # a column's type changed between feature versions, which share this table: keep every
             # version's values exactly, as text (read back in each version's own type)
-            conn.execute(f'ALTER TABLE {t} ALTER COLUMN {q(c)} TYPE text COLLATE "C" USING {_as_text(q(c), existing[ident(c)])}')
-        _ensure_id_index(conn, table, definition)
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {q(index_name(table, 'superseded'))} ON {t} ({q(SUPERSEDED)}, {q(FV)}) "
-                 f"WHERE {q(SUPERSEDED)} IS NOT NULL")
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {q(index_name(table, 'tombstones'))} ON {t} ({q(FV)}) "
-                 f"WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NOT NULL")
-    for order in group_orders:
-        cols = list(dict.fromkeys([FV, *order]))
-        include = [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]
-        name = index_name(table, "group_" + hashlib.sha256(repr((cols, include)).encode()).hexdigest()[:10])
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {t} ({', '.join(q(c) for c in cols)}) "
-                     f"INCLUDE ({', '.join(q(c) for c in include)}) "
-                     f"WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NULL")
-    if key_order:
-        name = index_name(table, "key_" + hashlib.sha256(repr(key_order).encode()).hexdigest()[:10])
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {t} ({q(FV)}, {', '.join(q(c) for c in key_order)}) "
-                     f"WHERE {q(SUPERSEDED)} IS NULL")
+            conn.execute(f'ALTER TABLE {t} ALTER COLUMN {q(c)} TYPE text COLLATE "C" USING '
+                         f'{_as_text(q(c), existing[ident(c)])}')
+        _drop_unique_if_ids_changed(conn, table, definition)
+    names = _index_names(conn, table)
+    for name, spec in _indexes(table, definition, field_keys, group_orders, key_order):
+        if ident(name) not in names:
+            conn.execute(f"CREATE INDEX {q(name)} {spec}")
     return table
 
 
@@ -256,17 +295,15 @@ def _as_text(col: str, typ: str) -> str:
     return f"{col}::text"
 
 
-def _ensure_id_index(conn, table: str, definition: FeatureDefinition) -> None:
-    """A definition whose id columns changed needs a latest-row index over the new ones (not
-    unique: rows stored under the old id columns may repeat the new ones)."""
-    ids = definition.id_columns
-    name = index_name(table, "latest_" + "_".join(ids))
+def _drop_unique_if_ids_changed(conn, table: str, definition: FeatureDefinition) -> None:
+    """The unique latest-row index covers the first definition's id columns; when a newer
+    definition has other id columns, rows of either may repeat the other's ids: it goes (the
+    latest_<ids> indexes serve lookups)."""
     found = conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
-                         (index_name(table, "latest"),)).fetchone()
-    wanted = f"({q(FV)}, {', '.join(q(c) for c in ids)})"
-    if found and _index_columns(found[0]) == _index_columns(wanted):
-        return
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} {wanted} WHERE {q(SUPERSEDED)} IS NULL")
+                         (ident(index_name(table, "latest")),)).fetchone()
+    wanted = f"({q(FV)}, {', '.join(q(c) for c in definition.id_columns)})"
+    if found and _index_columns(found[0]) != _index_columns(wanted):
+        conn.execute(f"DROP INDEX {q(index_name(table, 'latest'))}")
 
 
 def _index_columns(text: str) -> str:

@@ -120,7 +120,7 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
         self.info = info
         self._conn = conn
         self._mode = mode
-        self._reads = Reads(self.url, use_adbc=self._use_adbc)
+        self._reads = Reads(self.url, use_adbc=bool(self._use_adbc))
 
     def _check_server(self, conn) -> None:
         settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
@@ -671,8 +671,14 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
 
     def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
                   limit: int | None = None) -> pl.DataFrame:
-        with self._reads.snapshot():
-            return _audit.log(self._reads, feature=feature, since_us=since_us, action=action, limit=limit)
+        with self._lock:
+            conn = self.conn
+            idle = conn.info.transaction_status == psycopg_module().pq.TransactionStatus.IDLE
+            try:
+                return _audit.log(conn, feature=feature, since_us=since_us, action=action, limit=limit)
+            finally:
+                if idle:
+                    conn.rollback()
 
     # ----- small queries ---------------------------------------------------------------------
     def count(self, feature: Any, *, feature_version: str | None = None) -> int:
