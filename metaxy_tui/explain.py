@@ -31,6 +31,11 @@ from .frames import Increment
 from .graph import FeatureGraph
 from .store import history
 
+
+def _history(store):
+    """The store's own reads of rows as they were (a PostgreSQL store brings its own, same results)."""
+    return getattr(store, "explain_queries", history)
+
 if TYPE_CHECKING:
     from .store.sqlite_store import SQLiteMetadataStore
 
@@ -325,7 +330,7 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
         from .store import resolve as _resolve
 
         store._resolved_as_of[plan.name] = store._write_counter()
-        inc, stored = _resolve.resolve_keys(store, gp, plan, store.hasher)
+        inc, stored = getattr(store, "explain_queries", _resolve).resolve_keys(store, gp, plan, store.hasher)
     else:
         inc = store.resolve_update(plan.name)
     key = list(plan.key)
@@ -342,9 +347,9 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
         if changed.height or removed.height:
             wanted = pl.concat([changed, removed], how="vertical_relaxed")
             if stored is not None:
-                current = history.with_as_of(store, plan, stored.join(wanted, on=key, how="semi"))
+                current = _history(store).with_as_of(store, plan, stored.join(wanted, on=key, how="semi"))
             else:
-                current = history.current_rows(store, plan, wanted)
+                current = _history(store).current_rows(store, plan, wanted)
             current = current.with_row_index(build.SID)
             changes = build.upstream_changes(store, gp, plan, current)
             if changed.height:
@@ -356,7 +361,7 @@ def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | N
                                                                              how="left"), changes))
         for d in plan.deps:
             if d.kind == "aggregation":
-                n = history.null_on_rows(store, gp, d)
+                n = _history(store).null_on_rows(store, gp, d)
                 if n:
                     notes.append(f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "
                                  f"no {', '.join(d.on)} (null): {'they belong' if n != 1 else 'it belongs'} to no group "

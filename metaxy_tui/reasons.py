@@ -15,6 +15,11 @@ from .frames import Increment
 from .graph import DepPlan, FeatureGraph, FeaturePlan
 from .keys import FieldKey
 from .store import history
+
+
+def _history(store):
+    """The store's own reads of rows as they were (a PostgreSQL store brings its own, same results)."""
+    return getattr(store, "explain_queries", history)
 from .store.history import AS_OF, THEN_UNTIL, THEN_WRITE
 
 if TYPE_CHECKING:
@@ -103,7 +108,7 @@ def upstream_changes(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, curren
         fields = _used_fields(plan, d)
         on = list(d.on)
         ids = [c for c in d.upstream_ids if c not in key]
-        then, now = history.upstream_changes(store, gp, d, since, fields, samples.select(on))
+        then, now = _history(store).upstream_changes(store, gp, d, since, fields, samples.select(on))
         per = samples.join(then, on=on, how="inner").filter(
             (pl.col(THEN_WRITE) <= pl.col(AS_OF)) & (pl.col(THEN_UNTIL) > pl.col(AS_OF)))
         fresh = samples.join(now, on=on, how="inner").filter(pl.col(THEN_WRITE) > pl.col(AS_OF))
@@ -253,7 +258,7 @@ def removed_reasons(store: "SQLiteMetadataStore", gp, plan: FeaturePlan, removed
             frame = frame.with_columns(pl.lit(None, t).alias(c))
     versions = []
     for d in required:
-        alive = history.alive_in_other_versions(store, gp, d, removed)
+        alive = _history(store).alive_in_other_versions(store, gp, d, removed)
         flag = f"__v:{d.upstream}"
         frame = frame.join(alive.unique().with_columns(pl.lit(True).alias(flag)), on=list(d.on), how="left") \
             if alive.height else frame.with_columns(pl.lit(None, pl.Boolean).alias(flag))
@@ -287,12 +292,12 @@ def added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Featu
                    added: pl.DataFrame) -> pl.DataFrame:
     key = list(plan.key)
     gp = graph.plan()
-    fv_now = history.fv_id(store, plan.name, plan.feature_version)
+    fv_now = _history(store).fv_id(store, plan.name, plan.feature_version)
     frame = added.with_columns(pl.lit(None, pl.String).alias("__what"), pl.lit(None, pl.String).alias("__defjson"),
                                pl.lit(False).alias("__deleted"))
-    first = history.first_as_of(store, plan.name)
+    first = _history(store).first_as_of(store, plan.name)
     if first is not None:
-        stored = history.latest_any_version(store, plan, added)
+        stored = _history(store).latest_any_version(store, plan, added)
         other = stored.filter(pl.col("_mx_fv") != (fv_now if fv_now is not None else -1)).sort("_mx_write") \
             .unique(subset=key, keep="last")
         if other.height:
@@ -309,7 +314,7 @@ def added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Featu
             frame = frame.join(other, on=key, how="left").with_columns(
                 pl.col("__what2").alias("__what"), pl.col("__defjson2").alias("__defjson")).drop("__what2", "__defjson2")
         if fv_now is not None:
-            tomb = stored.filter((pl.col("_mx_fv") == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key)
+            tomb = stored.filter((pl.col("_mx_fv") == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key).unique()  # an expansion: one per parent
             if tomb.height:
                 frame = frame.join(tomb.with_columns(pl.lit(True).alias("__tomb")), on=key, how="left").with_columns(
                     pl.col("__tomb").fill_null(False).alias("__deleted")).drop("__tomb")
@@ -320,7 +325,7 @@ def added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Featu
         newer = []
         for i, d in enumerate(plan.deps):
             fields = _used_fields(plan, d)
-            then, now = history.upstream_changes(store, gp, d, first, fields, frame.select(list(d.on)))
+            then, now = _history(store).upstream_changes(store, gp, d, first, fields, frame.select(list(d.on)))
             existed = then.filter((pl.col(THEN_WRITE) <= first) & (pl.col(THEN_UNTIL) > first))
             ident = list(dict.fromkeys([*d.on, *d.upstream_ids]))
             fresh = now.join(existed.select(ident), on=ident, how="anti")
@@ -365,7 +370,7 @@ def added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Featu
 
 def _definition_changes(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: FeaturePlan,
                         fv_old_id: int) -> list[DefinitionChange]:
-    snap = history.snapshot_of_version(store, fv_old_id)
+    snap = _history(store).snapshot_of_version(store, fv_old_id)
     if snap is None:
         return []
     old_graph = FeatureGraph.from_snapshot(snap)
@@ -435,7 +440,7 @@ def root_reasons(store: "SQLiteMetadataStore", plan: FeaturePlan, inc: Increment
             pl.lit("added · new sample").alias("group"))))
     if changed.height:
         fields = plan.definition.field_keys
-        stored = history.current_rows(store, plan, changed)
+        stored = _history(store).current_rows(store, plan, changed)
         new = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(subset=key, keep="first",
                                                                                 maintain_order=True)
         frame = changed.join(stored, on=key, how="left").join(new, on=key, how="left")

@@ -52,9 +52,7 @@ def pg_server():
 
     if not pgs.available():
         pytest.skip(pgs.SKIP_REASON)
-    server = pgs.Server()
-    yield server
-    server.stop()
+    return pgs.shared()
 
 
 @pytest.fixture

@@ -56,3 +56,26 @@ class Server:
             self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_shared: Server | None = None
+
+
+def shared() -> Server:
+    """One server per test process, started on first use and stopped when the process exits."""
+    global _shared
+    if _shared is None:
+        import atexit
+
+        _shared = Server()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+def store_url() -> str:
+    """A fresh database on the process's server (hypothesis examples, which cannot use fixtures)."""
+    import pytest
+
+    if not available():
+        pytest.skip(SKIP_REASON)
+    return shared().new_database("p")

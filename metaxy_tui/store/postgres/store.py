@@ -52,6 +52,7 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
     """
 
     kind = "postgresql"
+    from . import history as explain_queries  # what explanations read (store/history.py's functions)
 
     def __init__(self, connection_string: str | None = None, hash_algorithm: str | HashAlgorithm | None = None,
                  hash_truncation_length: int | None = None, *, graph: FeatureGraph | None = None,
