@@ -21,3 +21,18 @@ def test_the_sqlite_store_implements_the_interface(tmp_path):
             have = inspect.signature(got).parameters
             for p in want_params:
                 assert p.name in have, f"{name}: no parameter {p.name!r}"
+
+
+def test_the_postgresql_store_implements_the_interface(pg_url):
+    store = mx.PostgreSQLMetadataStore(pg_url)
+    assert isinstance(store, MetadataStore)
+    for name in iter_protocol_methods():
+        wanted = getattr(MetadataStore, name)
+        got = getattr(type(store), name, None)
+        assert got is not None, name
+        if inspect.isfunction(wanted) and inspect.isfunction(got):
+            want_params = [p for p in inspect.signature(wanted).parameters.values()
+                           if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"]
+            have = inspect.signature(got).parameters
+            for p in want_params:
+                assert p.name in have, f"{name}: no parameter {p.name!r}"
