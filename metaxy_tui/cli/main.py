@@ -87,7 +87,8 @@ def run_tui(project: Project) -> None:
 @click.option("--config", type=click.Path(dir_okay=False), help="A metaxy.toml to use (default: found from the "
               "current folder up).")
 @click.option("--store", "store_name", metavar="NAME", help="Which [stores.NAME] of metaxy.toml to open.")
-@click.option("--db", type=click.Path(), help="Open this SQLite store file directly.")
+@click.option("--db", type=click.Path(), help="Open this SQLite store file, or a PostgreSQL store "
+              "(postgresql://user@host/database), directly.")
 @click.version_option(package_name="metaxy-tui")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str | None) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
+from ..store.postgres import PostgreSQLMetadataStore
+from ..store.postgres.connection import is_postgres_url
 from ..store.sqlite_store import SQLiteMetadataStore
 
 
@@ -95,8 +97,10 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     `feature` must then be one of its features, so that a mistyped command leaves no file behind.
     """
     cfg: MetaxyConfig | None = None
-    new_db = (db is not None and str(db) != ":memory:" and create and mode == "w" and not Path(db).exists())
-    config_path = Path(config) if config else (find_config(search_from) if db is None or new_db else None)
+    server = is_postgres_url(db)  # --db postgresql://...: a PostgreSQL store (its project's code, if found here)
+    new_db = (db is not None and not server and str(db) != ":memory:" and create and mode == "w"
+              and not Path(db).exists())
+    config_path = Path(config) if config else (find_config(search_from) if db is None or new_db or server else None)
     if config is not None and not Path(config).is_file():
         raise ConfigError(f"{config}: no such configuration file")
     if config_path is not None:
@@ -109,7 +113,11 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
                          f"metaxy.toml whose entrypoints define the features, or `metaxy-tui demo --db {db}`)")
     if new_db and code_graph is not None and feature is not None and feature not in code_graph:
         raise UnknownFeatureError(feature, code_graph.keys)
-    if db is not None:
+    if server:
+        s = PostgreSQLMetadataStore(str(db), project=cfg.project if cfg else None)
+        s.name = s.path
+        source = s.path
+    elif db is not None:
         path = Path(db)
         s = SQLiteMetadataStore(path, *_hash_settings(cfg, store) if new_db else (), name=str(path),
                                 project=cfg.project if cfg else None)
@@ -123,7 +131,7 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         s = SQLiteMetadataStore(default_store_path(), name="default")
         source = f"{s.path} (default store)"
     p = Path(s.path)
-    if s.path != ":memory:":
+    if getattr(s, "kind", "sqlite") == "sqlite" and s.path != ":memory:":
         if p.exists() and p.is_dir():
             raise StoreError(f"{p} is a directory, not a store file")
         if not p.exists() and mode == "r" and code_graph is not None and db is None:
@@ -156,7 +164,8 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         demo = True
     graph = code_graph if code_graph is not None else stored
     s.use_graph(graph)
-    if new_db and code_graph is not None:  # a --db store made for this project: it knows its features
+    if (new_db or (server and mode == "w" and not s.snapshots())) and code_graph is not None:
+        # a --db store made for this project: it knows its features
         s.push_graph(code_graph)
         stored = s.stored_graph()
     project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)
