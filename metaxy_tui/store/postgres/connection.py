@@ -51,9 +51,13 @@ def conninfo(url: str) -> dict[str, Any]:
     if not is_postgres_url(url):
         raise StoreError(f"{mask(url)} is not a PostgreSQL connection string (postgresql://user@host/database)")
     try:
-        return psycopg.conninfo.conninfo_to_dict(url)
+        info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error as e:
         raise StoreError(f"invalid PostgreSQL connection string {mask(url)}: {_first_line(e)}") from None
+    port = str(info.get("port") or "")
+    if port and not all(p.strip().isdigit() for p in port.split(",")):
+        raise StoreError(f"invalid PostgreSQL connection string {mask(url)}: the port {port!r} is not a number")
+    return info
 
 
 def describe_target(url: str) -> str:
