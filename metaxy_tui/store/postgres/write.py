@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .store import PostgreSQLMetadataStore
 
 STAGE = "_mx_stage"
+ANALYZE_AT = 1000  # rows
 IDS = "_mx_ids"
 
 
@@ -116,6 +117,12 @@ def write(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, ro
             delete_rows(store, conn, definition, table, fv_id, doomed, soft=True, now=now)
         if within is not None:
             within(conn)
+    if rows.height >= ANALYZE_AT:
+        # fresh statistics after a bulk write (autovacuum comes later): without them the planner
+        # takes a new table for a few rows and joins the keys of a resolve by nested loop
+        with store._lock:
+            store.conn.execute(f"ANALYZE {q(table)}")
+            store.conn.commit()
     return rows.height
 
 
