@@ -116,7 +116,7 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     if server:
         s = PostgreSQLMetadataStore(str(db), project=cfg.project if cfg else None)
         s.name = s.path
-        source = s.path
+        source = f"PostgreSQL {s.where}"
     elif db is not None:
         path = Path(db)
         s = SQLiteMetadataStore(path, *_hash_settings(cfg, store) if new_db else (), name=str(path),
@@ -124,7 +124,8 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         source = f"{path}"
     elif cfg is not None:
         s = cfg.get_store(store)
-        source = f"{cfg.path} (store {s.name})"
+        source = f"{cfg.path} (store {s.name}" + (f", PostgreSQL {s.where})" if getattr(s, "kind", "") == "postgresql"
+                                                 else ")")
     else:
         if store is not None:
             raise ConfigError(f"--store {store}: no metaxy.toml found in {Path.cwd()} or its parents")
