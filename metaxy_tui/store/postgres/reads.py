@@ -28,6 +28,7 @@ import polars as pl
 from .connection import connect
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
+READ_WORK_MEM = "256MB"  # per sort or hash of a read (PostgreSQL's default, 4MB, spills 1,000,000 rows to disk)
 
 
 def literal(value: Any) -> str:
@@ -119,6 +120,8 @@ class Reads:
                     self._depth -= 1
                 return
             self._statement("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            # a resolve sorts and hashes its whole input once: in memory, not in temporary files
+            self._statement(f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
             self._depth = 1
             try:
                 yield

@@ -52,12 +52,12 @@ def builder(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan) 
 
 
 def phase1(store: "PostgreSQLMetadataStore", b: ResolveSQL, *, kept: bool, keys: pl.DataFrame | None = None,
-           lean: bool = False, unchanged: bool = False) -> Phase1:
+           lean: bool = False, unchanged: bool = False, fresh: bool = False) -> Phase1:
     """Run phase 1 (inside the caller's snapshot). `unchanged` keeps unchanged keys too (state 0)."""
     plan, hasher = b.plan, b.hasher
     key = b.key
     kt = b.key_types()
-    sql, kinds = b.pending(kept=kept, keys=keys, lean=lean, unchanged=unchanged)
+    sql, kinds = b.pending(kept=kept, keys=keys, lean=lean, unchanged=unchanged, fresh=fresh)
     inv = {a: c for c, a in b.alias.items()}
     kept_types: dict[str, ColumnType] = {}
     for d in plan.deps:
@@ -78,9 +78,13 @@ def phase1(store: "PostgreSQLMetadataStore", b: ResolveSQL, *, kept: bool, keys:
             schema[k] = pl.String
         elif k in ("prov", "cprov"):
             schema[k] = pl.String
+        elif k in ("w", "r"):
+            schema[k] = pl.Int64
         else:
             schema[k] = pl.Int32
     raw = store._reads.frame(sql, schema)
+    if "w" in raw.columns:  # insertion order, as the SQLite store reads rows (removed keys last)
+        raw = raw.sort(["w", "r"], nulls_last=True, maintain_order=True).drop(["w", "r"])
     fields = sorted(spec.key.struct_name for spec in plan.definition.spec.fields)
     if b.in_sql:
         state = raw.get_column("state")
@@ -125,7 +129,7 @@ def resolve(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, 
         fresh = not b.own.stored or not store._has_live(b.own)
         # identity rows come with the keys when only pending rows come back, or when all are pending
         kept_now = b.in_sql or fresh
-        p1 = phase1(store, b, kept=kept_now)
+        p1 = phase1(store, b, kept=kept_now, fresh=fresh)
         keyed = p1.keyed
         pending_all = fresh or p1.all_pending
         members: dict[int, pl.DataFrame] = {}

@@ -237,15 +237,17 @@ class ResolveSQL:
 
     # ----- phase 1 -----------------------------------------------------------------------------------
     def pending(self, *, kept: bool, keys: pl.DataFrame | None = None, lean: bool = False,
-                unchanged: bool = False) -> tuple[str, list[str]]:
+                unchanged: bool = False, fresh: bool = False) -> tuple[str, list[str]]:
         """One statement: every pending key (added, changed; removed with only its key), with its
         provenance (in_sql) or with the values to hash and the stored provenance (client hashing).
 
         Returns (sql, output kinds in order), where kinds are aliases, 'f:<field>', 'prov',
-        'state', 'cprov', 'present', 'epresent'."""
+        'state', 'cprov', 'present', 'epresent', and 'w', 'r' (the first identity or expansion dep's
+        insertion order: the client sorts by them, cheaper than a sort in PostgreSQL). `fresh`: the
+        feature has no live rows, so there is nothing to join them with."""
         frm, outs = self.expected(kept=kept and not lean, keys=keys)
         key_al = [self.alias[c] for c in self.key]
-        cur = self.current()
+        cur = self.current() if not fresh else self._no_current()
         if keys is not None:
             kt = self.key_types()
             cur = (f"(SELECT * FROM {cur} AS c0 WHERE ({', '.join(key_al)}) IN (SELECT {', '.join(key_al)} FROM "
@@ -266,18 +268,31 @@ class ResolveSQL:
             sel = [f"COALESCE(p.{a}, c.{a})" if a in key_al else f"p.{a}" for a in key_al]
             sel += [f"p.{a}" for a in keep] + [f"p.f{j}" for j in range(len(fields))] + ["p.prov", state]
             kinds = [*key_al, *keep, *(f"f:{f}" for f in fields), "prov", "state"]
+            if self._order_names():
+                sel += ["p.w", "p.r"]
+                kinds += ["w", "r"]
             sql = (body + f"SELECT {', '.join(sel)} FROM p FULL JOIN c ON {self.key_match('p', 'c')} "
                    + ("" if unchanged else
-                      " WHERE c.present IS NULL OR p.epresent IS NULL OR c.cprov IS DISTINCT FROM p.prov")
-                   + (" ORDER BY p.w, p.r" if self._order_names() else ""))
+                      " WHERE c.present IS NULL OR p.epresent IS NULL OR c.cprov IS DISTINCT FROM p.prov"))
             return sql, kinds
         # client hashing: every expected row (its values) and every stored key (its provenance)
         body = f"WITH e AS (SELECT {', '.join(outs)}, 1 AS epresent{self._order_cols()} FROM {frm}), c AS (SELECT * FROM {cur} AS c1) "
-        sel = [f"COALESCE(e.{a}, c.{a})" for a in key_al] + [f"e.{a}" for a in non_key] + ["e.epresent", "c.present", "c.cprov"]
-        kinds = [*key_al, *non_key, "epresent", "present", "cprov"]
-        sql = body + f"SELECT {', '.join(sel)} FROM e FULL JOIN c ON {self.key_match('e', 'c')}" + (
-            " ORDER BY e.w, e.r" if self._order_names() else "")
+        order = ["e.w", "e.r"] if self._order_names() else []
+        if fresh:  # nothing stored: every expected row is added, no join
+            sel = [f"e.{a}" for a in key_al] + [f"e.{a}" for a in non_key] + ["e.epresent", "NULL::integer",
+                                                                              "NULL::text", *order]
+            kinds = [*key_al, *non_key, "epresent", "present", "cprov", *(["w", "r"] if order else [])]
+            return body + f"SELECT {', '.join(sel)} FROM e", kinds
+        sel = [f"COALESCE(e.{a}, c.{a})" for a in key_al] + [f"e.{a}" for a in non_key] + [
+            "e.epresent", "c.present", "c.cprov", *order]
+        kinds = [*key_al, *non_key, "epresent", "present", "cprov", *(["w", "r"] if order else [])]
+        sql = body + f"SELECT {', '.join(sel)} FROM e FULL JOIN c ON {self.key_match('e', 'c')}"
         return sql, kinds
+
+    def _no_current(self) -> str:
+        kt = self.key_types()
+        cols = [f"NULL::{_sql_type(kt[c])} AS {self.alias[c]}" for c in self.key]
+        return f"(SELECT {', '.join(cols)}, NULL::text AS cprov, 1 AS present WHERE false)"
 
     def _order_cols(self) -> str:
         o = self.order_by()
