@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .store import PostgreSQLMetadataStore
 
 STATE = "__state"
+READ_ALL_ABOVE = 5  # read every member when more than 1/5 of the groups are pending
 
 
 def _dtype(t: ColumnType) -> pl.DataType:
@@ -142,10 +143,15 @@ def resolve(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, 
             if not keyed.height:
                 rows = pl.DataFrame(schema={c: t.polars for c, t in b.kept_types(d).items()})
             else:
-                wanted = None if pending_all else _keys_of(keyed, list(d.on))
+                # many pending groups: every member, filtered by the join below, costs less than
+                # a semi-join on the server against the keys sent as JSON (4.2 s -> ~2 s at 65,000 of
+                # 100,000 groups); few: only theirs
+                many = bool(p1.expected_keys) and keyed.height * READ_ALL_ABOVE > p1.expected_keys
+                wanted = None if pending_all or many else _keys_of(keyed, list(d.on))
                 sql, types = b.rows(i, d, wanted)
-                rows = store._reads.frame(sql, {c: t.polars for c, t in types.items()}) if sql else \
-                    pl.DataFrame(schema={c: t.polars for c, t in types.items()})
+                schema = {c: t.polars for c, t in types.items()}
+                rows = store._reads.frame(sql, schema | {"__w": pl.Int64, "__r": pl.Int64}).sort(
+                    ["__w", "__r"], maintain_order=True).drop(["__w", "__r"]) if sql else pl.DataFrame(schema=schema)
             if d.kind == "aggregation":
                 members[i] = rows
             else:
