@@ -314,7 +314,8 @@ def added_reasons(store: "SQLiteMetadataStore", graph: FeatureGraph, plan: Featu
             frame = frame.join(other, on=key, how="left").with_columns(
                 pl.col("__what2").alias("__what"), pl.col("__defjson2").alias("__defjson")).drop("__what2", "__defjson2")
         if fv_now is not None:
-            tomb = stored.filter((pl.col("_mx_fv") == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key).unique()  # an expansion: one per parent
+            tomb = stored.filter((pl.col("_mx_fv") == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key) \
+                .unique()  # one per sample: an expansion's parent has one tombstone per child, per delete
             if tomb.height:
                 frame = frame.join(tomb.with_columns(pl.lit(True).alias("__tomb")), on=key, how="left").with_columns(
                     pl.col("__tomb").fill_null(False).alias("__deleted")).drop("__tomb")

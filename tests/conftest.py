@@ -119,3 +119,29 @@ def project(demo_store):
     p = open_demo_project(demo_store)
     yield p
     p.close()
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """The address of a real local Ray (2 CPUs), one for the whole test session (tests/ray_cluster.py);
+    its token authentication is on, as for a new local Ray, so RAY_AUTH_MODE=token is set meanwhile."""
+    import importlib.util
+
+    from tests.ray_cluster import ENV, local_cluster
+
+    if importlib.util.find_spec("ray") is None:  # not imported here: Ray reads RAY_AUTH_MODE when imported
+        pytest.skip('Ray is not installed (pip install -e ".[test]" brings it)')
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in ENV.items():
+            mp.setenv(name, value)
+        with local_cluster() as address:
+            yield address
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's hook turns the groups into node ids
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`), the tests on the real Ray all run on one
+    worker, so the session starts one local Ray, not one per worker."""
+    for item in items:
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))

@@ -181,3 +181,16 @@ def test_more_children_than_before(demo):
     inc = store.resolve_update(Faces)
     assert keys(inc.added, "video_id", "chunk_id") == [("v1", CHUNKS)]
     assert keys(inc.changed, "video_id", "chunk_id") == [("v1", k) for k in range(CHUNKS)]
+
+
+def test_a_parent_deleted_and_written_again_is_explained_once(demo):
+    """Its chunks were removed (a tombstone per chunk): the parent comes back as one added sample,
+    with one reason, that it was deleted here."""
+    store, Video, Chunk, _, _ = demo
+    store.delete(Video, ids=[{"video_id": "v1"}])
+    store.delete(Chunk, ids=store.resolve_update(Chunk).removed)
+    store.write(Video, videos(("v1", "a1", "f1")))
+    inc = store.resolve_update(Chunk)
+    assert keys(inc.added) == [("v1",)]
+    reasons = store.explain(Chunk).reasons
+    assert [(r.status, r.key["video_id"], r.kind) for r in reasons] == [("added", "v1", "deleted_here")]

@@ -14,6 +14,7 @@ import polars as pl
 from .. import jsontext
 from ..columns import PROVENANCE
 from ..service import review
+from ..service.recompute import DEFAULT_EXECUTOR, EXECUTORS, Executor, executor_for, executor_problem
 from .main import Context, cli, fail, opened
 from .output import Progress, counts_text, echo, print_json, print_table
 
@@ -142,11 +143,17 @@ ACTIONS = {"recompute": "--recompute", "accept": "--accept", "delete_removed": "
 @click.option("--all", "all_samples", is_flag=True, help="Every pending sample of FEATURE.")
 @click.option("--all-pending", is_flag=True, help="Everything pending in every feature, upstream first.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=review.DEFAULT_BATCH, show_default=True)
+@click.option("--executor", type=click.Choice(EXECUTORS),
+              help="Where --recompute runs the compute function's batches: local (this process, the default) "
+                   "or ray (Ray tasks; needs pip install \"metaxy-tui[ray]\").")
+@click.option("--ray-address", metavar="ADDR", envvar="RAY_ADDRESS", show_envvar=True,
+              help="With --executor ray: the cluster to use (host:6379, ray://host:10001, auto); "
+                   "without it a local Ray is started for the run and shut down after.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_obj
-def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recompute: bool, accept: bool,
+@click.pass_context
+def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, ...], recompute: bool, accept: bool,
             delete_removed: bool, ids: tuple[str, ...], all_samples: bool, all_pending: bool, batch_size: int,
-            yes: bool) -> None:
+            executor: str | None, ray_address: str | None, yes: bool) -> None:
     """Approve pending work: recompute, accept or delete removed samples; every action is audited.
 
     \b
@@ -155,15 +162,19 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
       metaxy-tui approve speaker/embedding --recompute --ids spk_019 spk_039
       metaxy-tui approve video/chunk --delete-removed --all
       metaxy-tui approve --all-pending --yes
+      metaxy-tui approve video/face_detection --recompute --all --executor ray --yes
+      metaxy-tui approve video/face_detection --recompute --all --ray-address ray://head:10001 --yes
     """
+    ctx: Context = click_ctx.obj
     chosen = [a for a, on in (("recompute", recompute), ("accept", accept), ("delete_removed", delete_removed)) if on]
     if more_ids and not ids:
         fail(f"unexpected arguments {' '.join(more_ids)} (ids go after --ids)", code=2)
     ids = ids + more_ids
+    runner = _executor(click_ctx, executor, ray_address, recompute or all_pending)
     if all_pending:
         if feature or chosen or ids or all_samples:
             fail("--all-pending takes no FEATURE, action or sample selection", code=2)
-        _approve_all(ctx, yes, batch_size)
+        _approve_all(ctx, yes, batch_size, runner)
         return
     if feature is None or len(chosen) != 1:
         fail("give FEATURE and exactly one of --recompute, --accept, --delete-removed (or --all-pending)", code=2)
@@ -191,9 +202,11 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
             _confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
                      + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "") + "?")
         if action == "recompute":
-            with Progress(f"recompute {feature}", n) as bar:
-                result = review.recompute(project, feature, keys, batch_size=batch_size,
+            on = f" on {runner.name}" if runner.name != DEFAULT_EXECUTOR else ""
+            with Progress(f"recompute {feature}{on}", n) as bar:
+                result = review.recompute(project, feature, keys, batch_size=batch_size, executor=runner,
                                           progress=lambda d, t: bar.update(d, t))
+            _ran_on(runner)
         elif action == "accept":
             result = review.accept(project, feature, keys)
         else:
@@ -203,6 +216,27 @@ def approve(ctx: Context, feature: str | None, more_ids: tuple[str, ...], recomp
                 echo("downstream now removed: " + ", ".join(f"{k} ({v})" for k, v in more.items())
                      + " — run approve FEATURE --delete-removed --all on them to walk on")
     _report(result)
+
+
+def _executor(click_ctx: click.Context, name: str | None, address: str | None, computes: bool) -> Executor:
+    """The executor the options ask for, checked before anything is opened: without Ray
+    installed, --executor ray says how to install it and changes nothing."""
+    typed = click_ctx.get_parameter_source("ray_address") == click.core.ParameterSource.COMMANDLINE
+    if name is None:
+        name = "ray" if typed else DEFAULT_EXECUTOR
+    if name != DEFAULT_EXECUTOR and not computes:
+        fail(f"--executor {name} goes with --recompute or --all-pending (only they run a compute function)", code=2)
+    if typed and name != "ray":
+        fail("--ray-address goes with --executor ray", code=2)
+    problem = executor_problem(name)
+    if problem:
+        fail(f"--executor {name}: {problem}; nothing was changed")
+    return executor_for(name, address)
+
+
+def _ran_on(runner: Executor) -> None:
+    if runner.name != DEFAULT_EXECUTOR and runner.used:
+        click.echo(f"batches ran on {runner.describe()}", err=True)
 
 
 def _confirm(question: str) -> None:
@@ -236,13 +270,15 @@ def _report(result: review.ActionResult) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _approve_all(ctx: Context, yes: bool, batch_size: int) -> None:
+def _approve_all(ctx: Context, yes: bool, batch_size: int, runner: Executor) -> None:
     with opened(ctx) as project:
         if not yes:
             _confirm("recompute and delete everything pending, upstream first?")
         with Progress("approve all") as bar:
             results = review.approve_all_pending(
-                project, batch_size=batch_size, progress=lambda k, d, t: bar.update(d, t, f"recompute {k}"))
+                project, batch_size=batch_size, executor=runner,
+                progress=lambda k, d, t: bar.update(d, t, f"recompute {k}"))
+    _ran_on(runner)
     if not results:
         echo("nothing pending")
     for r in results:
@@ -299,9 +335,15 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
         print_json([r | {"at": r["at"].isoformat(), "ids": json.loads(r["ids"])} for r in log.iter_rows(named=True)])
         return
     print_table(["time", "user", "action", "feature", "version", "samples", "seconds", "outcome"],
-                [[r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["user"], r["action"], r["feature"],
+                [[r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["user"], _action_text(r), r["feature"],
                   (r["feature_version"] or "")[:8], r["n_samples"], f"{r['duration_s']:.2f}", r["outcome"]]
                  for r in log.iter_rows(named=True)])
+
+
+def _action_text(entry: dict) -> str:
+    """The action, with the executor when it is not the default: `recompute (ray)`."""
+    on = entry.get("executor")
+    return entry["action"] + (f" ({on})" if on and on != DEFAULT_EXECUTOR else "")
 
 
 __all__ = ["resolve", "approve", "history", "parse_since"]

@@ -7,7 +7,6 @@ and records one audit entry with its outcome, including failures and cancellatio
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 import polars as pl
 
 from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT
-from ..compute import compute_function, output_rows
+from ..compute import compute_function
 from ..errors import MetaxyError
+from ..executors import Executor
 from ..explain import Explanation
 from ..graph import FeaturePlan
 from .project import Project
@@ -43,19 +43,25 @@ class ActionResult:
     failing: list[dict] = field(default_factory=list)
     skipped: int = 0
     note: str | None = None
+    executor: str | None = None  # recompute: where its batches ran (local, ray)
+    failed_batches: int = 0  # recompute: batches whose samples are in `failing` (the others committed)
 
     def describe(self) -> str:
-        head = f"{self.action} {self.feature}: {self.done} of {self.requested} samples, {self.outcome}"
+        on = f" on {self.executor}" if self.executor not in (None, "local") else ""
+        head = f"{self.action} {self.feature}{on}: {self.done} of {self.requested} samples, {self.outcome}"
         if self.skipped:
             head += f" ({self.skipped} skipped: {self.note})"
         if self.error:
             head += f" — {self.error}"
+        if self.failed_batches > 1:
+            head += f" (and {self.failed_batches - 1} more failing batches)"
         return head
 
     def to_dict(self) -> dict:
         return {"action": self.action, "feature": self.feature, "requested": self.requested, "done": self.done,
                 "outcome": self.outcome, "seconds": round(self.seconds, 3), "batches": self.batches,
-                "error": self.error, "failing": self.failing, "skipped": self.skipped, "note": self.note}
+                "error": self.error, "failing": self.failing, "skipped": self.skipped, "note": self.note,
+                "executor": self.executor, "failed_batches": self.failed_batches}
 
 
 # ----- what is pending, and why -------------------------------------------------------------
@@ -163,78 +169,21 @@ def _audit(project: Project, result: ActionResult, plan: FeaturePlan, ids: list[
     if result.traceback:
         detail = (detail or "") + "\n" + result.traceback
     project.store.record_audit(action=result.action, feature=result.feature, feature_version=plan.feature_version,
-                               ids=ids, duration_s=result.seconds, outcome=result.outcome, detail=detail)
+                               ids=ids, duration_s=result.seconds, outcome=result.outcome, detail=detail,
+                               executor=result.executor)
 
 
 # ----- recompute ----------------------------------------------------------------------------
 
 def recompute(project: Project, feature: str, keys: list[dict] | None = None, *, batch_size: int = DEFAULT_BATCH,
               progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False,
-              fn: Callable | None = None) -> ActionResult:
-    """Run the feature's compute function over the selected added/changed samples, in batches.
+              fn: Callable | None = None, executor: Executor | None = None) -> ActionResult:
+    """Run the feature's compute function over the selected added/changed samples, in batches,
+    on `executor` (default: this process); see service/recompute.py."""
+    from .recompute import run_recompute
 
-    Each batch is one transaction. Cancelling stops after (or inside, rolling back) the
-    current batch; an exception in the function stops with its traceback and the failing
-    samples; batches committed before stay.
-    """
-    store = project.store
-    plan = project.graph.feature_plan(feature)
-    key = list(plan.key)
-    start = time.perf_counter()
-    fn = fn or compute_function(project.graph, feature)
-    todo = _added_or_changed(project, plan, keys)
-    samples = todo.select(key).unique(maintain_order=True)
-    result = ActionResult("recompute", feature, samples.height)
-    if fn is None:
-        result.outcome = "failed"
-        result.error = (f"no compute function is registered for {feature} (register one with @mx.compute, and open "
-                        "the project with its code: its metaxy.toml must list the module as an entrypoint)")
-        result.seconds = time.perf_counter() - start
-        _audit(project, result, plan, samples.to_dicts())
-        return result
-    if samples.height == 0:
-        result.outcome = "nothing to do"
-        return result
-    as_of = store.resolved_as_of(feature)
-    expansion = list(plan.key) != list(plan.definition.id_columns)
-    # the entry exists from the start; each batch adds its samples inside its own transaction
-    audit_id = store.start_audit(action="recompute", feature=feature, feature_version=plan.feature_version)
-    for begin in range(0, samples.height, batch_size):
-        if cancelled():
-            result.outcome = "cancelled"
-            break
-        batch_keys = samples.slice(begin, batch_size)
-        rows = todo.join(batch_keys, on=key, how="semi")
-        try:
-            out = output_rows(plan, rows, fn(rows))
-            leftovers = _leftover_children(project, plan, batch_keys, out) if expansion else None
-
-            def tick(done: int, total: int) -> None:
-                if cancelled():
-                    raise Cancelled()
-
-            def record(conn, ids=batch_keys.to_dicts()) -> None:
-                store.audit_batch(conn, audit_id, ids, time.perf_counter() - start)
-
-            store.write_metadata(feature, out, inputs_as_of=as_of, progress=tick, delete_ids=leftovers,
-                                 within=record)
-        except Cancelled:
-            result.outcome = "cancelled"
-            break
-        except Exception as e:  # the user's function, or its output failing validation
-            result.outcome = "failed"
-            result.error = f"{type(e).__name__}: {e}"
-            result.traceback = traceback.format_exc()
-            result.failing = batch_keys.to_dicts()
-            break
-        result.done += batch_keys.height
-        result.batches += 1
-        if progress is not None:
-            progress(result.done, result.requested)
-    result.seconds = time.perf_counter() - start
-    detail = result.error + "\n" + (result.traceback or "") if result.error else None
-    store.finish_audit(audit_id, outcome=result.outcome, duration_s=result.seconds, detail=detail)
-    return result
+    return run_recompute(project, feature, keys, batch_size=batch_size, progress=progress, cancelled=cancelled,
+                         fn=fn, executor=executor)
 
 
 def _leftover_children(project: Project, plan: FeaturePlan, parents: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame | None:
@@ -320,14 +269,24 @@ def _audited_step(project: Project, result: ActionResult, plan: FeaturePlan, ids
 
 def approve_all_pending(project: Project, *, progress: Callable[[str, int, int], None] | None = None,
                         cancelled: Callable[[], bool] = lambda: False,
-                        batch_size: int = DEFAULT_BATCH, features: list[str] | None = None) -> list[ActionResult]:
+                        batch_size: int = DEFAULT_BATCH, features: list[str] | None = None,
+                        executor: Executor | None = None) -> list[ActionResult]:
     """Recompute added/changed and delete removed samples of every feature, upstream first.
 
     `features` limits the walk to those features (still in topological order): the review
     screen's "upstream first" passes a feature's pending upstream.
     Features without a compute function get their removed samples deleted only, and a note.
-    Stops at the first failure or on cancel.
+    Stops at the first failure or on cancel. Recomputes run on `executor` (default: this
+    process), started at most once for the whole walk.
     """
+    if executor is None:
+        return _approve_all(project, progress, cancelled, batch_size, features, None)
+    with executor.held():
+        return _approve_all(project, progress, cancelled, batch_size, features, executor)
+
+
+def _approve_all(project: Project, progress: Callable[[str, int, int], None] | None, cancelled: Callable[[], bool],
+                 batch_size: int, features: list[str] | None, executor: Executor | None) -> list[ActionResult]:
     results: list[ActionResult] = []
     plan = project.graph.plan()
     for key in plan.order():
@@ -338,7 +297,7 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
         if counts["added"] + counts["changed"]:
             if has_compute(project, key):
                 wrote = True
-                r = recompute(project, key, batch_size=batch_size, cancelled=cancelled,
+                r = recompute(project, key, batch_size=batch_size, cancelled=cancelled, executor=executor,
                               progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None)
             else:
                 n = counts["added"] + counts["changed"]

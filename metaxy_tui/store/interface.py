@@ -149,11 +149,12 @@ class MetadataStore(Protocol):
 
     # ----- the audit log ------------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
-                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
-        """Append one finished entry (its own transaction)."""
+                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
+                     executor: str | None = None) -> int:
+        """Append one finished entry (its own transaction); `executor` names where a recompute ran."""
 
     def start_audit(self, *, action: str, feature: str, feature_version: str | None,
-                    user: str | None = None) -> int:
+                    user: str | None = None, executor: str | None = None) -> int:
         """An entry marked `running` until finish_audit; batches add their samples to it."""
 
     def audit_batch(self, tx: Transaction, audit_id: int, ids: list[dict], duration_s: float) -> None:

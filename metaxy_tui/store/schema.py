@@ -38,7 +38,8 @@ AUDIT_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit (
     n_samples INTEGER NOT NULL,
     duration_s REAL,
     outcome TEXT NOT NULL,
-    detail TEXT)"""
+    detail TEXT,
+    executor TEXT)"""
 
 AUDIT_IDS_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit_ids (
     audit_id INTEGER NOT NULL,
@@ -134,6 +135,13 @@ def ensure_wal(conn: sqlite3.Connection) -> None:
 def ensure_audit(conn: sqlite3.Connection) -> None:
     conn.execute(AUDIT_DDL)
     conn.execute(AUDIT_IDS_DDL)
+    if not audit_has_executor(conn):  # stores made before recomputes could run elsewhere (Ray)
+        conn.execute("ALTER TABLE _metaxy_audit ADD COLUMN executor TEXT")
+
+
+def audit_has_executor(conn: sqlite3.Connection) -> bool:
+    """Whether the audit table has the `executor` column (an older store read-only may not)."""
+    return any(row[1] == "executor" for row in conn.execute("PRAGMA table_info(_metaxy_audit)"))
 
 
 def ensure_layout(conn: sqlite3.Connection) -> None:

@@ -653,6 +653,11 @@ class SQLiteMetadataStore(TraceQueries):
     delete = delete_metadata
 
     # ----- resolving -------------------------------------------------------------------------
+    def resolved_as_of(self, feature: Any) -> int | None:
+        """The last write id visible when `feature` was last resolved by this store object (None
+        before): rows computed from that increment were computed from the upstream as of it."""
+        return self._resolved_as_of.get(feature_key_of(feature).to_string())
+
     def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,
                        versioning_engine: str | None = None, skip_comparison: bool = False,
                        **unsupported: Any) -> Increment:
@@ -722,25 +727,28 @@ class SQLiteMetadataStore(TraceQueries):
 
     # ----- the audit log ---------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
-                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
+                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
+                     executor: str | None = None) -> int:
         """Append one finished entry to the audit log (its own transaction)."""
         with self._transaction() as conn:
-            audit_id = self._start_audit(conn, action, feature, feature_version, user, outcome)
+            audit_id = self._start_audit(conn, action, feature, feature_version, user, outcome, executor)
             self.audit_batch(conn, audit_id, ids, duration_s)
             conn.execute("UPDATE _metaxy_audit SET detail = ? WHERE id = ?", (detail, audit_id))
             return audit_id
 
-    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None) -> int:
-        """An entry for a long action, marked `running` until finish_audit; batches add to it."""
+    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None,
+                    executor: str | None = None) -> int:
+        """An entry for a long action, marked `running` until finish_audit; batches add to it.
+        `executor` names where a recompute's batches ran (local, ray)."""
         with self._transaction() as conn:
-            return self._start_audit(conn, action, feature, feature_version, user, "running")
+            return self._start_audit(conn, action, feature, feature_version, user, "running", executor)
 
     def _start_audit(self, conn: sqlite3.Connection, action: str, feature: str, feature_version: str | None,
-                     user: str | None, outcome: str) -> int:
+                     user: str | None, outcome: str, executor: str | None = None) -> int:
         return conn.execute(
             "INSERT INTO _metaxy_audit (at, user, action, feature_key, feature_version, n_samples, duration_s, "
-            "outcome) VALUES (?, ?, ?, ?, ?, 0, 0, ?)",
-            (now_us(), user or current_user(), action, feature, feature_version, outcome)).lastrowid
+            "outcome, executor) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            (now_us(), user or current_user(), action, feature, feature_version, outcome, executor)).lastrowid
 
     def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
         """Add samples to an entry, inside the transaction that wrote them (so a kill never
@@ -761,7 +769,9 @@ class SQLiteMetadataStore(TraceQueries):
         """Audit entries, newest first; `ids` is a JSON array of the samples' keys.
 
         `outcome` is ok, failed, cancelled, nothing to do, or running (still running, or
-        interrupted: a process killed mid-way leaves its committed batches recorded).
+        interrupted: a process killed mid-way leaves its committed batches recorded);
+        `executor` is where a recompute's batches ran (local, ray; null for other actions and
+        for entries written before it was recorded).
         """
         where, params = [], []
         if feature is not None:
@@ -775,16 +785,19 @@ class SQLiteMetadataStore(TraceQueries):
             params.append(action)
         ids = ("(SELECT json_group_array(json(j.value)) FROM _metaxy_audit_ids i, json_each(i.ids) j "
                "WHERE i.audit_id = a.id)")
-        sql = (f"SELECT id, at, user, action, feature_key AS feature, feature_version, n_samples, {ids} AS ids, "
-               "duration_s, outcome, detail FROM _metaxy_audit a" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
         types = {"id": pl.Int64, "at": pl.Int64, "user": pl.String, "action": pl.String, "feature": pl.String,
                  "feature_version": pl.String, "n_samples": pl.Int64, "ids": pl.String, "duration_s": pl.Float64,
-                 "outcome": pl.String, "detail": pl.String}
+                 "outcome": pl.String, "detail": pl.String, "executor": pl.String}
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_metaxy_audit_ids' UNION ALL "
                                  "SELECT 1 FROM sqlite_temp_master WHERE name = '_metaxy_audit_ids'").fetchone():
             return pl.DataFrame(schema=types).with_columns(pl.col("at").cast(pl.Datetime("us", "UTC")))
         with self._lock:
+            # a store written before executors were recorded, opened read-only, lacks the column
+            executor = "executor" if _schema.audit_has_executor(self.conn) else "NULL AS executor"
+            sql = (f"SELECT id, at, user, action, feature_key AS feature, feature_version, n_samples, {ids} AS ids, "
+                   f"duration_s, outcome, detail, {executor} FROM _metaxy_audit a"
+                   + (" WHERE " + " AND ".join(where) if where else "")
+                   + " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
             df = self._reader.frame(sql, params, types)  # type: ignore[union-attr]
         return df.with_columns(pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC"))
 

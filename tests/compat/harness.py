@@ -167,7 +167,7 @@ def load_fixture(name: str) -> dict[str, Any]:
 
 def metaxy_version(python: str) -> str:
     return subprocess.run([python, "-c", "import metaxy; print(metaxy.__version__)"], capture_output=True,
-                          text=True, check=True, env=_env("metaxy")).stdout.strip()
+                          text=True, check=True, env=_env("metaxy"), timeout=120).stdout.strip()
 
 
 def record(names: list[str], python: str) -> int:

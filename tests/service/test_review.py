@@ -52,9 +52,10 @@ def test_reason_names_the_changed_recording_and_recompute_clears_it(project):
     assert entry["user"] and entry["duration_s"] >= 0
 
 
-def test_a_failing_compute_function_keeps_earlier_batches(project):
+def test_a_failing_batch_is_reported_with_its_ids_and_the_others_commit(project):
     before = project.store.pending_counts("video/chunk")
-    assert before["added"] + before["changed"] >= 2
+    n = before["added"] + before["changed"]
+    assert n >= 3
     calls = []
 
     def flaky(rows: pl.DataFrame) -> pl.DataFrame:
@@ -65,12 +66,16 @@ def test_a_failing_compute_function_keeps_earlier_batches(project):
         return compute_chunks(rows)
 
     result = review.recompute(project, "video/chunk", batch_size=1, fn=flaky)
+    failing = calls[1].get_column("video_id")[0]
     assert result.outcome == "failed" and "GPU on fire" in result.error and "RuntimeError" in result.traceback
-    assert result.done == 1 and result.batches == 1 and len(result.failing) == 1
+    assert result.failing == [{"video_id": failing}] and result.failed_batches == 1
+    assert result.done == n - 1 and result.batches == n - 1 and result.executor == "local"
     after = project.store.pending_counts("video/chunk")
-    assert after["added"] + after["changed"] == before["added"] + before["changed"] - 1
-    entry = project.store.audit_log(feature="video/chunk").row(0, named=True)
-    assert entry["outcome"] == "failed" and "GPU on fire" in entry["detail"]
+    assert after["added"] + after["changed"] == 1
+    assert review.recompute(project, "video/chunk").done == 1  # the failed sample is still pending, nothing else
+    entry = project.store.audit_log(feature="video/chunk").row(1, named=True)
+    assert entry["outcome"] == "failed" and "GPU on fire" in entry["detail"] and entry["executor"] == "local"
+    assert f"failing samples (1, in 1 batch): {failing}" in entry["detail"] and entry["n_samples"] == n - 1
 
 
 def test_cancelling_mid_recompute_leaves_a_consistent_store(project):

@@ -270,12 +270,12 @@ async def test_a_raising_compute_function_shows_traceback_and_failing_samples(pr
         assert "RuntimeError: GPU on fire" in text and "Traceback" in text
         failing = calls[1].get_column("video_id")[0]
         assert "Failing samples" in text and failing in text
-        assert "1 of 4 samples were written in 1 batch" in text
+        assert "3 of 4 samples were written in 3 batches; 1 batch failed and wrote nothing" in text
         await pilot.press("escape")
         await settle(pilot)
         assert pilot.app.screen is screen and screen.wrote
-        assert sum(counts(project, "video/chunk").values()) == 3
-        assert screen.model.total == 3
+        assert sum(counts(project, "video/chunk").values()) == 1  # only the failing sample is still pending
+        assert screen.model.total == 1
         entry = audit(project, "video/chunk")[0]
         assert entry["outcome"] == "failed" and "GPU on fire" in entry["detail"]
 

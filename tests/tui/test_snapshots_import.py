@@ -7,6 +7,7 @@ from textual.widgets import Input
 
 from metaxy_tui.service.demo import demo_dir, open_demo_project
 from metaxy_tui.tui.app import MetaxyApp
+from tests.tui.trees import wait_for_trees
 
 SIZE = (120, 40)
 BAD = "../../tests/fixtures/import/bad_values.csv"
@@ -32,6 +33,7 @@ async def settle(pilot) -> None:
         if ours:
             await app.workers.wait_for_complete(ours)
         await pilot.pause()
+    await wait_for_trees(pilot)
 
 
 def steps(path: str | None = None, *keys: str):

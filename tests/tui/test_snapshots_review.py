@@ -81,15 +81,23 @@ def test_review_nothing_pending_upstream_waiting(snap_compare, project):
 
 def test_recompute_confirmation(snap_compare, project):
     confirm_all = settled_then_keys("A", "r")
-    assert snap_compare(review_app(project), terminal_size=(120, 40), run_before=confirm_all)
+    assert snap_compare(review_app(project, ray_address=""), terminal_size=(120, 40), run_before=confirm_all)
+
+
+def test_recompute_confirmation_on_ray_80x24(snap_compare, project, monkeypatch):
+    """The executor choice at the smallest size: Ray picked, an address typed, the buttons still on screen."""
+    monkeypatch.setattr(ReviewScreen, "notify", lambda *a, **k: None)  # "working out the blast radius…" fades in 2 s
+    confirm_on_ray = settled_then_keys("A", "r", "shift+tab", "right", "space", "tab", *"head:6379")
+    assert snap_compare(review_app(project, "video/chunk", ray_address=""), terminal_size=(80, 24),
+                        run_before=confirm_on_ray)
 
 
 def test_failure_modal(snap_compare, project):
     result = ActionResult(
-        "recompute", "video/chunk", 4, done=1, outcome="failed", batches=1, error="RuntimeError: GPU on fire",
+        "recompute", "video/chunk", 4, done=3, outcome="failed", batches=3, error="RuntimeError: GPU on fire",
         traceback=('Traceback (most recent call last):\n  File "pipeline.py", line 12, in compute_chunks\n'
                    '    raise RuntimeError("GPU on fire")\nRuntimeError: GPU on fire\n'),
-        failing=[{"video_id": "v0007"}])
+        failing=[{"video_id": "v0007"}], executor="ray", failed_batches=1)
 
     async def fail(pilot):
         await settle(pilot)

@@ -17,6 +17,7 @@ from metaxy_tui.service.demo import demo_dir, open_demo_project
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.widgets.feature_hint import FeatureHint
 from metaxy_tui.tui.widgets.key_footer import KeyFooter
+from tests.tui.trees import wait_for_trees
 
 SIZES = {"80x24": (80, 24), "160x50": (160, 50)}
 SCREENS = {  # what to press after the demo opened (on speaker/embedding, its first feature with pending work)
@@ -49,6 +50,7 @@ async def settle(pilot) -> None:
         await pilot.pause()
         if all(w.is_finished for w in pilot.app.workers):
             break
+    await wait_for_trees(pilot)
     for inp in pilot.app.screen.query(Input):
         inp.cursor_blink = False
     for _ in range(3):

@@ -74,7 +74,8 @@ SYSTEM_DDL = [
         n_samples bigint NOT NULL,
         duration_s double precision,
         outcome text NOT NULL,
-        detail text)""",
+        detail text,
+        executor text)""",
     """CREATE TABLE _metaxy_audit_ids (
         seq bigserial PRIMARY KEY,
         audit_id bigint NOT NULL,

@@ -651,16 +651,18 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
 
     # ----- the audit log ---------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
-                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None) -> int:
+                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
+                     executor: str | None = None) -> int:
         with self._transaction() as conn:
-            audit_id = _audit.start(conn, action, feature, feature_version, user, outcome)
+            audit_id = _audit.start(conn, action, feature, feature_version, user, outcome, executor)
             self.audit_batch(conn, audit_id, ids, duration_s)
             conn.execute("UPDATE _metaxy_audit SET detail = %s WHERE id = %s", (detail, audit_id))
             return audit_id
 
-    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None) -> int:
+    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None,
+                    executor: str | None = None) -> int:
         with self._transaction() as conn:
-            return _audit.start(conn, action, feature, feature_version, user, "running")
+            return _audit.start(conn, action, feature, feature_version, user, "running", executor)
 
     def audit_batch(self, tx: Any, audit_id: int, ids: list[dict], duration_s: float) -> None:
         _audit.batch(tx, audit_id, ids, duration_s)

@@ -60,9 +60,14 @@ class ConfirmScreen(ModalScreen[str | None]):
             yield Static(self._title, id="title")
             with VerticalScroll(id="body"):
                 yield Static(self._body, id="body-text")
+            yield from self.compose_options()
             with Horizontal(id="choices"):
                 for c in self._choices:
                     yield Button(c.label, id=f"choice-{c.id}", variant=c.variant)  # type: ignore[arg-type]
+
+    def compose_options(self) -> ComposeResult:
+        """Widgets between the body and the choices: a subclass's options (none here)."""
+        yield from ()
 
     def on_mount(self) -> None:
         self.query_one(f"#choice-{self._focus}", Button).focus()

@@ -9,9 +9,11 @@ thread. Dismissed with True when anything was written, so the browser refreshes.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -24,9 +26,11 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
+from ...errors import MetaxyError
 from ...service import impact, review
 from ...service.impact import BlastRadius
 from ...service.project import Project
+from ...service.recompute import Executor, executor_for
 from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
 from ...service.status import FeatureStatus, iter_statuses
 from ..widgets.action_progress import ActionProgress
@@ -41,6 +45,7 @@ from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
 from .graph_diff import stale_text
+from .recompute_confirm import RecomputeConfirmScreen
 
 ACTION_TITLES = {"recompute": "Recompute", "accept": "Accept", "delete_removed": "Delete removed",
                  "walk": "Delete removed downstream", "approve_all": "Approve all pending"}
@@ -92,6 +97,8 @@ class ActionRequest:
     features: list[str] = field(default_factory=list)  # walk: the downstream features
     upstream_first: list[str] = field(default_factory=list)
     total: int = 0
+    executor: str = "local"  # recompute: where the batches run (and the upstream-first recomputes)
+    ray_address: str = ""  # executor ray: the cluster; empty: a local Ray started for the run
 
 
 class ReviewScreen(Screen[bool]):
@@ -148,11 +155,14 @@ class ReviewScreen(Screen[bool]):
     class RadiusReady(Message):
         asked: RadiusRequest
 
-    def __init__(self, project: Project, feature: str, *, batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(self, project: Project, feature: str, *, batch_size: int = DEFAULT_BATCH, executor: str = "local",
+                 ray_address: str | None = None) -> None:
         super().__init__()
         self.project = project
         self.feature = feature
         self.batch_size = batch_size
+        self.executor = executor  # the recompute dialog's last choice
+        self.ray_address = os.environ.get("RAY_ADDRESS", "") if ray_address is None else ray_address
         self.model: ReviewModel | None = None
         self.selection = Selection()
         self.wrote = False
@@ -408,6 +418,9 @@ class ReviewScreen(Screen[bool]):
 
     def _confirm(self, title: str, body: Text, go: str, request: ActionRequest) -> None:
         assert self.model is not None
+        if request.kind == "recompute":  # the same question, with where the batches run
+            self._confirm_recompute(title, body, request)
+            return
         upstream = list(self.model.pending_upstream)
         self._ask(title, body, self._choices(go), request, upstream=upstream,
                   tone="warning" if upstream else "normal", focus="go" if not upstream else "upstream")
@@ -432,10 +445,28 @@ class ReviewScreen(Screen[bool]):
         body.append(f" with its compute function ({_parts(added=added, changed=changed)}), "
                     f"in batches of {self.batch_size:,}.\n")
         body.append(f"Selected: {targets.description}.\n")
-        body.append("Each batch is one transaction: cancelling, or an error in the function, keeps the batches "
-                    "already written.", style="dim")
+        body.append("Each batch is one transaction: cancelling keeps the batches already written; a batch whose "
+                    "function fails writes nothing and is reported, the others still commit.", style="dim")
         request = ActionRequest("recompute", targets.keys("added", "changed"), total=len(todo))
         self._radius_then_confirm(f"Recompute {self.feature}?", body, "Recompute", request, todo)
+
+    def _confirm_recompute(self, title: str, body: Text, request: ActionRequest) -> None:
+        """As _confirm, with the executor choice; the choice is remembered for the next recompute."""
+        assert self.model is not None
+        upstream = list(self.model.pending_upstream)
+        screen = RecomputeConfirmScreen(title, body, self._choices("Recompute"), executor=self.executor,
+                                        address=self.ray_address, tone="warning" if upstream else "normal",
+                                        focus="upstream" if upstream else "go")
+
+        def chosen(choice: str | None) -> None:
+            self.executor, self.ray_address = screen.executor, screen.ray_address
+            request.executor, request.ray_address = self.executor, self.ray_address
+            if choice == "upstream":
+                request.upstream_first = upstream
+            if choice in ("go", "upstream"):
+                self._start(request)
+
+        self.app.push_screen(screen, chosen)
 
     def action_accept(self) -> None:
         targets = self._ready_targets()
@@ -512,6 +543,8 @@ class ReviewScreen(Screen[bool]):
         self._cancel.clear()
         self._current = request
         title = ACTION_TITLES[request.kind] + (f" · {self.feature}" if request.kind != "approve_all" else "")
+        if request.executor != "local":
+            title += f" on {request.executor}"
         if request.upstream_first:
             title += f" (upstream first: {', '.join(request.upstream_first)})"
         unit = "features" if request.kind == "walk" else "samples"
@@ -523,7 +556,6 @@ class ReviewScreen(Screen[bool]):
     @work(thread=True, exclusive=True, group="review-action", name="review-action")
     def run_action(self, request: ActionRequest) -> None:
         worker = get_current_worker()
-        p, feature = self.project, self.feature
 
         def cancelled() -> bool:
             return self._cancel.is_set() or worker.is_cancelled
@@ -531,40 +563,57 @@ class ReviewScreen(Screen[bool]):
         def step_progress(step: str, done: int, total: int) -> None:
             self.post_message(self.Progressed(step, done, total))
 
-        def progress(done: int, total: int) -> None:
-            self.post_message(self.Progressed(None, done, total))
-
         results: list[ActionResult] = []
         try:
-            if request.upstream_first:
-                results += review.approve_all_pending(p, features=request.upstream_first, progress=step_progress,
-                                                      cancelled=cancelled, batch_size=self.batch_size)
-                if any(r.outcome in ("failed", "cancelled") for r in results) or cancelled():
-                    self.post_message(self.ActionFinished(request, results))
-                    return
-            if request.kind == "recompute":
-                results.append(review.recompute(p, feature, request.keys, batch_size=self.batch_size,
-                                                progress=progress, cancelled=cancelled))
-            elif request.kind == "accept":
-                results.append(review.accept(p, feature, request.keys, progress=progress))
-            elif request.kind == "delete_removed":
-                results.append(review.delete_removed(p, feature, request.keys))
-            elif request.kind == "walk":
-                for i, key in enumerate(request.features):
-                    if cancelled():
-                        break
-                    r = review.delete_removed(p, key)
-                    results.append(r)
-                    step_progress(key, i + 1, len(request.features))
-                    if r.outcome == "failed":
-                        break
-            elif request.kind == "approve_all":
-                results += review.approve_all_pending(p, progress=step_progress, cancelled=cancelled,
-                                                      batch_size=self.batch_size)
+            executor = executor_for(request.executor, request.ray_address) if request.kind == "recompute" else None
+        except MetaxyError as e:  # Ray went missing since the dialog looked
+            self.post_message(self.ActionFinished(request, results, str(e)))
+            return
+
+        def progress(done: int, total: int) -> None:
+            on = f"on {executor.describe()}" if executor is not None and executor.name != "local" else None
+            self.post_message(self.Progressed(on, done, total))
+
+        try:
+            if executor is not None and executor.name != "local":
+                where = f"the Ray cluster at {request.ray_address}" if request.ray_address else "a local Ray"
+                self.post_message(self.Progressed(f"on {executor.name}: starting {where}…", 0, request.total))
+            with executor.held() if executor is not None else contextlib.nullcontext():
+                self._run_request(request, executor, cancelled, step_progress, progress, results)
         except Exception:
             self.post_message(self.ActionFinished(request, results, traceback.format_exc()))
             return
         self.post_message(self.ActionFinished(request, results))
+
+    def _run_request(self, request: ActionRequest, executor: Executor | None, cancelled: Callable[[], bool],
+                     step_progress: Callable[[str, int, int], None], progress: Callable[[int, int], None],
+                     results: list[ActionResult]) -> None:
+        """Do what `request` asks, appending each action's result to `results` as it finishes."""
+        p, feature = self.project, self.feature
+        if request.upstream_first:
+            results += review.approve_all_pending(p, features=request.upstream_first, progress=step_progress,
+                                                  cancelled=cancelled, batch_size=self.batch_size, executor=executor)
+            if any(r.outcome in ("failed", "cancelled") for r in results) or cancelled():
+                return
+        if request.kind == "recompute":
+            results.append(review.recompute(p, feature, request.keys, batch_size=self.batch_size,
+                                            progress=progress, cancelled=cancelled, executor=executor))
+        elif request.kind == "accept":
+            results.append(review.accept(p, feature, request.keys, progress=progress))
+        elif request.kind == "delete_removed":
+            results.append(review.delete_removed(p, feature, request.keys))
+        elif request.kind == "walk":
+            for i, key in enumerate(request.features):
+                if cancelled():
+                    break
+                r = review.delete_removed(p, key)
+                results.append(r)
+                step_progress(key, i + 1, len(request.features))
+                if r.outcome == "failed":
+                    break
+        elif request.kind == "approve_all":
+            results += review.approve_all_pending(p, progress=step_progress, cancelled=cancelled,
+                                                  batch_size=self.batch_size)
 
     def on_review_screen_progressed(self, message: Progressed) -> None:
         self.query_one(ActionProgress).advance(message.done, message.total, message.step)
@@ -604,12 +653,22 @@ class ReviewScreen(Screen[bool]):
     def show_failure(self, result: ActionResult) -> None:
         body = Text()
         body.append(result.error or "failed", style="bold red")
-        body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {result.batches} "
-                    f"batch{'es' if result.batches != 1 else ''} before it failed; they stay written.\n")
+        batches = f"{result.batches} batch{'es' if result.batches != 1 else ''}"
+        on = f" on {result.executor}" if result.executor not in (None, "local") else ""
+        if result.failed_batches:  # the other batches ran and committed
+            failed = f"{result.failed_batches} batch{'es' if result.failed_batches != 1 else ''}"
+            body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on}; "
+                        f"{failed} failed and wrote nothing.\n")
+        elif result.done:
+            body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on} "
+                        "before it failed; they stay written.\n")
+        else:
+            body.append(f"\n\nNothing was written: the {result.requested:,} selected samples are still pending.\n")
         if result.failing:
-            body.append(f"\nFailing samples ({len(result.failing):,}, the batch that raised, rolled back):\n",
-                        style="bold")
+            body.append(f"\nFailing samples ({len(result.failing):,}; still pending):\n", style="bold")
             body.append(ids_text(result.failing, 50) + "\n")
+        if result.failed_batches > 1:
+            body.append("The traceback is the first failing batch's.\n", style="dim")
         if result.traceback:
             body.append("\nTraceback\n", style="bold")
             body.append(result.traceback.rstrip())

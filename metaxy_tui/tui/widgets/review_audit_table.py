@@ -39,7 +39,8 @@ def format_duration(seconds: float | None) -> str:
 def entry_cells(e: dict) -> list[Text]:
     version = (e.get("feature_version") or "")[:8]
     outcome = e.get("outcome") or ""
-    return [Text(format_time(e.get("at"))), Text(e.get("user") or ""), Text(e.get("action") or ""),
+    action = (e.get("action") or "") + (f" ({e['executor']})" if e.get("executor") not in (None, "local") else "")
+    return [Text(format_time(e.get("at"))), Text(e.get("user") or ""), Text(action),
             Text(e.get("feature") or "", style="bold"), Text(version, style="dim"),
             Text(f"{e.get('n_samples') or 0:,}", justify="right"), Text(format_duration(e.get("duration_s")),
                                                                           justify="right"),
@@ -58,6 +59,8 @@ def entry_text(e: dict) -> Text:
     line("time", format_time(e.get("at")))
     line("user", e.get("user") or "")
     line("action", e.get("action") or "")
+    if e.get("executor"):  # where a recompute's batches ran
+        line("executor", e["executor"])
     line("feature", e.get("feature") or "")
     line("feature version", e.get("feature_version") or "–")
     outcome = e.get("outcome") or ""
