@@ -1,9 +1,10 @@
 """Reading query results into polars, all reads of one operation in one snapshot.
 
-Bulk results travel as Arrow through ADBC (`adbc-driver-postgresql`, which reads with
-`COPY ... TO STDOUT (FORMAT binary)` in C++): 1,000,000 rows x 5 columns in 1.2 s and 0.28 GB
-here, against 1.8-2.3 s for psycopg's `COPY ... (FORMAT csv)` parsed by polars and 2.9 s and
-0.64 GB for `fetchall`. Without ADBC installed, the CSV path is used.
+Bulk results travel as psycopg's `COPY (query) TO STDOUT (FORMAT csv)`, parsed by polars
+(1.8-2.3 s for 1,000,000 rows x 5 columns, against 2.9 s and 0.64 GB for `fetchall`). A store
+made with `use_adbc=True` reads through ADBC instead (`adbc-driver-postgresql`, Arrow over
+binary COPY: 1.2 s and 0.28 GB, measured by the session that wrote this module); it is not in
+the `postgresql` extra and the tests run the CSV path.
 
 Statements are sent with their values inlined as literals (`literal`): a bound parameter
 would make ADBC fall back from COPY to a slower row protocol. Output columns are named by
