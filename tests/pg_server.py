@@ -36,7 +36,7 @@ class Server:
 
     def _run(self, *cmd: str) -> None:
         full = ["runuser", "-u", "postgres", "--", *cmd] if self._as_root else list(cmd)
-        done = subprocess.run(full, capture_output=True, text=True)
+        done = subprocess.run(full, capture_output=True, text=True, timeout=180)
         if done.returncode:
             raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip() or done.stdout.strip()}")
 

@@ -21,6 +21,23 @@ WRITER = Path(__file__).with_name("writer.py")
 WRITERS, ROUNDS, ROWS = 6, 5, 200
 
 
+def finished(p: subprocess.Popen) -> tuple[int, str]:
+    """The writer's exit status and its stderr, waiting at most two minutes."""
+    _out, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
+def first_line(p: subprocess.Popen, timeout: float = 120) -> str:
+    """The writer's first line of output, read on a thread so that the wait is bounded."""
+    import threading
+
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(p.stdout.readline()), daemon=True)  # bounded: joined below
+    reader.start()
+    reader.join(timeout)
+    return got[0] if got else ""
+
+
 def spawn(url: str, name: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.Popen([sys.executable, str(WRITER), url, name, *args], stdout=subprocess.PIPE,
@@ -60,18 +77,20 @@ def test_concurrent_writers_lose_no_write(pg_url):
 @pytest.mark.slow
 def test_a_writer_killed_mid_write_leaves_nothing_visible(pg_url):
     first = spawn(pg_url, "before", "1", "50")
-    assert first.wait(timeout=120) == 0, first.stderr.read()
+    code, err = finished(first)
+    assert code == 0, err
     with psycopg.connect(pg_url) as conn:
         writes_before = conn.execute("SELECT count(*) FROM _metaxy_writes").fetchone()[0]
         rows_before = conn.execute("SELECT count(*) FROM item").fetchone()[0]
     victim = spawn(pg_url, "victim", "1", "100000", "--hang")
-    line = victim.stdout.readline()
-    assert line.strip() == "hanging", victim.stderr.read()
+    line = first_line(victim)
+    assert line.strip() == "hanging", "the victim did not reach its commit section"
     # meanwhile another writer commits: the victim's open transaction holds nothing it needs
     other = spawn(pg_url, "other", "1", "50")
-    assert other.wait(timeout=120) == 0, other.stderr.read()
+    code, err = finished(other)
+    assert code == 0, err
     victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
+    victim.communicate(timeout=30)
     deadline = time.time() + 30
     with psycopg.connect(pg_url, autocommit=True) as conn:
         while time.time() < deadline and conn.execute(
