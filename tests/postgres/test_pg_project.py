@@ -65,6 +65,12 @@ def test_the_seed_pipeline_prints_the_same_on_a_postgresql_store(tmp_path, pg_ur
     for name, lines, expected in steps:
         assert matches(lines, expected), f"{name}: printed {lines!r}"
     assert not list(dest.glob("*.db")) and not (tmp_path / "xdg").exists()  # the rows are in PostgreSQL
+    # the command line opens the same store by its name in metaxy.toml
+    status = run([*COMMAND, "--store", "dev", "status", "--format", "json"], dest, e)
+    assert status.returncode == 0, status.stderr
+    rows = {r["feature"]: r for r in json.loads(status.stdout)}
+    assert set(rows) == {"audio", "speaker/embedding"}
+    assert not rows["speaker/embedding"].get("added") and not rows["speaker/embedding"].get("changed")
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM audio WHERE _mx_superseded IS NULL").fetchone()[0] == 5
 
