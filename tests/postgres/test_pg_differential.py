@@ -126,3 +126,23 @@ def test_a_re_added_expansion_parent_has_one_reason(make_store, tmp_path):
         inc = store.resolve_update("clip/chunk")
         reasons = store.explain("clip/chunk", inc).reasons
     assert [(r.status, r.key) for r in reasons] == [("added", {"clip_id": "c001"})]
+
+
+def test_text_with_newlines_quotes_and_commas_reads_back(tmp_path, pg_url):
+    """Results travel as CSV text: quoted newlines, quotes, commas, empty strings and nulls survive."""
+    tricky = ['plain', 'two\nlines', 'a "quote"', 'comma, inside', '"\n"', '', 'ünï\r\ncode', '\\N', 'NULL']
+    frame = pl.DataFrame({
+        "clip_id": [f"c{i:04d}" for i in range(400)],
+        "speaker": [tricky[i % len(tricky)] if i % 11 else None for i in range(400)],
+        "seconds": [i / 7 for i in range(400)],
+        "metaxy_provenance_by_field": [{"audio": tricky[i % len(tricky)] + str(i), "frames": "f"} for i in range(400)]})
+    out = {}
+    for kind, store in (("sqlite", mx.SQLiteMetadataStore(tmp_path / "t.db", graph=graph())),
+                        ("pg", mx.PostgreSQLMetadataStore(pg_url, graph=graph()))):
+        with store:
+            store.write("clip", frame)
+            back = store.read("clip").sort("clip_id")
+            assert back.select(frame.columns).equals(frame), kind
+            inc = store.resolve_update("voice")
+            out[kind] = [canonical(getattr(inc, p).to_polars()) for p in ("added", "changed", "removed")]
+    assert out["sqlite"] == out["pg"]
