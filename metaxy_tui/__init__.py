@@ -3,8 +3,12 @@
     import metaxy_tui as mx
 """
 
-__version__ = "0.1.0"
+import logging
 
+from .version import __version__
+
+# the engine logs to "metaxy_tui.*"; a program shows it (metaxy-tui --verbose, the TUI's log file)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 from .compute import compute  # noqa: E402
 from .config import MetaxyConfig, init, init_metaxy  # noqa: E402
 from .definition import FeatureDefinition  # noqa: E402

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -44,17 +46,17 @@ class ColumnType:
         return _SQLITE[self.name]
 
     @property
-    def polars(self) -> pl.DataType:
+    def polars(self) -> pl.DataType | type[pl.DataType]:
         return _POLARS[self.name]
 
-    def to_dict(self) -> dict:
-        d: dict = {"type": self.name, "nullable": self.nullable}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.name, "nullable": self.nullable}
         if not self.declared:
             d["declared"] = False
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ColumnType":
+    def from_dict(cls, d: Mapping[str, Any]) -> "ColumnType":
         return cls(d["type"], bool(d.get("nullable", False)), bool(d.get("declared", True)))
 
     def describe(self) -> str:
@@ -63,9 +65,9 @@ class ColumnType:
 
 _SQLITE = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
            "datetime": "TEXT", "date": "TEXT", "bytes": "BLOB"}
-_POLARS = {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
+_POLARS: dict[str, pl.DataType | type[pl.DataType]] = {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
            "datetime": pl.Datetime("us"), "date": pl.Date, "bytes": pl.Binary}
-_PY = {str: "str", int: "int", float: "float", bool: "bool", dt.datetime: "datetime",
+_PY: dict[object, str] = {str: "str", int: "int", float: "float", bool: "bool", dt.datetime: "datetime",
        dt.date: "date", bytes: "bytes"}
 SUPPORTED_TYPES = tuple(_SQLITE)
 
@@ -85,8 +87,8 @@ def column_type_of(annotation: object) -> ColumnType | None:
         nullable = nullable or "Optional[" in annotation or "| None" in annotation
         name = {"datetime.datetime": "datetime", "datetime.date": "date"}.get(name, name)
         return ColumnType(name, nullable) if name in _SQLITE else None
-    name = _PY.get(annotation)  # type: ignore[arg-type]
-    return ColumnType(name, nullable) if name else None
+    known = _PY.get(annotation)
+    return ColumnType(known, nullable) if known else None
 
 
 def column_type_of_dtype(dtype: pl.DataType) -> str | None:

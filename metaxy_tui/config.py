@@ -31,7 +31,7 @@ from typing import Any
 import platformdirs
 
 from .errors import ConfigError
-from .store.sqlite_store import SQLiteMetadataStore
+from .store import SQLiteMetadataStore
 
 CONFIG_NAME = "metaxy.toml"
 STORE_OPTIONS = {"path", "hash_algorithm", "hash_truncation_length"}
@@ -71,11 +71,15 @@ class MetaxyConfig:
     def store_names(self) -> list[str]:
         return list(self.stores)
 
+    def hash_settings(self, name: str | None = None) -> tuple:
+        """(algorithm or None, truncation or None): the hash setting the named store asks for."""
+        return self.get_store(name).requested_hash
+
     def get_store(self, name: str | None = None, **overrides: Any) -> SQLiteMetadataStore:
         name = name or os.environ.get("METAXY_STORE") or self.store or (next(iter(self.stores), None))
         if name is None:
-            path = os.environ.get("METAXY_STORE_PATH") or str(default_store_path())
-            return SQLiteMetadataStore(path, project=self.project, name="default", **overrides)
+            default = os.environ.get("METAXY_STORE_PATH") or str(default_store_path())
+            return SQLiteMetadataStore(default, project=self.project, name="default", **overrides)
         if name not in self.stores:
             where = f" in {self.path}" if self.path else ""
             raise ConfigError(f"no store named {name!r}{where} (stores: {', '.join(self.stores) or 'none'})")
@@ -177,7 +181,7 @@ def load_config(path: str | os.PathLike) -> MetaxyConfig:
     if project is not None and not isinstance(project, str):
         raise ConfigError(f"{path}: project must be a string")
     store = data.get("store")
-    defaults = {k: data[k] for k in ("hash_algorithm", "hash_truncation_length") if k in data}
+    defaults: dict[str, Any] = {k: data[k] for k in ("hash_algorithm", "hash_truncation_length") if k in data}
     return MetaxyConfig(project=project, entrypoints=list(entrypoints), stores=stores,
                         store=store if isinstance(store, str) else None, path=path.resolve(), defaults=defaults)
 

@@ -7,6 +7,7 @@ SQLite file, without the Python code that first declared it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from .columns import ColumnType
@@ -95,7 +96,7 @@ class FeatureDefinition:
         return cls(spec, columns, description if description is not None else spec.description, owner, origin,
                    {c: t for c, t in (column_descriptions or {}).items() if c in columns})
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = self.spec.to_dict()
         d["description"] = self.description
         d["columns"] = {c: t.to_dict() for c, t in self.columns.items()}
@@ -104,7 +105,7 @@ class FeatureDefinition:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "FeatureDefinition":
+    def from_dict(cls, d: Mapping[str, Any]) -> "FeatureDefinition":
         spec = FeatureSpec.from_dict(d)
         columns = {c: ColumnType.from_dict(t) for c, t in d.get("columns", {}).items()}
         return cls.build(spec, columns, d.get("description"), None, "snapshot", d.get("column_descriptions"))

@@ -32,7 +32,7 @@ class UnknownFeatureError(MetaxyError, KeyError):
         super().__init__(f"unknown feature {key!r}{hint}")
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
-        return self.args[0]
+        return str(self.args[0])
 
 
 class UnknownSampleError(MetaxyError, LookupError):

@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .columns import ColumnType
 from .definition import FeatureDefinition
 from .errors import DefinitionError, UnknownFeatureError
-from .keys import FeatureKey, FieldKey, validate_column_name
+from .keys import FieldKey, validate_column_name
 from .spec import ALL, FeatureDep, feature_key_of
+from .vocabulary import LineageKind
 
 
 def _sha256(text: str) -> str:
@@ -109,7 +111,7 @@ class FeatureGraph:
     def __init__(self) -> None:
         self._definitions: dict[str, FeatureDefinition] = {}
         self._plan: GraphPlan | None = None
-        self.computes: dict[str, object] = {}  # feature key -> compute function (see compute.py)
+        self.computes: dict[str, Callable[..., Any]] = {}  # feature key -> compute function (compute.py)
 
     # ----- active graph -------------------------------------------------------------
     @classmethod
@@ -144,7 +146,7 @@ class FeatureGraph:
         self._definitions[name] = definition
         self._plan = None
 
-    def register_compute(self, key: str, fn: object) -> None:
+    def register_compute(self, key: str, fn: Callable[..., Any]) -> None:
         self.computes[key] = fn
 
     def remove(self, key: object) -> None:
@@ -280,9 +282,9 @@ def _dep_plan(owner: FeatureDefinition, dep: FeatureDep, up: FeatureDefinition) 
                                             f"after rename (its columns: {', '.join(renamed)})")
             keep[c] = renamed[c]
     lineage = dep.lineage
-    if lineage.kind == "identity":
+    if lineage.kind == LineageKind.IDENTITY:
         on = ids
-    elif lineage.kind == "aggregation":
+    elif lineage.kind == LineageKind.AGGREGATION:
         on = lineage.on if lineage.on is not None else owner.id_columns
     else:
         on = lineage.on or ()
@@ -357,7 +359,7 @@ def _join_key(owner: FeatureDefinition, deps: list[DepPlan], defs: dict[str, Fea
                                             "matching samples needs the same type")
     # an expansion's children are keyed by their own ids: its `on` columns (the parent's ids)
     # travel with each child row without being part of the child's id (SPEC 3)
-    expanded = {c for d in deps if d.kind == "expansion" for c in d.on}
+    expanded = {c for d in deps if d.kind == LineageKind.EXPANSION for c in d.on}
     missing = [c for c in key if c not in owner.id_columns and c not in expanded]
     if missing:
         raise DefinitionError(name, f"its deps are matched on {', '.join(key)}, but its id_columns "
@@ -420,8 +422,8 @@ def _build_plan(defs: dict[str, FeatureDefinition]) -> GraphPlan:
         parents = _field_parents(d, deps, defs)
         used: dict[str, set[str]] = {}
         for ps in parents.values():
-            for up, f in ps:
-                used.setdefault(up, set()).add(FieldKey(f).struct_name)
+            for up, uf in ps:
+                used.setdefault(up, set()).add(FieldKey(uf).struct_name)
         deps = [DepPlan(x.dep, x.upstream, x.kind, x.on, x.columns, x.upstream_ids,
                         tuple(sorted(used.get(x.upstream, ())))) for x in deps]
         field_versions: dict[str, str] = {}

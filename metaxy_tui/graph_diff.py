@@ -102,6 +102,7 @@ def diff_graphs(old: FeatureGraph, new: FeatureGraph) -> list[FeatureChange]:
             va = a.field_versions.get(name, va)
             vb = b.field_versions.get(name) if sb else None
             if sa is None:
+                assert sb is not None  # (a name of one side or the other)
                 fc.fields.append(FieldChange(name, "added", None, sb.code_version, None, vb))
             elif sb is None:
                 fc.fields.append(FieldChange(name, "removed", sa.code_version, None, va, None))

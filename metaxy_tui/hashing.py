@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 from enum import Enum
 
 import polars as pl
@@ -42,13 +43,17 @@ _SCALAR = {
 
 
 def _vector(algorithm: HashAlgorithm, e: pl.Expr) -> pl.Expr:
+    plugin: Any = e  # polars-hash adds the chash and nchash namespaces; its types do not declare them
+    out: pl.Expr
     if algorithm is HashAlgorithm.XXHASH64:
-        return e.nchash.xxhash64().cast(pl.String)
-    if algorithm is HashAlgorithm.XXHASH32:
-        return e.nchash.xxhash32().cast(pl.String)
-    if algorithm is HashAlgorithm.SHA256:
-        return e.chash.sha2_256()
-    return e.nchash.md5()
+        out = plugin.nchash.xxhash64().cast(pl.String)
+    elif algorithm is HashAlgorithm.XXHASH32:
+        out = plugin.nchash.xxhash32().cast(pl.String)
+    elif algorithm is HashAlgorithm.SHA256:
+        out = plugin.chash.sha2_256()
+    else:
+        out = plugin.nchash.md5()
+    return out
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class Hasher:
         """H("|".join(parts)) for each row."""
         return self.expr(pl.concat_str(parts, separator="|"))
 
-    def register(self, conn) -> None:
+    def register(self, conn: Any) -> None:  # an sqlite3.Connection (only the SQLite store calls this)
         """Make `mx_hash(text)` available in SQL on this connection."""
         conn.create_function("mx_hash", 1, lambda s: None if s is None else self.hash(str(s)), deterministic=True)
 

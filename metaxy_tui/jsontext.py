@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import IO
 
 import polars as pl
@@ -34,7 +34,7 @@ def column(df: pl.DataFrame, c: str) -> pl.Expr:
     return value(pl.col(c).map_elements(str, return_dtype=pl.String, skip_nulls=True))
 
 
-def obj(df: pl.DataFrame, columns: list[str], extra: list[tuple[str, pl.Expr]] = ()) -> pl.Expr:
+def obj(df: pl.DataFrame, columns: list[str], extra: Sequence[tuple[str, pl.Expr]] = ()) -> pl.Expr:
     """A JSON object per row: `columns` of `df`, then `extra` (name, JSON text expression)."""
     parts: list[pl.Expr] = []
     items = [(c, column(df, c)) for c in columns] + list(extra)
@@ -45,7 +45,7 @@ def obj(df: pl.DataFrame, columns: list[str], extra: list[tuple[str, pl.Expr]] =
     return pl.concat_str(parts + [pl.lit("}")])
 
 
-def array(items: list[pl.Expr]) -> pl.Expr:
+def array(items: Sequence[pl.Expr]) -> pl.Expr:
     """A JSON array of the non-null JSON texts among `items`."""
     if not items:
         return pl.lit("[]")

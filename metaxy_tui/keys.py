@@ -43,6 +43,7 @@ def _parts_of(value: str | Sequence[str], what: str) -> tuple[str, ...]:
 class _Key:
     __slots__ = ("parts",)
     _what = "key"
+    parts: tuple[str, ...]
 
     def __init__(self, value: str | Sequence[str] | "_Key"):
         if isinstance(value, _Key):

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from .errors import DefinitionError
 from .keys import FeatureKey, FieldKey
+from .vocabulary import LineageKind
 
 DEFAULT_CODE_VERSION = "__metaxy_initial__"
 
@@ -41,22 +42,22 @@ def feature_key_of(feature: Any) -> FeatureKey:
 
 @dataclass(frozen=True)
 class LineageRelationship:
-    kind: Literal["identity", "aggregation", "expansion"] = "identity"
+    kind: LineageKind = LineageKind.IDENTITY
     on: tuple[str, ...] | None = None
 
     @classmethod
     def identity(cls) -> "LineageRelationship":
-        return cls("identity", None)
+        return cls(LineageKind.IDENTITY, None)
 
     @classmethod
     def aggregation(cls, on: Sequence[str] | None = None) -> "LineageRelationship":
-        return cls("aggregation", _column_list(on, "aggregation on") if on is not None else None)
+        return cls(LineageKind.AGGREGATION, _column_list(on, "aggregation on") if on is not None else None)
 
     @classmethod
     def expansion(cls, on: Sequence[str]) -> "LineageRelationship":
         if on is None:
             raise DefinitionError(None, "expansion lineage needs on=[parent id columns]")
-        return cls("expansion", _column_list(on, "expansion on"))
+        return cls(LineageKind.EXPANSION, _column_list(on, "expansion on"))
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "on": list(self.on) if self.on is not None else None}
@@ -64,12 +65,12 @@ class LineageRelationship:
     @classmethod
     def from_dict(cls, d: Mapping) -> "LineageRelationship":
         on = d.get("on")
-        return cls(d["kind"], tuple(on) if on is not None else None)
+        return cls(LineageKind(d["kind"]), tuple(on) if on is not None else None)
 
     def describe(self) -> str:
-        if self.kind == "identity":
+        if self.kind == LineageKind.IDENTITY:
             return "1:1 identity"
-        arity = "N:1" if self.kind == "aggregation" else "1:N"
+        arity = "N:1" if self.kind == LineageKind.AGGREGATION else "1:N"
         return f"{arity} {self.kind} on {', '.join(self.on or ())}"
 
 
@@ -118,6 +119,7 @@ class FieldSpec:
                  deps: Sequence[FieldDep] | SpecialFieldDep | str | None = None):
         object.__setattr__(self, "key", FieldKey(key))
         object.__setattr__(self, "code_version", str(code_version))
+        parsed: tuple[FieldDep, ...] | SpecialFieldDep | None
         if deps is None:
             parsed = None
         elif isinstance(deps, str) and deps in _ALL_SPELLINGS:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import metaxy_tui as mx
-from metaxy_tui.store import upkeep
+from metaxy_tui.store.sqlite import upkeep
 
 SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "25")), deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -153,7 +153,7 @@ def test_without_digests_the_members_give_the_same_hashes(tmp_path):
 
 
 def test_small_writes_keep_few_chunks_and_dead_rows_are_dropped(tmp_path, monkeypatch):
-    from metaxy_tui.store import chunks
+    from metaxy_tui.store.sqlite import chunks
 
     monkeypatch.setattr(chunks, "DEAD_MIN", 10)
     path = tmp_path / "c.db"

@@ -123,6 +123,18 @@ def test_partially_rewritten_parent_stays_changed(demo):
     assert keys(store.resolve_update(Chunk).changed) == [("v1",)]
 
 
+def test_children_that_disagree_leave_the_parent_changed_whichever_comes_first(demo):
+    """One write holding a child computed from the new parent first, then children kept from the
+    old one: the children disagree, so the parent is still changed (not judged by its first child)."""
+    store, Video, Chunk, _, _ = demo
+    kept = store.read_metadata(Chunk).filter((pl.col("video_id") == "v1") & (pl.col("chunk_id") != 0)).select(
+        "video_id", "chunk_id", "metaxy_provenance_by_field", "metaxy_provenance")
+    store.write(Video, videos(("v1", "a1b", "f1")))
+    fresh = split(store.resolve_update(Chunk).changed).filter(pl.col("chunk_id") == 0)
+    store.write(Chunk, pl.concat([fresh, kept], how="vertical_relaxed"))
+    assert keys(store.resolve_update(Chunk).changed) == [("v1",)]
+
+
 def test_parent_soft_deleted_children_reported_removed(demo):
     store, Video, Chunk, _, _ = demo
     store.delete(Video, ids=[{"video_id": "v1"}], soft=True)

@@ -7,7 +7,7 @@ import pytest
 
 import metaxy_tui as mx
 from metaxy_tui.service.demo import build_demo, open_demo_project
-from metaxy_tui.service.samples import SamplePager, ViewSpec
+from metaxy_tui.service.samples import ViewSpec, open_pages
 
 
 @pytest.mark.parametrize("name", ["data#1.db", "what?.db", "100%.db", "a b.db"])
@@ -34,7 +34,7 @@ def test_the_demo_in_a_folder_with_a_hash_in_its_name(tmp_path):
     project = open_demo_project(path)
     try:
         assert project.store.read_metadata("audio").height > 0
-        pager = SamplePager(project.path, project.graph)  # the TUI's own read-only connection
+        pager = open_pages(project)  # the TUI's own read-only connection
         try:
             assert pager.count(pager.open_view(ViewSpec("audio"))).count == project.store.read_metadata("audio").height
         finally:

@@ -1,4 +1,4 @@
-"""The store's lookups for traces and impacts (store/trace_queries.py): their contracts, and that
+"""The store's lookups for traces and impacts (store/sqlite/lookups.py): their contracts, and that
 each walks an index (EXPLAIN QUERY PLAN) rather than the feature."""
 
 from __future__ import annotations

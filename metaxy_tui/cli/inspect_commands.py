@@ -6,12 +6,13 @@ import click
 
 from ..service.graph_text import mermaid, neighbourhood
 from ..service.status import iter_statuses
+from ..vocabulary import OutputFormat
 from .main import Context, cli, opened
-from .output import counts_text, echo, print_json, print_table
+from .output import counts_text, echo, format_choice, print_json, print_table
 
 
 @cli.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON), default="table", show_default=True)
 @click.pass_obj
 def list_features(ctx: Context, fmt: str) -> None:
     """List features with their 8-character versions.
@@ -29,7 +30,7 @@ def list_features(ctx: Context, fmt: str) -> None:
             rows.append({"feature": key, "version": fp.feature_version[:8],
                          "fields": {f: v[:8] for f, v in sorted(fp.field_versions.items())},
                          "deps": [d.upstream for d in fp.deps]})
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         print_json(rows)
         return
     print_table(["feature", "version", "fields", "upstream"],
@@ -39,7 +40,7 @@ def list_features(ctx: Context, fmt: str) -> None:
 
 @cli.command()
 @click.argument("feature")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TEXT, OutputFormat.JSON), default="text", show_default=True)
 @click.pass_obj
 def describe(ctx: Context, feature: str, fmt: str) -> None:
     """Show a feature's spec, fields, versions, deps and sample counts.
@@ -69,7 +70,7 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
         "rows": rows,
         "pending": counts,
     }
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         print_json(data)
         return
     echo(f"{fp.name}  version {fp.feature_version[:8]}", style="bold")
@@ -95,7 +96,7 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("action", type=click.Choice(["render"]), required=False)
-@click.option("--format", "fmt", type=click.Choice(["terminal", "mermaid"]), default="terminal", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TERMINAL, OutputFormat.MERMAID), default="terminal", show_default=True)
 @click.option("--feature", help="Only this feature and its neighbours.")
 @click.option("--up", type=click.IntRange(min=0), help="With --feature: how many levels upstream (default: all).")
 @click.option("--down", type=click.IntRange(min=0), help="With --feature: how many levels downstream (default: all).")
@@ -116,17 +117,17 @@ def graph(ctx: Context, action: str | None, fmt: str, feature: str | None, up: i
         raise click.UsageError("--up and --down need --feature")
     with opened(ctx, mode="r") as project:
         keys = neighbourhood(project.graph, feature, up, down)
-        if fmt == "mermaid":
+        if fmt == OutputFormat.MERMAID:
             click.echo(mermaid(project.graph, keys))
             return
-        from ..service.lineage_layout import render_text
+        from ..service.lineage import render_text
 
         statuses = None if no_status else {st.key: st for st in iter_statuses(project, keys)}
         click.echo(render_text(project.graph.plan(), statuses, keys=keys))
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON), default="table", show_default=True)
 @click.option("--assert-in-sync", is_flag=True, help="Exit with status 1 when any feature has pending work.")
 @click.pass_obj
 def status(ctx: Context, fmt: str, assert_in_sync: bool) -> None:
@@ -141,7 +142,7 @@ def status(ctx: Context, fmt: str, assert_in_sync: bool) -> None:
     with opened(ctx, mode="r") as project:
         statuses = list(iter_statuses(project))
     errors = [s for s in statuses if s.kind == "error"]
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         print_json([s.to_dict() for s in statuses])
     else:
         print_table(["feature", "status", "rows", "added", "changed", "removed"],

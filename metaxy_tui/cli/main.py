@@ -11,14 +11,16 @@ from collections.abc import Iterator
 import click
 
 from ..errors import MetaxyError
+from ..service.logs import log_to_file, log_to_stderr
 from ..service.project import Project, open_project
 
 
 class Context:
-    def __init__(self, config: str | None, store: str | None, db: str | None):
+    def __init__(self, config: str | None, store: str | None, db: str | None, verbose: bool = False):
         self.config = config
         self.store = store
         self.db = db
+        self.verbose = verbose
 
     def open(self, *, mode: str = "w", create_db: bool | None = None, feature: str | None = None) -> Project:
         """The project for a command. A --db file that does not exist is created only by a command
@@ -74,9 +76,10 @@ class MetaxyGroup(click.Group):
             fail(f"internal error: {type(e).__name__}: {e} (set METAXY_TUI_DEBUG=1 for the traceback)", code=70)
 
 
-def run_tui(project: Project) -> None:
+def run_tui(project: Project, *, verbose: bool = False) -> None:
     from ..tui.app import MetaxyApp
 
+    log_to_file(verbose=verbose)  # the TUI owns the terminal: its log goes to a file
     try:
         MetaxyApp(project).run()
     finally:
@@ -89,9 +92,11 @@ def run_tui(project: Project) -> None:
 @click.option("--store", "store_name", metavar="NAME", help="Which [stores.NAME] of metaxy.toml to open.")
 @click.option("--db", type=click.Path(), help="Open this SQLite store file, or a PostgreSQL store "
               "(postgresql://user@host/database), directly.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does (debug) to stderr; the TUI logs to "
+              "metaxy-tui.log in the user log folder (README: Logs).")
 @click.version_option(package_name="metaxy-tui")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str | None) -> None:
+def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str | None, verbose: bool) -> None:
     """Browse and curate a Metaxy-style metadata store in the terminal.
 
     Without a subcommand, opens the TUI on the project found through metaxy.toml (or
@@ -103,9 +108,11 @@ def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str 
       metaxy-tui --db demo.db         # a store file, read with its recorded graph
       metaxy-tui demo                 # build the demo store and open it
     """
-    ctx.obj = Context(config, store_name, db)
+    ctx.obj = Context(config, store_name, db, verbose)
     if ctx.invoked_subcommand is None:
-        run_tui(ctx.obj.open(create_db=False))  # the TUI opens an existing --db store only
+        run_tui(ctx.obj.open(create_db=False), verbose=verbose)  # the TUI opens an existing --db store only
+        return
+    log_to_stderr(verbose=verbose)
 
 
 @cli.command()
@@ -132,7 +139,7 @@ def demo(ctx: Context, db_path: str | None, no_tui: bool, no_pending: bool) -> N
     if no_tui:
         click.echo(str(path))
         return
-    run_tui(open_demo_project(path))
+    run_tui(open_demo_project(path), verbose=ctx.verbose)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,13 @@ from typing import Any
 
 import click
 
+from ..vocabulary import OutputFormat
+
+
+
+def format_choice(*formats: OutputFormat) -> click.Choice:
+    """--format's choices for a command: some of the formats every command names the same way."""
+    return click.Choice([f.value for f in formats])
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ..graph import FeatureGraph
-from ..service.graph_diff import diff_graphs, short
+from ..service.graph_diff import FeatureGraph, diff_graphs, short, snapshot_graph
 from ..service.impact import definition_impact
 from ..service.graph_text import mermaid_diff
+from ..vocabulary import OutputFormat
 from .main import Context, cli, fail, opened
-from .output import echo, print_json
+from .output import echo, format_choice, print_json
 
 
 @cli.command()
@@ -49,13 +49,13 @@ def _snapshot_graph(project, ref: str | None, default: str) -> tuple[FeatureGrap
     if snap is None:
         known = ", ".join(f"{s['id']} ({short(s['project_version'])})" for s in project.store.snapshots()) or "none"
         fail(f"no snapshot {ref!r} in the store (snapshots: {known})")
-    return FeatureGraph.from_snapshot(snap), f"snapshot {short(snap['project_version'])}"
+    return snapshot_graph(snap), f"snapshot {short(snap['project_version'])}"
 
 
 @cli.command()
 @click.argument("from_ref", metavar="[FROM]", required=False)
 @click.argument("to_ref", metavar="[TO]", required=False)
-@click.option("--format", "fmt", type=click.Choice(["terminal", "json", "mermaid"]), default="terminal",
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MERMAID), default="terminal",
               show_default=True)
 @click.option("--impact", is_flag=True, help="For each change, the stored samples it would make stale, per "
               "downstream feature and field (counts and example ids); nothing is written.")
@@ -78,7 +78,7 @@ def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impac
       metaxy-tui diff latest code --format json
       metaxy-tui diff latest current --format mermaid > changes.mmd
     """
-    if impact and fmt == "mermaid":
+    if impact and fmt == OutputFormat.MERMAID:
         fail("--impact shows in the terminal and json formats, not in mermaid", code=2)
     if from_ref in ("code", "current") and to_ref is None:
         from_ref, to_ref = "latest", from_ref  # `diff code`: the store against the code
@@ -91,10 +91,10 @@ def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impac
         counts = {c.feature: known[c.feature] if c.feature in known else
                   project.store.count(c.feature, feature_version=c.old_version)
                   for c in changes if c.change == "changed"}
-    if fmt == "mermaid":
+    if fmt == OutputFormat.MERMAID:
         click.echo(mermaid_diff(old, new, changes))
         return
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         data = {"from": old_name, "to": new_name, "changes": [
             c.to_dict() | {"consequence": c.consequence(counts.get(c.feature))}
             | ({"impact": [i.to_dict() for i in blast.for_feature(c.feature)]} if blast else {})
@@ -149,7 +149,7 @@ def _print_impact(i) -> None:
 @click.argument("action", type=click.Choice(["render"]))
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "json", "mermaid"]), default="terminal",
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MERMAID), default="terminal",
               show_default=True)
 @click.pass_context
 def graph_diff(ctx: click.Context, action: str, from_ref: str, to_ref: str, fmt: str) -> None:

@@ -6,8 +6,9 @@ import click
 
 from ..service import trace as tracing
 from ..service.samples import format_ids
+from ..vocabulary import OutputFormat
 from .main import Context, cli, opened
-from .output import echo, is_terminal, print_json
+from .output import echo, format_choice, is_terminal, print_json
 from .work_commands import _parse_ids
 
 STATE_STYLES = {"current": "green", "stale": "yellow", "orphaned": "red", "deleted": "red",
@@ -23,7 +24,7 @@ HASH = 12  # characters of a hash in the text output (JSON has them whole)
 @click.option("--limit", type=click.IntRange(min=1), default=tracing.DEFAULT_LIMIT, show_default=True,
               help="Samples listed per link (an aggregation's members, an expansion's children); the rest "
               "are counted.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TEXT, OutputFormat.JSON), default="text", show_default=True)
 @click.pass_obj
 def trace(ctx: Context, feature: str, ids: tuple[str, ...], depth: int | None, limit: int, fmt: str) -> None:
     """Where one sample came from and what it feeds: its lineage across the pipeline.
@@ -45,7 +46,7 @@ def trace(ctx: Context, feature: str, ids: tuple[str, ...], depth: int | None, l
         traces = [tracing.trace_sample(project, feature, tracing.parse_ids(project, feature, texts),
                                        depth=depth, limit=limit)
                   for texts in _parse_ids(ids, key, label="ID")]
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         data = [t.to_dict() for t in traces]
         print_json(data[0] if len(data) == 1 else data)
         return

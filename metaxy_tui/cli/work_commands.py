@@ -12,36 +12,16 @@ import click
 import polars as pl
 
 from .. import jsontext
-from ..columns import PROVENANCE
 from ..service import review
 from ..service.recompute import DEFAULT_EXECUTOR, EXECUTORS, Executor, executor_for, executor_problem
+from ..vocabulary import AuditAction, OutputFormat
 from .main import Context, cli, fail, opened
-from .output import Progress, counts_text, echo, print_json, print_table
-
-
-def _samples(inc, explanation=None) -> pl.DataFrame:
-    """One row per sample: status, key columns, provenance, and (explained) reason and reason_group."""
-    key = list(inc.key)
-    parts = []
-    for status, frame in (("added", inc.added), ("changed", inc.changed), ("removed", inc.removed)):
-        df = frame.to_polars()
-        if df.height:
-            parts.append(df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True)
-                         .select(pl.lit(status).alias("status"), *key, pl.col(PROVENANCE).alias("provenance")))
-    if not parts:
-        return pl.DataFrame(schema={"status": pl.String, **{c: pl.String for c in key}, "provenance": pl.String})
-    rows = pl.concat(parts, how="vertical_relaxed")
-    if explanation is not None:
-        why = explanation.frame.select(["status", *key, pl.col("summary").alias("reason"),
-                                        pl.col("group").alias("reason_group")])
-        rows = rows.join(why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left",
-                         maintain_order="left")
-    return rows
+from .output import Progress, counts_text, echo, format_choice, print_json, print_table
 
 
 @cli.command()
 @click.argument("feature")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Say why each sample is added, changed or removed.")
 @click.pass_obj
 def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
@@ -62,9 +42,9 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
                  "--dry-run shows what an import would change)")
         inc = project.store.resolve_update(feature)
         ex = project.store.explain(feature, inc) if explain else None
-    rows = _samples(inc, ex)
+    rows = review.pending_samples(inc, ex)
     counts = inc.counts
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         columns = ["status", *inc.key, "provenance"] + (["reason", "reason_group"] if ex is not None else [])
         samples = rows.select(jsontext.obj(rows, columns)).to_series() if rows.height else pl.Series([], dtype=pl.String)
         items: list = [("feature", feature), ("key", list(inc.key)), ("counts", counts),
@@ -77,7 +57,7 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
         sys.stdout.flush()
         jsontext.write_document(items)
         return
-    if fmt == "csv":
+    if fmt == OutputFormat.CSV:
         columns = ["status", *inc.key, "provenance"] + (["reason_group", "reason"] if explain else [])
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -130,7 +110,7 @@ def _typed_ids(project, feature: str, ids: list[dict]) -> list[dict]:
     return out
 
 
-ACTIONS = {"recompute": "--recompute", "accept": "--accept", "delete_removed": "--delete-removed"}
+ACTIONS = {AuditAction.RECOMPUTE: "--recompute", AuditAction.ACCEPT: "--accept", AuditAction.DELETE_REMOVED: "--delete-removed"}
 
 
 @cli.command()
@@ -166,7 +146,8 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
       metaxy-tui approve video/face_detection --recompute --all --ray-address ray://head:10001 --yes
     """
     ctx: Context = click_ctx.obj
-    chosen = [a for a, on in (("recompute", recompute), ("accept", accept), ("delete_removed", delete_removed)) if on]
+    chosen = [a for a, on in ((AuditAction.RECOMPUTE, recompute), (AuditAction.ACCEPT, accept),
+                              (AuditAction.DELETE_REMOVED, delete_removed)) if on]
     if more_ids and not ids:
         fail(f"unexpected arguments {' '.join(more_ids)} (ids go after --ids)", code=2)
     ids = ids + more_ids
@@ -196,18 +177,18 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
             n = len(keys)
         else:
             counts = project.store.pending_counts(feature)
-            n = counts["removed"] if action == "delete_removed" else counts["added"] + counts["changed"]
+            n = counts["removed"] if action == AuditAction.DELETE_REMOVED else counts["added"] + counts["changed"]
         if not yes:
             downstream = project.graph.plan().downstream_closure(feature)
             _confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
                      + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "") + "?")
-        if action == "recompute":
+        if action == AuditAction.RECOMPUTE:
             on = f" on {runner.name}" if runner.name != DEFAULT_EXECUTOR else ""
             with Progress(f"recompute {feature}{on}", n) as bar:
                 result = review.recompute(project, feature, keys, batch_size=batch_size, executor=runner,
                                           progress=lambda d, t: bar.update(d, t))
             _ran_on(runner)
-        elif action == "accept":
+        elif action == AuditAction.ACCEPT:
             result = review.accept(project, feature, keys)
         else:
             result = review.delete_removed(project, feature, keys)
@@ -250,11 +231,11 @@ def _check_pending(project, feature: str, action: str, keys: list[dict]) -> None
     """Ids that are not pending for this action are an error, not silently nothing."""
     inc = project.store.resolve_update(feature)
     key = list(inc.key)
-    frames = [inc.removed] if action == "delete_removed" else [inc.added, inc.changed]
+    frames = [inc.removed] if action == AuditAction.DELETE_REMOVED else [inc.added, inc.changed]
     pending = {tuple(r) for f in frames if len(f) for r in f.to_polars().select(key).iter_rows()}
     missing = [k for k in keys if tuple(k[c] for c in key) not in pending]
     if missing:
-        what = "removed" if action == "delete_removed" else "added or changed"
+        what = "removed" if action == AuditAction.DELETE_REMOVED else "added or changed"
         fail(f"not {what} in {feature}: " + review.ids_text(missing) + " (see metaxy-tui resolve " + feature + ")")
 
 
@@ -312,7 +293,7 @@ def parse_since(text: str) -> int:
 @cli.command()
 @click.option("--feature", help="Only this feature's entries.")
 @click.option("--since", "since", metavar="WHEN", help="Only entries since WHEN: 2h, 7d, or 2026-11-30T12:00.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON), default="table", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many entries (newest first).")
 @click.pass_obj
 def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limit: int | None) -> None:
@@ -331,7 +312,7 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
 
             raise UnknownFeatureError(feature, sorted(set(project.graph.keys) | set(project.stored_graph.keys)))
         log = review.audit_log(project, feature=feature, since_us=since_us, limit=limit)
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         print_json([r | {"at": r["at"].isoformat(), "ids": json.loads(r["ids"])} for r in log.iter_rows(named=True)])
         return
     print_table(["time", "user", "action", "feature", "version", "samples", "seconds", "outcome"],

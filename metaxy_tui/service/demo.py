@@ -2,67 +2,28 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-import sqlite3
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 from ..config import default_store_path
-from ..errors import StoreError
-from ..graph import FeatureGraph
-from ..store.schema import readonly_uri
-from ..store.sqlite_store import SQLiteMetadataStore
+from ..errors import MetaxyError, StoreError
+from ..store import SQLiteMetadataStore
+from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
 from .project import Project
-
-DEMO_PROJECT = "video_demo"
-
-
-def demo_dir() -> Path:
-    """The demo project: metaxy_tui/sample_data/video_demo in an installed wheel (setup.py maps
-    sample_data/ there), sample_data/video_demo at the top of a source checkout or editable install."""
-    package = Path(__file__).resolve().parents[1]
-    for base in (package / "sample_data", package.parent / "sample_data"):
-        if (base / DEMO_PROJECT / "metaxy.toml").is_file():
-            return base / DEMO_PROJECT
-    raise StoreError(f"the demo project is missing from this installation of metaxy-tui (looked in "
-                     f"{package / 'sample_data'}): reinstall metaxy-tui")
 
 
 def default_demo_path() -> Path:
     return default_store_path().with_name("demo.db")
 
 
-def load_demo_modules() -> tuple[FeatureGraph, ModuleType]:
-    """Import the demo's features into a graph of their own; returns (graph, pipeline module)."""
-    folder = str(demo_dir())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    if "video_demo.features" in sys.modules:
-        features = sys.modules["video_demo.features"]
-        graph = features.Video.graph()
-    else:
-        graph = FeatureGraph()
-        with graph.use():
-            features = importlib.import_module("video_demo.features")
-    with graph.use():
-        pipeline = importlib.import_module("video_demo.pipeline")
-    for key, fn in pipeline.COMPUTE.items():  # also when the features module was reloaded since
-        graph.computes.setdefault(key, fn)
-    return graph, pipeline
-
-
 def _is_demo_store(path: Path) -> bool:
+    """Whether the file is a store that recorded the demo project (read-only: a file of another
+    program is refused before anything in it is touched)."""
     try:
-        conn = sqlite3.connect(readonly_uri(path), uri=True)
-        try:
-            row = conn.execute("SELECT count(*) FROM _metaxy_snapshots WHERE project = ?", (DEMO_PROJECT,)).fetchone()
-            return bool(row and row[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        with SQLiteMetadataStore(path).open("r") as store:
+            return any(s["project"] == DEMO_PROJECT for s in store.snapshots())
+    except MetaxyError:
         return False
 
 
@@ -96,3 +57,7 @@ def open_demo_project(path: str | os.PathLike) -> Project:
 def demo_compute_functions() -> dict:
     _, pipeline = load_demo_modules()
     return dict(pipeline.COMPUTE)
+
+
+# the demo's code (demo_code.py) is part of what this module offers
+__all__ = ["DEMO_PROJECT", "build_demo", "default_demo_path", "demo_compute_functions", "demo_dir", "load_demo_modules", "open_demo_project"]

@@ -6,8 +6,8 @@ way (`ExportProcess`): a 1,000,000-row export then costs the TUI neither memory 
 peaks at 50-100 MB over its base) nor time on the UI thread's interpreter lock.
 `Exporter` runs a job in the current process (the child, tests, scripts).
 
-The view's query runs on a read-only connection and is streamed in batches, so memory
-stays flat at any size. The file is written under a hidden partial name and moved into
+The view's rows come from the store's sample pages (`export_rows`, a connection of their
+own) in batches, so memory stays flat at any size. The file is written under a hidden partial name and moved into
 place only when complete: a cancelled or failed export leaves nothing behind. Columns carry
 Metaxy's names (`metaxy_provenance_by_field.<field>`, `metaxy_created_at`, ...).
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,11 +28,12 @@ from pathlib import Path
 
 from ..columns import CREATED_AT, DATA_VERSION, FEATURE_VERSION, PROVENANCE, UPDATED_AT
 from ..definition import FeatureDefinition
+from ..errors import StoreError
 from ..graph import FeatureGraph
-from ..store.codec import DATETIME_FORMAT
-from ..store.schema import table_columns
-from .samples import (Interrupted, SampleColumn, ViewQuery, ViewSpec, feature_columns, feature_version_names,
-                      open_readonly, table_location)
+from ..store import store_at
+from ..store.interface import SamplePages
+from ..store.pages import STORED_DATETIME_FORMAT as DATETIME_FORMAT
+from .samples import Interrupted, SampleColumn, ViewSpec
 
 FORMATS = ("csv", "parquet", "json")
 BATCH_ROWS = 2_000  # fetched faster and kept memory lower than 20,000 (measured)
@@ -146,13 +146,13 @@ class Exporter:
         self.format = job.format
         self.batch_rows = batch_rows
         self._cancelled = threading.Event()
-        self._conn: sqlite3.Connection | None = None
+        self._pages: SamplePages | None = None
 
     def cancel(self) -> None:
         self._cancelled.set()
-        conn = self._conn
-        if conn is not None:
-            conn.interrupt()
+        pages = self._pages
+        if pages is not None:
+            pages.interrupt()
 
     @property
     def cancelled(self) -> bool:
@@ -165,43 +165,26 @@ class Exporter:
         partial = _partial(self.target)
         definition = FeatureDefinition.from_dict(self.job.definition)
         try:
-            with closing(open_readonly(self.job.store_path)) as conn:
-                self._conn = conn
+            with closing(store_at(self.job.store_path).sample_pages()) as pages:
+                self._pages = pages
                 if self.cancelled:
                     raise Interrupted()
-                table, fv_id = table_location(conn, definition.name, self.job.feature_version)
-                stored = table_columns(conn, table) if table else []
-                columns = feature_columns(definition, stored)
-                fv_names = feature_version_names(conn, definition.name)
-                query = (ViewQuery.build(self.job.spec, columns, definition.id_columns, table, fv_id, set(stored))
-                         if table is not None and fv_id is not None else None)
-                if total is None:
-                    total = conn.execute(query.count_sql(), query.params).fetchone()[0] if query else 0
-                n = _Writer(partial, self.format, columns, fv_names).write(
-                    self._batches(conn, query), progress, total, self._cancelled)
+                rows = pages.export_rows(definition, self.job.feature_version, self.job.spec,
+                                         batch_rows=self.batch_rows, total=total)
+                n = _Writer(partial, self.format, rows.columns, rows.fv_names).write(
+                    self._batches(rows.batches), progress, rows.total, self._cancelled)
             os.replace(partial, self.target)
-        except sqlite3.OperationalError as e:
-            partial.unlink(missing_ok=True)
-            if "interrupt" in str(e):
-                raise Interrupted() from None
-            raise
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         finally:
-            self._conn = None
+            self._pages = None
         return ExportResult(self.target, self.format, n, time.perf_counter() - start)
 
-    def _batches(self, conn: sqlite3.Connection, query: ViewQuery | None):
-        if query is None:
-            return
-        cur = conn.execute(query.sql(), query.params)
-        while True:
+    def _batches(self, batches):
+        for rows in batches:
             if self.cancelled:
                 raise Interrupted()
-            rows = cur.fetchmany(self.batch_rows)
-            if not rows:
-                return
             yield rows
 
 
@@ -283,7 +266,7 @@ def _child_main() -> int:
         r = exporter.run(progress, request.get("total"))
     except Interrupted:
         return _CANCELLED
-    except (ValueError, OSError, sqlite3.Error) as e:
+    except (ValueError, OSError, StoreError) as e:
         print(f"error {type(e).__name__}: {e}", flush=True)
         return 1
     print("result " + json.dumps({"path": str(r.path), "format": r.format, "rows": r.rows, "seconds": r.seconds,

@@ -70,7 +70,6 @@ def mermaid_diff(old: FeatureGraph, new: FeatureGraph, changes: list, *, title: 
     for key in keys:
         change = status.get(key)
         fp = (new_plan[key] if new_plan is not None and key in new_plan.features else old_plan[key])  # type: ignore[index]
-        old_fp = old_plan[key] if old_plan is not None and key in old_plan.features else None
         if change is not None and change.change == "changed" and change.version_changed:
             version = f'<font color="red">{change.old_version[:8]}</font> → <font color="green">{change.new_version[:8]}</font>'
         else:

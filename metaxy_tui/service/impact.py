@@ -27,6 +27,7 @@ from ..errors import MetaxyError
 from ..explain import SampleReason
 from ..graph import FeatureGraph, GraphPlan
 from ..graph_diff import FeatureChange, diff_graphs
+from ..vocabulary import IncrementStatus, ReasonKind
 from .project import Project
 from .samples import format_ids
 
@@ -288,11 +289,11 @@ def sample_moves(project: Project, feature: str, reasons: list[SampleReason]) ->
     every = sorted(plan.field_parents)
     out = []
     for r in reasons:
-        if r.status not in ("added", "changed"):
+        if r.status not in (IncrementStatus.ADDED, IncrementStatus.CHANGED):
             continue
-        if r.status == "changed" and r.fields:
+        if r.status == IncrementStatus.CHANGED and r.fields:
             moved = {by_name.get(m.field, m.field) for m in r.fields}
-        elif r.kind == "feature_version" and r.definition:
+        elif r.kind == ReasonKind.FEATURE_VERSION and r.definition:
             moved = {by_name.get(d.field, d.field) for d in r.definition}
         else:
             moved = set(every)

@@ -6,6 +6,7 @@ file opened on its own is read with the graph snapshot recorded inside it.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +14,17 @@ from pathlib import Path
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
+from ..store import MetadataStore, SQLiteMetadataStore
 from ..store.postgres import PostgreSQLMetadataStore
 from ..store.postgres.connection import is_postgres_url
-from ..store.sqlite_store import SQLiteMetadataStore
+from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Project:
-    store: SQLiteMetadataStore
+    store: MetadataStore
     graph: FeatureGraph  # what everything is resolved with
     code_graph: FeatureGraph | None  # the project's code, when it was loaded
     stored_graph: FeatureGraph  # the latest snapshot recorded in the store
@@ -58,15 +62,11 @@ class Project:
             self.store.use_graph(self.graph)
 
 
-def _is_bundled_demo(store: SQLiteMetadataStore) -> bool:
-    from .demo import DEMO_PROJECT
-
+def _is_bundled_demo(store: MetadataStore) -> bool:
     snapshots = store.snapshots()
     if not snapshots or snapshots[-1]["project"] != DEMO_PROJECT:
         return False
     try:
-        from .demo import demo_dir
-
         demo_dir()
     except StoreError:
         return False
@@ -78,10 +78,9 @@ def _hash_settings(cfg: MetaxyConfig | None, store: str | None) -> tuple:
     if cfg is None:
         return ()
     try:
-        algorithm, truncation = cfg.get_store(store)._requested
+        return cfg.hash_settings(store)
     except ConfigError:
         return ()
-    return (algorithm, truncation)
 
 
 def open_project(*, config: str | os.PathLike | None = None, store: str | None = None,
@@ -158,8 +157,6 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     demo = False
     if code_graph is None and cfg is None and _is_bundled_demo(s):
         # the demo store that `metaxy-tui demo` built: its code ships with metaxy-tui
-        from .demo import load_demo_modules
-
         code_graph, _ = load_demo_modules()
         source += " (demo)"
         demo = True
@@ -170,6 +167,7 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         s.push_graph(code_graph)
         stored = s.stored_graph()
     project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)
-    if s._mode == "r":
+    if not s.writable:
         project.notes.append("opened read-only")
+    log.info("opened %s: %d features, %s", source, len(graph), "read-write" if s.writable else "read-only")
     return project

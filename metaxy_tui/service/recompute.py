@@ -25,8 +25,8 @@ from ..executors import Batch, BatchResult, ComputeTask, Executor, ExecutorUnava
 from ..executors.local import LocalExecutor
 from ..graph import FeaturePlan
 from .project import Project
-from .review import (DEFAULT_BATCH, ActionResult, Cancelled, Progress, _added_or_changed, _audit,
-                     _leftover_children, ids_text)
+from .actions import (DEFAULT_BATCH, ActionResult, Cancelled, Progress, _added_or_changed, _audit,
+                      _leftover_children, ids_text)
 
 FAILING_SHOWN = 50  # failing sample ids written into the audit entry's detail
 

@@ -11,7 +11,7 @@ compared, field by field, with what its live upstream gives now (the same comput
 resolve_update, for that one key), so "stale: faces moved" or "orphaned" says what resolve
 would report. Costs stay bounded: each link lists a page of samples (`limit`, in id order;
 `more_samples` reads the next page by keyset) and counts the rest, a walk stops after
-`budget` samples, and every lookup is one indexed query (store/trace_queries.py).
+`budget` samples, and every lookup is one indexed query (store/sqlite/lookups.py).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from typing import Any
 
 from ..errors import UnknownFeatureError, UnknownSampleError
 from ..graph import FeaturePlan
-from ..store.trace_queries import StoredSample
+from ..store.records import StoredSample
 from .detail import SampleRef
 from .project import Project
 from .samples import format_ids
+from ..vocabulary import LineageKind
 
 DEFAULT_LIMIT = 10  # samples listed per link; the rest are counted
 NODE_BUDGET = 2_000  # samples in one trace, at most
@@ -109,10 +110,10 @@ class TraceLink:
     @property
     def relation(self) -> str:
         if self.direction == "upstream":
-            return {"identity": "the same sample upstream", "aggregation": "the members of its group",
-                    "expansion": "its parent"}[self.kind]
-        return {"identity": "the same sample downstream", "aggregation": "the group it belongs to",
-                "expansion": "its children"}[self.kind]
+            return {LineageKind.IDENTITY: "the same sample upstream", LineageKind.AGGREGATION: "the members of its group",
+                    LineageKind.EXPANSION: "its parent"}[self.kind]
+        return {LineageKind.IDENTITY: "the same sample downstream", LineageKind.AGGREGATION: "the group it belongs to",
+                LineageKind.EXPANSION: "its children"}[self.kind]
 
     @property
     def more(self) -> int:
@@ -259,7 +260,7 @@ class Walker:
         missing = [c for c, v in link.on.items() if v is None]
         if missing:
             link.note = ("no value for " + ", ".join(missing)
-                         + (": it belongs to no group" if link.kind == "aggregation" and link.direction == "downstream"
+                         + (": it belongs to no group" if link.kind == LineageKind.AGGREGATION and link.direction == "downstream"
                             else ""))
             return link
         page = self.project.store.linked_samples(link.feature, link.on, limit=self.limit)

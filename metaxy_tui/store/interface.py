@@ -14,13 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import polars as pl
 
 from ..frames import Increment
-from ..graph import FeatureGraph, FeaturePlan
+from ..graph import DepPlan, FeatureGraph, FeaturePlan, GraphPlan
 from ..hashing import Hasher
+from .pages import PAGE_SIZE, SampleColumn, SampleView, ViewSpec
+from .records import ExportRows, HistoryEntry, LinkedRow, StoredRow
+
+if TYPE_CHECKING:
+    from ..explain.model import Explanation
 
 Transaction = Any  # an implementation's handle on its open write transaction
 Within = Callable[[Transaction], None]
@@ -41,7 +46,7 @@ class MetadataStore(Protocol):
         Refuses a target that is not a store of ours (or a newer layout) before touching it."""
 
     def close(self) -> None: ...
-    def __enter__(self) -> "MetadataStore": ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
 
     @property
@@ -89,11 +94,16 @@ class MetadataStore(Protocol):
 
     def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
                       feature_version: str | None = None, all_feature_versions: bool = False,
-                      include_history: bool = False, include_deleted: bool = False, **metaxy: Any) -> pl.DataFrame:
-        """The feature's latest rows under its current version (SPEC 5), as a polars frame."""
+                      include_history: bool = False, include_deleted: bool = False,
+                      current_only: bool | None = None, latest_only: bool | None = None,
+                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
+                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> pl.DataFrame:
+        """The feature's latest rows under its current version (SPEC 5), as a polars frame; the
+        keywords from current_only on are Metaxy's names for the same choices."""
 
     def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
-                        within: Within | None = None, **metaxy: Any) -> int:
+                        with_feature_history: bool = False, with_sample_history: bool = False,
+                        within: Within | None = None) -> int:
         """Delete samples of the current feature version in one transaction; the number of
         visible samples deleted."""
 
@@ -117,8 +127,23 @@ class MetadataStore(Protocol):
         """The last write id this store's latest resolve_update of `feature` saw: a recompute
         passes it as `inputs_as_of`, so explanations know what the rows were computed from."""
 
-    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False) -> Any:
-        """Why each sample of the increment is added, changed or removed (an Explanation)."""
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False) -> "Explanation":
+        """Why each sample of the increment is added, changed or removed. Implementations call
+        `metaxy_tui.explain.explain(self, ...)`, which works over `resolve_plan`, `resolve_keys`
+        and `history()` alone."""
+
+    def resolve_plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        """The graph resolve_update uses (`effective_graph` of `graph(feature)`) and the feature's
+        plan in it; UnknownFeatureError for a feature the graph lacks."""
+
+    def resolve_keys(self, feature: Any) -> tuple[Increment, pl.DataFrame]:
+        """resolve_update by key only: one row per pending sample (key columns, provenance by field,
+        provenance; removed keys with their stored provenance), no member or pass-through columns;
+        and the feature's current rows it compared with (key, one `metaxy_provenance_by_field.<f>`
+        column per field, and WRITE_ID), from the same committed state. Sets resolved_as_of."""
+
+    def history(self) -> "HistoryReads":
+        """The reads explanations make (what rows were, and what changed since a write)."""
 
     # ----- one sample and its links (trace, sample detail) --------------------------------------
     def parse_ids(self, feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
@@ -147,6 +172,11 @@ class MetadataStore(Protocol):
     def consistent_reads(self) -> AbstractContextManager[None]:
         """Lookups inside see one committed state of the store."""
 
+    # ----- the samples table ----------------------------------------------------------------------
+    def sample_pages(self, graph: FeatureGraph | None = None, *, page_size: int = PAGE_SIZE) -> "SamplePages":
+        """Pages of current samples read with `graph` (default: the store's), on a connection of
+        their own: a long resolve elsewhere never blocks them. The store need not be open."""
+
     # ----- the audit log ------------------------------------------------------------------------
     def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
                      duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
@@ -165,6 +195,119 @@ class MetadataStore(Protocol):
     def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
                   limit: int | None = None) -> pl.DataFrame:
         """Entries, newest first (README: the audit log's columns)."""
+
+
+class SamplePages(Protocol):
+    """The samples table's reads (store/pages.py says what a view is): worker threads only, one
+    request at a time per view; `interrupt()` may come from any thread and makes the running
+    request raise Interrupted. A request for a view that another `open_view` replaced raises
+    StaleView. A failing read raises PageReadError (a StoreError) with the store's message.
+
+    Rows are `(row handle, *one value per view column)` with values as the store holds them
+    (SQLite: ISO text for datetimes, 0/1 for booleans); the "feature version" column holds the
+    store's version ids (`view.fv_names` names them). Positions count from 0.
+    """
+
+    page_size: int
+
+    def plan(self, feature: str) -> FeaturePlan:
+        """The feature's plan in the pages' graph, with the columns the store recorded from the data."""
+
+    def columns(self, feature: str) -> list[SampleColumn]: ...
+
+    def open_view(self, spec: ViewSpec, *, count: bool = True) -> SampleView:
+        """Build the view: its columns (user columns in the stored table's order), its count (None
+        for an index-order view opened with count=False), and a note saying why it is empty.
+        Pages of an index-order view (no filter; sorted by the ids or by nothing) must cost about
+        the same at any depth (keyset from a neighbouring page); other views may be materialised
+        once, here (cancellable)."""
+
+    def count(self, view: SampleView) -> SampleView:
+        """The view with its count (and its empty note)."""
+
+    def page(self, view: SampleView, index: int) -> list[tuple]:
+        """Rows `index * page_size` onwards, at most page_size of them."""
+
+    def position_of(self, view: SampleView, ids: dict[str, Any]) -> int | None:
+        """The position of the current sample with these id values, None when the view lacks it;
+        ValueError when an id column is missing."""
+
+    def jump_to(self, view: SampleView, ids: dict[str, Any]) -> int | None: ...
+
+    def position_of_rowid(self, view: SampleView, rowid: int) -> int | None:
+        """Where the row with this handle is in the view (a cursor kept across a re-sort)."""
+
+    def sample_row(self, plan: FeaturePlan, ids: dict[str, Any]) -> StoredRow | None:
+        """The sample's latest row under the current feature version (a tombstone when soft-deleted),
+        else its most recently written row of any version; None if no row of the ids was stored."""
+
+    def sample_history(self, plan: FeaturePlan, ids: dict[str, Any], limit: int) -> tuple[list[HistoryEntry], int]:
+        """The latest `limit` stored rows of the ids (every version, superseded rows, tombstones),
+        oldest first, and how many there are."""
+
+    def linked_rows(self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str],
+                    limit: int) -> tuple[list[LinkedRow], int, str]:
+        """Current rows whose columns equal `match`, in id order (at most `limit`), how many match,
+        and a note when none do ("no stored samples yet", "no column x", "no current sample ...")."""
+
+    def export_rows(self, definition: Any, feature_version: str, spec: ViewSpec, *, batch_rows: int,
+                    total: int | None = None) -> ExportRows:
+        """The view's rows (read with `definition` at `feature_version`) in batches, memory flat at
+        any size; `total` counts them unless given."""
+
+    def interrupt(self) -> None:
+        """Cancel the request running now; safe from any thread."""
+
+    def close(self) -> None: ...
+
+
+class HistoryReads(Protocol):
+    """What explanations read besides the increment: the stored rows as they were, and the upstream
+    rows that changed since a write. Write ids (WRITE_ID, AS_OF, THEN_WRITE, THEN_UNTIL; see
+    store/records.py) are the store's, growing with every write; a frame's feature columns carry
+    the downstream names and polars types of `plan`. Implementations read in bulk: their cost
+    follows what changed since, not the size of the store.
+    """
+
+    def writes_as_of(self, feature: str) -> pl.DataFrame:
+        """Every write of the feature: WRITE_ID and AS_OF (its rows' upstream state; the write's own
+        id when it recorded none)."""
+
+    def with_as_of(self, plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+        """`rows` (key, provenance by field, WRITE_ID) with AS_OF in place of WRITE_ID."""
+
+    def current_rows(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        """The feature's live rows for `keys` (key columns): key, `metaxy_provenance_by_field.<f>`
+        per field and AS_OF; one row per key (an expansion: its first child)."""
+
+    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(then, now) rows of the dep's upstream (current feature version) that may differ from
+        what a sample computed as of any write >= `since` saw. then: rows superseded after `since`
+        (THEN_WRITE the write that stored them, THEN_UNTIL the one that replaced them); now: live
+        rows written after `since` (THEN_WRITE). Columns: the dep's `on` and upstream id columns
+        (downstream names), and `__v:<field>`, the data version of each of `fields`. `keys` (the
+        `on` columns) keeps only those groups."""
+
+    def first_as_of(self, feature: str) -> int | None:
+        """The upstream state (AS_OF) of the feature's first write; None if it was never written."""
+
+    def latest_any_version(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        """For `keys` (key columns), each latest row under any feature version: key, FV_ID,
+        `metaxy_deleted_at`, WRITE_ID."""
+
+    def feature_version_id(self, feature: str, feature_version: str) -> int | None:
+        """The store's id of a feature version (what FV_ID holds); None if nothing was stored under it."""
+
+    def alive_in_other_versions(self, gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
+        """The `on` values among `keys` that the dep's upstream still has live rows for under
+        another feature version than its current one."""
+
+    def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
+        """Live rows of an aggregation's upstream whose `on` value is null (they join no group)."""
+
+    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+        """The recorded graph snapshot a feature version was first stored under."""
 
 
 def iter_protocol_methods() -> Iterator[str]:

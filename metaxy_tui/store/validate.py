@@ -205,7 +205,7 @@ def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, dedupe_ident
     definition = plan.definition
     fields = definition.field_keys
     problems = Problems()
-    # columns the class does not annotate join `definition` first (store/frame_columns.py)
+    # columns the class does not annotate join `definition` first (store/sqlite/frame_columns.py)
     allowed = set(definition.columns) | set(SYSTEM_COLUMNS)
     unknown = [c for c in df.columns if c not in allowed]
     for c in unknown:

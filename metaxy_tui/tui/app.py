@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from ..errors import MetaxyError
+from ..service.demo import build_demo, default_demo_path, open_demo_project
 from ..service.project import Project
 from .screens.browser import BrowserScreen
+from .messages import TraceRequested
 from .screens.help import HelpScreen
+from .screens.trace import TraceScreen
 
 
 class MetaxyApp(App[None]):
@@ -40,11 +45,15 @@ class MetaxyApp(App[None]):
         seen: dict[str, str] = {}
         for key, binding in [(b.key, b) for b in self.BINDINGS if isinstance(b, Binding)]:
             seen.setdefault(binding.key_display or key, binding.description)
-        for (_, binding, enabled, _tooltip) in self.screen.active_bindings.values():
+        for (_, binding, _enabled, _tooltip) in self.screen.active_bindings.values():
             if binding.description:
                 seen.setdefault(binding.key_display or binding.key, binding.description)
         seen.setdefault("ctrl+p", "Command palette: every action by name")
         self.push_screen(HelpScreen(sorted(seen.items())))
+
+    @on(TraceRequested)
+    def _open_trace(self, message: TraceRequested) -> None:
+        self.push_screen(TraceScreen(message.project, message.feature, message.ids))
 
     def switch_project(self, project: Project) -> None:
         """Open another project in place of the current one."""
@@ -54,10 +63,19 @@ class MetaxyApp(App[None]):
         if old is not project:
             old.close()
 
+    # ----- the demo (d on an empty store) ----------------------------------------------------
     def action_open_demo(self) -> None:
-        from .demo_action import open_demo
+        self.notify("Building the demo store…", timeout=3)
+        self.run_worker(self._build_demo, thread=True, exclusive=True, group="demo", name="demo")
 
-        open_demo(self)
+    def _build_demo(self) -> None:
+        try:
+            path = build_demo(default_demo_path())
+            project = open_demo_project(path)
+        except MetaxyError as e:
+            self.call_from_thread(self.notify, f"Could not build the demo: {e}", severity="error")
+            return
+        self.call_from_thread(self.switch_project, project)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

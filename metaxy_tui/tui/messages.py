@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from ..service.project import Project
 from ..service.status import FeatureStatus
 
 
@@ -35,3 +36,13 @@ class StoreChanged(Message):
     """Something wrote to the store: statuses, tables and badges must refresh."""
 
     features: tuple[str, ...] = ()
+
+
+@dataclass
+class TraceRequested(Message):
+    """Open the trace of a sample (t on a sample's detail): the app opens it, so that the detail and
+    the trace, which each open the other, need not import each other."""
+
+    project: Project
+    feature: str
+    ids: dict

@@ -23,7 +23,7 @@ import pytest
 
 import metaxy_tui as mx
 from metaxy_tui.service.status import iter_statuses
-from metaxy_tui.store import reader as reader_module
+from metaxy_tui.store.sqlite import reader as reader_module
 from tests.reliability.helpers import integrity
 
 HERE = Path(__file__).resolve().parent
@@ -313,7 +313,7 @@ def test_processes_creating_the_same_file_at_once(tmp_path):
 
 def test_a_store_created_during_the_format_check_is_recognised(tmp_path, monkeypatch):
     """Deterministic form of the race above: another connection creates the store between the check's reads."""
-    from metaxy_tui.store import schema
+    from metaxy_tui.store.sqlite import schema
 
     graph = wc.build_graph()
     path = tmp_path / "fresh.db"
@@ -370,7 +370,7 @@ import os, sys
 sys.path.insert(0, {here!r})
 import writer_child as wc
 import metaxy_tui as mx
-from metaxy_tui.store import reader
+from metaxy_tui.store.sqlite import reader
 reader.ADBC_MIN_ROWS = 1000  # a quicker repro; at the real threshold (120,000 rows) the same happens
 path = {path!r}
 g = wc.build_graph()
@@ -418,7 +418,7 @@ def test_resolve_sees_one_commit_while_another_process_writes(tmp_path, monkeypa
     hook = "_run" if hasattr(reader_module.Reader, "_run") else "_fetch"
     original = getattr(reader_module.Reader, hook, None)
     if original is None:
-        pytest.skip("store/reader.py has no Reader._run to run a write between a resolve's reads")
+        pytest.skip("store/sqlite/reader.py has no Reader._run to run a write between a resolve's reads")
 
     def run(self, q, *args, **kwargs):
         df = original(self, q, *args, **kwargs)

@@ -211,7 +211,7 @@ def in_flight(mode: str, journal: list[list[str]], found: dict, candidates: set)
 
 def check_root(path: Path, journal, graph) -> None:
     d = last(journal, "done")
-    done = set(range(0, (d if d is not None else -1) + 1))
+    done = set(range((d if d is not None else -1) + 1))
     nxt = (d if d is not None else -1) + 1
     with open_read(path, graph) as store:
         df = store.read_metadata(wc.ITEM, include_deleted=True)
@@ -451,7 +451,7 @@ import os, signal, sys
 sys.path.insert(0, {here!r})
 import writer_child as wc
 import metaxy_tui as mx
-from metaxy_tui.store import schema
+from metaxy_tui.store.sqlite import schema
 
 original = schema.check_or_initialise
 

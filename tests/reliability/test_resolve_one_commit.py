@@ -1,15 +1,15 @@
 """A commit landing in the middle of a resolve never shows up as a mix of two commits.
 
 A writer process (commit_child.py) commits exactly when the test tells it to, and the test
-tells it to from inside a resolve, at the points where store/resolve.py and store/reader.py
+tells it to from inside a resolve, at the points where store/sqlite/resolve.py and store/sqlite/reader.py
 must notice it:
 
 - between resolve_update's two phases (the lean phase, keys and provenance of the pending
   samples, then the wide upstream rows of those samples), with work pending for a feature of
-  every lineage kind. Without store/resolve.py's retry a row came back with its note from the
+  every lineage kind. Without store/sqlite/resolve.py's retry a row came back with its note from the
   new commit and its provenance from the old one.
 - between the reads of one batch that the reader runs on threads with connections of their
-  own (store/reader.py's `frames`), each part of a table on its own: without the reader's
+  own (store/sqlite/reader.py's `frames`), each part of a table on its own: without the reader's
   retry one part shows a commit's old rows and the next its new ones.
 
 Every answer must equal, whole, the answer of a quiet store at one of the commits it ran
@@ -29,7 +29,7 @@ import polars as pl
 import pytest
 
 import metaxy_tui as mx
-from metaxy_tui.store import reader as reader_module
+from metaxy_tui.store.sqlite import reader as reader_module
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -136,7 +136,7 @@ def assert_one_commit(got: dict, refs: list[dict], key: list[str]) -> None:
         + "\n".join(mixed_keys(got, refs, key)[:10]))
 
 
-# ----- between resolve_update's phases (store/resolve.py) -------------------------------------------
+# ----- between resolve_update's phases (store/sqlite/resolve.py) -------------------------------------------
 
 @pytest.mark.parametrize("feature", cc.DERIVED)
 @pytest.mark.parametrize("commits", [1, 20], ids=["one commit between the phases", "a commit after every read"])
@@ -183,7 +183,7 @@ def test_a_commit_between_resolve_phases_never_mixes_two_commits(feature, commit
         quiet.close()
 
 
-# ----- between the parallel reads of one batch (store/reader.py) --------------------------------------
+# ----- between the parallel reads of one batch (store/sqlite/reader.py) --------------------------------------
 
 def pending_counts(store):
     return store.pending_counts(cc.COPY)

@@ -6,7 +6,7 @@ import sqlite3
 
 from metaxy_tui.service import review
 from metaxy_tui.service.demo import open_demo_project
-from metaxy_tui.store.sqlite_store import SQLiteMetadataStore
+from metaxy_tui.store import SQLiteMetadataStore
 
 
 def columns(path) -> list[str]:

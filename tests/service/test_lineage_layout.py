@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import metaxy_tui as mx
 from metaxy_tui.service.demo import load_demo_modules
-from metaxy_tui.service.lineage_layout import (
+from metaxy_tui.service.lineage import (
     FIELDS_TOP,
     MAX_BOX_WIDTH,
     TAGS,

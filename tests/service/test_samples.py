@@ -1,4 +1,4 @@
-"""SamplePager (paging, sorting, filtering, finding ids) and the export of a view."""
+"""The sample pages (paging, sorting, filtering, finding ids) and the export of a view."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from metaxy_tui.columns import ColumnType
 from metaxy_tui.service.export import (ExportJob, ExportProcess, Exporter, default_export_path, export_name,
                                        format_of)
 from metaxy_tui.service.project import open_project
-from metaxy_tui.service.samples import (Interrupted, SamplePager, StaleView, ViewSpec, feature_columns,
+from metaxy_tui.service.samples import (Interrupted, SamplePages, StaleView, ViewSpec, feature_columns,
                                         format_time, format_value, iso_time, parse_ids)
 
 
@@ -64,8 +64,8 @@ def shop(graph, store_path):
     project.close()
 
 
-def pager_for(project, page_size: int = 200) -> SamplePager:
-    return SamplePager(project.path, project.graph, page_size=page_size)
+def pager_for(project, page_size: int = 200) -> SamplePages:
+    return project.store.sample_pages(project.graph, page_size=page_size)
 
 
 def column(view, rows, name):
@@ -278,7 +278,7 @@ def test_definition_change_hides_old_rows_and_says_why(graph, store_path):
     with g2.use():
         declare("2")
     project = open_project(db=store_path)
-    pager = SamplePager(project.path, g2)
+    pager = project.store.sample_pages(g2)
     view = pager.open_view(ViewSpec("shop/item"))
     assert view.count == 0
     assert "earlier versions" in view.note and "6" in view.note
@@ -290,7 +290,7 @@ def test_feature_without_table(graph, store_path):
         store.write("shop/item", items())
     project = open_project(db=store_path)
     project.graph = graph
-    view = SamplePager(project.path, graph).open_view(ViewSpec("shop/stock"))
+    view = project.store.sample_pages(graph).open_view(ViewSpec("shop/stock"))
     assert view.count == 0 and "no stored samples" in view.note
 
 

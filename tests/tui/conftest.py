@@ -29,8 +29,8 @@ def frozen_demo(tmp_path_factory):
     path = tmp_path_factory.mktemp("frozen") / "demo.db"
     clock = itertools.count(START_US, 1_000_000)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("metaxy_tui.store.codec.now_us", lambda: next(clock))
-        mp.setattr("metaxy_tui.store.sqlite_store.now_us", lambda: next(clock))
+        mp.setattr("metaxy_tui.store.sqlite.codec.now_us", lambda: next(clock))
+        mp.setattr("metaxy_tui.store.sqlite.store.now_us", lambda: next(clock))
         mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=0x5A3D1E))
         build_demo(path)
     return path

@@ -27,7 +27,7 @@ import metaxy_tui.tui as tui
 from metaxy_tui.service import review
 from metaxy_tui.service.demo import DEMO_PROJECT, load_demo_modules, open_demo_project
 from metaxy_tui.service.project import open_project
-from metaxy_tui.store.sqlite_store import SQLiteMetadataStore
+from metaxy_tui.store.sqlite.store import SQLiteMetadataStore
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.screens.audit import AuditScreen
 from metaxy_tui.tui.screens.browser import BrowserScreen
@@ -290,7 +290,7 @@ async def test_browser_a_opens_the_audit_log_and_escape_closes_it(demo_app):
 
 async def test_browser_d_builds_the_demo_and_opens_it(tmp_path, monkeypatch):
     target = tmp_path / "data" / "demo.db"
-    monkeypatch.setattr("metaxy_tui.tui.demo_action.default_demo_path", lambda: target)
+    monkeypatch.setattr("metaxy_tui.tui.app.default_demo_path", lambda: target)
     project = open_project(db=tmp_path / "empty.db")
     app = MetaxyApp(project)
     async with app.run_test() as pilot:

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 import metaxy_tui as mx
-from metaxy_tui.service import detail as detail_service
 from metaxy_tui.service import export as export_service
 from metaxy_tui.service import samples as samples_service
+from metaxy_tui.store.sqlite import pages as sqlite_pages
 from metaxy_tui.service.project import open_project
 from metaxy_tui.tui.app import MetaxyApp
 from metaxy_tui.tui.screens.sample_detail import SampleDetailScreen
@@ -75,8 +75,8 @@ async def test_samples_tab_shows_the_features_rows(app):
 
 async def test_the_view_loads_only_when_the_tab_shows(app, monkeypatch):
     opened = []
-    original = samples_service.SamplePager.open_view
-    monkeypatch.setattr(samples_service.SamplePager, "open_view",
+    original = sqlite_pages.SQLiteSamplePages.open_view
+    monkeypatch.setattr(sqlite_pages.SQLiteSamplePages, "open_view",
                         lambda self, spec, **kw: opened.append(spec.feature) or original(self, spec, **kw))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -425,7 +425,7 @@ async def test_reload_after_a_write(app):
 async def test_no_sql_on_the_ui_thread(app, monkeypatch, tmp_path):
     """Every connection the samples code opens refuses SQL from the UI (main) thread."""
     violations: list[str] = []
-    original = samples_service.open_readonly
+    original = sqlite_pages.open_readonly
 
     class Guarded:
         def __init__(self, conn):
@@ -444,8 +444,7 @@ async def test_no_sql_on_the_ui_thread(app, monkeypatch, tmp_path):
             violations.append("open")
         return Guarded(original(path))
 
-    for module in (samples_service, detail_service, export_service):
-        monkeypatch.setattr(module, "open_readonly", guarded_open)
+    monkeypatch.setattr(sqlite_pages, "open_readonly", guarded_open)  # the pages, the detail and exports read there
     async with app.run_test(size=SIZE) as pilot:
         panel, table = await open_samples(pilot, "video/chunk")
         await pilot.press("end", "home", "right", "right", "o", "o")

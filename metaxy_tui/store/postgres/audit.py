@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..codec import now_us
+from ..sqlite.codec import now_us
 
 if TYPE_CHECKING:
     from .reads import Reads

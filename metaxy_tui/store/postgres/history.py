@@ -14,8 +14,7 @@ import polars as pl
 
 from ...columns import DELETED_AT, ColumnType, dvbf_column, pbf_column
 from ...graph import DepPlan, FeaturePlan, GraphPlan
-from ...hashing import Hasher
-from ..history import AS_OF, THEN_UNTIL, THEN_WRITE
+from ..records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .codec import column_expr, text_expr
 from .layout import FV, SUPERSEDED, WRITE, q
 
@@ -162,8 +161,39 @@ def snapshot_of_version(store: "PostgreSQLMetadataStore", fv_id: int) -> dict | 
     return json.loads(rows[0][0]) if rows else None
 
 
-def resolve_keys(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher):
-    """The increment by key only and the feature's current rows (store/resolve.py's resolve_keys)."""
-    from . import resolve
+class PostgresHistory:
+    """The store interface's HistoryReads on a PostgreSQL store (the functions above)."""
 
-    return resolve.resolve_keys(store, gp, plan)
+    def __init__(self, store: "PostgreSQLMetadataStore"):
+        self.store = store
+
+    def writes_as_of(self, feature: str) -> pl.DataFrame:
+        return _writes_as_of(self.store, feature)
+
+    def with_as_of(self, plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+        return with_as_of(self.store, plan, rows)
+
+    def current_rows(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return current_rows(self.store, plan, keys)
+
+    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return upstream_changes(self.store, gp, d, since, fields, keys)
+
+    def first_as_of(self, feature: str) -> int | None:
+        return first_as_of(self.store, feature)
+
+    def latest_any_version(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return latest_any_version(self.store, plan, keys)
+
+    def feature_version_id(self, feature: str, feature_version: str) -> int | None:
+        return fv_id(self.store, feature, feature_version)
+
+    def alive_in_other_versions(self, gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return alive_in_other_versions(self.store, gp, d, keys)
+
+    def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
+        return null_on_rows(self.store, gp, d)
+
+    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+        return snapshot_of_version(self.store, feature_version_id)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...columns import ColumnType
 from ...errors import InputError, InputProblem
-from ..frame_columns import Recorded
+from ..sqlite.frame_columns import Recorded
 
 if TYPE_CHECKING:
     from .store import PostgreSQLMetadataStore

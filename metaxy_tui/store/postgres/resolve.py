@@ -25,7 +25,7 @@ from ...frames import Increment, IncrementFrame
 from ...graph import FeaturePlan, GraphPlan
 from ...hashing import Hasher
 from ...keys import FieldKey
-from .. import resolve as common
+from ..sqlite import resolve as common
 from .sql import ADDED, CHANGED, REMOVED, ResolveSQL, value_column
 
 if TYPE_CHECKING:

@@ -26,9 +26,9 @@ from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, i
 from ...graph import FeatureGraph, FeaturePlan
 from ...hashing import HashAlgorithm, Hasher
 from ...spec import feature_key_of
-from .. import frame_columns
-from .. import resolve as common
-from ..codec import decode_rows, empty_frame, now_us
+from ..sqlite import frame_columns
+from ..sqlite import resolve as common
+from ..sqlite.codec import decode_rows, empty_frame, now_us
 from ..validate import ROW as VALIDATE_ROW
 from ..validate import prepare, prepare_samples
 from . import audit as _audit
@@ -52,7 +52,6 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
     """
 
     kind = "postgresql"
-    from . import history as explain_queries  # what explanations read (store/history.py's functions)
 
     def __init__(self, connection_string: str | None = None, hash_algorithm: str | HashAlgorithm | None = None,
                  hash_truncation_length: int | None = None, *, graph: FeatureGraph | None = None,
@@ -638,8 +637,24 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
         _graph, plan = self._plan(feature)
         return [d.upstream for d in plan.deps if not d.optional and self._table(d.upstream) is None]
 
+    def resolve_plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        """The graph as this store resolves it (with the columns it recorded) and the feature's plan."""
+        return self._plan(feature)
+
+    def resolve_keys(self, feature: Any) -> tuple[Increment, pl.DataFrame]:
+        """resolve_update by key only, and the feature's current rows it compared with (key,
+        provenance by field, WRITE_ID), from one snapshot; records what it saw."""
+        graph, plan = self._plan(feature)
+        return _resolve.resolve_keys(self, graph.plan(), plan)
+
+    def history(self) -> "PostgresHistory":
+        """The reads explanations make (store/postgres/history.py)."""
+        from .history import PostgresHistory
+
+        return PostgresHistory(self)
+
     def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
-        from ...explain import explain
+        from ...explain.build import explain
 
         return explain(self, feature, increment, keys_only=keys_only)
 

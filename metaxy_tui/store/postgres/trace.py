@@ -18,7 +18,7 @@ from ...columns import DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD
 from ...errors import InputError, InputProblem
 from ...graph import FeaturePlan, GraphPlan
 from ...spec import feature_key_of
-from ..trace_queries import SamplePage, StoredSample
+from ..records import SamplePage, StoredSample
 from .codec import column_expr
 from .layout import FV, ROW, SUPERSEDED, WRITE, ident, q
 

@@ -22,7 +22,7 @@ import polars as pl
 from ...columns import CREATED_AT, DELETED_AT, UPDATED_AT
 from ...definition import FeatureDefinition
 from ...graph import FeaturePlan, GraphPlan
-from ..codec import now_us
+from ..sqlite.codec import now_us
 from . import layout, recorded
 from .codec import check_text, copy_in, payload
 from ...keys import quote

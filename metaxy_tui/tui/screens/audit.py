@@ -17,12 +17,13 @@ from textual.worker import get_current_worker
 
 from ...service import review
 from ...service.project import Project
+from ...vocabulary import AuditAction
 from ..widgets.review_audit_table import AuditTable, entry_text
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .confirm import CLOSE, ConfirmScreen
 
-ACTIONS = [("recompute", "recompute"), ("accept", "accept"), ("delete removed", "delete_removed")]
+ACTIONS = [("recompute", AuditAction.RECOMPUTE), ("accept", AuditAction.ACCEPT), ("delete removed", AuditAction.DELETE_REMOVED)]
 LIMIT = 1000
 
 

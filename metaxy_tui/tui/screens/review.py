@@ -33,6 +33,7 @@ from ...service.project import Project
 from ...service.recompute import Executor, executor_for
 from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
 from ...service.status import FeatureStatus, iter_statuses
+from ...vocabulary import AuditAction, IncrementStatus, ReasonKind
 from ..widgets.action_progress import ActionProgress
 from ..widgets.review_detail import ReviewDetail
 from ..widgets.review_groups import ReviewGroups
@@ -44,19 +45,12 @@ from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
-from .graph_diff import stale_text
+from .review_questions import (accept_question, approve_all_question, delete_question, impact_text,
+                               radius_text, recompute_question, upstream_warning)
 from .recompute_confirm import RecomputeConfirmScreen
 
-ACTION_TITLES = {"recompute": "Recompute", "accept": "Accept", "delete_removed": "Delete removed",
+ACTION_TITLES = {AuditAction.RECOMPUTE: "Recompute", AuditAction.ACCEPT: "Accept", AuditAction.DELETE_REMOVED: "Delete removed",
                  "walk": "Delete removed downstream", "approve_all": "Approve all pending"}
-
-
-def _samples(n: int, word: str = "sample") -> str:
-    return f"{n:,} {word}{'s' if n != 1 else ''}"
-
-
-def _parts(**counts: int) -> str:
-    return ", ".join(f"{n:,} {status}" for status, n in counts.items() if n)
 
 
 @dataclass
@@ -72,27 +66,9 @@ class RadiusRequest:
     error: str | None = None
 
 
-def radius_text(text: Text, radius: BlastRadius | None, error: str | None = None) -> None:
-    """The blast radius of an approval, appended to its question."""
-    if radius is None:
-        text.append(f"\n\nWhich downstream samples this makes stale could not be worked out: {error}", style="dim")
-        return
-    n = radius.total
-    text.append("\n\nBlast radius: ", style="bold")
-    if not n:
-        text.append("no downstream sample would become stale.")
-    else:
-        text.append(f"{n:,} downstream sample{'s' if n != 1 else ''} would become stale:")
-    for st in radius.stale:
-        text.append("\n")
-        text.append_text(stale_text(st, indent="  "))
-    for u in radius.unaffected:
-        text.append(f"\n  unaffected: {u}", style="green")
-
-
 @dataclass
 class ActionRequest:
-    kind: str  # recompute | accept | delete_removed | walk | approve_all
+    kind: str  # an AuditAction, or walk | approve_all (several actions in a row)
     keys: list[dict] | None = None  # samples (None: all pending of the kind)
     features: list[str] = field(default_factory=list)  # walk: the downstream features
     upstream_first: list[str] = field(default_factory=list)
@@ -355,21 +331,11 @@ class ReviewScreen(Screen[bool]):
 
     def _impact(self, text: Text, downstream_word: str) -> None:
         assert self.model is not None
-        if self.model.downstream:
-            text.append(f"\n\nDownstream features that will then {downstream_word}: ", style="bold")
-            text.append(", ".join(self.model.downstream))
-        else:
-            text.append("\n\nNo downstream features are affected.", style="dim")
-        self._upstream_warning(text)
+        impact_text(text, self.model.downstream, self.model.pending_upstream, downstream_word)
 
     def _upstream_warning(self, text: Text) -> None:
         assert self.model is not None
-        if self.model.pending_upstream:
-            text.append("\n\n⚠ Upstream has pending work: ", style="bold yellow")
-            text.append(", ".join(self.model.pending_upstream), style="yellow")
-            text.append(".\nDoing this now reads the upstream as it is stored; once the upstream is brought "
-                        "up to date these samples will be pending again. \"Upstream first\" approves the "
-                        "upstream (recompute and delete removed, in order), then does this.")
+        upstream_warning(text, self.model.pending_upstream)
 
     def _radius_then_confirm(self, title: str, body: Text, go: str, request: ActionRequest,
                              reasons: list) -> None:
@@ -418,7 +384,7 @@ class ReviewScreen(Screen[bool]):
 
     def _confirm(self, title: str, body: Text, go: str, request: ActionRequest) -> None:
         assert self.model is not None
-        if request.kind == "recompute":  # the same question, with where the batches run
+        if request.kind == AuditAction.RECOMPUTE:  # the same question, with where the batches run
             self._confirm_recompute(title, body, request)
             return
         upstream = list(self.model.pending_upstream)
@@ -438,16 +404,8 @@ class ReviewScreen(Screen[bool]):
             self.notify(f"No compute function is registered for {self.feature}: register one with "
                         "@mx.compute, or accept (c) the stored outputs.", severity="error", markup=False)
             return
-        added, changed = targets.count("added"), targets.count("changed")
-        body = Text()
-        body.append(f"Recompute {_samples(len(todo))} of ")
-        body.append(self.feature, style="bold")
-        body.append(f" with its compute function ({_parts(added=added, changed=changed)}), "
-                    f"in batches of {self.batch_size:,}.\n")
-        body.append(f"Selected: {targets.description}.\n")
-        body.append("Each batch is one transaction: cancelling keeps the batches already written; a batch whose "
-                    "function fails writes nothing and is reported, the others still commit.", style="dim")
-        request = ActionRequest("recompute", targets.keys("added", "changed"), total=len(todo))
+        body = recompute_question(self.feature, targets, len(todo), self.batch_size)
+        request = ActionRequest(AuditAction.RECOMPUTE, targets.keys("added", "changed"), total=len(todo))
         self._radius_then_confirm(f"Recompute {self.feature}?", body, "Recompute", request, todo)
 
     def _confirm_recompute(self, title: str, body: Text, request: ActionRequest) -> None:
@@ -477,19 +435,9 @@ class ReviewScreen(Screen[bool]):
             self.notify(f"Nothing to accept in {targets.description}: only removed samples (x deletes them).",
                         severity="warning", markup=False)
             return
-        stored = [r for r in todo if r.status == "changed" or r.kind == "feature_version"]
-        skipped = len(todo) - len(stored)
-        body = Text()
-        body.append(f"Accept {_samples(len(stored))} of ")
-        body.append(self.feature, style="bold")
-        body.append(": their stored outputs are written again under the new provenance, without running the "
-                    "compute function.\n")
-        body.append(f"Selected: {targets.description}.\n")
-        if skipped:
-            body.append(f"{_samples(skipped)} never computed (nothing stored to carry forward) will be skipped.\n",
-                        style="yellow")
-        body.append("Use this when the upstream change does not change the output.", style="dim")
-        request = ActionRequest("accept", targets.keys("added", "changed"), total=len(todo))
+        stored = [r for r in todo if r.status == IncrementStatus.CHANGED or r.kind == ReasonKind.FEATURE_VERSION]
+        body = accept_question(self.feature, targets, len(stored), skipped=len(todo) - len(stored))
+        request = ActionRequest(AuditAction.ACCEPT, targets.keys("added", "changed"), total=len(todo))
         self._radius_then_confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request, stored)
 
     def action_delete_removed(self) -> None:
@@ -500,14 +448,9 @@ class ReviewScreen(Screen[bool]):
         if not removed:
             self.notify(f"No removed samples in {targets.description}.", severity="warning", markup=False)
             return
-        body = Text()
-        body.append(f"Soft-delete {_samples(len(removed), 'removed sample')} of ")
-        body.append(self.feature, style="bold")
-        body.append(": their rows are hidden and kept as history; writing the same id again brings it back.\n")
-        body.append(f"Selected: {targets.description}.\n")
-        body.append("Afterwards you are offered to walk downstream and delete what becomes removed there.", style="dim")
+        body = delete_question(self.feature, targets, len(removed))
         self._impact(body, "report samples removed")
-        request = ActionRequest("delete_removed", targets.keys("removed"), total=len(removed))
+        request = ActionRequest(AuditAction.DELETE_REMOVED, targets.keys("removed"), total=len(removed))
         self._confirm(f"Delete removed samples of {self.feature}?", body, "Delete", request)
 
     def action_approve_all(self) -> None:
@@ -522,19 +465,7 @@ class ReviewScreen(Screen[bool]):
         if not message.statuses:
             self.notify("Nothing is pending anywhere.", markup=False)
             return
-        body = Text("Walk the feature graph upstream first; for each feature, recompute its added and changed "
-                    "samples with its compute function, then soft-delete its removed samples:\n\n")
-        width = max(len(s.key) for s in message.statuses)
-        for i, s in enumerate(message.statuses, 1):
-            body.append(f"{i:>2}. ")
-            body.append(s.key.ljust(width), style="bold")
-            body.append(f"  {s.counts_label}" if s.pending else "  nothing yet")
-            if s.waiting_on:
-                body.append(f"  (waits on {', '.join(s.waiting_on)}: more once it is recomputed)", style="dim")
-            if not review.has_compute(self.project, s.key):
-                body.append("  no compute function: removed deleted only", style="magenta")
-            body.append("\n")
-        body.append("\nStops at the first failure; cancelling keeps what finished batches wrote.", style="dim")
+        body = approve_all_question(message.statuses, lambda key: review.has_compute(self.project, key))
         self._ask("Approve all pending work?", body,
                   [Choice("go", "Approve all", "primary"), Choice("cancel", "Cancel")], ActionRequest("approve_all"))
 
@@ -565,7 +496,7 @@ class ReviewScreen(Screen[bool]):
 
         results: list[ActionResult] = []
         try:
-            executor = executor_for(request.executor, request.ray_address) if request.kind == "recompute" else None
+            executor = executor_for(request.executor, request.ray_address) if request.kind == AuditAction.RECOMPUTE else None
         except MetaxyError as e:  # Ray went missing since the dialog looked
             self.post_message(self.ActionFinished(request, results, str(e)))
             return
@@ -595,12 +526,12 @@ class ReviewScreen(Screen[bool]):
                                                   cancelled=cancelled, batch_size=self.batch_size, executor=executor)
             if any(r.outcome in ("failed", "cancelled") for r in results) or cancelled():
                 return
-        if request.kind == "recompute":
+        if request.kind == AuditAction.RECOMPUTE:
             results.append(review.recompute(p, feature, request.keys, batch_size=self.batch_size,
                                             progress=progress, cancelled=cancelled, executor=executor))
-        elif request.kind == "accept":
+        elif request.kind == AuditAction.ACCEPT:
             results.append(review.accept(p, feature, request.keys, progress=progress))
-        elif request.kind == "delete_removed":
+        elif request.kind == AuditAction.DELETE_REMOVED:
             results.append(review.delete_removed(p, feature, request.keys))
         elif request.kind == "walk":
             for i, key in enumerate(request.features):
@@ -646,7 +577,7 @@ class ReviewScreen(Screen[bool]):
         self.query_one(ReviewGroups).focus()
         self.reload()
         last = message.results[-1] if message.results else None
-        if (message.request.kind in ("delete_removed", "walk") and last is not None
+        if (message.request.kind in (AuditAction.DELETE_REMOVED, "walk") and last is not None
                 and last.outcome == "ok" and last.done):
             self.check_downstream()
 

@@ -23,6 +23,8 @@ from ...service.detail import LinkedGroup, SampleDetail, SampleRef, sample_detai
 from ...service.project import Project
 from ...service.samples import format_ids, format_time, format_value
 from ...service.review import error_text
+from ...vocabulary import LineageKind
+from ..messages import TraceRequested
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 
@@ -165,9 +167,7 @@ class SampleDetailScreen(Screen):
         self.dismiss()
 
     def action_trace(self) -> None:
-        from .trace import TraceScreen  # (the trace opens details too)
-
-        self.app.push_screen(TraceScreen(self.project, self.ref.feature, self.ref.ids))
+        self.post_message(TraceRequested(self.project, self.ref.feature, self.ref.ids))
 
     def action_copy_ids(self) -> None:
         text = format_ids(self.ref.ids)
@@ -193,7 +193,7 @@ def link_label(group: LinkedGroup, sample) -> Text:
     text.append(format_ids(sample.ref.ids))
     text.append("   data version ", style="dim")
     text.append(short(sample.data_version, 12), style="cyan")
-    if len(sample.data_version_by_field) > 1 or group.kind == "aggregation":
+    if len(sample.data_version_by_field) > 1 or group.kind == LineageKind.AGGREGATION:
         parts = [f"{f} {short(v, 12)}" for f, v in sample.data_version_by_field.items()]
         text.append("  (" + ", ".join(parts) + ")", style="dim")
     text.no_wrap = True

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ...graph import FeatureGraph
+from ...service.graph_diff import FeatureGraph
 from ...service.status import FeatureStatus
 from ..messages import FeatureSelected
 

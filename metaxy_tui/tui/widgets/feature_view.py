@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...graph import FeatureGraph
+from ...service.graph_diff import FeatureGraph
 from ...service.status import FeatureStatus
 from .feature_tree import status_text
 

@@ -1,6 +1,6 @@
 """The Lineage tab: the whole feature graph as boxes and arrows, with a cursor over fields.
 
-The drawing comes from `service.lineage_layout` (shared with `graph --format terminal`);
+The drawing comes from `service.lineage` (shared with `graph --format terminal`);
 this widget only scrolls it, moves the cursor and colours the cells by their tags. Row 0
 of the widget is a fixed header naming the selected field; the drawing scrolls below it.
 """
@@ -20,7 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...errors import MetaxyError
-from ...service.lineage_layout import (
+from ...service.lineage import (
     TAGS,
     Canvas,
     LineageGraph,

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...explain import KINDS, SampleReason, short_value
+from ...service.review import KINDS, SampleReason, short_value
 from .review_model import STATUS_STYLE
 
 UPSTREAM_SHOWN = 100

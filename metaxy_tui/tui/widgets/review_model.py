@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...explain import Explanation, SampleReason
+from ...service.review import Explanation, SampleReason
 
 Key = tuple[Any, ...]
 

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ...explain import SampleReason
+from ...service.review import SampleReason
 from .review_model import STATUS_STYLE, ReasonGroup, ReviewModel
 from .review_selection import Selection
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...explain import SampleReason
+from ...service.review import SampleReason
 from .review_model import Key, ReasonGroup, ReviewModel
 
 

@@ -8,7 +8,6 @@ worker posts `PageLoaded` and the table repaints. `render_line` never waits on S
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from ...service.samples import Interrupted, SamplePager, SampleView, StaleView
+from ...service.samples import Interrupted, PageReadError, SamplePages, SampleView, StaleView
 
 CACHED_PAGES = 64
 WIDTH_CAPS = {"id": 32, "user": 32, "provenance": 20, "field_provenance": 20, "data_version": 20,
@@ -114,7 +113,7 @@ class SampleTable(ScrollView, can_focus=True):
     class HeaderClicked(Message):
         column: str
 
-    def __init__(self, pager: SamplePager, **kwargs: Any) -> None:
+    def __init__(self, pager: SamplePages, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pager = pager
         self.view: SampleView | None = None
@@ -365,7 +364,7 @@ class SampleTable(ScrollView, can_focus=True):
                 rows = self.pager.page(view, index)
             except (StaleView, Interrupted):
                 return
-            except sqlite3.Error as e:
+            except PageReadError as e:
                 self.post_message(self.PageFailed(view.generation, str(e)))
                 return
             self.post_message(self.PageLoaded(view.generation, index, rows))

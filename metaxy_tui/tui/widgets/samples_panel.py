@@ -27,8 +27,8 @@ from textual.worker import get_current_worker
 from ...service.export import ExportJob, ExportProcess, ExportResult, default_export_path, format_of
 from ...service.project import Project
 from ...service.review import error_text
-from ...service.samples import (Interrupted, SamplePager, SampleView, StaleView, ViewSpec, format_ids,
-                                parse_ids)
+from ...service.samples import (Interrupted, SampleView, StaleView, ViewSpec, format_ids,
+                                parse_ids, open_pages)
 from ..screens.sample_detail import SampleDetailScreen
 from ..screens.trace import TraceScreen
 from .sample_table import SampleTable
@@ -89,7 +89,7 @@ class SamplesPanel(Vertical):
     def __init__(self, project: Project, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.project = project
-        self.pager = SamplePager(project.path, project.graph)
+        self.pager = open_pages(project)
         self.spec: ViewSpec | None = None
         self.building: ViewSpec | None = None
         self.last_build_seconds: float | None = None

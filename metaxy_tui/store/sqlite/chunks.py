@@ -1,7 +1,7 @@
 """A columnar copy of each feature version's live rows, kept inside the store file.
 
 Why: moving 1,000,000 rows out of SQLite costs about 1 s even as one JSON array per column
-(store/reader.py); the same rows as Arrow IPC blobs load into polars in a few tenths. So every
+(store/sqlite/reader.py); the same rows as Arrow IPC blobs load into polars in a few tenths. So every
 write also appends the rows it inserted as a "chunk", in its own transaction: a process
 killed mid-write loses both copies or neither, and the copy never disagrees with the rows.
 
@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 
 import polars as pl
 
-from ..keys import quote
-from .schema import FV, SUPERSEDED
+from ...keys import quote
+from .system_columns import FV, SUPERSEDED
 
 CHUNKS = "_metaxy_chunks"
 COLUMNS = "_metaxy_chunk_columns"

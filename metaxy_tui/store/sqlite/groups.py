@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ..columns import dvbf_column, pbf_column
-from ..hashing import Hasher
-from ..keys import quote, quote_all
-from .schema import FV, SUPERSEDED, index_name
+from ...columns import dvbf_column, pbf_column
+from ...hashing import Hasher
+from ...keys import quote, quote_all
+from .system_columns import FV, SUPERSEDED, index_name
 
 SETS = "_metaxy_group_sets"
 COMPLETE = "_metaxy_group_complete"

@@ -7,7 +7,7 @@ Large results are moved column by column: SQLite aggregates each column into one
 and bytes as hex. Queries run over rowid parts on two threads, each with its own read-only
 connection, and the store's write counter tells whether they saw one state of the store.
 
-Reads that a feature version's columnar copy can answer (store/chunks.py: Arrow IPC blobs
+Reads that a feature version's columnar copy can answer (store/sqlite/chunks.py: Arrow IPC blobs
 kept by every write) are `CopyRead`s: they load the copy's chunks and take out the rows
 superseded since, and fall back to their SQL queries when a store has no copy.
 
@@ -28,8 +28,8 @@ from typing import Any
 
 import polars as pl
 
-from ..columns import ColumnType
-from ..keys import quote
+from ...columns import ColumnType
+from ...keys import quote
 from .codec import Typed, decode_expr, load_dtype
 from .schema import readonly_uri
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import polars as pl
 
-from ..columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, FEATURE_VERSION,
+from ...columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, FEATURE_VERSION,
                        MATERIALIZATION_ID, PROJECT_VERSION, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT,
                        ColumnType, dvbf_column, pbf_column)
-from ..definition import FeatureDefinition
-from ..keys import quote, quote_all
+from ...definition import FeatureDefinition
+from ...keys import quote, quote_all
 from .schema import FV, WRITE
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6f"

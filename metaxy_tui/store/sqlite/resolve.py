@@ -1,60 +1,30 @@
 """resolve_update: which samples of a feature are new, stale or orphaned.
 
-Each dep gives its values by key (store/upstream.py): identity and expansion rows, or an
+Each dep gives its values by key (store/sqlite/upstream.py): identity and expansion rows, or an
 aggregation's groups, whose values are the stored group digests. They are joined on the key
 and hashed once per key; the feature's current rows (key and provenance) are then matched
 against them, giving added, changed and removed keys. Only then are an aggregation's member
 rows attached, one per member, to the added and changed groups. Every read is planned first
-and runs as one batch that sees one state of the store (store/reader.py).
+and runs as one batch that sees one state of the store (store/sqlite/reader.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import polars as pl
 
-from ..columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType
-from ..errors import InputError, InputProblem
-from ..frames import Increment, IncrementFrame
-from ..graph import FeaturePlan, GraphPlan
-from ..hashing import Hasher
-from ..keys import FieldKey
+from ...columns import PROVENANCE, PROVENANCE_BY_FIELD
+from ...errors import InputError, InputProblem
+from ...frames import Increment, IncrementFrame
+from ...graph import FeaturePlan, GraphPlan
+from ...hashing import Hasher
+from ...keys import FieldKey
 from . import upstream
-from .codec import polars_schema
+from .handle import ReadPlan, StoreHandle
 from .upstream import latest_condition, value_column  # noqa: F401  (used by explain and the service layer)
-
-if TYPE_CHECKING:
-    from .sqlite_store import SQLiteMetadataStore
+from ...vocabulary import LineageKind
 
 MIXED = "\x00mixed"  # the provenance of an expansion key whose children disagree
 VERIFY_CHUNK = 131_072
-
-
-@dataclass
-class ReadPlan:
-    """Reads to run together, and how to turn their results into frames."""
-
-    queries: list = field(default_factory=list)
-    builders: list[Callable[[list[pl.DataFrame]], pl.DataFrame]] = field(default_factory=list)
-
-    def add(self, queries: list, build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
-        start = len(self.queries)
-        self.queries += queries
-        n = len(queries)
-        self.builders.append(lambda results, s=start, n=n: build(results[s:s + n]))
-        return len(self.builders) - 1
-
-    def add_empty(self, schema: dict[str, ColumnType | pl.DataType]) -> int:
-        """A frame with no rows (nothing stored to read)."""
-        empty = pl.DataFrame(schema=polars_schema(schema))
-        return self.add([], lambda _r: empty)
-
-    def run(self, store: "SQLiteMetadataStore") -> list[pl.DataFrame]:
-        results = store._read_many(self.queries)
-        return [b(results) for b in self.builders]
 
 
 def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) -> pl.DataFrame:
@@ -82,7 +52,7 @@ def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) ->
 
 
 def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
-    """The deps' values by key, joined and hashed (store/trace_queries.py); `lean`: one row per key."""
+    """The deps' values by key, joined and hashed (store/sqlite/lookups.py); `lean`: one row per key."""
     keyed = _keyed(plan, dep_frames, hasher)
     return keyed.unique(subset=list(plan.key), keep="first", maintain_order=True) if lean and len(plan.deps) > 1 \
         else keyed
@@ -113,23 +83,23 @@ def _with_members(plan: FeaturePlan, keyed: pl.DataFrame, members: dict[int, pl.
 def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
     """For a feature with one identity or expansion dep, hash each chunk of upstream rows as it is
     read: the raw values of 1,000,000 rows and their hashes are then never all in memory at once."""
-    if len(plan.deps) != 1 or plan.deps[0].kind == "aggregation":
+    if len(plan.deps) != 1 or plan.deps[0].kind == LineageKind.AGGREGATION:
         return None
     return lambda piece: _keyed(plan, [piece], hasher) if PROVENANCE not in piece.columns else piece
 
 
-def _plan(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
+def _plan(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
           ) -> tuple[ReadPlan, list[int], dict[int, int], int]:
     reads = ReadPlan()
     each = _hashing_as_read(plan, hasher)
     values = [upstream.plan_values(store, gp, d, hasher, lean, reads, each) for d in plan.deps]
     members = {} if lean else {i: upstream.plan_members(store, gp, d, reads) for i, d in enumerate(plan.deps)
-                               if d.kind == "aggregation"}
+                               if d.kind == LineageKind.AGGREGATION}
     current = upstream.plan_current(store, plan, reads, MIXED)
     return reads, values, members, current
 
 
-def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
+def resolve_frames(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
                    lean: bool = False, expected: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(expected, current) for a feature, read in one consistent batch.
 
@@ -148,11 +118,11 @@ def resolve_frames(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePla
     return keyed, frames[cur]
 
 
-def resolve(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
+def resolve(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
     """The increment of a derived feature: keys compared first, member rows attached after."""
     key = list(plan.key)
     rows = gone = None
-    if len(plan.deps) == 1 and (plan.deps[0].kind == "aggregation" or _has_rows(store, plan)):
+    if len(plan.deps) == 1 and (plan.deps[0].kind == LineageKind.AGGREGATION or _has_rows(store, plan)):
         rows, gone = _rows_after_keys(store, gp, plan, hasher)
     if rows is None:
         reads, values, members, cur = _plan(store, gp, plan, hasher, lean=False)
@@ -181,12 +151,12 @@ def _pending(plan: FeaturePlan, keyed: pl.DataFrame, current: pl.DataFrame) -> t
             current.filter(removed).select(key))
 
 
-def _has_rows(store: "SQLiteMetadataStore", plan: FeaturePlan) -> bool:
+def _has_rows(store: StoreHandle, plan: FeaturePlan) -> bool:
     table, fv_id, _n = store._latest_location(plan.name, plan.feature_version)
     return table is not None and fv_id is not None and store._has_latest(table, fv_id)
 
 
-def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+def _rows_after_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
                      ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """A one-dep feature's pending rows in two reads: values by key and the feature's own rows
     first, then the upstream rows, each chunk of them joined to its pending key as it is read
@@ -207,14 +177,14 @@ def _rows_after_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeatureP
         del frames
         reads = ReadPlan()
         m = upstream.plan_members(store, gp, d, reads,
-                                  each=lambda piece: piece.join(keyed, on=on, how="inner", maintain_order="left"))
+                                  each=lambda piece, keyed=keyed: piece.join(keyed, on=on, how="inner", maintain_order="left"))
         rows = reads.run(store)[m]
         if store._write_counter() == stamp:
             return rows.select(_columns(plan) + ["__state"]), gone
     return None, None
 
 
-def resolve_keys(store: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+def resolve_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
                  ) -> tuple[Increment, pl.DataFrame]:
     """The increment by key only: one row per sample (key, provenance by field, provenance), no
     member or kept columns; removed keys with their stored provenance. What explanations need,
@@ -354,7 +324,7 @@ def root_samples(plan: FeaturePlan, samples: pl.DataFrame | None) -> pl.DataFram
 
 
 def is_expansion(plan: FeaturePlan) -> bool:
-    return any(d.kind == "expansion" for d in plan.deps)
+    return any(d.kind == LineageKind.EXPANSION for d in plan.deps)
 
 
 def removed_frame(plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
@@ -371,7 +341,7 @@ def removed_frame(plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
 def with_data_versions(inc: Increment, plan: FeaturePlan, hasher: Hasher) -> Increment:
     """Added and changed rows carry `metaxy_data_version(_by_field)`, as Metaxy's increments do:
     equal to the provenance unless the samples supplied their own."""
-    from .validate import with_data_versions as fill
+    from ..validate import with_data_versions as fill
 
     fields = plan.definition.field_keys
     out = []

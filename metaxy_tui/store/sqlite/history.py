@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, dvbf_column, pbf_column
-from ..graph import DepPlan, FeaturePlan, GraphPlan
-from ..keys import quote, quote_all
+from ...columns import DELETED_AT, dvbf_column, pbf_column
+from ...graph import DepPlan, FeaturePlan, GraphPlan
+from ...keys import quote, quote_all
+from ..records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .chunks import WRITE_ID
 from .codec import keys_in
 from .reader import CopyRead
@@ -30,20 +31,18 @@ from .schema import FV, SUPERSEDED, WRITE
 from .upstream import copy_read, latest_condition
 
 if TYPE_CHECKING:
-    from .sqlite_store import SQLiteMetadataStore
-
-AS_OF = "__as_of"
-THEN_WRITE, THEN_UNTIL = "__written", "__until"
+    from .handle import StoreHandle
 
 
-def _writes_as_of(store: "SQLiteMetadataStore", feature: str) -> pl.DataFrame:
+
+def _writes_as_of(store: "StoreHandle", feature: str) -> pl.DataFrame:
     """Each write of a feature and the upstream state its rows were computed from."""
     rows = store.conn.execute("SELECT id, coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = ?",
                               (feature,)).fetchall()
     return pl.DataFrame(rows, schema={WRITE: pl.Int64, AS_OF: pl.Int64}, orient="row")
 
 
-def with_as_of(store: "SQLiteMetadataStore", plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+def with_as_of(store: "StoreHandle", plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
     """`rows` (key, provenance by field, WRITE) with AS_OF instead of WRITE: the upstream state each
     was computed from."""
     key = list(plan.key)
@@ -51,7 +50,7 @@ def with_as_of(store: "SQLiteMetadataStore", plan: FeaturePlan, rows: pl.DataFra
     return rows.join(_writes_as_of(store, plan.name), on=WRITE, how="left").select(key + fields + [AS_OF])
 
 
-def current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+def current_rows(store: "StoreHandle", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     """The feature's latest rows for `keys` (key columns): key, provenance by field (one column per
     field), and AS_OF (the upstream state they were computed from); one row per key."""
     key = list(plan.key)
@@ -71,7 +70,7 @@ def current_rows(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl.DataF
     return with_as_of(store, plan, rows)
 
 
-def upstream_changes(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+def upstream_changes(store: "StoreHandle", gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
                      keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(then, now) rows of a dep's upstream that may differ from what was seen as of any write >= `since`.
 
@@ -111,14 +110,14 @@ def upstream_changes(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, si
     return then, now_rows
 
 
-def first_as_of(store: "SQLiteMetadataStore", feature: str) -> int | None:
+def first_as_of(store: "StoreHandle", feature: str) -> int | None:
     """The upstream state the feature's first write was computed from (None: never written)."""
     row = store.conn.execute("SELECT coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = ? "
                              "AND kind = 'write' ORDER BY id LIMIT 1", (feature,)).fetchone()
     return row[0] if row else None
 
 
-def latest_any_version(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+def latest_any_version(store: "StoreHandle", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     """For `keys` (id columns), each latest row (any feature version): key, FV, DELETED_AT, WRITE."""
     key = list(plan.key)
     types = {c: plan.definition.columns[c] for c in key} | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64}
@@ -131,11 +130,11 @@ def latest_any_version(store: "SQLiteMetadataStore", plan: FeaturePlan, keys: pl
                        f"WHERE {quote(SUPERSEDED)} IS NULL AND {cond}", [encoded], types, expected_rows=keys.height)
 
 
-def fv_id(store: "SQLiteMetadataStore", feature: str, feature_version: str) -> int | None:
+def fv_id(store: "StoreHandle", feature: str, feature_version: str) -> int | None:
     return store._fv_id(feature, feature_version) if store._table(feature) else None
 
 
-def alive_in_other_versions(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
+def alive_in_other_versions(store: "StoreHandle", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
     """The `on` values among `keys` that the dep's upstream still has live rows for, under another
     feature version than its current one."""
     up = gp[d.upstream]
@@ -153,7 +152,7 @@ def alive_in_other_versions(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepP
                                                                                        encoded], types)
 
 
-def null_on_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan) -> int:
+def null_on_rows(store: "StoreHandle", gp: GraphPlan, d: DepPlan) -> int:
     """How many live upstream rows of an aggregation have a null `on` value (they join no group)."""
     up = gp[d.upstream]
     table, fv, _n = store._latest_location(d.upstream, up.feature_version)
@@ -165,13 +164,50 @@ def null_on_rows(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan) -> int
                                   (fv,)).fetchone()[0]
 
 
-def snapshot_of_version(store: "SQLiteMetadataStore", fv_id: int) -> dict | None:
+def snapshot_of_version(store: "StoreHandle", fv_id: int) -> dict | None:
     """The recorded graph a feature version was first stored under."""
     row = store.conn.execute("SELECT s.graph FROM _metaxy_feature_versions fv JOIN _metaxy_snapshots s "
                              "ON s.id = fv.snapshot_id WHERE fv.id = ?", (fv_id,)).fetchone()
     return json.loads(row[0]) if row else None
 
 
-__all__ = ["current_rows", "upstream_changes", "first_as_of", "latest_any_version", "fv_id",
-           "alive_in_other_versions", "null_on_rows", "snapshot_of_version", "AS_OF", "THEN_WRITE", "THEN_UNTIL",
-           "CopyRead"]
+class SQLiteHistory:
+    """The `HistoryReads` of an SQLite store (store/interface.py): the functions above, bound to it."""
+
+    def __init__(self, store: "StoreHandle") -> None:
+        self._store = store
+
+    def writes_as_of(self, feature: str) -> pl.DataFrame:
+        return _writes_as_of(self._store, feature)
+
+    def with_as_of(self, plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+        return with_as_of(self._store, plan, rows)
+
+    def current_rows(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return current_rows(self._store, plan, keys)
+
+    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return upstream_changes(self._store, gp, d, since, fields, keys)
+
+    def first_as_of(self, feature: str) -> int | None:
+        return first_as_of(self._store, feature)
+
+    def latest_any_version(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return latest_any_version(self._store, plan, keys)
+
+    def feature_version_id(self, feature: str, feature_version: str) -> int | None:
+        return fv_id(self._store, feature, feature_version)
+
+    def alive_in_other_versions(self, gp: GraphPlan, d: DepPlan, keys: pl.DataFrame) -> pl.DataFrame:
+        return alive_in_other_versions(self._store, gp, d, keys)
+
+    def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
+        return null_on_rows(self._store, gp, d)
+
+    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+        return snapshot_of_version(self._store, feature_version_id)
+
+
+__all__ = ["SQLiteHistory", "current_rows", "upstream_changes", "first_as_of", "latest_any_version", "fv_id",
+           "alive_in_other_versions", "null_on_rows", "snapshot_of_version", "CopyRead"]

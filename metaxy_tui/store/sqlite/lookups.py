@@ -25,70 +25,30 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from ..columns import (DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, ColumnType,
+from ...columns import (DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, ColumnType,
                        dvbf_column, pbf_column)
-from ..errors import InputError, InputProblem
-from ..graph import FeaturePlan, GraphPlan
-from ..keys import quote, quote_all
-from ..spec import feature_key_of
+from ...errors import InputError, InputProblem
+from ...graph import FeaturePlan, GraphPlan
+from ...keys import quote, quote_all
+from ...spec import feature_key_of
+from ..records import SamplePage, StoredSample
 from . import resolve as _resolve
 from .codec import keys_in, table_types
 from .schema import FV, SUPERSEDED, WRITE, table_columns
 
-if TYPE_CHECKING:
-    from .sqlite_store import SQLiteMetadataStore
 
 IN_CHUNK = 400  # keys per `IN (VALUES ...)`: far below SQLite's limit on bound parameters
-
-
-@dataclass(frozen=True)
-class StoredSample:
-    """One stored row of a sample, as lookups return it."""
-
-    feature: str
-    ids: dict[str, Any]  # id column -> value
-    values: dict[str, Any]  # every other column of the feature's definition -> value
-    provenance: str | None
-    data_version: str | None  # the row's data version (its provenance when none was given)
-    provenance_by_field: dict[str, str | None]
-    data_version_by_field: dict[str, str | None]  # per field (its provenance when none was given)
-    feature_version: str | None
-    current_version: bool  # stored under the feature's current feature version
-    deleted: bool  # a soft-delete tombstone (the sample is hidden)
-    write_id: int | None
-    updated_at: int | None  # µs since the epoch, UTC
-
-    @property
-    def row(self) -> dict[str, Any]:
-        """Ids and values together: what lineage matches on."""
-        return {**self.ids, **self.values}
-
-
-@dataclass(frozen=True)
-class SamplePage:
-    """A page of live samples in id order, and how many match in all."""
-
-    samples: list[StoredSample] = field(default_factory=list)
-    total: int = 0
-    note: str = ""  # why nothing can match (the feature was never written, ...)
-    more: bool = False  # samples follow this page
-
-    @property
-    def after(self) -> dict[str, Any] | None:
-        """The keyset cursor of the next page (None when this page holds the rest)."""
-        return dict(self.samples[-1].ids) if self.samples and self.more else None
 
 
 class TraceQueries:
     """Mixed into SQLiteMetadataStore: the public lookups a trace and an impact use."""
 
     # ----- where a feature lives -----------------------------------------------------------
-    def _plans_for(self: "SQLiteMetadataStore", feature: Any) -> tuple[GraphPlan, FeaturePlan]:
+    def _plans_for(self, feature: Any) -> tuple[GraphPlan, FeaturePlan]:
         """The graph plan a feature is read with (its code's, else the stored graph's) and its plan."""
         key = feature_key_of(feature).to_string()
         graph = self.graph(feature)
@@ -98,7 +58,7 @@ class TraceQueries:
         plan = self._read_plan(feature)  # the stored graph's (raises UnknownFeatureError)
         return self.stored_graph().plan(), plan
 
-    def _where(self: "SQLiteMetadataStore", plan: FeaturePlan, feature_version: str | None
+    def _where(self, plan: FeaturePlan, feature_version: str | None
                ) -> tuple[str | None, int | None, set[str], str]:
         """(table, feature version id, the table's columns, a note when nothing is stored)."""
         with self._lock:
@@ -112,7 +72,7 @@ class TraceQueries:
             return table, fv_id, set(table_columns(self.conn, table)), ""
 
     # ----- reading a sample ----------------------------------------------------------------
-    def parse_ids(self: "SQLiteMetadataStore", feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+    def parse_ids(self, feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
         """Id values typed on a command line (`col=value` text), as this store's lookups take them.
 
         Exactly the feature's id columns must be given; a value that is not of its column's
@@ -136,7 +96,7 @@ class TraceQueries:
             raise InputError(plan.name, problems)
         return out
 
-    def find_sample(self: "SQLiteMetadataStore", feature: Any, ids: Mapping[str, Any]) -> StoredSample | None:
+    def find_sample(self, feature: Any, ids: Mapping[str, Any]) -> StoredSample | None:
         """The sample with these id values: its latest row under the current feature version (a
         soft-deleted sample gives its tombstone, `deleted=True`); failing that, its most
         recently written row under any version (`current_version=False`); None when no row
@@ -161,7 +121,7 @@ class TraceQueries:
                                  f" ORDER BY {quote(WRITE)} DESC, rowid DESC", 1)
         return rows[0] if rows else None
 
-    def linked_samples(self: "SQLiteMetadataStore", feature: Any, match: Mapping[str, Any], *, limit: int = 50,
+    def linked_samples(self, feature: Any, match: Mapping[str, Any], *, limit: int = 50,
                        after: Mapping[str, Any] | None = None, feature_version: str | None = None) -> SamplePage:
         """Live samples of `feature` whose columns equal `match` (column -> value; e.g. an
         aggregation's `on` columns give the members of one group), in id order: at most
@@ -194,7 +154,7 @@ class TraceQueries:
         return SamplePage(samples[:limit], total, "" if total else f"no live sample of {plan.name} matches",
                           more=len(samples) > limit)
 
-    def count_live(self: "SQLiteMetadataStore", feature: Any, *, feature_version: str | None = None) -> int:
+    def count_live(self, feature: Any, *, feature_version: str | None = None) -> int:
         """How many live samples the feature has (under its current version unless told): the
         count `store.count` gives, taken as the latest rows (the latest-row index alone: 0.1 s
         for 1,000,000 rows) minus the soft-deleted ones (their own partial index), instead of
@@ -210,7 +170,7 @@ class TraceQueries:
                                      f"{quote(DELETED_AT)} IS NOT NULL", (fv_id,)).fetchone()[0]
         return n - gone
 
-    def first_ids(self: "SQLiteMetadataStore", feature: Any, *, feature_version: str | None = None,
+    def first_ids(self, feature: Any, *, feature_version: str | None = None,
                   limit: int = 5) -> list[dict[str, Any]]:
         """The id values of the first `limit` live samples (in id order): a few examples."""
         _gp, plan = self._plans_for(feature)
@@ -224,7 +184,7 @@ class TraceQueries:
                 f"ORDER BY {quote_all(id_cols)} LIMIT ?", (fv_id, max(0, int(limit)))).fetchall()
         return [dict(zip(id_cols, r)) for r in rows]
 
-    def rows_by_keys(self: "SQLiteMetadataStore", feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
+    def rows_by_keys(self, feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
                      feature_version: str | None = None) -> pl.DataFrame:
         """`columns` of the live samples whose values in `keys`' columns equal one of its rows.
 
@@ -248,7 +208,7 @@ class TraceQueries:
                                       expected_rows=keys.height)
 
     # ----- what the upstream gives ---------------------------------------------------------
-    def expected_provenance(self: "SQLiteMetadataStore", feature: Any, keys: Sequence[Mapping[str, Any]]
+    def expected_provenance(self, feature: Any, keys: Sequence[Mapping[str, Any]]
                             ) -> dict[tuple, tuple[str, dict[str, str]]]:
         """The provenance the current upstream gives each of a few samples of a derived feature.
 
@@ -276,7 +236,7 @@ class TraceQueries:
                 out[tuple(r[c] for c in key)] = (r[PROVENANCE], dict(by_field))
         return out
 
-    def _dep_values(self: "SQLiteMetadataStore", gp: GraphPlan, plan: FeaturePlan, d, keys: list[dict]) -> pl.DataFrame:
+    def _dep_values(self, gp: GraphPlan, plan: FeaturePlan, d, keys: list[dict]) -> pl.DataFrame:
         """One dep's frame for `_expected`: its `on` columns and one value column per field it
         reads, for the upstream rows matching `keys` (an aggregation: one row per group, the
         members' data versions joined in id order and hashed, as resolve does)."""
@@ -310,7 +270,7 @@ class TraceQueries:
 
     # ----- one state of the store ----------------------------------------------------------
     @contextlib.contextmanager
-    def consistent_reads(self: "SQLiteMetadataStore") -> Iterator[None]:
+    def consistent_reads(self) -> Iterator[None]:
         """Lookups inside the block see one state of the store (one read transaction), so a
         trace never mixes rows from before and after a write that lands meanwhile."""
         with self._lock:
@@ -325,7 +285,7 @@ class TraceQueries:
                     conn.execute("COMMIT")
 
     # ----- rows ----------------------------------------------------------------------------
-    def _samples(self: "SQLiteMetadataStore", plan: FeaturePlan, table: str, present: set[str], where: str,
+    def _samples(self, plan: FeaturePlan, table: str, present: set[str], where: str,
                  params: Sequence[Any], order: str, limit: int | None) -> list[StoredSample]:
         d = plan.definition
         cols = [c for c in d.columns if c in present]

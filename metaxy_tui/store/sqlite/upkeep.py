@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ..columns import DELETED_AT, PROVENANCE
-from ..definition import FeatureDefinition
-from ..hashing import Hasher
-from ..keys import quote, quote_all
+from ...columns import DELETED_AT, PROVENANCE
+from ...definition import FeatureDefinition
+from ...hashing import Hasher
+from ...keys import quote, quote_all
 from . import chunks, groups
 from .codec import load_dtype
 from .reader import Query, columnar_frame

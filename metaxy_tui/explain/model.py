@@ -3,7 +3,7 @@
 Every write records `inputs_as_of`: the upstream state its rows were computed from. For a
 changed or removed sample, the upstream rows it was computed from and those it would be
 computed from now differ exactly by the upstream rows replaced after that state and the live
-rows written after it (store/history.py reads both in bulk, for the oldest state in play).
+rows written after it (the store's `history()` reads both in bulk, for the oldest state in play).
 Joining them with the samples on the lineage key, each sample keeping the rows of its own
 state, gives every upstream change of every sample in a few set operations; the texts are
 then built per sample in polars, and the nested parts (fields, upstream, definition) are
@@ -17,27 +17,18 @@ state the feature was first computed from, so recomputing another sample never c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from . import jsontext
-from .columns import PROVENANCE_BY_FIELD
-from .frames import Increment
-from .graph import FeatureGraph
-from .store import history
-
-
-def _history(store):
-    """The store's own reads of rows as they were (a PostgreSQL store brings its own, same results)."""
-    return getattr(store, "explain_queries", history)
-
-if TYPE_CHECKING:
-    from .store.sqlite_store import SQLiteMetadataStore
+from .. import jsontext
+from ..frames import Increment
+from ..vocabulary import REASON_TEXT, IncrementStatus, ReasonKind
 
 SHOWN = 12  # upstream samples named per reason; the rest are counted
 
@@ -72,7 +63,7 @@ class FieldMove:
     field: str
     then: str | None
     now: str | None
-    because: list[str] = field(default_factory=list)  # "<upstream>.<field>"
+    because: list[str] = dataclasses.field(default_factory=list)  # "<upstream>.<field>"
 
     def to_dict(self) -> dict:
         return {"field": self.field, "then": self.then, "now": self.now, "because": list(self.because)}
@@ -98,8 +89,8 @@ class DefinitionChange:
 
 @dataclass
 class SampleReason:
-    status: str  # added | changed | removed
-    kind: str  # see KINDS
+    status: IncrementStatus
+    kind: ReasonKind
     key: dict[str, Any]
     summary: str
     group: str
@@ -114,18 +105,9 @@ class SampleReason:
                 "definition": [d.to_dict() for d in self.definition]}
 
 
-KINDS = {
-    "never_computed": "never computed",
-    "new_upstream": "a new upstream sample appeared",
-    "feature_version": "the feature version changed",
-    "deleted_here": "deleted here, but its upstream is still there",
-    "upstream_changed": "upstream samples changed",
-    "upstream_gone": "its upstream samples are gone",
-    "upstream_version": "an upstream feature has a new version, not yet recomputed",
-    "unknown_inputs": "its provenance moved; what it was computed from is no longer in the store",
-}
+KINDS = REASON_TEXT  # reason kind -> what it says (vocabulary.py)
 
-_STATUS_ORDER = {"added": 0, "changed": 1, "removed": 2}
+_STATUS_ORDER = {IncrementStatus.ADDED: 0, IncrementStatus.CHANGED: 1, IncrementStatus.REMOVED: 2}
 # the per-sample frame: these, the key columns, and the nested parts as JSON text
 TEXT = ["status", "kind", "summary", "group"]
 NESTED = {"fields": "__fields", "upstream": "__upstream", "definition": "__definition"}
@@ -158,7 +140,7 @@ class ReasonList(Sequence):
                 self._made.setdefault(i, r)
         return [self._made[i] for i in range(start, stop)]
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if self._items is not None:
             return self._items[i]
         n = len(self)
@@ -258,10 +240,10 @@ class Explanation:
             self._by_key = {}
             for i, k in enumerate(self._frame.select(self._key).iter_rows()):
                 self._by_key.setdefault(k, i)
-        i = self._by_key.get(tuple(key.get(c) for c in self._key))
-        if i is None:
+        row = self._by_key.get(tuple(key.get(c) for c in self._key))
+        if row is None:
             return None
-        return self._items[i] if self._items is not None else _reasons_of(self._frame.slice(i, 1), self._key)[0]
+        return self._items[row] if self._items is not None else _reasons_of(self._frame.slice(row, 1), self._key)[0]
 
     def to_dict(self) -> dict:
         return {"feature": self.feature, "key": list(self.increment.key),
@@ -304,71 +286,6 @@ def _reasons_of(frame: pl.DataFrame, key: list[str]) -> list[SampleReason]:
                               {f: (v["then"], v["now"]) for f, v in u["fields"].items()})
                for u in json.loads(r["__upstream"])]
         defs = [DefinitionChange(**d) for d in json.loads(r["__definition"])]
-        out.append(SampleReason(r["status"], r["kind"], {c: r[c] for c in key}, r["summary"], r["group"],
+        out.append(SampleReason(IncrementStatus(r["status"]), ReasonKind(r["kind"]), {c: r[c] for c in key}, r["summary"], r["group"],
                                 moves, ups, defs))
     return out
-
-
-# ----- explaining (the frame is built by reasons.py) ------------------------------------------------
-
-def explain(store: "SQLiteMetadataStore", feature: Any, increment: Increment | None = None, *,
-            keys_only: bool = False) -> Explanation:
-    """Why each sample of `increment` (default: a fresh resolve_update) is pending.
-
-    `keys_only`, without an increment: resolve by key only (no member rows or kept columns),
-    which is all an explanation needs; the Explanation's increment then holds one row per sample.
-    """
-    from . import reasons as build
-
-    graph: FeatureGraph
-    graph, plan = store._plan(feature)
-    gp = graph.plan()
-    stored: pl.DataFrame | None = None  # the feature's current rows, when the resolve read them
-    if increment is not None:
-        inc = increment
-    elif keys_only and not plan.is_root:
-        from .store import resolve as _resolve
-
-        store._resolved_as_of[plan.name] = store._write_counter()
-        inc, stored = getattr(store, "explain_queries", _resolve).resolve_keys(store, gp, plan, store.hasher)
-    else:
-        inc = store.resolve_update(plan.name)
-    key = list(plan.key)
-    added = build.distinct_keys(inc.added.to_polars(), key, plan)
-    changed = build.distinct_keys(inc.changed.to_polars(), key, plan)
-    removed = build.distinct_keys(inc.removed.to_polars(), key, plan)
-    parts: list[pl.DataFrame] = []
-    notes: list[str] = []
-    if plan.is_root:
-        parts += build.root_reasons(store, plan, inc, key, added, changed, removed)
-    else:
-        if added.height:
-            parts.append(build.added_reasons(store, graph, plan, added))
-        if changed.height or removed.height:
-            wanted = pl.concat([changed, removed], how="vertical_relaxed")
-            if stored is not None:
-                current = _history(store).with_as_of(store, plan, stored.join(wanted, on=key, how="semi"))
-            else:
-                current = _history(store).current_rows(store, plan, wanted)
-            current = current.with_row_index(build.SID)
-            changes = build.upstream_changes(store, gp, plan, current)
-            if changed.height:
-                expected = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(
-                    subset=key, keep="first", maintain_order=True)
-                parts.append(build.changed_reasons(plan, changed, current, expected, changes))
-            if removed.height:
-                parts.append(build.removed_reasons(store, gp, plan, removed.join(current.select(key + [build.SID]), on=key,
-                                                                             how="left"), changes))
-        for d in plan.deps:
-            if d.kind == "aggregation":
-                n = _history(store).null_on_rows(store, gp, d)
-                if n:
-                    notes.append(f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "
-                                 f"no {', '.join(d.on)} (null): {'they belong' if n != 1 else 'it belongs'} to no group "
-                                 "and are left out")
-    columns = ["status", "kind", *key, "summary", "group", *NESTED.values()]
-    frame = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed") if parts else \
-        _frame_of([], key).select(columns)
-    return Explanation(plan.name, inc, frame=frame, notes=notes)
-
-

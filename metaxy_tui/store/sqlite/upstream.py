@@ -4,12 +4,12 @@ Per dep, two frames:
 
 - its values by key: one row per key of the feature (identity and expansion: the upstream
   row; aggregation: the group) with one value column per upstream field read, the data
-  version (an aggregation's: the hash of the members' data versions, see store/groups.py),
+  version (an aggregation's: the hash of the members' data versions, see store/sqlite/groups.py),
   and, unless `lean`, the kept columns of identity and expansion rows;
 - for an aggregation, unless `lean`, its members: the kept columns of every upstream row
   whose `on` value is not null.
 
-Rows come from the feature version's columnar copy (store/chunks.py) or from SQL; group
+Rows come from the feature version's columnar copy (store/sqlite/chunks.py) or from SQL; group
 values from the stored digests, else built from the members in polars (SQLite's window
 numbers them; each group's string is made once).
 """
@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..columns import DELETED_AT, PROVENANCE, ColumnType, dvbf_column, pbf_column
-from ..graph import DepPlan, FeaturePlan, GraphPlan
-from ..hashing import Hasher
-from ..keys import quote, quote_all
+from ...columns import DELETED_AT, PROVENANCE, ColumnType, dvbf_column, pbf_column
+from ...graph import DepPlan, FeaturePlan, GraphPlan
+from ...hashing import Hasher
+from ...keys import quote, quote_all
 from . import chunks, groups
 from .codec import load_dtype
 from .reader import CopyRead, Query, Reader, columnar_frame, split_by_rowid
 from .schema import FV, SUPERSEDED, WRITE
 
 if TYPE_CHECKING:
-    from .resolve import ReadPlan
-    from .sqlite_store import SQLiteMetadataStore
+    from .handle import ReadPlan
+    from .handle import StoreHandle
 
 
 def value_column(upstream: str, field: str) -> str:
@@ -135,7 +135,7 @@ class GroupRead:
 
 # ----- planning a dep's reads ----------------------------------------------------------------------------
 
-def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
+def plan_values(store: "StoreHandle", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
                 reads: "ReadPlan", each=None) -> int:
     """The dep's values by key (see the module docstring); returns the frame's index in `reads`.
 
@@ -165,7 +165,7 @@ def plan_values(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, hasher:
                      _concat)
 
 
-def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
+def plan_members(store: "StoreHandle", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
     """A dep's upstream rows (kept columns; for an aggregation, its members), `on` not null; `each`
     transforms them chunk by chunk."""
     up = gp[d.upstream]
@@ -182,7 +182,7 @@ def plan_members(store: "SQLiteMetadataStore", gp: GraphPlan, d: DepPlan, reads:
     return reads.add([read], lambda r: r[0])
 
 
-def plan_current(store: "SQLiteMetadataStore", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *,
+def plan_current(store: "StoreHandle", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *,
                  with_fields: bool = False) -> int:
     """The key columns and provenance of the feature's latest rows; one row per key.
 

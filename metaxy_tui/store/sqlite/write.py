@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ..columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, MATERIALIZATION_ID,
+from ...columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, MATERIALIZATION_ID,
                        ColumnType, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, dvbf_column, pbf_column)
-from ..definition import FeatureDefinition
-from ..keys import quote, quote_all
+from ...definition import FeatureDefinition
+from ...keys import quote, quote_all
 from .codec import columns_as_lists, encode_expr
 from .chunks import ROWID, WRITE_ID, next_rowid
 from .schema import FV, SUPERSEDED, WRITE

@@ -15,18 +15,16 @@ import time
 import uuid
 from pathlib import Path
 
-from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
+from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
                        dvbf_column, pbf_column)
-from ..definition import FeatureDefinition
-from ..errors import StoreError, StoreFormatError
-from ..keys import quote, quote_all
+from ...definition import FeatureDefinition
+from ...errors import StoreError, StoreFormatError
+from ...keys import quote, quote_all
+from . import chunks, groups
+from .system_columns import FV, SUPERSEDED, WRITE, index_name
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
-SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/chunks.py, store/groups.py)
-
-FV = "_mx_fv"  # feature version id (-> _metaxy_feature_versions.id)
-WRITE = "_mx_write"  # the write that stored the row (-> _metaxy_writes.id)
-SUPERSEDED = "_mx_superseded"  # the write that replaced the row; NULL for a latest row
+SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/sqlite/chunks.py, store/sqlite/groups.py)
 
 AUDIT_DDL = """CREATE TABLE IF NOT EXISTS _metaxy_audit (
     id INTEGER PRIMARY KEY,
@@ -150,8 +148,6 @@ def ensure_layout(conn: sqlite3.Connection) -> None:
     Layout 2 adds the columnar copy and the group digests. It is marked in user_version, so
     that an older metaxy-tui, which would write rows without them, refuses the file.
     """
-    from . import chunks, groups
-
     chunks.ensure_tables(conn)
     groups.ensure_tables(conn)
     if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
@@ -207,11 +203,6 @@ def check_or_initialise(conn: sqlite3.Connection, path: str, *, create: bool, in
     if missing:
         raise StoreFormatError(f"{path} is a damaged metaxy-tui store: tables {', '.join(missing)} are missing")
     return dict(conn.execute("SELECT key, value FROM _metaxy_info").fetchall())
-
-
-def index_name(table: str, what: str) -> str:
-    """Indexes share the table namespace; feature tables never start with '_', these always do."""
-    return f"_mx_{table}__{what}"
 
 
 def feature_columns(definition: FeatureDefinition, field_keys: list[str]) -> dict[str, str]:

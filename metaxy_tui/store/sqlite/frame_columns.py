@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 
 import polars as pl
 
-from ..columns import SYSTEM_COLUMNS, ColumnType, column_type_of_dtype
-from ..definition import FeatureDefinition
-from ..errors import DefinitionError, InputError, InputProblem
-from ..graph import FeatureGraph, FeaturePlan
-from ..keys import validate_column_name
+from ...columns import SYSTEM_COLUMNS, ColumnType, column_type_of_dtype
+from ...definition import FeatureDefinition
+from ...errors import DefinitionError, InputError, InputProblem
+from ...graph import FeatureGraph, FeaturePlan
+from ...keys import validate_column_name
 
 TABLE = "_metaxy_columns"
 DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
