@@ -28,6 +28,13 @@ settings.register_profile("record", parent=settings(derandomize=True, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Stop this process's PostgreSQL test server (each xdist worker has its own) and remove its folder."""
+    from tests import pg_server
+
+    pg_server.stop_shared()
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """The lineage cases the graph property tests checked (tests/test_properties_graphs.py)."""
     cases = getattr(config, "metaxy_lineage_cases", None)

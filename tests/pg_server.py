@@ -52,8 +52,10 @@ class Server:
         return self.url(name)
 
     def stop(self) -> None:
+        if not self.dir.exists():
+            return
         try:
-            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -79,3 +81,11 @@ def store_url() -> str:
     if not available():
         pytest.skip(SKIP_REASON)
     return shared().new_database("p")
+
+
+def stop_shared() -> None:
+    """Stop the process's server now (pytest's session end; atexit is the fallback)."""
+    global _shared
+    if _shared is not None:
+        server, _shared = _shared, None
+        server.stop()
