@@ -22,6 +22,7 @@ from .keys import FeatureKey, FieldKey  # noqa: E402
 from .spec import (ALL, FeatureDep, FeatureSpec, FieldDep, FieldSpec, LineageRelationship,  # noqa: E402
                    SpecialFieldDep)
 from .store import SQLiteMetadataStore  # noqa: E402
+from .store.postgres import PostgreSQLMetadataStore  # noqa: E402
 
 
 def get_feature_by_key(key):
@@ -49,7 +50,7 @@ __all__ = [
     "ALL", "BaseFeature", "compute", "ConfigError", "DefinitionError", "FeatureDefinition", "FeatureDep", "FeatureGraph",
     "FeatureKey", "FeatureSpec", "FieldDep", "FieldKey", "FieldSpec", "HashAlgorithm", "Increment",
     "IncrementFrame", "InputError", "InputProblem", "LineageRelationship", "MetaxyConfig", "MetaxyError",
-    "MetadataStore", "SQLiteMetadataStore", "SpecialFieldDep", "StoreError", "StoreFormatError",
+    "MetadataStore", "PostgreSQLMetadataStore", "SQLiteMetadataStore", "SpecialFieldDep", "StoreError", "StoreFormatError",
     "SystemTableStorage", "UnknownFeatureError", "current_graph", "get_feature_by_key", "init", "init_metaxy",
     "__version__",
 ]

@@ -47,8 +47,12 @@ import tempfile
 import time
 import types
 
-ENGINES = ("metaxy-tui", "delta", "duckdb")
-ENGINE_TITLE = {"metaxy-tui": "metaxy-tui", "delta": "Metaxy Delta", "duckdb": "Metaxy DuckDB"}
+ENGINES = ("metaxy-tui", "delta", "duckdb", "postgresql", "metaxy-postgresql")
+ENGINE_TITLE = {"metaxy-tui": "metaxy-tui", "delta": "Metaxy Delta", "duckdb": "Metaxy DuckDB",
+                "postgresql": "metaxy-tui PG", "metaxy-postgresql": "Metaxy PostgreSQL"}
+OURS_ENGINES = ("metaxy-tui", "postgresql")  # run in this interpreter
+PG_ENGINES = ("postgresql", "metaxy-postgresql")  # need --pg-url (a server; one database per store)
+PG_TIME_TARGET, PG_MEMORY_TARGET = 0.1, 0.25  # the PostgreSQL store against Metaxy's (issue 15)
 RESOLVE_CASES = ("identity-new", "identity-stale", "aggregation-new", "aggregation-stale", "biggroup-new")
 EXPLAIN_CASES = ("explain-identity", "explain-aggregation")
 REVIEW_CASES = ("review-identity", "review-aggregation")
@@ -195,11 +199,12 @@ def _graph(mx, family: str, extra: dict | None = None):
 class _Ours:
     """metaxy-tui driven through its public API."""
 
-    def __init__(self, path: str, family: str, hash_algorithm: str):
+    def __init__(self, path: str, family: str, hash_algorithm: str, postgresql: bool = False):
         import metaxy_tui as mx
 
         self.graph, self.sample, self.child = _graph(mx, family)
-        self.store = mx.SQLiteMetadataStore(path, hash_algorithm=hash_algorithm, graph=self.graph)
+        kind = mx.PostgreSQLMetadataStore if postgresql else mx.SQLiteMetadataStore
+        self.store = kind(path, hash_algorithm=hash_algorithm, graph=self.graph)
 
     def session(self, mode: str):
         return _Session(self.graph.use(), _Opened(self.store, mode))
@@ -227,7 +232,8 @@ class _Metaxy:
         warnings.simplefilter("ignore")
         mx.MetaxyConfig.set(mx.MetaxyConfig(project="bench"))
         self.graph, self.sample, self.child = _graph(mx, family, {"__metaxy_project__": "bench"})
-        self.store = _duckdb_store(path) if kind == "duckdb" else _delta_store(path)
+        self.store = _duckdb_store(path) if kind == "duckdb" else _postgres_store(path) \
+            if kind == "metaxy-postgresql" else _delta_store(path)
 
     def session(self, mode: str):
         return _Session(self.graph.use(), self.store.open(mode))
@@ -247,6 +253,26 @@ def _delta_store(path: str):
     from metaxy.ext.polars.handlers.delta import DeltaMetadataStore
 
     return DeltaMetadataStore(path)
+
+
+def _postgres_store(url: str):
+    """Metaxy 0.1.11's own PostgreSQL store (ibis; resolves in polars, in the client)."""
+    from metaxy.ext.postgresql import PostgreSQLMetadataStore
+
+    return PostgreSQLMetadataStore(url, auto_create_tables=True)
+
+
+def _pg_database(admin_url: str, name: str, *, drop_only: bool = False) -> str:
+    """A fresh database `name` on the server of `admin_url` (dropped first); its URL."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    parts = admin_url.split("?", 1)
+    base = parts[0].rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{parts[1]}" if len(parts) > 1 else "")
 
 
 def _duckdb_store(path: str):
@@ -313,8 +339,8 @@ class _Session:
 
 
 def _engine(a: dict):
-    if a["engine"] == "metaxy-tui":
-        return _Ours(a["path"], a["family"], a["hash"])
+    if a["engine"] in OURS_ENGINES:
+        return _Ours(a["path"], a["family"], a["hash"], postgresql=a["engine"] == "postgresql")
     return _Metaxy(a["path"], a["family"], a["engine"])
 
 
@@ -638,6 +664,29 @@ def summary_table(results: dict, rows_list: list[int], cases: list[str], engines
     return out
 
 
+def pg_table(results: dict, rows_list: list[int], cases: list[str]) -> list[str]:
+    """The PostgreSQL store beside the SQLite store and Metaxy's PostgreSQL store."""
+    out = ["| case | rows | metaxy-tui PG s / MB | metaxy-tui SQLite s / MB | Metaxy PostgreSQL s / MB | "
+           "time PG/Metaxy PG | peak PG/Metaxy PG |", "|---|---|---|---|---|---|---|"]
+    for rows in rows_list:
+        judged = rows >= TARGET_ROWS
+        for case in cases:
+            ours = results.get(("postgresql", case, rows))
+            if case in EXPLAIN_CASES + REVIEW_CASES or not _ok(ours):
+                continue
+            lite, theirs = results.get(("metaxy-tui", case, rows)), results.get(("metaxy-postgresql", case, rows))
+            cell = lambda s: f"{s['median']:.2f} / {_mb(s['peak_kib'])}" if _ok(s) else "—"  # noqa: E731
+            cells = [case, f"{rows:,}", cell(ours), cell(lite), cell(theirs)]
+            if _ok(theirs):
+                tr, mr = ours["median"] / theirs["median"], ours["peak_kib"] / theirs["peak_kib"]
+                cells += [f"{tr:.3f} {_verdict(tr, PG_TIME_TARGET, judged)}",
+                          f"{mr:.2f} {_verdict(mr, PG_MEMORY_TARGET, judged)}"]
+            else:
+                cells += ["—", "—"]
+            out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def extra_lines(results: dict, rows_list: list[int], cases: list[str]) -> list[str]:
     """Linear aggregation (one group vs groups of 10) and explanation costs (with / without --explain)."""
     out = []
@@ -697,6 +746,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hash", default="xxhash64", choices=["xxhash64", "xxhash32", "sha256", "md5"],
                    help="metaxy-tui's hash algorithm (Metaxy: Delta keeps its default, DuckDB uses md5)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--pg-url", metavar="URL", help="a PostgreSQL server (a connection string to an existing "
+                   "database, e.g. postgresql://postgres@/postgres?host=/tmp/pg): the PostgreSQL engines make one "
+                   "database per store there, and drop it after")
     args = p.parse_args(argv)
     if args.runs < 1 or any(r < GROUP_SIZE for r in args.rows):
         p.error("--runs must be >= 1 and every --rows >= %d" % GROUP_SIZE)
@@ -719,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     metaxy = None if args.no_metaxy else _metaxy_versions(args.metaxy_python)
-    engines = [e for e in args.engines if e == "metaxy-tui" or metaxy]
+    engines = [e for e in args.engines if (e in OURS_ENGINES or metaxy) and (e not in PG_ENGINES or args.pg_url)]
     info = machine_info(metaxy)
     workdir = args.workdir or tempfile.mkdtemp(prefix="metaxy_tui_bench_")
     os.makedirs(workdir, exist_ok=True)
@@ -752,12 +804,15 @@ def main(argv: list[str] | None = None) -> int:
             for engine in engines:
                 if engine != "metaxy-tui" and all(c in OURS_ONLY for c in cases):
                     continue
-                suffix = {"metaxy-tui": ".db", "duckdb": ".duckdb", "delta": ""}[engine]
-                path = os.path.join(workdir, f"{engine}-{family}-{rows}{suffix}")
-                _remove_store(path)
+                if engine in PG_ENGINES:
+                    path = _pg_database(args.pg_url, f"bench_{engine.replace('-', '_')}_{family}_{rows}")
+                else:
+                    suffix = {"metaxy-tui": ".db", "duckdb": ".duckdb", "delta": ""}[engine]
+                    path = os.path.join(workdir, f"{engine}-{family}-{rows}{suffix}")
+                    _remove_store(path)
                 base = {"engine": engine, "family": family, "rows": rows, "path": path, "hash": args.hash,
                         "data": data}
-                python = sys.executable if engine == "metaxy-tui" else args.metaxy_python
+                python = sys.executable if engine in OURS_ENGINES else args.metaxy_python
                 for stage in ("new", "stale"):
                     on_stale = (f"explain-{family}", f"review-{family}")
                     stage_cases = [c for c in cases if c == f"{family}-{stage}" or (stage == "stale" and c in on_stale)]
@@ -780,7 +835,7 @@ def main(argv: list[str] | None = None) -> int:
                         elif case in REVIEW_CASES:
                             actions = [(case, {"action": "review"})]
                         else:
-                            if engine != "metaxy-tui" and case in OURS_ONLY:
+                            if engine not in OURS_ENGINES and case in OURS_ONLY:
                                 continue
                             actions = [(case, {"action": "resolve"})]
                         for name, extra in actions:
@@ -792,7 +847,10 @@ def main(argv: list[str] | None = None) -> int:
                             results[(engine, name, rows)] = {**_summary(runs), "load": max(load, _load())}
                             _say(_row_text(engine, name, rows, results[(engine, name, rows)]))
                 if not args.keep:
-                    _remove_store(path)
+                    if engine in PG_ENGINES:
+                        _pg_database(args.pg_url, path.split("?")[0].rsplit("/", 1)[1], drop_only=True)
+                    else:
+                        _remove_store(path)
 
     _say()
     _say("Results (seconds per resolve, medians; peak = max over runs)")
@@ -806,8 +864,14 @@ def main(argv: list[str] | None = None) -> int:
     _say()
     _say(f"Summary (targets judged at {TARGET_ROWS:,} rows: time <= {TIME_TARGET:g}x, peak <= {MEMORY_TARGET:g}x "
          "of each Metaxy store)")
-    for line in summary_table(results, args.rows, list(args.cases), engines):
+    for line in summary_table(results, args.rows, list(args.cases), [e for e in engines if e not in PG_ENGINES]):
         _say(line)
+    if any(e in PG_ENGINES for e in engines):
+        _say()
+        _say(f"PostgreSQL (targets at {TARGET_ROWS:,} rows: time <= {PG_TIME_TARGET:g}x, peak <= {PG_MEMORY_TARGET:g}x "
+             "of Metaxy's PostgreSQL store)")
+        for line in pg_table(results, args.rows, list(args.cases)):
+            _say(line)
     for line in extra_lines(results, args.rows, list(args.cases)):
         _say(line)
     mismatches = count_mismatches(results, expected)

@@ -8,8 +8,14 @@
     path = "metadata.db"        # relative to metaxy.toml
     hash_algorithm = "xxhash64"
 
+    [stores.shared]
+    type = "postgresql"
+    [stores.shared.config]
+    connection_string = "postgresql://curator@db.internal/metadata"   # or env METAXY_STORE_URL
+
 Environment: METAXY_CONFIG (a metaxy.toml to use), METAXY_STORE (the default store name),
-METAXY_STORE_PATH (overrides the store's path).
+METAXY_STORE_PATH (overrides an SQLite store's path), METAXY_STORE_URL (a PostgreSQL store's
+connection string, when its config gives none).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from .store import SQLiteMetadataStore
 
 CONFIG_NAME = "metaxy.toml"
 STORE_OPTIONS = {"path", "hash_algorithm", "hash_truncation_length"}
+POSTGRES_OPTIONS = {"connection_string", "hash_algorithm", "hash_truncation_length"}
+POSTGRES_TYPES = ("postgresql", "postgres", "PostgreSQLMetadataStore", "metaxy_tui.PostgreSQLMetadataStore")
 
 
 def default_store_path() -> Path:
@@ -77,9 +85,11 @@ class MetaxyConfig:
             raise ConfigError(f"no store named {name!r}{where} (stores: {', '.join(self.stores) or 'none'})")
         entry = self.stores[name]
         kind = entry.get("type", "sqlite")
+        if kind in POSTGRES_TYPES:
+            return self._postgres_store(name, entry, overrides)
         if kind not in ("sqlite", "SQLiteMetadataStore", "metaxy_tui.SQLiteMetadataStore"):
             raise ConfigError(f"store {name!r}{' in ' + str(self.path) if self.path else ''}: type {kind!r} is not "
-                              "supported here (use type = \"sqlite\")")
+                              "supported here (use type = \"sqlite\" or \"postgresql\")")
         options = dict(entry.get("config", {}))
         unknown = sorted(set(options) - STORE_OPTIONS)
         if unknown:
@@ -100,6 +110,28 @@ class MetaxyConfig:
         try:
             return SQLiteMetadataStore(path if str(raw_path) != ":memory:" else ":memory:", project=self.project,
                                        name=name, **options)
+        except ValueError as e:
+            raise ConfigError(f"store {name!r} in {self.path}: {e}") from None
+
+    def _postgres_store(self, name: str, entry: dict, overrides: dict):
+        from .store.postgres import PostgreSQLMetadataStore
+
+        options = dict(entry.get("config", {}))
+        unknown = sorted(set(options) - POSTGRES_OPTIONS)
+        if unknown:
+            raise ConfigError(f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(POSTGRES_OPTIONS))})")
+        for option in ("hash_algorithm", "hash_truncation_length"):
+            if option in self.defaults and option not in options:
+                options[option] = self.defaults[option]
+        options.update(overrides)
+        options.pop("path", None)
+        url = options.pop("connection_string", None) or os.environ.get("METAXY_STORE_URL")
+        if not url:
+            raise ConfigError(f"store {name!r} in {self.path}: a PostgreSQL store needs connection_string in its "
+                              "config (or the METAXY_STORE_URL environment variable)")
+        try:
+            return PostgreSQLMetadataStore(url, project=self.project, name=name, **options)
         except ValueError as e:
             raise ConfigError(f"store {name!r} in {self.path}: {e}") from None
 

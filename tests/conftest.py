@@ -28,6 +28,13 @@ settings.register_profile("record", parent=settings(derandomize=True, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Stop this process's PostgreSQL test server (each xdist worker has its own) and remove its folder."""
+    from tests import pg_server
+
+    pg_server.stop_shared()
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """The lineage cases the graph property tests checked (tests/test_properties_graphs.py)."""
     cases = getattr(config, "metaxy_lineage_cases", None)
@@ -43,6 +50,44 @@ def graph():
     g = mx.FeatureGraph()
     with g.use():
         yield g
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/pg_server.py); skipped only without PostgreSQL."""
+    from tests import pg_server as pgs
+
+    if not pgs.available():
+        pytest.skip(pgs.SKIP_REASON)
+    return pgs.shared()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the session's server."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def make_store(store_kind, request, tmp_path):
+    """Builds the store under test: `make_store(path, **options)` gives an SQLite store at `path`, or
+    (the postgresql parameter) a PostgreSQL store on one fresh database per distinct path, so
+    engine tests run unchanged against both."""
+    if store_kind == "sqlite":
+        return mx.SQLiteMetadataStore
+    server = request.getfixturevalue("pg_server")
+    urls: dict[str, str] = {}
+
+    def build(path=None, *args, **options):
+        url = urls.setdefault(str(path), server.new_database())
+        return mx.PostgreSQLMetadataStore(url, *args, **options)
+
+    return build
 
 
 @pytest.fixture

@@ -40,10 +40,10 @@ def canonical(rows: list[dict], columns: list[str]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("scenario", REFERENCE["scenarios"], ids=lambda s: s["name"])
-def test_same_provenance_as_metaxy_0_1_11(scenario, tmp_path):
+def test_same_provenance_as_metaxy_0_1_11(make_store, scenario, tmp_path):
     path = tmp_path / "compat.db"
     graph = build_graph(scenario["features"])
-    store = mx.SQLiteMetadataStore(path, scenario["hash_algorithm"], scenario["hash_truncation_length"], graph=graph)
+    store = make_store(path, scenario["hash_algorithm"], scenario["hash_truncation_length"], graph=graph)
     store.open("w")
     try:
         for i, step in enumerate(scenario["steps"]):
@@ -56,7 +56,7 @@ def test_same_provenance_as_metaxy_0_1_11(scenario, tmp_path):
             elif op == "redefine":
                 store.close()
                 graph = build_graph(step["features"])
-                store = mx.SQLiteMetadataStore(path, scenario["hash_algorithm"], scenario["hash_truncation_length"],
+                store = make_store(path, scenario["hash_algorithm"], scenario["hash_truncation_length"],
                                                graph=graph)
                 store.open("w")
             elif op == "resolve":

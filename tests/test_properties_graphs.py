@@ -52,6 +52,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import metaxy_tui as mx
+from tests import pg_server
 from metaxy_tui.columns import ColumnType
 from metaxy_tui.definition import FeatureDefinition
 from metaxy_tui.spec import FeatureSpec
@@ -59,7 +60,9 @@ from metaxy_tui.spec import FeatureSpec
 # every example checks all nine lineage cases (lifecycle()), so 10 a test give 30 of each, in CI's
 # time budget for the property tests (under 60 s on two cores)
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX", "10"))
-SETTINGS = settings(max_examples=MAX_EXAMPLES)  # on the profile loaded by tests/conftest.py (seed, database)
+SETTINGS = settings(max_examples=MAX_EXAMPLES)
+# the properties hold for both stores: the same examples run against SQLite and PostgreSQL
+STORES = pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])  # on the profile loaded by tests/conftest.py (seed, database)
 
 PBF = "metaxy_provenance_by_field"
 DVBF = "metaxy_data_version_by_field"
@@ -432,8 +435,9 @@ def children(key: tuple, provenance: str) -> int:
 
 
 class World:
-    def __init__(self, path: Path, model: Model, hashing: tuple[str | None, int | None]):
-        self.path, self.model, self.hashing = path, model, hashing
+    def __init__(self, path: Path, model: Model, hashing: tuple[str | None, int | None], kind: str = "sqlite"):
+        self.path, self.model, self.hashing, self.kind = path, model, hashing, kind
+        self.url = pg_server.store_url() if kind == "postgresql" else None
         self.h = make_hash(*hashing)
         self.store: mx.SQLiteMetadataStore | None = None
         self.log: list[str] = []
@@ -443,7 +447,8 @@ class World:
     def reopen(self) -> None:
         if self.store is not None:
             self.store.close()
-        self.store = mx.SQLiteMetadataStore(self.path, *self.hashing, graph=self.model.graph())
+        self.store = mx.SQLiteMetadataStore(self.path, *self.hashing, graph=self.model.graph()) if self.url is None \
+            else mx.PostgreSQLMetadataStore(self.url, *self.hashing, graph=self.model.graph())
         self.store.open("w")
 
     def close(self) -> None:
@@ -737,10 +742,10 @@ def graphs_and_hashing(draw):
     return model, hashing
 
 
-def with_world(model: Model, hashing, fn) -> None:
+def with_world(model: Model, hashing, fn, kind: str = "sqlite") -> None:
     EXAMPLE_CASES.clear()
     with tempfile.TemporaryDirectory() as tmp:
-        world = World(Path(tmp) / "store.db", model, hashing)
+        world = World(Path(tmp) / "store.db", model, hashing, kind)
         try:
             fn(world)
         finally:
@@ -767,13 +772,14 @@ MIN_CASES = 20  # examples per lineage kind and case, per run
 def _count_cases(request):
     request.config.metaxy_lineage_cases = CASES  # printed by tests/conftest.py at the end of the session
     yield
-    if request.node.name in PROPERTY_TESTS:
-        RAN.add(request.node.name)
+    if request.node.originalname in PROPERTY_TESTS:
+        RAN.add(request.node.originalname)
 
 
+@STORES
 @SETTINGS
 @given(args=graphs_and_hashing(), data=st.data())
-def test_resolving_is_deterministic_matches_the_reference_and_writing_back_empties_it(args, data):
+def test_resolving_is_deterministic_matches_the_reference_and_writing_back_empties_it(args, data, store_kind):
     model, hashing = args
 
     def run(world: World) -> None:
@@ -786,12 +792,13 @@ def test_resolving_is_deterministic_matches_the_reference_and_writing_back_empti
                 assert inc.is_empty, f"{name} after materializing everything: {inc}\n{world.where()}"
                 assert world.store.pending_counts(name) == {"added": 0, "changed": 0, "removed": 0}
 
-    with_world(model, hashing, run)
+    with_world(model, hashing, run, store_kind)
 
 
+@STORES
 @SETTINGS
 @given(args=graphs_and_hashing(), data=st.data())
-def test_soft_delete_then_rewriting_the_same_rows_restores_the_state(args, data):
+def test_soft_delete_then_rewriting_the_same_rows_restores_the_state(args, data, store_kind):
     model, hashing = args
 
     def run(world: World) -> None:
@@ -821,12 +828,13 @@ def test_soft_delete_then_rewriting_the_same_rows_restores_the_state(args, data)
             for other in before:
                 assert after[other] == before[other], f"increment of {other} not restored\n{world.where()}"
 
-    with_world(model, hashing, run)
+    with_world(model, hashing, run, store_kind)
 
 
+@STORES
 @SETTINGS
 @given(args=graphs_and_hashing(), data=st.data())
-def test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_same(args, data):
+def test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_same(args, data, store_kind):
     model, hashing = args
 
     def run(world: World) -> None:
@@ -848,7 +856,7 @@ def test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_s
             expects[name] = {**{k: p for k, p in stored.items() if k not in removed}, **pending}
         rng = random.Random(data.draw(st.integers(0, 2**32 - 1), label="shuffle seed"))
         with tempfile.TemporaryDirectory() as tmp:
-            fresh = World(Path(tmp) / "fresh.db", world.model, hashing)
+            fresh = World(Path(tmp) / "fresh.db", world.model, hashing, world.kind)
             try:
                 names = list(state)
                 rng.shuffle(names)
@@ -882,7 +890,7 @@ def test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_s
             finally:
                 fresh.close()
 
-    with_world(model, hashing, run)
+    with_world(model, hashing, run, store_kind)
 
 
 # ----- engine bugs found by the properties above, kept as examples --------------------------------

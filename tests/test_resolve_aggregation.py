@@ -41,9 +41,9 @@ def members(frame, speaker) -> list[str]:
 
 
 @pytest.fixture
-def seeded(store_path, graph):
+def seeded(make_store, store_path, graph):
     Audio, Emb = declare_seed()
-    store = mx.SQLiteMetadataStore(store_path)
+    store = make_store(store_path)
     store.open("w")
     store.write(Audio, audio(*SEED))
     inc = store.resolve_update(Emb)
@@ -56,9 +56,9 @@ def group_provenance(store, Emb, speaker):
     return store.read(Emb).filter(pl.col("speaker_id") == speaker).get_column("metaxy_provenance").item()
 
 
-def test_first_run_one_row_per_member(store_path, graph):
+def test_first_run_one_row_per_member(make_store, store_path, graph):
     Audio, Emb = declare_seed()
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, audio(*SEED))
         inc = store.resolve_update(Emb)
     assert len(inc.added) == 4 and len(inc.changed) == 0 and len(inc.removed) == 0
@@ -72,9 +72,9 @@ def test_first_run_one_row_per_member(store_path, graph):
         df.filter(pl.col("speaker_id") == "s2").get_column("metaxy_provenance").item(0)
 
 
-def test_group_provenance_formula(store_path, graph):
+def test_group_provenance_formula(make_store, store_path, graph):
     Audio, Emb = declare_seed()
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, audio(("a2", "s1", "v2"), ("a1", "s1", "v1")))
         row = store.resolve_update(Emb).added.to_polars().row(0, named=True)
     group = H("v1|v2")  # members ordered by the upstream id column
@@ -83,7 +83,7 @@ def test_group_provenance_formula(store_path, graph):
     assert row["metaxy_provenance"] == H(field)
 
 
-def test_members_are_ordered_by_upstream_ids_numerically(graph, store_path):
+def test_members_are_ordered_by_upstream_ids_numerically(make_store, graph, store_path):
     class Take(mx.BaseFeature, spec=mx.FeatureSpec(key="take", id_columns=["take_no"])):
         take_no: int
         scene: str
@@ -93,7 +93,7 @@ def test_members_are_ordered_by_upstream_ids_numerically(graph, store_path):
             deps=[mx.FeatureDep(Take, lineage=mx.LineageRelationship.aggregation(on=["scene"]))])):
         scene: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Take, pl.DataFrame({"take_no": [10, 2, 1], "scene": ["s", "s", "s"],
                                         "metaxy_provenance_by_field": [{"default": f"t{i}"} for i in (10, 2, 1)]}))
         row = store.resolve_update(Scene).added.to_polars().row(0, named=True)
@@ -186,18 +186,18 @@ def test_member_count_matters(seeded):
     assert set(inc.changed.to_polars().get_column("metaxy_provenance")) != {s1}
 
 
-def test_embedding_code_version_bump_hides_old_rows(store_path):
+def test_embedding_code_version_bump_hides_old_rows(make_store, store_path):
     def build(cv):
         g = mx.FeatureGraph()
         with g.use():
             return (g, *declare_seed(embedding_cv=cv))
 
     g1, Audio1, Emb1 = build("1")
-    with mx.SQLiteMetadataStore(store_path, graph=g1) as store:
+    with make_store(store_path, graph=g1) as store:
         store.write(Audio1, audio(*SEED))
         store.write(Emb1, embeddings([store.resolve_update(Emb1).added]))
     g2, Audio2, Emb2 = build("2")
-    with mx.SQLiteMetadataStore(store_path, graph=g2) as store:
+    with make_store(store_path, graph=g2) as store:
         inc = store.resolve_update(Emb2)
         assert speakers(inc.added) == ["s1", "s2"] and len(inc.added) == 4
         assert len(inc.changed) == 0 and len(inc.removed) == 0

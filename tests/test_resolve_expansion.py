@@ -60,9 +60,9 @@ def keys(frame, *cols) -> list:
 
 
 @pytest.fixture
-def demo(graph, store_path):
+def demo(make_store, graph, store_path):
     Video, Chunk, Faces, Transcript = declare()
-    store = mx.SQLiteMetadataStore(store_path)
+    store = make_store(store_path)
     store.open("w")
     store.write(Video, videos(("v1", "a1", "f1"), ("v2", "a2", "f2")))
     store.write(Chunk, split(store.resolve_update(Chunk).added))
@@ -72,9 +72,9 @@ def demo(graph, store_path):
     store.close()
 
 
-def test_expansion_first_run_one_row_per_parent(graph, store_path):
+def test_expansion_first_run_one_row_per_parent(make_store, graph, store_path):
     Video, Chunk, _, _ = declare()
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Video, videos(("v1", "a1", "f1"), ("v2", "a2", "f2")))
         inc = store.resolve_update(Chunk)
         assert inc.key == ("video_id",)

@@ -49,9 +49,9 @@ def build(a_cv: str = INITIAL, b_cv: str = INITIAL):
 
 
 @pytest.fixture
-def chain(store_path):
+def chain(make_store, store_path):
     g, A, B, C = build()
-    store = mx.SQLiteMetadataStore(store_path, graph=g)
+    store = make_store(store_path, graph=g)
     store.open("w")
     yield store, A, B, C
     store.close()
@@ -82,10 +82,10 @@ def test_root_without_samples_is_a_clear_error(chain):
     assert "samples" in str(info.value) and "'a'" in str(info.value)
 
 
-def test_root_provenance_is_hash_of_fields_in_sorted_order(store_path, graph):
+def test_root_provenance_is_hash_of_fields_in_sorted_order(make_store, store_path, graph):
     class V(mx.BaseFeature, spec=mx.FeatureSpec(key="v", id_columns=["id"], fields=["zeta", "alpha"])):
         id: str
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         inc = store.resolve_update(V, samples=pl.DataFrame(
             {"id": ["1"], "metaxy_provenance_by_field": [{"zeta": "z", "alpha": "a"}]}))
     assert inc.added.to_polars().get_column("metaxy_provenance").to_list() == [H("a|z")]
@@ -179,13 +179,13 @@ def _populate(store, A, B, C):
     store.write(C, store.resolve_update(C).added)
 
 
-def test_root_code_version_bump(store_path):
+def test_root_code_version_bump(make_store, store_path):
     g1, A1, B1, C1 = build()
-    with mx.SQLiteMetadataStore(store_path, graph=g1) as store:
+    with make_store(store_path, graph=g1) as store:
         _populate(store, A1, B1, C1)
     g2, A2, B2, C2 = build(a_cv="2")
     assert A2.feature_version() != A1.feature_version()
-    with mx.SQLiteMetadataStore(store_path, graph=g2) as store:
+    with make_store(store_path, graph=g2) as store:
         # every sample of the root comes back as added; the old rows stay as history
         inc = store.resolve_update(A2, samples=samples(x="1", y="2"))
         assert ids(inc.added) == ["x", "y"] and len(inc.changed) == 0
@@ -204,13 +204,13 @@ def test_root_code_version_bump(store_path):
         assert set(versions) == {A1.feature_version(), A2.feature_version()}
 
 
-def test_derived_code_version_bump(store_path):
+def test_derived_code_version_bump(make_store, store_path):
     g1, A1, B1, C1 = build()
-    with mx.SQLiteMetadataStore(store_path, graph=g1) as store:
+    with make_store(store_path, graph=g1) as store:
         _populate(store, A1, B1, C1)
     g2, A2, B2, C2 = build(b_cv="2")
     assert A2.feature_version() == A1.feature_version()
-    with mx.SQLiteMetadataStore(store_path, graph=g2) as store:
+    with make_store(store_path, graph=g2) as store:
         assert store.resolve_update(A2, samples=samples(x="1", y="2")).is_empty
         inc = store.resolve_update(B2)
         assert ids(inc.added) == ["x", "y"] and len(inc.changed) == 0 and len(inc.removed) == 0
@@ -222,7 +222,7 @@ def test_derived_code_version_bump(store_path):
         assert ids(store.resolve_update(C2).added) == ["x", "y"]
 
 
-def test_downstream_of_a_changed_upstream_version_sees_it_empty(store_path):
+def test_downstream_of_a_changed_upstream_version_sees_it_empty(make_store, store_path):
     """b reads only a.y; bumping a.x changes a's version but not b's: b's rows look removed."""
     def g_with(x_cv):
         g = mx.FeatureGraph()
@@ -239,12 +239,12 @@ def test_downstream_of_a_changed_upstream_version_sees_it_empty(store_path):
     rows = pl.DataFrame({"id": ["1", "2"], "metaxy_provenance_by_field": [{"x": "x1", "y": "y1"},
                                                                           {"x": "x2", "y": "y2"}]})
     g1, A1, B1 = g_with(INITIAL)
-    with mx.SQLiteMetadataStore(store_path, graph=g1) as store:
+    with make_store(store_path, graph=g1) as store:
         store.write(A1, rows)
         store.write(B1, store.resolve_update(B1).added)
     g2, A2, B2 = g_with("2")
     assert B2.feature_version() == B1.feature_version() and A2.feature_version() != A1.feature_version()
-    with mx.SQLiteMetadataStore(store_path, graph=g2) as store:
+    with make_store(store_path, graph=g2) as store:
         inc = store.resolve_update(B2)
         assert ids(inc.removed) == ["1", "2"] and len(inc.added) == 0
         assert ids(store.read(B2)) == ["1", "2"]  # reported, not deleted
@@ -301,7 +301,7 @@ def test_derived_data_version_early_cutoff(chain):
 
 # ----- shapes of ids and columns ------------------------------------------------------------------
 
-def test_multiple_id_columns(graph, store_path):
+def test_multiple_id_columns(make_store, graph, store_path):
     class Frame(mx.BaseFeature, spec=mx.FeatureSpec(key="frame", id_columns=["video_id", "frame_no"])):
         video_id: str
         frame_no: int
@@ -315,7 +315,7 @@ def test_multiple_id_columns(graph, store_path):
         return pl.DataFrame([{"video_id": v, "frame_no": f, "metaxy_provenance_by_field": {"default": p}}
                              for v, f, p in rows])
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Frame, frames([("v1", 0, "a"), ("v1", 1, "b"), ("v2", 0, "c")]))
         inc = store.resolve_update(Emb)
         assert inc.key == ("video_id", "frame_no") and len(inc.added) == 3
@@ -328,7 +328,7 @@ def test_multiple_id_columns(graph, store_path):
         assert store.resolve_update(Emb).removed.to_polars().select("video_id", "frame_no").rows() == [("v1", 0)]
 
 
-def test_rename_and_select(graph, store_path):
+def test_rename_and_select(make_store, graph, store_path):
     class Audio(mx.BaseFeature, spec=mx.FeatureSpec(key="audio", id_columns=["audio_id"])):
         audio_id: str
         path: str
@@ -340,7 +340,7 @@ def test_rename_and_select(graph, store_path):
         sample_id: str
         source: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, pl.DataFrame({"audio_id": ["a1"], "path": ["x.wav"], "duration": [1.0],
                                          "metaxy_provenance_by_field": [{"default": "p"}]}))
         inc = store.resolve_update(Clip)
@@ -354,7 +354,7 @@ def test_rename_and_select(graph, store_path):
         assert store.resolve_update(Clip).is_empty
 
 
-def test_select_empty_keeps_only_ids_and_system_columns(graph, store_path):
+def test_select_empty_keeps_only_ids_and_system_columns(make_store, graph, store_path):
     class A(mx.BaseFeature, spec=mx.FeatureSpec(key="a", id_columns=["id"])):
         id: str
         secret: str
@@ -362,7 +362,7 @@ def test_select_empty_keeps_only_ids_and_system_columns(graph, store_path):
     class B(mx.BaseFeature, spec=mx.FeatureSpec(key="b", id_columns=["id"], deps=[mx.FeatureDep(A, select=[])])):
         id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(A, pl.DataFrame({"id": ["1"], "secret": ["s"], "metaxy_provenance_by_field": [{"default": "p"}]}))
         cols = store.resolve_update(B).added.to_polars().columns
     assert "secret" not in cols and "id" in cols and "metaxy_provenance" in cols

@@ -31,9 +31,9 @@ def test_match_keys_pairs_only_equal_keys_even_when_every_hash_collides(monkeypa
     assert matched.to_list() == [True, False, True]
 
 
-def test_resolve_is_exact_when_every_hash_collides(graph, store_path, monkeypatch):
+def test_resolve_is_exact_when_every_hash_collides(make_store, graph, store_path, monkeypatch):
     Item, Copy = _features()
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Item, _items(["a", "b", "c", "d"], 1))
         inc = store.resolve_update(Copy)
         store.write(Copy, inc.added)

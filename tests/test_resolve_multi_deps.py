@@ -36,14 +36,14 @@ def two_roots(graph):
     return Audio, Frames
 
 
-def test_required_deps_are_inner_joined(two_roots, store_path):
+def test_required_deps_are_inner_joined(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
     class Both(mx.BaseFeature, spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames],
                                                    fields=["audio", "frames"])):
         id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, rows("audio", x="a1", y="a2"))
         store.write(Frames, rows("frames", y="f2", z="f3"))
         inc = store.resolve_update(Both)
@@ -69,7 +69,7 @@ def test_automatic_field_mapping_across_deps(two_roots):
     assert parents["other"] == (("audio", "audio"), ("frames", "frames"))
 
 
-def test_field_level_parents_across_deps(two_roots, store_path):
+def test_field_level_parents_across_deps(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
     class Both(mx.BaseFeature, spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames], fields=[
@@ -82,7 +82,7 @@ def test_field_level_parents_across_deps(two_roots, store_path):
             fields=[mx.FieldSpec("out", deps=[mx.FieldDep(Audio, ["audio"])])])):
         id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, rows("audio", x="a1"))
         store.write(Frames, rows("frames", x="f1"))
         first = store.resolve_update(Both).added.to_polars().row(0, named=True)
@@ -102,7 +102,7 @@ def test_field_level_parents_across_deps(two_roots, store_path):
         assert ids(store.resolve_update(AudioOnly).changed) == ["x"]
 
 
-def test_optional_dep_is_left_joined_with_empty_string(two_roots, store_path):
+def test_optional_dep_is_left_joined_with_empty_string(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
     class Mixed(mx.BaseFeature, spec=mx.FeatureSpec(
@@ -110,7 +110,7 @@ def test_optional_dep_is_left_joined_with_empty_string(two_roots, store_path):
             fields=[mx.FieldSpec("out", deps=mx.ALL)])):
         id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, rows("audio", x="a1", y="a2"))
         store.write(Frames, rows("frames", x="f1", z="f3"))
         inc = store.resolve_update(Mixed)
@@ -127,7 +127,7 @@ def test_optional_dep_is_left_joined_with_empty_string(two_roots, store_path):
         assert ids(store.resolve_update(Mixed).changed) == ["y"]
 
 
-def test_optional_dep_declared_first_is_still_left_joined(two_roots, store_path):
+def test_optional_dep_declared_first_is_still_left_joined(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
     class Mixed(mx.BaseFeature, spec=mx.FeatureSpec(
@@ -135,13 +135,13 @@ def test_optional_dep_declared_first_is_still_left_joined(two_roots, store_path)
             fields=[mx.FieldSpec("out", deps=mx.ALL)])):
         id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Audio, rows("audio", x="a1", y="a2"))
         store.write(Frames, rows("frames", x="f1", z="f3"))
         assert ids(store.resolve_update(Mixed).added) == ["x", "y"]
 
 
-def test_identity_plus_aggregation(graph, store_path):
+def test_identity_plus_aggregation(make_store, graph, store_path):
     """A speaker profile joins the speaker's own row (identity) and all their audio (aggregation)."""
     class Speaker(mx.BaseFeature, spec=mx.FeatureSpec(key="speaker", id_columns=["speaker_id"], fields=["bio"])):
         speaker_id: str
@@ -157,7 +157,7 @@ def test_identity_plus_aggregation(graph, store_path):
             fields=[mx.FieldSpec("profile", deps=mx.ALL)])):
         speaker_id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Speaker, pl.DataFrame({"speaker_id": ["s1", "s2"], "name": ["Ann", "Bob"],
                                            "metaxy_provenance_by_field": [{"bio": "b1"}, {"bio": "b2"}]}))
         store.write(Audio, pl.DataFrame({"audio_id": ["a1", "a2", "a3"], "speaker_id": ["s1", "s1", "s2"],
@@ -180,7 +180,7 @@ def test_identity_plus_aggregation(graph, store_path):
         assert sorted(set(store.resolve_update(Profile).changed.to_polars().get_column("speaker_id"))) == ["s1", "s2"]
 
 
-def test_deps_joined_on_renamed_ids(graph, store_path):
+def test_deps_joined_on_renamed_ids(make_store, graph, store_path):
     class Left(mx.BaseFeature, spec=mx.FeatureSpec(key="left", id_columns=["left_id"])):
         left_id: str
 
@@ -191,7 +191,7 @@ def test_deps_joined_on_renamed_ids(graph, store_path):
             mx.FeatureDep(Left, rename={"left_id": "id"}), mx.FeatureDep(Right, rename={"right_id": "id"})])):
         id: str
 
-    with mx.SQLiteMetadataStore(store_path) as store:
+    with make_store(store_path) as store:
         store.write(Left, pl.DataFrame({"left_id": ["1", "2"], "metaxy_provenance_by_field": [{"default": "l"}] * 2}))
         store.write(Right, pl.DataFrame({"right_id": ["2", "3"], "metaxy_provenance_by_field": [{"default": "r"}] * 2}))
         inc = store.resolve_update(Pair)

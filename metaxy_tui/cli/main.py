@@ -90,7 +90,8 @@ def run_tui(project: Project, *, verbose: bool = False) -> None:
 @click.option("--config", type=click.Path(dir_okay=False), help="A metaxy.toml to use (default: found from the "
               "current folder up).")
 @click.option("--store", "store_name", metavar="NAME", help="Which [stores.NAME] of metaxy.toml to open.")
-@click.option("--db", type=click.Path(), help="Open this SQLite store file directly.")
+@click.option("--db", type=click.Path(), help="Open this SQLite store file, or a PostgreSQL store "
+              "(postgresql://user@host/database), directly.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what the engine does (debug) to stderr; the TUI logs to "
               "metaxy-tui.log in the user log folder (README: Logs).")
 @click.version_option(package_name="metaxy-tui")

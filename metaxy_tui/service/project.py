@@ -15,6 +15,8 @@ from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
 from ..store import MetadataStore, SQLiteMetadataStore
+from ..store.postgres import PostgreSQLMetadataStore
+from ..store.postgres.connection import is_postgres_url
 from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,10 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     `feature` must then be one of its features, so that a mistyped command leaves no file behind.
     """
     cfg: MetaxyConfig | None = None
-    new_db = (db is not None and str(db) != ":memory:" and create and mode == "w" and not Path(db).exists())
-    config_path = Path(config) if config else (find_config(search_from) if db is None or new_db else None)
+    server = is_postgres_url(db)  # --db postgresql://...: a PostgreSQL store (its project's code, if found here)
+    new_db = (db is not None and not server and str(db) != ":memory:" and create and mode == "w"
+              and not Path(db).exists())
+    config_path = Path(config) if config else (find_config(search_from) if db is None or new_db or server else None)
     if config is not None and not Path(config).is_file():
         raise ConfigError(f"{config}: no such configuration file")
     if config_path is not None:
@@ -108,21 +112,26 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
                          f"metaxy.toml whose entrypoints define the features, or `metaxy-tui demo --db {db}`)")
     if new_db and code_graph is not None and feature is not None and feature not in code_graph:
         raise UnknownFeatureError(feature, code_graph.keys)
-    if db is not None:
+    if server:
+        s = PostgreSQLMetadataStore(str(db), project=cfg.project if cfg else None)
+        s.name = s.path
+        source = f"PostgreSQL {s.where}"
+    elif db is not None:
         path = Path(db)
         s = SQLiteMetadataStore(path, *_hash_settings(cfg, store) if new_db else (), name=str(path),
                                 project=cfg.project if cfg else None)
         source = f"{path}"
     elif cfg is not None:
         s = cfg.get_store(store)
-        source = f"{cfg.path} (store {s.name})"
+        source = f"{cfg.path} (store {s.name}" + (f", PostgreSQL {s.where})" if getattr(s, "kind", "") == "postgresql"
+                                                 else ")")
     else:
         if store is not None:
             raise ConfigError(f"--store {store}: no metaxy.toml found in {Path.cwd()} or its parents")
         s = SQLiteMetadataStore(default_store_path(), name="default")
         source = f"{s.path} (default store)"
     p = Path(s.path)
-    if s.path != ":memory:":
+    if getattr(s, "kind", "sqlite") == "sqlite" and s.path != ":memory:":
         if p.exists() and p.is_dir():
             raise StoreError(f"{p} is a directory, not a store file")
         if not p.exists() and mode == "r" and code_graph is not None and db is None:
@@ -153,7 +162,8 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         demo = True
     graph = code_graph if code_graph is not None else stored
     s.use_graph(graph)
-    if new_db and code_graph is not None:  # a --db store made for this project: it knows its features
+    if (new_db or (server and mode == "w" and not s.snapshots())) and code_graph is not None:
+        # a --db store made for this project: it knows its features
         s.push_graph(code_graph)
         stored = s.stored_graph()
     project = Project(s, graph, code_graph, stored, source, cfg, demo=demo)

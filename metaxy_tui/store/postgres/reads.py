@@ -1,0 +1,198 @@
+"""Reading query results into polars, all reads of one operation in one snapshot.
+
+Bulk results travel as psycopg's `COPY (query) TO STDOUT (FORMAT csv)`, parsed by polars
+(1.8-2.3 s for 1,000,000 rows x 5 columns, against 2.9 s and 0.64 GB for `fetchall`). A store
+made with `use_adbc=True` reads through ADBC instead (`adbc-driver-postgresql`, Arrow over
+binary COPY: 1.2 s and 0.28 GB, measured by the session that wrote this module); it is not in
+the `postgresql` extra and the tests run the CSV path.
+
+Statements are sent with their values inlined as literals (`literal`): a bound parameter
+would make ADBC fall back from COPY to a slower row protocol. Output columns are named by
+position (`c0`, `c1`, ...) and renamed here, so no alias meets PostgreSQL's 63-byte limit.
+
+`snapshot()` opens a REPEATABLE READ transaction on the reading connection: every read inside
+sees one committed state of the store, whatever writers commit meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import polars as pl
+
+from .connection import connect
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
+READ_WORK_MEM = "256MB"  # per sort or hash of a read (PostgreSQL's default, 4MB, spills 1,000,000 rows to disk)
+
+
+def literal(value: Any) -> str:
+    """A value as an SQL literal (standard_conforming_strings is on: checked when the store opens)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "'NaN'::float8"
+        if math.isinf(value):
+            return "'Infinity'::float8" if value > 0 else "'-Infinity'::float8"
+        return f"{value!r}::float8"
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat(sep=' ')}'::timestamp"
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'::date"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"'\\x{bytes(value).hex()}'::bytea"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("PostgreSQL text cannot hold NUL characters")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def select_list(exprs: Sequence[str]) -> str:
+    """`expr AS c0, expr AS c1, ...`: outputs named by position (see the module docstring)."""
+    return ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
+
+
+def adbc_available() -> bool:
+    try:
+        import adbc_driver_postgresql.dbapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Reads:
+    """The reading side of a store: its own connection, frames and rows, snapshots."""
+
+    def __init__(self, url: str, *, use_adbc: bool | None = None):
+        self.url = url
+        self.use_adbc = adbc_available() if use_adbc is None else use_adbc
+        self._adbc = None
+        self._pg = None  # psycopg connection (small lookups; bulk reads when ADBC is absent)
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    # ----- connections -----------------------------------------------------------------------------
+    def _psycopg(self):
+        if self._pg is None:
+            self._pg = connect(self.url, autocommit=True)
+        return self._pg
+
+    def _adbc_conn(self):
+        if self._adbc is None:
+            import warnings
+
+            import adbc_driver_postgresql.dbapi as adbc
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._adbc = adbc.connect(self.url, autocommit=True)
+        return self._adbc
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in (self._adbc, self._pg):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            self._adbc = self._pg = None
+            self._depth = 0
+
+    # ----- snapshots ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state of the store (nested blocks share it)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._statement("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            # a resolve sorts and hashes its whole input once: in memory, not in temporary files
+            self._statement(f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                with contextlib.suppress(Exception):
+                    self._statement("COMMIT")
+
+    def _statement(self, sql: str) -> None:
+        if self.use_adbc:
+            with self._adbc_conn().cursor() as cur:
+                cur.execute(sql)
+        else:
+            self._psycopg().execute(sql)
+
+    # ----- reading -----------------------------------------------------------------------------------
+    def rows(self, sql: str) -> list[tuple]:
+        """A small result as tuples (inside the snapshot, if one is open)."""
+        with self._lock:
+            if self.use_adbc:
+                with self._adbc_conn().cursor() as cur:
+                    cur.execute(sql)
+                    return [tuple(r) for r in cur.fetchall()]
+            return self._psycopg().execute(sql).fetchall()
+
+    def frame(self, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        """`sql` (a SELECT whose outputs are `c0, c1, ...` in `schema`'s order) as a typed frame."""
+        names = list(schema)
+        with self._lock:
+            df = self._adbc_frame(sql) if self.use_adbc else self._csv_frame(sql, len(names))
+        if df.width != len(names):
+            raise AssertionError(f"query gave {df.width} columns, {len(names)} expected")
+        df.columns = names
+        return cast_to(df, schema)
+
+    def _adbc_frame(self, sql: str) -> pl.DataFrame:
+        with self._adbc_conn().cursor() as cur:
+            cur.execute(sql)
+            table = cur.fetch_arrow_table()
+        return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
+
+    def _csv_frame(self, sql: str, width: int) -> pl.DataFrame:
+        buf = io.BytesIO()
+        with self._psycopg().cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as cp:
+            for data in cp:
+                buf.write(data)
+        schema = {f"c{i}": pl.String for i in range(width)}
+        if not buf.tell():
+            return pl.DataFrame(schema=schema)
+        return pl.read_csv(buf.getvalue(), has_header=False, schema=schema, quote_char='"')
+
+
+def cast_to(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Columns as `schema` says; text from the CSV path is parsed the way PostgreSQL writes it."""
+    exprs = []
+    for name, want in schema.items():
+        have = df.schema[name]
+        c = pl.col(name)
+        if have == want:
+            exprs.append(c)
+        elif have == pl.String and want == pl.Boolean:
+            exprs.append(c.replace_strict({"t": True, "f": False}, default=None, return_dtype=pl.Boolean))
+        elif have == pl.String and want == pl.Binary:
+            exprs.append(c.str.strip_prefix("\\x").str.decode("hex"))
+        elif have == pl.String and isinstance(want, pl.Datetime):
+            exprs.append(c.str.to_datetime(TIMESTAMP_FORMAT, time_unit="us", strict=False).cast(want))
+        elif have == pl.String and want == pl.Date:
+            exprs.append(c.str.to_date("%Y-%m-%d", strict=False))
+        elif isinstance(have, pl.Datetime) and isinstance(want, pl.Datetime):
+            exprs.append(c.cast(want))
+        else:
+            exprs.append(c.cast(want, strict=False))
+    return df.select(exprs)

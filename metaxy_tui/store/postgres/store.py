@@ -1,0 +1,728 @@
+"""PostgreSQLMetadataStore: the same engine on a shared PostgreSQL server.
+
+The same API, semantics, increments and hash strings as the SQLite store on the same inputs
+(SPEC 9). Resolving runs in the database (resolve.py, sql.py); reads of one operation see one
+snapshot (reads.py); every write is one transaction (write.py), whose commit section is
+serialized across writers by an advisory lock, so write ids follow commit order and no write
+is lost or seen half-done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import polars as pl
+
+from ... import __version__
+from ...columns import DELETED_AT, PROVENANCE, dvbf_column, pbf_column
+from ...definition import FeatureDefinition
+from ...errors import InputError, InputProblem, StoreError, UnknownFeatureError
+from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
+from ...graph import FeatureGraph, FeaturePlan
+from ...hashing import HashAlgorithm, Hasher
+from ...spec import feature_key_of
+from ..sqlite import frame_columns
+from ..sqlite import resolve as common
+from ..sqlite.codec import decode_rows, empty_frame, now_us
+from ..validate import ROW as VALIDATE_ROW
+from ..validate import prepare, prepare_samples
+from . import audit as _audit
+from . import layout
+from . import recorded
+from . import resolve as _resolve
+from . import write as _write
+from .codec import column_expr, text_expr
+from .connection import connect, describe_target, mask, psycopg_module
+from .layout import FV, ROW, SUPERSEDED, WRITE, q
+from .reads import Reads, literal
+from .sql import Place
+from .trace import PostgresTraceQueries
+
+
+class PostgreSQLMetadataStore(PostgresTraceQueries):
+    """`PostgreSQLMetadataStore(connection_string, hash_algorithm="xxhash64", hash_truncation_length=None)`.
+
+    Use it as `with store: ...` (opens for reading and writing) or `store.open("r")`. Without an
+    explicit hash setting a store keeps the one it was created with.
+    """
+
+    kind = "postgresql"
+
+    def __init__(self, connection_string: str | None = None, hash_algorithm: str | HashAlgorithm | None = None,
+                 hash_truncation_length: int | None = None, *, graph: FeatureGraph | None = None,
+                 project: str | None = None, name: str | None = None, use_adbc: bool | None = None, **options: Any):
+        url = connection_string or options.pop("url", None)
+        if options:
+            raise TypeError(f"unknown option(s) {', '.join(sorted(options))}")
+        if not url:
+            raise StoreError("a PostgreSQL store needs a connection string (postgresql://user@host/database)")
+        self.url = str(url)
+        self.path = mask(self.url)
+        self.name = name
+        self.project = project
+        self._requested = (HashAlgorithm.parse(hash_algorithm) if hash_algorithm is not None else None,
+                           hash_truncation_length)
+        self.hasher = Hasher(self._requested[0] or HashAlgorithm.XXHASH64, hash_truncation_length)
+        self._graph = graph
+        self._use_adbc = use_adbc
+        self._conn = None
+        self._reads: Reads | None = None  # type: ignore[assignment]
+        self._mode: str | None = None
+        self._depth = 0
+        self._lock = threading.RLock()
+        self.info: dict[str, str] = {}
+        self._resolved_as_of: dict[str, int] = {}
+        self._columns_cache: tuple[int, frame_columns.Recorded] | None = None
+        self._effective_cache: dict[int, tuple] = {}
+
+    @property
+    def where(self) -> str:
+        return describe_target(self.url)
+
+    # ----- opening and closing ---------------------------------------------------------------
+    def open(self, mode: str = "w") -> "OpenStore":
+        if mode not in ("r", "w"):
+            raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
+        with self._lock:
+            if self._conn is not None:
+                if mode == "w" and self._mode == "r":
+                    raise StoreError(f"{self.path} is open read-only")
+                self._depth += 1
+            else:
+                self._connect(mode)
+                self._depth = 1
+            return OpenStore(self)
+
+    def _connect(self, mode: str) -> None:
+        conn = connect(self.url)
+        psycopg = psycopg_module()
+        try:
+            self._check_server(conn)
+            info = layout.read_info(conn, self.where)
+            conn.rollback()
+            if not info:
+                if mode == "r":
+                    raise StoreError(f"{self.where} holds no metaxy-tui store yet (write to it, or run "
+                                     "`metaxy-tui push`, to create one)")
+                info = self._initialise(conn)
+            self._adopt_hash_settings(info)
+        except psycopg.Error as e:
+            conn.close()
+            raise StoreError(f"{self.where}: {str(e).strip().splitlines()[0]}") from None
+        except BaseException:
+            conn.close()
+            raise
+        self.info = info
+        self._conn = conn
+        self._mode = mode
+        self._reads = Reads(self.url, use_adbc=bool(self._use_adbc))
+
+    def _check_server(self, conn) -> None:
+        settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
+                                     "('server_encoding', 'standard_conforming_strings', 'server_version_num')").fetchall())
+        conn.rollback()
+        if settings.get("server_encoding", "UTF8").upper() not in ("UTF8", "UTF-8"):
+            raise StoreError(f"{self.where} uses the {settings['server_encoding']} encoding; a metaxy-tui store needs a "
+                             "UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')")
+        if settings.get("standard_conforming_strings", "on") != "on":
+            raise StoreError(f"{self.where}: standard_conforming_strings is off; a metaxy-tui store needs it on")
+        if int(settings.get("server_version_num", "150000")) < 120000:
+            raise StoreError(f"{self.where}: PostgreSQL 12 or later is needed")
+
+    def _initialise(self, conn) -> dict[str, str]:
+        defaults = {"created_with": __version__, "hash_algorithm": self.hasher.algorithm.value,
+                    "hash_truncation_length": str(self.hasher.truncation or "")}
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (layout.DDL_LOCK,))
+            info = layout.read_info(conn, self.where)  # another process may have created it meanwhile
+            if not info:
+                layout.initialise(conn, defaults)
+                info = dict(conn.execute("SELECT key, value FROM _metaxy_info").fetchall())
+        return info
+
+    def _adopt_hash_settings(self, info: dict[str, str]) -> None:
+        stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
+            "hash_truncation_length") else None)
+        algo, trunc = self._requested
+        if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (
+                algo is None and trunc is not None and trunc != stored.truncation):
+            raise StoreError(
+                f"{self.path} hashes with {stored.describe()}, but "
+                f"{Hasher(algo or stored.algorithm, trunc).describe()} was asked "
+                "for; open it with its own setting (or without one)")
+        self.hasher = stored
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            self._depth -= 1
+            if self._depth > 0:
+                return
+            if self._reads is not None:
+                self._reads.close()
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+            self._reads = None  # type: ignore[assignment]
+            self._mode = None
+            self._columns_cache = None
+            self._effective_cache.clear()
+
+    def __enter__(self) -> "PostgreSQLMetadataStore":
+        with self._lock:
+            if self._conn is not None:
+                self._depth += 1
+                return self
+        self.open("w")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def writable(self) -> bool:
+        return self._mode == "w"
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is not open: use `with store:` or store.open()")
+        return self._conn
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """A small read on the store's own connection (autocommitted: it sees the latest commits)."""
+        with self._lock:
+            conn = self.conn
+            in_tx = conn.info.transaction_status != psycopg_module().pq.TransactionStatus.IDLE
+            rows = conn.execute(sql, params).fetchall()
+            if not in_tx:
+                conn.rollback()
+            return rows
+
+    def _snap_rows(self, sql: str) -> list[tuple]:
+        """A small read inside the reads' snapshot (values inlined)."""
+        return self._reads.rows(sql)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One write transaction; everything in it lands, or nothing does."""
+        if self._mode != "w":
+            raise StoreError(f"store {self.path} is open read-only" if self._conn else
+                             f"store {self.path} is not open: use `with store:` or store.open('w')")
+        psycopg = psycopg_module()
+        with self._lock:
+            conn = self.conn
+            try:
+                with conn.transaction():
+                    yield conn
+            except psycopg.OperationalError as e:
+                raise StoreError(f"{self.where}: the write failed and was rolled back "
+                                 f"({str(e).strip().splitlines()[0]})") from None
+
+    def last_write_id(self) -> int:
+        return self._query("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
+
+    def _write_counter(self) -> int:
+        return self.last_write_id()
+
+    def _note_resolved(self, feature: str) -> None:
+        self._resolved_as_of[feature] = self._snap_rows("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
+
+    # ----- the graph -------------------------------------------------------------------------
+    def graph(self, feature: Any = None) -> FeatureGraph:
+        if self._graph is not None:
+            return self._graph
+        g = getattr(feature, "_mx_graph", None)
+        return g if g is not None else FeatureGraph.get_active()
+
+    def use_graph(self, graph: FeatureGraph | None) -> None:
+        self._graph = graph
+
+    def resolved_as_of(self, feature: Any) -> int | None:
+        return self._resolved_as_of.get(feature_key_of(feature).to_string())
+
+    def _plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        graph = self.graph(feature)
+        key = feature_key_of(feature).to_string()
+        if key not in graph:
+            raise UnknownFeatureError(key, graph.keys)
+        graph = self.effective_graph(graph)
+        return graph, graph.feature_plan(key)
+
+    def _recorded_columns(self) -> frame_columns.Recorded:
+        with self._lock:
+            stamp = recorded.stamp(self)
+            if self._columns_cache is None or self._columns_cache[0] != stamp:
+                self._columns_cache = (stamp, recorded.read_all(self))
+            return self._columns_cache[1]
+
+    def effective_graph(self, graph: FeatureGraph | None = None) -> FeatureGraph:
+        graph = graph if graph is not None else self.graph()
+        rec = self._recorded_columns()
+        if not rec:
+            return graph
+        key = (id(graph), len(graph), graph._plan is None, self._columns_cache[0] if self._columns_cache else 0)
+        cached = self._effective_cache.get(id(graph))
+        if cached is not None and cached[0] == key and cached[1] is graph:
+            return cached[2]
+        out = frame_columns.overlay(graph, rec)
+        self._effective_cache[id(graph)] = (key, graph, out)
+        return out
+
+    def _record_snapshot(self, conn, graph: FeatureGraph) -> int:
+        pv = graph.project_version
+        row = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (pv,)).fetchone()
+        if row:
+            return row[0]
+        snap = graph.to_snapshot()
+        row = conn.execute("INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
+                           "VALUES (%s, %s, %s, %s) ON CONFLICT (project_version) DO NOTHING RETURNING id",
+                           (pv, self.project, now_us(), json.dumps(snap))).fetchone()
+        if row is None:  # another writer recorded it first
+            return conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (pv,)).fetchone()[0]
+        snap_id = row[0]
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
+                            "VALUES (%s, %s, %s) ON CONFLICT (feature_key, feature_version) DO NOTHING",
+                            [(f["key"], f["feature_version"], snap_id) for f in snap["features"]])
+        return snap_id
+
+    def push_graph(self, graph: FeatureGraph | None = None) -> dict:
+        graph = graph or self.graph()
+        graph.plan()
+        with self._transaction() as conn:
+            known = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s",
+                                 (graph.project_version,)).fetchone()
+            snap_id = self._record_snapshot(conn, graph)
+        return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
+
+    def snapshots(self) -> list[dict]:
+        rows = self._query("SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots ORDER BY id")
+        return [{"id": r[0], "project_version": r[1], "project": r[2], "recorded_at": r[3]} for r in rows]
+
+    def snapshot(self, which: int | str | None = None) -> dict | None:
+        if which is None:
+            rows = self._query("SELECT graph FROM _metaxy_snapshots ORDER BY id DESC LIMIT 1")
+        elif isinstance(which, int):
+            rows = self._query("SELECT graph FROM _metaxy_snapshots WHERE id = %s", (which,))
+        else:
+            rows = self._query("SELECT graph FROM _metaxy_snapshots WHERE starts_with(project_version, %s) "
+                               "ORDER BY id DESC LIMIT 1", (which,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def stored_graph(self) -> FeatureGraph:
+        snap = self.snapshot()
+        return frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns()) if snap \
+            else FeatureGraph()
+
+    def stored_feature_versions(self, feature: Any) -> list[dict]:
+        key = feature_key_of(feature).to_string()
+        rows = self._query(
+            "SELECT fv.feature_version, fv.snapshot_id, s.recorded_at FROM _metaxy_feature_versions fv "
+            "JOIN _metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.feature_key = %s ORDER BY fv.id", (key,))
+        return [{"feature_version": r[0], "snapshot_id": r[1], "recorded_at": r[2]} for r in rows]
+
+    # ----- locations -------------------------------------------------------------------------
+    def _table(self, key: str) -> str | None:
+        rows = self._query("SELECT table_name FROM _metaxy_features WHERE feature_key = %s", (key,))
+        return rows[0][0] if rows else None
+
+    def _fv_id(self, key: str, feature_version: str) -> int | None:
+        rows = self._query("SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
+                           (key, feature_version))
+        return rows[0][0] if rows else None
+
+    def _place(self, key: str, feature_version: str | None) -> Place:
+        """Where (table, feature version id, stored columns) a feature version is, read in the
+        reads' snapshot."""
+        rows = self._snap_rows(
+            f"SELECT f.table_name, (SELECT v.id FROM _metaxy_feature_versions v WHERE v.feature_key = f.feature_key "
+            f"AND v.feature_version = {literal(feature_version or '')}) FROM _metaxy_features f "
+            f"WHERE f.feature_key = {literal(key)}")
+        if not rows:
+            return Place(None, None)
+        table, fv_id = rows[0]
+        cols = self._snap_rows(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON "
+            "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+            f"AND c.relname = {literal(layout.ident(table))} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
+        return Place(table, fv_id, {r[0]: r[1] for r in cols})
+
+    def _has_live(self, place: Place) -> bool:
+        return bool(self._snap_rows(f"SELECT 1 FROM {q(place.table)} WHERE {place.live()} LIMIT 1"))  # type: ignore[arg-type]
+
+    # ----- writing ---------------------------------------------------------------------------
+    def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
+                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None,
+                       delete_ids: Any = None, within: Callable[[Any], None] | None = None) -> int:
+        """Validate and store rows as the latest rows of their ids, in one transaction."""
+        graph, plan = self._plan(feature)
+        gp = graph.plan()
+        frame = to_polars(df, plan.name)
+        plan, new_columns, dropped = self._frame_plan(plan, frame)
+        if dropped:
+            frame = frame.drop(dropped)
+        rows = prepare(frame, plan, self.hasher, dedupe_identical=not plan.is_root).drop(VALIDATE_ROW)
+        if materialization_id is not None:
+            rows = rows.with_columns(pl.lit(materialization_id).alias("metaxy_materialization_id"))
+        doomed = self._id_frame(plan.definition, delete_ids) if delete_ids is not None else None
+        return _write.write(self, gp, plan, rows, new_columns=new_columns, materialization_id=materialization_id,
+                            progress=progress, inputs_as_of=inputs_as_of if inputs_as_of is not None
+                            else self._resolved_as_of.get(plan.name), doomed=doomed, within=within,
+                            snapshot_graph=self.graph(feature))
+
+    write = write_metadata
+
+    def _frame_plan(self, plan: FeaturePlan, frame: pl.DataFrame) -> tuple[FeaturePlan, dict, list[str]]:
+        definition, new_columns, dropped = frame_columns.columns_for_frame(
+            plan, frame, self._recorded_columns().get(plan.name, {}))
+        return (dataclasses.replace(plan, definition=definition) if new_columns else plan), new_columns, dropped
+
+    def frame_plan(self, feature: Any, frame: Any) -> FeaturePlan:
+        _graph, plan = self._plan(feature)
+        return self._frame_plan(plan, to_polars(frame, plan.name))[0]
+
+    # ----- reading ---------------------------------------------------------------------------
+    def _read_plan(self, feature: Any) -> FeaturePlan:
+        graph = self.graph(feature)
+        key = feature_key_of(feature).to_string()
+        if key in graph:
+            return self.effective_graph(graph).feature_plan(key)
+        stored = self.stored_graph()
+        if key in stored:
+            return stored.feature_plan(key)
+        raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
+
+    def _definition_for_read(self, feature: Any) -> tuple[FeatureDefinition, str | None]:
+        plan = self._read_plan(feature)
+        return plan.definition, plan.feature_version
+
+    def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
+                      feature_version: str | None = None, all_feature_versions: bool = False,
+                      include_history: bool = False, include_deleted: bool = False,
+                      current_only: bool | None = None, latest_only: bool | None = None,
+                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
+                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> MetadataFrame:
+        """The feature's latest rows under its current feature version (SPEC 5), as a polars frame."""
+        if current_only is not None:
+            all_feature_versions = not current_only
+        if with_feature_history is not None:
+            all_feature_versions = with_feature_history
+        if latest_only is not None:
+            include_history = not latest_only
+        if with_sample_history is not None:
+            include_history = with_sample_history
+        if include_soft_deleted is not None:
+            include_deleted = include_soft_deleted
+        definition, current_fv = self._definition_for_read(feature)
+        key = definition.name
+        with self._reads.snapshot():
+            df = self._read_rows(definition, current_fv, feature_version, all_feature_versions,
+                                 include_history, include_deleted)
+        if filters is not None:
+            df = apply_filters(df, filters, key)
+        if columns is not None:
+            missing = [c for c in columns if c not in df.columns]
+            if missing:
+                raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
+                                       for c in missing])
+            df = df.select(list(columns))
+        return MetadataFrame(df)
+
+    read = read_metadata
+
+    def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
+                   all_versions: bool, history: bool, deleted: bool, *, keys: pl.DataFrame | None = None
+                   ) -> pl.DataFrame:
+        """Rows as read_metadata returns them (inside a snapshot); `keys` limits them in SQL."""
+        from .sql import keys_relation
+
+        fields = definition.field_keys
+        place = self._place(definition.name, feature_version or current_fv or "")
+        if place.table is None:
+            return empty_frame(definition, fields)
+        stored = place.columns
+        where: list[str] = []
+        if not all_versions:
+            if place.fv_id is None:
+                return empty_frame(definition, fields)
+            where.append(f"{q(FV)} = {int(place.fv_id)}")
+        else:
+            fields = sorted({c.split(".", 1)[1] for c in stored if c.startswith("metaxy_provenance_by_field.")})
+        if not history:
+            where.append(f"{q(SUPERSEDED)} IS NULL")
+        if not deleted:
+            where.append(f"{q(DELETED_AT)} IS NULL")
+        if keys is not None:
+            kc = list(keys.columns)
+            names = {c: f"k{i}" for i, c in enumerate(kc)}
+            rel = keys_relation(keys, {c: definition.columns[c] for c in kc}, names)
+            where.append(f"({', '.join(column_expr(c, definition.columns[c], stored) for c in kc)}) IN "
+                         f"(SELECT {', '.join(names.values())} FROM {rel} AS k)")
+        exprs: list[str] = []
+        schema: dict[str, pl.DataType] = {}
+        for c, t in definition.columns.items():
+            if layout.ident(c) in stored:
+                exprs.append(column_expr(c, t, stored))
+                schema[c] = t.polars
+        for f in fields:
+            for c in (pbf_column(f), dvbf_column(f)):
+                if layout.ident(c) in stored:
+                    exprs.append(text_expr(c, stored))
+                    schema[c] = pl.String
+        for c in ("metaxy_provenance", "metaxy_data_version", "metaxy_materialization_id"):
+            exprs.append(q(c))
+            schema[c] = pl.String
+        for c in ("metaxy_created_at", "metaxy_updated_at", "metaxy_deleted_at", FV, WRITE):
+            exprs.append(q(c))
+            schema[c] = pl.Int64
+        from .reads import select_list
+
+        sql = (f"SELECT {select_list(exprs)} FROM {q(place.table)}" + (f" WHERE {' AND '.join(where)}" if where else "")
+               + f" ORDER BY {q(WRITE)}, {q(ROW)}")
+        raw = self._reads.frame(sql, schema)
+        fv_names = dict(self._snap_rows(f"SELECT id, feature_version FROM _metaxy_feature_versions "
+                                        f"WHERE feature_key = {literal(definition.name)}"))
+        pvs = dict(self._snap_rows(f"SELECT w.id, s.project_version FROM _metaxy_writes w JOIN _metaxy_snapshots s "
+                                   f"ON s.id = w.snapshot_id WHERE w.feature_key = {literal(definition.name)}"))
+        return decode_rows(raw, definition, fields, fv_names, pvs)
+
+    # ----- deleting --------------------------------------------------------------------------
+    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
+                        with_feature_history: bool = False, with_sample_history: bool = False,
+                        within: Callable[[Any], None] | None = None) -> int:
+        """Soft- or hard-delete samples of the current feature version (SPEC 5)."""
+        if ids is not None and filters is None and is_filter(ids):
+            ids, filters = None, ids
+        plan = self._read_plan(feature)
+        definition = plan.definition
+        key = definition.name
+        id_cols = definition.id_columns
+        if with_feature_history:
+            raise InputError(key, [InputProblem("deletes act on the current feature version only; older "
+                                                "versions' rows stay as history")])
+        if (ids is None) == (filters is None):
+            raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
+        table = self._table(key)
+        fv_id = self._fv_id(key, plan.feature_version) if table else None
+        if table is None or fv_id is None:
+            return 0
+        if filters is not None:
+            target = self.read_metadata(feature, filters=filters).select(id_cols)
+        else:
+            target = self._target_ids(plan, ids)
+        if target.height == 0:
+            return 0
+        with self._transaction() as conn:
+            n = _write.delete_rows(self, conn, definition, table, fv_id, target, soft=soft, now=now_us())
+            if within is not None:
+                within(conn)
+            return n
+
+    delete = delete_metadata
+
+    def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
+        key = definition.name
+        id_cols = definition.id_columns
+        target = to_polars(ids, key)
+        missing = [c for c in id_cols if c not in target.columns]
+        if missing:
+            raise InputError(key, [InputProblem("missing id column", c) for c in missing])
+        try:
+            return target.select(id_cols).unique().cast({c: definition.columns[c].polars for c in id_cols})
+        except pl.exceptions.PolarsError as e:
+            raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
+
+    def _target_ids(self, plan: FeaturePlan, ids: Any) -> pl.DataFrame:
+        definition = plan.definition
+        frame = to_polars(ids, definition.name)
+        if all(c in frame.columns for c in definition.id_columns) or set(plan.key) == set(definition.id_columns):
+            return self._id_frame(definition, frame)
+        key = list(plan.key)
+        if not all(c in frame.columns for c in key):
+            missing = [c for c in definition.id_columns if c not in frame.columns]
+            raise InputError(definition.name, [InputProblem(
+                f"missing id column (or give the parent's columns {', '.join(key)} to delete all its children)", c)
+                for c in missing])
+        try:
+            keys = frame.select(key).unique().cast({c: definition.columns[c].polars for c in key})
+        except pl.exceptions.PolarsError as e:
+            raise InputError(definition.name, [InputProblem(f"keys do not match the column types: {e}")]) from None
+        with self._reads.snapshot():
+            rows = self._read_rows(definition, plan.feature_version, None, False, False, False, keys=keys)
+        return rows.select(list(definition.id_columns))
+
+    # ----- resolving -------------------------------------------------------------------------
+    def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,
+                       versioning_engine: str | None = None, skip_comparison: bool = False,
+                       **unsupported: Any) -> Increment:
+        """Which samples of `feature` are added, changed or removed relative to its upstream (SPEC 4)."""
+        given = sorted(k for k, v in unsupported.items() if v is not None)
+        if given:
+            raise InputError(feature_key_of(feature).to_string(), [InputProblem(
+                f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead")])
+        graph, plan = self._plan(feature)
+        gp = graph.plan()
+        if samples is None and plan.is_root:
+            common.root_samples(plan, None)
+
+        def read_removed(keys: pl.DataFrame | None) -> pl.DataFrame:
+            if keys is None:
+                return common.removed_frame(plan, empty_frame(plan.definition, plan.definition.field_keys))
+            with self._reads.snapshot():
+                rows = self._read_rows(plan.definition, plan.feature_version, None, False, False, False, keys=keys)
+            return common.removed_frame(plan, rows)
+
+        frame = None
+        if samples is not None:
+            rec = self._recorded_columns().get(plan.name, {})
+            untyped = [c for c in plan.key if plan.is_root and not plan.definition.columns[c].declared and c not in rec]
+            frame = prepare_samples(to_polars(samples, plan.name), plan, self.hasher, untyped)
+        with self._reads.snapshot():
+            if skip_comparison:
+                if frame is not None:
+                    expected = frame
+                else:
+                    self._note_resolved(plan.name)
+                    inc0 = _resolve.resolve(self, gp, plan, lambda k: None)
+                    expected = pl.concat([inc0.added.to_polars(), inc0.changed.to_polars()], how="vertical")
+                inc = Increment(plan.name, tuple(plan.key), IncrementFrame(expected),
+                                IncrementFrame(expected.clear()), IncrementFrame(read_removed(None)))
+            elif frame is not None:
+                self._note_resolved(plan.name)
+                current = self._current_rows(plan)
+                inc = common.compare(plan, frame, current, read_removed)
+            else:
+                inc = _resolve.resolve(self, gp, plan, read_removed)
+        return common.with_data_versions(inc, plan, self.hasher)
+
+    def _current_rows(self, plan: FeaturePlan, *, with_fields: bool = False) -> pl.DataFrame:
+        """The feature's live rows by key: key and provenance (one row per key; an expansion's
+        children that disagree give MIXED); `with_fields` adds provenance by field and WRITE."""
+        key = list(plan.key)
+        d = plan.definition
+        schema: dict[str, pl.DataType] = {c: d.columns[c].polars for c in key} | {PROVENANCE: pl.String}
+        fields = d.field_keys if with_fields else []
+        schema |= {pbf_column(f): pl.String for f in fields}
+        if with_fields:
+            schema[WRITE] = pl.Int64
+        place = self._place(plan.name, plan.feature_version)
+        if not place.stored:
+            return pl.DataFrame(schema=schema)
+        from .reads import select_list
+
+        exprs = [column_expr(c, d.columns[c], place.columns) for c in key] + [q(PROVENANCE)]
+        exprs += [text_expr(pbf_column(f), place.columns) for f in fields] + ([q(WRITE)] if with_fields else [])
+        sql = (f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} "  # type: ignore[arg-type]
+               f"ORDER BY {q(WRITE)}, {q(ROW)}")
+        cur = self._reads.frame(sql, schema)
+        if key != list(d.id_columns):
+            cur = cur.group_by(key, maintain_order=True).agg(
+                pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
+                .otherwise(pl.lit(common.MIXED)).alias(PROVENANCE),
+                *[pl.col(c).first() for c in cur.columns if c not in key and c != PROVENANCE])
+        return cur
+
+    def waiting_on(self, feature: Any) -> list[str]:
+        _graph, plan = self._plan(feature)
+        return [d.upstream for d in plan.deps if not d.optional and self._table(d.upstream) is None]
+
+    def resolve_plan(self, feature: Any) -> tuple[FeatureGraph, FeaturePlan]:
+        """The graph as this store resolves it (with the columns it recorded) and the feature's plan."""
+        return self._plan(feature)
+
+    def resolve_keys(self, feature: Any) -> tuple[Increment, pl.DataFrame]:
+        """resolve_update by key only, and the feature's current rows it compared with (key,
+        provenance by field, WRITE_ID), from one snapshot; records what it saw."""
+        graph, plan = self._plan(feature)
+        return _resolve.resolve_keys(self, graph.plan(), plan)
+
+    def history(self) -> "PostgresHistory":
+        """The reads explanations make (store/postgres/history.py)."""
+        from .history import PostgresHistory
+
+        return PostgresHistory(self)
+
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
+        from ...explain.build import explain
+
+        return explain(self, feature, increment, keys_only=keys_only)
+
+    def pending_counts(self, feature: Any) -> dict[str, int]:
+        graph, plan = self._plan(feature)
+        if plan.is_root:
+            return {"added": 0, "changed": 0, "removed": 0}
+        return _resolve.counts(self, graph.plan(), plan)
+
+    # ----- the audit log ---------------------------------------------------------------------
+    def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
+                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
+                     executor: str | None = None) -> int:
+        with self._transaction() as conn:
+            audit_id = _audit.start(conn, action, feature, feature_version, user, outcome, executor)
+            self.audit_batch(conn, audit_id, ids, duration_s)
+            conn.execute("UPDATE _metaxy_audit SET detail = %s WHERE id = %s", (detail, audit_id))
+            return audit_id
+
+    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None,
+                    executor: str | None = None) -> int:
+        with self._transaction() as conn:
+            return _audit.start(conn, action, feature, feature_version, user, "running", executor)
+
+    def audit_batch(self, tx: Any, audit_id: int, ids: list[dict], duration_s: float) -> None:
+        _audit.batch(tx, audit_id, ids, duration_s)
+
+    def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE _metaxy_audit SET outcome = %s, duration_s = %s, detail = %s WHERE id = %s",
+                         (outcome, duration_s, detail, audit_id))
+
+    def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
+                  limit: int | None = None) -> pl.DataFrame:
+        with self._lock:
+            conn = self.conn
+            idle = conn.info.transaction_status == psycopg_module().pq.TransactionStatus.IDLE
+            try:
+                return _audit.log(conn, feature=feature, since_us=since_us, action=action, limit=limit)
+            finally:
+                if idle:
+                    conn.rollback()
+
+    # ----- small queries ---------------------------------------------------------------------
+    def count(self, feature: Any, *, feature_version: str | None = None) -> int:
+        definition, current_fv = self._definition_for_read(feature)
+        table = self._table(definition.name)
+        fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
+        if fv_id is None:
+            return 0
+        return self._query(f"SELECT count(*) FROM {q(table)} WHERE {q(FV)} = %s AND {q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
+                           f"AND {q(DELETED_AT)} IS NULL", (fv_id,))[0][0]
+
+    def __repr__(self) -> str:
+        return f"PostgreSQLMetadataStore({self.path!r}, hash={self.hasher.describe()})"
+
+
+class OpenStore:
+    """What `store.open(mode)` returns: the store, plus a `with` block that closes it again."""
+
+    def __init__(self, store: PostgreSQLMetadataStore):
+        self.store = store
+
+    def __enter__(self) -> PostgreSQLMetadataStore:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
