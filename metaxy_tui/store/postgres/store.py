@@ -29,6 +29,7 @@ from ...spec import feature_key_of
 from ..sqlite import frame_columns
 from ..sqlite import resolve as common
 from ..sqlite.codec import decode_rows, empty_frame, now_us
+from ..pages import PAGE_SIZE
 from ..validate import ROW as VALIDATE_ROW
 from ..validate import prepare, prepare_samples
 from . import audit as _audit
@@ -39,6 +40,7 @@ from . import write as _write
 from .codec import column_expr, text_expr
 from .connection import connect, describe_target, mask, psycopg_module
 from .layout import FV, ROW, SUPERSEDED, WRITE, q
+from .pages import PostgresSamplePages
 from .reads import Reads, literal
 from .sql import Place
 from .trace import PostgresTraceQueries
@@ -646,6 +648,11 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
         provenance by field, WRITE_ID), from one snapshot; records what it saw."""
         graph, plan = self._plan(feature)
         return _resolve.resolve_keys(self, graph.plan(), plan)
+
+    def sample_pages(self, graph: FeatureGraph | None = None, *, page_size: int = PAGE_SIZE) -> PostgresSamplePages:
+        """Pages of current samples on a connection of their own (store/postgres/pages.py); the store
+        need not be open."""
+        return PostgresSamplePages(self.url, graph if graph is not None else self.graph(), page_size=page_size)
 
     def history(self) -> "PostgresHistory":
         """The reads explanations make (store/postgres/history.py)."""
