@@ -45,6 +45,14 @@ class Project:
     def path(self) -> str:
         return self.store.path
 
+    @property
+    def location(self) -> str:
+        """Where a child process reopens the store (store_at): a PostgreSQL store's connection
+        string with its password (`path` masks it)."""
+        from ..store import store_location
+
+        return store_location(self.store)
+
     def close(self) -> None:
         self.store.close()
 

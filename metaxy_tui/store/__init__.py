@@ -11,8 +11,21 @@ from .sqlite.store import SQLiteMetadataStore
 
 def store_at(location: str | os.PathLike) -> MetadataStore:
     """The store at `location`, not opened: the one place that maps a location to an implementation
-    (a path: an SQLite file). A child process reopens its parent's store with it."""
+    (a postgresql:// connection string: a PostgreSQL store; a path: an SQLite file). A child
+    process reopens its parent's store with it (`store_location`)."""
+    from .postgres.connection import is_postgres_url
+
+    if is_postgres_url(location):
+        from .postgres.store import PostgreSQLMetadataStore
+
+        return PostgreSQLMetadataStore(str(location))
     return SQLiteMetadataStore(location)
 
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore", "store_at"]
+def store_location(store: MetadataStore) -> str:
+    """What `store_at` reopens `store` from: its file, or its full connection string (the password
+    included, unlike `store.path`: pass it to a child process, never show it)."""
+    return str(getattr(store, "url", None) or store.path)
+
+
+__all__ = ["MetadataStore", "SQLiteMetadataStore", "store_at", "store_location"]

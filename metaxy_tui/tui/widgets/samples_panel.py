@@ -414,7 +414,7 @@ class SamplesPanel(Vertical):
                         severity="warning", markup=False)
             return
         try:
-            exporter = ExportProcess(ExportJob.of(self.project.path, self.project.graph, view.spec, target, fmt))
+            exporter = ExportProcess(ExportJob.of(self.project.location, self.project.graph, view.spec, target, fmt))
         except ValueError as e:
             self.notify(str(e), title="Export", severity="error", markup=False)
             return
