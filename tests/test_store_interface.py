@@ -23,17 +23,10 @@ def test_the_sqlite_store_implements_the_interface(tmp_path):
                 assert p.name in have, f"{name}: no parameter {p.name!r}"
 
 
-# What the PostgreSQL store does not implement yet: the TUI's samples table pages (SamplePages) read
-# SQLite files. Listed here so that the gap is explicit, and this test fails once it is closed.
-POSTGRES_NOT_YET = {"sample_pages"}
-
-
 def test_the_postgresql_store_implements_the_interface(pg_url):
     store = mx.PostgreSQLMetadataStore(pg_url)
-    assert all(getattr(type(store), name, None) is None for name in POSTGRES_NOT_YET)
+    assert isinstance(store, MetadataStore)
     for name in iter_protocol_methods():
-        if name in POSTGRES_NOT_YET:
-            continue
         wanted = getattr(MetadataStore, name)
         got = getattr(type(store), name, None)
         assert got is not None, name
@@ -43,3 +36,26 @@ def test_the_postgresql_store_implements_the_interface(pg_url):
             have = inspect.signature(got).parameters
             for p in want_params:
                 assert p.name in have, f"{name}: no parameter {p.name!r}"
+
+
+def _pages_methods():
+    from metaxy_tui.store.interface import SamplePages
+
+    return [n for n in dir(SamplePages) if not n.startswith("_") and callable(getattr(SamplePages, n))]
+
+
+def test_both_stores_sample_pages_implement_samplepages(tmp_path, pg_url):
+    from metaxy_tui.store.interface import SamplePages
+
+    for store in (mx.SQLiteMetadataStore(tmp_path / "s.db"), mx.PostgreSQLMetadataStore(pg_url)):
+        pages = store.sample_pages()
+        try:
+            for name in _pages_methods():
+                got = getattr(pages, name, None)
+                assert got is not None, f"{type(pages).__name__}.{name}"
+                want = [p.name for p in inspect.signature(getattr(SamplePages, name)).parameters.values()
+                        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+                have = inspect.signature(got).parameters
+                assert all(p in have for p in want), f"{type(pages).__name__}.{name}: {want} vs {list(have)}"
+        finally:
+            pages.close()
