@@ -172,3 +172,24 @@ def test_both_stores_give_the_same_sample_detail_and_export(stores, graph):
     assert got["sqlite"][0][1] is not None and got["sqlite"][0][3] is None
     assert got["sqlite"][5][1] == sum(got["sqlite"][5][2]) > 4
     assert got["sqlite"] == got["postgresql"]
+
+
+def test_interrupt_cancels_the_running_statement_on_postgresql(stores):
+    import threading
+    import time
+
+    from metaxy_tui.store.pages import Interrupted
+
+    pages = stores["postgresql"].sample_pages(page_size=PAGE)
+    try:
+        view = pages.open_view(ViewSpec("media/clip", sort="title"))
+        pages.interrupt()  # nothing running: harmless
+        timer = threading.Timer(0.3, pages.interrupt)
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(Interrupted), pages._lock:
+            pages._run("SELECT pg_sleep(10)")  # stands for a long view build or deep page
+        assert time.monotonic() - start < 5
+        assert len(pages.page(view, 1)) == PAGE  # the connection is still usable
+    finally:
+        pages.close()

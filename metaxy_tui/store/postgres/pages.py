@@ -43,6 +43,7 @@ from .layout import FV, PG_TYPES, ROW, SUPERSEDED, WRITE, ident, q, table_column
 
 VIEW_TABLE = "pg_temp._mx_view"
 HANDLE_SHIFT = 32
+VIEW_WORK_MEM = "64MB"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = str.maketrans(_UPPER, _UPPER.lower())
 BOOKKEEPING = {FV, WRITE, ROW, SUPERSEDED}
@@ -246,7 +247,9 @@ class PostgresSamplePages:
     # -- connection
     def _connection(self):
         if self._conn is None:
-            self._conn = connect(self.url, autocommit=True, application="metaxy-tui pages")
+            conn = connect(self.url, autocommit=True, application="metaxy-tui pages")
+            conn.execute(f"SET work_mem = '{VIEW_WORK_MEM}'")  # a sorted view's numbering sorts in memory
+            self._conn = conn
         return self._conn
 
     def interrupt(self) -> None:
