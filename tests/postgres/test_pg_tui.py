@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
 import metaxy_tui as mx
 from metaxy_tui.service.project import open_project
