@@ -110,7 +110,7 @@ def export(ctx: Context, feature: str, fmt: str | None, output: str, text: str, 
         if project.store.path == ":memory:":
             fail("no store file to export from yet")
         try:
-            exporter = Exporter(project.store.path, project.graph, ViewSpec(feature, sort, descending, text), target,
+            exporter = Exporter(project.location, project.graph, ViewSpec(feature, sort, descending, text), target,
                                 fmt)
         except ValueError as e:
             fail(str(e))

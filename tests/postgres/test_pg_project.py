@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 
@@ -76,8 +77,8 @@ def test_the_seed_pipeline_prints_the_same_on_a_postgresql_store(tmp_path, pg_ur
 
 
 def test_commands_on_postgresql_answer_as_on_sqlite(tmp_path, pg_url):
-    """status, list, resolve, import and approve: `--db postgresql://...` and `--db FILE` give the same
-    answers after the same steps."""
+    """status, list, resolve, import, approve and export: `--db postgresql://...` and `--db FILE` give
+    the same answers after the same steps."""
     sqlite_dir = project(tmp_path, "on_sqlite")
     pg_dir = project(tmp_path, "on_pg", PG_TOML)
     pipeline(sqlite_dir, env(tmp_path))
@@ -100,12 +101,16 @@ def test_commands_on_postgresql_answer_as_on_sqlite(tmp_path, pg_url):
         got["status1"] = json.loads(mx("status", "--format", "json"))
         mx("approve", "speaker/embedding", "--accept", "--all", "--yes")
         got["status2"] = json.loads(mx("status", "--format", "json"))
+        out = tmp_path / f"audio_{kind}.csv"
+        mx("export", "audio", "-o", str(out), "--sort", "duration_seconds", "--descending", "--filter", "s")
+        got["export"] = pl.read_csv(out).drop("metaxy_created_at", "metaxy_updated_at").rows()
         history = run([*COMMAND, "--db", db, "history", "--json"], cwd, e)
         got["history"] = [(h["action"], h["feature"], h["n_samples"], h["outcome"])
                           for h in json.loads(history.stdout)] if history.returncode == 0 else history.stderr
         outputs[kind] = got
     assert outputs["pg"]["import"]["added"] == 1 and outputs["pg"]["import"]["changed"] == 1
-    for part in ("list", "status0", "import", "resolve", "status1", "status2", "history"):
+    assert len(outputs["pg"]["export"]) == 5
+    for part in ("list", "status0", "import", "resolve", "status1", "status2", "history", "export"):
         a, b = outputs["sqlite"][part], outputs["pg"][part]
         if isinstance(a, dict) and "file" in a:
             a, b = {k: v for k, v in a.items() if k != "file"}, {k: v for k, v in b.items() if k != "file"}
