@@ -41,7 +41,8 @@ from .codec import _bare, column_expr
 from .connection import connect, psycopg_module
 from .layout import FV, PG_TYPES, ROW, SUPERSEDED, WRITE, ident, q, table_columns
 
-VIEW_TABLE = "pg_temp._mx_view"
+VIEW_NAME = "_mx_view"  # a sorted or filtered view's rows in view order (the session's TEMP table)
+VIEW_TABLE = f"pg_temp.{VIEW_NAME}"
 HANDLE_SHIFT = 32
 VIEW_WORK_MEM = "64MB"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -348,7 +349,7 @@ class PostgresSamplePages:
             n: int | None = None
             if not indexed:
                 # positions number the view's rows 1, 2, ... in view order
-                self._execute(f"CREATE TEMP TABLE {VIEW_TABLE.split('.', 1)[1]} "
+                self._execute(f"CREATE TEMP TABLE {VIEW_NAME} "
                               "(pos bigint PRIMARY KEY, w bigint NOT NULL, r integer NOT NULL)")
                 n = self._execute(
                     f"INSERT INTO {VIEW_TABLE} (pos, w, r) SELECT row_number() OVER (ORDER BY {query.order}), "
@@ -595,8 +596,12 @@ class PostgresSamplePages:
             total = self._run(f"SELECT count(*) FROM {q(table)} AS t WHERE {where}", params)[0][0]
             fields = [f for f in fields if ident(pbf_column(f)) in present]
             cols = [c for c in d.columns if ident(c) in present]
-            dv = lambda f: (f"coalesce(t.{q(dvbf_column(f))}, t.{q(pbf_column(f))})"  # noqa: E731
-                            if ident(dvbf_column(f)) in present else f"t.{q(pbf_column(f))}")
+
+            def dv(f: str) -> str:  # the field's data version (its provenance when none was given)
+                if ident(dvbf_column(f)) in present:
+                    return f"coalesce(t.{q(dvbf_column(f))}, t.{q(pbf_column(f))})"
+                return f"t.{q(pbf_column(f))}"
+
             select = ([stored_value_sql(column_expr(c, d.columns[c], present, "t"), d.columns[c].name) for c in cols]
                       + [f"t.{q(PROVENANCE)}", f"coalesce(t.{q(DATA_VERSION)}, t.{q(PROVENANCE)})"]
                       + [dv(f) for f in fields])
