@@ -204,7 +204,7 @@ class SamplePages(Protocol):
     StaleView. A failing read raises PageReadError (a StoreError) with the store's message.
 
     Rows are `(row handle, *one value per view column)` with values as the store holds them
-    (SQLite: ISO text for datetimes, 0/1 for booleans); the "feature version" column holds the
+    (SQLite: ISO text for datetimes, 0/1 for booleans; PostgreSQL's pages give the same); the "feature version" column holds the
     store's version ids (`view.fv_names` names them). Positions count from 0.
     """
 

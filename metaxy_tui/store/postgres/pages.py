@@ -6,7 +6,9 @@ the PostgreSQL layout (layout.py):
 
 - Rows carry values as the SQLite store holds them, so that the table, the detail and the
   export read them alike: datetimes as ISO text (`YYYY-MM-DDTHH:MM:SS.ffffff`), dates as
-  `YYYY-MM-DD`, booleans as 0/1. Sorting uses the typed columns.
+  `YYYY-MM-DD`, booleans as 0/1. Sorting uses the typed columns. (One difference: a sample's
+  row stored under an earlier feature version, in a column whose type changed since, reads as
+  the text PostgreSQL keeps it in, layout.py; SQLite keeps the old value's type.)
 - A row's handle is `write id << 32 | its position in the write` (`_mx_write`, `_mx_row`): it
   stays the same when the row is superseded (a ctid would not).
 - Sorts put NULLs first ascending and last descending, and a filter matches as SQLite's LIKE
