@@ -203,9 +203,10 @@ class SamplePages(Protocol):
     request raise Interrupted. A request for a view that another `open_view` replaced raises
     StaleView. A failing read raises PageReadError (a StoreError) with the store's message.
 
-    Rows are `(row handle, *one value per view column)` with values as the store holds them
-    (SQLite: ISO text for datetimes, 0/1 for booleans; PostgreSQL's pages give the same); the "feature version" column holds the
-    store's version ids (`view.fv_names` names them). Positions count from 0.
+    Rows are `(row handle, *one value per view column)` with values as the SQLite store holds
+    them (ISO text for datetimes, 0/1 for booleans; PostgreSQL's pages give the same); the
+    "feature version" column holds the store's version ids (`view.fv_names` names them).
+    Positions count from 0.
     """
 
     page_size: int
