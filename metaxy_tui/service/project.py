@@ -14,9 +14,7 @@ from pathlib import Path
 from ..config import MetaxyConfig, default_store_path, find_config, init_metaxy
 from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
-from ..store import MetadataStore, SQLiteMetadataStore
-from ..store.postgres import PostgreSQLMetadataStore
-from ..store.postgres.connection import is_postgres_url
+from ..store import MetadataStore, PostgreSQLMetadataStore, SQLiteMetadataStore, is_postgres_url
 from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,13 @@
 """Stores: the one interface (interface.py), what every store shares (records, pages, validation),
-and the implementations (sqlite/; a PostgreSQL one goes beside it)."""
+and the implementations (sqlite/, postgres/)."""
 
 from __future__ import annotations
 
 import os
 
 from .interface import MetadataStore
+from .postgres.connection import is_postgres_url
+from .postgres.store import PostgreSQLMetadataStore
 from .sqlite.store import SQLiteMetadataStore
 
 
@@ -13,11 +15,7 @@ def store_at(location: str | os.PathLike) -> MetadataStore:
     """The store at `location`, not opened: the one place that maps a location to an implementation
     (a postgresql:// connection string: a PostgreSQL store; a path: an SQLite file). A child
     process reopens its parent's store with it (`store_location`)."""
-    from .postgres.connection import is_postgres_url
-
     if is_postgres_url(location):
-        from .postgres.store import PostgreSQLMetadataStore
-
         return PostgreSQLMetadataStore(str(location))
     return SQLiteMetadataStore(location)
 
@@ -28,4 +26,5 @@ def store_location(store: MetadataStore) -> str:
     return str(getattr(store, "url", None) or store.path)
 
 
-__all__ = ["MetadataStore", "SQLiteMetadataStore", "store_at", "store_location"]
+__all__ = ["MetadataStore", "PostgreSQLMetadataStore", "SQLiteMetadataStore", "is_postgres_url", "store_at",
+           "store_location"]

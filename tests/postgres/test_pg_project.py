@@ -89,7 +89,7 @@ def test_commands_on_postgresql_answer_as_on_sqlite(tmp_path, pg_url):
     for kind, cwd, db in (("sqlite", sqlite_dir, str(sqlite_dir / "metadata.db")), ("pg", pg_dir, pg_url)):
         e = env(tmp_path)
 
-        def mx(*args: str) -> str:
+        def mx(*args: str, kind=kind, cwd=cwd, db=db, e=e) -> str:
             p = run([*COMMAND, "--db", db, *args], cwd, e)
             assert p.returncode == 0, f"{kind} {args}: {p.stderr}"
             assert "Traceback" not in p.stderr

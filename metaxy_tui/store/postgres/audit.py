@@ -12,7 +12,7 @@ import polars as pl
 from ..sqlite.codec import now_us
 
 if TYPE_CHECKING:
-    from .reads import Reads
+    pass
 
 TYPES = {"id": pl.Int64, "at": pl.Int64, "user": pl.String, "action": pl.String, "feature": pl.String,
          "feature_version": pl.String, "n_samples": pl.Int64, "ids": pl.String, "duration_s": pl.Float64,

@@ -19,7 +19,7 @@ from .codec import column_expr, text_expr
 from .layout import FV, SUPERSEDED, WRITE, q
 
 if TYPE_CHECKING:
-    from .store import PostgreSQLMetadataStore
+    from .handle import PgHandle
 
 ARRAY = {"str": "text[]", "int": "bigint[]", "float": "float8[]", "bool": "boolean[]", "datetime": "timestamp[]",
          "date": "date[]", "bytes": "bytea[]"}
@@ -32,30 +32,30 @@ def keys_in(exprs: list[str], keys: pl.DataFrame, types: list[ColumnType]) -> tu
             [keys.get_column(c).to_list() for c in keys.columns])
 
 
-def _frame(store: "PostgreSQLMetadataStore", sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(store: "PgHandle", sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     rows = store._query(sql, params)
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _writes_as_of(store: "PostgreSQLMetadataStore", feature: str) -> pl.DataFrame:
+def _writes_as_of(store: "PgHandle", feature: str) -> pl.DataFrame:
     return _frame(store, "SELECT id, coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = %s",
                   [feature], {WRITE: pl.Int64, AS_OF: pl.Int64})
 
 
-def with_as_of(store: "PostgreSQLMetadataStore", plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
+def with_as_of(store: "PgHandle", plan: FeaturePlan, rows: pl.DataFrame) -> pl.DataFrame:
     key = list(plan.key)
     fields = [pbf_column(f) for f in plan.definition.field_keys]
     return rows.join(_writes_as_of(store, plan.name), on=WRITE, how="left").select(key + fields + [AS_OF])
 
 
-def _location(store: "PostgreSQLMetadataStore", feature: str, feature_version: str):
+def _location(store: "PgHandle", feature: str, feature_version: str):
     table = store._table(feature)
     if table is None:
         return None, None, {}
     return table, store._fv_id(feature, feature_version), store._stored_columns(table)
 
 
-def current_rows(store: "PostgreSQLMetadataStore", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+def current_rows(store: "PgHandle", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     key = list(plan.key)
     d = plan.definition
     fields = d.field_keys
@@ -74,7 +74,7 @@ def current_rows(store: "PostgreSQLMetadataStore", plan: FeaturePlan, keys: pl.D
     return with_as_of(store, plan, rows)
 
 
-def upstream_changes(store: "PostgreSQLMetadataStore", gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
+def upstream_changes(store: "PgHandle", gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
                      keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     up = gp[d.upstream]
     ident = list(dict.fromkeys([*d.on, *d.upstream_ids]))
@@ -103,13 +103,13 @@ def upstream_changes(store: "PostgreSQLMetadataStore", gp: GraphPlan, d: DepPlan
     return then, now
 
 
-def first_as_of(store: "PostgreSQLMetadataStore", feature: str) -> int | None:
+def first_as_of(store: "PgHandle", feature: str) -> int | None:
     rows = store._query("SELECT coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = %s "
                         "AND kind = 'write' ORDER BY id LIMIT 1", (feature,))
     return rows[0][0] if rows else None
 
 
-def latest_any_version(store: "PostgreSQLMetadataStore", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
+def latest_any_version(store: "PgHandle", plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     key = list(plan.key)
     d = plan.definition
     schema = {c: d.columns[c].polars for c in key} | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64}
@@ -123,11 +123,11 @@ def latest_any_version(store: "PostgreSQLMetadataStore", plan: FeaturePlan, keys
                          f"WHERE {q(SUPERSEDED)} IS NULL AND {cond}", params, schema)
 
 
-def fv_id(store: "PostgreSQLMetadataStore", feature: str, feature_version: str) -> int | None:
+def fv_id(store: "PgHandle", feature: str, feature_version: str) -> int | None:
     return store._fv_id(feature, feature_version) if store._table(feature) else None
 
 
-def alive_in_other_versions(store: "PostgreSQLMetadataStore", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame
+def alive_in_other_versions(store: "PgHandle", gp: GraphPlan, d: DepPlan, keys: pl.DataFrame
                             ) -> pl.DataFrame:
     up = gp[d.upstream]
     on = list(d.on)
@@ -144,7 +144,7 @@ def alive_in_other_versions(store: "PostgreSQLMetadataStore", gp: GraphPlan, d: 
                   [now if now is not None else -1, *params], {c: t.polars for c, t in types.items()})
 
 
-def null_on_rows(store: "PostgreSQLMetadataStore", gp: GraphPlan, d: DepPlan) -> int:
+def null_on_rows(store: "PgHandle", gp: GraphPlan, d: DepPlan) -> int:
     up = gp[d.upstream]
     table, fv, stored = _location(store, d.upstream, up.feature_version)
     if table is None or fv is None:
@@ -155,7 +155,7 @@ def null_on_rows(store: "PostgreSQLMetadataStore", gp: GraphPlan, d: DepPlan) ->
                         f"{q(DELETED_AT)} IS NULL AND ({nulls})", (fv,))[0][0]
 
 
-def snapshot_of_version(store: "PostgreSQLMetadataStore", fv_id: int) -> dict | None:
+def snapshot_of_version(store: "PgHandle", fv_id: int) -> dict | None:
     rows = store._query("SELECT s.graph FROM _metaxy_feature_versions fv JOIN _metaxy_snapshots s "
                         "ON s.id = fv.snapshot_id WHERE fv.id = %s", (fv_id,))
     return json.loads(rows[0][0]) if rows else None
@@ -164,7 +164,7 @@ def snapshot_of_version(store: "PostgreSQLMetadataStore", fv_id: int) -> dict | 
 class PostgresHistory:
     """The store interface's HistoryReads on a PostgreSQL store (the functions above)."""
 
-    def __init__(self, store: "PostgreSQLMetadataStore"):
+    def __init__(self, store: "PgHandle"):
         self.store = store
 
     def writes_as_of(self, feature: str) -> pl.DataFrame:

@@ -15,17 +15,17 @@ from ...errors import InputError, InputProblem
 from ..sqlite.frame_columns import Recorded
 
 if TYPE_CHECKING:
-    from .store import PostgreSQLMetadataStore
+    from .handle import PgHandle
 
 TABLE = "_metaxy_columns"
 
 
-def stamp(store: "PostgreSQLMetadataStore") -> int:
+def stamp(store: "PgHandle") -> int:
     """Changes whenever a column is recorded (rows are never removed)."""
     return store._query(f"SELECT count(*) FROM {TABLE}")[0][0]
 
 
-def read_all(store: "PostgreSQLMetadataStore") -> Recorded:
+def read_all(store: "PgHandle") -> Recorded:
     out: Recorded = {}
     for key, col, t, nullable in store._query(f"SELECT feature_key, column_name, type, nullable FROM {TABLE} "
                                               "ORDER BY seq"):

@@ -29,7 +29,7 @@ from ..sqlite import resolve as common
 from .sql import ADDED, CHANGED, REMOVED, ResolveSQL, value_column
 
 if TYPE_CHECKING:
-    from .store import PostgreSQLMetadataStore
+    from .handle import PgHandle
 
 STATE = "__state"
 READ_ALL_ABOVE = 5  # read every member when more than 1/5 of the groups are pending
@@ -47,12 +47,12 @@ class Phase1:
         self.keyed, self.removed, self.all_pending, self.expected_keys = keyed, removed, all_pending, expected_keys
 
 
-def builder(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan) -> ResolveSQL:
+def builder(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> ResolveSQL:
     places = {d.upstream: store._place(d.upstream, gp[d.upstream].feature_version) for d in plan.deps}
     return ResolveSQL(gp, plan, store.hasher, places, store._place(plan.name, plan.feature_version))
 
 
-def phase1(store: "PostgreSQLMetadataStore", b: ResolveSQL, *, kept: bool, keys: pl.DataFrame | None = None,
+def phase1(store: "PgHandle", b: ResolveSQL, *, kept: bool, keys: pl.DataFrame | None = None,
            lean: bool = False, unchanged: bool = False, fresh: bool = False) -> Phase1:
     """Run phase 1 (inside the caller's snapshot). `unchanged` keeps unchanged keys too (state 0)."""
     plan, hasher = b.plan, b.hasher
@@ -121,7 +121,7 @@ def _keys_of(keyed: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     return keyed.select(cols).unique(maintain_order=True)
 
 
-def resolve(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, read_removed) -> Increment:
+def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed) -> Increment:
     """The increment of a derived feature (SPEC 4)."""
     key = list(plan.key)
     with store._reads.snapshot():
@@ -182,7 +182,7 @@ def _empty_rows(plan: FeaturePlan, b: ResolveSQL) -> pl.DataFrame:
     return pl.DataFrame(schema=schema).select(common._columns(plan) + [STATE])
 
 
-def counts(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan) -> dict[str, int]:
+def counts(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> dict[str, int]:
     """resolve_update's distinct added, changed and removed keys, reading keys only."""
     key = list(plan.key)
     with store._reads.snapshot():
@@ -194,7 +194,7 @@ def counts(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan) -
             "removed": p1.removed.unique().height}
 
 
-def resolve_keys(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan) -> tuple[Increment, pl.DataFrame]:
+def resolve_keys(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> tuple[Increment, pl.DataFrame]:
     """The increment by key only (explanations): see store/resolve.py's resolve_keys."""
     key = list(plan.key)
     with store._reads.snapshot():
@@ -211,7 +211,7 @@ def resolve_keys(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeatureP
     return inc, current
 
 
-def expected_for_keys(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, keys: pl.DataFrame
+def expected_for_keys(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, keys: pl.DataFrame
                       ) -> pl.DataFrame:
     """Key, provenance by field and provenance that the live upstream gives `keys` now."""
     with store._reads.snapshot():

@@ -43,6 +43,7 @@ from .layout import FV, ROW, SUPERSEDED, WRITE, q
 from .pages import PostgresSamplePages
 from .reads import Reads, literal
 from .sql import Place
+from .history import PostgresHistory
 from .trace import PostgresTraceQueries
 
 
@@ -656,8 +657,6 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
 
     def history(self) -> "PostgresHistory":
         """The reads explanations make (store/postgres/history.py)."""
-        from .history import PostgresHistory
-
         return PostgresHistory(self)
 
     def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):

@@ -23,13 +23,13 @@ from .codec import column_expr
 from .layout import FV, ROW, SUPERSEDED, WRITE, ident, q
 
 if TYPE_CHECKING:
-    from .store import PostgreSQLMetadataStore
+    from .handle import PgHandle
 
 
 class PostgresTraceQueries:
     """Mixed into PostgreSQLMetadataStore."""
 
-    def _plans_for(self: "PostgreSQLMetadataStore", feature: Any) -> tuple[GraphPlan, FeaturePlan]:
+    def _plans_for(self: "PgHandle", feature: Any) -> tuple[GraphPlan, FeaturePlan]:
         key = feature_key_of(feature).to_string()
         graph = self.graph(feature)
         if key in graph:
@@ -38,7 +38,7 @@ class PostgresTraceQueries:
         plan = self._read_plan(feature)
         return self.stored_graph().plan(), plan
 
-    def _where(self: "PostgreSQLMetadataStore", plan: FeaturePlan, feature_version: str | None
+    def _where(self: "PgHandle", plan: FeaturePlan, feature_version: str | None
                ) -> tuple[str | None, int | None, dict[str, str], str]:
         table = self._table(plan.name)
         if table is None:
@@ -49,14 +49,14 @@ class PostgresTraceQueries:
             return table, None, {}, f"{plan.name} has no samples under {which}"
         return table, fv_id, self._stored_columns(table), ""
 
-    def _stored_columns(self: "PostgreSQLMetadataStore", table: str) -> dict[str, str]:
+    def _stored_columns(self: "PgHandle", table: str) -> dict[str, str]:
         rows = self._query(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON "
             "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
             "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (ident(table),))
         return {r[0]: r[1] for r in rows}
 
-    def parse_ids(self: "PostgreSQLMetadataStore", feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+    def parse_ids(self: "PgHandle", feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
         plan = self._read_plan(feature)
         d = plan.definition
         problems = [InputProblem("not an id column (id columns: " + ", ".join(d.id_columns) + ")", c)
@@ -74,7 +74,7 @@ class PostgresTraceQueries:
             raise InputError(plan.name, problems)
         return out
 
-    def find_sample(self: "PostgreSQLMetadataStore", feature: Any, ids: Mapping[str, Any]) -> StoredSample | None:
+    def find_sample(self: "PgHandle", feature: Any, ids: Mapping[str, Any]) -> StoredSample | None:
         _gp, plan = self._plans_for(feature)
         id_cols = plan.definition.id_columns
         missing = [c for c in id_cols if c not in ids]
@@ -94,7 +94,7 @@ class PostgresTraceQueries:
             rows = self._samples(plan, table, present, match, params, f" ORDER BY {q(WRITE)} DESC, {q(ROW)} DESC", 1)
         return rows[0] if rows else None
 
-    def linked_samples(self: "PostgreSQLMetadataStore", feature: Any, match: Mapping[str, Any], *, limit: int = 50,
+    def linked_samples(self: "PgHandle", feature: Any, match: Mapping[str, Any], *, limit: int = 50,
                        after: Mapping[str, Any] | None = None, feature_version: str | None = None) -> SamplePage:
         _gp, plan = self._plans_for(feature)
         table, fv_id, present, note = self._where(plan, feature_version)
@@ -118,14 +118,14 @@ class PostgresTraceQueries:
         return SamplePage(samples[:limit], total, "" if total else f"no live sample of {plan.name} matches",
                           more=len(samples) > limit)
 
-    def count_live(self: "PostgreSQLMetadataStore", feature: Any, *, feature_version: str | None = None) -> int:
+    def count_live(self: "PgHandle", feature: Any, *, feature_version: str | None = None) -> int:
         _gp, plan = self._plans_for(feature)
         table, fv_id, _present, _note = self._where(plan, feature_version)
         if table is None or fv_id is None:
             return 0
         return self._query(f"SELECT count(*) FROM {q(table)} WHERE {_live()}", (fv_id,))[0][0]
 
-    def first_ids(self: "PostgreSQLMetadataStore", feature: Any, *, feature_version: str | None = None,
+    def first_ids(self: "PgHandle", feature: Any, *, feature_version: str | None = None,
                   limit: int = 5) -> list[dict[str, Any]]:
         _gp, plan = self._plans_for(feature)
         table, fv_id, _present, _note = self._where(plan, feature_version)
@@ -137,7 +137,7 @@ class PostgresTraceQueries:
                            (fv_id, max(0, int(limit))))
         return [dict(zip(id_cols, r)) for r in rows]
 
-    def rows_by_keys(self: "PostgreSQLMetadataStore", feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
+    def rows_by_keys(self: "PgHandle", feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
                      feature_version: str | None = None) -> pl.DataFrame:
         _gp, plan = self._plans_for(feature)
         d = plan.definition
@@ -154,7 +154,7 @@ class PostgresTraceQueries:
         rows = self._query(sql, [fv_id, *[keys.get_column(c).to_list() for c in kc]])
         return pl.DataFrame(rows, schema={c: t.polars for c, t in types.items()}, orient="row")
 
-    def expected_provenance(self: "PostgreSQLMetadataStore", feature: Any, keys: Sequence[Mapping[str, Any]]
+    def expected_provenance(self: "PgHandle", feature: Any, keys: Sequence[Mapping[str, Any]]
                             ) -> dict[tuple, tuple[str, dict[str, str]]]:
         """As the SQLite store's: computed by the same statements resolve_update runs, limited to `keys`."""
         from . import resolve as _resolve
@@ -176,7 +176,7 @@ class PostgresTraceQueries:
         return out
 
     @contextlib.contextmanager
-    def consistent_reads(self: "PostgreSQLMetadataStore") -> Iterator[None]:
+    def consistent_reads(self: "PgHandle") -> Iterator[None]:
         """Lookups inside see one committed state: one REPEATABLE READ transaction on the store's
         connection (unless a write transaction is already open on it)."""
         with self._lock:
@@ -190,7 +190,7 @@ class PostgresTraceQueries:
                 if own:
                     conn.rollback()
 
-    def _samples(self: "PostgreSQLMetadataStore", plan: FeaturePlan, table: str, present: dict[str, str], where: str,
+    def _samples(self: "PgHandle", plan: FeaturePlan, table: str, present: dict[str, str], where: str,
                  params: Sequence[Any], order: str, limit: int | None) -> list[StoredSample]:
         d = plan.definition
         cols = [c for c in d.columns if ident(c) in present]

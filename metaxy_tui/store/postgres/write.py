@@ -29,7 +29,7 @@ from ...keys import quote
 from .layout import COMMIT_LOCK, FV, ROW, SUPERSEDED, WRITE, q
 
 if TYPE_CHECKING:
-    from .store import PostgreSQLMetadataStore
+    from .handle import PgHandle
 
 STAGE = "_mx_stage"
 ANALYZE_AT = 1000  # rows
@@ -68,7 +68,7 @@ def next_write(conn, feature: str, kind: str, fv_id: int | None, snap_id: int | 
         (feature, kind, fv_id, snap_id, now, n, materialization_id, inputs_as_of)).fetchone()[0]
 
 
-def write(store: "PostgreSQLMetadataStore", gp: GraphPlan, plan: FeaturePlan, rows: pl.DataFrame, *,
+def write(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, rows: pl.DataFrame, *,
           new_columns: dict, materialization_id: str | None, progress: Callable[[int, int], None] | None,
           inputs_as_of: int | None, doomed: pl.DataFrame | None, within: Callable[[Any], None] | None,
           snapshot_graph) -> int:
@@ -136,7 +136,7 @@ def stage_ids(conn, ids: pl.DataFrame, definition: FeatureDefinition) -> str:
     return IDS
 
 
-def delete_rows(store: "PostgreSQLMetadataStore", conn, definition: FeatureDefinition, table: str, fv_id: int,
+def delete_rows(store: "PgHandle", conn, definition: FeatureDefinition, table: str, fv_id: int,
                 target: pl.DataFrame, *, soft: bool, now: int) -> int:
     """Delete the samples in `target` (id columns) of feature version `fv_id`, inside the caller's
     transaction; how many visible samples went. A soft delete writes a tombstone row that
