@@ -3,7 +3,6 @@ store: a Protocol, so that they need not import the store class, which imports t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -18,7 +17,7 @@ from .sql import Place
 
 class PgHandle(Protocol):
     hasher: Hasher
-    _lock: threading.RLock
+    _lock: Any  # the store's threading.RLock: one connection serves one thread at a time
     _reads: Reads
 
     @property
