@@ -22,13 +22,14 @@ from ... import __version__
 from ...columns import DELETED_AT, PROVENANCE, dvbf_column, pbf_column
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem, StoreError, UnknownFeatureError
-from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, is_filter, to_polars
+from ...frames import Increment, IncrementFrame, to_polars
 from ...graph import FeatureGraph, FeaturePlan
 from ...hashing import HashAlgorithm, Hasher
 from ...spec import feature_key_of
 from ..sqlite import frame_columns
 from ..sqlite import resolve as common
 from ..sqlite.codec import decode_rows, empty_frame, now_us
+from ..front import StoreFront
 from ..pages import PAGE_SIZE
 from ..validate import ROW as VALIDATE_ROW
 from ..validate import prepare, prepare_samples
@@ -47,7 +48,7 @@ from .history import PostgresHistory
 from .trace import PostgresTraceQueries
 
 
-class PostgreSQLMetadataStore(PostgresTraceQueries):
+class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
     """`PostgreSQLMetadataStore(connection_string, hash_algorithm="xxhash64", hash_truncation_length=None)`.
 
     Use it as `with store: ...` (opens for reading and writing) or `store.open("r")`. Without an
@@ -396,53 +397,10 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
         return self._frame_plan(plan, to_polars(frame, plan.name))[0]
 
     # ----- reading ---------------------------------------------------------------------------
-    def _read_plan(self, feature: Any) -> FeaturePlan:
-        graph = self.graph(feature)
-        key = feature_key_of(feature).to_string()
-        if key in graph:
-            return self.effective_graph(graph).feature_plan(key)
-        stored = self.stored_graph()
-        if key in stored:
-            return stored.feature_plan(key)
-        raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
+    def _reading(self):
+        """StoreFront's hook: the reads inside see one snapshot of the database."""
+        return self._reads.snapshot()
 
-    def _definition_for_read(self, feature: Any) -> tuple[FeatureDefinition, str | None]:
-        plan = self._read_plan(feature)
-        return plan.definition, plan.feature_version
-
-    def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
-                      feature_version: str | None = None, all_feature_versions: bool = False,
-                      include_history: bool = False, include_deleted: bool = False,
-                      current_only: bool | None = None, latest_only: bool | None = None,
-                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
-                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> MetadataFrame:
-        """The feature's latest rows under its current feature version (SPEC 5), as a polars frame."""
-        if current_only is not None:
-            all_feature_versions = not current_only
-        if with_feature_history is not None:
-            all_feature_versions = with_feature_history
-        if latest_only is not None:
-            include_history = not latest_only
-        if with_sample_history is not None:
-            include_history = with_sample_history
-        if include_soft_deleted is not None:
-            include_deleted = include_soft_deleted
-        definition, current_fv = self._definition_for_read(feature)
-        key = definition.name
-        with self._reads.snapshot():
-            df = self._read_rows(definition, current_fv, feature_version, all_feature_versions,
-                                 include_history, include_deleted)
-        if filters is not None:
-            df = apply_filters(df, filters, key)
-        if columns is not None:
-            missing = [c for c in columns if c not in df.columns]
-            if missing:
-                raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
-                                       for c in missing])
-            df = df.select(list(columns))
-        return MetadataFrame(df)
-
-    read = read_metadata
 
     def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
                    all_versions: bool, history: bool, deleted: bool, *, keys: pl.DataFrame | None = None
@@ -501,69 +459,10 @@ class PostgreSQLMetadataStore(PostgresTraceQueries):
         return decode_rows(raw, definition, fields, fv_names, pvs)
 
     # ----- deleting --------------------------------------------------------------------------
-    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
-                        with_feature_history: bool = False, with_sample_history: bool = False,
-                        within: Callable[[Any], None] | None = None) -> int:
-        """Soft- or hard-delete samples of the current feature version (SPEC 5)."""
-        if ids is not None and filters is None and is_filter(ids):
-            ids, filters = None, ids
-        plan = self._read_plan(feature)
-        definition = plan.definition
-        key = definition.name
-        id_cols = definition.id_columns
-        if with_feature_history:
-            raise InputError(key, [InputProblem("deletes act on the current feature version only; older "
-                                                "versions' rows stay as history")])
-        if (ids is None) == (filters is None):
-            raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
-        table = self._table(key)
-        fv_id = self._fv_id(key, plan.feature_version) if table else None
-        if table is None or fv_id is None:
-            return 0
-        if filters is not None:
-            target = self.read_metadata(feature, filters=filters).select(id_cols)
-        else:
-            target = self._target_ids(plan, ids)
-        if target.height == 0:
-            return 0
-        with self._transaction() as conn:
-            n = _write.delete_rows(self, conn, definition, table, fv_id, target, soft=soft, now=now_us())
-            if within is not None:
-                within(conn)
-            return n
-
-    delete = delete_metadata
-
-    def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
-        key = definition.name
-        id_cols = definition.id_columns
-        target = to_polars(ids, key)
-        missing = [c for c in id_cols if c not in target.columns]
-        if missing:
-            raise InputError(key, [InputProblem("missing id column", c) for c in missing])
-        try:
-            return target.select(id_cols).unique().cast({c: definition.columns[c].polars for c in id_cols})
-        except pl.exceptions.PolarsError as e:
-            raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
-
-    def _target_ids(self, plan: FeaturePlan, ids: Any) -> pl.DataFrame:
-        definition = plan.definition
-        frame = to_polars(ids, definition.name)
-        if all(c in frame.columns for c in definition.id_columns) or set(plan.key) == set(definition.id_columns):
-            return self._id_frame(definition, frame)
-        key = list(plan.key)
-        if not all(c in frame.columns for c in key):
-            missing = [c for c in definition.id_columns if c not in frame.columns]
-            raise InputError(definition.name, [InputProblem(
-                f"missing id column (or give the parent's columns {', '.join(key)} to delete all its children)", c)
-                for c in missing])
-        try:
-            keys = frame.select(key).unique().cast({c: definition.columns[c].polars for c in key})
-        except pl.exceptions.PolarsError as e:
-            raise InputError(definition.name, [InputProblem(f"keys do not match the column types: {e}")]) from None
-        with self._reads.snapshot():
-            rows = self._read_rows(definition, plan.feature_version, None, False, False, False, keys=keys)
-        return rows.select(list(definition.id_columns))
+    def _delete_in(self, conn, definition: FeatureDefinition, table: str, fv_id: int, target: pl.DataFrame, *,
+                   soft: bool) -> int:
+        """StoreFront's hook: delete `target` now, inside the caller's transaction."""
+        return _write.delete_rows(self, conn, definition, table, fv_id, target, soft=soft, now=now_us())
 
     # ----- resolving -------------------------------------------------------------------------
     def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -16,7 +16,7 @@ import polars as pl
 from ...columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, dvbf_column, pbf_column
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem, UnknownFeatureError
-from ...frames import Increment, IncrementFrame, MetadataFrame, apply_filters, to_polars
+from ...frames import Increment, IncrementFrame, to_polars
 from ...graph import FeatureGraph, FeaturePlan
 from ...hashing import HashAlgorithm, Hasher
 from ...keys import quote, quote_all
@@ -27,6 +27,7 @@ from . import resolve as _resolve
 from . import schema as _schema
 from . import upkeep
 from .codec import decode_rows, empty_frame, keys_in, now_us, table_types
+from ..front import StoreFront
 from ..pages import PAGE_SIZE
 from .history import SQLiteHistory
 from .pages import SQLiteSamplePages
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class SQLiteMetadataStore(StoreConnection, Snapshots, Deletes, AuditLog, TraceQueries):
+class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, AuditLog, TraceQueries):
     """`SQLiteMetadataStore(path, hash_algorithm="xxhash64", hash_truncation_length=None)`.
 
     This class holds the graph, writes, reads and resolves; connection.py (opening, closing,
@@ -223,53 +224,10 @@ class SQLiteMetadataStore(StoreConnection, Snapshots, Deletes, AuditLog, TraceQu
         return self._frame_plan(plan, to_polars(frame, plan.name))[0]
 
     # ----- reading ---------------------------------------------------------------------------
-    def _definition_for_read(self, feature: Any) -> tuple[FeatureDefinition, str | None]:
-        """A feature's definition and current version: from code, else from the stored graph."""
-        plan = self._read_plan(feature)
-        return plan.definition, plan.feature_version
+    def _reading(self) -> threading.RLock:
+        """StoreFront's hook: reads on the store's connection, one thread at a time."""
+        return self._lock
 
-    def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
-                      feature_version: str | None = None, all_feature_versions: bool = False,
-                      include_history: bool = False, include_deleted: bool = False,
-                      current_only: bool | None = None, latest_only: bool | None = None,
-                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
-                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> MetadataFrame:
-        """The feature's latest rows under its current feature version, as a polars frame.
-
-        `all_feature_versions` (Metaxy: with_feature_history, or current_only=False) reads every
-        feature version; `feature_version=` one given version; `include_history` (Metaxy:
-        with_sample_history, or latest_only=False) adds superseded rows; `include_deleted`
-        (include_soft_deleted) adds soft-deleted rows; `filters` is a polars or narwhals
-        expression (or a list of them); `columns` picks columns (Metaxy 0.1.11 too returns only
-        those). The frame is a polars DataFrame that also answers Metaxy's lazy frame calls
-        (`.collect().to_polars()`).
-        """
-        if current_only is not None:
-            all_feature_versions = not current_only
-        if with_feature_history is not None:
-            all_feature_versions = with_feature_history
-        if latest_only is not None:
-            include_history = not latest_only
-        if with_sample_history is not None:
-            include_history = with_sample_history
-        if include_soft_deleted is not None:
-            include_deleted = include_soft_deleted
-        definition, current_fv = self._definition_for_read(feature)
-        key = definition.name
-        with self._lock:
-            df = self._read_rows(definition, current_fv, feature_version, all_feature_versions,
-                                 include_history, include_deleted)
-        if filters is not None:
-            df = apply_filters(df, filters, key)
-        if columns is not None:
-            missing = [c for c in columns if c not in df.columns]
-            if missing:
-                raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
-                                       for c in missing])
-            df = df.select(list(columns))
-        return MetadataFrame(df)
-
-    read = read_metadata
 
     def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
                    all_versions: bool, history: bool, deleted: bool, *, keys: pl.DataFrame | None = None
