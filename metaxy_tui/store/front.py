@@ -3,13 +3,14 @@ calls of the interface, their Metaxy aliases, and finding the samples a delete n
 
 Both stores mix this in and bring the hooks: `_read_rows` (rows as `read_metadata` returns
 them, optionally limited to `keys`), `_reading()` (a context in which reads see one state of
-the store), `_delete_in` (deletes inside a write transaction), `_transaction`, `_table`, `_fv_id`,
+the store), `_delete_in` (deletes inside a write transaction), `_id_value` (an id typed as
+text -> the value the store holds), `_transaction`, `_table`, `_fv_id`,
 and the graphs (`graph`, `effective_graph`, `stored_graph`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -83,6 +84,30 @@ class StoreFront:
         return MetadataFrame(df)
 
     read = read_metadata
+
+    def parse_ids(self, feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+        """Id values typed on a command line (`col=value` text), as this store's lookups take them.
+
+        Exactly the feature's id columns must be given; a value that is not of its column's
+        type raises InputError naming the column (ints, floats, booleans as true/false/1/0,
+        datetimes and dates as ISO text).
+        """
+        plan = self._read_plan(feature)
+        d = plan.definition
+        problems = [InputProblem("not an id column (id columns: " + ", ".join(d.id_columns) + ")", c)
+                    for c in texts if c not in d.id_columns]
+        problems += [InputProblem("missing id column", c) for c in d.id_columns if c not in texts]
+        out: dict[str, Any] = {}
+        for c in d.id_columns:
+            if c not in texts:
+                continue
+            try:
+                out[c] = self._id_value(d.columns[c], texts[c])  # type: ignore[attr-defined]
+            except ValueError:
+                problems.append(InputProblem(f"{texts[c]!r} is not a {d.columns[c].name}", c))
+        if problems:
+            raise InputError(plan.name, problems)
+        return out
 
     # ----- deleting --------------------------------------------------------------------------
     def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from ...columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE, PROVENANCE_BY_FIELD,
-                        ColumnType, dvbf_column, pbf_column)
+from ...columns import (ColumnType)
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem
+from ..payload import version_exprs
 from .layout import PG_TYPES, ident, q
 
 COPY_CHUNK = 1 << 20
@@ -22,22 +22,7 @@ def payload(rows: pl.DataFrame, definition: FeatureDefinition, fields: list[str]
     """The stored columns of validated rows (user columns, provenance and data version by field,
     provenance, data version, materialization id), as write_metadata stores them."""
     exprs: list[pl.Expr] = [pl.col(c) for c in definition.columns]
-    exprs += [pl.col(PROVENANCE_BY_FIELD).struct.field(f).alias(pbf_column(f)) for f in fields]
-    has_dvbf = DATA_VERSION_BY_FIELD in rows.columns
-    for f in fields:
-        if has_dvbf:
-            dv, pv = pl.col(DATA_VERSION_BY_FIELD).struct.field(f), pl.col(PROVENANCE_BY_FIELD).struct.field(f)
-            exprs.append(pl.when(dv != pv).then(dv).otherwise(None).alias(dvbf_column(f)))
-        else:
-            exprs.append(pl.lit(None, pl.String).alias(dvbf_column(f)))
-    exprs.append(pl.col(PROVENANCE))
-    if DATA_VERSION in rows.columns:
-        exprs.append(pl.when(pl.col(DATA_VERSION) != pl.col(PROVENANCE)).then(pl.col(DATA_VERSION))
-                     .otherwise(None).alias(DATA_VERSION))
-    else:
-        exprs.append(pl.lit(None, pl.String).alias(DATA_VERSION))
-    exprs.append(pl.col(MATERIALIZATION_ID) if MATERIALIZATION_ID in rows.columns
-                 else pl.lit(None, pl.String).alias(MATERIALIZATION_ID))
+    exprs += version_exprs(rows, fields)
     return rows.select(exprs)
 
 

@@ -56,23 +56,10 @@ class PostgresTraceQueries:
             "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (ident(table),))
         return {r[0]: r[1] for r in rows}
 
-    def parse_ids(self: "PgHandle", feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
-        plan = self._read_plan(feature)
-        d = plan.definition
-        problems = [InputProblem("not an id column (id columns: " + ", ".join(d.id_columns) + ")", c)
-                    for c in texts if c not in d.id_columns]
-        problems += [InputProblem("missing id column", c) for c in d.id_columns if c not in texts]
-        out: dict[str, Any] = {}
-        for c in d.id_columns:
-            if c not in texts:
-                continue
-            try:
-                out[c] = _value(d.columns[c], texts[c])
-            except ValueError:
-                problems.append(InputProblem(f"{texts[c]!r} is not a {d.columns[c].name}", c))
-        if problems:
-            raise InputError(plan.name, problems)
-        return out
+    @staticmethod
+    def _id_value(t: ColumnType, text: str) -> Any:
+        """StoreFront.parse_ids's hook: text typed by a user -> the value PostgreSQL takes."""
+        return _value(t, text)
 
     def find_sample(self: "PgHandle", feature: Any, ids: Mapping[str, Any]) -> StoredSample | None:
         _gp, plan = self._plans_for(feature)

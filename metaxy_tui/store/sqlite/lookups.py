@@ -72,29 +72,10 @@ class TraceQueries:
             return table, fv_id, set(table_columns(self.conn, table)), ""
 
     # ----- reading a sample ----------------------------------------------------------------
-    def parse_ids(self, feature: Any, texts: Mapping[str, str]) -> dict[str, Any]:
-        """Id values typed on a command line (`col=value` text), as this store's lookups take them.
-
-        Exactly the feature's id columns must be given; a value that is not of its column's
-        type raises InputError naming the column (ints, floats, booleans as true/false/1/0,
-        datetimes and dates as ISO text).
-        """
-        plan = self._read_plan(feature)
-        d = plan.definition
-        problems = [InputProblem("not an id column (id columns: " + ", ".join(d.id_columns) + ")", c)
-                    for c in texts if c not in d.id_columns]
-        problems += [InputProblem("missing id column", c) for c in d.id_columns if c not in texts]
-        out: dict[str, Any] = {}
-        for c in d.id_columns:
-            if c not in texts:
-                continue
-            try:
-                out[c] = _stored_value(d.columns[c], texts[c])
-            except ValueError:
-                problems.append(InputProblem(f"{texts[c]!r} is not a {d.columns[c].name}", c))
-        if problems:
-            raise InputError(plan.name, problems)
-        return out
+    @staticmethod
+    def _id_value(t: ColumnType, text: str) -> Any:
+        """StoreFront.parse_ids's hook: text typed by a user -> the value SQLite holds."""
+        return _stored_value(t, text)
 
     def find_sample(self, feature: Any, ids: Mapping[str, Any]) -> StoredSample | None:
         """The sample with these id values: its latest row under the current feature version (a

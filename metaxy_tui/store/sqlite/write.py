@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ...columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, MATERIALIZATION_ID,
-                       ColumnType, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, dvbf_column, pbf_column)
+from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID,
+                       ColumnType, UPDATED_AT)
 from ...definition import FeatureDefinition
 from ...keys import quote, quote_all
+from ..payload import version_exprs
 from .codec import columns_as_lists, encode_expr
 from .chunks import ROWID, WRITE_ID, next_rowid
 from .schema import FV, SUPERSEDED, WRITE
@@ -31,25 +32,7 @@ def row_exprs(rows: pl.DataFrame, definition: FeatureDefinition, fields: list[st
     exprs: list[pl.Expr] = []
     for col, t in definition.columns.items():
         exprs.append(encode_expr(col, t).alias(col))
-    for f in fields:
-        exprs.append(pl.col(PROVENANCE_BY_FIELD).struct.field(f).alias(pbf_column(f)))
-    has_dvbf = DATA_VERSION_BY_FIELD in rows.columns
-    for f in fields:
-        if has_dvbf:
-            dv = pl.col(DATA_VERSION_BY_FIELD).struct.field(f)
-            pv = pl.col(PROVENANCE_BY_FIELD).struct.field(f)
-            # stored only where it differs from the provenance: NULL means "the same"
-            exprs.append(pl.when(dv != pv).then(dv).otherwise(None).alias(dvbf_column(f)))
-        else:
-            exprs.append(pl.lit(None, pl.String).alias(dvbf_column(f)))
-    exprs.append(pl.col(PROVENANCE))
-    if DATA_VERSION in rows.columns:
-        exprs.append(pl.when(pl.col(DATA_VERSION) != pl.col(PROVENANCE)).then(pl.col(DATA_VERSION))
-                     .otherwise(None).alias(DATA_VERSION))
-    else:
-        exprs.append(pl.lit(None, pl.String).alias(DATA_VERSION))
-    exprs.append(pl.col(MATERIALIZATION_ID) if MATERIALIZATION_ID in rows.columns
-                 else pl.lit(None, pl.String).alias(MATERIALIZATION_ID))
+    exprs += version_exprs(rows, fields)
     exprs += [pl.lit(now).alias(CREATED_AT), pl.lit(now).alias(UPDATED_AT), pl.lit(None, pl.Int64).alias(DELETED_AT),
               pl.lit(fv_id).alias(FV), pl.lit(write_id).alias(WRITE), pl.lit(None, pl.Int64).alias(SUPERSEDED)]
     return exprs
