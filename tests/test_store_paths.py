@@ -41,3 +41,20 @@ def test_the_demo_in_a_folder_with_a_hash_in_its_name(tmp_path):
             pager.close()
     finally:
         project.close()
+
+
+def test_a_store_keeps_the_hash_it_was_created_with(tmp_path):
+    """Opened without a setting it hashes as created; asked for another setting it refuses, naming both."""
+    import pytest
+
+    import metaxy_tui as mx
+    from metaxy_tui.errors import StoreError
+
+    path = tmp_path / "hashed.db"
+    with mx.SQLiteMetadataStore(path, hash_algorithm="md5"):
+        pass
+    again = mx.SQLiteMetadataStore(path)
+    with again:
+        assert again.hasher.algorithm.value == "md5"
+    with pytest.raises(StoreError, match=r"hashes with md5.*but xxhash64.*was asked for"):
+        mx.SQLiteMetadataStore(path, hash_algorithm="xxhash64").open("r")

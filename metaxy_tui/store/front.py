@@ -1,5 +1,6 @@
 """What every store does with a caller's arguments before its own SQL: the read and delete
-calls of the interface, their Metaxy aliases, and finding the samples a delete names.
+calls of the interface, their Metaxy aliases, finding the samples a delete names, and the
+hash settings a store was created with.
 
 Both stores mix this in and bring the hooks: `_read_rows` (rows as `read_metadata` returns
 them, optionally limited to `keys`), `_reading()` (a context in which reads see one state of
@@ -16,9 +17,10 @@ from typing import Any
 import polars as pl
 
 from ..definition import FeatureDefinition
-from ..errors import InputError, InputProblem, UnknownFeatureError
+from ..errors import InputError, InputProblem, StoreError, UnknownFeatureError
 from ..frames import MetadataFrame, apply_filters, is_filter, to_polars
 from ..graph import FeaturePlan
+from ..hashing import Hasher
 from ..spec import feature_key_of
 
 
@@ -183,3 +185,17 @@ class StoreFront:
             return target.select(id_cols).unique().cast({c: definition.columns[c].polars for c in id_cols})
         except pl.exceptions.PolarsError as e:
             raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
+
+
+def stored_hasher(info: dict[str, str], requested: tuple[Any, int | None], where: str) -> Hasher:
+    """The hash settings a store was created with (its info rows); a caller who asked for other
+    settings (`requested`: algorithm or None, truncation or None) is refused, naming both."""
+    stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
+        "hash_truncation_length") else None)
+    algo, trunc = requested
+    if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (
+            algo is None and trunc is not None and trunc != stored.truncation):
+        raise StoreError(
+            f"{where} hashes with {stored.describe()}, but {Hasher(algo or stored.algorithm, trunc).describe()} "
+            "was asked for; open it with its own setting (or without one)")
+    return stored

@@ -29,7 +29,7 @@ from ...spec import feature_key_of
 from ..sqlite import frame_columns
 from ..sqlite import resolve as common
 from ..sqlite.codec import decode_rows, empty_frame, now_us
-from ..front import StoreFront
+from ..front import StoreFront, stored_hasher
 from ..pages import PAGE_SIZE
 from ..validate import ROW as VALIDATE_ROW
 from ..validate import prepare, prepare_samples
@@ -150,16 +150,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return info
 
     def _adopt_hash_settings(self, info: dict[str, str]) -> None:
-        stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
-            "hash_truncation_length") else None)
-        algo, trunc = self._requested
-        if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (
-                algo is None and trunc is not None and trunc != stored.truncation):
-            raise StoreError(
-                f"{self.path} hashes with {stored.describe()}, but "
-                f"{Hasher(algo or stored.algorithm, trunc).describe()} was asked "
-                "for; open it with its own setting (or without one)")
-        self.hasher = stored
+        self.hasher = stored_hasher(info, self._requested, str(self.path))
 
     def close(self) -> None:
         with self._lock:

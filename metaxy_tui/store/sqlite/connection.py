@@ -14,9 +14,9 @@ from typing import Any, Generic, Self, TypeVar
 
 import polars as pl
 
+from ..front import stored_hasher
 from ...version import __version__
 from ...errors import StoreError, StoreFormatError
-from ...hashing import Hasher
 from ...keys import quote
 from . import frame_columns
 from . import resolve as _resolve
@@ -135,18 +135,8 @@ class StoreConnection:
         raise AssertionError("unreachable")
 
     def _adopt_hash_settings(self, info: dict[str, str]) -> None:
-        if not info:
-            return
-        stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
-            "hash_truncation_length") else None)
-        algo, trunc = self._requested
-        if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (
-                algo is None and trunc is not None and trunc != stored.truncation):
-            raise StoreError(
-                f"{self.path} hashes with {stored.describe()}, but "
-                f"{Hasher(algo or stored.algorithm, trunc).describe()} was asked "
-                "for; open it with its own setting (or without one)")
-        self.hasher = stored
+        if info:
+            self.hasher = stored_hasher(info, self._requested, str(self.path))
 
     def close(self) -> None:
         with self._lock:
