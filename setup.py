@@ -8,12 +8,16 @@ plain install (service/demo.py looks in both places). Everything else is in pypr
 from setuptools import find_namespace_packages, find_packages, setup
 
 SAMPLES = "metaxy_tui.sample_data"
-sample_packages = [SAMPLES] + [f"{SAMPLES}.{p}" for p in find_namespace_packages(
-    "sample_data", exclude=["*__pycache__*"])]
+sample_packages = [SAMPLES] + [
+    f"{SAMPLES}.{p}" for p in find_namespace_packages("sample_data", exclude=["*__pycache__*"])
+]
 
 setup(
     packages=find_packages(include=["metaxy_tui", "metaxy_tui.*"]) + sample_packages,
     package_dir={SAMPLES: "sample_data"},
-    package_data={"metaxy_tui": ["py.typed"], "": ["*.tcss"],
-                  **{p: ["*.toml", "*.md", "*.csv", "*.parquet", "*.patch"] for p in sample_packages}},
+    package_data={
+        "metaxy_tui": ["py.typed"],
+        "": ["*.tcss"],
+        **{p: ["*.toml", "*.md", "*.csv", "*.parquet", "*.patch"] for p in sample_packages},
+    },
 )

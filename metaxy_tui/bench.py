@@ -48,8 +48,13 @@ import time
 import types
 
 ENGINES = ("metaxy-tui", "delta", "duckdb", "postgresql", "metaxy-postgresql")
-ENGINE_TITLE = {"metaxy-tui": "metaxy-tui", "delta": "Metaxy Delta", "duckdb": "Metaxy DuckDB",
-                "postgresql": "metaxy-tui PG", "metaxy-postgresql": "Metaxy PostgreSQL"}
+ENGINE_TITLE = {
+    "metaxy-tui": "metaxy-tui",
+    "delta": "Metaxy Delta",
+    "duckdb": "Metaxy DuckDB",
+    "postgresql": "metaxy-tui PG",
+    "metaxy-postgresql": "Metaxy PostgreSQL",
+}
 OURS_ENGINES = ("metaxy-tui", "postgresql")  # run in this interpreter
 PG_ENGINES = ("postgresql", "metaxy-postgresql")  # need --pg-url (a server; one database per store)
 PG_TIME_TARGET, PG_MEMORY_TARGET = 0.1, 0.25  # the PostgreSQL store against Metaxy's (issue 15)
@@ -85,13 +90,15 @@ def root_frame(n: int, family: str = "aggregation"):
 
     i = pl.int_range(0, n, eager=True, dtype=pl.Int64)
     sample_id = "s" + i.cast(pl.String).str.zfill(7)
-    return pl.DataFrame({
-        "sample_id": sample_id,
-        "group_id": i * 0 if family == "biggroup" else i // GROUP_SIZE,
-        "value": (i.hash(11) % 1_000_000).cast(pl.Float64) / 1000.0,
-        "path": "data/raw/" + sample_id + ".wav",
-        PBF: pl.DataFrame({"default": i.hash(1).cast(pl.String)}).to_struct(),
-    })
+    return pl.DataFrame(
+        {
+            "sample_id": sample_id,
+            "group_id": i * 0 if family == "biggroup" else i // GROUP_SIZE,
+            "value": (i.hash(11) % 1_000_000).cast(pl.Float64) / 1000.0,
+            "path": "data/raw/" + sample_id + ".wav",
+            PBF: pl.DataFrame({"default": i.hash(1).cast(pl.String)}).to_struct(),
+        }
+    )
 
 
 def changed_rows(n: int, family: str = "aggregation"):
@@ -112,18 +119,32 @@ def expected_counts(n: int, family: str, stage: str) -> dict:
     root = root_frame(n, family)
     key = CHILD_ID[family]
     if stage == "new":
-        return {"added": n, "changed": 0, "removed": 0, "added_keys": root.get_column(key).n_unique(),
-                "changed_keys": 0, "removed_keys": 0}
+        return {
+            "added": n,
+            "changed": 0,
+            "removed": 0,
+            "added_keys": root.get_column(key).n_unique(),
+            "changed_keys": 0,
+            "removed_keys": 0,
+        }
     groups = changed_rows(n, family).get_column(key).unique()
     members = root.filter(pl.col(key).is_in(groups.implode())).height
-    return {"added": 0, "changed": members, "removed": 0, "added_keys": 0, "changed_keys": groups.len(),
-            "removed_keys": 0}
+    return {
+        "added": 0,
+        "changed": members,
+        "removed": 0,
+        "added_keys": 0,
+        "changed_keys": groups.len(),
+        "removed_keys": 0,
+    }
 
 
 def _write_data(workdir: str, n: int, family: str) -> dict:
     data = "biggroup" if family == "biggroup" else "grouped"
-    paths = {"root": os.path.join(workdir, f"root-{data}-{n}.parquet"),
-             "changed": os.path.join(workdir, f"changed-{data}-{n}.parquet")}
+    paths = {
+        "root": os.path.join(workdir, f"root-{data}-{n}.parquet"),
+        "changed": os.path.join(workdir, f"changed-{data}-{n}.parquet"),
+    }
     if not os.path.exists(paths["root"]):
         root_frame(n, family).write_parquet(paths["root"])
         changed_rows(n, family).write_parquet(paths["changed"])
@@ -182,17 +203,39 @@ def _graph(mx, family: str, extra: dict | None = None):
     """The bench graph, made by the same public-API calls with either library as `mx`."""
     graph = mx.FeatureGraph()
     with graph.use():
-        sample = _new_class(mx.BaseFeature, "Sample", mx.FeatureSpec(
-            key=ROOT_KEY, id_columns=["sample_id"], fields=[mx.FieldSpec(key="default")]), ROOT_COLUMNS, extra)
+        sample = _new_class(
+            mx.BaseFeature,
+            "Sample",
+            mx.FeatureSpec(key=ROOT_KEY, id_columns=["sample_id"], fields=[mx.FieldSpec(key="default")]),
+            ROOT_COLUMNS,
+            extra,
+        )
         if family == "identity":
-            child = _new_class(mx.BaseFeature, "Child", mx.FeatureSpec(
-                key=CHILD_KEY[family], id_columns=["sample_id"], deps=[mx.FeatureDep(feature=ROOT_KEY)],
-                fields=[mx.FieldSpec(key="default", code_version="1")]), {"sample_id": str, "out_path": str}, extra)
+            child = _new_class(
+                mx.BaseFeature,
+                "Child",
+                mx.FeatureSpec(
+                    key=CHILD_KEY[family],
+                    id_columns=["sample_id"],
+                    deps=[mx.FeatureDep(feature=ROOT_KEY)],
+                    fields=[mx.FieldSpec(key="default", code_version="1")],
+                ),
+                {"sample_id": str, "out_path": str},
+                extra,
+            )
         else:
-            child = _new_class(mx.BaseFeature, "Group", mx.FeatureSpec(
-                key=CHILD_KEY[family], id_columns=["group_id"],
-                deps=[mx.FeatureDep(feature=ROOT_KEY, lineage=mx.LineageRelationship.aggregation(on=["group_id"]))],
-                fields=[mx.FieldSpec(key="embedding", code_version="1")]), {"group_id": int, "out_path": str}, extra)
+            child = _new_class(
+                mx.BaseFeature,
+                "Group",
+                mx.FeatureSpec(
+                    key=CHILD_KEY[family],
+                    id_columns=["group_id"],
+                    deps=[mx.FeatureDep(feature=ROOT_KEY, lineage=mx.LineageRelationship.aggregation(on=["group_id"]))],
+                    fields=[mx.FieldSpec(key="embedding", code_version="1")],
+                ),
+                {"group_id": int, "out_path": str},
+                extra,
+            )
     return graph, sample, child
 
 
@@ -232,8 +275,13 @@ class _Metaxy:
         warnings.simplefilter("ignore")
         mx.MetaxyConfig.set(mx.MetaxyConfig(project="bench"))
         self.graph, self.sample, self.child = _graph(mx, family, {"__metaxy_project__": "bench"})
-        self.store = _duckdb_store(path) if kind == "duckdb" else _postgres_store(path) \
-            if kind == "metaxy-postgresql" else _delta_store(path)
+        self.store = (
+            _duckdb_store(path)
+            if kind == "duckdb"
+            else _postgres_store(path)
+            if kind == "metaxy-postgresql"
+            else _delta_store(path)
+        )
 
     def session(self, mode: str):
         return _Session(self.graph.use(), self.store.open(mode))
@@ -381,17 +429,37 @@ def _do_resolve(a: dict) -> dict:
         peak = _peak_kib()
         setup = t0 - t_start
         key = CHILD_ID[a["family"]]
-        counts = {"added": _height(added), "changed": _height(changed), "removed": _height(removed),
-                  "added_keys": _keys(added, key), "changed_keys": _keys(changed, key),
-                  "removed_keys": _keys(removed, key)}
-    return {"seconds": seconds, "cpu_seconds": cpu, "setup_seconds": setup, "peak_kib": peak,
-            "rss_before_kib": rss_before, "counts": counts}
+        counts = {
+            "added": _height(added),
+            "changed": _height(changed),
+            "removed": _height(removed),
+            "added_keys": _keys(added, key),
+            "changed_keys": _keys(changed, key),
+            "removed_keys": _keys(removed, key),
+        }
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "setup_seconds": setup,
+        "peak_kib": peak,
+        "rss_before_kib": rss_before,
+        "counts": counts,
+    }
 
 
 def _do_cli(a: dict) -> dict:
     """One `metaxy-tui resolve` command as a whole process: wall time and its own peak memory."""
-    cmd = [sys.executable, "-m", "metaxy_tui", "--db", a["path"], "resolve", CHILD_KEY[a["family"]],
-           "--format", "json"] + (["--explain"] if a["explain"] else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "metaxy_tui",
+        "--db",
+        a["path"],
+        "resolve",
+        CHILD_KEY[a["family"]],
+        "--format",
+        "json",
+    ] + (["--explain"] if a["explain"] else [])
     t0 = time.perf_counter()
     with open(os.devnull, "wb") as sink:
         p = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE)
@@ -401,8 +469,14 @@ def _do_cli(a: dict) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         return {"error": f"{' '.join(cmd[2:])} exited {code}: {err.strip()[-500:]}"}
-    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "setup_seconds": 0.0,
-            "peak_kib": _peak_kib(usage), "rss_before_kib": 0, "counts": {}}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "setup_seconds": 0.0,
+        "peak_kib": _peak_kib(usage),
+        "rss_before_kib": 0,
+        "counts": {},
+    }
 
 
 def _do_review(a: dict) -> dict:
@@ -430,8 +504,11 @@ def _do_review(a: dict) -> dict:
             while True:
                 await asyncio.sleep(0.005)
                 screen = pilot.app.screen
-                if isinstance(screen, ReviewScreen) and screen.model is not None and \
-                        screen.query_one(ReviewSamples).row_count:
+                if (
+                    isinstance(screen, ReviewScreen)
+                    and screen.model is not None
+                    and screen.query_one(ReviewSamples).row_count
+                ):
                     out["seconds"] = time.perf_counter() - out["t0"]
                     out["cpu"] = time.process_time() - out["cpu0"]
                     out["samples"] = screen.model.total
@@ -442,14 +519,22 @@ def _do_review(a: dict) -> dict:
     gc.collect()
     asyncio.run(run())
     project.close()
-    return {"seconds": out["seconds"], "cpu_seconds": out["cpu"], "setup_seconds": 0.0, "peak_kib": _peak_kib(),
-            "rss_before_kib": 0, "counts": {}, "samples": out["samples"]}
+    return {
+        "seconds": out["seconds"],
+        "cpu_seconds": out["cpu"],
+        "setup_seconds": 0.0,
+        "peak_kib": _peak_kib(),
+        "rss_before_kib": 0,
+        "counts": {},
+        "samples": out["samples"],
+    }
 
 
 def _worker_main() -> None:
     action = json.loads(sys.argv[1])
-    result = {"build": _do_build, "resolve": _do_resolve, "cli": _do_cli,
-              "review": _do_review}[action["action"]](action)
+    result = {"build": _do_build, "resolve": _do_resolve, "cli": _do_cli, "review": _do_review}[action["action"]](
+        action
+    )
     sys.stdout.write("\n" + RESULT_MARK + json.dumps(result) + "\n")
     sys.stdout.flush()
 
@@ -459,28 +544,33 @@ def _worker_main() -> None:
 # =============================================================================================
 def _spawn(action: dict, cwd: str, python: str = sys.executable) -> dict:
     """Run one worker action in a fresh interpreter; returns its result (or {"error": ...})."""
-    code = ("import importlib.util as u; "
-            f"s = u.spec_from_file_location('metaxy_bench_worker', {os.path.abspath(__file__)!r}); "
-            "m = u.module_from_spec(s); s.loader.exec_module(m); m._worker_main()")
+    code = (
+        "import importlib.util as u; "
+        f"s = u.spec_from_file_location('metaxy_bench_worker', {os.path.abspath(__file__)!r}); "
+        "m = u.module_from_spec(s); s.loader.exec_module(m); m._worker_main()"
+    )
     try:
-        p = subprocess.run([python, "-c", code, json.dumps(action)], cwd=cwd, capture_output=True,
-                           text=True, timeout=WORKER_TIMEOUT_S)
+        p = subprocess.run(
+            [python, "-c", code, json.dumps(action)], cwd=cwd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
     for line in reversed(p.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
+            return json.loads(line[len(RESULT_MARK) :])
     tail = "\n".join((p.stderr or p.stdout).strip().splitlines()[-8:])
     return {"error": f"worker exited {p.returncode}:\n{tail}"}
 
 
 def _metaxy_versions(python: str) -> dict | None:
     """Metaxy's and its stores' versions in `python`, or None when `import metaxy` fails there."""
-    code = ("import json, importlib.metadata as m, metaxy; v = {}\n"
-            "for d in ('metaxy', 'deltalake', 'duckdb', 'polars'):\n"
-            "    try: v[d] = m.version(d)\n"
-            "    except Exception: v[d] = None\n"
-            "print(json.dumps(v))")
+    code = (
+        "import json, importlib.metadata as m, metaxy; v = {}\n"
+        "for d in ('metaxy', 'deltalake', 'duckdb', 'polars'):\n"
+        "    try: v[d] = m.version(d)\n"
+        "    except Exception: v[d] = None\n"
+        "print(json.dumps(v))"
+    )
     try:
         p = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.SubprocessError):
@@ -542,13 +632,18 @@ def _git_revision() -> str:
     """The checkout's commit (with "+changes" when the engine differs from it), when there is one."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        rev = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
+        rev = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         if rev.returncode != 0:
             return "no git"
         outside = [f":!metaxy_tui/{p}" for p in ("bench.py", "cli", "service", "tui")]
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "metaxy_tui", *outside],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "metaxy_tui", *outside],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return rev.stdout.strip() + (" +changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "no git"
@@ -557,9 +652,16 @@ def _git_revision() -> str:
 def machine_info(metaxy: dict | None) -> dict:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     info = {
-        "cpu": _cpu_model(), "cores": cores, "memory": _memory_gib(), "platform": platform.platform(),
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "polars": _version("polars"),
-        "metaxy-tui": _version("metaxy-tui"), "metaxy-tui git": _git_revision(), "engine sources": engine_fingerprint(),
+        "cpu": _cpu_model(),
+        "cores": cores,
+        "memory": _memory_gib(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "polars": _version("polars"),
+        "metaxy-tui": _version("metaxy-tui"),
+        "metaxy-tui git": _git_revision(),
+        "engine sources": engine_fingerprint(),
     }
     if metaxy:
         info.update({f"metaxy side: {k}": v for k, v in metaxy.items()})
@@ -573,13 +675,19 @@ def _summary(runs: list[dict]) -> dict:
     if not ok:
         return {"error": runs[-1].get("error", "no runs") if runs else "no runs"}
     secs = [r["seconds"] for r in ok]
-    return {"median": statistics.median(secs), "min": min(secs), "max": max(secs),
-            "cpu": statistics.median(r.get("cpu_seconds", 0.0) for r in ok),
-            "peak_kib": max(r["peak_kib"] for r in ok),
-            "peak_kib_median": statistics.median(r["peak_kib"] for r in ok),
-            "rss_before_kib": statistics.median(r["rss_before_kib"] for r in ok),
-            "setup_seconds": statistics.median(r["setup_seconds"] for r in ok),
-            "counts": ok[-1]["counts"], "runs": len(ok), "failed": len(runs) - len(ok)}
+    return {
+        "median": statistics.median(secs),
+        "min": min(secs),
+        "max": max(secs),
+        "cpu": statistics.median(r.get("cpu_seconds", 0.0) for r in ok),
+        "peak_kib": max(r["peak_kib"] for r in ok),
+        "peak_kib_median": statistics.median(r["peak_kib"] for r in ok),
+        "rss_before_kib": statistics.median(r["rss_before_kib"] for r in ok),
+        "setup_seconds": statistics.median(r["setup_seconds"] for r in ok),
+        "counts": ok[-1]["counts"],
+        "runs": len(ok),
+        "failed": len(runs) - len(ok),
+    }
 
 
 def _load() -> float:
@@ -597,20 +705,25 @@ def _mb(kib: float) -> str:
 def _counts_text(c: dict) -> str:
     if not c:
         return ""
-    return (f"+{c['added']:,} ({c['added_keys']:,} keys)  ~{c['changed']:,} ({c['changed_keys']:,} keys)  "
-            f"-{c['removed']:,}")
+    return (
+        f"+{c['added']:,} ({c['added_keys']:,} keys)  ~{c['changed']:,} ({c['changed_keys']:,} keys)  -{c['removed']:,}"
+    )
 
 
 def _row_text(engine: str, case: str, rows: int, s: dict) -> str:
     if "error" in s:
         return f"{engine:<13} {case:<26} {rows:>9,} FAILED: {s['error'].splitlines()[-1]}"
     fails = f"  ({s['failed']} runs failed)" if s["failed"] else ""
-    return (f"{engine:<13} {case:<26} {rows:>9,} {s['median']:>8.2f} {s['min']:>7.2f} {s['max']:>7.2f} "
-            f"{s['cpu']:>6.2f} {_mb(s['peak_kib']):>8} {s['load']:>5.1f}  {_counts_text(s['counts'])}{fails}")
+    return (
+        f"{engine:<13} {case:<26} {rows:>9,} {s['median']:>8.2f} {s['min']:>7.2f} {s['max']:>7.2f} "
+        f"{s['cpu']:>6.2f} {_mb(s['peak_kib']):>8} {s['load']:>5.1f}  {_counts_text(s['counts'])}{fails}"
+    )
 
 
-HEADER = (f"{'engine':<13} {'case':<26} {'rows':>9} {'median s':>8} {'min s':>7} {'max s':>7} {'cpu s':>6} "
-          f"{'peak MB':>8} {'load':>5}  increment (+added ~changed -removed rows)")
+HEADER = (
+    f"{'engine':<13} {'case':<26} {'rows':>9} {'median s':>8} {'min s':>7} {'max s':>7} {'cpu s':>6} "
+    f"{'peak MB':>8} {'load':>5}  increment (+added ~changed -removed rows)"
+)
 
 
 def _remove_store(path: str) -> None:
@@ -637,8 +750,9 @@ def summary_table(results: dict, rows_list: list[int], cases: list[str], engines
     """One table: per case, each engine's median time and peak memory, and ours / theirs."""
     theirs = [e for e in engines if e != "metaxy-tui"]
     head = "| case | rows | metaxy-tui s / MB |" + "".join(f" {ENGINE_TITLE[e]} s / MB |" for e in theirs)
-    head += "".join(f" time ours/{ENGINE_TITLE[e].split()[-1]} | peak ours/{ENGINE_TITLE[e].split()[-1]} |"
-                    for e in theirs)
+    head += "".join(
+        f" time ours/{ENGINE_TITLE[e].split()[-1]} | peak ours/{ENGINE_TITLE[e].split()[-1]} |" for e in theirs
+    )
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for rows in rows_list:
         judged = rows >= TARGET_ROWS
@@ -656,8 +770,10 @@ def summary_table(results: dict, rows_list: list[int], cases: list[str], engines
                 t = results.get((e, case, rows))
                 if _ok(t):
                     tr, mr = ours["median"] / t["median"], ours["peak_kib"] / t["peak_kib"]
-                    cells += [f"{tr:.2f} {_verdict(tr, TIME_TARGET, judged)}",
-                              f"{mr:.2f} {_verdict(mr, MEMORY_TARGET, judged)}"]
+                    cells += [
+                        f"{tr:.2f} {_verdict(tr, TIME_TARGET, judged)}",
+                        f"{mr:.2f} {_verdict(mr, MEMORY_TARGET, judged)}",
+                    ]
                 else:
                     cells += ["—", "—"]
             out.append("| " + " | ".join(cells) + " |")
@@ -666,8 +782,11 @@ def summary_table(results: dict, rows_list: list[int], cases: list[str], engines
 
 def pg_table(results: dict, rows_list: list[int], cases: list[str]) -> list[str]:
     """The PostgreSQL store beside the SQLite store and Metaxy's PostgreSQL store."""
-    out = ["| case | rows | metaxy-tui PG s / MB | metaxy-tui SQLite s / MB | Metaxy PostgreSQL s / MB | "
-           "time PG/Metaxy PG | peak PG/Metaxy PG |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "| case | rows | metaxy-tui PG s / MB | metaxy-tui SQLite s / MB | Metaxy PostgreSQL s / MB | "
+        "time PG/Metaxy PG | peak PG/Metaxy PG |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for rows in rows_list:
         judged = rows >= TARGET_ROWS
         for case in cases:
@@ -679,8 +798,10 @@ def pg_table(results: dict, rows_list: list[int], cases: list[str]) -> list[str]
             cells = [case, f"{rows:,}", cell(ours), cell(lite), cell(theirs)]
             if _ok(theirs):
                 tr, mr = ours["median"] / theirs["median"], ours["peak_kib"] / theirs["peak_kib"]
-                cells += [f"{tr:.3f} {_verdict(tr, PG_TIME_TARGET, judged)}",
-                          f"{mr:.2f} {_verdict(mr, PG_MEMORY_TARGET, judged)}"]
+                cells += [
+                    f"{tr:.3f} {_verdict(tr, PG_TIME_TARGET, judged)}",
+                    f"{mr:.2f} {_verdict(mr, PG_MEMORY_TARGET, judged)}",
+                ]
             else:
                 cells += ["—", "—"]
             out.append("| " + " | ".join(cells) + " |")
@@ -692,28 +813,37 @@ def extra_lines(results: dict, rows_list: list[int], cases: list[str]) -> list[s
     out = []
     for rows in rows_list:
         judged = rows >= TARGET_ROWS
-        big, grouped = results.get(("metaxy-tui", "biggroup-new", rows)), results.get(("metaxy-tui", "aggregation-new", rows))
+        big, grouped = (
+            results.get(("metaxy-tui", "biggroup-new", rows)),
+            results.get(("metaxy-tui", "aggregation-new", rows)),
+        )
         if "biggroup-new" in cases and _ok(big) and _ok(grouped):
             r = big["median"] / grouped["median"]
-            out.append(f"one group of {rows:,} members / {rows // GROUP_SIZE:,} groups of {GROUP_SIZE}: "
-                       f"{big['median']:.2f} / {grouped['median']:.2f} s = {r:.2f}x "
-                       f"{_verdict(r, LINEAR_TARGET, judged)} (target <= {LINEAR_TARGET:g}x)")
+            out.append(
+                f"one group of {rows:,} members / {rows // GROUP_SIZE:,} groups of {GROUP_SIZE}: "
+                f"{big['median']:.2f} / {grouped['median']:.2f} s = {r:.2f}x "
+                f"{_verdict(r, LINEAR_TARGET, judged)} (target <= {LINEAR_TARGET:g}x)"
+            )
         for case in REVIEW_CASES:
             r = results.get(("metaxy-tui", case, rows))
             if case in cases and _ok(r):
-                out.append(f"{case} at {rows:,}: the review screen shows its first page {r['median']:.2f} s after it "
-                           f"opens (cpu {r['cpu']:.2f} s) {_verdict(r['median'], REVIEW_TARGET, judged)} "
-                           f"(target < {REVIEW_TARGET:g} s)")
+                out.append(
+                    f"{case} at {rows:,}: the review screen shows its first page {r['median']:.2f} s after it "
+                    f"opens (cpu {r['cpu']:.2f} s) {_verdict(r['median'], REVIEW_TARGET, judged)} "
+                    f"(target < {REVIEW_TARGET:g} s)"
+                )
         for case in EXPLAIN_CASES:
             if case not in cases:
                 continue
             plain, why = results.get(("metaxy-tui", case + ":plain", rows)), results.get(("metaxy-tui", case, rows))
             if _ok(plain) and _ok(why):
                 t, m = why["median"] / plain["median"], why["peak_kib"] / plain["peak_kib"]
-                out.append(f"{case} at {rows:,}: resolve --format json {plain['median']:.2f} s / {_mb(plain['peak_kib'])} MB, "
-                           f"with --explain {why['median']:.2f} s / {_mb(why['peak_kib'])} MB: time {t:.2f}x "
-                           f"{_verdict(t, EXPLAIN_TARGET, judged)}, peak {m:.2f}x {_verdict(m, EXPLAIN_TARGET, judged)} "
-                           f"(target <= {EXPLAIN_TARGET:g}x)")
+                out.append(
+                    f"{case} at {rows:,}: resolve --format json {plain['median']:.2f} s / {_mb(plain['peak_kib'])} MB, "
+                    f"with --explain {why['median']:.2f} s / {_mb(why['peak_kib'])} MB: time {t:.2f}x "
+                    f"{_verdict(t, EXPLAIN_TARGET, judged)}, peak {m:.2f}x {_verdict(m, EXPLAIN_TARGET, judged)} "
+                    f"(target <= {EXPLAIN_TARGET:g}x)"
+                )
     return out
 
 
@@ -737,18 +867,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=5, help="timed runs per case (one fresh process each)")
     p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
-    p.add_argument("--metaxy-python", metavar="PYTHON", default=os.environ.get("METAXY_BENCH_PYTHON", sys.executable),
-                   help="the interpreter with metaxy==0.1.11 installed, for Metaxy's workers (default: "
-                        "$METAXY_BENCH_PYTHON, else this one)")
+    p.add_argument(
+        "--metaxy-python",
+        metavar="PYTHON",
+        default=os.environ.get("METAXY_BENCH_PYTHON", sys.executable),
+        help="the interpreter with metaxy==0.1.11 installed, for Metaxy's workers (default: "
+        "$METAXY_BENCH_PYTHON, else this one)",
+    )
     p.add_argument("--no-metaxy", action="store_true", help="run metaxy-tui only")
     p.add_argument("--workdir", help="where stores are built (default: a temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the stores (and a temporary workdir) after the run")
-    p.add_argument("--hash", default="xxhash64", choices=["xxhash64", "xxhash32", "sha256", "md5"],
-                   help="metaxy-tui's hash algorithm (Metaxy: Delta keeps its default, DuckDB uses md5)")
+    p.add_argument(
+        "--hash",
+        default="xxhash64",
+        choices=["xxhash64", "xxhash32", "sha256", "md5"],
+        help="metaxy-tui's hash algorithm (Metaxy: Delta keeps its default, DuckDB uses md5)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--pg-url", metavar="URL", help="a PostgreSQL server (a connection string to an existing "
-                   "database, e.g. postgresql://postgres@/postgres?host=/tmp/pg): the PostgreSQL engines make one "
-                   "database per store there, and drop it after")
+    p.add_argument(
+        "--pg-url",
+        metavar="URL",
+        help="a PostgreSQL server (a connection string to an existing "
+        "database, e.g. postgresql://postgres@/postgres?host=/tmp/pg): the PostgreSQL engines make one "
+        "database per store there, and drop it after",
+    )
     args = p.parse_args(argv)
     if args.runs < 1 or any(r < GROUP_SIZE for r in args.rows):
         p.error("--runs must be >= 1 and every --rows >= %d" % GROUP_SIZE)
@@ -780,16 +922,20 @@ def main(argv: list[str] | None = None) -> int:
     _say("  " + ", ".join(f"{k} {v}" for k, v in info.items()))
     _say(f"  metaxy-tui: SQLiteMetadataStore, hash {args.hash}; runs per case {args.runs}, one per fresh process")
     if metaxy:
-        _say(f"  Metaxy {metaxy.get('metaxy')} in {args.metaxy_python}: Delta store (xxhash32 cut to 8, its default), "
-             "DuckDB store (md5, offline)")
+        _say(
+            f"  Metaxy {metaxy.get('metaxy')} in {args.metaxy_python}: Delta store (xxhash32 cut to 8, its default), "
+            "DuckDB store (md5, offline)"
+        )
     elif not args.no_metaxy:
         _say(f"  Metaxy: `import metaxy` fails in {args.metaxy_python} (give --metaxy-python): comparison skipped")
     _say(f"  workdir {workdir}" + (" (stores kept)" if args.keep else " (stores removed after use)"))
-    _say("  time = resolve_update(child) + its three frames in memory with every column (wall clock; cpu s: the "
-         "process's CPU time for the same, all threads); peak MB = the process's peak resident memory (VmHWM; for "
-         "a command line, its ru_maxrss, started from a small process); explain cases time whole "
-         "`metaxy-tui resolve` processes; load = highest 1-minute load average around the case's runs (above "
-         f"{info['cores']}: the machine was shared)")
+    _say(
+        "  time = resolve_update(child) + its three frames in memory with every column (wall clock; cpu s: the "
+        "process's CPU time for the same, all threads); peak MB = the process's peak resident memory (VmHWM; for "
+        "a command line, its ru_maxrss, started from a small process); explain cases time whole "
+        "`metaxy-tui resolve` processes; load = highest 1-minute load average around the case's runs (above "
+        f"{info['cores']}: the machine was shared)"
+    )
     _say()
 
     results: dict[tuple[str, str, int], dict] = {}
@@ -810,8 +956,7 @@ def main(argv: list[str] | None = None) -> int:
                     suffix = {"metaxy-tui": ".db", "duckdb": ".duckdb", "delta": ""}[engine]
                     path = os.path.join(workdir, f"{engine}-{family}-{rows}{suffix}")
                     _remove_store(path)
-                base = {"engine": engine, "family": family, "rows": rows, "path": path, "hash": args.hash,
-                        "data": data}
+                base = {"engine": engine, "family": family, "rows": rows, "path": path, "hash": args.hash, "data": data}
                 python = sys.executable if engine in OURS_ENGINES else args.metaxy_python
                 for stage in ("new", "stale"):
                     on_stale = (f"explain-{family}", f"review-{family}")
@@ -824,14 +969,18 @@ def main(argv: list[str] | None = None) -> int:
                     if "error" in b:
                         _say(f"{engine:<13} {family}-{stage:<14} {rows:>9,} BUILD FAILED: {b['error']}")
                         break
-                    _say(f"  built {engine} {family} ({stage}) at {rows:,} rows: {b['written']:,} rows written in "
-                         f"{b['seconds']:.1f} s")
+                    _say(
+                        f"  built {engine} {family} ({stage}) at {rows:,} rows: {b['written']:,} rows written in "
+                        f"{b['seconds']:.1f} s"
+                    )
                     for case in stage_cases:
                         if case in EXPLAIN_CASES + REVIEW_CASES and engine != "metaxy-tui":
                             continue
                         if case in EXPLAIN_CASES:
-                            actions = [(case + ":plain", {"action": "cli", "explain": False}),
-                                       (case, {"action": "cli", "explain": True})]
+                            actions = [
+                                (case + ":plain", {"action": "cli", "explain": False}),
+                                (case, {"action": "cli", "explain": True}),
+                            ]
                         elif case in REVIEW_CASES:
                             actions = [(case, {"action": "review"})]
                         else:
@@ -857,19 +1006,23 @@ def main(argv: list[str] | None = None) -> int:
     _say(HEADER)
     for rows in args.rows:
         for case in CASES:
-            for name in ((case + ":plain", case) if case in EXPLAIN_CASES else (case,)):
+            for name in (case + ":plain", case) if case in EXPLAIN_CASES else (case,):
                 for engine in engines:
                     if (engine, name, rows) in results:
                         _say(_row_text(engine, name, rows, results[(engine, name, rows)]))
     _say()
-    _say(f"Summary (targets judged at {TARGET_ROWS:,} rows: time <= {TIME_TARGET:g}x, peak <= {MEMORY_TARGET:g}x "
-         "of each Metaxy store)")
+    _say(
+        f"Summary (targets judged at {TARGET_ROWS:,} rows: time <= {TIME_TARGET:g}x, peak <= {MEMORY_TARGET:g}x "
+        "of each Metaxy store)"
+    )
     for line in summary_table(results, args.rows, list(args.cases), [e for e in engines if e not in PG_ENGINES]):
         _say(line)
     if any(e in PG_ENGINES for e in engines):
         _say()
-        _say(f"PostgreSQL (targets at {TARGET_ROWS:,} rows: time <= {PG_TIME_TARGET:g}x, peak <= {PG_MEMORY_TARGET:g}x "
-             "of Metaxy's PostgreSQL store)")
+        _say(
+            f"PostgreSQL (targets at {TARGET_ROWS:,} rows: time <= {PG_TIME_TARGET:g}x, peak <= {PG_MEMORY_TARGET:g}x "
+            "of Metaxy's PostgreSQL store)"
+        )
         for line in pg_table(results, args.rows, list(args.cases)):
             _say(line)
     for line in extra_lines(results, args.rows, list(args.cases)):
@@ -891,10 +1044,17 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     if args.json:
-        doc = {"machine": info, "settings": {k: v for k, v in vars(args).items() if k != "json"},
-               "workdir": workdir, "elapsed_seconds": elapsed, "engine_changed_during_run": changed_engine,
-               "builds": builds, "runs": raw, "mismatches": mismatches,
-               "summary": [{"engine": e, "case": c, "rows": r, **s} for (e, c, r), s in results.items()]}
+        doc = {
+            "machine": info,
+            "settings": {k: v for k, v in vars(args).items() if k != "json"},
+            "workdir": workdir,
+            "elapsed_seconds": elapsed,
+            "engine_changed_during_run": changed_engine,
+            "builds": builds,
+            "runs": raw,
+            "mismatches": mismatches,
+            "summary": [{"engine": e, "case": c, "rows": r, **s} for (e, c, r), s in results.items()],
+        }
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1, default=str)
             f.write("\n")

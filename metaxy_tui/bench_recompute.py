@@ -87,10 +87,15 @@ def build_store(path: Path, samples: int) -> int:
     copies = max(1, -(-samples // (videos.height * CHUNKS_PER_VIDEO)))
     frames = []
     for i in range(copies):
-        frames.append(videos.with_columns(
-            pl.format("{}_{}", pl.col("video_id"), pl.lit(i)).alias("video_id"),
-            pl.struct(pl.format("{}{}", pl.col(pipeline.PBF).struct.field(f), pl.lit(i)).alias(f)
-                      for f in ("audio", "frames")).alias(pipeline.PBF)))
+        frames.append(
+            videos.with_columns(
+                pl.format("{}_{}", pl.col("video_id"), pl.lit(i)).alias("video_id"),
+                pl.struct(
+                    pl.format("{}{}", pl.col(pipeline.PBF).struct.field(f), pl.lit(i)).alias(f)
+                    for f in ("audio", "frames")
+                ).alias(pipeline.PBF),
+            )
+        )
     store = SQLiteMetadataStore(path, graph=graph, project=DEMO_PROJECT, name="bench")
     with store:
         store.write_metadata("video", pl.concat(frames))
@@ -98,8 +103,9 @@ def build_store(path: Path, samples: int) -> int:
         return store.count("video/chunk")
 
 
-def run_once(base: Path, workdir: Path, feature: str, executor: Executor, batch_size: int, fn: Callable | None,
-             run: int) -> dict:
+def run_once(
+    base: Path, workdir: Path, feature: str, executor: Executor, batch_size: int, fn: Callable | None, run: int
+) -> dict:
     path = workdir / f"{executor.name}-{run}.db"
     shutil.copyfile(base, path)
     graph, _ = load_demo_modules()
@@ -116,8 +122,12 @@ def run_once(base: Path, workdir: Path, feature: str, executor: Executor, batch_
         path.unlink()
     if result.outcome != "ok":
         raise SystemExit(f"{executor.name}: {result.describe()}\n{result.traceback or ''}")
-    return {"wall_s": wall, "samples": result.done, "batches": result.batches,
-            "compute_s": sum(r.compute_s for r in timed.results)}
+    return {
+        "wall_s": wall,
+        "samples": result.done,
+        "batches": result.batches,
+        "compute_s": sum(r.compute_s for r in timed.results),
+    }
 
 
 def workers_of(executor: Executor) -> int:
@@ -128,8 +138,17 @@ def workers_of(executor: Executor) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def bench(executor_names: list[str], *, samples: int, batch_size: int, runs: int, feature: str,
-          work_ms: float, ray_address: str | None, workdir: Path) -> dict:
+def bench(
+    executor_names: list[str],
+    *,
+    samples: int,
+    batch_size: int,
+    runs: int,
+    feature: str,
+    work_ms: float,
+    ray_address: str | None,
+    workdir: Path,
+) -> dict:
     base = workdir / "base.db"
     t0 = time.perf_counter()
     chunks = build_store(base, samples)
@@ -152,13 +171,32 @@ def bench(executor_names: list[str], *, samples: int, batch_size: int, runs: int
         wall = statistics.median(m["wall_s"] for m in measured)
         compute = statistics.median(m["compute_s"] for m in measured)
         n, batches = measured[0]["samples"], measured[0]["batches"]
-        rows.append({"executor": name, "where": executor.describe(), "workers": workers, "samples": n,
-                     "batches": batches, "wall_s": wall, "samples_per_s": n / wall, "compute_s": compute,
-                     "overhead_per_batch_ms": 1000 * (wall - compute / min(workers, batches)) / batches,
-                     "start_s": start, "stop_s": stop, "walls": [m["wall_s"] for m in measured]})
-    return {"feature": feature, "chunks": chunks, "batch_size": batch_size, "runs": runs, "work_ms": work_ms,
-            "store_built_s": built, "machine": f"{platform.machine()}, {_cpus()} CPUs, Python "
-            f"{platform.python_version()}", "results": rows}
+        rows.append(
+            {
+                "executor": name,
+                "where": executor.describe(),
+                "workers": workers,
+                "samples": n,
+                "batches": batches,
+                "wall_s": wall,
+                "samples_per_s": n / wall,
+                "compute_s": compute,
+                "overhead_per_batch_ms": 1000 * (wall - compute / min(workers, batches)) / batches,
+                "start_s": start,
+                "stop_s": stop,
+                "walls": [m["wall_s"] for m in measured],
+            }
+        )
+    return {
+        "feature": feature,
+        "chunks": chunks,
+        "batch_size": batch_size,
+        "runs": runs,
+        "work_ms": work_ms,
+        "store_built_s": built,
+        "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
+        "results": rows,
+    }
 
 
 def _cpus() -> int:
@@ -168,23 +206,39 @@ def _cpus() -> int:
 
 
 def print_table(report: dict) -> None:
-    print(f"recompute {report['feature']}: {report['chunks']:,} samples pending, batches of "
-          f"{report['batch_size']}, {report['runs']} runs (medians)"
-          + (f", +{report['work_ms']} ms of CPU per sample" if report["work_ms"] else "")
-          + f"; {report['machine']}")
+    print(
+        f"recompute {report['feature']}: {report['chunks']:,} samples pending, batches of "
+        f"{report['batch_size']}, {report['runs']} runs (medians)"
+        + (f", +{report['work_ms']} ms of CPU per sample" if report["work_ms"] else "")
+        + f"; {report['machine']}"
+    )
     head = ["executor", "samples", "batches", "wall s", "samples/s", "compute s", "overhead/batch ms", "start s"]
-    lines = [[r["executor"], f"{r['samples']:,}", str(r["batches"]), f"{r['wall_s']:.2f}",
-              f"{r['samples_per_s']:,.0f}", f"{r['compute_s']:.2f}", f"{r['overhead_per_batch_ms']:.1f}",
-              f"{r['start_s']:.1f}"] for r in report["results"]]
+    lines = [
+        [
+            r["executor"],
+            f"{r['samples']:,}",
+            str(r["batches"]),
+            f"{r['wall_s']:.2f}",
+            f"{r['samples_per_s']:,.0f}",
+            f"{r['compute_s']:.2f}",
+            f"{r['overhead_per_batch_ms']:.1f}",
+            f"{r['start_s']:.1f}",
+        ]
+        for r in report["results"]
+    ]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
     print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     for line in lines:
         print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
     for r in report["results"]:
-        print(f"  {r['executor']}: {r['where']}; stop {r['stop_s']:.1f} s; walls "
-              + ", ".join(f"{w:.2f}" for w in r["walls"]))
-    print("compute s: time inside the function, summed over batches; overhead/batch: "
-          "(wall - compute / workers) / batches; start: starting or connecting the executor, not in wall")
+        print(
+            f"  {r['executor']}: {r['where']}; stop {r['stop_s']:.1f} s; walls "
+            + ", ".join(f"{w:.2f}" for w in r["walls"])
+        )
+    print(
+        "compute s: time inside the function, summed over batches; overhead/batch: "
+        "(wall - compute / workers) / batches; start: starting or connecting the executor, not in wall"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -194,16 +248,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--executors", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     parser.add_argument("--ray-address", help="use this Ray cluster (default: a local Ray started for the benchmark)")
-    parser.add_argument("--feature", default="video/face_detection",
-                        choices=["video/face_detection", "video/transcript"])
+    parser.add_argument(
+        "--feature", default="video/face_detection", choices=["video/face_detection", "video/transcript"]
+    )
     parser.add_argument("--work-ms", type=float, default=0.0, help="busy CPU per sample added to the function")
     parser.add_argument("--workdir", type=Path, help="where the stores go (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="mx-bench-recompute-", dir=args.workdir))
     try:
-        report = bench(args.executors, samples=args.samples, batch_size=args.batch_size, runs=args.runs,
-                       feature=args.feature, work_ms=args.work_ms, ray_address=args.ray_address, workdir=workdir)
+        report = bench(
+            args.executors,
+            samples=args.samples,
+            batch_size=args.batch_size,
+            runs=args.runs,
+            feature=args.feature,
+            work_ms=args.work_ms,
+            ray_address=args.ray_address,
+            workdir=workdir,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print_table(report)

@@ -48,58 +48,90 @@ def build(path: Path, rows: int) -> None:
 
     graph = mx.FeatureGraph()
     with graph.use():
+
         class Item(mx.BaseFeature, spec=mx.FeatureSpec(key="item", id_columns=["item_id"], fields=["default"])):
             item_id: str
             group_id: int
 
-        class Label(mx.BaseFeature, spec=mx.FeatureSpec(key="item/label", id_columns=["item_id"], deps=[Item],
-                                                        fields=["default"])):
+        class Label(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="item/label", id_columns=["item_id"], deps=[Item], fields=["default"]),
+        ):
             item_id: str
             label: str
 
-        class Score(mx.BaseFeature, spec=mx.FeatureSpec(key="label/score", id_columns=["item_id"], deps=[Label],
-                                                        fields=["default"])):
+        class Score(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="label/score", id_columns=["item_id"], deps=[Label], fields=["default"]),
+        ):
             item_id: str
             score: float
 
-        class Summary(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="group/summary", id_columns=["group_id"],
+        class Summary(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="group/summary",
+                id_columns=["group_id"],
                 deps=[mx.FeatureDep(feature=Item, lineage=mx.LineageRelationship.aggregation(on=["group_id"]))],
-                fields=["default"])):
+                fields=["default"],
+            ),
+        ):
             group_id: int
             n: int
 
         class Bundle(mx.BaseFeature, spec=mx.FeatureSpec(key="bundle", id_columns=["bundle_id"], fields=["default"])):
             bundle_id: str
 
-        class Piece(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="bundle/piece", id_columns=["piece_id"],
+        class Piece(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="bundle/piece",
+                id_columns=["piece_id"],
                 deps=[mx.FeatureDep(feature=Bundle, lineage=mx.LineageRelationship.expansion(on=["bundle_id"]))],
-                fields=["default"])):
+                fields=["default"],
+            ),
+        ):
             piece_id: str
 
         store = mx.SQLiteMetadataStore(path, project="bench_trace")
         with store:
             ids = pl.int_range(0, rows, eager=True)
-            store.write(Item, pl.DataFrame({
-                "item_id": "i" + ids.cast(pl.String).str.zfill(7),
-                "group_id": (ids // GROUP).cast(pl.Int64),
-                PBF: pl.DataFrame({"default": "p" + ids.cast(pl.String)}).to_struct()}))
+            store.write(
+                Item,
+                pl.DataFrame(
+                    {
+                        "item_id": "i" + ids.cast(pl.String).str.zfill(7),
+                        "group_id": (ids // GROUP).cast(pl.Int64),
+                        PBF: pl.DataFrame({"default": "p" + ids.cast(pl.String)}).to_struct(),
+                    }
+                ),
+            )
             added = store.resolve_update(Label).added.to_polars()
             store.write(Label, added.select("item_id", PBF, PROV).with_columns(label=pl.lit("x")))
             added = store.resolve_update(Score).added.to_polars()
             store.write(Score, added.select("item_id", PBF, PROV).with_columns(score=pl.lit(0.5)))
             added = store.resolve_update(Summary).added.to_polars()
-            store.write(Summary, added.group_by("group_id").agg(pl.len().cast(pl.Int64).alias("n"),
-                                                               pl.col(PBF).first(), pl.col(PROV).first()))
+            store.write(
+                Summary,
+                added.group_by("group_id").agg(
+                    pl.len().cast(pl.Int64).alias("n"), pl.col(PBF).first(), pl.col(PROV).first()
+                ),
+            )
             bundles = pl.int_range(0, rows // GROUP, eager=True)
-            store.write(Bundle, pl.DataFrame({
-                "bundle_id": "b" + bundles.cast(pl.String).str.zfill(6),
-                PBF: pl.DataFrame({"default": "q" + bundles.cast(pl.String)}).to_struct()}))
+            store.write(
+                Bundle,
+                pl.DataFrame(
+                    {
+                        "bundle_id": "b" + bundles.cast(pl.String).str.zfill(6),
+                        PBF: pl.DataFrame({"default": "q" + bundles.cast(pl.String)}).to_struct(),
+                    }
+                ),
+            )
             parents = store.resolve_update(Piece).added.to_polars().select("bundle_id", PBF, PROV)
             children = parents.join(pl.DataFrame({"k": list(range(GROUP))}), how="cross")
-            store.write(Piece, children.with_columns(piece_id=pl.col("bundle_id") + "-" + pl.col("k").cast(pl.String))
-                        .drop("k"))
+            store.write(
+                Piece, children.with_columns(piece_id=pl.col("bundle_id") + "-" + pl.col("k").cast(pl.String)).drop("k")
+            )
 
 
 def timed(fn, samples: list) -> dict:
@@ -163,8 +195,23 @@ def measure(path: Path, rows: int, runs: int) -> dict:
     finally:
         project.close()
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "metaxy_tui", "--db", str(path), "trace", "group/summary",
-                           str(groups[0]), "--format", "json"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metaxy_tui",
+            "--db",
+            str(path),
+            "trace",
+            "group/summary",
+            str(groups[0]),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     wall = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
     out["metaxy-tui trace (a fresh process)"] = {"median_s": wall, "max_s": wall, "runs": 1}

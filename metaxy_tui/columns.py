@@ -23,8 +23,16 @@ DELETED_AT = "metaxy_deleted_at"
 MATERIALIZATION_ID = "metaxy_materialization_id"
 
 SYSTEM_COLUMNS = (
-    PROVENANCE_BY_FIELD, PROVENANCE, DATA_VERSION_BY_FIELD, DATA_VERSION, FEATURE_VERSION,
-    PROJECT_VERSION, CREATED_AT, UPDATED_AT, DELETED_AT, MATERIALIZATION_ID,
+    PROVENANCE_BY_FIELD,
+    PROVENANCE,
+    DATA_VERSION_BY_FIELD,
+    DATA_VERSION,
+    FEATURE_VERSION,
+    PROJECT_VERSION,
+    CREATED_AT,
+    UPDATED_AT,
+    DELETED_AT,
+    MATERIALIZATION_ID,
 )
 # Columns a writer may supply; the store fills in the rest.
 WRITABLE_SYSTEM_COLUMNS = (PROVENANCE_BY_FIELD, PROVENANCE, DATA_VERSION_BY_FIELD, DATA_VERSION, MATERIALIZATION_ID)
@@ -63,12 +71,33 @@ class ColumnType:
         return self.name + (" | None" if self.nullable else "") + ("" if self.declared else " (not annotated)")
 
 
-_SQLITE = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
-           "datetime": "TEXT", "date": "TEXT", "bytes": "BLOB"}
-_POLARS: dict[str, pl.DataType | type[pl.DataType]] = {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
-           "datetime": pl.Datetime("us"), "date": pl.Date, "bytes": pl.Binary}
-_PY: dict[object, str] = {str: "str", int: "int", float: "float", bool: "bool", dt.datetime: "datetime",
-       dt.date: "date", bytes: "bytes"}
+_SQLITE = {
+    "str": "TEXT",
+    "int": "INTEGER",
+    "float": "REAL",
+    "bool": "INTEGER",
+    "datetime": "TEXT",
+    "date": "TEXT",
+    "bytes": "BLOB",
+}
+_POLARS: dict[str, pl.DataType | type[pl.DataType]] = {
+    "str": pl.String,
+    "int": pl.Int64,
+    "float": pl.Float64,
+    "bool": pl.Boolean,
+    "datetime": pl.Datetime("us"),
+    "date": pl.Date,
+    "bytes": pl.Binary,
+}
+_PY: dict[object, str] = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    dt.datetime: "datetime",
+    dt.date: "date",
+    bytes: "bytes",
+}
 SUPPORTED_TYPES = tuple(_SQLITE)
 
 

@@ -26,10 +26,12 @@ ComputeFunction = Callable[[pl.DataFrame], Any]
 
 def compute(feature: Any, graph: FeatureGraph | None = None) -> Callable[[ComputeFunction], ComputeFunction]:
     """Decorator registering `fn` as the compute function of `feature` (a class or a key)."""
+
     def register(fn: ComputeFunction) -> ComputeFunction:
         g = graph or getattr(feature, "_mx_graph", None) or FeatureGraph.get_active()
         g.register_compute(feature_key_of(feature).to_string(), fn)
         return fn
+
     return register
 
 
@@ -52,14 +54,21 @@ def output_rows(plan: FeaturePlan, rows_in: pl.DataFrame, out: Any) -> pl.DataFr
     key = list(plan.key)
     missing_key = [c for c in key if c not in df.columns]
     if missing_key:
-        raise InputError(plan.name, [InputProblem("the compute function's rows lack this key column", c)
-                                     for c in missing_key])
+        raise InputError(
+            plan.name, [InputProblem("the compute function's rows lack this key column", c) for c in missing_key]
+        )
     if PROVENANCE_BY_FIELD not in df.columns or PROVENANCE not in df.columns:
         prov = rows_in.select(key + [PROVENANCE_BY_FIELD, PROVENANCE]).unique(subset=key, keep="first")
         df = df.drop([c for c in (PROVENANCE_BY_FIELD, PROVENANCE) if c in df.columns]).join(prov, on=key, how="left")
         unknown = df.filter(pl.col(PROVENANCE).is_null())
         if unknown.height:
             sample = ", ".join(str(r) for r in unknown.select(key).head(3).rows())
-            raise InputError(plan.name, [InputProblem(
-                f"the compute function returned {unknown.height} row(s) for keys it was not given ({sample})")])
+            raise InputError(
+                plan.name,
+                [
+                    InputProblem(
+                        f"the compute function returned {unknown.height} row(s) for keys it was not given ({sample})"
+                    )
+                ],
+            )
     return df

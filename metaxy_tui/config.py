@@ -88,13 +88,17 @@ class MetaxyConfig:
         if kind in POSTGRES_TYPES:
             return self._postgres_store(name, entry, overrides)
         if kind not in ("sqlite", "SQLiteMetadataStore", "metaxy_tui.SQLiteMetadataStore"):
-            raise ConfigError(f"store {name!r}{' in ' + str(self.path) if self.path else ''}: type {kind!r} is not "
-                              "supported here (use type = \"sqlite\" or \"postgresql\")")
+            raise ConfigError(
+                f"store {name!r}{' in ' + str(self.path) if self.path else ''}: type {kind!r} is not "
+                'supported here (use type = "sqlite" or "postgresql")'
+            )
         options = dict(entry.get("config", {}))
         unknown = sorted(set(options) - STORE_OPTIONS)
         if unknown:
-            raise ConfigError(f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(STORE_OPTIONS))})")
+            raise ConfigError(
+                f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(STORE_OPTIONS))})"
+            )
         for option in ("hash_algorithm", "hash_truncation_length"):  # Metaxy's project-wide settings
             if option in self.defaults and option not in options:
                 options[option] = self.defaults[option]
@@ -108,8 +112,9 @@ class MetaxyConfig:
             if not path.is_absolute() and str(raw_path) != ":memory:":
                 path = self.root / path
         try:
-            return SQLiteMetadataStore(path if str(raw_path) != ":memory:" else ":memory:", project=self.project,
-                                       name=name, **options)
+            return SQLiteMetadataStore(
+                path if str(raw_path) != ":memory:" else ":memory:", project=self.project, name=name, **options
+            )
         except ValueError as e:
             raise ConfigError(f"store {name!r} in {self.path}: {e}") from None
 
@@ -119,8 +124,10 @@ class MetaxyConfig:
         options = dict(entry.get("config", {}))
         unknown = sorted(set(options) - POSTGRES_OPTIONS)
         if unknown:
-            raise ConfigError(f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(POSTGRES_OPTIONS))})")
+            raise ConfigError(
+                f"store {name!r} in {self.path}: unknown option(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(POSTGRES_OPTIONS))})"
+            )
         for option in ("hash_algorithm", "hash_truncation_length"):
             if option in self.defaults and option not in options:
                 options[option] = self.defaults[option]
@@ -128,8 +135,10 @@ class MetaxyConfig:
         options.pop("path", None)
         url = options.pop("connection_string", None) or os.environ.get("METAXY_STORE_URL")
         if not url:
-            raise ConfigError(f"store {name!r} in {self.path}: a PostgreSQL store needs connection_string in its "
-                              "config (or the METAXY_STORE_URL environment variable)")
+            raise ConfigError(
+                f"store {name!r} in {self.path}: a PostgreSQL store needs connection_string in its "
+                "config (or the METAXY_STORE_URL environment variable)"
+            )
         try:
             return PostgreSQLMetadataStore(url, project=self.project, name=name, **options)
         except ValueError as e:
@@ -143,18 +152,22 @@ class MetaxyConfig:
                 importlib.import_module(module)
             except ModuleNotFoundError as e:
                 if e.name and module.startswith(e.name):
-                    raise ConfigError(f"{self.path}: entrypoint module {module!r} was not found "
-                                      f"(searched from {self.root})") from None
-                raise ConfigError(f"{self.path}: entrypoint module {module!r} failed to import: it needs "
-                                  f"{e.name!r}, which is not installed") from None
+                    raise ConfigError(
+                        f"{self.path}: entrypoint module {module!r} was not found (searched from {self.root})"
+                    ) from None
+                raise ConfigError(
+                    f"{self.path}: entrypoint module {module!r} failed to import: it needs "
+                    f"{e.name!r}, which is not installed"
+                ) from None
             except ConfigError:
                 raise
             except Exception as e:  # the user's code: say where, without a traceback of ours
                 where = ""
                 if isinstance(e, SyntaxError) and e.filename:
                     where = f" ({e.filename}, line {e.lineno})"
-                raise ConfigError(f"{self.path}: entrypoint module {module!r} failed to import: "
-                                  f"{type(e).__name__}: {e}{where}") from None
+                raise ConfigError(
+                    f"{self.path}: entrypoint module {module!r} failed to import: {type(e).__name__}: {e}{where}"
+                ) from None
 
 
 def load_config(path: str | os.PathLike) -> MetaxyConfig:
@@ -182,12 +195,22 @@ def load_config(path: str | os.PathLike) -> MetaxyConfig:
         raise ConfigError(f"{path}: project must be a string")
     store = data.get("store")
     defaults: dict[str, Any] = {k: data[k] for k in ("hash_algorithm", "hash_truncation_length") if k in data}
-    return MetaxyConfig(project=project, entrypoints=list(entrypoints), stores=stores,
-                        store=store if isinstance(store, str) else None, path=path.resolve(), defaults=defaults)
+    return MetaxyConfig(
+        project=project,
+        entrypoints=list(entrypoints),
+        stores=stores,
+        store=store if isinstance(store, str) else None,
+        path=path.resolve(),
+        defaults=defaults,
+    )
 
 
-def init_metaxy(config_file: str | os.PathLike | None = None, *, load_entrypoints: bool = True,
-                search_from: str | os.PathLike | None = None) -> MetaxyConfig:
+def init_metaxy(
+    config_file: str | os.PathLike | None = None,
+    *,
+    load_entrypoints: bool = True,
+    search_from: str | os.PathLike | None = None,
+) -> MetaxyConfig:
     """Read metaxy.toml (given, or found from the current folder up) and import its entrypoints."""
     path = Path(config_file) if config_file else find_config(search_from)
     cfg = load_config(path) if path is not None else MetaxyConfig()

@@ -69,13 +69,20 @@ class FeatureDefinition:
         for c, t in extra.items():
             if c not in columns or not columns[c].declared:
                 columns[c] = t
-        return FeatureDefinition(self.spec, columns, self.description, self.cls, self.origin,
-                                 dict(self.column_descriptions))
+        return FeatureDefinition(
+            self.spec, columns, self.description, self.cls, self.origin, dict(self.column_descriptions)
+        )
 
     @classmethod
-    def build(cls, spec: FeatureSpec, annotated: Mapping[str, ColumnType], description: str | None = None,
-              owner: type | None = None, origin: str | None = None,
-              column_descriptions: Mapping[str, str] | None = None) -> "FeatureDefinition":
+    def build(
+        cls,
+        spec: FeatureSpec,
+        annotated: Mapping[str, ColumnType],
+        description: str | None = None,
+        owner: type | None = None,
+        origin: str | None = None,
+        column_descriptions: Mapping[str, str] | None = None,
+    ) -> "FeatureDefinition":
         name = spec.key.to_string()
         columns: dict[str, ColumnType] = {}
         for col in spec.id_columns:
@@ -91,10 +98,19 @@ class FeatureDefinition:
         for col in columns:
             other = lowered.setdefault(col.lower(), col)
             if other != col:
-                raise DefinitionError(name, f"columns {other!r} and {col!r} differ only in case; SQLite column "
-                                            "names are case-insensitive, rename one")
-        return cls(spec, columns, description if description is not None else spec.description, owner, origin,
-                   {c: t for c, t in (column_descriptions or {}).items() if c in columns})
+                raise DefinitionError(
+                    name,
+                    f"columns {other!r} and {col!r} differ only in case; SQLite column "
+                    "names are case-insensitive, rename one",
+                )
+        return cls(
+            spec,
+            columns,
+            description if description is not None else spec.description,
+            owner,
+            origin,
+            {c: t for c, t in (column_descriptions or {}).items() if c in columns},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = self.spec.to_dict()

@@ -41,8 +41,11 @@ def _annotated_columns(cls: type, feature: str) -> dict[str, ColumnType]:
             continue
         t = column_type_of(ann)
         if t is None:
-            raise DefinitionError(feature, f"column {name!r} has unsupported type {ann!r} "
-                                           f"(supported: {', '.join(SUPPORTED_TYPES)}, optionally | None)")
+            raise DefinitionError(
+                feature,
+                f"column {name!r} has unsupported type {ann!r} "
+                f"(supported: {', '.join(SUPPORTED_TYPES)}, optionally | None)",
+            )
         out[name] = t
     return out
 
@@ -63,9 +66,14 @@ class BaseFeature:
         name = spec.key.to_string()
         doc = inspect.cleandoc(cls.__doc__) if cls.__doc__ else None
         columns = _annotated_columns(cls, name)
-        definition = FeatureDefinition.build(spec, columns, spec.description or doc, cls,
-                                             f"{cls.__module__}.{cls.__qualname__}",
-                                             _column_descriptions(cls, columns))
+        definition = FeatureDefinition.build(
+            spec,
+            columns,
+            spec.description or doc,
+            cls,
+            f"{cls.__module__}.{cls.__qualname__}",
+            _column_descriptions(cls, columns),
+        )
         graph = FeatureGraph.get_active()
         graph.add(definition)
         cls._mx_spec = spec

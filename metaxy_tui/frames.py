@@ -34,8 +34,10 @@ def to_polars(obj: Any, feature: str | None = None) -> pl.DataFrame:
             return pl.DataFrame(obj, infer_schema_length=None)
         except Exception as e:  # mixed types in one column, for example
             raise InputError(feature, [InputProblem(f"rows could not be read as a table: {e}")]) from None
-    raise InputError(feature, [InputProblem(
-        f"expected a polars, pandas or pyarrow frame (or a list of dicts), got {type(obj).__name__}")])
+    raise InputError(
+        feature,
+        [InputProblem(f"expected a polars, pandas or pyarrow frame (or a list of dicts), got {type(obj).__name__}")],
+    )
 
 
 def _from_pandas(df: Any) -> pl.DataFrame:
@@ -58,7 +60,7 @@ def is_filter(obj: Any) -> bool:
 
 def apply_filters(df: pl.DataFrame, filters: Any, feature: str | None = None) -> pl.DataFrame:
     """Keep the rows every filter (polars or narwhals expression) holds for."""
-    for f in (filters if isinstance(filters, (list, tuple)) else [filters]):
+    for f in filters if isinstance(filters, (list, tuple)) else [filters]:
         try:
             if isinstance(f, nw.Expr):
                 df = nw.from_native(df, eager_only=True).filter(f).to_native()
@@ -159,8 +161,11 @@ class Increment:
     def counts(self) -> dict[str, int]:
         """Distinct samples by key in each frame (aggregation frames hold one row per member,
         and an expansion's removed frame one row per child)."""
-        return {"added": self._samples(self.added), "changed": self._samples(self.changed),
-                "removed": self._samples(self.removed)}
+        return {
+            "added": self._samples(self.added),
+            "changed": self._samples(self.changed),
+            "removed": self._samples(self.removed),
+        }
 
     @property
     def is_empty(self) -> bool:

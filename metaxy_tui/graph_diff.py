@@ -22,15 +22,24 @@ class FieldChange:
         if self.change == "removed":
             return f"field {self.field} removed"
         if self.old_code_version != self.new_code_version:
-            return (f"field {self.field}: code_version {self.old_code_version} -> {self.new_code_version} "
-                    f"(version {short(self.old_version)} -> {short(self.new_version)})")
-        return (f"field {self.field}: version {short(self.old_version)} -> {short(self.new_version)} "
-                "(an upstream field changed)")
+            return (
+                f"field {self.field}: code_version {self.old_code_version} -> {self.new_code_version} "
+                f"(version {short(self.old_version)} -> {short(self.new_version)})"
+            )
+        return (
+            f"field {self.field}: version {short(self.old_version)} -> {short(self.new_version)} "
+            "(an upstream field changed)"
+        )
 
     def to_dict(self) -> dict:
-        return {"field": self.field, "change": self.change, "old_code_version": self.old_code_version,
-                "new_code_version": self.new_code_version, "old_version": self.old_version,
-                "new_version": self.new_version}
+        return {
+            "field": self.field,
+            "change": self.change,
+            "old_code_version": self.old_code_version,
+            "new_code_version": self.new_code_version,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+        }
 
 
 @dataclass
@@ -52,8 +61,11 @@ class FeatureChange:
         if self.change == "removed":
             return f"{self.feature}: removed from the code"
         head = f"{self.feature}: "
-        head += (f"version {short(self.old_version)} -> {short(self.new_version)}" if self.version_changed
-                 else "same version")
+        head += (
+            f"version {short(self.old_version)} -> {short(self.new_version)}"
+            if self.version_changed
+            else "same version"
+        )
         return head
 
     def consequence(self, stored_rows: int | None = None) -> str:
@@ -63,14 +75,20 @@ class FeatureChange:
             return "its stored samples stay in the store as history"
         if self.version_changed:
             n = f"all {stored_rows} stored samples" if stored_rows is not None else "all stored samples"
-            return (f"{n} are hidden under the old version: every sample comes back as added "
-                    "until recomputed (or accepted)")
+            return (
+                f"{n} are hidden under the old version: every sample comes back as added until recomputed (or accepted)"
+            )
         return "versions unchanged: stored samples stay valid"
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "change": self.change, "old_version": self.old_version,
-                "new_version": self.new_version, "fields": [f.to_dict() for f in self.fields],
-                "other": list(self.other)}
+        return {
+            "feature": self.feature,
+            "change": self.change,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "fields": [f.to_dict() for f in self.fields],
+            "other": list(self.other),
+        }
 
 
 def short(version: str | None) -> str:
@@ -117,8 +135,11 @@ def diff_graphs(old: FeatureGraph, new: FeatureGraph) -> list[FeatureChange]:
             added = [c for c in db.columns if c not in da.columns]
             removed = [c for c in da.columns if c not in db.columns]
             retyped = [c for c in db.columns if c in da.columns and db.columns[c] != da.columns[c]]
-            parts = ([f"+{c}" for c in added] + [f"-{c}" for c in removed]
-                     + [f"{c}: {da.columns[c].describe()} -> {db.columns[c].describe()}" for c in retyped])
+            parts = (
+                [f"+{c}" for c in added]
+                + [f"-{c}" for c in removed]
+                + [f"{c}: {da.columns[c].describe()} -> {db.columns[c].describe()}" for c in retyped]
+            )
             fc.other.append("columns " + ", ".join(parts))
         if (da.description or "") != (db.description or ""):
             fc.other.append("description changed")

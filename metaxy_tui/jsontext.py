@@ -63,8 +63,14 @@ def _write_series(out: IO[bytes], items: pl.Series) -> None:
     """The items, each on its own line after four spaces, separated by commas, written by polars."""
     last = items.len() - 1
     lines = pl.DataFrame({"line": items}).select(
-        pl.concat_str([pl.lit("    "), pl.col("line"),
-                       pl.when(pl.int_range(pl.len()) < last).then(pl.lit(",")).otherwise(pl.lit(""))]))
+        pl.concat_str(
+            [
+                pl.lit("    "),
+                pl.col("line"),
+                pl.when(pl.int_range(pl.len()) < last).then(pl.lit(",")).otherwise(pl.lit("")),
+            ]
+        )
+    )
     lines.write_csv(out, include_header=False, quote_style="never", line_terminator="\n")
 
 

@@ -115,8 +115,12 @@ class FieldSpec:
     code_version: str
     deps: tuple[FieldDep, ...] | SpecialFieldDep | None
 
-    def __init__(self, key: str | Sequence[str] | FieldKey, code_version: str | int = DEFAULT_CODE_VERSION,
-                 deps: Sequence[FieldDep] | SpecialFieldDep | str | None = None):
+    def __init__(
+        self,
+        key: str | Sequence[str] | FieldKey,
+        code_version: str | int = DEFAULT_CODE_VERSION,
+        deps: Sequence[FieldDep] | SpecialFieldDep | str | None = None,
+    ):
         object.__setattr__(self, "key", FieldKey(key))
         object.__setattr__(self, "code_version", str(code_version))
         parsed: tuple[FieldDep, ...] | SpecialFieldDep | None
@@ -159,9 +163,15 @@ class FeatureDep:
     select: tuple[str, ...] | None
     optional: bool
 
-    def __init__(self, feature: Any, lineage: LineageRelationship | None = None,
-                 rename: Mapping[str, str] | None = None, select: Sequence[str] | None = None,
-                 optional: bool = False, columns: Sequence[str] | None = None):
+    def __init__(
+        self,
+        feature: Any,
+        lineage: LineageRelationship | None = None,
+        rename: Mapping[str, str] | None = None,
+        select: Sequence[str] | None = None,
+        optional: bool = False,
+        columns: Sequence[str] | None = None,
+    ):
         object.__setattr__(self, "feature", feature_key_of(feature))
         lineage = lineage or LineageRelationship.identity()
         if not isinstance(lineage, LineageRelationship):
@@ -194,8 +204,13 @@ class FeatureDep:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "FeatureDep":
-        return cls(d["feature"], LineageRelationship.from_dict(d["lineage"]), d.get("rename"),
-                   d.get("select"), d.get("optional", False))
+        return cls(
+            d["feature"],
+            LineageRelationship.from_dict(d["lineage"]),
+            d.get("rename"),
+            d.get("select"),
+            d.get("optional", False),
+        )
 
 
 def _as_dep(dep: Any) -> FeatureDep:
@@ -219,9 +234,15 @@ class FeatureSpec:
     description: str | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
-    def __init__(self, key: Any, id_columns: Sequence[str], fields: Sequence[FieldSpec | str] | None = None,
-                 deps: Sequence[Any] | None = None, description: str | None = None,
-                 metadata: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        key: Any,
+        id_columns: Sequence[str],
+        fields: Sequence[FieldSpec | str] | None = None,
+        deps: Sequence[Any] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ):
         fkey = FeatureKey(key) if not isinstance(key, FeatureKey) else key
         object.__setattr__(self, "key", fkey)
         name = fkey.to_string()
@@ -243,8 +264,11 @@ class FeatureSpec:
         for f in parsed_fields:
             other = seen.get(f.key.struct_name.lower())
             if other is not None:
-                raise DefinitionError(name, f"fields {other!r} and {f.key.to_string()!r} clash: field names are "
-                                            "stored as column names, which ignore case and turn '/' into '_'")
+                raise DefinitionError(
+                    name,
+                    f"fields {other!r} and {f.key.to_string()!r} clash: field names are "
+                    "stored as column names, which ignore case and turn '/' into '_'",
+                )
             seen[f.key.struct_name.lower()] = f.key.to_string()
         dep_keys = [d.feature.to_string() for d in parsed_deps]
         if len(set(dep_keys)) != len(dep_keys):
@@ -272,6 +296,11 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "FeatureSpec":
-        return cls(d["key"], d["id_columns"], [FieldSpec.from_dict(f) for f in d["fields"]],
-                   [FeatureDep.from_dict(x) for x in d.get("deps", [])], d.get("description"),
-                   d.get("metadata"))
+        return cls(
+            d["key"],
+            d["id_columns"],
+            [FieldSpec.from_dict(f) for f in d["fields"]],
+            [FeatureDep.from_dict(x) for x in d.get("deps", [])],
+            d.get("description"),
+            d.get("metadata"),
+        )

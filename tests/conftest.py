@@ -18,13 +18,17 @@ import metaxy_tui as mx
 # Test modules build their settings on the loaded profile: this file is imported before them.
 EXAMPLES = Path(__file__).resolve().parent / "hypothesis-examples"
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("ci", parent=settings(derandomize=True, **_common),
-                          database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(EXAMPLES)))
+settings.register_profile(
+    "ci",
+    parent=settings(derandomize=True, **_common),
+    database=ReadOnlyDatabase(DirectoryBasedExampleDatabase(EXAMPLES)),
+)
 settings.register_profile("explore", database=DirectoryBasedExampleDatabase(EXAMPLES), **_common)
 # "record": CI's seeds, saving failures (tests/mutation/run_mutations.py --record-examples uses it on
 # a copy of the tests with a bug put in the engine, and keeps the failing examples it finds)
-settings.register_profile("record", parent=settings(derandomize=True, **_common),
-                          database=DirectoryBasedExampleDatabase(EXAMPLES))
+settings.register_profile(
+    "record", parent=settings(derandomize=True, **_common), database=DirectoryBasedExampleDatabase(EXAMPLES)
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -41,7 +45,8 @@ def pytest_terminal_summary(terminalreporter, config):
     if cases:
         terminalreporter.write_line(
             f"property tests, examples per lineage case ({settings.get_current_profile_name()} profile): "
-            + ", ".join(f"{kind} {part} {n}" for (kind, part), n in sorted(cases.items())))
+            + ", ".join(f"{kind} {part} {n}" for (kind, part), n in sorted(cases.items()))
+        )
 
 
 @pytest.fixture

@@ -22,17 +22,27 @@ INITIAL = "__metaxy_initial__"  # a field's code version when none is given
 
 def declare_seed(audio_cv: str = INITIAL, embedding_cv: str = "1"):
     """The seed's features (audio -> speaker/embedding by aggregation on speaker_id), declared in the active graph."""
-    class Audio(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="audio", id_columns=["audio_id"], fields=[mx.FieldSpec("default", code_version=audio_cv)])):
+
+    class Audio(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="audio", id_columns=["audio_id"], fields=[mx.FieldSpec("default", code_version=audio_cv)]
+        ),
+    ):
         audio_id: str
         speaker_id: str
         duration_seconds: float
         path: str
 
-    class SpeakerEmbedding(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="speaker/embedding", id_columns=["speaker_id"],
+    class SpeakerEmbedding(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="speaker/embedding",
+            id_columns=["speaker_id"],
             deps=[mx.FeatureDep(feature=Audio, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))],
-            fields=[mx.FieldSpec(key="embedding", code_version=embedding_cv)])):
+            fields=[mx.FieldSpec(key="embedding", code_version=embedding_cv)],
+        ),
+    ):
         speaker_id: str
         n_dim: int
         path: str

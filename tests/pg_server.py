@@ -28,10 +28,18 @@ class Server:
         self._counter = itertools.count(1)
         if self._as_root:
             shutil.chown(self.dir, "postgres")
-        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--locale=C")
-        self._run("pg_ctl", "-D", str(self.dir / "data"), "-w", "-l", str(self.dir / "log"), "-o",
-                  f"-k {self.dir} -c listen_addresses='' -c fsync=off -c max_connections=200", "start")
+        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.dir / "data"),
+            "-w",
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            f"-k {self.dir} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            "start",
+        )
         self.admin_url = self.url("postgres")
 
     def _run(self, *cmd: str) -> None:

@@ -29,8 +29,13 @@ ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
 def hold() -> None:
     import ray
 
-    ctx = ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
-                   logging_level=logging.ERROR)
+    ctx = ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=200 * 2**20,
+        logging_level=logging.ERROR,
+    )
     print(ctx.address_info["gcs_address"], flush=True)
     sys.stdin.read()
     ray.shutdown()
@@ -40,8 +45,14 @@ def hold() -> None:
 def local_cluster() -> Iterator[str]:
     """Start the holder; yield the cluster's address; close it (by its pid if it hangs)."""
     log = tempfile.NamedTemporaryFile("w+", prefix="ray-holder-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ | ENV)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=os.environ | ENV,
+    )
     line: list[str] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]  # bounded: joined with a timeout
     reader.start()

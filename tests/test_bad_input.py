@@ -24,8 +24,16 @@ def dump(path) -> str:
 
 
 def good_rows(n: int = 2) -> list[dict]:
-    return [{"audio_id": f"a{i}", "speaker_id": "s1", "duration": 1.5, "takes": i,
-             "metaxy_provenance_by_field": {"default": f"p{i}"}} for i in range(n)]
+    return [
+        {
+            "audio_id": f"a{i}",
+            "speaker_id": "s1",
+            "duration": 1.5,
+            "takes": i,
+            "metaxy_provenance_by_field": {"default": f"p{i}"},
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -43,7 +51,9 @@ def setup(graph, store_path):
     store = mx.SQLiteMetadataStore(store_path)
     store.open("w")
     store.write(Audio, pl.DataFrame(good_rows()))
-    store.write(Video, pl.DataFrame({"video_id": ["v0"], "metaxy_provenance_by_field": [{"audio": "a", "frames": "f"}]}))
+    store.write(
+        Video, pl.DataFrame({"video_id": ["v0"], "metaxy_provenance_by_field": [{"audio": "a", "frames": "f"}]})
+    )
     before = dump(store_path)
     yield store, Audio, Video
     after = dump(store_path)
@@ -91,12 +101,15 @@ def test_identical_duplicate_rows_of_a_root_are_still_duplicates(setup):
         store.write(Audio, pl.concat([rows_with().head(1), rows_with().head(1)]))
 
 
-@pytest.mark.parametrize("column, values, words", [
-    ("takes", ["1", "2", "3"], ["'takes'", "integer"]),
-    ("duration", ["long", "short", "x"], ["'duration'", "number"]),
-    ("speaker_id", [1.5, 2.0, 3.0], ["'speaker_id'", "text"]),
-    ("audio_id", [True, False, True], ["'audio_id'", "text"]),
-])
+@pytest.mark.parametrize(
+    "column, values, words",
+    [
+        ("takes", ["1", "2", "3"], ["'takes'", "integer"]),
+        ("duration", ["long", "short", "x"], ["'duration'", "number"]),
+        ("speaker_id", [1.5, 2.0, 3.0], ["'speaker_id'", "text"]),
+        ("audio_id", [True, False, True], ["'audio_id'", "text"]),
+    ],
+)
 def test_wrong_value_type(setup, column, values, words):
     store, Audio, _ = setup
     with pytest.raises(mx.InputError) as info:
@@ -108,12 +121,14 @@ def test_wrong_value_type(setup, column, values, words):
 def test_integers_in_a_text_column_are_stored_as_their_decimal_text(graph, store_path):
     """Metaxy's own examples give integer ids to `str` columns: that is lossless, so it is
     stored as text (a float or a bool still is not)."""
+
     class Clip(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"])):
         clip_id: str
 
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(Clip, pl.DataFrame({"clip_id": [7, 12], "metaxy_provenance_by_field": [{"default": "a"},
-                                                                                           {"default": "b"}]}))
+        store.write(
+            Clip, pl.DataFrame({"clip_id": [7, 12], "metaxy_provenance_by_field": [{"default": "a"}, {"default": "b"}]})
+        )
         got = store.read(Clip)
         assert got.schema["clip_id"] == pl.String
         assert sorted(got.get_column("clip_id").to_list()) == ["12", "7"]
@@ -128,6 +143,7 @@ def test_missing_required_column(setup):
 
 def test_the_dump_sees_a_write_and_a_soft_delete(graph, store_path):
     """The unchanged-store check compares dumps: make sure a dump notices what a write would change."""
+
     class T(mx.BaseFeature, spec=mx.FeatureSpec(key="t", id_columns=["id"])):
         id: str
         note: str | None
@@ -163,7 +179,7 @@ def test_whole_floats_in_an_int_column_are_accepted(graph, store_path):
 def test_uint64_above_int64(setup):
     store, Audio, _ = setup
     with pytest.raises(mx.InputError) as info:
-        store.write(Audio, rows_with(takes=pl.Series([1, 2 ** 63, 2 ** 64 - 1], dtype=pl.UInt64)))
+        store.write(Audio, rows_with(takes=pl.Series([1, 2**63, 2**64 - 1], dtype=pl.UInt64)))
     assert ("takes", 1) in problems(info.value) and ("takes", 2) in problems(info.value)
     assert "64 bits" in str(info.value)
 
@@ -171,7 +187,7 @@ def test_uint64_above_int64(setup):
 def test_float_two_to_the_63_in_an_int_column(setup):
     store, Audio, _ = setup
     with pytest.raises(mx.InputError) as info:
-        store.write(Audio, rows_with(takes=[1.0, 2.0 ** 63, 3.0]))
+        store.write(Audio, rows_with(takes=[1.0, 2.0**63, 3.0]))
     assert problems(info.value) == [("takes", 1)]
 
 
@@ -197,13 +213,16 @@ def test_null_in_a_required_column(setup):
     assert problems(info.value) == [("speaker_id", 1)]
 
 
-@pytest.mark.parametrize("pbf, words", [
-    ([{"audio": "a", "subtitles": "s"}] * 3, ["'subtitles'", "unknown field"]),
-    ([{"audio": "a"}] * 3, ["'frames'", "missing"]),
-    ([{"audio": "a", "frames": None}] * 3, ["'frames'"]),
-    ([{"audio": 1, "frames": 2}] * 3, ["strings"]),
-    (["a|f"] * 3, ["struct"]),
-])
+@pytest.mark.parametrize(
+    "pbf, words",
+    [
+        ([{"audio": "a", "subtitles": "s"}] * 3, ["'subtitles'", "unknown field"]),
+        ([{"audio": "a"}] * 3, ["'frames'", "missing"]),
+        ([{"audio": "a", "frames": None}] * 3, ["'frames'"]),
+        ([{"audio": 1, "frames": 2}] * 3, ["strings"]),
+        (["a|f"] * 3, ["struct"]),
+    ],
+)
 def test_wrong_provenance_struct(setup, pbf, words):
     store, _, Video = setup
     df = pl.DataFrame({"video_id": ["v1", "v2", "v3"], "metaxy_provenance_by_field": pbf})
@@ -230,21 +249,30 @@ def test_every_problem_is_reported_at_once(setup):
 def test_unknown_feature_key(setup):
     store, _, _ = setup
     df = rows_with()
-    for call in (lambda: store.write("audio/raw", df), lambda: store.read("audio/raw"),
-                 lambda: store.resolve_update("audio/raw", samples=df),
-                 lambda: store.delete("audio/raw", ids=[{"audio_id": "a0"}])):
+    for call in (
+        lambda: store.write("audio/raw", df),
+        lambda: store.read("audio/raw"),
+        lambda: store.resolve_update("audio/raw", samples=df),
+        lambda: store.delete("audio/raw", ids=[{"audio_id": "a0"}]),
+    ):
         with pytest.raises(mx.UnknownFeatureError) as info:
             call()
         assert "'audio/raw'" in str(info.value) and "audio" in str(info.value)
 
 
-@pytest.mark.parametrize("key", ['audio"; DROP TABLE audio;--', "audio; DELETE FROM _metaxy_info", "a b",
-                                 "audio' OR '1'='1"])
+@pytest.mark.parametrize(
+    "key", ['audio"; DROP TABLE audio;--', "audio; DELETE FROM _metaxy_info", "a b", "audio' OR '1'='1"]
+)
 def test_feature_key_that_looks_like_sql(setup, key):
     store, _, _ = setup
     df = rows_with()
-    for call in (lambda: store.write(key, df), lambda: store.read(key), lambda: store.resolve_update(key, samples=df),
-                 lambda: store.delete(key, ids=[{"audio_id": "a0"}]), lambda: store.delete(key, filters=pl.lit(True))):
+    for call in (
+        lambda: store.write(key, df),
+        lambda: store.read(key),
+        lambda: store.resolve_update(key, samples=df),
+        lambda: store.delete(key, ids=[{"audio_id": "a0"}]),
+        lambda: store.delete(key, filters=pl.lit(True)),
+    ):
         with pytest.raises((mx.DefinitionError, mx.UnknownFeatureError)) as info:
             call()
         assert repr(key) in str(info.value)
@@ -310,8 +338,12 @@ def test_column_named_rowid(graph, column):
     updates by: refused when the graph is built, naming the column and the feature (SPEC 1: a
     column name SQLite cannot hold is a clear error; README: names that look like SQL)."""
     with pytest.raises(mx.DefinitionError) as info:
-        type("T", (mx.BaseFeature,), {"__annotations__": {"id": str, column: str}},
-             spec=mx.FeatureSpec(key="t", id_columns=["id"]))
+        type(
+            "T",
+            (mx.BaseFeature,),
+            {"__annotations__": {"id": str, column: str}},
+            spec=mx.FeatureSpec(key="t", id_columns=["id"]),
+        )
         graph.plan()
     assert info.value.feature == "t" and f"'{column}'" in str(info.value), str(info.value)
 
@@ -324,6 +356,14 @@ def test_a_written_column_named_rowid_is_refused(graph, store_path, column):
     with mx.SQLiteMetadataStore(store_path) as store:
         store.write(T, pl.DataFrame({"id": ["a"], "metaxy_provenance_by_field": [{"default": "0"}]}))
         with pytest.raises(mx.MetaxyError, match=column):
-            store.write(T, pl.DataFrame({"id": ["x", "y"], column: ["same", "same"],
-                                         "metaxy_provenance_by_field": [{"default": "1"}, {"default": "2"}]}))
+            store.write(
+                T,
+                pl.DataFrame(
+                    {
+                        "id": ["x", "y"],
+                        column: ["same", "same"],
+                        "metaxy_provenance_by_field": [{"default": "1"}, {"default": "2"}],
+                    }
+                ),
+            )
         assert store.read(T).get_column("id").to_list() == ["a"]

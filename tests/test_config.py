@@ -37,12 +37,14 @@ def make_project(root: Path, *, store_path: str | None = "metadata.db", extra: s
     (root / package / "features.py").write_text(
         "import metaxy_tui as mx\n\n\n"
         "class Thing(mx.BaseFeature, spec=mx.FeatureSpec(key='cfg/thing', id_columns=['thing_id'])):\n"
-        "    thing_id: str\n")
+        "    thing_id: str\n"
+    )
     path_line = f'path = "{store_path}"\n' if store_path is not None else ""
     (root / "metaxy.toml").write_text(
         f'project = "demo"\nentrypoints = ["{package}.features"]\n{extra}\n'
         f'[stores.dev]\ntype = "sqlite"\n[stores.dev.config]\n{path_line}hash_algorithm = "md5"\n\n'
-        f'[stores.other]\ntype = "sqlite"\n[stores.other.config]\npath = "/absolute/elsewhere.db"\n')
+        f'[stores.other]\ntype = "sqlite"\n[stores.other.config]\npath = "/absolute/elsewhere.db"\n'
+    )
     return package
 
 
@@ -89,8 +91,15 @@ def test_unknown_store_name(graph, tmp_path, monkeypatch):
     assert "'prod'" in text and "metaxy.toml" in text and "dev" in text
 
 
-@pytest.mark.parametrize("text", ['project = "x"\n[stores.dev\ntype = "sqlite"\n', "entrypoints = [1, 2]\n",
-                                  "= nothing\n", '[stores]\ndev = "sqlite"\n'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'project = "x"\n[stores.dev\ntype = "sqlite"\n',
+        "entrypoints = [1, 2]\n",
+        "= nothing\n",
+        '[stores]\ndev = "sqlite"\n',
+    ],
+)
 def test_broken_toml(graph, tmp_path, monkeypatch, text):
     (tmp_path / "metaxy.toml").write_text(text)
     monkeypatch.chdir(tmp_path)

@@ -18,8 +18,9 @@ def _feature(key, id_columns=("id",), *, deps=None, fields=None, columns=None, n
     ns = {"__annotations__": annotations}
     if doc is not None:
         ns["__doc__"] = doc
-    return type(name, (mx.BaseFeature,), ns,
-                spec=mx.FeatureSpec(key=key, id_columns=list(id_columns), deps=deps, fields=fields))
+    return type(
+        name, (mx.BaseFeature,), ns, spec=mx.FeatureSpec(key=key, id_columns=list(id_columns), deps=deps, fields=fields)
+    )
 
 
 def _plan_error(graph) -> mx.DefinitionError:
@@ -29,6 +30,7 @@ def _plan_error(graph) -> mx.DefinitionError:
 
 
 # ----- graph-level errors -------------------------------------------------------------------
+
 
 def test_cycle_through_key_strings_is_reported_at_plan(graph):
     _feature("a", deps=["b"], name="A")
@@ -100,8 +102,12 @@ def test_field_dep_on_unknown_feature_key(graph):
 
 def test_aggregation_on_column_the_upstream_lacks(graph):
     A = _feature("audio", ("audio_id",), columns={"audio_id": str, "path": str}, name="A")
-    _feature("speaker", ("speaker_id",),
-             deps=[mx.FeatureDep(A, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))], name="S")
+    _feature(
+        "speaker",
+        ("speaker_id",),
+        deps=[mx.FeatureDep(A, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))],
+        name="S",
+    )
     err = _plan_error(graph)
     assert err.feature == "speaker"
     assert "speaker_id" in str(err) and "audio" in str(err)
@@ -109,9 +115,13 @@ def test_aggregation_on_column_the_upstream_lacks(graph):
 
 def test_expansion_on_column_the_upstream_lacks(graph):
     V = _feature("video", ("video_id",), name="V")
-    _feature("video/chunk", ("video_id", "chunk_id"),
-             deps=[mx.FeatureDep(V, lineage=mx.LineageRelationship.expansion(on=["parent_id"]))],
-             columns={"video_id": str, "chunk_id": int}, name="C")
+    _feature(
+        "video/chunk",
+        ("video_id", "chunk_id"),
+        deps=[mx.FeatureDep(V, lineage=mx.LineageRelationship.expansion(on=["parent_id"]))],
+        columns={"video_id": str, "chunk_id": int},
+        name="C",
+    )
     err = _plan_error(graph)
     assert err.feature == "video/chunk" and "parent_id" in str(err)
 
@@ -123,8 +133,9 @@ def test_expansion_requires_on():
 
 def test_aggregation_on_defaults_to_the_features_id_columns(graph):
     A = _feature("audio", ("audio_id",), columns={"audio_id": str, "speaker_id": str}, name="A")
-    S = _feature("speaker", ("speaker_id",),
-                 deps=[mx.FeatureDep(A, lineage=mx.LineageRelationship.aggregation())], name="S")
+    S = _feature(
+        "speaker", ("speaker_id",), deps=[mx.FeatureDep(A, lineage=mx.LineageRelationship.aggregation())], name="S"
+    )
     assert graph.feature_plan(S).key == ("speaker_id",)
 
 
@@ -147,7 +158,9 @@ def test_rename_resolves_a_column_collision(graph, store_path):
     graph.plan()
     with mx.SQLiteMetadataStore(store_path) as store:
         store.write(A, pl.DataFrame({"id": ["1"], "path": ["a.wav"], "metaxy_provenance_by_field": [{"default": "a"}]}))
-        store.write("c", pl.DataFrame({"id": ["1"], "path": ["c.wav"], "metaxy_provenance_by_field": [{"default": "c"}]}))
+        store.write(
+            "c", pl.DataFrame({"id": ["1"], "path": ["c.wav"], "metaxy_provenance_by_field": [{"default": "c"}]})
+        )
         rows = store.resolve_update(B).added.to_polars()
     assert rows.select("id", "path", "c_path").to_dicts() == [{"id": "1", "path": "a.wav", "c_path": "c.wav"}]
 
@@ -157,7 +170,9 @@ def test_select_resolves_a_column_collision(graph, store_path):
     graph.plan()
     with mx.SQLiteMetadataStore(store_path) as store:
         store.write(A, pl.DataFrame({"id": ["1"], "path": ["a.wav"], "metaxy_provenance_by_field": [{"default": "a"}]}))
-        store.write("c", pl.DataFrame({"id": ["1"], "path": ["c.wav"], "metaxy_provenance_by_field": [{"default": "c"}]}))
+        store.write(
+            "c", pl.DataFrame({"id": ["1"], "path": ["c.wav"], "metaxy_provenance_by_field": [{"default": "c"}]})
+        )
         rows = store.resolve_update(B).added.to_polars()
     assert rows.get_column("path").to_list() == ["a.wav"]
 
@@ -202,8 +217,20 @@ def test_duplicate_keys_spelled_as_string_and_list(graph):
 
 # ----- keys and column names ----------------------------------------------------------------
 
-SQL_LIKE_KEYS = ['audio"; DROP TABLE x;--', "a b", "audio'; DELETE FROM _metaxy_info;--", "a.b", "a;b", "",
-                 "a//b", "/a", "a/", "a\nb", "a`b", "[a]"]
+SQL_LIKE_KEYS = [
+    'audio"; DROP TABLE x;--',
+    "a b",
+    "audio'; DELETE FROM _metaxy_info;--",
+    "a.b",
+    "a;b",
+    "",
+    "a//b",
+    "/a",
+    "a/",
+    "a\nb",
+    "a`b",
+    "[a]",
+]
 
 
 @pytest.mark.parametrize("key", SQL_LIKE_KEYS)
@@ -243,7 +270,7 @@ def test_rename_to_an_invalid_column_name(graph):
     A = _feature("a", columns={"id": str, "path": str}, name="A")
     _feature("b", deps=[mx.FeatureDep(A, rename={"path": 'x"y'})], name="B")
     err = _plan_error(graph)
-    assert err.feature == "b" and "x\"y" in str(err)
+    assert err.feature == "b" and 'x"y' in str(err)
 
 
 def test_unsupported_column_type(graph):
@@ -253,6 +280,7 @@ def test_unsupported_column_type(graph):
 
 
 # ----- accepted spellings --------------------------------------------------------------------
+
 
 def test_key_as_string_or_list_is_the_same_key(graph):
     Chunk = _feature(["video", "chunk"], name="Chunk")
@@ -298,10 +326,14 @@ def test_bare_class_dep_is_identity(graph):
 
 
 def test_docstring_becomes_description(graph, store_path):
-    A = _feature("a", name="A", doc="""Audio recordings.
+    A = _feature(
+        "a",
+        name="A",
+        doc="""Audio recordings.
 
         One row per file.
-        """)
+        """,
+    )
     assert A.definition().description == "Audio recordings.\n\nOne row per file."
     with mx.SQLiteMetadataStore(store_path) as store:
         store.push_graph(graph)
@@ -352,6 +384,7 @@ def test_store_follows_the_graph_of_the_class_it_is_given(store_path):
 # the feature and what is wrong) and the README (names that differ only in case are definition
 # errors) decide: they are refused when the graph is built, naming both names, never stored.
 
+
 def _refused(graph, build) -> mx.DefinitionError:
     """The DefinitionError raised by declaring the classes (graph.add) or by building the plan."""
     with pytest.raises(mx.DefinitionError) as info:
@@ -383,10 +416,16 @@ def test_a_written_column_differing_only_in_case_from_a_declared_one_is_refused(
     name SQLite cannot hold.)"""
     People = _feature("people", columns={"id": str, "name": str}, name="People")
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(People, pl.DataFrame({"id": ["0"], "name": ["zero"], "metaxy_provenance_by_field": [{"default": "p"}]}))
+        store.write(
+            People, pl.DataFrame({"id": ["0"], "name": ["zero"], "metaxy_provenance_by_field": [{"default": "p"}]})
+        )
         with pytest.raises(mx.MetaxyError, match="NAME"):
-            store.write(People, pl.DataFrame({"id": ["1"], "name": ["low"], "NAME": ["Up"],
-                                              "metaxy_provenance_by_field": [{"default": "p"}]}))
+            store.write(
+                People,
+                pl.DataFrame(
+                    {"id": ["1"], "name": ["low"], "NAME": ["Up"], "metaxy_provenance_by_field": [{"default": "p"}]}
+                ),
+            )
         assert store.read(People).select("id", "name").rows() == [("0", "zero")]
 
 

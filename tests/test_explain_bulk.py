@@ -11,26 +11,41 @@ import metaxy_tui as mx
 
 G = mx.FeatureGraph()
 with G.use():
+
     class Rec(mx.BaseFeature, spec=mx.FeatureSpec(key="rec", id_columns=["rec_id"], fields=["audio"])):
         rec_id: str
         speaker: str | None
 
-    class Speaker(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="speaker", id_columns=["speaker"],
+    class Speaker(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="speaker",
+            id_columns=["speaker"],
             deps=[mx.FeatureDep(Rec, lineage=mx.LineageRelationship.aggregation(on=["speaker"]))],
-            fields=[mx.FieldSpec("embedding", code_version="1")])):
+            fields=[mx.FieldSpec("embedding", code_version="1")],
+        ),
+    ):
         speaker: str
 
-    class RecCopy(mx.BaseFeature, spec=mx.FeatureSpec(key="rec/copy", id_columns=["rec_id"], deps=[Rec],
-                                                      fields=["audio"])):
+    class RecCopy(
+        mx.BaseFeature, spec=mx.FeatureSpec(key="rec/copy", id_columns=["rec_id"], deps=[Rec], fields=["audio"])
+    ):
         rec_id: str
 
 
 def recs(*rows: tuple[str, str | None, str]) -> pl.DataFrame:
-    return pl.DataFrame({"rec_id": [r[0] for r in rows], "speaker": [r[1] for r in rows],
-                         "metaxy_provenance_by_field": [{"audio": r[2]} for r in rows]},
-                        schema={"rec_id": pl.String, "speaker": pl.String,
-                                "metaxy_provenance_by_field": pl.Struct({"audio": pl.String})})
+    return pl.DataFrame(
+        {
+            "rec_id": [r[0] for r in rows],
+            "speaker": [r[1] for r in rows],
+            "metaxy_provenance_by_field": [{"audio": r[2]} for r in rows],
+        },
+        schema={
+            "rec_id": pl.String,
+            "speaker": pl.String,
+            "metaxy_provenance_by_field": pl.Struct({"audio": pl.String}),
+        },
+    )
 
 
 def groups_of(inc) -> pl.DataFrame:
@@ -38,8 +53,12 @@ def groups_of(inc) -> pl.DataFrame:
 
 
 def write_speakers(store, frame: pl.DataFrame) -> None:
-    store.write_metadata(Speaker, frame.unique(subset=["speaker"], keep="first").select(
-        "speaker", "metaxy_provenance_by_field", "metaxy_provenance"))
+    store.write_metadata(
+        Speaker,
+        frame.unique(subset=["speaker"], keep="first").select(
+            "speaker", "metaxy_provenance_by_field", "metaxy_provenance"
+        ),
+    )
 
 
 def test_a_new_speakers_reason_does_not_change_when_another_speaker_is_recomputed(tmp_path):
@@ -80,9 +99,15 @@ def test_the_fast_json_is_what_the_objects_say(tmp_path):
     with G.use(), mx.SQLiteMetadataStore(tmp_path / "j.db", graph=G) as store:
         store.write_metadata(Rec, recs(*[(f"a{i}", f"s{i % 3}", str(i)) for i in range(9)]))
         write_speakers(store, store.resolve_update(Speaker).added.to_polars())
-        store.write_metadata(RecCopy, store.resolve_update(RecCopy).added.to_polars().select(
-            "rec_id", "metaxy_provenance_by_field", "metaxy_provenance"))
-        store.write_metadata(Rec, recs(("a1", "s1", 'q"uote\\'), ("a4", "s1", "4b"), ("a20", "s2", "new"), ("a30", "s7", "x")))
+        store.write_metadata(
+            RecCopy,
+            store.resolve_update(RecCopy)
+            .added.to_polars()
+            .select("rec_id", "metaxy_provenance_by_field", "metaxy_provenance"),
+        )
+        store.write_metadata(
+            Rec, recs(("a1", "s1", 'q"uote\\'), ("a4", "s1", "4b"), ("a20", "s2", "new"), ("a30", "s7", "x"))
+        )
         store.delete_metadata(Rec, ids=[{"rec_id": "a3"}])
         for feature in (Speaker, RecCopy):
             ex = store.explain(feature)

@@ -16,40 +16,67 @@ from hypothesis import strategies as st
 import metaxy_tui as mx
 from metaxy_tui.store.sqlite import upkeep
 
-SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "25")), deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX", "25")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 G = mx.FeatureGraph()
 with G.use():
+
     class Item(mx.BaseFeature, spec=mx.FeatureSpec(key="item", id_columns=["item_id"], fields=["a", "b"])):
         item_id: str
         grp: str | None
         n: int
 
-    class Group(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="group", id_columns=["grp"],
+    class Group(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="group",
+            id_columns=["grp"],
             deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.aggregation(on=["grp"]))],
-            fields=[mx.FieldSpec("summary", code_version="3")])):
+            fields=[mx.FieldSpec("summary", code_version="3")],
+        ),
+    ):
         grp: str
+
 
 ids_st = st.sampled_from([f"i{k}" for k in range(12)] + ["é1", "a|b", ""])
 grp_st = st.sampled_from(["g1", "g2", "g3", None])
 prov_st = st.text(alphabet="ab|xé", max_size=4)
 
-write_op = st.builds(lambda rows: ("write", rows), st.lists(
-    st.fixed_dictionaries({"item_id": ids_st, "grp": grp_st, "n": st.integers(-3, 3),
-                           "a": prov_st, "b": prov_st}), min_size=1, max_size=8, unique_by=lambda r: r["item_id"]))
-delete_op = st.builds(lambda ids, soft: ("delete", ids, soft), st.lists(ids_st, min_size=1, max_size=4, unique=True),
-                      st.booleans())
+write_op = st.builds(
+    lambda rows: ("write", rows),
+    st.lists(
+        st.fixed_dictionaries({"item_id": ids_st, "grp": grp_st, "n": st.integers(-3, 3), "a": prov_st, "b": prov_st}),
+        min_size=1,
+        max_size=8,
+        unique_by=lambda r: r["item_id"],
+    ),
+)
+delete_op = st.builds(
+    lambda ids, soft: ("delete", ids, soft), st.lists(ids_st, min_size=1, max_size=4, unique=True), st.booleans()
+)
 ops_st = st.lists(st.one_of(write_op, write_op, delete_op), min_size=1, max_size=7)
 
 
 def _frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame({
-        "item_id": [r["item_id"] for r in rows], "grp": [r["grp"] for r in rows], "n": [r["n"] for r in rows],
-        "metaxy_provenance_by_field": [{"a": r["a"], "b": r["b"]} for r in rows]},
-        schema={"item_id": pl.String, "grp": pl.String, "n": pl.Int64,
-                "metaxy_provenance_by_field": pl.Struct({"a": pl.String, "b": pl.String})})
+    return pl.DataFrame(
+        {
+            "item_id": [r["item_id"] for r in rows],
+            "grp": [r["grp"] for r in rows],
+            "n": [r["n"] for r in rows],
+            "metaxy_provenance_by_field": [{"a": r["a"], "b": r["b"]} for r in rows],
+        },
+        schema={
+            "item_id": pl.String,
+            "grp": pl.String,
+            "n": pl.Int64,
+            "metaxy_provenance_by_field": pl.Struct({"a": pl.String, "b": pl.String}),
+        },
+    )
 
 
 def window_reference(path: Path, store) -> dict[str, str]:
@@ -60,10 +87,12 @@ def window_reference(path: Path, store) -> dict[str, str]:
     conn = sqlite3.connect(path)
     rows = conn.execute(
         'SELECT grp, group_concat(coalesce("metaxy_data_version_by_field.a", "metaxy_provenance_by_field.a"), \'|\') '
-        "OVER w, group_concat(coalesce(\"metaxy_data_version_by_field.b\", \"metaxy_provenance_by_field.b\"), '|') OVER w, "
+        'OVER w, group_concat(coalesce("metaxy_data_version_by_field.b", "metaxy_provenance_by_field.b"), \'|\') OVER w, '
         "row_number() OVER w FROM item WHERE _mx_fv = ? AND _mx_superseded IS NULL AND metaxy_deleted_at IS NULL "
         "AND grp IS NOT NULL WINDOW w AS (PARTITION BY grp ORDER BY item_id ROWS BETWEEN UNBOUNDED PRECEDING AND "
-        "UNBOUNDED FOLLOWING)", (fv,)).fetchall()
+        "UNBOUNDED FOLLOWING)",
+        (fv,),
+    ).fetchall()
     conn.close()
     h = store.hasher
     out = {}
@@ -117,8 +146,10 @@ def test_derived_tables_follow_every_write_and_delete(ops):
 @pytest.mark.parametrize("n_groups", [1, 7, 1000])
 def test_one_group_and_many_give_the_old_hashes(tmp_path, n_groups):
     n = 3000
-    rows = [{"item_id": f"s{i:05d}", "grp": f"g{i % n_groups}", "n": i, "a": str(i * 7 % 13), "b": f"b{i}"}
-            for i in range(n)]
+    rows = [
+        {"item_id": f"s{i:05d}", "grp": f"g{i % n_groups}", "n": i, "a": str(i * 7 % 13), "b": f"b{i}"}
+        for i in range(n)
+    ]
     path = tmp_path / "g.db"
     with G.use(), mx.SQLiteMetadataStore(path, graph=G) as store:
         store.write_metadata(Item, _frame(rows[::-1]))  # written out of id order
@@ -159,13 +190,22 @@ def test_small_writes_keep_few_chunks_and_dead_rows_are_dropped(tmp_path, monkey
     path = tmp_path / "c.db"
     with G.use(), mx.SQLiteMetadataStore(path, graph=G) as store:
         for w in range(40):  # 40 writes of 5 new rows each
-            store.write_metadata(Item, _frame([{"item_id": f"w{w}-{i}", "grp": "g1", "n": i, "a": "x", "b": "y"}
-                                               for i in range(5)]))
+            store.write_metadata(
+                Item, _frame([{"item_id": f"w{w}-{i}", "grp": "g1", "n": i, "a": "x", "b": "y"} for i in range(5)])
+            )
         n_chunks = store.conn.execute("SELECT count(*) FROM _metaxy_chunks").fetchone()[0]
         assert n_chunks <= 8  # merged as they come, O(log n)
         # rewrite a third of the rows: once a quarter are dead, the chunks are cleaned
-        store.write_metadata(Item, _frame([{"item_id": f"w{w}-{i}", "grp": "g2", "n": i, "a": "new", "b": "y"}
-                                           for w in range(14) for i in range(5)]))
+        store.write_metadata(
+            Item,
+            _frame(
+                [
+                    {"item_id": f"w{w}-{i}", "grp": "g2", "n": i, "a": "new", "b": "y"}
+                    for w in range(14)
+                    for i in range(5)
+                ]
+            ),
+        )
         rows = store.conn.execute("SELECT coalesce(sum(n_rows), 0) FROM _metaxy_chunks").fetchone()[0]
         assert rows == 200  # the live rows only: the 70 replaced ones are gone from the copy
         assert check_derived(store) == []
@@ -182,11 +222,17 @@ def test_a_store_of_the_older_layout_gets_its_copy_on_the_next_write(tmp_path):
         store.write_metadata(Item, _frame(rows))
         want = dict(store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique().rows())
     conn = sqlite3.connect(path)
-    for t in ("_metaxy_chunk_columns", "_metaxy_chunks", "_metaxy_mirrors", "_metaxy_group_complete",
-              "_metaxy_group_sets"):
+    for t in (
+        "_metaxy_chunk_columns",
+        "_metaxy_chunks",
+        "_metaxy_mirrors",
+        "_metaxy_group_complete",
+        "_metaxy_group_sets",
+    ):
         conn.execute(f"DROP TABLE {t}")
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '_mx_item__groups_%' AND type = 'table'")\
-            .fetchall():
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE '_mx_item__groups_%' AND type = 'table'"
+    ).fetchall():
         conn.execute(f'DROP TABLE "{name}"')
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
@@ -199,5 +245,6 @@ def test_a_store_of_the_older_layout_gets_its_copy_on_the_next_write(tmp_path):
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert check_derived(store) == []
         assert store.conn.execute("SELECT coalesce(sum(n_rows), 0) FROM _metaxy_chunks").fetchone()[0] == 30
-        assert dict(store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique()
-                    .rows()) == window_reference(path, store)
+        assert dict(
+            store.resolve_update(Group).added.to_polars().select("grp", "metaxy_provenance").unique().rows()
+        ) == window_reference(path, store)

@@ -36,8 +36,9 @@ MODULES = {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 class _Imports(ast.NodeVisitor):
@@ -83,8 +84,11 @@ class _Imports(ast.NodeVisitor):
             self._add(alias.name, node.lineno)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        base = ".".join(self._base(node.level) + ([node.module] if node.module else [])) if node.level \
+        base = (
+            ".".join(self._base(node.level) + ([node.module] if node.module else []))
+            if node.level
             else node.module or ""
+        )
         for alias in node.names:
             # `from package import module` imports the module; `from module import name`, the module
             target = f"{base}.{alias.name}"
@@ -127,8 +131,15 @@ def _layer(module: str) -> str:
 
 
 def _broken(rule, *, scope=lambda m: True) -> list[str]:
-    return sorted({f"{MODULES[m].relative_to(ROOT.parent)}:{line} imports {target}"
-                   for m in MODULES if scope(m) for target, line, _ in IMPORTS[m] if rule(m, target)})
+    return sorted(
+        {
+            f"{MODULES[m].relative_to(ROOT.parent)}:{line} imports {target}"
+            for m in MODULES
+            if scope(m)
+            for target, line, _ in IMPORTS[m]
+            if rule(m, target)
+        }
+    )
 
 
 def test_the_engine_and_the_service_import_no_ui_library():
@@ -137,13 +148,14 @@ def test_the_engine_and_the_service_import_no_ui_library():
 
 
 def test_the_engine_imports_nothing_above_it():
-    assert _broken(lambda m, t: _in(t, PACKAGE) and _layer(t) != "engine",
-                   scope=lambda m: _layer(m) == "engine") == []
+    assert _broken(lambda m, t: _in(t, PACKAGE) and _layer(t) != "engine", scope=lambda m: _layer(m) == "engine") == []
 
 
 def test_the_service_imports_neither_the_cli_nor_the_tui():
-    assert _broken(lambda m, t: _in(t, PACKAGE) and _layer(t) in ("ui", "tools"),
-                   scope=lambda m: _layer(m) == "service") == []
+    assert (
+        _broken(lambda m, t: _in(t, PACKAGE) and _layer(t) in ("ui", "tools"), scope=lambda m: _layer(m) == "service")
+        == []
+    )
 
 
 def test_the_cli_and_the_tui_reach_the_engine_only_through_the_service():
@@ -181,9 +193,16 @@ def _store_privates() -> set[str]:
             if not isinstance(cls, ast.ClassDef):
                 continue
             for node in ast.walk(cls):
-                name = node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else \
-                    node.attr if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id == "self" and isinstance(node.ctx, ast.Store) else ""
+                name = (
+                    node.name
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    else node.attr
+                    if isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"
+                    and isinstance(node.ctx, ast.Store)
+                    else ""
+                )
                 if name.startswith("_") and not name.startswith("__"):
                     names.add(name)
     return names
@@ -197,13 +216,21 @@ def _system_tables_and_store_privates(module: str) -> list[str]:
     path = MODULES[module]
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "_metaxy_" in node.value \
-                and "__metaxy_" not in node.value:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and "_metaxy_" in node.value
+            and "__metaxy_" not in node.value
+        ):
             found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} names a system table: {node.value[:40]!r}")
-        if isinstance(node, ast.Attribute) and node.attr in STORE_PRIVATES \
-                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
-            found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} reaches a store's private member: "
-                         f"{ast.unparse(node)}")
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in STORE_PRIVATES
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
+            found.append(
+                f"{path.relative_to(ROOT.parent)}:{node.lineno} reaches a store's private member: {ast.unparse(node)}"
+            )
     return found
 
 
@@ -255,8 +282,12 @@ def _edges(*, module_level_only: bool, typing_too: bool = False) -> dict[str, se
     edges: dict[str, set[str]] = {}
     for m in MODULES:
         for target, _, top in IMPORTS[m] + (TYPING_ONLY[m] if typing_too else []):
-            if target in MODULES and target != m and (top or not module_level_only) \
-                    and not (MODULES[m].name == "__init__.py" and _in(target, m)):
+            if (
+                target in MODULES
+                and target != m
+                and (top or not module_level_only)
+                and not (MODULES[m].name == "__init__.py" and _in(target, m))
+            ):
                 edges.setdefault(m, set()).add(target)
     return edges
 

@@ -56,13 +56,13 @@ def test_same_provenance_as_metaxy_0_1_11(make_store, scenario, tmp_path):
             elif op == "redefine":
                 store.close()
                 graph = build_graph(step["features"])
-                store = make_store(path, scenario["hash_algorithm"], scenario["hash_truncation_length"],
-                                               graph=graph)
+                store = make_store(path, scenario["hash_algorithm"], scenario["hash_truncation_length"], graph=graph)
                 store.open("w")
             elif op == "resolve":
                 samples = step.get("samples")
                 inc = store.resolve_update(
-                    step["feature"], samples=pl.DataFrame(samples, infer_schema_length=None) if samples else None)
+                    step["feature"], samples=pl.DataFrame(samples, infer_schema_length=None) if samples else None
+                )
                 plan = graph.feature_plan(step["feature"])
                 for name in ("added", "changed", "removed"):
                     want = step["expected"][name]
@@ -71,7 +71,9 @@ def test_same_provenance_as_metaxy_0_1_11(make_store, scenario, tmp_path):
                         cols = list(plan.key) + ["metaxy_provenance"]
                     else:
                         cols = [c for c in want["sort_by"] if c in got.columns] + [
-                            "metaxy_provenance_by_field", "metaxy_provenance"]
+                            "metaxy_provenance_by_field",
+                            "metaxy_provenance",
+                        ]
                     got_rows = canonical(got.to_dicts(), cols)
                     want_rows = canonical(want["rows"], cols)
                     assert got_rows == want_rows, f"{where}: {name} differs"

@@ -19,13 +19,20 @@ def pbf(*values: str, field: str = "default") -> list[dict]:
 
 # ----- columns the class does not annotate (SPEC 1) ------------------------------------------------
 
+
 def declare_parent():
-    class Parent(mx.BaseFeature, spec=mx.FeatureSpec(key="examples/parent", id_columns=["sample_uid"],
-                                                     fields=[mx.FieldSpec("embeddings", code_version="1")])):
+    class Parent(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="examples/parent", id_columns=["sample_uid"], fields=[mx.FieldSpec("embeddings", code_version="1")]
+        ),
+    ):
         """Nothing annotated: Metaxy's basic example."""
 
-    class Child(mx.BaseFeature, spec=mx.FeatureSpec(key="examples/child", id_columns=["sample_uid"],
-                                                    deps=[Parent], fields=["predictions"])):
+    class Child(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(key="examples/child", id_columns=["sample_uid"], deps=[Parent], fields=["predictions"]),
+    ):
         pass
 
     return Parent, Child
@@ -33,17 +40,26 @@ def declare_parent():
 
 def test_unannotated_columns_are_stored_typed_from_the_frame_and_read_back(graph, store_path):
     Parent, Child = declare_parent()
-    frame = pl.DataFrame({"sample_uid": [1, 2, 3], "raw_data": ["a", "b", "c"],
-                          "metaxy_provenance_by_field": pbf("v1", "v2", "v3", field="embeddings")},
-                         schema_overrides={"sample_uid": pl.UInt32})
+    frame = pl.DataFrame(
+        {
+            "sample_uid": [1, 2, 3],
+            "raw_data": ["a", "b", "c"],
+            "metaxy_provenance_by_field": pbf("v1", "v2", "v3", field="embeddings"),
+        },
+        schema_overrides={"sample_uid": pl.UInt32},
+    )
     with mx.SQLiteMetadataStore(store_path) as store:
         store.write(Parent, frame)
         got = store.read(Parent).sort("sample_uid")
         assert got.schema["sample_uid"] == pl.Int64  # the id column is typed by the first write
         assert got.get_column("raw_data").to_list() == ["a", "b", "c"]
         # a later write without the column: its rows read back null; a new column appears
-        store.write(Parent, pl.DataFrame({"sample_uid": [4], "score": [0.5],
-                                          "metaxy_provenance_by_field": pbf("v4", field="embeddings")}))
+        store.write(
+            Parent,
+            pl.DataFrame(
+                {"sample_uid": [4], "score": [0.5], "metaxy_provenance_by_field": pbf("v4", field="embeddings")}
+            ),
+        )
         got = store.read(Parent).sort("sample_uid")
         assert got.get_column("raw_data").to_list() == ["a", "b", "c", None]
         assert got.get_column("score").to_list() == [None, None, None, 0.5]
@@ -57,25 +73,35 @@ def test_unannotated_columns_are_stored_typed_from_the_frame_and_read_back(graph
 def test_a_recorded_type_is_kept_by_later_writes(graph, store_path):
     Parent, _ = declare_parent()
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(Parent, pl.DataFrame({"sample_uid": [1], "n": [3],
-                                          "metaxy_provenance_by_field": pbf("v1", field="embeddings")}))
+        store.write(
+            Parent,
+            pl.DataFrame({"sample_uid": [1], "n": [3], "metaxy_provenance_by_field": pbf("v1", field="embeddings")}),
+        )
         before = store_digest(store_path)
         with pytest.raises(mx.InputError) as info:
-            store.write(Parent, pl.DataFrame({"sample_uid": [2], "n": ["three"],
-                                              "metaxy_provenance_by_field": pbf("v2", field="embeddings")}))
+            store.write(
+                Parent,
+                pl.DataFrame(
+                    {"sample_uid": [2], "n": ["three"], "metaxy_provenance_by_field": pbf("v2", field="embeddings")}
+                ),
+            )
         assert "'n'" in str(info.value) and "integers" in str(info.value)
         with pytest.raises(mx.InputError, match="sample_uid"):  # the id column is an integer now
-            store.write(Parent, pl.DataFrame({"sample_uid": ["x"],
-                                              "metaxy_provenance_by_field": pbf("v2", field="embeddings")}))
+            store.write(
+                Parent, pl.DataFrame({"sample_uid": ["x"], "metaxy_provenance_by_field": pbf("v2", field="embeddings")})
+            )
         assert store_digest(store_path) == before
 
 
-@pytest.mark.parametrize("column, words", [
-    ("metaxy_note", "system column"),
-    ("_mx_fv", "system column"),
-    ("bad name", "invalid column name"),
-    ("Path", "differs only in case"),
-])
+@pytest.mark.parametrize(
+    "column, words",
+    [
+        ("metaxy_note", "system column"),
+        ("_mx_fv", "system column"),
+        ("bad name", "invalid column name"),
+        ("Path", "differs only in case"),
+    ],
+)
 def test_unannotated_column_names_that_cannot_be_stored_are_refused(graph, store_path, column, words):
     class Clip(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"])):
         clip_id: str
@@ -85,8 +111,10 @@ def test_unannotated_column_names_that_cannot_be_stored_are_refused(graph, store
         store.write(Clip, pl.DataFrame({"clip_id": ["c0"], "path": ["p"], "metaxy_provenance_by_field": pbf("a")}))
         before = store_digest(store_path)
         with pytest.raises(mx.InputError) as info:
-            store.write(Clip, pl.DataFrame({"clip_id": ["c1"], "path": ["p"], column: ["x"],
-                                            "metaxy_provenance_by_field": pbf("b")}))
+            store.write(
+                Clip,
+                pl.DataFrame({"clip_id": ["c1"], "path": ["p"], column: ["x"], "metaxy_provenance_by_field": pbf("b")}),
+            )
         assert words in str(info.value) and repr(column) in str(info.value)
         assert store_digest(store_path) == before
 
@@ -97,8 +125,9 @@ def test_a_column_of_a_type_sqlite_cannot_hold_is_refused_by_name(graph, store_p
 
     with mx.SQLiteMetadataStore(store_path) as store:
         with pytest.raises(mx.InputError, match=r"'tags'.*List"):
-            store.write(Clip, pl.DataFrame({"clip_id": ["c1"], "tags": [["a", "b"]],
-                                            "metaxy_provenance_by_field": pbf("b")}))
+            store.write(
+                Clip, pl.DataFrame({"clip_id": ["c1"], "tags": [["a", "b"]], "metaxy_provenance_by_field": pbf("b")})
+            )
         assert store.count(Clip) == 0
 
 
@@ -107,9 +136,18 @@ def test_aggregation_member_columns_are_not_stored_on_the_group(graph, store_pat
 
     Audio, Speaker = declare_seed()
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(Audio, pl.DataFrame({"audio_id": ["a1", "a2"], "speaker_id": ["s1", "s1"],
-                                         "duration_seconds": [1.0, 2.0], "path": ["x", "y"],
-                                         "metaxy_provenance_by_field": pbf("p1", "p2")}))
+        store.write(
+            Audio,
+            pl.DataFrame(
+                {
+                    "audio_id": ["a1", "a2"],
+                    "speaker_id": ["s1", "s1"],
+                    "duration_seconds": [1.0, 2.0],
+                    "path": ["x", "y"],
+                    "metaxy_provenance_by_field": pbf("p1", "p2"),
+                }
+            ),
+        )
         inc = store.resolve_update(Speaker)
         rows = inc.added.to_polars().with_columns(n_dim=pl.lit(3), path=pl.lit("e.npy"))
         store.write(Speaker, rows)  # one row per member: they describe the audio, not the speaker
@@ -119,6 +157,7 @@ def test_aggregation_member_columns_are_not_stored_on_the_group(graph, store_pat
 
 # ----- pydantic descriptions ------------------------------------------------------------------------
 
+
 def test_pydantic_field_descriptions_are_the_columns_descriptions(graph):
     class Video(mx.BaseFeature, spec=mx.FeatureSpec(key="video", id_columns=["id"])):
         id: str = Field(description="Unique identifier for the video")
@@ -126,21 +165,31 @@ def test_pydantic_field_descriptions_are_the_columns_descriptions(graph):
         frames: int
 
     d = Video.definition()
-    assert d.column_descriptions == {"id": "Unique identifier for the video",
-                                     "path": "Path to the processed video file"}
+    assert d.column_descriptions == {
+        "id": "Unique identifier for the video",
+        "path": "Path to the processed video file",
+    }
     again = mx.FeatureDefinition.from_dict(d.to_dict())
     assert again.column_descriptions == d.column_descriptions
 
 
 # ----- root samples need only ids and provenance (SPEC 4) ------------------------------------------
 
+
 def test_root_samples_need_only_ids_and_provenance_and_carry_other_columns_unchecked(graph, store_path):
     class Video(mx.BaseFeature, spec=mx.FeatureSpec(key="video", id_columns=["id"])):
         id: str
         path: str  # not Optional, and absent from the samples: checked when written, not here
 
-    samples = pl.DataFrame({"id": ["v1", "v2"], "raw_video_path": ["/r/1", "/r/2"], "duration": ["long", 3],
-                            "metaxy_provenance_by_field": pbf("a", "b")}, strict=False)
+    samples = pl.DataFrame(
+        {
+            "id": ["v1", "v2"],
+            "raw_video_path": ["/r/1", "/r/2"],
+            "duration": ["long", 3],
+            "metaxy_provenance_by_field": pbf("a", "b"),
+        },
+        strict=False,
+    )
     with mx.SQLiteMetadataStore(store_path) as store:
         inc = store.resolve_update(Video, samples=samples)
         added = inc.added.to_polars()
@@ -161,22 +210,33 @@ def test_root_samples_still_need_their_ids(graph, store_path):
         with pytest.raises(mx.InputError, match="missing id column"):
             store.resolve_update(Video, samples=pl.DataFrame({"metaxy_provenance_by_field": pbf("a")}))
         with pytest.raises(mx.InputError, match="duplicate id"):
-            store.resolve_update(Video, samples=pl.DataFrame({"id": ["v", "v"],
-                                                              "metaxy_provenance_by_field": pbf("a", "b")}))
+            store.resolve_update(
+                Video, samples=pl.DataFrame({"id": ["v", "v"], "metaxy_provenance_by_field": pbf("a", "b")})
+            )
 
 
 # ----- expansion children keyed by their own ids (SPEC 3, 4, 5) -------------------------------------
 
+
 def declare_videos():
-    class Video(mx.BaseFeature, spec=mx.FeatureSpec(key="video/raw", id_columns=["video_id"],
-                                                    fields=[mx.FieldSpec("audio", code_version="1"), "frames"])):
+    class Video(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="video/raw", id_columns=["video_id"], fields=[mx.FieldSpec("audio", code_version="1"), "frames"]
+        ),
+    ):
         video_id: str
         path: str
 
-    class Chunk(mx.BaseFeature, spec=mx.FeatureSpec(
-            key=["video", "chunk"], id_columns=["video_chunk_id"],
+    class Chunk(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key=["video", "chunk"],
+            id_columns=["video_chunk_id"],
             deps=[mx.FeatureDep(feature=Video, lineage=mx.LineageRelationship.expansion(on=["video_id"]))],
-            fields=["audio", "frames"])):
+            fields=["audio", "frames"],
+        ),
+    ):
         video_chunk_id: str
         path: str
 
@@ -187,16 +247,27 @@ def chunks_of(rows: pl.DataFrame, n: int) -> pl.DataFrame:
     out = []
     for r in rows.iter_rows(named=True):
         for i in range(n):
-            out.append({"video_id": r["video_id"], "video_chunk_id": f"{r['video_id']}_{i}", "path": f"c{i}",
-                        "metaxy_provenance_by_field": r["metaxy_provenance_by_field"],
-                        "metaxy_provenance": r["metaxy_provenance"]})
+            out.append(
+                {
+                    "video_id": r["video_id"],
+                    "video_chunk_id": f"{r['video_id']}_{i}",
+                    "path": f"c{i}",
+                    "metaxy_provenance_by_field": r["metaxy_provenance_by_field"],
+                    "metaxy_provenance": r["metaxy_provenance"],
+                }
+            )
     return pl.DataFrame(out)
 
 
 def test_expansion_children_keyed_by_their_own_id(graph, store_path):
     Video, Chunk = declare_videos()
-    videos = pl.DataFrame({"video_id": [1, 2, 3], "path": ["a", "b", "c"],
-                           "metaxy_provenance_by_field": [{"audio": f"a{i}", "frames": f"f{i}"} for i in range(3)]})
+    videos = pl.DataFrame(
+        {
+            "video_id": [1, 2, 3],
+            "path": ["a", "b", "c"],
+            "metaxy_provenance_by_field": [{"audio": f"a{i}", "frames": f"f{i}"} for i in range(3)],
+        }
+    )
     with mx.SQLiteMetadataStore(store_path) as store:
         inc = store.resolve_update(Video, samples=nw.from_native(videos))
         store.write(Video, inc.added)
@@ -214,7 +285,13 @@ def test_expansion_children_keyed_by_their_own_id(graph, store_path):
         assert removed.height == 1 and removed.get_column("video_id").to_list() == ["2"]
         assert store.delete(Chunk, ids=inc.removed) == 3
         assert sorted(store.read(Chunk).get_column("video_chunk_id").to_list()) == [
-            "1_0", "1_1", "1_2", "3_0", "3_1", "3_2"]
+            "1_0",
+            "1_1",
+            "1_2",
+            "3_0",
+            "3_1",
+            "3_2",
+        ]
         assert store.resolve_update(Chunk).is_empty
 
 
@@ -222,24 +299,41 @@ def test_an_expansion_child_must_carry_its_parent_key(graph, store_path):
     Video, Chunk = declare_videos()
     with mx.SQLiteMetadataStore(store_path) as store:
         with pytest.raises(mx.InputError, match="'video_id'"):
-            store.write(Chunk, pl.DataFrame({"video_chunk_id": ["x"], "path": ["p"],
-                                             "metaxy_provenance_by_field": [{"audio": "a", "frames": "f"}]}))
+            store.write(
+                Chunk,
+                pl.DataFrame(
+                    {
+                        "video_chunk_id": ["x"],
+                        "path": ["p"],
+                        "metaxy_provenance_by_field": [{"audio": "a", "frames": "f"}],
+                    }
+                ),
+            )
 
 
 # ----- deletes act on the current feature version (SPEC 5) ------------------------------------------
+
 
 def test_delete_acts_on_the_current_feature_version_only_and_counts_samples(tmp_path):
     path = tmp_path / "s.db"
     g1 = mx.FeatureGraph()
     with g1.use():
-        class Old(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"],
-                                                      fields=[mx.FieldSpec("default", code_version="1")])):
+
+        class Old(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"], fields=[mx.FieldSpec("default", code_version="1")]),
+        ):
             clip_id: str
+
     g2 = mx.FeatureGraph()
     with g2.use():
-        class New(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"],
-                                                      fields=[mx.FieldSpec("default", code_version="2")])):
+
+        class New(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"], fields=[mx.FieldSpec("default", code_version="2")]),
+        ):
             clip_id: str
+
     rows = pl.DataFrame({"clip_id": ["c1", "c2"], "metaxy_provenance_by_field": pbf("a", "b")})
     with mx.SQLiteMetadataStore(path) as store:
         store.write(Old, rows)
@@ -258,13 +352,18 @@ def test_delete_takes_narwhals_filters_as_metaxy_does(graph, store_path):
         n: int
 
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(Clip, pl.DataFrame({"clip_id": ["a", "b", "c"], "n": [1, 2, 3],
-                                        "metaxy_provenance_by_field": pbf("1", "2", "3")}))
+        store.write(
+            Clip,
+            pl.DataFrame(
+                {"clip_id": ["a", "b", "c"], "n": [1, 2, 3], "metaxy_provenance_by_field": pbf("1", "2", "3")}
+            ),
+        )
         assert store.delete(Clip, [nw.col("n") >= 2]) == 2
         assert store.read(Clip, filters=[nw.col("n") >= 1]).get_column("clip_id").to_list() == ["a"]
 
 
 # ----- an upstream never written (SPEC 4) -----------------------------------------------------------
+
 
 def test_a_derived_feature_whose_upstream_was_never_written_has_nothing_to_do(graph, store_path):
     from metaxy_tui.service.project import Project
@@ -284,6 +383,7 @@ def test_a_derived_feature_whose_upstream_was_never_written_has_nothing_to_do(gr
 
 # ----- Metaxy's names ------------------------------------------------------------------------------
 
+
 def test_metaxy_module_paths_and_lazy_frame_calls(graph, store_path):
     from metaxy_tui.metadata_store.system import SystemTableStorage
 
@@ -292,8 +392,10 @@ def test_metaxy_module_paths_and_lazy_frame_calls(graph, store_path):
         result = SystemTableStorage(store).push_graph_snapshot()
         assert result.project_version == graph.project_version and not result.already_pushed
         assert SystemTableStorage(store).push_graph_snapshot().already_pushed
-        store.write(Parent, pl.DataFrame({"sample_uid": [1, 2], "metaxy_provenance_by_field":
-                                          pbf("v1", "v2", field="embeddings")}))
+        store.write(
+            Parent,
+            pl.DataFrame({"sample_uid": [1, 2], "metaxy_provenance_by_field": pbf("v1", "v2", field="embeddings")}),
+        )
         lazy = store.read(Parent, columns=["sample_uid"], with_feature_history=False)
         df = lazy.collect().to_polars()
         assert isinstance(df, pl.DataFrame) and df.columns == ["sample_uid"] and lazy.collect().shape[0] == 2
@@ -306,11 +408,16 @@ def test_resolve_update_takes_metaxys_options_and_refuses_what_it_cannot_honour(
     from tests.helpers import declare_seed
 
     Audio, Speaker = declare_seed()
-    samples = pl.DataFrame({"audio_id": ["a1", "a2"], "speaker_id": ["s1", "s2"],
-                            "metaxy_provenance_by_field": pbf("p1", "p2")})
+    samples = pl.DataFrame(
+        {"audio_id": ["a1", "a2"], "speaker_id": ["s1", "s2"], "metaxy_provenance_by_field": pbf("p1", "p2")}
+    )
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(Audio, store.resolve_update(Audio, samples=samples).added.to_polars()
-                    .with_columns(duration_seconds=pl.lit(1.0), path=pl.lit("x")))
+        store.write(
+            Audio,
+            store.resolve_update(Audio, samples=samples)
+            .added.to_polars()
+            .with_columns(duration_seconds=pl.lit(1.0), path=pl.lit("x")),
+        )
         assert len(store.resolve_update(Audio, samples=samples, lazy=False).added) == 0
         everything = store.resolve_update(Audio, samples=samples, skip_comparison=True)
         assert len(everything.added) == 2 and len(everything.changed) == 0
@@ -331,7 +438,8 @@ def test_unannotated_columns_two_upstreams_share_do_not_break_the_graph(graph, s
 
     with mx.SQLiteMetadataStore(store_path) as store:
         for feature, origin in ((Audio, "a"), (Frames, "f")):
-            store.write(feature, pl.DataFrame({"clip_id": ["c1"], "origin": [origin],
-                                               "metaxy_provenance_by_field": pbf("p")}))
+            store.write(
+                feature, pl.DataFrame({"clip_id": ["c1"], "origin": [origin], "metaxy_provenance_by_field": pbf("p")})
+            )
         added = store.resolve_update(Both).added.to_polars()
         assert added.height == 1 and added.get_column("origin").to_list() == ["a"]  # the first dep's

@@ -19,18 +19,25 @@ SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX", "25")))
 
 G = mx.FeatureGraph()
 with G.use():
+
     class Item(mx.BaseFeature, spec=mx.FeatureSpec(key="item", id_columns=["item_id"], fields=["a", "b"])):
         item_id: str
         grp: str
 
-    class ItemCopy(mx.BaseFeature, spec=mx.FeatureSpec(key="item/copy", id_columns=["item_id"], deps=[Item],
-                                                       fields=["a", "b"])):
+    class ItemCopy(
+        mx.BaseFeature, spec=mx.FeatureSpec(key="item/copy", id_columns=["item_id"], deps=[Item], fields=["a", "b"])
+    ):
         item_id: str
 
-    class Group(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="group", id_columns=["grp"],
+    class Group(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="group",
+            id_columns=["grp"],
             deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.aggregation(on=["grp"]))],
-            fields=[mx.FieldSpec("summary", code_version="3")])):
+            fields=[mx.FieldSpec("summary", code_version="3")],
+        ),
+    ):
         grp: str
 
 
@@ -41,13 +48,25 @@ prov_st = st.text(min_size=0, max_size=6)
 @st.composite
 def item_rows(draw, min_size=1):
     ids = draw(st.lists(ids_st, min_size=min_size, max_size=8, unique=True))
-    return [{"item_id": i, "grp": draw(st.sampled_from(["g1", "g2", "g3"])),
-             "metaxy_provenance_by_field": {"a": draw(prov_st), "b": draw(prov_st)}} for i in ids]
+    return [
+        {
+            "item_id": i,
+            "grp": draw(st.sampled_from(["g1", "g2", "g3"])),
+            "metaxy_provenance_by_field": {"a": draw(prov_st), "b": draw(prov_st)},
+        }
+        for i in ids
+    ]
 
 
 def frame(rows) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"item_id": pl.String, "grp": pl.String,
-                                      "metaxy_provenance_by_field": pl.Struct({"a": pl.String, "b": pl.String})})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "item_id": pl.String,
+            "grp": pl.String,
+            "metaxy_provenance_by_field": pl.Struct({"a": pl.String, "b": pl.String}),
+        },
+    )
 
 
 def provenance_by(df: pl.DataFrame, key: str) -> dict:
@@ -58,8 +77,9 @@ def resolved(rows_in_write_order, split: int) -> tuple[dict, dict, dict]:
     """Write the items in two batches in the given order; provenance per id of root, copy and group."""
     with tempfile.TemporaryDirectory() as tmp:
         with mx.SQLiteMetadataStore(Path(tmp) / "p.db", graph=G) as store:
-            root = provenance_by(store.resolve_update(Item, samples=frame(rows_in_write_order)).added.to_polars(),
-                                 "item_id")
+            root = provenance_by(
+                store.resolve_update(Item, samples=frame(rows_in_write_order)).added.to_polars(), "item_id"
+            )
             store.write(Item, frame(rows_in_write_order[:split]))
             if rows_in_write_order[split:]:
                 store.write(Item, frame(rows_in_write_order[split:]))
@@ -118,9 +138,11 @@ def test_resolving_after_writing_back_is_empty(rounds):
 
 
 @SETTINGS
-@given(texts=st.lists(st.text(max_size=40), min_size=1, max_size=20),
-       algorithm=st.sampled_from(list(HashAlgorithm)),
-       truncation=st.one_of(st.none(), st.integers(min_value=1, max_value=70)))
+@given(
+    texts=st.lists(st.text(max_size=40), min_size=1, max_size=20),
+    algorithm=st.sampled_from(list(HashAlgorithm)),
+    truncation=st.one_of(st.none(), st.integers(min_value=1, max_value=70)),
+)
 def test_vectorised_hash_equals_scalar_hash(texts, algorithm, truncation):
     h = Hasher(algorithm, truncation)
     vector = pl.DataFrame({"s": texts}, schema={"s": pl.String}).select(h.expr(pl.col("s"))).to_series().to_list()
@@ -131,7 +153,9 @@ def test_vectorised_hash_equals_scalar_hash(texts, algorithm, truncation):
 @given(parts=st.lists(st.text(max_size=10), min_size=1, max_size=5), algorithm=st.sampled_from(list(HashAlgorithm)))
 def test_join_expr_is_hash_of_pipe_joined(parts, algorithm):
     h = Hasher(algorithm, None)
-    df = pl.DataFrame({f"c{i}": [p] for i, p in enumerate(parts)}, schema={f"c{i}": pl.String for i in range(len(parts))})
+    df = pl.DataFrame(
+        {f"c{i}": [p] for i, p in enumerate(parts)}, schema={f"c{i}": pl.String for i in range(len(parts))}
+    )
     got = df.select(h.join_expr([pl.col(c) for c in df.columns])).item()
     assert got == h.hash("|".join(parts))
 

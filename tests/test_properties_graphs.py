@@ -62,7 +62,9 @@ from metaxy_tui.spec import FeatureSpec
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX", "10"))
 SETTINGS = settings(max_examples=MAX_EXAMPLES)
 # the properties hold for both stores: the same examples run against SQLite and PostgreSQL
-STORES = pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])  # on the profile loaded by tests/conftest.py (seed, database)
+STORES = pytest.mark.parametrize(
+    "store_kind", ["sqlite", "postgresql"]
+)  # on the profile loaded by tests/conftest.py (seed, database)
 
 PBF = "metaxy_provenance_by_field"
 DVBF = "metaxy_data_version_by_field"
@@ -79,11 +81,17 @@ PROVENANCE_VALUES = ["p", "q", "r", "é|s", "p|", ""]
 HASHINGS = [(None, None), ("xxhash32", 8), ("md5", None), ("sha256", 12)]
 # what a write stamps on its rows rather than what the rows are: the time, and the project
 # version of the graph the write ran under (a rewrite after another feature's bump records a new one)
-WRITE_STAMPS = ("metaxy_created_at", "metaxy_updated_at", "metaxy_deleted_at", "metaxy_project_version",
-                "metaxy_materialization_id")
+WRITE_STAMPS = (
+    "metaxy_created_at",
+    "metaxy_updated_at",
+    "metaxy_deleted_at",
+    "metaxy_project_version",
+    "metaxy_materialization_id",
+)
 
 
 # ----- the graph model ---------------------------------------------------------------------
+
 
 @dataclass
 class Dep:
@@ -94,8 +102,13 @@ class Dep:
     select_ids_only: bool = False  # select=[]: ids and `on` only, so user columns cannot collide
 
     def to_dict(self) -> dict:
-        return {"feature": self.upstream, "lineage": {"kind": self.kind, "on": list(self.on)},
-                "rename": None, "select": [] if self.select_ids_only else None, "optional": self.optional}
+        return {
+            "feature": self.upstream,
+            "lineage": {"kind": self.kind, "on": list(self.on)},
+            "rename": None,
+            "select": [] if self.select_ids_only else None,
+            "optional": self.optional,
+        }
 
 
 @dataclass
@@ -143,9 +156,14 @@ class Feat:
         return tuple(key)
 
     def definition(self) -> FeatureDefinition:
-        spec = FeatureSpec.from_dict({"key": self.key, "id_columns": list(self.ids),
-                                      "fields": [f.to_dict() for f in self.fields],
-                                      "deps": [d.to_dict() for d in self.deps]})
+        spec = FeatureSpec.from_dict(
+            {
+                "key": self.key,
+                "id_columns": list(self.ids),
+                "fields": [f.to_dict() for f in self.fields],
+                "deps": [d.to_dict() for d in self.deps],
+            }
+        )
         return FeatureDefinition.build(spec, dict(self.columns), None, None, "random")
 
     def schema(self, data_versions: bool = False) -> dict[str, pl.DataType]:
@@ -156,10 +174,14 @@ class Feat:
         return out
 
     def describe(self) -> str:
-        deps = ", ".join(f"{d.kind}({d.upstream} on {','.join(d.on)}{', optional' if d.optional else ''}"
-                         f"{', select=[]' if d.select_ids_only else ''})" for d in self.deps)
-        fields = ", ".join(f"{f.key}@{f.code_version}{'' if f.deps is None else ' <- ' + str(f.deps)}"
-                           for f in self.fields)
+        deps = ", ".join(
+            f"{d.kind}({d.upstream} on {','.join(d.on)}{', optional' if d.optional else ''}"
+            f"{', select=[]' if d.select_ids_only else ''})"
+            for d in self.deps
+        )
+        fields = ", ".join(
+            f"{f.key}@{f.code_version}{'' if f.deps is None else ' <- ' + str(f.deps)}" for f in self.fields
+        )
         return f"{self.key} ids={list(self.ids)} cols={list(self.columns)} fields=[{fields}] deps=[{deps}]"
 
 
@@ -206,8 +228,9 @@ def _root(draw, key: str) -> Feat:
     return Feat(key, ids, columns, [Field(n) for n in names])
 
 
-def _derived(draw, key: str, index: int, feats: dict[str, Feat], *, upstream: str | None = None,
-             kind: str | None = None) -> Feat:
+def _derived(
+    draw, key: str, index: int, feats: dict[str, Feat], *, upstream: str | None = None, kind: str | None = None
+) -> Feat:
     """A derived feature; with `upstream` and `kind` given (the spine), of that kind, on that
     upstream alone, never optional."""
     names = list(feats)
@@ -250,8 +273,14 @@ def _derived(draw, key: str, index: int, feats: dict[str, Feat], *, upstream: st
             fields.append(Field(n, deps="ALL"))
         else:
             picked = draw(st.lists(st.sampled_from(range(len(deps))), min_size=1, max_size=len(deps), unique=True))
-            fields.append(Field(n, deps=[(deps[i].upstream, draw(st.sampled_from(feats[deps[i].upstream].field_names)))
-                                         for i in picked]))
+            fields.append(
+                Field(
+                    n,
+                    deps=[
+                        (deps[i].upstream, draw(st.sampled_from(feats[deps[i].upstream].field_names))) for i in picked
+                    ],
+                )
+            )
     return _shape(key, index, feats, deps, fields)
 
 
@@ -308,10 +337,18 @@ def models(draw) -> Model:
             except mx.DefinitionError:
                 # a second dep whose columns collide: keep the first one alone (always valid)
                 event("a second dep dropped")
-                feat = _shape(key, i, feats, feat.deps[:1],
-                              [f if not isinstance(f.deps, list) else
-                               Field(f.key, deps=[p for p in f.deps if p[0] == feat.deps[0].upstream] or None)
-                               for f in feat.fields])
+                feat = _shape(
+                    key,
+                    i,
+                    feats,
+                    feat.deps[:1],
+                    [
+                        f
+                        if not isinstance(f.deps, list)
+                        else Field(f.key, deps=[p for p in f.deps if p[0] == feat.deps[0].upstream] or None)
+                        for f in feat.fields
+                    ],
+                )
         feats[key] = feat
     model = Model(feats)
     model.graph().plan()  # a single-dep derived feature is always a valid definition
@@ -325,6 +362,7 @@ def models(draw) -> Model:
 
 # ----- the reference model of resolving (SPEC sections 3 and 4) ---------------------------------
 
+
 def make_hash(algorithm: str | None, truncation: int | None):
     def h(text: str) -> str:
         raw = text.encode("utf-8")
@@ -335,6 +373,7 @@ def make_hash(algorithm: str | None, truncation: int | None):
         else:
             out = hashlib.new(algorithm, raw).hexdigest()
         return out[:truncation] if truncation else out
+
     return h
 
 
@@ -375,8 +414,7 @@ def reference_increment(store, model: Model, name: str, h) -> tuple[dict, dict, 
                 values = {(d.upstream, f): h("|".join(m[DVBF][f] for m in members)) for f in up.field_names}
                 part.append({**dict(zip(d.on, gk)), **values})
         else:
-            part = [{**{c: r[c] for c in d.on}, **{(d.upstream, f): r[DVBF][f] for f in up.field_names}}
-                    for r in rows]
+            part = [{**{c: r[c] for c in d.on}, **{(d.upstream, f): r[DVBF][f] for f in up.field_names}} for r in rows]
         if joined is None:
             joined = part
         else:
@@ -429,6 +467,7 @@ def canonical_increment(inc) -> dict:
 
 # ----- a store with the model, and the operations ----------------------------------------------
 
+
 def children(key: tuple, provenance: str) -> int:
     """How many children an expansion writes for a parent: 1-3, fixed by the parent and its provenance."""
     return 1 + int(hashlib.md5(repr((key, provenance)).encode()).hexdigest(), 16) % 3
@@ -447,8 +486,11 @@ class World:
     def reopen(self) -> None:
         if self.store is not None:
             self.store.close()
-        self.store = mx.SQLiteMetadataStore(self.path, *self.hashing, graph=self.model.graph()) if self.url is None \
+        self.store = (
+            mx.SQLiteMetadataStore(self.path, *self.hashing, graph=self.model.graph())
+            if self.url is None
             else mx.PostgreSQLMetadataStore(self.url, *self.hashing, graph=self.model.graph())
+        )
         self.store.open("w")
 
     def close(self) -> None:
@@ -524,27 +566,39 @@ class World:
         parts = [p.to_polars() for p in (inc.added, inc.changed) if len(p)]
         if not parts:
             return
-        rows = (pl.concat(parts, how="vertical").unique(subset=key, keep="first", maintain_order=True)
-                .select([c for c in feat.columns if c != feat.child] + [PBF, PROV]).to_dicts())
+        rows = (
+            pl.concat(parts, how="vertical")
+            .unique(subset=key, keep="first", maintain_order=True)
+            .select([c for c in feat.columns if c != feat.child] + [PBF, PROV])
+            .to_dicts()
+        )
         content = name in self.content_hashed
         if content:
             # a content hash per field that changes with the inputs half of the time: downstream
             # must follow the data version, not the provenance
             for r in rows:
                 k = tuple(r[c] for c in key)
-                r[DVBF] = {f: "c" + str(int(hashlib.md5(repr((k, v)).encode()).hexdigest(), 16) % 2)
-                           for f, v in r[PBF].items()}
+                r[DVBF] = {
+                    f: "c" + str(int(hashlib.md5(repr((k, v)).encode()).hexdigest(), 16) % 2) for f, v in r[PBF].items()
+                }
         schema = feat.schema(content) | {PROV: pl.String}
         if feat.child is None:
             store.write_metadata(name, pl.DataFrame(rows, schema=schema))
             return
         n_of = {tuple(r[c] for c in key): children(tuple(r[c] for c in key), r[PROV]) for r in rows}
         out = [{**r, feat.child: i} for r in rows for i in range(n_of[tuple(r[c] for c in key)])]
-        leftover = [{c: r[c] for c in feat.ids} for r in store.read_metadata(name).to_dicts()
-                    if tuple(r[c] for c in key) in n_of and r[feat.child] >= n_of[tuple(r[c] for c in key)]]
-        store.write_metadata(name, pl.DataFrame(out, schema=schema),
-                             delete_ids=pl.DataFrame(leftover, schema={c: feat.columns[c].polars for c in feat.ids})
-                             if leftover else None)
+        leftover = [
+            {c: r[c] for c in feat.ids}
+            for r in store.read_metadata(name).to_dicts()
+            if tuple(r[c] for c in key) in n_of and r[feat.child] >= n_of[tuple(r[c] for c in key)]
+        ]
+        store.write_metadata(
+            name,
+            pl.DataFrame(out, schema=schema),
+            delete_ids=pl.DataFrame(leftover, schema={c: feat.columns[c].polars for c in feat.ids})
+            if leftover
+            else None,
+        )
 
     def tamper(self, name: str, picked: list[int]) -> None:
         """Rewrite some stored rows with other provenance: a stale or half-finished writer (for
@@ -600,8 +654,7 @@ class World:
 def draw_rows(data, world: World, name: str, min_size: int = 0, max_size: int = 6) -> list[dict]:
     feat = world.model.features[name]
     universe = [(a,) for a in A_VALUES] if feat.ids == ("a",) else [(a, b) for a in A_VALUES for b in B_VALUES]
-    ids = data.draw(st.lists(st.sampled_from(universe), min_size=min_size, max_size=max_size, unique=True),
-                    label="ids")
+    ids = data.draw(st.lists(st.sampled_from(universe), min_size=min_size, max_size=max_size, unique=True), label="ids")
     data_versions = data.draw(st.integers(0, 3), label="with data versions") == 0
     rows = []
     for t in ids:
@@ -610,8 +663,9 @@ def draw_rows(data, world: World, name: str, min_size: int = 0, max_size: int = 
             row["g"] = data.draw(st.sampled_from(G_VALUES), label="g")
         row[PBF] = {f: data.draw(st.sampled_from(PROVENANCE_VALUES), label="provenance") for f in feat.field_names}
         if data_versions:  # a content hash for some fields (None: the same as the provenance)
-            row[DVBF] = {f: data.draw(st.sampled_from([None, "d1", "d2"]), label="data version")
-                         for f in feat.field_names}
+            row[DVBF] = {
+                f: data.draw(st.sampled_from([None, "d1", "d2"]), label="data version") for f in feat.field_names
+            }
         rows.append(row)
     return rows
 
@@ -619,8 +673,11 @@ def draw_rows(data, world: World, name: str, min_size: int = 0, max_size: int = 
 def draw_stored_ids(data, world: World, name: str) -> list[dict]:
     feat = world.model.features[name]
     stored = world.store.read_metadata(name).select(feat.ids).to_dicts()
-    picked = data.draw(st.lists(st.sampled_from(stored), unique_by=lambda r: tuple(r.values())), label="stored ids") \
-        if stored else []
+    picked = (
+        data.draw(st.lists(st.sampled_from(stored), unique_by=lambda r: tuple(r.values())), label="stored ids")
+        if stored
+        else []
+    )
     if feat.is_root and data.draw(st.booleans(), label="plus an unknown id"):
         picked.append({c: ("a9" if c == "a" else 7) for c in feat.ids})
     return picked
@@ -633,11 +690,14 @@ def explained(world: World, name: str) -> tuple[list, dict]:
     inc = store.resolve_update(name)
     key = list(inc.key)
     reasons = store.explain(name, inc).reasons
-    keys = {part: set(getattr(inc, part).to_polars().select(key).iter_rows()) for part in ("added", "changed", "removed")}
+    keys = {
+        part: set(getattr(inc, part).to_polars().select(key).iter_rows()) for part in ("added", "changed", "removed")
+    }
     got = Counter((r.status, tuple(r.key[c] for c in key)) for r in reasons)
     want = Counter((part, k) for part, ks in keys.items() for k in ks)
-    assert got == want, f"{name}: explain's reasons {dict(got)} are not the increment's samples {dict(want)}\n" \
-                        f"{world.where()}"
+    assert got == want, (
+        f"{name}: explain's reasons {dict(got)} are not the increment's samples {dict(want)}\n{world.where()}"
+    )
     return reasons, keys
 
 
@@ -653,7 +713,7 @@ def lifecycle(data, world: World) -> None:
     again (added); materialized, one root row gets other provenance in every field (changed)."""
     root = next(iter(world.model.features))
     feat = world.model.features[root]
-    spine = [f for f in list(world.model.features.values())[1:1 + SPINE]]
+    spine = [f for f in list(world.model.features.values())[1 : 1 + SPINE]]
     on = list(next(f for f in spine if f.deps[0].kind == "aggregation").deps[0].on)
     world.materialize_all()
     stored = world.stored_rows(root)
@@ -669,8 +729,9 @@ def lifecycle(data, world: World) -> None:
         reasons, _keys = explained(world, f.key)
         for r in (r for r in reasons if r.status == "removed"):
             members = gone if f.deps[0].kind == "aggregation" else {tuple(r.key[c] for c in feat.ids)}
-            assert r.kind == "upstream_gone" and upstream_of(r, root, list(feat.ids), "removed") == members, \
+            assert r.kind == "upstream_gone" and upstream_of(r, root, list(feat.ids), "removed") == members, (
                 f"{f.key}: {r}\n{world.where()}"
+            )
     world.materialize_all()
     world.log.append(f"write {root} {group.select(feat.ids).to_dicts()} again")
     world.store.write_metadata(root, group.drop(PROV))
@@ -681,28 +742,48 @@ def lifecycle(data, world: World) -> None:
     stored = world.stored_rows(root)
     row = data.draw(st.integers(0, stored.height - 1), label="lifecycle: the row to change")
     old = stored[row].get_column(DVBF).item()
-    new = {f: data.draw(st.sampled_from([v for v in PROVENANCE_VALUES if v != old[f]]), label="new provenance")
-           for f in feat.field_names}
+    new = {
+        f: data.draw(st.sampled_from([v for v in PROVENANCE_VALUES if v != old[f]]), label="new provenance")
+        for f in feat.field_names
+    }
     world.log.append(f"write {root} {stored[row].select(feat.ids).to_dicts()} with provenance {new}")
-    world.store.write_metadata(root, stored[row].drop(PROV, DVBF).with_columns(
-        pl.lit(new, dtype=pl.Struct({f: pl.String for f in feat.field_names})).alias(PBF)))
+    world.store.write_metadata(
+        root,
+        stored[row]
+        .drop(PROV, DVBF)
+        .with_columns(pl.lit(new, dtype=pl.Struct({f: pl.String for f in feat.field_names})).alias(PBF)),
+    )
     world.check_all()
     moved = tuple(stored[row].select(feat.ids).row(0))
     for f in spine:  # the changed sample is explained by the root sample that changed
         reasons, keys = explained(world, f.key)
         assert len(keys["changed"]) == 1 and not keys["added"] and not keys["removed"], f"{f.key}: {keys}"
         (r,) = reasons
-        assert r.kind == "upstream_changed" and upstream_of(r, root, list(feat.ids), "changed") == {moved}, \
+        assert r.kind == "upstream_changed" and upstream_of(r, root, list(feat.ids), "changed") == {moved}, (
             f"{f.key}: {r}\n{world.where()}"
+        )
         if f.deps[0].kind == "aggregation":
             assert "members changed" in r.group, f"{f.key}: {r.group}"
 
 
 def run_operations(data, world: World, n_max: int = 10, check: bool = False) -> None:
-    ops = ["write", "write", "write", "sync", "soft", "hard", "bump", "materialize", "materialize", "materialize",
-           "delete derived", "tamper"]
-    world.content_hashed = set(data.draw(st.lists(st.sampled_from(world.derived), max_size=2, unique=True),
-                                         label="content-hashed features"))
+    ops = [
+        "write",
+        "write",
+        "write",
+        "sync",
+        "soft",
+        "hard",
+        "bump",
+        "materialize",
+        "materialize",
+        "materialize",
+        "delete derived",
+        "tamper",
+    ]
+    world.content_hashed = set(
+        data.draw(st.lists(st.sampled_from(world.derived), max_size=2, unique=True), label="content-hashed features")
+    )
     # a populated start, so that most operations change something downstream
     for name in world.roots:
         world.write_root(name, draw_rows(data, world, name, min_size=2))
@@ -762,9 +843,11 @@ RAN: set = set()  # the property tests that ran to the end in this session
 
 # ----- the properties ----------------------------------------------------------------------------
 
-PROPERTY_TESTS = {"test_resolving_is_deterministic_matches_the_reference_and_writing_back_empties_it",
-                  "test_soft_delete_then_rewriting_the_same_rows_restores_the_state",
-                  "test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_same"}
+PROPERTY_TESTS = {
+    "test_resolving_is_deterministic_matches_the_reference_and_writing_back_empties_it",
+    "test_soft_delete_then_rewriting_the_same_rows_restores_the_state",
+    "test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_same",
+}
 MIN_CASES = 20  # examples per lineage kind and case, per run
 
 
@@ -811,8 +894,7 @@ def test_soft_delete_then_rewriting_the_same_rows_restores_the_state(args, data,
             stored = world.stored_rows(name)
             if stored.height == 0:
                 continue
-            picked = data.draw(st.lists(st.sampled_from(range(stored.height)), min_size=1, unique=True),
-                               label="rows")
+            picked = data.draw(st.lists(st.sampled_from(range(stored.height)), min_size=1, unique=True), label="rows")
             rows = stored[sorted(picked)]
             before_read = canonical(world.store.read_metadata(name), WRITE_STAMPS)
             before = world.increments()
@@ -820,8 +902,9 @@ def test_soft_delete_then_rewriting_the_same_rows_restores_the_state(args, data,
             world.store.delete_metadata(name, ids=rows.select(feat.ids), soft=True)
             for other in world.model.features:  # the rows are gone meanwhile, for resolving too
                 world.check(other)
-            world.store.write_metadata(name, rows if data.draw(st.booleans(), label="with provenance")
-                                       else rows.drop(PROV))
+            world.store.write_metadata(
+                name, rows if data.draw(st.booleans(), label="with provenance") else rows.drop(PROV)
+            )
             after_read = canonical(world.store.read_metadata(name), WRITE_STAMPS)
             assert after_read == before_read, f"read_metadata({name}) not restored\n{world.where()}"
             after = world.increments()
@@ -874,8 +957,9 @@ def test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_s
                         inc = fresh.store.resolve_update(name)
                         key = list(fresh.model.features[name].key_columns)
                         assert len(inc.changed) == len(inc.removed) == 0
-                        assert by_key(inc.added.to_polars(), key) == expects[name], \
+                        assert by_key(inc.added.to_polars(), key) == expects[name], (
                             f"{name}: the roots alone, shuffled, give other provenance\n{world.where()}"
+                        )
                 for name in names:  # then every derived feature's rows, in another order too
                     if not fresh.model.features[name].is_root:
                         rows = state[name].sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32))
@@ -895,6 +979,7 @@ def test_the_same_rows_written_in_another_order_into_a_fresh_store_resolve_the_s
 
 # ----- engine bugs found by the properties above, kept as examples --------------------------------
 
+
 def test_aggregating_one_empty_data_version_hashes_it():
     """SPEC 3: a group's value is H(the members' data versions joined with "|"): H("") for one member "".
 
@@ -906,8 +991,14 @@ def test_aggregating_one_empty_data_version_hashes_it():
     h = make_hash(None, None)
 
     def run(world: World) -> None:
-        world.write_root("up", [{"a": "a1", "g": "g1", PBF: {"y": ""}},  # a group of one ""
-                                {"a": "a2", "g": "g2", PBF: {"y": ""}}, {"a": "a3", "g": "g2", PBF: {"y": ""}}])
+        world.write_root(
+            "up",
+            [
+                {"a": "a1", "g": "g1", PBF: {"y": ""}},  # a group of one ""
+                {"a": "a2", "g": "g2", PBF: {"y": ""}},
+                {"a": "a3", "g": "g2", PBF: {"y": ""}},
+            ],
+        )
         got = {r["g"]: r[PBF]["y"] for r in world.store.resolve_update("down").added.to_polars().to_dicts()}
         assert got["g2"] == h("|".join(["y", "1", "up.y", h("|")]))  # two members: "|", hashed
         assert got["g1"] == h("|".join(["y", "1", "up.y", h("")]))
@@ -921,7 +1012,9 @@ def test_every_lineage_kind_was_checked_with_added_changed_and_removed_samples()
     (the lifecycle step makes every example try all nine)."""
     if not PROPERTY_TESTS <= RAN:
         pytest.skip("counts only when the three property tests above ran in this session")
-    counts = {f"{kind} {part}": CASES[(kind, part)] for kind in LINEAGE_KINDS for part in ("added", "changed", "removed")}
+    counts = {
+        f"{kind} {part}": CASES[(kind, part)] for kind in LINEAGE_KINDS for part in ("added", "changed", "removed")
+    }
     print(f"examples per case: {counts}")
     wanted = min(MIN_CASES, len(PROPERTY_TESTS) * MAX_EXAMPLES // 2)  # (HYPOTHESIS_MAX=5 by hand: fewer)
     assert min(counts.values()) >= wanted, f"cases checked fewer than {wanted} times: {counts}"

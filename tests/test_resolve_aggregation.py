@@ -16,8 +16,18 @@ def H(text: str) -> str:
 
 def audio(*rows) -> pl.DataFrame:
     """audio(("a1", "s1", "a1_v1"), ...)"""
-    return pl.DataFrame([{"audio_id": a, "speaker_id": s, "duration_seconds": 1.0, "path": f"{a}.wav",
-                          "metaxy_provenance_by_field": {"default": p}} for a, s, p in rows])
+    return pl.DataFrame(
+        [
+            {
+                "audio_id": a,
+                "speaker_id": s,
+                "duration_seconds": 1.0,
+                "path": f"{a}.wav",
+                "metaxy_provenance_by_field": {"default": p},
+            }
+            for a, s, p in rows
+        ]
+    )
 
 
 SEED = [("a1", "s1", "a1_v1"), ("a2", "s1", "a2_v1"), ("a3", "s2", "a3_v1"), ("a4", "s2", "a4_v1")]
@@ -27,7 +37,8 @@ def embeddings(frames) -> pl.DataFrame:
     """What the seed pipeline writes: one row per speaker with the group's provenance."""
     df = pl.concat([f.to_polars() for f in frames])
     out = df.group_by("speaker_id", maintain_order=True).agg(
-        pl.col("metaxy_provenance_by_field").first(), pl.col("metaxy_provenance").first())
+        pl.col("metaxy_provenance_by_field").first(), pl.col("metaxy_provenance").first()
+    )
     return out.with_columns(pl.lit(512).alias("n_dim"), (pl.lit("emb/") + pl.col("speaker_id")).alias("path"))
 
 
@@ -68,8 +79,9 @@ def test_first_run_one_row_per_member(make_store, store_path, graph):
     # every member row of a group carries the group's provenance
     per_group = df.group_by("speaker_id").agg(pl.col("metaxy_provenance").n_unique().alias("n"))
     assert per_group.get_column("n").to_list() == [1, 1]
-    assert df.filter(pl.col("speaker_id") == "s1").get_column("metaxy_provenance").item(0) != \
-        df.filter(pl.col("speaker_id") == "s2").get_column("metaxy_provenance").item(0)
+    assert df.filter(pl.col("speaker_id") == "s1").get_column("metaxy_provenance").item(0) != df.filter(
+        pl.col("speaker_id") == "s2"
+    ).get_column("metaxy_provenance").item(0)
 
 
 def test_group_provenance_formula(make_store, store_path, graph):
@@ -88,14 +100,27 @@ def test_members_are_ordered_by_upstream_ids_numerically(make_store, graph, stor
         take_no: int
         scene: str
 
-    class Scene(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="scene", id_columns=["scene"],
-            deps=[mx.FeatureDep(Take, lineage=mx.LineageRelationship.aggregation(on=["scene"]))])):
+    class Scene(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="scene",
+            id_columns=["scene"],
+            deps=[mx.FeatureDep(Take, lineage=mx.LineageRelationship.aggregation(on=["scene"]))],
+        ),
+    ):
         scene: str
 
     with make_store(store_path) as store:
-        store.write(Take, pl.DataFrame({"take_no": [10, 2, 1], "scene": ["s", "s", "s"],
-                                        "metaxy_provenance_by_field": [{"default": f"t{i}"} for i in (10, 2, 1)]}))
+        store.write(
+            Take,
+            pl.DataFrame(
+                {
+                    "take_no": [10, 2, 1],
+                    "scene": ["s", "s", "s"],
+                    "metaxy_provenance_by_field": [{"default": f"t{i}"} for i in (10, 2, 1)],
+                }
+            ),
+        )
         row = store.resolve_update(Scene).added.to_polars().row(0, named=True)
     field = H("|".join(["default", "__metaxy_initial__", "take.default", H("t1|t2|t10")]))
     assert row["metaxy_provenance_by_field"] == {"default": field}

@@ -19,22 +19,41 @@ def declare():
         video_id: str
         path: str
 
-    class Chunk(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="video/chunk", id_columns=["video_id", "chunk_id"],
+    class Chunk(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="video/chunk",
+            id_columns=["video_id", "chunk_id"],
             deps=[mx.FeatureDep(Video, lineage=mx.LineageRelationship.expansion(on=["video_id"]))],
-            fields=["audio", "frames"])):
+            fields=["audio", "frames"],
+        ),
+    ):
         video_id: str
         chunk_id: int
 
-    class Faces(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="video/faces", id_columns=["video_id", "chunk_id"], deps=[Chunk],
-            fields=[mx.FieldSpec("faces", code_version="1", deps=[mx.FieldDep(feature=Chunk, fields=["frames"])])])):
+    class Faces(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="video/faces",
+            id_columns=["video_id", "chunk_id"],
+            deps=[Chunk],
+            fields=[mx.FieldSpec("faces", code_version="1", deps=[mx.FieldDep(feature=Chunk, fields=["frames"])])],
+        ),
+    ):
         video_id: str
         chunk_id: int
 
-    class Transcript(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="video/transcript", id_columns=["video_id", "chunk_id"], deps=[Chunk],
-            fields=[mx.FieldSpec("text", code_version="1", deps=[mx.FieldDep(feature="video/chunk", fields=["audio"])])])):
+    class Transcript(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="video/transcript",
+            id_columns=["video_id", "chunk_id"],
+            deps=[Chunk],
+            fields=[
+                mx.FieldSpec("text", code_version="1", deps=[mx.FieldDep(feature="video/chunk", fields=["audio"])])
+            ],
+        ),
+    ):
         video_id: str
         chunk_id: int
 
@@ -43,14 +62,26 @@ def declare():
 
 def videos(*rows) -> pl.DataFrame:
     """videos(("v1", "a1", "f1"), ...): id, audio provenance, frames provenance."""
-    return pl.DataFrame([{"video_id": v, "path": f"{v}.mp4", "metaxy_provenance_by_field": {"audio": a, "frames": f}}
-                         for v, a, f in rows])
+    return pl.DataFrame(
+        [
+            {"video_id": v, "path": f"{v}.mp4", "metaxy_provenance_by_field": {"audio": a, "frames": f}}
+            for v, a, f in rows
+        ]
+    )
 
 
 def split(frame, n: int = CHUNKS) -> pl.DataFrame:
     """What a chunker writes: n children per parent row, each carrying the parent's provenance."""
-    rows = [{"video_id": r["video_id"], "chunk_id": k, "metaxy_provenance_by_field": r["metaxy_provenance_by_field"],
-             "metaxy_provenance": r["metaxy_provenance"]} for r in frame for k in range(n)]
+    rows = [
+        {
+            "video_id": r["video_id"],
+            "chunk_id": k,
+            "metaxy_provenance_by_field": r["metaxy_provenance_by_field"],
+            "metaxy_provenance": r["metaxy_provenance"],
+        }
+        for r in frame
+        for k in range(n)
+    ]
     return pl.DataFrame(rows)
 
 
@@ -127,8 +158,11 @@ def test_children_that_disagree_leave_the_parent_changed_whichever_comes_first(d
     """One write holding a child computed from the new parent first, then children kept from the
     old one: the children disagree, so the parent is still changed (not judged by its first child)."""
     store, Video, Chunk, _, _ = demo
-    kept = store.read_metadata(Chunk).filter((pl.col("video_id") == "v1") & (pl.col("chunk_id") != 0)).select(
-        "video_id", "chunk_id", "metaxy_provenance_by_field", "metaxy_provenance")
+    kept = (
+        store.read_metadata(Chunk)
+        .filter((pl.col("video_id") == "v1") & (pl.col("chunk_id") != 0))
+        .select("video_id", "chunk_id", "metaxy_provenance_by_field", "metaxy_provenance")
+    )
     store.write(Video, videos(("v1", "a1b", "f1")))
     fresh = split(store.resolve_update(Chunk).changed).filter(pl.col("chunk_id") == 0)
     store.write(Chunk, pl.concat([fresh, kept], how="vertical_relaxed"))

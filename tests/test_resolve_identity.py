@@ -21,8 +21,9 @@ def H(text: str) -> str:  # the default store hash (xxhash64, untruncated)
 def samples(**provenance: str) -> pl.DataFrame:
     """Root samples of feature `a` (id, n) with provenance per id: samples(x="p1", y="p2")."""
     ids = list(provenance)
-    return pl.DataFrame({"id": ids, "n": list(range(len(ids))),
-                         "metaxy_provenance_by_field": [{"default": provenance[i]} for i in ids]})
+    return pl.DataFrame(
+        {"id": ids, "n": list(range(len(ids))), "metaxy_provenance_by_field": [{"default": provenance[i]} for i in ids]}
+    )
 
 
 def ids(frame) -> list:
@@ -34,17 +35,25 @@ def build(a_cv: str = INITIAL, b_cv: str = INITIAL):
     """a (root) -> b (identity) -> c (identity)."""
     g = mx.FeatureGraph()
     with g.use():
-        class A(mx.BaseFeature, spec=mx.FeatureSpec(key="a", id_columns=["id"],
-                                                    fields=[mx.FieldSpec("default", code_version=a_cv)])):
+
+        class A(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="a", id_columns=["id"], fields=[mx.FieldSpec("default", code_version=a_cv)]),
+        ):
             id: str
             n: int
 
-        class B(mx.BaseFeature, spec=mx.FeatureSpec(key="b", id_columns=["id"], deps=[A],
-                                                    fields=[mx.FieldSpec("default", code_version=b_cv)])):
+        class B(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="b", id_columns=["id"], deps=[A], fields=[mx.FieldSpec("default", code_version=b_cv)]
+            ),
+        ):
             id: str
 
         class C(mx.BaseFeature, spec=mx.FeatureSpec(key="c", id_columns=["id"], deps=[B])):
             id: str
+
     return g, A, B, C
 
 
@@ -58,6 +67,7 @@ def chain(make_store, store_path):
 
 
 # ----- roots -----------------------------------------------------------------------------------
+
 
 def test_root_added_changed_removed(chain):
     store, A, _, _ = chain
@@ -85,9 +95,11 @@ def test_root_without_samples_is_a_clear_error(chain):
 def test_root_provenance_is_hash_of_fields_in_sorted_order(make_store, store_path, graph):
     class V(mx.BaseFeature, spec=mx.FeatureSpec(key="v", id_columns=["id"], fields=["zeta", "alpha"])):
         id: str
+
     with make_store(store_path) as store:
-        inc = store.resolve_update(V, samples=pl.DataFrame(
-            {"id": ["1"], "metaxy_provenance_by_field": [{"zeta": "z", "alpha": "a"}]}))
+        inc = store.resolve_update(
+            V, samples=pl.DataFrame({"id": ["1"], "metaxy_provenance_by_field": [{"zeta": "z", "alpha": "a"}]})
+        )
     assert inc.added.to_polars().get_column("metaxy_provenance").to_list() == [H("a|z")]
 
 
@@ -114,6 +126,7 @@ def test_removed_rows_are_never_deleted_automatically(chain):
 
 
 # ----- identity --------------------------------------------------------------------------------
+
 
 def test_identity_added_changed_removed(chain):
     store, A, B, _ = chain
@@ -173,6 +186,7 @@ def test_downstream_soft_deleted_row_comes_back_as_added(chain):
 
 # ----- definition changes -------------------------------------------------------------------------
 
+
 def _populate(store, A, B, C):
     store.write(A, samples(x="1", y="2"))
     store.write(B, store.resolve_update(B).added)
@@ -224,20 +238,30 @@ def test_derived_code_version_bump(make_store, store_path):
 
 def test_downstream_of_a_changed_upstream_version_sees_it_empty(make_store, store_path):
     """b reads only a.y; bumping a.x changes a's version but not b's: b's rows look removed."""
+
     def g_with(x_cv):
         g = mx.FeatureGraph()
         with g.use():
-            class A(mx.BaseFeature, spec=mx.FeatureSpec(key="a", id_columns=["id"], fields=[
-                    mx.FieldSpec("x", code_version=x_cv), "y"])):
+
+            class A(
+                mx.BaseFeature,
+                spec=mx.FeatureSpec(key="a", id_columns=["id"], fields=[mx.FieldSpec("x", code_version=x_cv), "y"]),
+            ):
                 id: str
 
-            class B(mx.BaseFeature, spec=mx.FeatureSpec(key="b", id_columns=["id"], deps=[A], fields=[
-                    mx.FieldSpec("fy", deps=[mx.FieldDep(A, ["y"])])])):
+            class B(
+                mx.BaseFeature,
+                spec=mx.FeatureSpec(
+                    key="b", id_columns=["id"], deps=[A], fields=[mx.FieldSpec("fy", deps=[mx.FieldDep(A, ["y"])])]
+                ),
+            ):
                 id: str
+
         return g, A, B
 
-    rows = pl.DataFrame({"id": ["1", "2"], "metaxy_provenance_by_field": [{"x": "x1", "y": "y1"},
-                                                                          {"x": "x2", "y": "y2"}]})
+    rows = pl.DataFrame(
+        {"id": ["1", "2"], "metaxy_provenance_by_field": [{"x": "x1", "y": "y1"}, {"x": "x2", "y": "y2"}]}
+    )
     g1, A1, B1 = g_with(INITIAL)
     with make_store(store_path, graph=g1) as store:
         store.write(A1, rows)
@@ -254,6 +278,7 @@ def test_downstream_of_a_changed_upstream_version_sees_it_empty(make_store, stor
 
 # ----- data versions ------------------------------------------------------------------------------
 
+
 def test_data_version_defaults_to_provenance(chain):
     store, A, B, _ = chain
     store.write(A, samples(x="p1"))
@@ -266,8 +291,7 @@ def test_root_data_version_early_cutoff(chain):
     store, A, B, _ = chain
     store.write(A, samples(x="p1"))
     store.write(B, store.resolve_update(B).added)
-    rewritten = samples(x="p1-new").with_columns(
-        pl.Series("metaxy_data_version_by_field", [{"default": "p1"}]))
+    rewritten = samples(x="p1-new").with_columns(pl.Series("metaxy_data_version_by_field", [{"default": "p1"}]))
     store.write(A, rewritten)
     row = store.read(A).row(0, named=True)
     assert row["metaxy_provenance_by_field"] == {"default": "p1-new"}
@@ -282,17 +306,28 @@ def test_derived_data_version_early_cutoff(chain):
     """b recomputed after a changed, but its content hash is the same: c is not stale."""
     store, A, B, C = chain
     store.write(A, samples(x="1", y="2"))
-    store.write(B, store.resolve_update(B).added.to_polars().with_columns(
-        pl.col("id").map_elements(lambda i: {"default": f"content-{i}"}, return_dtype=pl.Struct(
-            {"default": pl.String})).alias("metaxy_data_version_by_field")))
+    store.write(
+        B,
+        store.resolve_update(B)
+        .added.to_polars()
+        .with_columns(
+            pl.col("id")
+            .map_elements(lambda i: {"default": f"content-{i}"}, return_dtype=pl.Struct({"default": pl.String}))
+            .alias("metaxy_data_version_by_field")
+        ),
+    )
     store.write(C, store.resolve_update(C).added)
     store.write(A, samples(x="1b", y="2b"))
     inc_b = store.resolve_update(B)
     assert ids(inc_b.changed) == ["x", "y"]
-    recomputed = inc_b.changed.to_polars().with_columns(
-        pl.when(pl.col("id") == "x").then(pl.lit("content-x")).otherwise(pl.lit("content-y-NEW"))
-        .alias("dv")).with_columns(pl.struct(pl.col("dv").alias("default")).alias("metaxy_data_version_by_field")
-                                   ).drop("dv")
+    recomputed = (
+        inc_b.changed.to_polars()
+        .with_columns(
+            pl.when(pl.col("id") == "x").then(pl.lit("content-x")).otherwise(pl.lit("content-y-NEW")).alias("dv")
+        )
+        .with_columns(pl.struct(pl.col("dv").alias("default")).alias("metaxy_data_version_by_field"))
+        .drop("dv")
+    )
     store.write(B, recomputed)
     assert store.resolve_update(B).is_empty
     inc_c = store.resolve_update(C)
@@ -301,19 +336,20 @@ def test_derived_data_version_early_cutoff(chain):
 
 # ----- shapes of ids and columns ------------------------------------------------------------------
 
+
 def test_multiple_id_columns(make_store, graph, store_path):
     class Frame(mx.BaseFeature, spec=mx.FeatureSpec(key="frame", id_columns=["video_id", "frame_no"])):
         video_id: str
         frame_no: int
 
-    class Emb(mx.BaseFeature, spec=mx.FeatureSpec(key="frame/emb", id_columns=["video_id", "frame_no"],
-                                                  deps=[Frame])):
+    class Emb(mx.BaseFeature, spec=mx.FeatureSpec(key="frame/emb", id_columns=["video_id", "frame_no"], deps=[Frame])):
         video_id: str
         frame_no: int
 
     def frames(rows):
-        return pl.DataFrame([{"video_id": v, "frame_no": f, "metaxy_provenance_by_field": {"default": p}}
-                             for v, f, p in rows])
+        return pl.DataFrame(
+            [{"video_id": v, "frame_no": f, "metaxy_provenance_by_field": {"default": p}} for v, f, p in rows]
+        )
 
     with make_store(store_path) as store:
         store.write(Frame, frames([("v1", 0, "a"), ("v1", 1, "b"), ("v2", 0, "c")]))
@@ -334,20 +370,40 @@ def test_rename_and_select(make_store, graph, store_path):
         path: str
         duration: float
 
-    class Clip(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="clip", id_columns=["sample_id"],
-            deps=[mx.FeatureDep(Audio, rename={"audio_id": "sample_id", "path": "source"}, select=["source"])])):
+    class Clip(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="clip",
+            id_columns=["sample_id"],
+            deps=[mx.FeatureDep(Audio, rename={"audio_id": "sample_id", "path": "source"}, select=["source"])],
+        ),
+    ):
         sample_id: str
         source: str
 
     with make_store(store_path) as store:
-        store.write(Audio, pl.DataFrame({"audio_id": ["a1"], "path": ["x.wav"], "duration": [1.0],
-                                         "metaxy_provenance_by_field": [{"default": "p"}]}))
+        store.write(
+            Audio,
+            pl.DataFrame(
+                {
+                    "audio_id": ["a1"],
+                    "path": ["x.wav"],
+                    "duration": [1.0],
+                    "metaxy_provenance_by_field": [{"default": "p"}],
+                }
+            ),
+        )
         inc = store.resolve_update(Clip)
         assert inc.key == ("sample_id",)
         df = inc.added.to_polars()
-        assert set(df.columns) == {"sample_id", "source", "metaxy_provenance_by_field", "metaxy_provenance",
-                                   "metaxy_data_version_by_field", "metaxy_data_version"}
+        assert set(df.columns) == {
+            "sample_id",
+            "source",
+            "metaxy_provenance_by_field",
+            "metaxy_provenance",
+            "metaxy_data_version_by_field",
+            "metaxy_data_version",
+        }
         assert df.select("sample_id", "source").rows() == [("a1", "x.wav")]
         store.write(Clip, inc.added)
         assert store.read(Clip).select("sample_id", "source").rows() == [("a1", "x.wav")]
@@ -369,6 +425,7 @@ def test_select_empty_keeps_only_ids_and_system_columns(make_store, graph, store
 
 
 # ----- the Increment and its frames ---------------------------------------------------------------
+
 
 def test_increment_aliases(chain):
     store, A, _, _ = chain
@@ -396,16 +453,21 @@ def test_frames_len_polars_iteration_and_write_back(chain):
     assert store.resolve_update(B).is_empty
 
 
-@pytest.mark.parametrize("kind", ["polars", "pandas", "pyarrow", "narwhals-polars", "narwhals-pandas",
-                                  "narwhals-pyarrow"])
+@pytest.mark.parametrize(
+    "kind", ["polars", "pandas", "pyarrow", "narwhals-polars", "narwhals-pandas", "narwhals-pyarrow"]
+)
 def test_inputs_as_any_frame_library(chain, kind):
     store, A, _, _ = chain
     base = samples(x="1", y="2")
     rows = base.to_dicts()
-    native = {"polars": lambda: base, "pandas": lambda: pd.DataFrame(rows), "pyarrow": lambda: pa.Table.from_pylist(rows),
-              "narwhals-polars": lambda: nw.from_native(base),
-              "narwhals-pandas": lambda: nw.from_native(pd.DataFrame(rows)),
-              "narwhals-pyarrow": lambda: nw.from_native(pa.Table.from_pylist(rows))}[kind]
+    native = {
+        "polars": lambda: base,
+        "pandas": lambda: pd.DataFrame(rows),
+        "pyarrow": lambda: pa.Table.from_pylist(rows),
+        "narwhals-polars": lambda: nw.from_native(base),
+        "narwhals-pandas": lambda: nw.from_native(pd.DataFrame(rows)),
+        "narwhals-pyarrow": lambda: nw.from_native(pa.Table.from_pylist(rows)),
+    }[kind]
     inc = store.resolve_update(A, samples=native())
     assert ids(inc.added) == ["x", "y"]
     assert sorted(inc.added.to_polars().get_column("metaxy_provenance").to_list()) == sorted([H("1"), H("2")])

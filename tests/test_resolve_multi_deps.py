@@ -39,8 +39,10 @@ def two_roots(graph):
 def test_required_deps_are_inner_joined(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
-    class Both(mx.BaseFeature, spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames],
-                                                   fields=["audio", "frames"])):
+    class Both(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames], fields=["audio", "frames"]),
+    ):
         id: str
 
     with make_store(store_path) as store:
@@ -59,8 +61,10 @@ def test_automatic_field_mapping_across_deps(two_roots):
     """Per dep: the upstream field with the same key, else all of that dep's fields."""
     Audio, Frames = two_roots
 
-    class Both(mx.BaseFeature, spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames],
-                                                   fields=["audio", "frames", "other"])):
+    class Both(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames], fields=["audio", "frames", "other"]),
+    ):
         id: str
 
     parents = mx.FeatureGraph.get_active().feature_plan(Both).field_parents
@@ -72,14 +76,29 @@ def test_automatic_field_mapping_across_deps(two_roots):
 def test_field_level_parents_across_deps(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
-    class Both(mx.BaseFeature, spec=mx.FeatureSpec(key="both", id_columns=["id"], deps=[Audio, Frames], fields=[
-            mx.FieldSpec("a", deps=[mx.FieldDep(Audio, ["audio"])]),
-            mx.FieldSpec("f", deps=[mx.FieldDep(Frames, ["frames"])])])):
+    class Both(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="both",
+            id_columns=["id"],
+            deps=[Audio, Frames],
+            fields=[
+                mx.FieldSpec("a", deps=[mx.FieldDep(Audio, ["audio"])]),
+                mx.FieldSpec("f", deps=[mx.FieldDep(Frames, ["frames"])]),
+            ],
+        ),
+    ):
         id: str
 
-    class AudioOnly(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="audio_only", id_columns=["id"], deps=[Audio, Frames],
-            fields=[mx.FieldSpec("out", deps=[mx.FieldDep(Audio, ["audio"])])])):
+    class AudioOnly(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="audio_only",
+            id_columns=["id"],
+            deps=[Audio, Frames],
+            fields=[mx.FieldSpec("out", deps=[mx.FieldDep(Audio, ["audio"])])],
+        ),
+    ):
         id: str
 
     with make_store(store_path) as store:
@@ -88,7 +107,8 @@ def test_field_level_parents_across_deps(make_store, two_roots, store_path):
         first = store.resolve_update(Both).added.to_polars().row(0, named=True)
         assert first["metaxy_provenance_by_field"] == {
             "a": H("|".join(["a", INITIAL, "audio.audio", "a1"])),
-            "f": H("|".join(["f", INITIAL, "frames.frames", "f1"]))}
+            "f": H("|".join(["f", INITIAL, "frames.frames", "f1"])),
+        }
         store.write(Both, store.resolve_update(Both).added)
         store.write(AudioOnly, store.resolve_update(AudioOnly).added)
         store.write(Frames, rows("frames", x="f1-new"))
@@ -105,9 +125,15 @@ def test_field_level_parents_across_deps(make_store, two_roots, store_path):
 def test_optional_dep_is_left_joined_with_empty_string(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
-    class Mixed(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="mixed", id_columns=["id"], deps=[Audio, mx.FeatureDep(Frames, optional=True)],
-            fields=[mx.FieldSpec("out", deps=mx.ALL)])):
+    class Mixed(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="mixed",
+            id_columns=["id"],
+            deps=[Audio, mx.FeatureDep(Frames, optional=True)],
+            fields=[mx.FieldSpec("out", deps=mx.ALL)],
+        ),
+    ):
         id: str
 
     with make_store(store_path) as store:
@@ -130,9 +156,15 @@ def test_optional_dep_is_left_joined_with_empty_string(make_store, two_roots, st
 def test_optional_dep_declared_first_is_still_left_joined(make_store, two_roots, store_path):
     Audio, Frames = two_roots
 
-    class Mixed(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="mixed", id_columns=["id"], deps=[mx.FeatureDep(Frames, optional=True), Audio],
-            fields=[mx.FieldSpec("out", deps=mx.ALL)])):
+    class Mixed(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="mixed",
+            id_columns=["id"],
+            deps=[mx.FeatureDep(Frames, optional=True), Audio],
+            fields=[mx.FieldSpec("out", deps=mx.ALL)],
+        ),
+    ):
         id: str
 
     with make_store(store_path) as store:
@@ -143,6 +175,7 @@ def test_optional_dep_declared_first_is_still_left_joined(make_store, two_roots,
 
 def test_identity_plus_aggregation(make_store, graph, store_path):
     """A speaker profile joins the speaker's own row (identity) and all their audio (aggregation)."""
+
     class Speaker(mx.BaseFeature, spec=mx.FeatureSpec(key="speaker", id_columns=["speaker_id"], fields=["bio"])):
         speaker_id: str
         name: str
@@ -151,32 +184,58 @@ def test_identity_plus_aggregation(make_store, graph, store_path):
         audio_id: str
         speaker_id: str
 
-    class Profile(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="speaker/profile", id_columns=["speaker_id"],
+    class Profile(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="speaker/profile",
+            id_columns=["speaker_id"],
             deps=[Speaker, mx.FeatureDep(Audio, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))],
-            fields=[mx.FieldSpec("profile", deps=mx.ALL)])):
+            fields=[mx.FieldSpec("profile", deps=mx.ALL)],
+        ),
+    ):
         speaker_id: str
 
     with make_store(store_path) as store:
-        store.write(Speaker, pl.DataFrame({"speaker_id": ["s1", "s2"], "name": ["Ann", "Bob"],
-                                           "metaxy_provenance_by_field": [{"bio": "b1"}, {"bio": "b2"}]}))
-        store.write(Audio, pl.DataFrame({"audio_id": ["a1", "a2", "a3"], "speaker_id": ["s1", "s1", "s2"],
-                                         "metaxy_provenance_by_field": [{"wave": w} for w in ("w1", "w2", "w3")]}))
+        store.write(
+            Speaker,
+            pl.DataFrame(
+                {
+                    "speaker_id": ["s1", "s2"],
+                    "name": ["Ann", "Bob"],
+                    "metaxy_provenance_by_field": [{"bio": "b1"}, {"bio": "b2"}],
+                }
+            ),
+        )
+        store.write(
+            Audio,
+            pl.DataFrame(
+                {
+                    "audio_id": ["a1", "a2", "a3"],
+                    "speaker_id": ["s1", "s1", "s2"],
+                    "metaxy_provenance_by_field": [{"wave": w} for w in ("w1", "w2", "w3")],
+                }
+            ),
+        )
         inc = store.resolve_update(Profile)
         assert inc.key == ("speaker_id",)
         df = inc.added.to_polars()
         assert sorted(df.select("speaker_id", "audio_id").rows()) == [("s1", "a1"), ("s1", "a2"), ("s2", "a3")]
         s1 = df.filter(pl.col("speaker_id") == "s1").row(0, named=True)
         assert s1["name"] == "Ann"
-        assert s1["metaxy_provenance_by_field"] == {"profile": H("|".join(
-            ["profile", INITIAL, "audio.wave", H("w1|w2"), "speaker.bio", "b1"]))}
+        assert s1["metaxy_provenance_by_field"] == {
+            "profile": H("|".join(["profile", INITIAL, "audio.wave", H("w1|w2"), "speaker.bio", "b1"]))
+        }
         profiles = df.unique("speaker_id").select("speaker_id", "metaxy_provenance_by_field", "metaxy_provenance")
         store.write(Profile, profiles)
         assert store.resolve_update(Profile).is_empty
-        store.write(Speaker, pl.DataFrame({"speaker_id": ["s2"], "name": ["Bob"],
-                                           "metaxy_provenance_by_field": [{"bio": "b2-new"}]}))
-        store.write(Audio, pl.DataFrame({"audio_id": ["a4"], "speaker_id": ["s1"],
-                                         "metaxy_provenance_by_field": [{"wave": "w4"}]}))
+        store.write(
+            Speaker,
+            pl.DataFrame({"speaker_id": ["s2"], "name": ["Bob"], "metaxy_provenance_by_field": [{"bio": "b2-new"}]}),
+        )
+        store.write(
+            Audio,
+            pl.DataFrame({"audio_id": ["a4"], "speaker_id": ["s1"], "metaxy_provenance_by_field": [{"wave": "w4"}]}),
+        )
         assert sorted(set(store.resolve_update(Profile).changed.to_polars().get_column("speaker_id"))) == ["s1", "s2"]
 
 
@@ -187,8 +246,14 @@ def test_deps_joined_on_renamed_ids(make_store, graph, store_path):
     class Right(mx.BaseFeature, spec=mx.FeatureSpec(key="right", id_columns=["right_id"])):
         right_id: str
 
-    class Pair(mx.BaseFeature, spec=mx.FeatureSpec(key="pair", id_columns=["id"], deps=[
-            mx.FeatureDep(Left, rename={"left_id": "id"}), mx.FeatureDep(Right, rename={"right_id": "id"})])):
+    class Pair(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="pair",
+            id_columns=["id"],
+            deps=[mx.FeatureDep(Left, rename={"left_id": "id"}), mx.FeatureDep(Right, rename={"right_id": "id"})],
+        ),
+    ):
         id: str
 
     with make_store(store_path) as store:

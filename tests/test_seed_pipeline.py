@@ -12,15 +12,28 @@ import pytest
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "speakers"
 
-FIRST = ["Found 4 new audio recordings", "Found 2 speakers that need embedding computation",
-         {"  Computing embedding for speaker s1 from 2 audio recordings",
-          "  Computing embedding for speaker s2 from 2 audio recordings"},
-         "Writing embeddings for 2 speakers"]
+FIRST = [
+    "Found 4 new audio recordings",
+    "Found 2 speakers that need embedding computation",
+    {
+        "  Computing embedding for speaker s1 from 2 audio recordings",
+        "  Computing embedding for speaker s2 from 2 audio recordings",
+    },
+    "Writing embeddings for 2 speakers",
+]
 RERUN = ["No new or changed audio recordings", "Found 0 speakers that need embedding computation"]
-CHANGED = ["Found 1 changed audio recordings", "Found 1 speakers that need embedding computation",
-           "  Computing embedding for speaker s1 from 2 audio recordings", "Writing embeddings for 1 speakers"]
-ADDED = ["Found 1 new audio recordings", "Found 1 speakers that need embedding computation",
-         "  Computing embedding for speaker s1 from 3 audio recordings", "Writing embeddings for 1 speakers"]
+CHANGED = [
+    "Found 1 changed audio recordings",
+    "Found 1 speakers that need embedding computation",
+    "  Computing embedding for speaker s1 from 2 audio recordings",
+    "Writing embeddings for 1 speakers",
+]
+ADDED = [
+    "Found 1 new audio recordings",
+    "Found 1 speakers that need embedding computation",
+    "  Computing embedding for speaker s1 from 3 audio recordings",
+    "Writing embeddings for 1 speakers",
+]
 
 
 @pytest.fixture
@@ -33,8 +46,9 @@ def project(tmp_path):
 def run(project: Path, home: Path) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("METAXY_")}
     env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, "pipeline.py"], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "pipeline.py"], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.splitlines()
 
@@ -49,7 +63,7 @@ def matches(lines: list[str], expected: list) -> bool:
     i = 0
     for item in expected:
         if isinstance(item, set):
-            if set(lines[i:i + len(item)]) != item:
+            if set(lines[i : i + len(item)]) != item:
                 return False
             i += len(item)
         else:

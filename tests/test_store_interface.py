@@ -16,8 +16,11 @@ def test_the_sqlite_store_implements_the_interface(tmp_path):
         got = getattr(type(store), name, None)
         assert got is not None, name
         if inspect.isfunction(wanted) and inspect.isfunction(got):
-            want_params = [p for p in inspect.signature(wanted).parameters.values()
-                           if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"]
+            want_params = [
+                p
+                for p in inspect.signature(wanted).parameters.values()
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
+            ]
             have = inspect.signature(got).parameters
             for p in want_params:
                 assert p.name in have, f"{name}: no parameter {p.name!r}"
@@ -31,8 +34,11 @@ def test_the_postgresql_store_implements_the_interface(pg_url):
         got = getattr(type(store), name, None)
         assert got is not None, name
         if inspect.isfunction(wanted) and inspect.isfunction(got):
-            want_params = [p for p in inspect.signature(wanted).parameters.values()
-                           if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"]
+            want_params = [
+                p
+                for p in inspect.signature(wanted).parameters.values()
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
+            ]
             have = inspect.signature(got).parameters
             for p in want_params:
                 assert p.name in have, f"{name}: no parameter {p.name!r}"
@@ -53,8 +59,11 @@ def test_both_stores_sample_pages_implement_samplepages(tmp_path, pg_url):
             for name in _pages_methods():
                 got = getattr(pages, name, None)
                 assert got is not None, f"{type(pages).__name__}.{name}"
-                want = [p.name for p in inspect.signature(getattr(SamplePages, name)).parameters.values()
-                        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+                want = [
+                    p.name
+                    for p in inspect.signature(getattr(SamplePages, name)).parameters.values()
+                    if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+                ]
                 have = inspect.signature(got).parameters
                 assert all(p in have for p in want), f"{type(pages).__name__}.{name}: {want} vs {list(have)}"
         finally:

@@ -14,16 +14,21 @@ from metaxy_tui.service.samples import ViewSpec, open_pages
 def test_a_store_path_with_uri_characters_opens_read_only_too(tmp_path, name):
     graph = mx.FeatureGraph()
     with graph.use():
+
         class Clip(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"], fields=["default"])):
             clip_id: str
+
     path = tmp_path / name
     with mx.SQLiteMetadataStore(path, graph=graph) as s:
-        s.write_metadata("clip", pl.DataFrame({"clip_id": ["c1", "c2"],
-                                               "metaxy_provenance_by_field": [{"default": "p"}] * 2}))
+        s.write_metadata(
+            "clip", pl.DataFrame({"clip_id": ["c1", "c2"], "metaxy_provenance_by_field": [{"default": "p"}] * 2})
+        )
     with mx.SQLiteMetadataStore(path, graph=graph).open("r") as s:
         assert sorted(s.read_metadata("clip").get_column("clip_id")) == ["c1", "c2"]
-        assert s.resolve_update("clip", samples=pl.DataFrame(
-            {"clip_id": ["c1", "c2"], "metaxy_provenance_by_field": [{"default": "p"}] * 2})).is_empty
+        assert s.resolve_update(
+            "clip",
+            samples=pl.DataFrame({"clip_id": ["c1", "c2"], "metaxy_provenance_by_field": [{"default": "p"}] * 2}),
+        ).is_empty
 
 
 def test_the_demo_in_a_folder_with_a_hash_in_its_name(tmp_path):

@@ -15,16 +15,24 @@ import metaxy_tui as mx
 
 
 def declare(cv: str = "__metaxy_initial__"):
-    class Audio(mx.BaseFeature, spec=mx.FeatureSpec(key="audio", id_columns=["audio_id"],
-                                                    fields=[mx.FieldSpec("default", code_version=cv)])):
+    class Audio(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(key="audio", id_columns=["audio_id"], fields=[mx.FieldSpec("default", code_version=cv)]),
+    ):
         """Audio recordings."""
+
         audio_id: str
         speaker_id: str
         n: int
 
-    class Emb(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="speaker/embedding", id_columns=["speaker_id"],
-            deps=[mx.FeatureDep(Audio, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))])):
+    class Emb(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="speaker/embedding",
+            id_columns=["speaker_id"],
+            deps=[mx.FeatureDep(Audio, lineage=mx.LineageRelationship.aggregation(on=["speaker_id"]))],
+        ),
+    ):
         speaker_id: str
 
     return Audio, Emb
@@ -43,8 +51,12 @@ def two_audio_versions():
 
 def audio(*rows) -> pl.DataFrame:
     """audio(("a1", "s1", "p1"), ...) with n = the row's position."""
-    return pl.DataFrame([{"audio_id": a, "speaker_id": s, "n": i, "metaxy_provenance_by_field": {"default": p}}
-                         for i, (a, s, p) in enumerate(rows)])
+    return pl.DataFrame(
+        [
+            {"audio_id": a, "speaker_id": s, "n": i, "metaxy_provenance_by_field": {"default": p}}
+            for i, (a, s, p) in enumerate(rows)
+        ]
+    )
 
 
 def ids(df: pl.DataFrame) -> list:
@@ -64,6 +76,7 @@ def store(graph, store_path):
 
 
 # ----- the file ---------------------------------------------------------------------------------
+
 
 def test_new_store_file_is_marked_and_in_wal_mode(graph, store_path):
     with mx.SQLiteMetadataStore(store_path):
@@ -202,6 +215,7 @@ def test_read_only_and_closed_store(graph, store_path):
 
 # ----- writing and reading -------------------------------------------------------------------------
 
+
 def test_write_fills_system_columns(store):
     Audio, _ = declare()
     assert store.write_metadata(Audio, audio(("a1", "s1", "p1")), materialization_id="run-7") == 1
@@ -226,10 +240,19 @@ def test_user_columns_round_trip_with_types(graph, store):
         blob: bytes
         maybe: str | None
 
-    df = pl.DataFrame({"id": ["1", "2"], "i": [-(2 ** 63), 2 ** 63 - 1], "f": [0.1, -1e300], "b": [True, False],
-                       "when": [dt.datetime(2024, 5, 1, 12, 30, 0, 123456), dt.datetime(1970, 1, 1)],
-                       "day": [dt.date(2024, 2, 29), dt.date(1999, 12, 31)], "blob": [b"\x00\xff", b""],
-                       "maybe": ["x", None], "metaxy_provenance_by_field": [{"default": "p1"}, {"default": "p2"}]})
+    df = pl.DataFrame(
+        {
+            "id": ["1", "2"],
+            "i": [-(2**63), 2**63 - 1],
+            "f": [0.1, -1e300],
+            "b": [True, False],
+            "when": [dt.datetime(2024, 5, 1, 12, 30, 0, 123456), dt.datetime(1970, 1, 1)],
+            "day": [dt.date(2024, 2, 29), dt.date(1999, 12, 31)],
+            "blob": [b"\x00\xff", b""],
+            "maybe": ["x", None],
+            "metaxy_provenance_by_field": [{"default": "p1"}, {"default": "p2"}],
+        }
+    )
     store.write(Rec, df)
     got = store.read(Rec, columns=list(df.columns[:-1])).sort("id")
     assert got.equals(df.drop("metaxy_provenance_by_field"))
@@ -279,13 +302,15 @@ def test_read_all_feature_versions(graph, store_path):
         assert ids(s.read(A2)) == ["a1"]
         assert ids(s.read(A1)) == ["a1", "a2"]
         both = s.read(A2, all_feature_versions=True)
-        assert sorted(both.select("audio_id", "metaxy_feature_version").rows()) == sorted([
-            ("a1", A1.feature_version()), ("a2", A1.feature_version()), ("a1", A2.feature_version())])
+        assert sorted(both.select("audio_id", "metaxy_feature_version").rows()) == sorted(
+            [("a1", A1.feature_version()), ("a2", A1.feature_version()), ("a1", A2.feature_version())]
+        )
         assert ids(s.read(A2, feature_version=A1.feature_version())) == ["a1", "a2"]
         assert ids(s.read(A2, current_only=False)) == ["a1", "a1", "a2"]
 
 
 # ----- deleting --------------------------------------------------------------------------------------
+
 
 def test_soft_delete_hides_and_write_restores(store):
     Audio, _ = declare()
@@ -347,6 +372,7 @@ def test_delete_needs_ids_or_filters(store):
 
 # ----- graph snapshots ---------------------------------------------------------------------------------
 
+
 def test_a_write_records_one_snapshot_per_project_version(graph, store_path):
     Audio, _ = declare()
     with mx.SQLiteMetadataStore(store_path) as s:
@@ -388,7 +414,8 @@ def test_store_alone_is_enough_to_read(graph, store_path):
         df = s.read_metadata("audio")
         assert ids(df) == ["a1", "a2"]
         assert df.filter(pl.col("audio_id") == "a1").get_column("metaxy_provenance_by_field").item() == {
-            "default": "p1b"}
+            "default": "p1b"
+        }
         assert s.read_metadata("audio", include_history=True).height == 3
         stored = s.stored_graph()
         assert stored.keys == ["audio", "speaker/embedding"]
@@ -400,6 +427,7 @@ def test_store_alone_is_enough_to_read(graph, store_path):
 
 
 # ----- hash settings -------------------------------------------------------------------------------------
+
 
 def test_hash_settings_are_remembered(graph, store_path):
     Audio, _ = declare()
@@ -414,9 +442,14 @@ def test_hash_settings_are_remembered(graph, store_path):
         assert ids(s.read(Audio)) == ["a1"]
 
 
-@pytest.mark.parametrize("setting", [{"hash_algorithm": "xxhash64"},
-                                     {"hash_algorithm": "sha256"},
-                                     {"hash_algorithm": "sha256", "hash_truncation_length": 8}])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"hash_algorithm": "xxhash64"},
+        {"hash_algorithm": "sha256"},
+        {"hash_algorithm": "sha256", "hash_truncation_length": 8},
+    ],
+)
 def test_conflicting_hash_setting_raises(graph, store_path, setting):
     with mx.SQLiteMetadataStore(store_path, hash_algorithm="sha256", hash_truncation_length=16):
         pass
@@ -439,23 +472,32 @@ def test_unknown_hash_algorithm():
 
 # ----- more than one definition or connection ----------------------------------------------------------
 
+
 def test_column_type_change_in_a_new_definition_round_trips(store_path):
     g1 = mx.FeatureGraph()
     with g1.use():
+
         class Code1(mx.BaseFeature, spec=mx.FeatureSpec(key="code", id_columns=["id"])):
             id: str
             code: int
+
     g2 = mx.FeatureGraph()
     with g2.use():
-        class Code2(mx.BaseFeature, spec=mx.FeatureSpec(key="code", id_columns=["id"],
-                                                        fields=[mx.FieldSpec("default", code_version="2")])):
+
+        class Code2(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="code", id_columns=["id"], fields=[mx.FieldSpec("default", code_version="2")]),
+        ):
             id: str
             code: str
+
     with mx.SQLiteMetadataStore(store_path) as s:
         s.write(Code1, pl.DataFrame({"id": ["x"], "code": [5], "metaxy_provenance_by_field": [{"default": "p"}]}))
         values = ["0123", "1e3", "abc"]
-        s.write(Code2, pl.DataFrame({"id": ["x", "y", "z"], "code": values,
-                                     "metaxy_provenance_by_field": [{"default": "p"}] * 3}))
+        s.write(
+            Code2,
+            pl.DataFrame({"id": ["x", "y", "z"], "code": values, "metaxy_provenance_by_field": [{"default": "p"}] * 3}),
+        )
         assert s.read(Code2).sort("id").get_column("code").to_list() == values
 
 
@@ -502,9 +544,12 @@ def test_switching_back_to_an_older_definition_keeps_the_newer_rows(store_path):
     def build(column_type, cv):
         g = mx.FeatureGraph()
         with g.use():
-            return type("Code", (mx.BaseFeature,), {"__annotations__": {"id": str, "code": column_type}},
-                        spec=mx.FeatureSpec(key="code", id_columns=["id"],
-                                            fields=[mx.FieldSpec("default", code_version=cv)]))
+            return type(
+                "Code",
+                (mx.BaseFeature,),
+                {"__annotations__": {"id": str, "code": column_type}},
+                spec=mx.FeatureSpec(key="code", id_columns=["id"], fields=[mx.FieldSpec("default", code_version=cv)]),
+            )
 
     V1, V2 = build(int, "1"), build(str, "2")
     pbf = [{"default": "p"}]
@@ -519,8 +564,15 @@ def test_switching_back_to_an_older_definition_keeps_the_newer_rows(store_path):
 def _write_and_read_each(store_path, keys):
     g = mx.FeatureGraph()
     with g.use():
-        classes = [type(f"F{i}", (mx.BaseFeature,), {"__annotations__": {"id": str}},
-                        spec=mx.FeatureSpec(key=k, id_columns=["id"])) for i, k in enumerate(keys)]
+        classes = [
+            type(
+                f"F{i}",
+                (mx.BaseFeature,),
+                {"__annotations__": {"id": str}},
+                spec=mx.FeatureSpec(key=k, id_columns=["id"]),
+            )
+            for i, k in enumerate(keys)
+        ]
     with mx.SQLiteMetadataStore(store_path) as s:
         for i, cls in enumerate(classes):
             s.write(cls, pl.DataFrame({"id": [f"id{i}"], "metaxy_provenance_by_field": [{"default": "p"}]}))

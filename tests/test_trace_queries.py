@@ -112,7 +112,8 @@ def test_lookups_walk_indexes(clips):
         "by id": lambda: clips.find_sample("doc/page", {"page_id": "d01-p1"}),
         "members of a group": lambda: clips.linked_samples("doc", {"author": "alice"}, limit=1),
         "a parent's children, keyed by their own id": lambda: clips.linked_samples(
-            "doc/page", {"doc_id": "d01"}, limit=1, after={"page_id": "d01-p1"}),
+            "doc/page", {"doc_id": "d01"}, limit=1, after={"page_id": "d01-p1"}
+        ),
         "an aggregation's inputs": lambda: clips.expected_provenance("author/profile", [{"author": "alice"}]),
         "an expansion's inputs": lambda: clips.expected_provenance("doc/page", [{"doc_id": "d01"}]),
         "first ids": lambda: clips.first_ids("doc/page_embedding"),
@@ -120,8 +121,7 @@ def test_lookups_walk_indexes(clips):
     }
     for what, run in checks.items():
         found = plans(clips, run)
-        assert found and all(p.startswith("SEARCH") or "SUBQUERY" in p or "CONSTANT" in p for p in found), \
-            (what, found)
+        assert found and all(p.startswith("SEARCH") or "SUBQUERY" in p or "CONSTANT" in p for p in found), (what, found)
         assert not any("TEMP B-TREE" in p for p in found), (what, found)
 
 

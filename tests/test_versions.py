@@ -21,12 +21,18 @@ def seed_graph(audio_cv: str = INITIAL, embedding_cv: str = "1", with_extras: bo
         _, SpeakerEmbedding = declare_seed(audio_cv, embedding_cv)
 
         if with_extras:
-            class Report(mx.BaseFeature, spec=mx.FeatureSpec(
-                    key="speaker/report", id_columns=["speaker_id"], deps=[SpeakerEmbedding], fields=["summary"])):
+
+            class Report(
+                mx.BaseFeature,
+                spec=mx.FeatureSpec(
+                    key="speaker/report", id_columns=["speaker_id"], deps=[SpeakerEmbedding], fields=["summary"]
+                ),
+            ):
                 speaker_id: str
 
             class Unrelated(mx.BaseFeature, spec=mx.FeatureSpec(key="weather", id_columns=["day"])):
                 day: str
+
     return g
 
 
@@ -65,11 +71,20 @@ def test_parent_fields_are_ordered_by_their_upstream_key_and_field():
         g = mx.FeatureGraph()
         with g.use():
             for key in ("a", "b"):
-                type(key.upper(), (mx.BaseFeature,), {"__annotations__": {"id": str}},
-                     spec=mx.FeatureSpec(key=key, id_columns=["id"], fields=["y", "x"]))
-            type("C", (mx.BaseFeature,), {"__annotations__": {"id": str}},
-                 spec=mx.FeatureSpec(key="c", id_columns=["id"], deps=list(order),
-                                     fields=[mx.FieldSpec("out", deps="ALL")]))
+                type(
+                    key.upper(),
+                    (mx.BaseFeature,),
+                    {"__annotations__": {"id": str}},
+                    spec=mx.FeatureSpec(key=key, id_columns=["id"], fields=["y", "x"]),
+                )
+            type(
+                "C",
+                (mx.BaseFeature,),
+                {"__annotations__": {"id": str}},
+                spec=mx.FeatureSpec(
+                    key="c", id_columns=["id"], deps=list(order), fields=[mx.FieldSpec("out", deps="ALL")]
+                ),
+            )
         fv = g.field_versions
         expected = sha("c.out" + INITIAL + fv("a")["x"] + fv("a")["y"] + fv("b")["x"] + fv("b")["y"])
         assert fv("c")["out"] == expected
@@ -82,8 +97,12 @@ def test_feature_version_does_not_depend_on_field_declaration_order():
     for fields in (["audio", "frames"], ["frames", "audio"]):
         g = mx.FeatureGraph()
         with g.use():
-            type("V", (mx.BaseFeature,), {"__annotations__": {"video_id": str}},
-                 spec=mx.FeatureSpec(key="video", id_columns=["video_id"], fields=fields))
+            type(
+                "V",
+                (mx.BaseFeature,),
+                {"__annotations__": {"video_id": str}},
+                spec=mx.FeatureSpec(key="video", id_columns=["video_id"], fields=fields),
+            )
         out.append(g.feature_version("video"))
     assert out[0] == out[1]
 
@@ -111,11 +130,19 @@ def test_derived_code_version_change_leaves_upstream_alone():
 def test_versions_ignore_descriptions_columns_and_metadata():
     g1, g2 = mx.FeatureGraph(), mx.FeatureGraph()
     with g1.use():
-        type("A", (mx.BaseFeature,), {"__annotations__": {"id": str}, "__doc__": "one"},
-             spec=mx.FeatureSpec(key="a", id_columns=["id"]))
+        type(
+            "A",
+            (mx.BaseFeature,),
+            {"__annotations__": {"id": str}, "__doc__": "one"},
+            spec=mx.FeatureSpec(key="a", id_columns=["id"]),
+        )
     with g2.use():
-        type("A", (mx.BaseFeature,), {"__annotations__": {"id": str, "extra": int}, "__doc__": "two"},
-             spec=mx.FeatureSpec(key="a", id_columns=["id"], metadata={"owner": "me"}))
+        type(
+            "A",
+            (mx.BaseFeature,),
+            {"__annotations__": {"id": str, "extra": int}, "__doc__": "two"},
+            spec=mx.FeatureSpec(key="a", id_columns=["id"], metadata={"owner": "me"}),
+        )
     assert g1.feature_version("a") == g2.feature_version("a")
 
 
@@ -123,28 +150,53 @@ def video_graph(audio_cv: str = INITIAL, frames_cv: str = INITIAL):
     """video(audio, frames) -> faces(frames only), transcript(audio only), audio_copy (automatic)."""
     g = mx.FeatureGraph()
     with g.use():
-        class Video(mx.BaseFeature, spec=mx.FeatureSpec(key="video", id_columns=["video_id"], fields=[
-                mx.FieldSpec("audio", code_version=audio_cv), mx.FieldSpec("frames", code_version=frames_cv)])):
+
+        class Video(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="video",
+                id_columns=["video_id"],
+                fields=[mx.FieldSpec("audio", code_version=audio_cv), mx.FieldSpec("frames", code_version=frames_cv)],
+            ),
+        ):
             video_id: str
 
-        class Faces(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="video/faces", id_columns=["video_id"], deps=[Video],
-                fields=[mx.FieldSpec("faces", deps=[mx.FieldDep(feature=Video, fields=["frames"])])])):
+        class Faces(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="video/faces",
+                id_columns=["video_id"],
+                deps=[Video],
+                fields=[mx.FieldSpec("faces", deps=[mx.FieldDep(feature=Video, fields=["frames"])])],
+            ),
+        ):
             video_id: str
 
-        class Transcript(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="video/transcript", id_columns=["video_id"], deps=[Video],
-                fields=[mx.FieldSpec("text", deps=[mx.FieldDep(feature="video", fields=["audio"])])])):
+        class Transcript(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="video/transcript",
+                id_columns=["video_id"],
+                deps=[Video],
+                fields=[mx.FieldSpec("text", deps=[mx.FieldDep(feature="video", fields=["audio"])])],
+            ),
+        ):
             video_id: str
 
-        class Automatic(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="video/remux", id_columns=["video_id"], deps=[Video], fields=["audio", "other"])):
+        class Automatic(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(key="video/remux", id_columns=["video_id"], deps=[Video], fields=["audio", "other"]),
+        ):
             video_id: str
 
-        class Everything(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="video/all", id_columns=["video_id"], deps=[Video],
-                fields=[mx.FieldSpec("all", deps=mx.ALL)])):
+        class Everything(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="video/all", id_columns=["video_id"], deps=[Video], fields=[mx.FieldSpec("all", deps=mx.ALL)]
+            ),
+        ):
             video_id: str
+
     return g
 
 
@@ -184,8 +236,16 @@ def test_automatic_field_mapping():
 def test_all_spellings_are_the_same(spelling):
     g = mx.FeatureGraph()
     with g.use():
-        type("V", (mx.BaseFeature,), {"__annotations__": {"id": str}},
-             spec=mx.FeatureSpec(key="v", id_columns=["id"], fields=["a", "b"]))
-        type("D", (mx.BaseFeature,), {"__annotations__": {"id": str}},
-             spec=mx.FeatureSpec(key="d", id_columns=["id"], deps=["v"], fields=[mx.FieldSpec("x", deps=spelling)]))
+        type(
+            "V",
+            (mx.BaseFeature,),
+            {"__annotations__": {"id": str}},
+            spec=mx.FeatureSpec(key="v", id_columns=["id"], fields=["a", "b"]),
+        )
+        type(
+            "D",
+            (mx.BaseFeature,),
+            {"__annotations__": {"id": str}},
+            spec=mx.FeatureSpec(key="d", id_columns=["id"], deps=["v"], fields=[mx.FieldSpec("x", deps=spelling)]),
+        )
     assert g.feature_plan("d").field_parents["x"] == (("v", "a"), ("v", "b"))

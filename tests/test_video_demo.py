@@ -61,8 +61,12 @@ def test_materialize_writes_every_feature_and_leaves_nothing_pending(demo, tmp_p
     videos = pipeline.read_videos()
     chunks = sum(n_chunks(d) for d in videos["duration_s"])
     assert {k: v["written"] for k, v in report.items()} == {
-        "audio": 300, "video": 120, "speaker/embedding": 40,
-        "video/chunk": chunks, "video/face_detection": chunks, "video/transcript": chunks,
+        "audio": 300,
+        "video": 120,
+        "speaker/embedding": 40,
+        "video/chunk": chunks,
+        "video/face_detection": chunks,
+        "video/transcript": chunks,
     }
     with store:
         for key in DERIVED:
@@ -103,8 +107,7 @@ def test_pending_work_speakers(demo, store):
 
     audio = pipeline.read_audio()
     update = pipeline.read_audio(pipeline.DATA_DIR / "audio_update.csv")
-    speaker_of = dict(zip(audio["audio_id"], audio["speaker_id"])) | dict(
-        zip(update["audio_id"], update["speaker_id"]))
+    speaker_of = dict(zip(audio["audio_id"], audio["speaker_id"])) | dict(zip(update["audio_id"], update["speaker_id"]))
     old_speakers = set(audio["speaker_id"])
     written = touched["audio_changed"] + touched["audio_added"]
     assert "a0001" in touched["audio_changed"]
@@ -119,8 +122,12 @@ def test_pending_work_speakers(demo, store):
     assert keys_of(inc.removed, "speaker_id") == expected_removed
     # aggregation frames hold one row per member recording
     members = inc.changed.to_polars().group_by("speaker_id").len()
-    stored = (store.read_metadata("audio").filter(pl.col("speaker_id").is_in(list(expected_changed)))
-              .group_by("speaker_id").len())
+    stored = (
+        store.read_metadata("audio")
+        .filter(pl.col("speaker_id").is_in(list(expected_changed)))
+        .group_by("speaker_id")
+        .len()
+    )
     assert members.sort("speaker_id").equals(stored.sort("speaker_id"))
     assert len(inc.added) == 1  # a0301 only: spk_041's other recording is not written yet
 
@@ -186,8 +193,9 @@ def test_full_materialize_reverts_to_the_data_files(demo, store):
 def test_generated_files_match_the_generator(demo):
     _, pipeline, gen = demo
     frames = gen.generate()
-    assert frames["videos"].equals(pl.read_csv(pipeline.DATA_DIR / "videos.csv", try_parse_dates=True,
-                                               schema_overrides={"speaker_id": pl.String}))
+    assert frames["videos"].equals(
+        pl.read_csv(pipeline.DATA_DIR / "videos.csv", try_parse_dates=True, schema_overrides={"speaker_id": pl.String})
+    )
     assert frames["audio"].equals(pl.read_parquet(pipeline.DATA_DIR / "audio.parquet"))
     assert frames["audio_update"].equals(pl.read_csv(pipeline.DATA_DIR / "audio_update.csv", try_parse_dates=True))
     assert frames["videos_update"].equals(pl.read_parquet(pipeline.DATA_DIR / "videos_update.parquet"))

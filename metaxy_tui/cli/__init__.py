@@ -1,7 +1,15 @@
 """The `metaxy-tui` command line."""
 
 from .main import cli, main
-from . import (bench_command, file_commands, inspect_commands, snapshot_commands,  # noqa: E402,F401  (commands
-               trace_commands, work_commands)  # register themselves)
+
+# the command modules register themselves on `cli` when imported
+from . import (  # noqa: F401
+    bench_command,
+    file_commands,
+    inspect_commands,
+    snapshot_commands,
+    trace_commands,
+    work_commands,
+)
 
 __all__ = ["cli", "main"]

@@ -7,8 +7,10 @@ import click
 from .main import cli
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                               "help_option_names": []}, add_help_option=False)
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+    add_help_option=False,
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(args: tuple[str, ...]) -> None:
     """Time resolve_update and explanations at 100,000 and 1,000,000 rows, against Metaxy 0.1.11.

@@ -28,8 +28,15 @@ class Context:
         that reads refuses it ("no store at PATH") and creates nothing, so a typo leaves no file."""
         if create_db is None:
             create_db = mode == "w"
-        return open_project(config=self.config, store=self.store, db=self.db, mode=mode,
-                            create=create_db if self.db is not None else True, require_code=True, feature=feature)
+        return open_project(
+            config=self.config,
+            store=self.store,
+            db=self.db,
+            mode=mode,
+            create=create_db if self.db is not None else True,
+            require_code=True,
+            feature=feature,
+        )
 
 
 def fail(message: str, code: int = 1) -> "click.exceptions.Exit":
@@ -87,13 +94,24 @@ def run_tui(project: Project, *, verbose: bool = False) -> None:
 
 
 @click.group(cls=MetaxyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", type=click.Path(dir_okay=False), help="A metaxy.toml to use (default: found from the "
-              "current folder up).")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="A metaxy.toml to use (default: found from the current folder up).",
+)
 @click.option("--store", "store_name", metavar="NAME", help="Which [stores.NAME] of metaxy.toml to open.")
-@click.option("--db", type=click.Path(), help="Open this SQLite store file, or a PostgreSQL store "
-              "(postgresql://user@host/database), directly.")
-@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does (debug) to stderr; the TUI logs to "
-              "metaxy-tui.log in the user log folder (README: Logs).")
+@click.option(
+    "--db",
+    type=click.Path(),
+    help="Open this SQLite store file, or a PostgreSQL store (postgresql://user@host/database), directly.",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log what the engine does (debug) to stderr; the TUI logs to "
+    "metaxy-tui.log in the user log folder (README: Logs).",
+)
 @click.version_option(package_name="metaxy-tui")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str | None, verbose: bool) -> None:
@@ -116,8 +134,12 @@ def cli(ctx: click.Context, config: str | None, store_name: str | None, db: str 
 
 
 @cli.command()
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Where to build it (default: demo.db in "
-              "the user data folder). An existing demo store there is rebuilt.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Where to build it (default: demo.db in the user data folder). An existing demo store there is rebuilt.",
+)
 @click.option("--no-tui", is_flag=True, help="Build the store and print where it is, without opening the TUI.")
 @click.option("--no-pending", is_flag=True, help="Leave no pending work (everything up to date).")
 @click.pass_obj

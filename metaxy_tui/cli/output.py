@@ -12,10 +12,10 @@ import click
 from ..vocabulary import OutputFormat
 
 
-
 def format_choice(*formats: OutputFormat) -> click.Choice:
     """--format's choices for a command: some of the formats every command names the same way."""
     return click.Choice([f.value for f in formats])
+
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
@@ -74,19 +74,28 @@ class Progress:
     def __enter__(self) -> "Progress":
         if is_terminal():
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 
-            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+            self._bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+                console=Console(stderr=True),
+            )
             self._bar.__enter__()
             self._task = self._bar.add_task(self.label, total=self.total)
         return self
 
     def update(self, done: int, total: int | None = None, label: str | None = None) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=done, total=total if total is not None else self.total,
-                             description=label or self.label)
+            self._bar.update(
+                self._task,
+                completed=done,
+                total=total if total is not None else self.total,
+                description=label or self.label,
+            )
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -55,10 +55,19 @@ def _snapshot_graph(project, ref: str | None, default: str) -> tuple[FeatureGrap
 @cli.command()
 @click.argument("from_ref", metavar="[FROM]", required=False)
 @click.argument("to_ref", metavar="[TO]", required=False)
-@click.option("--format", "fmt", type=format_choice(OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MERMAID), default="terminal",
-              show_default=True)
-@click.option("--impact", is_flag=True, help="For each change, the stored samples it would make stale, per "
-              "downstream feature and field (counts and example ids); nothing is written.")
+@click.option(
+    "--format",
+    "fmt",
+    type=format_choice(OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MERMAID),
+    default="terminal",
+    show_default=True,
+)
+@click.option(
+    "--impact",
+    is_flag=True,
+    help="For each change, the stored samples it would make stale, per "
+    "downstream feature and field (counts and example ids); nothing is written.",
+)
 @click.pass_obj
 def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impact: bool) -> None:
     """What changed between two recorded graph snapshots, or between the store and the code.
@@ -88,17 +97,27 @@ def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impac
         changes = diff_graphs(old, new)
         blast = definition_impact(project, old, new, changes=changes) if impact else None
         known = {s.feature: s.count for s in blast.features} if blast is not None else {}  # counted already
-        counts = {c.feature: known[c.feature] if c.feature in known else
-                  project.store.count(c.feature, feature_version=c.old_version)
-                  for c in changes if c.change == "changed"}
+        counts = {
+            c.feature: known[c.feature]
+            if c.feature in known
+            else project.store.count(c.feature, feature_version=c.old_version)
+            for c in changes
+            if c.change == "changed"
+        }
     if fmt == OutputFormat.MERMAID:
         click.echo(mermaid_diff(old, new, changes))
         return
     if fmt == OutputFormat.JSON:
-        data = {"from": old_name, "to": new_name, "changes": [
-            c.to_dict() | {"consequence": c.consequence(counts.get(c.feature))}
-            | ({"impact": [i.to_dict() for i in blast.for_feature(c.feature)]} if blast else {})
-            for c in changes]}
+        data = {
+            "from": old_name,
+            "to": new_name,
+            "changes": [
+                c.to_dict()
+                | {"consequence": c.consequence(counts.get(c.feature))}
+                | ({"impact": [i.to_dict() for i in blast.for_feature(c.feature)]} if blast else {})
+                for c in changes
+            ],
+        }
         if blast is not None:
             data["impact"] = blast.to_dict()
         print_json(data)
@@ -119,14 +138,18 @@ def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impac
                 _print_impact(i)
             moved_by = next((s for s in blast.features if s.feature == c.feature), None)
             if not blast.for_feature(c.feature) and moved_by is not None and moved_by.via:
-                echo(f"    impact: moved by an upstream change above ({'; '.join(moved_by.via)}), counted there",
-                     style="dim")
+                echo(
+                    f"    impact: moved by an upstream change above ({'; '.join(moved_by.via)}), counted there",
+                    style="dim",
+                )
     if blast is not None:
         n = len([s for s in blast.features if s.count])
         echo()
-        echo(f"blast radius: {blast.total:,} stored sample{'s' if blast.total != 1 else ''} in {n} feature"
-             f"{'s' if n != 1 else ''} would be stale (computed without writing, {blast.seconds:.2f} s)",
-             style="bold")
+        echo(
+            f"blast radius: {blast.total:,} stored sample{'s' if blast.total != 1 else ''} in {n} feature"
+            f"{'s' if n != 1 else ''} would be stale (computed without writing, {blast.seconds:.2f} s)",
+            style="bold",
+        )
         for s in blast.features:
             echo(f"    {s.describe()}")
 
@@ -149,8 +172,13 @@ def _print_impact(i) -> None:
 @click.argument("action", type=click.Choice(["render"]))
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
-@click.option("--format", "fmt", type=format_choice(OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MERMAID), default="terminal",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=format_choice(OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MERMAID),
+    default="terminal",
+    show_default=True,
+)
 @click.pass_context
 def graph_diff(ctx: click.Context, action: str, from_ref: str, to_ref: str, fmt: str) -> None:
     """Metaxy's spelling of `diff`: `graph-diff render latest current --format mermaid`.

@@ -11,20 +11,26 @@ from .main import Context, cli, opened
 from .output import echo, format_choice, is_terminal, print_json
 from .work_commands import _parse_ids
 
-STATE_STYLES = {"current": "green", "stale": "yellow", "orphaned": "red", "deleted": "red",
-                "earlier version": "yellow"}
+STATE_STYLES = {"current": "green", "stale": "yellow", "orphaned": "red", "deleted": "red", "earlier version": "yellow"}
 HASH = 12  # characters of a hash in the text output (JSON has them whole)
 
 
 @cli.command()
 @click.argument("feature")
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@click.option("--depth", type=click.IntRange(min=0), help="Walk at most N hops up and N down (default: the "
-              "whole pipeline).")
-@click.option("--limit", type=click.IntRange(min=1), default=tracing.DEFAULT_LIMIT, show_default=True,
-              help="Samples listed per link (an aggregation's members, an expansion's children); the rest "
-              "are counted.")
-@click.option("--format", "fmt", type=format_choice(OutputFormat.TEXT, OutputFormat.JSON), default="text", show_default=True)
+@click.option(
+    "--depth", type=click.IntRange(min=0), help="Walk at most N hops up and N down (default: the whole pipeline)."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=tracing.DEFAULT_LIMIT,
+    show_default=True,
+    help="Samples listed per link (an aggregation's members, an expansion's children); the rest are counted.",
+)
+@click.option(
+    "--format", "fmt", type=format_choice(OutputFormat.TEXT, OutputFormat.JSON), default="text", show_default=True
+)
 @click.pass_obj
 def trace(ctx: Context, feature: str, ids: tuple[str, ...], depth: int | None, limit: int, fmt: str) -> None:
     """Where one sample came from and what it feeds: its lineage across the pipeline.
@@ -43,9 +49,10 @@ def trace(ctx: Context, feature: str, ids: tuple[str, ...], depth: int | None, l
     """
     with opened(ctx, mode="r") as project:
         key = tracing.id_columns(project, feature)
-        traces = [tracing.trace_sample(project, feature, tracing.parse_ids(project, feature, texts),
-                                       depth=depth, limit=limit)
-                  for texts in _parse_ids(ids, key, label="ID")]
+        traces = [
+            tracing.trace_sample(project, feature, tracing.parse_ids(project, feature, texts), depth=depth, limit=limit)
+            for texts in _parse_ids(ids, key, label="ID")
+        ]
     if fmt == OutputFormat.JSON:
         data = [t.to_dict() for t in traces]
         print_json(data[0] if len(data) == 1 else data)

@@ -21,7 +21,13 @@ from .output import Progress, counts_text, echo, format_choice, print_json, prin
 
 @cli.command()
 @click.argument("feature")
-@click.option("--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=format_choice(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.CSV),
+    default="table",
+    show_default=True,
+)
 @click.option("--explain", is_flag=True, help="Say why each sample is added, changed or removed.")
 @click.pass_obj
 def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
@@ -38,20 +44,30 @@ def resolve(ctx: Context, feature: str, fmt: str, explain: bool) -> None:
     with opened(ctx, mode="r") as project:
         fp = project.graph.feature_plan(feature)
         if fp.is_root:
-            fail(f"{feature} is a root feature: its samples come from files (metaxy-tui import {feature} FILE "
-                 "--dry-run shows what an import would change)")
+            fail(
+                f"{feature} is a root feature: its samples come from files (metaxy-tui import {feature} FILE "
+                "--dry-run shows what an import would change)"
+            )
         inc = project.store.resolve_update(feature)
         ex = project.store.explain(feature, inc) if explain else None
     rows = review.pending_samples(inc, ex)
     counts = inc.counts
     if fmt == OutputFormat.JSON:
         columns = ["status", *inc.key, "provenance"] + (["reason", "reason_group"] if ex is not None else [])
-        samples = rows.select(jsontext.obj(rows, columns)).to_series() if rows.height else pl.Series([], dtype=pl.String)
-        items: list = [("feature", feature), ("key", list(inc.key)), ("counts", counts),
-                       ("samples", jsontext.Lines(samples))]
+        samples = (
+            rows.select(jsontext.obj(rows, columns)).to_series() if rows.height else pl.Series([], dtype=pl.String)
+        )
+        items: list = [
+            ("feature", feature),
+            ("key", list(inc.key)),
+            ("counts", counts),
+            ("samples", jsontext.Lines(samples)),
+        ]
         if ex is not None:
-            items += [("groups", [{"group": g, "count": n} for g, n in ex.group_counts()]),
-                      ("reasons", jsontext.Lines(ex.json_lines()))]
+            items += [
+                ("groups", [{"group": g, "count": n} for g, n in ex.group_counts()]),
+                ("reasons", jsontext.Lines(ex.json_lines())),
+            ]
             if ex.notes:
                 items.append(("notes", ex.notes))
         sys.stdout.flush()
@@ -110,7 +126,11 @@ def _typed_ids(project, feature: str, ids: list[dict]) -> list[dict]:
     return out
 
 
-ACTIONS = {AuditAction.RECOMPUTE: "--recompute", AuditAction.ACCEPT: "--accept", AuditAction.DELETE_REMOVED: "--delete-removed"}
+ACTIONS = {
+    AuditAction.RECOMPUTE: "--recompute",
+    AuditAction.ACCEPT: "--accept",
+    AuditAction.DELETE_REMOVED: "--delete-removed",
+}
 
 
 @cli.command()
@@ -123,17 +143,37 @@ ACTIONS = {AuditAction.RECOMPUTE: "--recompute", AuditAction.ACCEPT: "--accept",
 @click.option("--all", "all_samples", is_flag=True, help="Every pending sample of FEATURE.")
 @click.option("--all-pending", is_flag=True, help="Everything pending in every feature, upstream first.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=review.DEFAULT_BATCH, show_default=True)
-@click.option("--executor", type=click.Choice(EXECUTORS),
-              help="Where --recompute runs the compute function's batches: local (this process, the default) "
-                   "or ray (Ray tasks; needs pip install \"metaxy-tui[ray]\").")
-@click.option("--ray-address", metavar="ADDR", envvar="RAY_ADDRESS", show_envvar=True,
-              help="With --executor ray: the cluster to use (host:6379, ray://host:10001, auto); "
-                   "without it a local Ray is started for the run and shut down after.")
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    help="Where --recompute runs the compute function's batches: local (this process, the default) "
+    'or ray (Ray tasks; needs pip install "metaxy-tui[ray]").',
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    envvar="RAY_ADDRESS",
+    show_envvar=True,
+    help="With --executor ray: the cluster to use (host:6379, ray://host:10001, auto); "
+    "without it a local Ray is started for the run and shut down after.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, ...], recompute: bool, accept: bool,
-            delete_removed: bool, ids: tuple[str, ...], all_samples: bool, all_pending: bool, batch_size: int,
-            executor: str | None, ray_address: str | None, yes: bool) -> None:
+def approve(
+    click_ctx: click.Context,
+    feature: str | None,
+    more_ids: tuple[str, ...],
+    recompute: bool,
+    accept: bool,
+    delete_removed: bool,
+    ids: tuple[str, ...],
+    all_samples: bool,
+    all_pending: bool,
+    batch_size: int,
+    executor: str | None,
+    ray_address: str | None,
+    yes: bool,
+) -> None:
     """Approve pending work: recompute, accept or delete removed samples; every action is audited.
 
     \b
@@ -146,8 +186,15 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
       metaxy-tui approve video/face_detection --recompute --all --ray-address ray://head:10001 --yes
     """
     ctx: Context = click_ctx.obj
-    chosen = [a for a, on in ((AuditAction.RECOMPUTE, recompute), (AuditAction.ACCEPT, accept),
-                              (AuditAction.DELETE_REMOVED, delete_removed)) if on]
+    chosen = [
+        a
+        for a, on in (
+            (AuditAction.RECOMPUTE, recompute),
+            (AuditAction.ACCEPT, accept),
+            (AuditAction.DELETE_REMOVED, delete_removed),
+        )
+        if on
+    ]
     if more_ids and not ids:
         fail(f"unexpected arguments {' '.join(more_ids)} (ids go after --ids)", code=2)
     ids = ids + more_ids
@@ -171,8 +218,10 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
             _check_pending(project, feature, action, keys)
         upstream = review.pending_upstream(project, feature)
         if upstream:
-            echo(f"warning: upstream {', '.join(upstream)} has pending work; approve it first "
-                 "(or use --all-pending)", style="yellow")
+            echo(
+                f"warning: upstream {', '.join(upstream)} has pending work; approve it first (or use --all-pending)",
+                style="yellow",
+            )
         if keys is not None:
             n = len(keys)
         else:
@@ -180,13 +229,22 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
             n = counts["removed"] if action == AuditAction.DELETE_REMOVED else counts["added"] + counts["changed"]
         if not yes:
             downstream = project.graph.plan().downstream_closure(feature)
-            _confirm(f"{action.replace('_', ' ')} {n} samples of {feature}"
-                     + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "") + "?")
+            _confirm(
+                f"{action.replace('_', ' ')} {n} samples of {feature}"
+                + (f" (downstream: {', '.join(downstream)} will then be pending)" if downstream else "")
+                + "?"
+            )
         if action == AuditAction.RECOMPUTE:
             on = f" on {runner.name}" if runner.name != DEFAULT_EXECUTOR else ""
             with Progress(f"recompute {feature}{on}", n) as bar:
-                result = review.recompute(project, feature, keys, batch_size=batch_size, executor=runner,
-                                          progress=lambda d, t: bar.update(d, t))
+                result = review.recompute(
+                    project,
+                    feature,
+                    keys,
+                    batch_size=batch_size,
+                    executor=runner,
+                    progress=lambda d, t: bar.update(d, t),
+                )
             _ran_on(runner)
         elif action == AuditAction.ACCEPT:
             result = review.accept(project, feature, keys)
@@ -194,8 +252,11 @@ def approve(click_ctx: click.Context, feature: str | None, more_ids: tuple[str, 
             result = review.delete_removed(project, feature, keys)
             more = review.downstream_removals(project, feature) if result.done else {}
             if more:
-                echo("downstream now removed: " + ", ".join(f"{k} ({v})" for k, v in more.items())
-                     + " — run approve FEATURE --delete-removed --all on them to walk on")
+                echo(
+                    "downstream now removed: "
+                    + ", ".join(f"{k} ({v})" for k, v in more.items())
+                    + " — run approve FEATURE --delete-removed --all on them to walk on"
+                )
     _report(result)
 
 
@@ -257,8 +318,11 @@ def _approve_all(ctx: Context, yes: bool, batch_size: int, runner: Executor) -> 
             _confirm("recompute and delete everything pending, upstream first?")
         with Progress("approve all") as bar:
             results = review.approve_all_pending(
-                project, batch_size=batch_size, executor=runner,
-                progress=lambda k, d, t: bar.update(d, t, f"recompute {k}"))
+                project,
+                batch_size=batch_size,
+                executor=runner,
+                progress=lambda k, d, t: bar.update(d, t, f"recompute {k}"),
+            )
     _ran_on(runner)
     if not results:
         echo("nothing pending")
@@ -293,7 +357,9 @@ def parse_since(text: str) -> int:
 @cli.command()
 @click.option("--feature", help="Only this feature's entries.")
 @click.option("--since", "since", metavar="WHEN", help="Only entries since WHEN: 2h, 7d, or 2026-11-30T12:00.")
-@click.option("--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=format_choice(OutputFormat.TABLE, OutputFormat.JSON), default="table", show_default=True
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many entries (newest first).")
 @click.pass_obj
 def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limit: int | None) -> None:
@@ -315,10 +381,22 @@ def history(ctx: Context, feature: str | None, since: str | None, fmt: str, limi
     if fmt == OutputFormat.JSON:
         print_json([r | {"at": r["at"].isoformat(), "ids": json.loads(r["ids"])} for r in log.iter_rows(named=True)])
         return
-    print_table(["time", "user", "action", "feature", "version", "samples", "seconds", "outcome"],
-                [[r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["user"], _action_text(r), r["feature"],
-                  (r["feature_version"] or "")[:8], r["n_samples"], f"{r['duration_s']:.2f}", r["outcome"]]
-                 for r in log.iter_rows(named=True)])
+    print_table(
+        ["time", "user", "action", "feature", "version", "samples", "seconds", "outcome"],
+        [
+            [
+                r["at"].strftime("%Y-%m-%d %H:%M:%S"),
+                r["user"],
+                _action_text(r),
+                r["feature"],
+                (r["feature_version"] or "")[:8],
+                r["n_samples"],
+                f"{r['duration_s']:.2f}",
+                r["outcome"],
+            ]
+            for r in log.iter_rows(named=True)
+        ],
+    )
 
 
 def _action_text(entry: dict) -> str:

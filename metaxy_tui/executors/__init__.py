@@ -50,5 +50,15 @@ def project_modules(graph: Any, fn: Any = None) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if n))
 
 
-__all__ = ["Batch", "BatchResult", "ComputeTask", "DEFAULT", "Executor", "ExecutorUnavailable", "NAMES",
-           "make_executor", "project_modules", "unavailable"]
+__all__ = [
+    "Batch",
+    "BatchResult",
+    "ComputeTask",
+    "DEFAULT",
+    "Executor",
+    "ExecutorUnavailable",
+    "NAMES",
+    "make_executor",
+    "project_modules",
+    "unavailable",
+]

@@ -93,8 +93,7 @@ class Executor(ABC):
         return self.name
 
     @abstractmethod
-    def map(self, task: ComputeTask, batches: Iterable[Batch],
-            cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
+    def map(self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
         """Run `task.fn` on each batch and yield each result as it finishes (any order).
 
         Takes no new batch once `cancelled()` is true. Closing the iterator early abandons the

@@ -13,8 +13,7 @@ class LocalExecutor(Executor):
     def describe(self) -> str:
         return "local (this process)"
 
-    def map(self, task: ComputeTask, batches: Iterable[Batch],
-            cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
+    def map(self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
         todo = iter(batches)
         while not cancelled():
             batch = next(todo, None)

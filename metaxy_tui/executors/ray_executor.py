@@ -70,8 +70,15 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, max_retries: int = 3, num_cpus: float = 1,
-                 max_in_flight: int | None = None, init_options: dict | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        max_retries: int = 3,
+        num_cpus: float = 1,
+        max_in_flight: int | None = None,
+        init_options: dict | None = None,
+    ) -> None:
         self.address = address or None
         self.max_retries = max_retries  # Ray's own default: a lost worker's task runs again
         self.num_cpus = num_cpus  # per task
@@ -123,13 +130,16 @@ class RayExecutor(Executor):
     def describe(self) -> str:
         return f"ray ({self._where})" if self._where else "ray"
 
-    def map(self, task: ComputeTask, batches: Iterable[Batch],
-            cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
+    def map(self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
         with self:
             ray = import_ray()
             payload = ray.put(ray.cloudpickle.dumps(task.fn))
-            remote = _remote_function(ray).options(num_cpus=self.num_cpus, max_retries=self.max_retries,
-                                                   retry_exceptions=False, name=f"recompute {task.feature}")
+            remote = _remote_function(ray).options(
+                num_cpus=self.num_cpus,
+                max_retries=self.max_retries,
+                retry_exceptions=False,
+                name=f"recompute {task.feature}",
+            )
             window = self.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
             todo = iter(batches)
             running: dict[Any, Batch] = {}
@@ -200,8 +210,10 @@ def _explained(error: Exception, address: str | None) -> Exception:
         chain.append(e)
         e = e.__cause__ or e.__context__
     if any(type(c).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(c) for c in chain):
-        return RuntimeError(f"the Ray cluster at {address} wants its authentication token: set RAY_AUTH_MODE=token "
-                            "and give the cluster's token as RAY_AUTH_TOKEN (or in ~/.ray/auth_token)")
+        return RuntimeError(
+            f"the Ray cluster at {address} wants its authentication token: set RAY_AUTH_MODE=token "
+            "and give the cluster's token as RAY_AUTH_TOKEN (or in ~/.ray/auth_token)"
+        )
     return error
 
 
@@ -227,9 +239,12 @@ def run_on_worker(payload: bytes, rows: Any) -> tuple[Any, str | None, str | Non
     except Exception as e:
         import traceback
 
-        hint = (" (on the Ray worker: the compute function's module must be importable there; install the "
-                "project's package on the nodes or keep it outside site-packages so that it is shipped)"
-                if isinstance(e, ImportError) else "")
+        hint = (
+            " (on the Ray worker: the compute function's module must be importable there; install the "
+            "project's package on the nodes or keep it outside site-packages so that it is shipped)"
+            if isinstance(e, ImportError)
+            else ""
+        )
         return None, f"{type(e).__name__}: {e}{hint}", traceback.format_exc(), 0.0
     return call(fn, rows)
 
@@ -242,6 +257,7 @@ def _load(payload: bytes) -> Any:
 
 
 # ----- what travels --------------------------------------------------------------------------
+
 
 def code_to_ship(modules: Iterable[str]) -> list[str]:
     """Paths of the top-level packages (or single-file modules) of `modules` that a worker could

@@ -8,8 +8,27 @@
 """
 
 from .build import explain
-from .model import (KINDS, SHOWN, DefinitionChange, Explanation, FieldMove, ReasonList, SampleReason, UpstreamChange,
-                    short_value)
+from .model import (
+    KINDS,
+    SHOWN,
+    DefinitionChange,
+    Explanation,
+    FieldMove,
+    ReasonList,
+    SampleReason,
+    UpstreamChange,
+    short_value,
+)
 
-__all__ = ["explain", "Explanation", "SampleReason", "ReasonList", "UpstreamChange", "FieldMove", "DefinitionChange",
-           "KINDS", "SHOWN", "short_value"]
+__all__ = [
+    "explain",
+    "Explanation",
+    "SampleReason",
+    "ReasonList",
+    "UpstreamChange",
+    "FieldMove",
+    "DefinitionChange",
+    "KINDS",
+    "SHOWN",
+    "short_value",
+]

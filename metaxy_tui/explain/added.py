@@ -23,40 +23,65 @@ if TYPE_CHECKING:
 
 # ----- added ----------------------------------------------------------------------------------------
 
-def added_reasons(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan,
-                   added: pl.DataFrame) -> pl.DataFrame:
+
+def added_reasons(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan, added: pl.DataFrame) -> pl.DataFrame:
     key = list(plan.key)
     gp = graph.plan()
     fv_now = store.history().feature_version_id(plan.name, plan.feature_version)
-    frame = added.with_columns(pl.lit(None, pl.String).alias("__what"), pl.lit(None, pl.String).alias("__defjson"),
-                               pl.lit(False).alias("__deleted"))
+    frame = added.with_columns(
+        pl.lit(None, pl.String).alias("__what"),
+        pl.lit(None, pl.String).alias("__defjson"),
+        pl.lit(False).alias("__deleted"),
+    )
     first = store.history().first_as_of(plan.name)
     if first is not None:
         stored = store.history().latest_any_version(plan, added)
-        other = stored.filter(pl.col(FV_ID) != (fv_now if fv_now is not None else -1)).sort(WRITE_ID) \
+        other = (
+            stored.filter(pl.col(FV_ID) != (fv_now if fv_now is not None else -1))
+            .sort(WRITE_ID)
             .unique(subset=key, keep="last")
+        )
         if other.height:
             texts = {}
             for fv_old in other.get_column(FV_ID).unique().to_list():
                 changes = _definition_changes(store, graph, plan, fv_old)
                 what = "; ".join(c.describe() for c in changes) or "the definition changed"
                 texts[fv_old] = (what, json.dumps([c.to_dict() for c in changes]))
-            other = other.select(key + [
-                pl.col(FV_ID).replace_strict({k: v[0] for k, v in texts.items()}, return_dtype=pl.String)
-                .alias("__what2"),
-                pl.col(FV_ID).replace_strict({k: v[1] for k, v in texts.items()}, return_dtype=pl.String)
-                .alias("__defjson2")])
-            frame = frame.join(other, on=key, how="left").with_columns(
-                pl.col("__what2").alias("__what"), pl.col("__defjson2").alias("__defjson")).drop("__what2", "__defjson2")
+            other = other.select(
+                key
+                + [
+                    pl.col(FV_ID)
+                    .replace_strict({k: v[0] for k, v in texts.items()}, return_dtype=pl.String)
+                    .alias("__what2"),
+                    pl.col(FV_ID)
+                    .replace_strict({k: v[1] for k, v in texts.items()}, return_dtype=pl.String)
+                    .alias("__defjson2"),
+                ]
+            )
+            frame = (
+                frame.join(other, on=key, how="left")
+                .with_columns(pl.col("__what2").alias("__what"), pl.col("__defjson2").alias("__defjson"))
+                .drop("__what2", "__defjson2")
+            )
         if fv_now is not None:
-            tomb = stored.filter((pl.col(FV_ID) == fv_now) & pl.col("metaxy_deleted_at").is_not_null()).select(key) \
-                .unique()  # one per sample: an expansion's parent has one tombstone per child, per delete
+            tomb = (
+                stored.filter((pl.col(FV_ID) == fv_now) & pl.col("metaxy_deleted_at").is_not_null())
+                .select(key)
+                .unique()
+            )  # one per sample: an expansion's parent has one tombstone per child, per delete
             if tomb.height:
-                frame = frame.join(tomb.with_columns(pl.lit(True).alias("__tomb")), on=key, how="left").with_columns(
-                    pl.col("__tomb").fill_null(False).alias("__deleted")).drop("__tomb")
+                frame = (
+                    frame.join(tomb.with_columns(pl.lit(True).alias("__tomb")), on=key, how="left")
+                    .with_columns(pl.col("__tomb").fill_null(False).alias("__deleted"))
+                    .drop("__tomb")
+                )
     # upstream samples that did not exist yet in the state the feature was first computed from
-    frame = frame.with_columns(pl.lit(0, pl.UInt32).alias("__n"), pl.lit(None, pl.String).alias("__listed"),
-                               pl.lit("[]").alias("__upjson"), pl.lit(None, pl.String).alias("__feats"))
+    frame = frame.with_columns(
+        pl.lit(0, pl.UInt32).alias("__n"),
+        pl.lit(None, pl.String).alias("__listed"),
+        pl.lit("[]").alias("__upjson"),
+        pl.lit(None, pl.String).alias("__feats"),
+    )
     if first is not None:
         newer = []
         for d in plan.deps:
@@ -69,43 +94,85 @@ def added_reasons(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan
                 continue
             ids = list(d.upstream_ids)
             fresh = added.join(fresh, on=list(d.on), how="inner").sort(ids)
-            newer.append(fresh.select(key + [
-                pl.lit(d.upstream).alias("__feature"),
-                (pl.lit(d.upstream + " ") + _who(fresh, ids) + pl.lit(" appeared")).alias("__desc"),
-                pl.concat_str([pl.lit('{"feature": ' + json.dumps(d.upstream) + ', "ids": '), _enc_struct(ids, fresh),
-                               pl.lit(', "change": "added", "fields": {}}')]).alias("__json")]))
+            newer.append(
+                fresh.select(
+                    key
+                    + [
+                        pl.lit(d.upstream).alias("__feature"),
+                        (pl.lit(d.upstream + " ") + _who(fresh, ids) + pl.lit(" appeared")).alias("__desc"),
+                        pl.concat_str(
+                            [
+                                pl.lit('{"feature": ' + json.dumps(d.upstream) + ', "ids": '),
+                                _enc_struct(ids, fresh),
+                                pl.lit(', "change": "added", "fields": {}}'),
+                            ]
+                        ).alias("__json"),
+                    ]
+                )
+            )
         if newer:
             all_new = pl.concat(newer, how="vertical_relaxed")
             per = all_new.group_by(key, maintain_order=True).agg(
-                pl.len().alias("__n2"), pl.col("__desc"), pl.col("__json"),
-                pl.col("__feature").unique().sort().str.join(", ").alias("__feats2"))
-            per = per.with_columns(_listed(pl.col("__desc"), pl.col("__n2")).alias("__listed2"),
-                                   (pl.lit("[") + pl.col("__json").list.join(", ") + pl.lit("]")).alias("__upjson2"))
-            frame = frame.join(per.drop("__desc", "__json"), on=key, how="left").with_columns(
-                pl.col("__n2").fill_null(0).alias("__n"), pl.col("__listed2").alias("__listed"),
-                pl.col("__upjson2").fill_null("[]").alias("__upjson"), pl.col("__feats2").alias("__feats"),
-            ).drop("__n2", "__listed2", "__upjson2", "__feats2")
+                pl.len().alias("__n2"),
+                pl.col("__desc"),
+                pl.col("__json"),
+                pl.col("__feature").unique().sort().str.join(", ").alias("__feats2"),
+            )
+            per = per.with_columns(
+                _listed(pl.col("__desc"), pl.col("__n2")).alias("__listed2"),
+                (pl.lit("[") + pl.col("__json").list.join(", ") + pl.lit("]")).alias("__upjson2"),
+            )
+            frame = (
+                frame.join(per.drop("__desc", "__json"), on=key, how="left")
+                .with_columns(
+                    pl.col("__n2").fill_null(0).alias("__n"),
+                    pl.col("__listed2").alias("__listed"),
+                    pl.col("__upjson2").fill_null("[]").alias("__upjson"),
+                    pl.col("__feats2").alias("__feats"),
+                )
+                .drop("__n2", "__listed2", "__upjson2", "__feats2")
+            )
     old = pl.col("__what").is_not_null()
     gone_here = ~old & pl.col("__deleted")
     new_up = ~old & ~gone_here & (pl.col("__n") > 0)
     frame = frame.with_columns(
         pl.lit(IncrementStatus.ADDED).alias("status"),
-        pl.when(old).then(pl.lit(ReasonKind.FEATURE_VERSION)).when(gone_here).then(pl.lit(ReasonKind.DELETED_HERE))
-        .when(new_up).then(pl.lit(ReasonKind.NEW_UPSTREAM)).otherwise(pl.lit(ReasonKind.NEVER_COMPUTED)).alias("kind"),
-        pl.when(old).then(pl.lit("stored under an older feature version: ") + pl.col("__what"))
-        .when(gone_here).then(pl.lit(KINDS[ReasonKind.DELETED_HERE])).when(new_up).then(pl.col("__listed"))
-        .otherwise(pl.lit(KINDS[ReasonKind.NEVER_COMPUTED])).alias("summary"),
-        pl.when(old).then(pl.lit("added · feature version changed (") + pl.col("__what") + pl.lit(")"))
-        .when(gone_here).then(pl.lit("added · " + KINDS[ReasonKind.DELETED_HERE]))
-        .when(new_up).then(pl.lit("added · new upstream sample in ") + pl.col("__feats"))
-        .otherwise(pl.lit("added · " + KINDS[ReasonKind.NEVER_COMPUTED])).alias("group"),
+        pl.when(old)
+        .then(pl.lit(ReasonKind.FEATURE_VERSION))
+        .when(gone_here)
+        .then(pl.lit(ReasonKind.DELETED_HERE))
+        .when(new_up)
+        .then(pl.lit(ReasonKind.NEW_UPSTREAM))
+        .otherwise(pl.lit(ReasonKind.NEVER_COMPUTED))
+        .alias("kind"),
+        pl.when(old)
+        .then(pl.lit("stored under an older feature version: ") + pl.col("__what"))
+        .when(gone_here)
+        .then(pl.lit(KINDS[ReasonKind.DELETED_HERE]))
+        .when(new_up)
+        .then(pl.col("__listed"))
+        .otherwise(pl.lit(KINDS[ReasonKind.NEVER_COMPUTED]))
+        .alias("summary"),
+        pl.when(old)
+        .then(pl.lit("added · feature version changed (") + pl.col("__what") + pl.lit(")"))
+        .when(gone_here)
+        .then(pl.lit("added · " + KINDS[ReasonKind.DELETED_HERE]))
+        .when(new_up)
+        .then(pl.lit("added · new upstream sample in ") + pl.col("__feats"))
+        .otherwise(pl.lit("added · " + KINDS[ReasonKind.NEVER_COMPUTED]))
+        .alias("group"),
     )
-    return _with_nested(frame, "[]", pl.when(new_up).then(pl.col("__upjson")).otherwise(pl.lit("[]")),
-                        pl.when(old).then(pl.col("__defjson")).otherwise(pl.lit("[]")))
+    return _with_nested(
+        frame,
+        "[]",
+        pl.when(new_up).then(pl.col("__upjson")).otherwise(pl.lit("[]")),
+        pl.when(old).then(pl.col("__defjson")).otherwise(pl.lit("[]")),
+    )
 
 
-def _definition_changes(store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan,
-                        fv_old_id: int) -> list[DefinitionChange]:
+def _definition_changes(
+    store: "MetadataStore", graph: FeatureGraph, plan: FeaturePlan, fv_old_id: int
+) -> list[DefinitionChange]:
     snap = store.history().snapshot_of_version(fv_old_id)
     if snap is None:
         return []
@@ -133,13 +200,15 @@ def _definition_changes(store: "MetadataStore", graph: FeatureGraph, plan: Featu
         out.append(DefinitionChange(fk, o.code_version, spec.code_version, old_v, new_v, cause))
     for fk in old_fields:
         if fk not in {f.key.to_string() for f in plan.definition.spec.fields}:
-            out.append(DefinitionChange(fk, old_fields[fk].code_version, None, old.field_versions[fk], None,
-                                        "field removed"))
+            out.append(
+                DefinitionChange(fk, old_fields[fk].code_version, None, old.field_versions[fk], None, "field removed")
+            )
     return out
 
 
-def _moved_parents(old_graph: FeatureGraph, graph: FeatureGraph, plan: FeaturePlan, old: FeaturePlan,
-                   fk: str) -> list[str]:
+def _moved_parents(
+    old_graph: FeatureGraph, graph: FeatureGraph, plan: FeaturePlan, old: FeaturePlan, fk: str
+) -> list[str]:
     """Parent fields whose version differs, followed up to the field whose code_version changed."""
     out = []
     old_parents = set(old.field_parents.get(fk, ()))
@@ -167,35 +236,74 @@ def _moved_parents(old_graph: FeatureGraph, graph: FeatureGraph, plan: FeaturePl
 
 # ----- root features (samples given) ----------------------------------------------------------------
 
-def root_reasons(store: "MetadataStore", plan: FeaturePlan, inc: Increment, key: list[str],
-                  added: pl.DataFrame, changed: pl.DataFrame, removed: pl.DataFrame) -> list[pl.DataFrame]:
+
+def root_reasons(
+    store: "MetadataStore",
+    plan: FeaturePlan,
+    inc: Increment,
+    key: list[str],
+    added: pl.DataFrame,
+    changed: pl.DataFrame,
+    removed: pl.DataFrame,
+) -> list[pl.DataFrame]:
     out = []
     if added.height:
-        out.append(_with_nested(added.with_columns(
-            pl.lit(IncrementStatus.ADDED).alias("status"), pl.lit(ReasonKind.NEVER_COMPUTED).alias("kind"), pl.lit("a new sample").alias("summary"),
-            pl.lit("added · new sample").alias("group"))))
+        out.append(
+            _with_nested(
+                added.with_columns(
+                    pl.lit(IncrementStatus.ADDED).alias("status"),
+                    pl.lit(ReasonKind.NEVER_COMPUTED).alias("kind"),
+                    pl.lit("a new sample").alias("summary"),
+                    pl.lit("added · new sample").alias("group"),
+                )
+            )
+        )
     if changed.height:
         fields = plan.definition.field_keys
         stored = store.history().current_rows(plan, changed)
-        new = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(subset=key, keep="first",
-                                                                                maintain_order=True)
+        new = (
+            inc.changed.to_polars()
+            .select(key + [PROVENANCE_BY_FIELD])
+            .unique(subset=key, keep="first", maintain_order=True)
+        )
         frame = changed.join(stored, on=key, how="left").join(new, on=key, how="left")
         moves, texts, names = [], [], []
         for f in fields:
             then, now = pl.col(pbf_column(f)), pl.col(PROVENANCE_BY_FIELD).struct.field(f)
             moved = then.ne_missing(now)
-            moves.append(pl.when(moved).then(pl.concat_str([pl.lit('{"field": ' + json.dumps(f) + ', "then": '),
-                                                             _enc(then), pl.lit(', "now": '), _enc(now),
-                                                             pl.lit(', "because": []}')])))
-            texts.append(pl.when(moved).then(pl.concat_str([pl.lit(f + " "), _short(then), pl.lit(" → "), _short(now)])))
+            moves.append(
+                pl.when(moved).then(
+                    pl.concat_str(
+                        [
+                            pl.lit('{"field": ' + json.dumps(f) + ', "then": '),
+                            _enc(then),
+                            pl.lit(', "now": '),
+                            _enc(now),
+                            pl.lit(', "because": []}'),
+                        ]
+                    )
+                )
+            )
+            texts.append(
+                pl.when(moved).then(pl.concat_str([pl.lit(f + " "), _short(then), pl.lit(" → "), _short(now)]))
+            )
             names.append(pl.when(moved).then(pl.lit(f)))
         frame = frame.with_columns(
-            pl.lit(IncrementStatus.CHANGED).alias("status"), pl.lit(ReasonKind.UPSTREAM_CHANGED).alias("kind"),
+            pl.lit(IncrementStatus.CHANGED).alias("status"),
+            pl.lit(ReasonKind.UPSTREAM_CHANGED).alias("kind"),
             (pl.lit("provenance changed: ") + _text_list(texts, "; ")).alias("summary"),
-            (pl.lit("changed · ") + _text_list(names, ", ") + pl.lit(" provenance")).alias("group"))
+            (pl.lit("changed · ") + _text_list(names, ", ") + pl.lit(" provenance")).alias("group"),
+        )
         out.append(_with_nested(frame, _json_list(moves)))
     if removed.height:
-        out.append(_with_nested(removed.with_columns(
-            pl.lit(IncrementStatus.REMOVED).alias("status"), pl.lit(ReasonKind.UPSTREAM_GONE).alias("kind"),
-            pl.lit("not in the samples given").alias("summary"), pl.lit("removed · not in the samples given").alias("group"))))
+        out.append(
+            _with_nested(
+                removed.with_columns(
+                    pl.lit(IncrementStatus.REMOVED).alias("status"),
+                    pl.lit(ReasonKind.UPSTREAM_GONE).alias("kind"),
+                    pl.lit("not in the samples given").alias("summary"),
+                    pl.lit("removed · not in the samples given").alias("group"),
+                )
+            )
+        )
     return out

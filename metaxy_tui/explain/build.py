@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from ..store.interface import MetadataStore
 
 
-def explain(store: "MetadataStore", feature: Any, increment: Increment | None = None, *,
-            keys_only: bool = False) -> Explanation:
+def explain(
+    store: "MetadataStore", feature: Any, increment: Increment | None = None, *, keys_only: bool = False
+) -> Explanation:
     """Why each sample of `increment` (default: a fresh resolve_update) is pending.
 
     `keys_only`, without an increment: resolve by key only (no member rows or kept columns),
@@ -67,21 +68,32 @@ def explain(store: "MetadataStore", feature: Any, increment: Increment | None = 
             current = current.with_row_index(SID)
             changes = build_changes.upstream_changes(store, gp, plan, current)
             if changed.height:
-                expected = inc.changed.to_polars().select(key + [PROVENANCE_BY_FIELD]).unique(
-                    subset=key, keep="first", maintain_order=True)
+                expected = (
+                    inc.changed.to_polars()
+                    .select(key + [PROVENANCE_BY_FIELD])
+                    .unique(subset=key, keep="first", maintain_order=True)
+                )
                 parts.append(build_changes.changed_reasons(plan, changed, current, expected, changes))
             if removed.height:
-                parts.append(build_changes.removed_reasons(store, gp, plan, removed.join(current.select(key + [SID]), on=key,
-                                                                             how="left"), changes))
+                parts.append(
+                    build_changes.removed_reasons(
+                        store, gp, plan, removed.join(current.select(key + [SID]), on=key, how="left"), changes
+                    )
+                )
         for d in plan.deps:
             if d.kind == LineageKind.AGGREGATION:
                 n = history.null_on_rows(gp, d)
                 if n:
-                    notes.append(f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "
-                                 f"no {', '.join(d.on)} (null): {'they belong' if n != 1 else 'it belongs'} to no group "
-                                 "and are left out")
+                    notes.append(
+                        f"{n:,} sample{'s' if n != 1 else ''} of {d.upstream} {'have' if n != 1 else 'has'} "
+                        f"no {', '.join(d.on)} (null): {'they belong' if n != 1 else 'it belongs'} to no group "
+                        "and are left out"
+                    )
     columns = ["status", "kind", *key, "summary", "group", *NESTED.values()]
-    frame = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed") if parts else \
-        _frame_of([], key).select(columns)
+    frame = (
+        pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+        if parts
+        else _frame_of([], key).select(columns)
+    )
     log.debug("explained %s: %d reasons in %.3f s", plan.name, frame.height, time.perf_counter() - started)
     return Explanation(plan.name, inc, frame=frame, notes=notes)

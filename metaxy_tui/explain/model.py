@@ -52,8 +52,12 @@ class UpstreamChange:
         return f"{self.feature} {who} changed ({'; '.join(parts)})"
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "ids": self.ids, "change": self.change,
-                "fields": {f: {"then": a, "now": b} for f, (a, b) in self.fields.items()}}
+        return {
+            "feature": self.feature,
+            "ids": self.ids,
+            "change": self.change,
+            "fields": {f: {"then": a, "now": b} for f, (a, b) in self.fields.items()},
+        }
 
 
 @dataclass
@@ -82,9 +86,14 @@ class DefinitionChange:
         return f"{self.field}: {self.cause}"
 
     def to_dict(self) -> dict:
-        return {"field": self.field, "old_code_version": self.old_code_version,
-                "new_code_version": self.new_code_version, "old_version": self.old_version,
-                "new_version": self.new_version, "cause": self.cause}
+        return {
+            "field": self.field,
+            "old_code_version": self.old_code_version,
+            "new_code_version": self.new_code_version,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "cause": self.cause,
+        }
 
 
 @dataclass
@@ -99,10 +108,16 @@ class SampleReason:
     definition: list[DefinitionChange] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"status": self.status, "kind": self.kind, "key": self.key, "summary": self.summary,
-                "group": self.group, "fields": [f.to_dict() for f in self.fields],
-                "upstream": [u.to_dict() for u in self.upstream],
-                "definition": [d.to_dict() for d in self.definition]}
+        return {
+            "status": self.status,
+            "kind": self.kind,
+            "key": self.key,
+            "summary": self.summary,
+            "group": self.group,
+            "fields": [f.to_dict() for f in self.fields],
+            "upstream": [u.to_dict() for u in self.upstream],
+            "definition": [d.to_dict() for d in self.definition],
+        }
 
 
 KINDS = REASON_TEXT  # reason kind -> what it says (vocabulary.py)
@@ -120,6 +135,7 @@ def short_value(v: str | None) -> str:
 
 
 # ----- the result -----------------------------------------------------------------------------------
+
 
 class ReasonList(Sequence):
     """SampleReasons made on demand from rows of the per-sample frame (or a plain list); each is
@@ -187,8 +203,15 @@ class Explanation:
     SampleReasons also works (the review screen makes such subsets).
     """
 
-    def __init__(self, feature: str, increment: Increment, reasons: list[SampleReason] | None = None, *,
-                 frame: pl.DataFrame | None = None, notes: Sequence[str] = ()):
+    def __init__(
+        self,
+        feature: str,
+        increment: Increment,
+        reasons: list[SampleReason] | None = None,
+        *,
+        frame: pl.DataFrame | None = None,
+        notes: Sequence[str] = (),
+    ):
         self.feature = feature
         self.increment = increment
         self.notes = list(notes)
@@ -246,33 +269,69 @@ class Explanation:
         return self._items[row] if self._items is not None else _reasons_of(self._frame.slice(row, 1), self._key)[0]
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "key": list(self.increment.key),
-                "counts": dict(self.counts()),
-                "groups": [{"group": g, "count": n} for g, n in self.group_counts()],
-                "samples": [r.to_dict() for r in self.reasons]}
+        return {
+            "feature": self.feature,
+            "key": list(self.increment.key),
+            "counts": dict(self.counts()),
+            "groups": [{"group": g, "count": n} for g, n in self.group_counts()],
+            "samples": [r.to_dict() for r in self.reasons],
+        }
 
     def json_lines(self) -> pl.Series:
         """Each reason as compact JSON text (SampleReason.to_dict's shape), made in bulk."""
         f = self._frame
         if not f.height:
             return pl.Series("json", [], dtype=pl.String)
-        text = f.select(pl.concat_str([
-            pl.lit('{"status": '), jsontext.value(pl.col("status")), pl.lit(', "kind": '),
-            jsontext.value(pl.col("kind")), pl.lit(', "key": '), jsontext.obj(f, self._key), pl.lit(', "summary": '),
-            jsontext.value(pl.col("summary")), pl.lit(', "group": '), jsontext.value(pl.col("group")),
-            pl.lit(', "fields": '), pl.col("__fields"),
-            pl.lit(', "upstream": '), pl.col("__upstream"), pl.lit(', "definition": '), pl.col("__definition"),
-            pl.lit("}")])).to_series()
+        text = f.select(
+            pl.concat_str(
+                [
+                    pl.lit('{"status": '),
+                    jsontext.value(pl.col("status")),
+                    pl.lit(', "kind": '),
+                    jsontext.value(pl.col("kind")),
+                    pl.lit(', "key": '),
+                    jsontext.obj(f, self._key),
+                    pl.lit(', "summary": '),
+                    jsontext.value(pl.col("summary")),
+                    pl.lit(', "group": '),
+                    jsontext.value(pl.col("group")),
+                    pl.lit(', "fields": '),
+                    pl.col("__fields"),
+                    pl.lit(', "upstream": '),
+                    pl.col("__upstream"),
+                    pl.lit(', "definition": '),
+                    pl.col("__definition"),
+                    pl.lit("}"),
+                ]
+            )
+        ).to_series()
         return text
 
 
 def _frame_of(reasons: list[SampleReason], key: list[str]) -> pl.DataFrame:
-    rows = [{"status": r.status, "kind": r.kind, **{c: r.key.get(c) for c in key}, "summary": r.summary,
-             "group": r.group, "__fields": json.dumps([m.to_dict() for m in r.fields], default=str),
-             "__upstream": json.dumps([u.to_dict() for u in r.upstream], default=str),
-             "__definition": json.dumps([d.to_dict() for d in r.definition], default=str)} for r in reasons]
-    schema = {"status": pl.String, "kind": pl.String, **{c: None for c in key}, "summary": pl.String,
-              "group": pl.String, "__fields": pl.String, "__upstream": pl.String, "__definition": pl.String}
+    rows = [
+        {
+            "status": r.status,
+            "kind": r.kind,
+            **{c: r.key.get(c) for c in key},
+            "summary": r.summary,
+            "group": r.group,
+            "__fields": json.dumps([m.to_dict() for m in r.fields], default=str),
+            "__upstream": json.dumps([u.to_dict() for u in r.upstream], default=str),
+            "__definition": json.dumps([d.to_dict() for d in r.definition], default=str),
+        }
+        for r in reasons
+    ]
+    schema = {
+        "status": pl.String,
+        "kind": pl.String,
+        **{c: None for c in key},
+        "summary": pl.String,
+        "group": pl.String,
+        "__fields": pl.String,
+        "__upstream": pl.String,
+        "__definition": pl.String,
+    }
     if not rows:
         return pl.DataFrame(schema={c: (t or pl.String) for c, t in schema.items()})
     return pl.DataFrame(rows, infer_schema_length=None)
@@ -282,10 +341,23 @@ def _reasons_of(frame: pl.DataFrame, key: list[str]) -> list[SampleReason]:
     out = []
     for r in frame.iter_rows(named=True):
         moves = [FieldMove(m["field"], m["then"], m["now"], list(m["because"])) for m in json.loads(r["__fields"])]
-        ups = [UpstreamChange(u["feature"], u["ids"], u["change"],
-                              {f: (v["then"], v["now"]) for f, v in u["fields"].items()})
-               for u in json.loads(r["__upstream"])]
+        ups = [
+            UpstreamChange(
+                u["feature"], u["ids"], u["change"], {f: (v["then"], v["now"]) for f, v in u["fields"].items()}
+            )
+            for u in json.loads(r["__upstream"])
+        ]
         defs = [DefinitionChange(**d) for d in json.loads(r["__definition"])]
-        out.append(SampleReason(IncrementStatus(r["status"]), ReasonKind(r["kind"]), {c: r[c] for c in key}, r["summary"], r["group"],
-                                moves, ups, defs))
+        out.append(
+            SampleReason(
+                IncrementStatus(r["status"]),
+                ReasonKind(r["kind"]),
+                {c: r[c] for c in key},
+                r["summary"],
+                r["group"],
+                moves,
+                ups,
+                defs,
+            )
+        )
     return out

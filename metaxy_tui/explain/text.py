@@ -16,6 +16,7 @@ NESTED = ("__fields", "__upstream", "__definition")
 
 # ----- JSON and text in polars ------------------------------------------------------------------------
 
+
 def _enc(e: pl.Expr) -> pl.Expr:
     return jsontext.value(e)
 
@@ -31,15 +32,24 @@ def _enc_struct(columns: list[str], df: pl.DataFrame) -> pl.Expr:
 
 
 def _who(df: pl.DataFrame, columns: list[str]) -> pl.Expr:
-    """", ".join(str(v) for each id value), as UpstreamChange.describe writes it."""
-    parts = [pl.col(c).cast(pl.String) if _plain(df, [c]) else
-             pl.col(c).map_elements(str, return_dtype=pl.String, skip_nulls=False) for c in columns]
+    """ ", ".join(str(v) for each id value), as UpstreamChange.describe writes it."""
+    parts = [
+        pl.col(c).cast(pl.String)
+        if _plain(df, [c])
+        else pl.col(c).map_elements(str, return_dtype=pl.String, skip_nulls=False)
+        for c in columns
+    ]
     return pl.concat_str(parts, separator=", ")
 
 
 def _short(e: pl.Expr) -> pl.Expr:
-    return (pl.when(e.is_null()).then(pl.lit("∅")).when(e.str.len_chars() <= 12).then(e)
-            .otherwise(e.str.slice(0, 10) + pl.lit("…")))
+    return (
+        pl.when(e.is_null())
+        .then(pl.lit("∅"))
+        .when(e.str.len_chars() <= 12)
+        .then(e)
+        .otherwise(e.str.slice(0, 10) + pl.lit("…"))
+    )
 
 
 def _json_list(items: Sequence[pl.Expr]) -> pl.Expr:
@@ -54,11 +64,14 @@ def _text_list(items: Sequence[pl.Expr], sep: str) -> pl.Expr:
 
 def _listed(descs: pl.Expr, n: pl.Expr) -> pl.Expr:
     """The first SHOWN descriptions joined by "; ", and "; and N more"."""
-    more = pl.when(n > SHOWN).then(pl.lit("; and ") + (n - SHOWN).cast(pl.String) + pl.lit(" more")).otherwise(pl.lit(""))
+    more = (
+        pl.when(n > SHOWN).then(pl.lit("; and ") + (n - SHOWN).cast(pl.String) + pl.lit(" more")).otherwise(pl.lit(""))
+    )
     return descs.list.head(SHOWN).list.join("; ") + more
 
 
 # ----- explaining -----------------------------------------------------------------------------------
+
 
 def distinct_keys(df: pl.DataFrame, key: list[str], plan: FeaturePlan) -> pl.DataFrame:
     if not df.height or not all(c in df.columns for c in key):
@@ -66,8 +79,12 @@ def distinct_keys(df: pl.DataFrame, key: list[str], plan: FeaturePlan) -> pl.Dat
     return df.select(key).unique(maintain_order=True)
 
 
-def _with_nested(frame: pl.DataFrame, fields: pl.Expr | str = "[]", upstream: pl.Expr | str = "[]",
-                 definition: pl.Expr | str = "[]") -> pl.DataFrame:
+def _with_nested(
+    frame: pl.DataFrame, fields: pl.Expr | str = "[]", upstream: pl.Expr | str = "[]", definition: pl.Expr | str = "[]"
+) -> pl.DataFrame:
     as_expr = lambda v: pl.lit(v) if isinstance(v, str) else v  # noqa: E731
-    return frame.with_columns(as_expr(fields).alias("__fields"), as_expr(upstream).alias("__upstream"),
-                              as_expr(definition).alias("__definition"))
+    return frame.with_columns(
+        as_expr(fields).alias("__fields"),
+        as_expr(upstream).alias("__upstream"),
+        as_expr(definition).alias("__definition"),
+    )

@@ -44,10 +44,16 @@ class SystemTableStorage:
             if project is not None and s["project"] not in (None, project):
                 continue
             snap = self.store.snapshot(s["id"]) or {"features": []}
-            rows.append({"project_version": s["project_version"], "recorded_at": s["recorded_at"],
-                         "feature_count": len(snap["features"])})
-        df = pl.DataFrame(rows, schema={"project_version": pl.String, "recorded_at": pl.Int64,
-                                        "feature_count": pl.Int64})
+            rows.append(
+                {
+                    "project_version": s["project_version"],
+                    "recorded_at": s["recorded_at"],
+                    "feature_count": len(snap["features"]),
+                }
+            )
+        df = pl.DataFrame(
+            rows, schema={"project_version": pl.String, "recorded_at": pl.Int64, "feature_count": pl.Int64}
+        )
         return df.with_columns(pl.from_epoch("recorded_at", time_unit="us").dt.replace_time_zone("UTC"))
 
     def load_graph_from_snapshot(self, project_version: str | None = None, **_: Any) -> FeatureGraph:

@@ -49,20 +49,33 @@ class ActionResult:
         return head
 
     def to_dict(self) -> dict:
-        return {"action": self.action, "feature": self.feature, "requested": self.requested, "done": self.done,
-                "outcome": self.outcome, "seconds": round(self.seconds, 3), "batches": self.batches,
-                "error": self.error, "failing": self.failing, "skipped": self.skipped, "note": self.note,
-                "executor": self.executor, "failed_batches": self.failed_batches}
+        return {
+            "action": self.action,
+            "feature": self.feature,
+            "requested": self.requested,
+            "done": self.done,
+            "outcome": self.outcome,
+            "seconds": round(self.seconds, 3),
+            "batches": self.batches,
+            "error": self.error,
+            "failing": self.failing,
+            "skipped": self.skipped,
+            "note": self.note,
+            "executor": self.executor,
+            "failed_batches": self.failed_batches,
+        }
 
 
 # ----- selecting samples --------------------------------------------------------------------
+
 
 def _keys_frame(plan: FeaturePlan, keys: list[dict] | None) -> pl.DataFrame | None:
     if keys is None:
         return None
     key = list(plan.key)
-    return pl.DataFrame([{c: k[c] for c in key} for k in keys],
-                        schema={c: plan.definition.columns[c].polars for c in key})
+    return pl.DataFrame(
+        [{c: k[c] for c in key} for k in keys], schema={c: plan.definition.columns[c].polars for c in key}
+    )
 
 
 def _select(df: pl.DataFrame, key: list[str], keys: pl.DataFrame | None) -> pl.DataFrame:
@@ -72,8 +85,11 @@ def _select(df: pl.DataFrame, key: list[str], keys: pl.DataFrame | None) -> pl.D
 def _added_or_changed(project: Project, plan: FeaturePlan, keys: list[dict] | None) -> pl.DataFrame:
     """The rows of a fresh resolve's added and changed samples, only those of `keys` when given."""
     inc = project.store.resolve_update(plan.name)
-    return _select(pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
-                   list(plan.key), _keys_frame(plan, keys))
+    return _select(
+        pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed"),
+        list(plan.key),
+        _keys_frame(plan, keys),
+    )
 
 
 def _distinct(df: pl.DataFrame, key: list[str]) -> list[dict]:
@@ -84,12 +100,21 @@ def _audit(project: Project, result: ActionResult, plan: FeaturePlan, ids: list[
     detail = result.error
     if result.traceback:
         detail = (detail or "") + "\n" + result.traceback
-    project.store.record_audit(action=result.action, feature=result.feature, feature_version=plan.feature_version,
-                               ids=ids, duration_s=result.seconds, outcome=result.outcome, detail=detail,
-                               executor=result.executor)
+    project.store.record_audit(
+        action=result.action,
+        feature=result.feature,
+        feature_version=plan.feature_version,
+        ids=ids,
+        duration_s=result.seconds,
+        outcome=result.outcome,
+        detail=detail,
+        executor=result.executor,
+    )
 
 
-def _leftover_children(project: Project, plan: FeaturePlan, parents: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame | None:
+def _leftover_children(
+    project: Project, plan: FeaturePlan, parents: pl.DataFrame, out: pl.DataFrame
+) -> pl.DataFrame | None:
     """Stored children of recomputed parents that the new output no longer has."""
     ids = list(plan.definition.id_columns)
     stored = project.store.read_metadata(plan.name, columns=ids).join(parents, on=list(plan.key), how="semi")

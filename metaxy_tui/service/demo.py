@@ -27,8 +27,12 @@ def _is_demo_store(path: Path) -> bool:
         return False
 
 
-def build_demo(path: str | os.PathLike | None = None, *, pending: bool = True,
-               progress: Callable[[str, int, int], None] | None = None) -> Path:
+def build_demo(
+    path: str | os.PathLike | None = None,
+    *,
+    pending: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Path:
     """(Re)build the demo store at `path`; refuses to overwrite a file that is not a demo store."""
     target = Path(path) if path is not None else default_demo_path()
     if target.exists():
@@ -60,4 +64,12 @@ def demo_compute_functions() -> dict:
 
 
 # the demo's code (demo_code.py) is part of what this module offers
-__all__ = ["DEMO_PROJECT", "build_demo", "default_demo_path", "demo_compute_functions", "demo_dir", "load_demo_modules", "open_demo_project"]
+__all__ = [
+    "DEMO_PROJECT",
+    "build_demo",
+    "default_demo_path",
+    "demo_compute_functions",
+    "demo_dir",
+    "load_demo_modules",
+    "open_demo_project",
+]

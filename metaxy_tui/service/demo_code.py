@@ -24,8 +24,10 @@ def demo_dir() -> Path:
     for base in (package / "sample_data", package.parent / "sample_data"):
         if (base / DEMO_PROJECT / "metaxy.toml").is_file():
             return base / DEMO_PROJECT
-    raise StoreError(f"the demo project is missing from this installation of metaxy-tui (looked in "
-                     f"{package / 'sample_data'}): reinstall metaxy-tui")
+    raise StoreError(
+        f"the demo project is missing from this installation of metaxy-tui (looked in "
+        f"{package / 'sample_data'}): reinstall metaxy-tui"
+    )
 
 
 def load_demo_modules() -> tuple[FeatureGraph, ModuleType]:

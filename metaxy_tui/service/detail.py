@@ -20,8 +20,16 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
-                       dvbf_column, pbf_column)
+from ..columns import (
+    CREATED_AT,
+    DATA_VERSION,
+    DELETED_AT,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    UPDATED_AT,
+    dvbf_column,
+    pbf_column,
+)
 from ..errors import UnknownFeatureError
 from ..graph import DepPlan, FeaturePlan
 from ..store.interface import SamplePages
@@ -82,10 +90,16 @@ class LinkedGroup:
     @property
     def relation(self) -> str:
         if self.direction == "upstream":
-            return {LineageKind.IDENTITY: "the same sample upstream", LineageKind.AGGREGATION: "the members of its group",
-                    LineageKind.EXPANSION: "its parent"}[self.kind]
-        return {LineageKind.IDENTITY: "the same sample downstream", LineageKind.AGGREGATION: "the group it belongs to",
-                LineageKind.EXPANSION: "its children"}[self.kind]
+            return {
+                LineageKind.IDENTITY: "the same sample upstream",
+                LineageKind.AGGREGATION: "the members of its group",
+                LineageKind.EXPANSION: "its parent",
+            }[self.kind]
+        return {
+            LineageKind.IDENTITY: "the same sample downstream",
+            LineageKind.AGGREGATION: "the group it belongs to",
+            LineageKind.EXPANSION: "its children",
+        }[self.kind]
 
 
 @dataclass
@@ -114,8 +128,7 @@ class SampleDetail:
         return self.state != "not stored"
 
 
-def sample_detail(project: Project, feature: str, ids: dict[str, Any], *,
-                  link_limit: int = LINK_LIMIT) -> SampleDetail:
+def sample_detail(project: Project, feature: str, ids: dict[str, Any], *, link_limit: int = LINK_LIMIT) -> SampleDetail:
     """The detail of the sample of `feature` with these id values."""
     graph = project.graph
     if feature not in graph:
@@ -129,8 +142,9 @@ def sample_detail(project: Project, feature: str, ids: dict[str, Any], *,
         return _detail(pages, project, plan, ids, link_limit)
 
 
-def _detail(pages: SamplePages, project: Project, plan: FeaturePlan, ids: dict[str, Any],
-            link_limit: int) -> SampleDetail:
+def _detail(
+    pages: SamplePages, project: Project, plan: FeaturePlan, ids: dict[str, Any], link_limit: int
+) -> SampleDetail:
     d = plan.definition
     ref = SampleRef(plan.name, ids)
     history, history_total = pages.sample_history(plan, ids, HISTORY_LIMIT)
@@ -149,9 +163,16 @@ def _detail(pages: SamplePages, project: Project, plan: FeaturePlan, ids: dict[s
     for spec in d.spec.fields:
         fk = spec.key.to_string()
         sk = spec.key.struct_name
-        fields.append(FieldProvenance(
-            sk, row.get(pbf_column(sk)) if row else None, row.get(dvbf_column(sk)) if row else None,
-            plan.field_versions[fk], spec.code_version, [f"{u}.{f}" for u, f in plan.field_parents[fk]]))
+        fields.append(
+            FieldProvenance(
+                sk,
+                row.get(pbf_column(sk)) if row else None,
+                row.get(dvbf_column(sk)) if row else None,
+                plan.field_versions[fk],
+                spec.code_version,
+                [f"{u}.{f}" for u, f in plan.field_parents[fk]],
+            )
+        )
     fields.sort(key=lambda f: f.field)
     upstream: list[LinkedGroup] = []
     downstream: list[LinkedGroup] = []
@@ -161,7 +182,9 @@ def _detail(pages: SamplePages, project: Project, plan: FeaturePlan, ids: dict[s
         for name in plan.downstream:
             downstream.append(_downstream(pages, project, plan, project.graph.feature_plan(name), row, link_limit))
     return SampleDetail(
-        ref=ref, state=state, description=description,
+        ref=ref,
+        state=state,
+        description=description,
         # in the table's column order (a graph read from a snapshot lists them alphabetically)
         values={c: v for c, v in row.items() if c in d.columns and c not in d.id_columns} if row else {},
         column_types=dict(d.columns),
@@ -174,24 +197,36 @@ def _detail(pages: SamplePages, project: Project, plan: FeaturePlan, ids: dict[s
         updated_at=row.get(UPDATED_AT) if row else None,
         deleted_at=row.get(DELETED_AT) if row else None,
         materialization_id=row.get(MATERIALIZATION_ID) if row else None,
-        history=history, history_total=history_total, upstream=upstream, downstream=downstream)
+        history=history,
+        history_total=history_total,
+        upstream=upstream,
+        downstream=downstream,
+    )
 
 
 # ----- links ---------------------------------------------------------------------------------
 
-def _linked(pages: SamplePages, plan: FeaturePlan, match: dict[str, Any], fields: list[str],
-            limit: int) -> tuple[list[LinkedSample], int, str]:
+
+def _linked(
+    pages: SamplePages, plan: FeaturePlan, match: dict[str, Any], fields: list[str], limit: int
+) -> tuple[list[LinkedSample], int, str]:
     """Current rows of `plan`'s feature whose columns equal `match`, ordered by id."""
     d = plan.definition
     rows, total, note = pages.linked_rows(plan, match, fields, limit)
-    out = [LinkedSample(SampleRef(plan.name, {c: r.values[c] for c in d.id_columns}), r.provenance, r.data_version,
-                        r.data_version_by_field, {c: v for c, v in r.values.items() if c not in d.id_columns})
-           for r in rows]
+    out = [
+        LinkedSample(
+            SampleRef(plan.name, {c: r.values[c] for c in d.id_columns}),
+            r.provenance,
+            r.data_version,
+            r.data_version_by_field,
+            {c: v for c, v in r.values.items() if c not in d.id_columns},
+        )
+        for r in rows
+    ]
     return out, total, note
 
 
-def _upstream(pages: SamplePages, project: Project, dep: DepPlan, row: dict[str, Any],
-              limit: int) -> LinkedGroup:
+def _upstream(pages: SamplePages, project: Project, dep: DepPlan, row: dict[str, Any], limit: int) -> LinkedGroup:
     up = project.graph.feature_plan(dep.upstream)
     # dep.on are downstream names; dep.columns maps them to the upstream's columns
     match = {dep.columns[c]: row.get(c) for c in dep.on}
@@ -204,8 +239,9 @@ def _upstream(pages: SamplePages, project: Project, dep: DepPlan, row: dict[str,
     return group
 
 
-def _downstream(pages: SamplePages, project: Project, plan: FeaturePlan, down: FeaturePlan,
-                row: dict[str, Any], limit: int) -> LinkedGroup:
+def _downstream(
+    pages: SamplePages, project: Project, plan: FeaturePlan, down: FeaturePlan, row: dict[str, Any], limit: int
+) -> LinkedGroup:
     dep = down.dep(plan.name)
     match = {c: row.get(dep.columns[c]) for c in dep.on}
     group = LinkedGroup(down.name, "downstream", dep.kind, match)
@@ -213,5 +249,12 @@ def _downstream(pages: SamplePages, project: Project, plan: FeaturePlan, down: F
     return group
 
 
-__all__ = ["SampleDetail", "SampleRef", "LinkedGroup", "LinkedSample", "HistoryEntry", "FieldProvenance",
-           "sample_detail"]
+__all__ = [
+    "SampleDetail",
+    "SampleRef",
+    "LinkedGroup",
+    "LinkedSample",
+    "HistoryEntry",
+    "FieldProvenance",
+    "sample_detail",
+]

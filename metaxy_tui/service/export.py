@@ -76,8 +76,13 @@ def default_export_path(feature: str, fmt: str, folder: str | os.PathLike = ".")
 
 def export_name(column: SampleColumn) -> str:
     """The column's name in an exported file."""
-    return {"provenance": PROVENANCE, "data_version": DATA_VERSION, "feature_version": FEATURE_VERSION,
-            "created": CREATED_AT, "updated": UPDATED_AT}.get(column.kind, column.source)
+    return {
+        "provenance": PROVENANCE,
+        "data_version": DATA_VERSION,
+        "feature_version": FEATURE_VERSION,
+        "created": CREATED_AT,
+        "updated": UPDATED_AT,
+    }.get(column.kind, column.source)
 
 
 @dataclass(frozen=True)
@@ -92,16 +97,23 @@ class ExportJob:
     format: str
 
     @classmethod
-    def of(cls, store_path: str | os.PathLike, graph: FeatureGraph, spec: ViewSpec, target: str | os.PathLike,
-           fmt: str | None = None) -> "ExportJob":
+    def of(
+        cls,
+        store_path: str | os.PathLike,
+        graph: FeatureGraph,
+        spec: ViewSpec,
+        target: str | os.PathLike,
+        fmt: str | None = None,
+    ) -> "ExportJob":
         """The job exporting `spec` (read with `graph`) to `target`; the format from its
         extension unless given. Raises ValueError for an unknown format."""
         fmt = fmt or format_of(target)
         if fmt not in FORMATS:
             raise ValueError(f"{Path(target).name}: choose a .csv, .parquet or .json file")
         plan = graph.feature_plan(spec.feature)
-        return cls(str(store_path), plan.definition.to_dict(), plan.feature_version, spec,
-                   str(Path(target).expanduser()), fmt)
+        return cls(
+            str(store_path), plan.definition.to_dict(), plan.feature_version, spec, str(Path(target).expanduser()), fmt
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -112,8 +124,9 @@ class ExportJob:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExportJob":
-        return cls(d["store_path"], d["definition"], d["feature_version"], ViewSpec(**d["spec"]), d["target"],
-                   d["format"])
+        return cls(
+            d["store_path"], d["definition"], d["feature_version"], ViewSpec(**d["spec"]), d["target"], d["format"]
+        )
 
 
 def _check_target(target: Path) -> None:
@@ -130,8 +143,16 @@ def _partial(target: Path) -> Path:
 class Exporter:
     """Runs an export in this process. `run` in a worker thread; `cancel` from any thread."""
 
-    def __init__(self, store_path: str | os.PathLike, graph: FeatureGraph, spec: ViewSpec,
-                 target: str | os.PathLike, fmt: str | None = None, *, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        store_path: str | os.PathLike,
+        graph: FeatureGraph,
+        spec: ViewSpec,
+        target: str | os.PathLike,
+        fmt: str | None = None,
+        *,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
         self._setup(ExportJob.of(store_path, graph, spec, target, fmt), batch_rows)
 
     @classmethod
@@ -169,10 +190,12 @@ class Exporter:
                 self._pages = pages
                 if self.cancelled:
                     raise Interrupted()
-                rows = pages.export_rows(definition, self.job.feature_version, self.job.spec,
-                                         batch_rows=self.batch_rows, total=total)
+                rows = pages.export_rows(
+                    definition, self.job.feature_version, self.job.spec, batch_rows=self.batch_rows, total=total
+                )
                 n = _Writer(partial, self.format, rows.columns, rows.fv_names).write(
-                    self._batches(rows.batches), progress, rows.total, self._cancelled)
+                    self._batches(rows.batches), progress, rows.total, self._cancelled
+                )
             os.replace(partial, self.target)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -210,8 +233,13 @@ class ExportProcess:
         _check_target(Path(self.job.target))
         if self._cancelled.is_set():
             raise Interrupted()
-        proc = subprocess.Popen([sys.executable, "-m", "metaxy_tui.service.export"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "metaxy_tui.service.export"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._proc = proc
         if self._cancelled.is_set():
             self.cancel()
@@ -237,8 +265,9 @@ class ExportProcess:
             code = proc.wait()
         _partial(Path(self.job.target)).unlink(missing_ok=True)  # gone already, unless the child was killed
         if code == 0 and result is not None:  # complete (a cancel that came too late changes nothing)
-            return ExportResult(Path(result["path"]), result["format"], result["rows"], result["seconds"],
-                                result.get("peak_rss_mb"))
+            return ExportResult(
+                Path(result["path"]), result["format"], result["rows"], result["seconds"], result.get("peak_rss_mb")
+            )
         if self._cancelled.is_set() or code == _CANCELLED:
             raise Interrupted()
         if error is not None:
@@ -269,8 +298,19 @@ def _child_main() -> int:
     except (ValueError, OSError, StoreError) as e:
         print(f"error {type(e).__name__}: {e}", flush=True)
         return 1
-    print("result " + json.dumps({"path": str(r.path), "format": r.format, "rows": r.rows, "seconds": r.seconds,
-                                  "peak_rss_mb": _peak_rss_mb()}), flush=True)
+    print(
+        "result "
+        + json.dumps(
+            {
+                "path": str(r.path),
+                "format": r.format,
+                "rows": r.rows,
+                "seconds": r.seconds,
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
@@ -299,8 +339,9 @@ class _Writer:
             elif c.is_time:
                 s = pl.Series(name, values, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
             elif kind == "datetime":
-                s = pl.Series(name, values, dtype=pl.String).str.to_datetime(DATETIME_FORMAT, time_unit="us",
-                                                                             strict=False)
+                s = pl.Series(name, values, dtype=pl.String).str.to_datetime(
+                    DATETIME_FORMAT, time_unit="us", strict=False
+                )
             elif kind == "date":
                 s = pl.Series(name, values, dtype=pl.String).str.to_date("%Y-%m-%d", strict=False)
             elif kind == "bool":
@@ -337,7 +378,6 @@ class _Writer:
         if cancelled.is_set():
             raise Interrupted()
         return n
-
 
     def _write_json(self, frames, cancelled: threading.Event) -> int:
         """A JSON array of row objects, written batch by batch (times in ISO 8601)."""

@@ -29,8 +29,16 @@ from ..hashing import HashAlgorithm, Hasher
 from ..store.validate import MAX_ROWS_NAMED
 
 FORMATS = ("csv", "tsv", "parquet", "json", "ndjson")
-EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-              ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
 FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "json": "JSON", "ndjson": "NDJSON"}
 INT_EXACT = 2**53  # integers written as floats are exact below this
 _LOCATE_LIMIT = 200 * 1024 * 1024  # don't rescan files larger than this in Python to place an error
@@ -52,8 +60,7 @@ def format_of(path: str | os.PathLike, format: str | None = None) -> str:
     if ext not in EXTENSIONS:
         kinds = ", ".join(sorted(EXTENSIONS))
         what = f"extension {ext!r}" if ext else "no extension"
-        raise _fail(path, f"cannot tell the file's format from its {what} (use one of {kinds}, "
-                          "or choose the format)")
+        raise _fail(path, f"cannot tell the file's format from its {what} (use one of {kinds}, or choose the format)")
     return EXTENSIONS[ext]
 
 
@@ -82,8 +89,9 @@ def read_table(path: str | os.PathLike, format: str | None = None) -> pl.DataFra
     fmt = format_of(path, format)
     if p.stat().st_size == 0:
         raise _fail(path, "the file is empty")
-    reader = {"csv": _read_csv, "tsv": _read_tsv, "parquet": _read_parquet, "json": _read_json,
-              "ndjson": _read_ndjson}[fmt]
+    reader = {"csv": _read_csv, "tsv": _read_tsv, "parquet": _read_parquet, "json": _read_json, "ndjson": _read_ndjson}[
+        fmt
+    ]
     try:
         df = reader(p, str(path))
     except InputError:
@@ -99,6 +107,7 @@ def read_table(path: str | os.PathLike, format: str | None = None) -> pl.DataFra
 
 # ----- CSV / TSV ---------------------------------------------------------------------------------
 
+
 def _read_tsv(p: Path, name: str) -> pl.DataFrame:
     return _read_csv(p, name, separator="\t")
 
@@ -106,8 +115,9 @@ def _read_tsv(p: Path, name: str) -> pl.DataFrame:
 def _read_csv(p: Path, name: str, separator: str = ",") -> pl.DataFrame:
     header = _csv_header(p, name, separator)
     try:
-        df = pl.read_csv(p, infer_schema=False, separator=separator, empty_string_is_null=False,
-                         raise_if_empty=True, glob=False)  # "[" in a file name is not a pattern
+        df = pl.read_csv(
+            p, infer_schema=False, separator=separator, empty_string_is_null=False, raise_if_empty=True, glob=False
+        )  # "[" in a file name is not a pattern
     except pl.exceptions.NoDataError:
         raise _fail(name, "the file is empty") from None
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError) as e:
@@ -134,8 +144,9 @@ def _csv_header(p: Path, name: str, separator: str) -> list[str] | None:
         if col.strip() == "":
             raise _fail(name, f"the header's column {i + 1} has no name")
         if col in seen:
-            raise _fail(name, f"the header names column {col!r} twice (columns {seen[col] + 1} and {i + 1})",
-                        column=col)
+            raise _fail(
+                name, f"the header names column {col!r} twice (columns {seen[col] + 1} and {i + 1})", column=col
+            )
         seen[col] = i
     return first
 
@@ -150,15 +161,19 @@ def _locate_csv_error(p: Path, name: str, separator: str, error: Exception) -> I
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
-        return _fail(name, f"is not UTF-8 text: byte {raw[e.start]:#04x} at line {line} "
-                           f"(save it as UTF-8, or is it not a CSV file?)", row=max(line - 2, 0) if line > 1 else None)
+        return _fail(
+            name,
+            f"is not UTF-8 text: byte {raw[e.start]:#04x} at line {line} (save it as UTF-8, or is it not a CSV file?)",
+            row=max(line - 2, 0) if line > 1 else None,
+        )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     try:
         header = next(reader)
         for record, fields in enumerate(reader):
             if len(fields) > len(header):
-                return _fail(name, f"line {reader.line_num}: {len(fields)} fields where the header has "
-                                   f"{len(header)}", row=record)
+                return _fail(
+                    name, f"line {reader.line_num}: {len(fields)} fields where the header has {len(header)}", row=record
+                )
     except csv.Error as e:
         rec = max(reader.line_num - 2, 0)
         return _fail(name, f"line {reader.line_num}: malformed CSV ({e})", row=rec)
@@ -166,6 +181,7 @@ def _locate_csv_error(p: Path, name: str, separator: str, error: Exception) -> I
 
 
 # ----- Parquet -----------------------------------------------------------------------------------
+
 
 def _read_parquet(p: Path, name: str) -> pl.DataFrame:
     try:
@@ -180,6 +196,7 @@ def _raise(name: str, message: str) -> pl.DataFrame:
 
 
 # ----- JSON / NDJSON -----------------------------------------------------------------------------
+
 
 def _read_json(p: Path, name: str) -> pl.DataFrame:
     try:
@@ -236,8 +253,7 @@ def _locate_ndjson_error(p: Path, name: str, error: Exception) -> InputError:
             except json.JSONDecodeError as e:
                 return _fail(name, f"line {lineno}: malformed JSON at column {e.colno}: {e.msg}", row=record)
             if not isinstance(item, dict):
-                return _fail(name, f"line {lineno}: expected an object, found a JSON {_json_kind(item)}",
-                             row=record)
+                return _fail(name, f"line {lineno}: expected an object, found a JSON {_json_kind(item)}", row=record)
             rows.append(item)
     mixed = _mixed_types(rows)
     if mixed is not None:
@@ -247,7 +263,8 @@ def _locate_ndjson_error(p: Path, name: str, error: Exception) -> InputError:
 
 def _json_kind(value: object) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number")
+        type(value), "number"
+    )
 
 
 def _mixed_types(rows: list[dict]) -> tuple[int, str, str, str] | None:
@@ -269,6 +286,7 @@ def mixed_error(name: str, row: int, column: str, first: str, this: str) -> Inpu
 
 
 # ----- paths and file hashes --------------------------------------------------------------------
+
 
 def shown_path(path: Path) -> str:
     """A folder as the user would type it: relative to the working folder when inside it."""
@@ -302,15 +320,19 @@ def complete_path(text: str) -> str | None:
         except OSError:
             continue
         if is_dir or importable(Path(entry.name)):
-            return text + entry.name[len(prefix):] + (os.sep if is_dir else "")
+            return text + entry.name[len(prefix) :] + (os.sep if is_dir else "")
     return None
 
 
 def hash_file(path: Path, hasher: Hasher, chunk: int = 1 << 20) -> str:
     """The store's hash algorithm over a file's bytes, as the same kind of string."""
     algo = hasher.algorithm
-    h: Any = {HashAlgorithm.XXHASH64: xxhash.xxh64, HashAlgorithm.XXHASH32: xxhash.xxh32,
-              HashAlgorithm.SHA256: hashlib.sha256, HashAlgorithm.MD5: hashlib.md5}[algo]()
+    h: Any = {
+        HashAlgorithm.XXHASH64: xxhash.xxh64,
+        HashAlgorithm.XXHASH32: xxhash.xxh32,
+        HashAlgorithm.SHA256: hashlib.sha256,
+        HashAlgorithm.MD5: hashlib.md5,
+    }[algo]()
     with path.open("rb") as fh:
         while True:
             b = fh.read(chunk)
@@ -322,6 +344,7 @@ def hash_file(path: Path, hasher: Hasher, chunk: int = 1 << 20) -> str:
 
 
 # ----- typed values out of text ------------------------------------------------------------------
+
 
 class RowProblems:
     """Problems found per row, the first few rows of each kind named (as the store's validation does)."""
@@ -359,10 +382,15 @@ def parse_text(s: pl.Series, t: ColumnType, column: str, problems: RowProblems) 
         if not t.nullable:  # as the store: NaN in an Optional column is no value
             problems.rows(nan, s, column, "NaN where an integer is required", show=False)
         problems.rows(f.is_infinite().fill_null(False) & bad, s, column, "infinite value where an integer is required")
-        problems.rows((f.is_finite() & (f != f.floor())).fill_null(False) & bad, s, column,
-                      "fraction in an integer column")
-        problems.rows((f.is_finite() & (f == f.floor()) & (f.abs() >= INT_EXACT)).fill_null(False) & bad, s, column,
-                      "integer does not fit in 64 bits")
+        problems.rows(
+            (f.is_finite() & (f != f.floor())).fill_null(False) & bad, s, column, "fraction in an integer column"
+        )
+        problems.rows(
+            (f.is_finite() & (f == f.floor()) & (f.abs() >= INT_EXACT)).fill_null(False) & bad,
+            s,
+            column,
+            "integer does not fit in 64 bits",
+        )
         # integral numbers written as floats ("3.0", "1e3") are integers
         failed = bad & ~integral & ~(nan if t.nullable else none)
         return _combine(as_int, f.fill_nan(None).cast(pl.Int64, strict=False), bad & ~failed), failed
@@ -408,5 +436,3 @@ def decode_json_objects(s: pl.Series, column: str, problems: RowProblems) -> pl.
     mask = pl.Series([False] * len(s), dtype=pl.Boolean).scatter(bad_rows, True) if bad_rows else s.is_not_null()
     problems.rows(mask, s, column, 'not a JSON object of field -> provenance (like {"default": "..."})')
     return None
-
-

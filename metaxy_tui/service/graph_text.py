@@ -33,16 +33,24 @@ def mermaid(graph: FeatureGraph, keys: list[str] | None = None, *, title: str = 
     """A Mermaid flowchart: one node per feature with key, version and fields; edges upstream -> downstream."""
     plan = graph.plan()
     keys = keys if keys is not None else plan.order()
-    lines = ["---", f"title: {title}", "---", "flowchart TB",
-             f"    %% Snapshot version: {plan.project_version[:8] if keys else 'none'}",
-             "    %%{init: {'flowchart': {'htmlLabels': true, 'curve': 'basis'}, "
-             "'themeVariables': {'fontSize': '14px'}}}%%"]
+    lines = [
+        "---",
+        f"title: {title}",
+        "---",
+        "flowchart TB",
+        f"    %% Snapshot version: {plan.project_version[:8] if keys else 'none'}",
+        "    %%{init: {'flowchart': {'htmlLabels': true, 'curve': 'basis'}, 'themeVariables': {'fontSize': '14px'}}}%%",
+    ]
     for key in keys:
         fp = plan[key]
-        fields = "".join(f"<br/>- {html.escape(f.key.to_string())} ({fp.field_versions[f.key.to_string()][:8]})"
-                         for f in sorted(fp.definition.spec.fields, key=lambda f: f.key.to_string()))
-        label = (f'<div style="text-align:left"><b>{html.escape(key)}</b><br/>{fp.feature_version[:8]}'
-                 f'<br/><font color="#999">---</font>{fields}</div>')
+        fields = "".join(
+            f"<br/>- {html.escape(f.key.to_string())} ({fp.field_versions[f.key.to_string()][:8]})"
+            for f in sorted(fp.definition.spec.fields, key=lambda f: f.key.to_string())
+        )
+        label = (
+            f'<div style="text-align:left"><b>{html.escape(key)}</b><br/>{fp.feature_version[:8]}'
+            f'<br/><font color="#999">---</font>{fields}</div>'
+        )
         lines.append(f'    {_node_id(key)}["{label}"]')
     for key in keys:
         for d in plan[key].deps:
@@ -63,13 +71,17 @@ def mermaid_diff(old: FeatureGraph, new: FeatureGraph, changes: list, *, title: 
     status = {c.feature: c for c in changes}
     keys = [k for k in (new_plan.order() if new_plan else [])]
     keys += [k for k in (old_plan.order() if old_plan else []) if k not in keys]
-    lines = ["---", f"title: {title}", "---", "flowchart TB",
-             f"    %% Snapshot version: {new_plan.project_version[:8] if new_plan else 'none'}",
-             "    %%{init: {'flowchart': {'htmlLabels': true, 'curve': 'basis'}, "
-             "'themeVariables': {'fontSize': '14px'}}}%%"]
+    lines = [
+        "---",
+        f"title: {title}",
+        "---",
+        "flowchart TB",
+        f"    %% Snapshot version: {new_plan.project_version[:8] if new_plan else 'none'}",
+        "    %%{init: {'flowchart': {'htmlLabels': true, 'curve': 'basis'}, 'themeVariables': {'fontSize': '14px'}}}%%",
+    ]
     for key in keys:
         change = status.get(key)
-        fp = (new_plan[key] if new_plan is not None and key in new_plan.features else old_plan[key])  # type: ignore[index]
+        fp = new_plan[key] if new_plan is not None and key in new_plan.features else old_plan[key]  # type: ignore[index]
         if change is not None and change.change == "changed" and change.version_changed:
             version = f'<font color="red">{change.old_version[:8]}</font> → <font color="green">{change.new_version[:8]}</font>'
         else:
@@ -85,11 +97,15 @@ def mermaid_diff(old: FeatureGraph, new: FeatureGraph, changes: list, *, title: 
             elif fc.change == "removed":
                 fields.append(f'<br/>- <font color="red">{html.escape(f)}</font> (removed)')
             else:
-                fields.append(f'<br/>- <font color="orange">{html.escape(f)}</font> '
-                              f'(<font color="red">{(fc.old_version or "")[:8]}</font> → '
-                              f'<font color="green">{(fc.new_version or "")[:8]}</font>)')
-        label = (f'<div style="text-align:left"><b>{html.escape(key)}</b><br/>{version}'
-                 f'<br/><font color="#999">---</font>{"".join(fields)}</div>')
+                fields.append(
+                    f'<br/>- <font color="orange">{html.escape(f)}</font> '
+                    f'(<font color="red">{(fc.old_version or "")[:8]}</font> → '
+                    f'<font color="green">{(fc.new_version or "")[:8]}</font>)'
+                )
+        label = (
+            f'<div style="text-align:left"><b>{html.escape(key)}</b><br/>{version}'
+            f'<br/><font color="#999">---</font>{"".join(fields)}</div>'
+        )
         kind = change.change if change is not None else None
         opening, closing = {"added": ("(", ")"), "removed": ("([", "])")}.get(kind or "", ("[", "]"))
         lines.append(f'    {_node_id(key)}{opening}"{label}"{closing}')
@@ -98,8 +114,11 @@ def mermaid_diff(old: FeatureGraph, new: FeatureGraph, changes: list, *, title: 
         for d in plan[key].deps:  # type: ignore[index]
             if d.upstream in keys:
                 lines.append(f"    {_node_id(d.upstream)} --> {_node_id(key)}")
-    styles = [f"    style {_node_id(c.feature)} stroke:{_STROKES[c.change]},stroke-width:2px"
-              for c in sorted(changes, key=lambda c: c.feature) if c.change in _STROKES]
+    styles = [
+        f"    style {_node_id(c.feature)} stroke:{_STROKES[c.change]},stroke-width:2px"
+        for c in sorted(changes, key=lambda c: c.feature)
+        if c.change in _STROKES
+    ]
     if styles:
         lines += [""] + styles
     return "\n".join(lines)

@@ -49,14 +49,25 @@ class StaleFeature:
         """One line: `video/face_detection  faces  400 samples  e.g. video_id=v0001 · chunk_id=0; ...`"""
         text = f"{self.feature} [{', '.join(self.fields)}]: {self.count:,} sample{'s' if self.count != 1 else ''}"
         if self.sample_ids:
-            text += " (e.g. " + "; ".join(format_ids(i) for i in self.sample_ids[:3]) + ("; …" if self.count > 3 else "") + ")"
+            text += (
+                " (e.g. "
+                + "; ".join(format_ids(i) for i in self.sample_ids[:3])
+                + ("; …" if self.count > 3 else "")
+                + ")"
+            )
         if self.note:
             text += f" — {self.note}"
         return text
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "fields": self.fields, "via": self.via, "count": self.count,
-                "sample_ids": self.sample_ids, "note": self.note}
+        return {
+            "feature": self.feature,
+            "fields": self.fields,
+            "via": self.via,
+            "count": self.count,
+            "sample_ids": self.sample_ids,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -77,9 +88,16 @@ class ChangeImpact:
         return sum(s.count for s in self.stale)
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "field": self.field, "change": self.change,
-                "description": self.description, "total": self.total, "stale": [s.to_dict() for s in self.stale],
-                "unaffected": self.unaffected, "note": self.note}
+        return {
+            "feature": self.feature,
+            "field": self.field,
+            "change": self.change,
+            "description": self.description,
+            "total": self.total,
+            "stale": [s.to_dict() for s in self.stale],
+            "unaffected": self.unaffected,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -96,14 +114,24 @@ class DefinitionImpact:
         return [c for c in self.changes if c.feature == feature]
 
     def to_dict(self) -> dict:
-        return {"total": self.total, "features": [s.to_dict() for s in self.features],
-                "seconds": round(self.seconds, 3)}
+        return {
+            "total": self.total,
+            "features": [s.to_dict() for s in self.features],
+            "seconds": round(self.seconds, 3),
+        }
 
 
 # ----- definition changes --------------------------------------------------------------------
 
-def definition_impact(project: Project, old: FeatureGraph, new: FeatureGraph, *,
-                      changes: list[FeatureChange] | None = None, sample: int = SAMPLE_IDS) -> DefinitionImpact:
+
+def definition_impact(
+    project: Project,
+    old: FeatureGraph,
+    new: FeatureGraph,
+    *,
+    changes: list[FeatureChange] | None = None,
+    sample: int = SAMPLE_IDS,
+) -> DefinitionImpact:
     """What moving from graph `old` (as stored) to `new` (the code) would make stale."""
     start = time.perf_counter()
     changes = diff_graphs(old, new) if changes is None else changes
@@ -113,12 +141,26 @@ def definition_impact(project: Project, old: FeatureGraph, new: FeatureGraph, *,
     out: list[ChangeImpact] = []
     for fc in changes:
         if fc.change == "added":
-            out.append(ChangeImpact(fc.feature, None, "feature_added", f"{fc.feature}: new feature",
-                                    note="nothing stored yet: every sample will be added when it is computed"))
+            out.append(
+                ChangeImpact(
+                    fc.feature,
+                    None,
+                    "feature_added",
+                    f"{fc.feature}: new feature",
+                    note="nothing stored yet: every sample will be added when it is computed",
+                )
+            )
             continue
         if fc.change == "removed":
-            out.append(ChangeImpact(fc.feature, None, "feature_removed", f"{fc.feature}: removed from the code",
-                                    note="its stored samples stay in the store as history"))
+            out.append(
+                ChangeImpact(
+                    fc.feature,
+                    None,
+                    "feature_removed",
+                    f"{fc.feature}: removed from the code",
+                    note="its stored samples stay in the store as history",
+                )
+            )
             continue
         assert old_plan is not None and new_plan is not None
         a, b = old_plan[fc.feature], new_plan[fc.feature]
@@ -131,24 +173,28 @@ def definition_impact(project: Project, old: FeatureGraph, new: FeatureGraph, *,
             moved = _closure(new_plan, start_fields)
             if origin == "field_removed":
                 moved.setdefault(fc.feature, set()).add(f"{f.field} (removed)")
-            impact.stale = [counter.stale(key, sorted(fields), _via(new_plan, key, fields, moved), old_plan)
-                            for key, fields in _in_order(new_plan, moved)]
+            impact.stale = [
+                counter.stale(key, sorted(fields), _via(new_plan, key, fields, moved), old_plan)
+                for key, fields in _in_order(new_plan, moved)
+            ]
             impact.unaffected = _unaffected(new_plan, moved)
             out.append(impact)
         if fc.other and not any(c.feature == fc.feature for c in out):
             note = "; ".join(fc.other)
             if "deps changed" in fc.other:
-                note += (": with the same field versions the samples keep their provenance only if they are "
-                         "matched the same way; resolve after pushing tells")
-            out.append(ChangeImpact(fc.feature, None, "definition", f"{fc.feature}: {'; '.join(fc.other)}",
-                                    note=note))
+                note += (
+                    ": with the same field versions the samples keep their provenance only if they are "
+                    "matched the same way; resolve after pushing tells"
+                )
+            out.append(ChangeImpact(fc.feature, None, "definition", f"{fc.feature}: {'; '.join(fc.other)}", note=note))
     per_feature: dict[str, StaleFeature] = {}
     for c in out:
         for s in c.stale:
             have = per_feature.get(s.feature)
             if have is None:
-                per_feature[s.feature] = StaleFeature(s.feature, list(s.fields), list(s.via), s.count,
-                                                      list(s.sample_ids), s.note)
+                per_feature[s.feature] = StaleFeature(
+                    s.feature, list(s.fields), list(s.via), s.count, list(s.sample_ids), s.note
+                )
             else:
                 have.fields = sorted(set(have.fields) | set(s.fields))
                 have.via = list(dict.fromkeys(have.via + s.via))
@@ -174,8 +220,12 @@ def _start_fields(feature: str, fld: str, origin: str, old: GraphPlan, new: Grap
     if origin != "field_removed":
         return {(feature, fld)}
     # a removed field moves the fields that read it (their parents changed)
-    return {(k, f) for k, p in new.features.items() for f in p.field_parents
-            if k in old.features and (feature, fld) in old[k].field_parents.get(f, ())}
+    return {
+        (k, f)
+        for k, p in new.features.items()
+        for f in p.field_parents
+        if k in old.features and (feature, fld) in old[k].field_parents.get(f, ())
+    }
 
 
 def _closure(gp: GraphPlan, start: set[tuple[str, str]]) -> dict[str, set[str]]:
@@ -199,8 +249,9 @@ def _closure(gp: GraphPlan, start: set[tuple[str, str]]) -> dict[str, set[str]]:
 
 
 def _in_order(gp: GraphPlan, moved: dict[str, set[str]]) -> list[tuple[str, set[str]]]:
-    return [(k, moved[k]) for k in gp.order() if k in moved] + [(k, v) for k, v in moved.items()
-                                                                if k not in gp.features]
+    return [(k, moved[k]) for k in gp.order() if k in moved] + [
+        (k, v) for k, v in moved.items() if k not in gp.features
+    ]
 
 
 def _via(gp: GraphPlan, key: str, fields: set[str], moved: dict[str, set[str]]) -> list[str]:
@@ -225,8 +276,10 @@ def _unaffected(gp: GraphPlan, moved: dict[str, set[str]]) -> list[str]:
         if not readers:
             continue
         reads = sorted({f"{u}.{uf}" for ps in p.field_parents.values() for u, uf in ps if u in readers})
-        out.append(f"{key}: reads only {', '.join(reads) or 'no field'} of {', '.join(readers)}; its samples stay "
-                   f"valid (resolve shows them removed until {', '.join(readers)} is recomputed)")
+        out.append(
+            f"{key}: reads only {', '.join(reads) or 'no field'} of {', '.join(readers)}; its samples stay "
+            f"valid (resolve shows them removed until {', '.join(readers)} is recomputed)"
+        )
     return out
 
 
@@ -263,6 +316,7 @@ def code_impact(project: Project) -> tuple[list[FeatureChange], DefinitionImpact
 
 
 # ----- approvals -----------------------------------------------------------------------------
+
 
 @dataclass
 class BlastRadius:
@@ -301,8 +355,9 @@ def sample_moves(project: Project, feature: str, reasons: list[SampleReason]) ->
     return out
 
 
-def approval_impact(project: Project, feature: str, moves: list[tuple[dict[str, Any], list[str]]], *,
-                    sample: int = SAMPLE_IDS) -> BlastRadius:
+def approval_impact(
+    project: Project, feature: str, moves: list[tuple[dict[str, Any], list[str]]], *, sample: int = SAMPLE_IDS
+) -> BlastRadius:
     """Downstream samples that would become stale once these samples (the feature's key
     columns, as the review gives them, each with the fields it moves) are recomputed or
     accepted. Samples moving the same fields walk down together; a downstream sample counts
@@ -329,22 +384,25 @@ def approval_impact(project: Project, feature: str, moves: list[tuple[dict[str, 
         hit = pl.concat(frames, how="vertical").unique() if frames else pl.DataFrame()
         examples = hit.sort(ids).head(sample).to_dicts() if hit.height else []
         _version, note = _version_read(project, down)
-        radius.stale.append(StaleFeature(down, sorted(moved[down]), _via(gp, down, moved[down], moved), hit.height,
-                                         examples, note))
+        radius.stale.append(
+            StaleFeature(down, sorted(moved[down]), _via(gp, down, moved[down], moved), hit.height, examples, note)
+        )
     radius.unaffected = _unaffected(gp, moved) if moves else []
     radius.seconds = time.perf_counter() - start
     return radius
 
 
-def _walk(project: Project, gp: GraphPlan, feature: str, keys: list[dict], fields: set[str]
-          ) -> dict[str, tuple[pl.DataFrame, set[str]]]:
+def _walk(
+    project: Project, gp: GraphPlan, feature: str, keys: list[dict], fields: set[str]
+) -> dict[str, tuple[pl.DataFrame, set[str]]]:
     """From samples of `feature` moving `fields`, down: per reached feature, the rows reached
     (the columns its own downstream matches on) and the fields that move."""
     store = project.store
     plan = gp[feature]
     key_cols = [c for c in plan.key if c in keys[0]]
-    first = pl.DataFrame([{c: k.get(c) for c in key_cols} for k in keys],
-                         schema={c: plan.definition.columns[c].polars for c in key_cols})
+    first = pl.DataFrame(
+        [{c: k.get(c) for c in key_cols} for k in keys], schema={c: plan.definition.columns[c].polars for c in key_cols}
+    )
     frontier: dict[str, tuple[pl.DataFrame, set[str]]] = {feature: (first, fields)}
     out: dict[str, tuple[pl.DataFrame, set[str]]] = {}
     for down in gp.downstream_closure(feature):
@@ -356,8 +414,9 @@ def _walk(project: Project, gp: GraphPlan, feature: str, keys: list[dict], field
             if dep.upstream not in frontier:
                 continue
             up_keys, up_moved = frontier[dep.upstream]
-            reads = {f for f, ps in dplan.field_parents.items()
-                     if any(u == dep.upstream and uf in up_moved for u, uf in ps)}
+            reads = {
+                f for f, ps in dplan.field_parents.items() if any(u == dep.upstream and uf in up_moved for u, uf in ps)
+            }
             if not reads:
                 continue
             reached |= reads
@@ -408,5 +467,13 @@ def _all_rows(store, feature: str, columns: list[str], version: str | None) -> p
     return df if isinstance(df, pl.DataFrame) else pl.DataFrame(df)
 
 
-__all__ = ["StaleFeature", "ChangeImpact", "DefinitionImpact", "BlastRadius", "definition_impact", "code_impact",
-           "approval_impact", "sample_moves"]
+__all__ = [
+    "StaleFeature",
+    "ChangeImpact",
+    "DefinitionImpact",
+    "BlastRadius",
+    "definition_impact",
+    "code_impact",
+    "approval_impact",
+    "sample_moves",
+]

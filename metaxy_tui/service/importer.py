@@ -24,15 +24,24 @@ from typing import Any
 
 import polars as pl
 
-from ..columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE, PROVENANCE_BY_FIELD)
+from ..columns import DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE, PROVENANCE_BY_FIELD
 from ..errors import InputError, InputProblem, MetaxyError
 from ..frames import to_polars
 from ..graph import FeaturePlan
 from ..hashing import Hasher
 from ..spec import feature_key_of
 from ..store.validate import MAX_ROWS_NAMED, ROW, prepare
-from .file_readers import (FORMATS, RowProblems, complete_path, decode_json_objects, hash_file, importable,
-                           parse_text, read_table, shown_path)
+from .file_readers import (
+    FORMATS,
+    RowProblems,
+    complete_path,
+    decode_json_objects,
+    hash_file,
+    importable,
+    parse_text,
+    read_table,
+    shown_path,
+)
 from .import_mapping import DVBF_PREFIX, PBF_PREFIX, content_hash_expr, resolve_mapping
 from .project import Project
 
@@ -46,9 +55,23 @@ CANCELLED_WRITE = "import cancelled: nothing was written"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Cancelled = Callable[[], bool]
 
-__all__ = ["ImportPlan", "ImportResult", "ImportCancelled", "plan_import", "apply_import", "read_table",
-           "root_features", "default_import_folder", "can_import", "complete_path", "shown_path", "importable", "targets_for",
-           "FORMATS", "PREVIEW_ROWS"]
+__all__ = [
+    "ImportPlan",
+    "ImportResult",
+    "ImportCancelled",
+    "plan_import",
+    "apply_import",
+    "read_table",
+    "root_features",
+    "default_import_folder",
+    "can_import",
+    "complete_path",
+    "shown_path",
+    "importable",
+    "targets_for",
+    "FORMATS",
+    "PREVIEW_ROWS",
+]
 
 
 class ImportCancelled(MetaxyError):
@@ -56,6 +79,7 @@ class ImportCancelled(MetaxyError):
 
 
 # ----- the plan ----------------------------------------------------------------------------------
+
 
 @dataclass
 class ImportPlan:
@@ -146,6 +170,7 @@ class ImportResult:
 
 # ----- helpers the UI uses ----------------------------------------------------------------------
 
+
 def root_features(project: Project) -> list[str]:
     """The keys of the features samples can be imported into (roots), sorted."""
     if len(project.graph) == 0:
@@ -182,8 +207,9 @@ def can_import(project: Project) -> bool:
 def targets_for(project: Project, feature: str) -> list[tuple[str, str]]:
     """What a file column can be mapped to, each with a short description; feature columns first."""
     definition = project.graph.feature_plan(feature).definition
-    out = [(c, ("id column, " if c in definition.id_columns else "") + t.describe())
-           for c, t in definition.columns.items()]
+    out = [
+        (c, ("id column, " if c in definition.id_columns else "") + t.describe()) for c, t in definition.columns.items()
+    ]
     out += [(PBF_PREFIX + f, f"provenance of field {f!r} (text)") for f in definition.field_keys]
     out.append((PROVENANCE_BY_FIELD, 'provenance of every field, as JSON {"field": "..."}'))
     out += [(DVBF_PREFIX + f, f"data version of field {f!r} (text)") for f in definition.field_keys]
@@ -191,11 +217,18 @@ def targets_for(project: Project, feature: str) -> list[tuple[str, str]]:
     return out
 
 
-
 # ----- provenance from files --------------------------------------------------------------------
 
-def _file_hashes(values: list[Any], base: Path, column: str, hasher: Hasher, problems: RowProblems,
-                 progress: Progress | None, cancelled: Cancelled | None) -> list[str | None]:
+
+def _file_hashes(
+    values: list[Any],
+    base: Path,
+    column: str,
+    hasher: Hasher,
+    problems: RowProblems,
+    progress: Progress | None,
+    cancelled: Cancelled | None,
+) -> list[str | None]:
     out: list[str | None] = []
     cache: dict[Path, str | Exception] = {}
     failures: dict[str, list[int]] = {}
@@ -236,22 +269,39 @@ def _file_hashes(values: list[Any], base: Path, column: str, hasher: Hasher, pro
         progress("hashing files", total, total)
     for reason, rows in failures.items():
         for r in rows[:MAX_ROWS_NAMED]:
-            problems.items.append(InputProblem(f"cannot hash the file {str(values[r])!r}: {reason}"
-                                               if values[r] is not None else f"cannot hash a file: {reason}",
-                                               column, r))
+            problems.items.append(
+                InputProblem(
+                    f"cannot hash the file {str(values[r])!r}: {reason}"
+                    if values[r] is not None
+                    else f"cannot hash a file: {reason}",
+                    column,
+                    r,
+                )
+            )
         if len(rows) > MAX_ROWS_NAMED:
-            problems.items.append(InputProblem(f"cannot hash the file: {reason} (and "
-                                               f"{len(rows) - MAX_ROWS_NAMED} more rows)", column))
+            problems.items.append(
+                InputProblem(f"cannot hash the file: {reason} (and {len(rows) - MAX_ROWS_NAMED} more rows)", column)
+            )
     return out
 
 
 # ----- planning -----------------------------------------------------------------------------------
 
-def plan_import(project: Project, feature: Any, data: pl.DataFrame | str | os.PathLike | Any, *,
-                source: str | None = None, format: str | None = None, full_set: bool = False,
-                provenance: str = "auto", mapping: dict[str, str | None] | None = None,
-                progress: Progress | None = None, cancelled: Cancelled | None = None,
-                keep_extra: bool = False) -> ImportPlan:
+
+def plan_import(
+    project: Project,
+    feature: Any,
+    data: pl.DataFrame | str | os.PathLike | Any,
+    *,
+    source: str | None = None,
+    format: str | None = None,
+    full_set: bool = False,
+    provenance: str = "auto",
+    mapping: dict[str, str | None] | None = None,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+    keep_extra: bool = False,
+) -> ImportPlan:
     """What importing `data` (a path, or a frame read from `source`) into root `feature` would do.
 
     `provenance`: "auto" (a provenance column when the file has one, else "content"),
@@ -266,11 +316,17 @@ def plan_import(project: Project, feature: Any, data: pl.DataFrame | str | os.Pa
     key = feature_key_of(feature).to_string()
     fplan = project.graph.feature_plan(key)
     if not fplan.is_root:
-        raise InputError(key, [InputProblem("is not a root feature: samples can only be imported into root "
-                                            f"features ({', '.join(root_features(project)) or 'none'})")])
+        raise InputError(
+            key,
+            [
+                InputProblem(
+                    "is not a root feature: samples can only be imported into root "
+                    f"features ({', '.join(root_features(project)) or 'none'})"
+                )
+            ],
+        )
     if provenance not in PROVENANCE_MODES and not provenance.startswith("file:"):
-        raise ValueError(f"provenance must be one of {', '.join(PROVENANCE_MODES)} or file:COLUMN, "
-                         f"got {provenance!r}")
+        raise ValueError(f"provenance must be one of {', '.join(PROVENANCE_MODES)} or file:COLUMN, got {provenance!r}")
     plan = ImportPlan(feature=key, source=source, full_set=full_set, provenance=provenance, keep_extra=keep_extra)
     if isinstance(data, (str, os.PathLike)):
         plan.source = source or str(data)
@@ -322,8 +378,9 @@ def _path_column(name: str, plan: ImportPlan) -> str | None:
     return next((col for col, t in plan.mapping.items() if t == name), None)
 
 
-def _typed_frame(raw: pl.DataFrame, plan: ImportPlan, fplan: FeaturePlan
-                 ) -> tuple[pl.DataFrame, list[InputProblem], dict[str, str], set[str]]:
+def _typed_frame(
+    raw: pl.DataFrame, plan: ImportPlan, fplan: FeaturePlan
+) -> tuple[pl.DataFrame, list[InputProblem], dict[str, str], set[str]]:
     """The mapped columns under their feature names, text parsed into the feature's types.
 
     Returns (frame, problems, target -> file column, targets left out). A column whose values
@@ -342,7 +399,7 @@ def _typed_frame(raw: pl.DataFrame, plan: ImportPlan, fplan: FeaturePlan
         renamed[target] = col
         prefix = next((p for p in (PBF_PREFIX, DVBF_PREFIX) if target.startswith(p)), None)
         if prefix is not None:
-            flat[prefix[:-1]][target[len(prefix):]] = s
+            flat[prefix[:-1]][target[len(prefix) :]] = s
             renamed.setdefault(prefix[:-1], col)
             continue
         if s.dtype == pl.String and target in columns:
@@ -366,8 +423,14 @@ def _typed_frame(raw: pl.DataFrame, plan: ImportPlan, fplan: FeaturePlan
     return pl.DataFrame(series), problems.items, renamed, left_out
 
 
-def _store_validation(frame: pl.DataFrame, plan: ImportPlan, fplan: FeaturePlan, hasher: Hasher,
-                      renamed: dict[str, str], left_out: set[str]) -> tuple[pl.DataFrame | None, list[InputProblem]]:
+def _store_validation(
+    frame: pl.DataFrame,
+    plan: ImportPlan,
+    fplan: FeaturePlan,
+    hasher: Hasher,
+    renamed: dict[str, str],
+    left_out: set[str],
+) -> tuple[pl.DataFrame | None, list[InputProblem]]:
     """The store's own checks (`prepare`): canonical rows, or the problems (under file column names).
 
     Columns left out because their values did not parse are already reported, so the store's
@@ -381,14 +444,22 @@ def _store_validation(frame: pl.DataFrame, plan: ImportPlan, fplan: FeaturePlan,
     try:
         return prepare(frame, fplan, hasher, source=plan.source), []
     except InputError as e:
-        kept = [p for p in e.problems
-                if not (p.column in left_out and p.row is None and p.message.startswith("missing"))]
+        kept = [
+            p for p in e.problems if not (p.column in left_out and p.row is None and p.message.startswith("missing"))
+        ]
         return None, [_to_file_column(p, renamed) for p in kept]
 
 
-def _provenance_and_counts(project: Project, plan: ImportPlan, fplan: FeaturePlan, canon: pl.DataFrame,
-                           renamed: dict[str, str], raw: pl.DataFrame, progress: Progress | None,
-                           cancelled: Cancelled | None) -> tuple[list[InputProblem], pl.DataFrame | None]:
+def _provenance_and_counts(
+    project: Project,
+    plan: ImportPlan,
+    fplan: FeaturePlan,
+    canon: pl.DataFrame,
+    renamed: dict[str, str],
+    raw: pl.DataFrame,
+    progress: Progress | None,
+    cancelled: Cancelled | None,
+) -> tuple[list[InputProblem], pl.DataFrame | None]:
     """The provenance, then resolve_update's counts (filled into `plan`).
 
     Returns (problems, each row's ids with its import status).
@@ -428,10 +499,12 @@ def _provenance_and_counts(project: Project, plan: ImportPlan, fplan: FeaturePla
         plan.notes.append("provenance: a hash of each row's values")
     elif mode.startswith("file:"):
         plan.notes.append(f"provenance: a hash of the file each row's {mode[5:]!r} names")
-    status = (canon.select([ROW] + ids)
-              .join(added.select(ids).with_columns(pl.lit("added").alias("status")), on=ids, how="left")
-              .join(changed.select(ids).with_columns(pl.lit("changed").alias("__c")), on=ids, how="left")
-              .select(ROW, pl.coalesce("status", "__c", pl.lit("unchanged")).alias("status")))
+    status = (
+        canon.select([ROW] + ids)
+        .join(added.select(ids).with_columns(pl.lit("added").alias("status")), on=ids, how="left")
+        .join(changed.select(ids).with_columns(pl.lit("changed").alias("__c")), on=ids, how="left")
+        .select(ROW, pl.coalesce("status", "__c", pl.lit("unchanged")).alias("status"))
+    )
     return [], status
 
 
@@ -447,8 +520,9 @@ def _to_file_column(p: InputProblem, renamed: dict[str, str]) -> InputProblem:
     file_col = renamed[col]
     if col in (PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD):
         prefix = col + "."
-        file_col = next((fc for t, fc in renamed.items()
-                         if t.startswith(prefix) and f"'{t[len(prefix):]}'" in p.message), file_col)
+        file_col = next(
+            (fc for t, fc in renamed.items() if t.startswith(prefix) and f"'{t[len(prefix) :]}'" in p.message), file_col
+        )
         return InputProblem(p.message, file_col, p.row)
     if file_col == col:
         return p
@@ -490,8 +564,10 @@ def _cell_text(v: Any) -> str | None:
 
 # ----- applying -----------------------------------------------------------------------------------
 
-def apply_import(project: Project, plan: ImportPlan, progress: Progress | None = None,
-                 cancelled: Cancelled | None = None) -> ImportResult:
+
+def apply_import(
+    project: Project, plan: ImportPlan, progress: Progress | None = None, cancelled: Cancelled | None = None
+) -> ImportResult:
     """Write the plan's added and changed samples (and soft-delete the removed ones of a full set).
 
     The write is one transaction: a cancel (from `cancelled`, checked between batches) or any

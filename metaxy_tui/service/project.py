@@ -89,10 +89,17 @@ def _hash_settings(cfg: MetaxyConfig | None, store: str | None) -> tuple:
         return ()
 
 
-def open_project(*, config: str | os.PathLike | None = None, store: str | None = None,
-                 db: str | os.PathLike | None = None, mode: str = "w", create: bool = True,
-                 search_from: str | os.PathLike | None = None, require_code: bool = False,
-                 feature: str | None = None) -> Project:
+def open_project(
+    *,
+    config: str | os.PathLike | None = None,
+    store: str | None = None,
+    db: str | os.PathLike | None = None,
+    mode: str = "w",
+    create: bool = True,
+    search_from: str | os.PathLike | None = None,
+    require_code: bool = False,
+    feature: str | None = None,
+) -> Project:
     """Open the store named by `db`, or by metaxy.toml (given or found), or the default one.
 
     `create=False` refuses to create a missing store file (`--db PATH` for a command that only
@@ -103,8 +110,9 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     """
     cfg: MetaxyConfig | None = None
     server = is_postgres_url(db)  # --db postgresql://...: a PostgreSQL store (its project's code, if found here)
-    new_db = (db is not None and not server and str(db) != ":memory:" and create and mode == "w"
-              and not Path(db).exists())
+    new_db = (
+        db is not None and not server and str(db) != ":memory:" and create and mode == "w" and not Path(db).exists()
+    )
     config_path = Path(config) if config else (find_config(search_from) if db is None or new_db or server else None)
     if config is not None and not Path(config).is_file():
         raise ConfigError(f"{config}: no such configuration file")
@@ -114,8 +122,10 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
     if code_graph is not None and len(code_graph) == 0:
         code_graph = None
     if new_db and code_graph is None and require_code:
-        raise StoreError(f"no store at {db}, and no project here to create it with (run this in a folder with a "
-                         f"metaxy.toml whose entrypoints define the features, or `metaxy-tui demo --db {db}`)")
+        raise StoreError(
+            f"no store at {db}, and no project here to create it with (run this in a folder with a "
+            f"metaxy.toml whose entrypoints define the features, or `metaxy-tui demo --db {db}`)"
+        )
     if new_db and code_graph is not None and feature is not None and feature not in code_graph:
         raise UnknownFeatureError(feature, code_graph.keys)
     if server:
@@ -124,13 +134,15 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
         source = f"PostgreSQL {s.where}"
     elif db is not None:
         path = Path(db)
-        s = SQLiteMetadataStore(path, *_hash_settings(cfg, store) if new_db else (), name=str(path),
-                                project=cfg.project if cfg else None)
+        s = SQLiteMetadataStore(
+            path, *_hash_settings(cfg, store) if new_db else (), name=str(path), project=cfg.project if cfg else None
+        )
         source = f"{path}"
     elif cfg is not None:
         s = cfg.get_store(store)
-        source = f"{cfg.path} (store {s.name}" + (f", PostgreSQL {s.where})" if getattr(s, "kind", "") == "postgresql"
-                                                 else ")")
+        source = f"{cfg.path} (store {s.name}" + (
+            f", PostgreSQL {s.where})" if getattr(s, "kind", "") == "postgresql" else ")"
+        )
     else:
         if store is not None:
             raise ConfigError(f"--store {store}: no metaxy.toml found in {Path.cwd()} or its parents")
@@ -148,8 +160,10 @@ def open_project(*, config: str | os.PathLike | None = None, store: str | None =
             project.notes.append(f"no store at {p} yet")
             return project
         if not p.exists() and (not create or mode == "r"):
-            raise StoreError(f"no store at {p} (run `metaxy-tui demo --db {p}` to build one, "
-                             "or open a project folder with a metaxy.toml)")
+            raise StoreError(
+                f"no store at {p} (run `metaxy-tui demo --db {p}` to build one, "
+                "or open a project folder with a metaxy.toml)"
+            )
         if p.exists() and not os.access(p, os.R_OK):
             raise StoreError(f"{p} is not readable (check its permissions)")
         if p.exists() and mode == "w" and not os.access(p, os.W_OK):

@@ -25,8 +25,16 @@ from ..executors import Batch, BatchResult, ComputeTask, Executor, ExecutorUnava
 from ..executors.local import LocalExecutor
 from ..graph import FeaturePlan
 from .project import Project
-from .actions import (DEFAULT_BATCH, ActionResult, Cancelled, Progress, _added_or_changed, _audit,
-                      _leftover_children, ids_text)
+from .actions import (
+    DEFAULT_BATCH,
+    ActionResult,
+    Cancelled,
+    Progress,
+    _added_or_changed,
+    _audit,
+    _leftover_children,
+    ids_text,
+)
 
 FAILING_SHOWN = 50  # failing sample ids written into the audit entry's detail
 
@@ -61,10 +69,17 @@ def executor_for(name: str, address: str | None = None) -> Executor:
     return executors.make_executor(name, address=address or None) if name == "ray" else executors.make_executor(name)
 
 
-def run_recompute(project: Project, feature: str, keys: list[dict] | None = None, *,
-                  batch_size: int = DEFAULT_BATCH, progress: Progress | None = None,
-                  cancelled: Callable[[], bool] = lambda: False, fn: Callable | None = None,
-                  executor: Executor | None = None) -> ActionResult:
+def run_recompute(
+    project: Project,
+    feature: str,
+    keys: list[dict] | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    fn: Callable | None = None,
+    executor: Executor | None = None,
+) -> ActionResult:
     store = project.store
     plan = project.graph.feature_plan(feature)
     key = list(plan.key)
@@ -76,8 +91,10 @@ def run_recompute(project: Project, feature: str, keys: list[dict] | None = None
     result = ActionResult("recompute", feature, samples.height, executor=executor.name)
     if fn is None:
         result.outcome = "failed"
-        result.error = (f"no compute function is registered for {feature} (register one with @mx.compute, and open "
-                        "the project with its code: its metaxy.toml must list the module as an entrypoint)")
+        result.error = (
+            f"no compute function is registered for {feature} (register one with @mx.compute, and open "
+            "the project with its code: its metaxy.toml must list the module as an entrypoint)"
+        )
         result.seconds = time.perf_counter() - start
         _audit(project, result, plan, samples.to_dicts())
         return result
@@ -105,8 +122,9 @@ def run_recompute(project: Project, feature: str, keys: list[dict] | None = None
         return result
     try:
         # the entry exists from the start; each batch adds its samples inside its own transaction
-        audit_id = store.start_audit(action="recompute", feature=feature, feature_version=plan.feature_version,
-                                     executor=executor.name)
+        audit_id = store.start_audit(
+            action="recompute", feature=feature, feature_version=plan.feature_version, executor=executor.name
+        )
     except BaseException:
         executor.__exit__(None, None, None)
         raise
@@ -151,8 +169,15 @@ def run_recompute(project: Project, feature: str, keys: list[dict] | None = None
     return result
 
 
-def _commit(project: Project, plan: FeaturePlan, res: BatchResult, as_of: int | None, audit_id: int,
-            start: float, cancelled: Callable[[], bool]) -> None:
+def _commit(
+    project: Project,
+    plan: FeaturePlan,
+    res: BatchResult,
+    as_of: int | None,
+    audit_id: int,
+    start: float,
+    cancelled: Callable[[], bool],
+) -> None:
     """Write one batch's output in one transaction, its audit rows included."""
     store = project.store
     rows, batch_keys = res.batch.rows, res.batch.keys
@@ -182,11 +207,20 @@ def _detail(result: ActionResult) -> str | None:
         return None
     text = result.error + "\n" + (result.traceback or "")
     if result.failing:
-        text = text.rstrip("\n") + (f"\nfailing samples ({len(result.failing)}, in {result.failed_batches} "
-                                    f"batch{'es' if result.failed_batches != 1 else ''}): "
-                                    + ids_text(result.failing, FAILING_SHOWN))
+        text = text.rstrip("\n") + (
+            f"\nfailing samples ({len(result.failing)}, in {result.failed_batches} "
+            f"batch{'es' if result.failed_batches != 1 else ''}): " + ids_text(result.failing, FAILING_SHOWN)
+        )
     return text
 
 
-__all__ = ["DEFAULT_EXECUTOR", "EXECUTORS", "Executor", "ExecutorOption", "executor_for", "executor_options",
-           "executor_problem", "run_recompute"]
+__all__ = [
+    "DEFAULT_EXECUTOR",
+    "EXECUTORS",
+    "Executor",
+    "ExecutorOption",
+    "executor_for",
+    "executor_options",
+    "executor_problem",
+    "run_recompute",
+]

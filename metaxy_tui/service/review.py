@@ -17,11 +17,20 @@ from ..errors import MetaxyError
 from ..executors import Executor
 from ..explain import KINDS, Explanation, SampleReason, short_value
 from ..graph import FeaturePlan
-from .actions import (DEFAULT_BATCH, ActionResult, Cancelled, Progress, _added_or_changed, _audit, _distinct,
-                      _keys_frame, _select, ids_text)
+from .actions import (
+    DEFAULT_BATCH,
+    ActionResult,
+    Cancelled,
+    Progress,
+    _added_or_changed,
+    _audit,
+    _distinct,
+    _keys_frame,
+    _select,
+    ids_text,
+)
 from .project import Project
 from .recompute import run_recompute
-
 
 
 def pending_samples(inc, explanation: Explanation | None = None) -> pl.DataFrame:
@@ -31,20 +40,26 @@ def pending_samples(inc, explanation: Explanation | None = None) -> pl.DataFrame
     for status, frame in (("added", inc.added), ("changed", inc.changed), ("removed", inc.removed)):
         df = frame.to_polars()
         if df.height:
-            parts.append(df.select(key + [PROVENANCE]).unique(subset=key, keep="first", maintain_order=True)
-                         .select(pl.lit(status).alias("status"), *key, pl.col(PROVENANCE).alias("provenance")))
+            parts.append(
+                df.select(key + [PROVENANCE])
+                .unique(subset=key, keep="first", maintain_order=True)
+                .select(pl.lit(status).alias("status"), *key, pl.col(PROVENANCE).alias("provenance"))
+            )
     if not parts:
         return pl.DataFrame(schema={"status": pl.String, **{c: pl.String for c in key}, "provenance": pl.String})
     rows = pl.concat(parts, how="vertical_relaxed")
     if explanation is not None:
-        why = explanation.frame.select(["status", *key, pl.col("summary").alias("reason"),
-                                        pl.col("group").alias("reason_group")])
-        rows = rows.join(why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left",
-                         maintain_order="left")
+        why = explanation.frame.select(
+            ["status", *key, pl.col("summary").alias("reason"), pl.col("group").alias("reason_group")]
+        )
+        rows = rows.join(
+            why.unique(subset=["status", *key], keep="first"), on=["status", *key], how="left", maintain_order="left"
+        )
     return rows
 
 
 # ----- what is pending, and why -------------------------------------------------------------
+
 
 def not_reviewable(project: Project, feature: str | None) -> str | None:
     """Why `feature` has no review to open, in plain words; None when it has one."""
@@ -55,8 +70,10 @@ def not_reviewable(project: Project, feature: str | None) -> str | None:
     if feature not in project.graph:
         return f"{feature} is not a feature of this store."
     if project.graph.feature_plan(feature).is_root:
-        return (f"{feature} is a root feature: it has no upstream to review. Its samples come from "
-                "imports and your pipeline's writes.")
+        return (
+            f"{feature} is a root feature: it has no upstream to review. Its samples come from "
+            "imports and your pipeline's writes."
+        )
     return None
 
 
@@ -68,12 +85,16 @@ def waiting_on(project: Project, feature: str) -> list[str]:
 def nothing_pending(feature: str, pending_upstream: list[str], waiting: list[str] | None = None) -> str:
     """What the review says when a derived feature has no pending sample."""
     if waiting:
-        return (f"{feature} is waiting on {', '.join(waiting)}: nothing has been written there yet, so there is "
-                f"nothing to compute for {feature}. Import or write samples upstream first.")
+        return (
+            f"{feature} is waiting on {', '.join(waiting)}: nothing has been written there yet, so there is "
+            f"nothing to compute for {feature}. Import or write samples upstream first."
+        )
     text = f"{feature} has nothing pending: every sample is up to date with its upstream."
     if pending_upstream:
-        text += (f" Its upstream {', '.join(pending_upstream)} has pending work: once that is recomputed, "
-                 f"the samples of {feature} that depend on it will be pending here.")
+        text += (
+            f" Its upstream {', '.join(pending_upstream)} has pending work: once that is recomputed, "
+            f"the samples of {feature} that depend on it will be pending here."
+        )
     return text
 
 
@@ -121,19 +142,31 @@ def has_compute(project: Project, feature: str) -> bool:
 
 # ----- recompute ----------------------------------------------------------------------------
 
-def recompute(project: Project, feature: str, keys: list[dict] | None = None, *, batch_size: int = DEFAULT_BATCH,
-              progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False,
-              fn: Callable | None = None, executor: Executor | None = None) -> ActionResult:
+
+def recompute(
+    project: Project,
+    feature: str,
+    keys: list[dict] | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    fn: Callable | None = None,
+    executor: Executor | None = None,
+) -> ActionResult:
     """Run the feature's compute function over the selected added/changed samples, in batches,
     on `executor` (default: this process); see service/recompute.py."""
-    return run_recompute(project, feature, keys, batch_size=batch_size, progress=progress, cancelled=cancelled,
-                         fn=fn, executor=executor)
+    return run_recompute(
+        project, feature, keys, batch_size=batch_size, progress=progress, cancelled=cancelled, fn=fn, executor=executor
+    )
 
 
 # ----- accept -------------------------------------------------------------------------------
 
-def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
-           progress: Progress | None = None) -> ActionResult:
+
+def accept(
+    project: Project, feature: str, keys: list[dict] | None = None, *, progress: Progress | None = None
+) -> ActionResult:
     """Carry stored outputs forward to the new provenance, without recomputing.
 
     Only samples with a stored row (under this or an older feature version) are accepted;
@@ -151,21 +184,27 @@ def accept(project: Project, feature: str, keys: list[dict] | None = None, *,
     if stored.height:
         stored = stored.sort(UPDATED_AT).unique(subset=ids, keep="last")
     user_cols = list(plan.definition.columns)
-    carried = (stored.select(user_cols).join(wanted, on=key, how="inner") if stored.height
-               else pl.DataFrame())
+    carried = stored.select(user_cols).join(wanted, on=key, how="inner") if stored.height else pl.DataFrame()
     accepted = _distinct(carried, key)
     result.skipped = wanted.height - len(accepted)
     if result.skipped:
         result.note = "never computed, nothing stored to carry forward"
     as_of = store.resolved_as_of(feature)
-    _audited_step(project, result, plan, accepted, start,
-                  lambda within: store.write_metadata(feature, carried, inputs_as_of=as_of, within=within))
+    _audited_step(
+        project,
+        result,
+        plan,
+        accepted,
+        start,
+        lambda within: store.write_metadata(feature, carried, inputs_as_of=as_of, within=within),
+    )
     if progress is not None:
         progress(result.done, result.requested)
     return result
 
 
 # ----- delete removed -----------------------------------------------------------------------
+
 
 def delete_removed(project: Project, feature: str, keys: list[dict] | None = None) -> ActionResult:
     """Soft-delete the stored rows reported removed (all children, for an expansion)."""
@@ -177,13 +216,15 @@ def delete_removed(project: Project, feature: str, keys: list[dict] | None = Non
     samples = _distinct(removed, key)
     result = ActionResult("delete_removed", feature, len(samples))
     ids = removed.select(key)  # an expansion's parents: delete_metadata removes all of their children
-    _audited_step(project, result, plan, samples, start,
-                  lambda within: store.delete_metadata(feature, ids=ids, within=within))
+    _audited_step(
+        project, result, plan, samples, start, lambda within: store.delete_metadata(feature, ids=ids, within=within)
+    )
     return result
 
 
-def _audited_step(project: Project, result: ActionResult, plan: FeaturePlan, ids: list[dict], start: float,
-                  step: Callable) -> None:
+def _audited_step(
+    project: Project, result: ActionResult, plan: FeaturePlan, ids: list[dict], start: float, step: Callable
+) -> None:
     """Run a one-transaction action whose audit entry is written inside that transaction."""
     store = project.store
     if not ids:
@@ -203,10 +244,16 @@ def _audited_step(project: Project, result: ActionResult, plan: FeaturePlan, ids
 
 # ----- everything, in order -----------------------------------------------------------------
 
-def approve_all_pending(project: Project, *, progress: Callable[[str, int, int], None] | None = None,
-                        cancelled: Callable[[], bool] = lambda: False,
-                        batch_size: int = DEFAULT_BATCH, features: list[str] | None = None,
-                        executor: Executor | None = None) -> list[ActionResult]:
+
+def approve_all_pending(
+    project: Project,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    batch_size: int = DEFAULT_BATCH,
+    features: list[str] | None = None,
+    executor: Executor | None = None,
+) -> list[ActionResult]:
     """Recompute added/changed and delete removed samples of every feature, upstream first.
 
     `features` limits the walk to those features (still in topological order): the review
@@ -221,8 +268,14 @@ def approve_all_pending(project: Project, *, progress: Callable[[str, int, int],
         return _approve_all(project, progress, cancelled, batch_size, features, executor)
 
 
-def _approve_all(project: Project, progress: Callable[[str, int, int], None] | None, cancelled: Callable[[], bool],
-                 batch_size: int, features: list[str] | None, executor: Executor | None) -> list[ActionResult]:
+def _approve_all(
+    project: Project,
+    progress: Callable[[str, int, int], None] | None,
+    cancelled: Callable[[], bool],
+    batch_size: int,
+    features: list[str] | None,
+    executor: Executor | None,
+) -> list[ActionResult]:
     results: list[ActionResult] = []
     plan = project.graph.plan()
     for key in plan.order():
@@ -233,12 +286,24 @@ def _approve_all(project: Project, progress: Callable[[str, int, int], None] | N
         if counts["added"] + counts["changed"]:
             if has_compute(project, key):
                 wrote = True
-                r = recompute(project, key, batch_size=batch_size, cancelled=cancelled, executor=executor,
-                              progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None)
+                r = recompute(
+                    project,
+                    key,
+                    batch_size=batch_size,
+                    cancelled=cancelled,
+                    executor=executor,
+                    progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None,
+                )
             else:
                 n = counts["added"] + counts["changed"]
-                r = ActionResult("recompute", key, n, outcome="skipped", skipped=n,
-                                 note="no compute function is registered: open the project with its code")
+                r = ActionResult(
+                    "recompute",
+                    key,
+                    n,
+                    outcome="skipped",
+                    skipped=n,
+                    note="no compute function is registered: open the project with its code",
+                )
             results.append(r)
             if r.outcome in ("failed", "cancelled"):
                 break
@@ -250,12 +315,41 @@ def _approve_all(project: Project, progress: Callable[[str, int, int], None] | N
     return results
 
 
-def audit_log(project: Project, *, feature: str | None = None, action: str | None = None,
-              since_us: int | None = None, limit: int | None = None) -> pl.DataFrame:
+def audit_log(
+    project: Project,
+    *,
+    feature: str | None = None,
+    action: str | None = None,
+    since_us: int | None = None,
+    limit: int | None = None,
+) -> pl.DataFrame:
     """The audit log, newest first (see SQLiteMetadataStore.audit_log)."""
     return project.store.audit_log(feature=feature, action=action, since_us=since_us, limit=limit)
 
 
 # the explanation's types, which the review screen shows, are part of what the service offers
-__all__ = ["KINDS", "Explanation", "SampleReason", "short_value", "Progress", "DEFAULT_BATCH",
-           "pending_samples", "Cancelled", "ActionResult", "not_reviewable", "waiting_on", "nothing_pending", "error_text", "explain", "pending_upstream", "downstream_removals", "has_compute", "recompute", "accept", "delete_removed", "approve_all_pending", "audit_log", "ids_text"]
+__all__ = [
+    "KINDS",
+    "Explanation",
+    "SampleReason",
+    "short_value",
+    "Progress",
+    "DEFAULT_BATCH",
+    "pending_samples",
+    "Cancelled",
+    "ActionResult",
+    "not_reviewable",
+    "waiting_on",
+    "nothing_pending",
+    "error_text",
+    "explain",
+    "pending_upstream",
+    "downstream_removals",
+    "has_compute",
+    "recompute",
+    "accept",
+    "delete_removed",
+    "approve_all_pending",
+    "audit_log",
+    "ids_text",
+]

@@ -12,8 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..graph import FeaturePlan
 from ..store.interface import SamplePages
-from ..store.pages import (PAGE_SIZE, Interrupted, PageReadError, SampleColumn, SampleView, StaleView, ViewSpec,
-                           feature_columns, filter_terms, uses_index_order)
+from ..store.pages import (
+    PAGE_SIZE,
+    Interrupted,
+    PageReadError,
+    SampleColumn,
+    SampleView,
+    StaleView,
+    ViewSpec,
+    feature_columns,
+    filter_terms,
+    uses_index_order,
+)
 from ..values import format_ids, format_time, format_value, iso_time
 
 if TYPE_CHECKING:
@@ -44,9 +54,11 @@ def parse_ids(plan: FeaturePlan, text: str) -> dict[str, Any]:
     elif len(parts) == len(cols):
         named = dict(zip(cols, parts))
     else:
-        raise ValueError(f"{plan.name} has {len(cols)} id column{'s' if len(cols) > 1 else ''} "
-                         f"({', '.join(cols)}): give {len(cols)} value{'s' if len(cols) > 1 else ''}, "
-                         "separated by commas, or name them (col=value)")
+        raise ValueError(
+            f"{plan.name} has {len(cols)} id column{'s' if len(cols) > 1 else ''} "
+            f"({', '.join(cols)}): give {len(cols)} value{'s' if len(cols) > 1 else ''}, "
+            "separated by commas, or name them (col=value)"
+        )
     missing = [c for c in cols if c not in named]
     if missing:
         raise ValueError(f"missing a value for {', '.join(missing)}")
@@ -70,6 +82,22 @@ def parse_ids(plan: FeaturePlan, text: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["PAGE_SIZE", "Interrupted", "PageReadError", "SampleColumn", "SamplePages", "SampleView", "StaleView",
-           "ViewSpec", "feature_columns", "filter_terms", "format_ids", "format_time", "format_value", "iso_time",
-           "open_pages", "parse_ids", "uses_index_order"]
+__all__ = [
+    "PAGE_SIZE",
+    "Interrupted",
+    "PageReadError",
+    "SampleColumn",
+    "SamplePages",
+    "SampleView",
+    "StaleView",
+    "ViewSpec",
+    "feature_columns",
+    "filter_terms",
+    "format_ids",
+    "format_time",
+    "format_value",
+    "iso_time",
+    "open_pages",
+    "parse_ids",
+    "uses_index_order",
+]

@@ -42,13 +42,21 @@ class FeatureStatus:
         return self.counts_label
 
     def to_dict(self) -> dict:
-        return {"feature": self.key, "status": self.kind, "rows": self.rows, "added": self.added,
-                "changed": self.changed, "removed": self.removed, "waiting_on": list(self.waiting_on),
-                "error": self.error}
+        return {
+            "feature": self.key,
+            "status": self.kind,
+            "rows": self.rows,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "waiting_on": list(self.waiting_on),
+            "error": self.error,
+        }
 
 
-def iter_statuses(project: Project, keys: list[str] | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> Iterator[FeatureStatus]:
+def iter_statuses(
+    project: Project, keys: list[str] | None = None, cancelled: Callable[[], bool] = lambda: False
+) -> Iterator[FeatureStatus]:
     """Statuses in topological order (an upstream is known before its downstream)."""
     plan = project.graph.plan()
     store = project.store
@@ -64,8 +72,13 @@ def iter_statuses(project: Project, keys: list[str] | None = None,
             else:
                 c = store.pending_counts(key)
                 never = store.waiting_on(key)  # upstream never written: nothing to resolve yet
-                waiting = never + [d.upstream for d in fp.deps if d.upstream not in never and known.get(d.upstream)
-                                   is not None and known[d.upstream].kind in ("pending", "waiting")]
+                waiting = never + [
+                    d.upstream
+                    for d in fp.deps
+                    if d.upstream not in never
+                    and known.get(d.upstream) is not None
+                    and known[d.upstream].kind in ("pending", "waiting")
+                ]
                 kind = "waiting" if waiting else ("pending" if sum(c.values()) else "up_to_date")
                 st = FeatureStatus(key, kind, rows, c["added"], c["changed"], c["removed"], waiting)
         except MetaxyError as e:

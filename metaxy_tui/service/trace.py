@@ -52,8 +52,12 @@ class FieldState:
         return self.provenance == self.expected
 
     def to_dict(self) -> dict:
-        return {"field": self.field, "provenance": self.provenance, "data_version": self.data_version,
-                "current": self.current}
+        return {
+            "field": self.field,
+            "provenance": self.provenance,
+            "data_version": self.data_version,
+            "current": self.current,
+        }
 
 
 @dataclass
@@ -80,9 +84,16 @@ class TraceNode:
         return self.links is None and not self.repeated and self.further and self.direction != "sample"
 
     def to_dict(self) -> dict:
-        out = {"feature": self.ref.feature, "ids": self.ref.ids, "state": self.state, "detail": self.detail,
-               "provenance": self.provenance, "data_version": self.data_version,
-               "feature_version": self.feature_version, "fields": [f.to_dict() for f in self.fields]}
+        out = {
+            "feature": self.ref.feature,
+            "ids": self.ref.ids,
+            "state": self.state,
+            "detail": self.detail,
+            "provenance": self.provenance,
+            "data_version": self.data_version,
+            "feature_version": self.feature_version,
+            "fields": [f.to_dict() for f in self.fields],
+        }
         if self.repeated:
             out["repeated"] = True
         if self.direction == "sample":
@@ -110,19 +121,34 @@ class TraceLink:
     @property
     def relation(self) -> str:
         if self.direction == "upstream":
-            return {LineageKind.IDENTITY: "the same sample upstream", LineageKind.AGGREGATION: "the members of its group",
-                    LineageKind.EXPANSION: "its parent"}[self.kind]
-        return {LineageKind.IDENTITY: "the same sample downstream", LineageKind.AGGREGATION: "the group it belongs to",
-                LineageKind.EXPANSION: "its children"}[self.kind]
+            return {
+                LineageKind.IDENTITY: "the same sample upstream",
+                LineageKind.AGGREGATION: "the members of its group",
+                LineageKind.EXPANSION: "its parent",
+            }[self.kind]
+        return {
+            LineageKind.IDENTITY: "the same sample downstream",
+            LineageKind.AGGREGATION: "the group it belongs to",
+            LineageKind.EXPANSION: "its children",
+        }[self.kind]
 
     @property
     def more(self) -> int:
         return max(0, self.total - len(self.nodes))
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "lineage": self.kind, "on": self.on, "relation": self.relation,
-                "fields": self.flows, "total": self.total, "shown": len(self.nodes), "more": self.more,
-                "note": self.note, "samples": [n.to_dict() for n in self.nodes]}
+        return {
+            "feature": self.feature,
+            "lineage": self.kind,
+            "on": self.on,
+            "relation": self.relation,
+            "fields": self.flows,
+            "total": self.total,
+            "shown": len(self.nodes),
+            "more": self.more,
+            "note": self.note,
+            "samples": [n.to_dict() for n in self.nodes],
+        }
 
 
 @dataclass
@@ -136,11 +162,18 @@ class Trace:
     def nodes(self) -> int:
         def count(links: list[TraceLink] | None) -> int:
             return sum(len(link.nodes) + sum(count(n.links) for n in link.nodes) for link in links or [])
+
         return 1 + count(self.root.upstream_links) + count(self.root.links)
 
     def to_dict(self) -> dict:
-        return {"feature": self.root.ref.feature, "ids": self.root.ref.ids, "depth": self.depth,
-                "limit": self.limit, "truncated": self.truncated, "sample": self.root.to_dict()}
+        return {
+            "feature": self.root.ref.feature,
+            "ids": self.root.ref.ids,
+            "depth": self.depth,
+            "limit": self.limit,
+            "truncated": self.truncated,
+            "sample": self.root.to_dict(),
+        }
 
 
 def parse_ids(project: Project, feature: str, texts: dict[str, str]) -> dict[str, Any]:
@@ -158,8 +191,16 @@ def id_columns(project: Project, feature: str) -> list[str]:
 
 # ----- building ------------------------------------------------------------------------------
 
-def trace_sample(project: Project, feature: str, ids: dict[str, Any], *, depth: int | None = None,
-                 limit: int = DEFAULT_LIMIT, budget: int = NODE_BUDGET) -> Trace:
+
+def trace_sample(
+    project: Project,
+    feature: str,
+    ids: dict[str, Any],
+    *,
+    depth: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    budget: int = NODE_BUDGET,
+) -> Trace:
     """The trace of the sample of `feature` with these id values (as the store holds them), up
     and down to `depth` hops (None: the whole pipeline). Raises UnknownFeatureError or
     UnknownSampleError."""
@@ -243,25 +284,37 @@ class Walker:
     def _upstream(self, plan: FeaturePlan, d, row: dict[str, Any]) -> TraceLink:
         # d.on are this feature's names; d.columns maps them to the upstream's columns
         match = {d.columns[c]: row.get(c) for c in d.on}
-        flows = [f"{f} ← " + ", ".join(f"{up}.{uf}" for up, uf in parents if up == d.upstream)
-                 for f, parents in plan.field_parents.items() if any(up == d.upstream for up, _ in parents)]
+        flows = [
+            f"{f} ← " + ", ".join(f"{up}.{uf}" for up, uf in parents if up == d.upstream)
+            for f, parents in plan.field_parents.items()
+            if any(up == d.upstream for up, _ in parents)
+        ]
         link = TraceLink(d.upstream, "upstream", d.kind, match, flows)
         return self._fill(link, row)
 
     def _downstream(self, plan: FeaturePlan, down: FeaturePlan, row: dict[str, Any]) -> TraceLink:
         dep = down.dep(plan.name)
         match = {c: row.get(dep.columns[c]) for c in dep.on}
-        flows = [f"{f} ← " + ", ".join(f"{up}.{uf}" for up, uf in parents if up == plan.name)
-                 for f, parents in down.field_parents.items() if any(up == plan.name for up, _ in parents)]
+        flows = [
+            f"{f} ← " + ", ".join(f"{up}.{uf}" for up, uf in parents if up == plan.name)
+            for f, parents in down.field_parents.items()
+            if any(up == plan.name for up, _ in parents)
+        ]
         link = TraceLink(down.name, "downstream", dep.kind, match, flows)
         return self._fill(link, row)
 
     def _fill(self, link: TraceLink, row: dict[str, Any]) -> TraceLink:
         missing = [c for c, v in link.on.items() if v is None]
         if missing:
-            link.note = ("no value for " + ", ".join(missing)
-                         + (": it belongs to no group" if link.kind == LineageKind.AGGREGATION and link.direction == "downstream"
-                            else ""))
+            link.note = (
+                "no value for "
+                + ", ".join(missing)
+                + (
+                    ": it belongs to no group"
+                    if link.kind == LineageKind.AGGREGATION and link.direction == "downstream"
+                    else ""
+                )
+            )
             return link
         page = self.project.store.linked_samples(link.feature, link.on, limit=self.limit)
         link.nodes = self.nodes(page.samples, link.direction)
@@ -281,14 +334,28 @@ class Walker:
         for s in samples:
             got = expected.get(tuple(s.row.get(c) for c in plan.key)) if not plan.is_root else None
             state, detail = _state(plan, s, got)
-            fields = [FieldState(f, s.provenance_by_field.get(f), s.data_version_by_field.get(f),
-                                 got[1].get(f) if got else None)
-                      for f in sorted(set(s.provenance_by_field) | set(got[1] if got else ()))]
+            fields = [
+                FieldState(
+                    f, s.provenance_by_field.get(f), s.data_version_by_field.get(f), got[1].get(f) if got else None
+                )
+                for f in sorted(set(s.provenance_by_field) | set(got[1] if got else ()))
+            ]
             ref = SampleRef(s.feature, s.ids)
             mark = (direction, s.feature, tuple(s.ids.values()))
             further = bool(plan.deps) if direction == "upstream" else bool(plan.downstream)
-            node = TraceNode(ref, direction, state, detail, s.provenance, s.data_version, s.feature_version,
-                             fields, s.row, repeated=mark in self.seen, further=further)
+            node = TraceNode(
+                ref,
+                direction,
+                state,
+                detail,
+                s.provenance,
+                s.data_version,
+                s.feature_version,
+                fields,
+                s.row,
+                repeated=mark in self.seen,
+                further=further,
+            )
             self.seen.add(mark)
             self.count += 1
             out.append(node)
@@ -299,8 +366,10 @@ def _state(plan: FeaturePlan, s: StoredSample, expected: tuple[str, dict[str, st
     if s.deleted:
         return DELETED, "soft-deleted: hidden until written again"
     if not s.current_version:
-        return EARLIER, (f"stored under feature version {(s.feature_version or '?')[:8]}, not the current "
-                         f"{plan.feature_version[:8]}: it comes back as added until recomputed")
+        return EARLIER, (
+            f"stored under feature version {(s.feature_version or '?')[:8]}, not the current "
+            f"{plan.feature_version[:8]}: it comes back as added until recomputed"
+        )
     if plan.is_root:
         return CURRENT, "a root sample: its provenance is given"
     if expected is None:
@@ -311,6 +380,16 @@ def _state(plan: FeaturePlan, s: StoredSample, expected: tuple[str, dict[str, st
     return STALE, "changed upstream: " + (", ".join(moved) if moved else "its provenance") + " moved"
 
 
-__all__ = ["Trace", "TraceNode", "TraceLink", "FieldState", "trace_sample", "walk_links", "more_samples",
-           "parse_ids", "id_columns",
-           "DEFAULT_LIMIT", "STATES"]
+__all__ = [
+    "Trace",
+    "TraceNode",
+    "TraceLink",
+    "FieldState",
+    "trace_sample",
+    "walk_links",
+    "more_samples",
+    "parse_ids",
+    "id_columns",
+    "DEFAULT_LIMIT",
+    "STATES",
+]

@@ -26,5 +26,11 @@ def store_location(store: MetadataStore) -> str:
     return str(getattr(store, "url", None) or store.path)
 
 
-__all__ = ["MetadataStore", "PostgreSQLMetadataStore", "SQLiteMetadataStore", "is_postgres_url", "store_at",
-           "store_location"]
+__all__ = [
+    "MetadataStore",
+    "PostgreSQLMetadataStore",
+    "SQLiteMetadataStore",
+    "is_postgres_url",
+    "store_at",
+    "store_location",
+]

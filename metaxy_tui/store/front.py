@@ -44,12 +44,23 @@ class StoreFront:
         plan = self._read_plan(feature)
         return plan.definition, plan.feature_version
 
-    def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
-                      feature_version: str | None = None, all_feature_versions: bool = False,
-                      include_history: bool = False, include_deleted: bool = False,
-                      current_only: bool | None = None, latest_only: bool | None = None,
-                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
-                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> MetadataFrame:
+    def read_metadata(
+        self,
+        feature: Any,
+        *,
+        filters: Any = None,
+        columns: Sequence[str] | None = None,
+        feature_version: str | None = None,
+        all_feature_versions: bool = False,
+        include_history: bool = False,
+        include_deleted: bool = False,
+        current_only: bool | None = None,
+        latest_only: bool | None = None,
+        include_soft_deleted: bool | None = None,
+        with_feature_history: bool | None = None,
+        with_sample_history: bool | None = None,
+        allow_fallback: bool = True,
+    ) -> MetadataFrame:
         """The feature's latest rows under its current feature version, as a polars frame.
 
         `all_feature_versions` (Metaxy: with_feature_history, or current_only=False) reads every
@@ -73,15 +84,22 @@ class StoreFront:
         definition, current_fv = self._definition_for_read(feature)
         key = definition.name
         with self._reading():  # type: ignore[attr-defined]
-            df = self._read_rows(definition, current_fv, feature_version,  # type: ignore[attr-defined]
-                                 all_feature_versions, include_history, include_deleted)
+            df = self._read_rows(
+                definition,
+                current_fv,
+                feature_version,  # type: ignore[attr-defined]
+                all_feature_versions,
+                include_history,
+                include_deleted,
+            )
         if filters is not None:
             df = apply_filters(df, filters, key)
         if columns is not None:
             missing = [c for c in columns if c not in df.columns]
             if missing:
-                raise InputError(key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c)
-                                       for c in missing])
+                raise InputError(
+                    key, [InputProblem(f"unknown column (available: {', '.join(df.columns)})", c) for c in missing]
+                )
             df = df.select(list(columns))
         return MetadataFrame(df)
 
@@ -96,8 +114,11 @@ class StoreFront:
         """
         plan = self._read_plan(feature)
         d = plan.definition
-        problems = [InputProblem("not an id column (id columns: " + ", ".join(d.id_columns) + ")", c)
-                    for c in texts if c not in d.id_columns]
+        problems = [
+            InputProblem("not an id column (id columns: " + ", ".join(d.id_columns) + ")", c)
+            for c in texts
+            if c not in d.id_columns
+        ]
         problems += [InputProblem("missing id column", c) for c in d.id_columns if c not in texts]
         out: dict[str, Any] = {}
         for c in d.id_columns:
@@ -112,9 +133,17 @@ class StoreFront:
         return out
 
     # ----- deleting --------------------------------------------------------------------------
-    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
-                        with_feature_history: bool = False, with_sample_history: bool = False,
-                        within: Callable[[Any], None] | None = None) -> int:
+    def delete_metadata(
+        self,
+        feature: Any,
+        ids: Any = None,
+        *,
+        filters: Any = None,
+        soft: bool = True,
+        with_feature_history: bool = False,
+        with_sample_history: bool = False,
+        within: Callable[[Any], None] | None = None,
+    ) -> int:
         """Soft-delete (hide until written again) or hard-delete (remove the stored rows of) samples
         of the current feature version; older versions' rows are untouched (SPEC 5).
 
@@ -130,8 +159,10 @@ class StoreFront:
         definition = plan.definition
         key = definition.name
         if with_feature_history:
-            raise InputError(key, [InputProblem("deletes act on the current feature version only; older "
-                                                "versions' rows stay as history")])
+            raise InputError(
+                key,
+                [InputProblem("deletes act on the current feature version only; older versions' rows stay as history")],
+            )
         if (ids is None) == (filters is None):
             raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
         table = self._table(key)  # type: ignore[attr-defined]
@@ -162,16 +193,30 @@ class StoreFront:
         key = list(plan.key)
         if not all(c in frame.columns for c in key):
             missing = [c for c in definition.id_columns if c not in frame.columns]
-            raise InputError(definition.name, [InputProblem(
-                f"missing id column (or give the parent's columns {', '.join(key)} to delete all its children)", c)
-                for c in missing])
+            raise InputError(
+                definition.name,
+                [
+                    InputProblem(
+                        f"missing id column (or give the parent's columns {', '.join(key)} to delete all its children)",
+                        c,
+                    )
+                    for c in missing
+                ],
+            )
         try:
             keys = frame.select(key).unique().cast({c: definition.columns[c].polars for c in key})
         except pl.exceptions.PolarsError as e:
             raise InputError(definition.name, [InputProblem(f"keys do not match the column types: {e}")]) from None
         with self._reading():  # type: ignore[attr-defined]
-            rows = self._read_rows(definition, plan.feature_version, None, False, False,  # type: ignore[attr-defined]
-                                   False, keys=keys)
+            rows = self._read_rows(
+                definition,
+                plan.feature_version,
+                None,
+                False,
+                False,  # type: ignore[attr-defined]
+                False,
+                keys=keys,
+            )
         return rows.select(list(definition.id_columns))
 
     def _id_frame(self, definition: FeatureDefinition, ids: Any) -> pl.DataFrame:
@@ -190,12 +235,15 @@ class StoreFront:
 def stored_hasher(info: dict[str, str], requested: tuple[Any, int | None], where: str) -> Hasher:
     """The hash settings a store was created with (its info rows); a caller who asked for other
     settings (`requested`: algorithm or None, truncation or None) is refused, naming both."""
-    stored = Hasher(info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get(
-        "hash_truncation_length") else None)
+    stored = Hasher(
+        info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get("hash_truncation_length") else None
+    )
     algo, trunc = requested
     if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (
-            algo is None and trunc is not None and trunc != stored.truncation):
+        algo is None and trunc is not None and trunc != stored.truncation
+    ):
         raise StoreError(
             f"{where} hashes with {stored.describe()}, but {Hasher(algo or stored.algorithm, trunc).describe()} "
-            "was asked for; open it with its own setting (or without one)")
+            "was asked for; open it with its own setting (or without one)"
+        )
     return stored

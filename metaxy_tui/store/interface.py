@@ -86,24 +86,51 @@ class MetadataStore(Protocol):
         """The feature's recorded versions: {feature_version, snapshot_id, recorded_at}."""
 
     # ----- samples ------------------------------------------------------------------------------
-    def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
-                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None,
-                       delete_ids: Any = None, within: Within | None = None) -> int:
+    def write_metadata(
+        self,
+        feature: Any,
+        df: Any,
+        *,
+        materialization_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        inputs_as_of: int | None = None,
+        delete_ids: Any = None,
+        within: Within | None = None,
+    ) -> int:
         """Validate, then store the rows as their ids' latest in one transaction (with the soft
         deletes of `delete_ids` and whatever `within` does). `progress` raising cancels it all."""
 
-    def read_metadata(self, feature: Any, *, filters: Any = None, columns: Sequence[str] | None = None,
-                      feature_version: str | None = None, all_feature_versions: bool = False,
-                      include_history: bool = False, include_deleted: bool = False,
-                      current_only: bool | None = None, latest_only: bool | None = None,
-                      include_soft_deleted: bool | None = None, with_feature_history: bool | None = None,
-                      with_sample_history: bool | None = None, allow_fallback: bool = True) -> pl.DataFrame:
+    def read_metadata(
+        self,
+        feature: Any,
+        *,
+        filters: Any = None,
+        columns: Sequence[str] | None = None,
+        feature_version: str | None = None,
+        all_feature_versions: bool = False,
+        include_history: bool = False,
+        include_deleted: bool = False,
+        current_only: bool | None = None,
+        latest_only: bool | None = None,
+        include_soft_deleted: bool | None = None,
+        with_feature_history: bool | None = None,
+        with_sample_history: bool | None = None,
+        allow_fallback: bool = True,
+    ) -> pl.DataFrame:
         """The feature's latest rows under its current version (SPEC 5), as a polars frame; the
         keywords from current_only on are Metaxy's names for the same choices."""
 
-    def delete_metadata(self, feature: Any, ids: Any = None, *, filters: Any = None, soft: bool = True,
-                        with_feature_history: bool = False, with_sample_history: bool = False,
-                        within: Within | None = None) -> int:
+    def delete_metadata(
+        self,
+        feature: Any,
+        ids: Any = None,
+        *,
+        filters: Any = None,
+        soft: bool = True,
+        with_feature_history: bool = False,
+        with_sample_history: bool = False,
+        within: Within | None = None,
+    ) -> int:
         """Delete samples of the current feature version in one transaction; the number of
         visible samples deleted."""
 
@@ -152,8 +179,15 @@ class MetadataStore(Protocol):
     def find_sample(self, feature: Any, ids: Mapping[str, Any]) -> Any:
         """The sample's latest row (current version first, then any), or None."""
 
-    def linked_samples(self, feature: Any, match: Mapping[str, Any], *, limit: int = 50,
-                       after: Mapping[str, Any] | None = None, feature_version: str | None = None) -> Any:
+    def linked_samples(
+        self,
+        feature: Any,
+        match: Mapping[str, Any],
+        *,
+        limit: int = 50,
+        after: Mapping[str, Any] | None = None,
+        feature_version: str | None = None,
+    ) -> Any:
         """Live rows whose columns equal `match`, in id order, one keyset page and the total."""
 
     def first_ids(self, feature: Any, *, feature_version: str | None = None, limit: int = 5) -> list[dict]:
@@ -162,8 +196,9 @@ class MetadataStore(Protocol):
     def count_live(self, feature: Any, *, feature_version: str | None = None) -> int:
         """`count`, answered from indexes only."""
 
-    def rows_by_keys(self, feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
-                     feature_version: str | None = None) -> pl.DataFrame:
+    def rows_by_keys(
+        self, feature: Any, keys: pl.DataFrame, columns: Sequence[str], *, feature_version: str | None = None
+    ) -> pl.DataFrame:
         """Live rows matching a row of `keys`, shaped like read_metadata's."""
 
     def expected_provenance(self, feature: Any, keys: Sequence[Mapping[str, Any]]) -> dict:
@@ -178,13 +213,30 @@ class MetadataStore(Protocol):
         their own: a long resolve elsewhere never blocks them. The store need not be open."""
 
     # ----- the audit log ------------------------------------------------------------------------
-    def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
-                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
-                     executor: str | None = None) -> int:
+    def record_audit(
+        self,
+        *,
+        action: str,
+        feature: str,
+        feature_version: str | None,
+        ids: list[dict],
+        duration_s: float,
+        outcome: str,
+        detail: str | None = None,
+        user: str | None = None,
+        executor: str | None = None,
+    ) -> int:
         """Append one finished entry (its own transaction); `executor` names where a recompute ran."""
 
-    def start_audit(self, *, action: str, feature: str, feature_version: str | None,
-                    user: str | None = None, executor: str | None = None) -> int:
+    def start_audit(
+        self,
+        *,
+        action: str,
+        feature: str,
+        feature_version: str | None,
+        user: str | None = None,
+        executor: str | None = None,
+    ) -> int:
         """An entry marked `running` until finish_audit; batches add their samples to it."""
 
     def audit_batch(self, tx: Transaction, audit_id: int, ids: list[dict], duration_s: float) -> None:
@@ -192,8 +244,14 @@ class MetadataStore(Protocol):
 
     def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None: ...
 
-    def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
-                  limit: int | None = None) -> pl.DataFrame:
+    def audit_log(
+        self,
+        *,
+        feature: str | None = None,
+        since_us: int | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
         """Entries, newest first (README: the audit log's columns)."""
 
 
@@ -246,13 +304,15 @@ class SamplePages(Protocol):
         """The latest `limit` stored rows of the ids (every version, superseded rows, tombstones),
         oldest first, and how many there are."""
 
-    def linked_rows(self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str],
-                    limit: int) -> tuple[list[LinkedRow], int, str]:
+    def linked_rows(
+        self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str], limit: int
+    ) -> tuple[list[LinkedRow], int, str]:
         """Current rows whose columns equal `match`, in id order (at most `limit`), how many match,
         and a note when none do ("no stored samples yet", "no column x", "no current sample ...")."""
 
-    def export_rows(self, definition: Any, feature_version: str, spec: ViewSpec, *, batch_rows: int,
-                    total: int | None = None) -> ExportRows:
+    def export_rows(
+        self, definition: Any, feature_version: str, spec: ViewSpec, *, batch_rows: int, total: int | None = None
+    ) -> ExportRows:
         """The view's rows (read with `definition` at `feature_version`) in batches, memory flat at
         any size; `total` counts them unless given."""
 
@@ -281,8 +341,9 @@ class HistoryReads(Protocol):
         """The feature's live rows for `keys` (key columns): key, `metaxy_provenance_by_field.<f>`
         per field and AS_OF; one row per key (an expansion: its first child)."""
 
-    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
-                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def upstream_changes(
+        self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str], keys: pl.DataFrame | None
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(then, now) rows of the dep's upstream (current feature version) that may differ from
         what a sample computed as of any write >= `since` saw. then: rows superseded after `since`
         (THEN_WRITE the write that stored them, THEN_UNTIL the one that replaced them); now: live

@@ -30,7 +30,6 @@ PAGE_SIZE = 200
 STORED_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6f"  # how rows carry datetime values (ISO text, as SQLite holds them)
 
 
-
 class StaleView(Exception):
     """The view was replaced (another sort, filter or feature) while a request was queued."""
 
@@ -44,6 +43,7 @@ class PageReadError(StoreError):
 
 
 # ----- columns -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SampleColumn:
@@ -86,8 +86,8 @@ def feature_columns(feature: FeaturePlan | FeatureDefinition, table_order: Seque
     return cols
 
 
-
 # ----- views ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ViewSpec:
@@ -182,5 +182,6 @@ def _is_id_prefix_sort(spec: ViewSpec, id_columns: Sequence[str]) -> bool:
 
 def uses_index_order(spec: ViewSpec, id_columns: Sequence[str]) -> bool:
     """Whether pages can walk the latest-row index instead of a TEMP table."""
-    return not spec.filter.strip() and (spec.sort is None or _is_id_prefix_sort(spec, id_columns)
-                                        or spec.sort == "feature version")
+    return not spec.filter.strip() and (
+        spec.sort is None or _is_id_prefix_sort(spec, id_columns) or spec.sort == "feature version"
+    )

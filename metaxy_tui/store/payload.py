@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE, PROVENANCE_BY_FIELD,
-                       dvbf_column, pbf_column)
+from ..columns import (
+    DATA_VERSION,
+    DATA_VERSION_BY_FIELD,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    dvbf_column,
+    pbf_column,
+)
 
 
 def version_exprs(rows: pl.DataFrame, fields: list[str]) -> list[pl.Expr]:
@@ -22,10 +29,17 @@ def version_exprs(rows: pl.DataFrame, fields: list[str]) -> list[pl.Expr]:
             exprs.append(pl.lit(None, pl.String).alias(dvbf_column(f)))
     exprs.append(pl.col(PROVENANCE))
     if DATA_VERSION in rows.columns:
-        exprs.append(pl.when(pl.col(DATA_VERSION) != pl.col(PROVENANCE)).then(pl.col(DATA_VERSION))
-                     .otherwise(None).alias(DATA_VERSION))
+        exprs.append(
+            pl.when(pl.col(DATA_VERSION) != pl.col(PROVENANCE))
+            .then(pl.col(DATA_VERSION))
+            .otherwise(None)
+            .alias(DATA_VERSION)
+        )
     else:
         exprs.append(pl.lit(None, pl.String).alias(DATA_VERSION))
-    exprs.append(pl.col(MATERIALIZATION_ID) if MATERIALIZATION_ID in rows.columns
-                 else pl.lit(None, pl.String).alias(MATERIALIZATION_ID))
+    exprs.append(
+        pl.col(MATERIALIZATION_ID)
+        if MATERIALIZATION_ID in rows.columns
+        else pl.lit(None, pl.String).alias(MATERIALIZATION_ID)
+    )
     return exprs

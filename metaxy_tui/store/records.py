@@ -110,4 +110,16 @@ class ExportRows:
     batches: Iterator[list[tuple]]
 
 
-__all__ = ["StoredRow", "HistoryEntry", "LinkedRow", "ExportRows", "StoredSample", "SamplePage", "FV_ID", "WRITE_ID", "AS_OF", "THEN_WRITE", "THEN_UNTIL"]
+__all__ = [
+    "StoredRow",
+    "HistoryEntry",
+    "LinkedRow",
+    "ExportRows",
+    "StoredSample",
+    "SamplePage",
+    "FV_ID",
+    "WRITE_ID",
+    "AS_OF",
+    "THEN_WRITE",
+    "THEN_UNTIL",
+]

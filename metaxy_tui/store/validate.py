@@ -10,8 +10,16 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from ..columns import (DATA_VERSION, DATA_VERSION_BY_FIELD, MATERIALIZATION_ID, PROVENANCE,
-                       PROVENANCE_BY_FIELD, SYSTEM_COLUMNS, ColumnType, column_type_of_dtype)
+from ..columns import (
+    DATA_VERSION,
+    DATA_VERSION_BY_FIELD,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    SYSTEM_COLUMNS,
+    ColumnType,
+    column_type_of_dtype,
+)
 from ..errors import InputError, InputProblem
 from ..graph import FeaturePlan
 from ..hashing import Hasher
@@ -46,6 +54,7 @@ def _parse_times(s: pl.Series, kind: str) -> pl.Series:
     """ISO 8601 text as dates or naive datetimes; a datetime with an offset ("Z", "+02:00") is
     converted to UTC. polars infers one format from the first value, so rows in the other form
     (with or without an offset) get a second pass."""
+
     def parse(x: pl.Series) -> pl.Series:
         try:
             out = x.str.to_date(strict=False) if kind == "date" else x.str.to_datetime(strict=False, time_unit="us")
@@ -131,8 +140,12 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
         if dtype == pl.String:
             parsed = _parse_times(s, t.name)
             bad = parsed.is_null() & s.is_not_null()
-            problems.rows(df, bad, col, f"not a {t.name} (use ISO 8601, e.g. 2024-05-01"
-                                        + ("T12:30:00" if t.name == "datetime" else "") + ")")
+            problems.rows(
+                df,
+                bad,
+                col,
+                f"not a {t.name} (use ISO 8601, e.g. 2024-05-01" + ("T12:30:00" if t.name == "datetime" else "") + ")",
+            )
             if bad.any():
                 return None
             return pl.lit(parsed.cast(target))
@@ -147,8 +160,9 @@ def _convert(df: pl.DataFrame, col: str, t: ColumnType, problems: Problems) -> p
     return None
 
 
-def _struct_of_fields(df: pl.DataFrame, col: str, fields: list[str], problems: Problems,
-                      required: bool) -> pl.Expr | None:
+def _struct_of_fields(
+    df: pl.DataFrame, col: str, fields: list[str], problems: Problems, required: bool
+) -> pl.Expr | None:
     s = df.get_column(col)
     if not isinstance(s.dtype, pl.Struct):
         problems.add(f"expected a struct (a dict per row) of field -> string, got {s.dtype}", col)
@@ -157,8 +171,9 @@ def _struct_of_fields(df: pl.DataFrame, col: str, fields: list[str], problems: P
     unknown = [n for n in names if n not in fields]
     missing = [f for f in fields if f not in names]
     if unknown:
-        problems.add(f"unknown field(s) {_describe_values(unknown)} (the feature's fields: "
-                     f"{_describe_values(fields)})", col)
+        problems.add(
+            f"unknown field(s) {_describe_values(unknown)} (the feature's fields: {_describe_values(fields)})", col
+        )
     if missing and required:
         problems.add(f"missing field(s) {_describe_values(missing)}", col)
     if unknown or (missing and required):
@@ -193,8 +208,9 @@ def _duplicates(df: pl.DataFrame, ids: list[str], problems: Problems) -> bool:
     return True
 
 
-def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, dedupe_identical: bool = False,
-            source: str | None = None) -> pl.DataFrame:
+def prepare(
+    df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, dedupe_identical: bool = False, source: str | None = None
+) -> pl.DataFrame:
     """Validate rows for `plan`'s feature and return them in canonical form.
 
     The result has the id and user columns (typed; absent optional ones as nulls), the
@@ -240,8 +256,11 @@ def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, dedupe_ident
         if e is not None:
             exprs.append(e)
     else:
-        problems.add("missing column: each row needs a dict of field -> provenance string "
-                     f"for the fields {_describe_values(fields)}", PROVENANCE_BY_FIELD)
+        problems.add(
+            "missing column: each row needs a dict of field -> provenance string "
+            f"for the fields {_describe_values(fields)}",
+            PROVENANCE_BY_FIELD,
+        )
     has_dvbf = DATA_VERSION_BY_FIELD in df.columns and df.get_column(DATA_VERSION_BY_FIELD).dtype != pl.Null
     if has_dvbf:
         e = _struct_of_fields(df, DATA_VERSION_BY_FIELD, fields, problems, required=False)
@@ -267,21 +286,28 @@ def prepare(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, *, dedupe_ident
 
     if PROVENANCE not in out.columns or out.get_column(PROVENANCE).null_count():
         computed = hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields])
-        out = out.with_columns((pl.coalesce(pl.col(PROVENANCE), computed) if PROVENANCE in out.columns
-                                else computed).alias(PROVENANCE))
+        out = out.with_columns(
+            (pl.coalesce(pl.col(PROVENANCE), computed) if PROVENANCE in out.columns else computed).alias(PROVENANCE)
+        )
     if has_dvbf:
-        dvbf = pl.struct([pl.coalesce(pl.col(DATA_VERSION_BY_FIELD).struct.field(f),
-                                      pl.col(PROVENANCE_BY_FIELD).struct.field(f)).alias(f) for f in fields])
+        dvbf = pl.struct(
+            [
+                pl.coalesce(
+                    pl.col(DATA_VERSION_BY_FIELD).struct.field(f), pl.col(PROVENANCE_BY_FIELD).struct.field(f)
+                ).alias(f)
+                for f in fields
+            ]
+        )
         out = out.with_columns(dvbf.alias(DATA_VERSION_BY_FIELD))
         if DATA_VERSION not in out.columns or out.get_column(DATA_VERSION).null_count():
             dv = hasher.join_expr([pl.col(DATA_VERSION_BY_FIELD).struct.field(f) for f in fields])
-            out = out.with_columns((pl.coalesce(pl.col(DATA_VERSION), dv) if DATA_VERSION in out.columns
-                                    else dv).alias(DATA_VERSION))
+            out = out.with_columns(
+                (pl.coalesce(pl.col(DATA_VERSION), dv) if DATA_VERSION in out.columns else dv).alias(DATA_VERSION)
+            )
     return out
 
 
-def prepare_samples(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, untyped: Iterable[str] = ()
-                    ) -> pl.DataFrame:
+def prepare_samples(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, untyped: Iterable[str] = ()) -> pl.DataFrame:
     """A root's samples for resolve_update: only what matching needs is checked (SPEC 4).
 
     The id columns must be present, non-null and unique, and typed as the store keeps them;
@@ -321,8 +347,11 @@ def prepare_samples(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, untyped
         if df.get_column(PROVENANCE).null_count():
             problems.rows(df, df.get_column(PROVENANCE).is_null(), PROVENANCE, "missing (null) provenance")
     else:
-        problems.add("missing column: each sample needs a dict of field -> provenance string for the fields "
-                     f"{_describe_values(fields)} (or a metaxy_provenance string)", PROVENANCE_BY_FIELD)
+        problems.add(
+            "missing column: each sample needs a dict of field -> provenance string for the fields "
+            f"{_describe_values(fields)} (or a metaxy_provenance string)",
+            PROVENANCE_BY_FIELD,
+        )
     has_dvbf = DATA_VERSION_BY_FIELD in df.columns and df.get_column(DATA_VERSION_BY_FIELD).dtype != pl.Null
     if has_dvbf:
         e = _struct_of_fields(df, DATA_VERSION_BY_FIELD, fields, problems, required=False)
@@ -335,8 +364,9 @@ def prepare_samples(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, untyped
         raise InputError(feature, problems.items)
     out = out.drop(ROW)
     if has_pbf:  # as Metaxy: the row's provenance always follows the struct
-        out = out.with_columns(hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields])
-                               .alias(PROVENANCE))
+        out = out.with_columns(
+            hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields]).alias(PROVENANCE)
+        )
     else:
         out = out.with_columns(pl.col(PROVENANCE).cast(pl.String))
     return with_data_versions(out, fields, hasher)
@@ -349,8 +379,14 @@ def with_data_versions(df: pl.DataFrame, fields: list[str], hasher: Hasher) -> p
         dv = pl.col(DATA_VERSION) if DATA_VERSION in df.columns else pl.lit(None, pl.String)
         return df.with_columns(pl.coalesce(dv, pl.col(PROVENANCE)).alias(DATA_VERSION))
     if DATA_VERSION_BY_FIELD in df.columns and df.get_column(DATA_VERSION_BY_FIELD).dtype != pl.Null:
-        dvbf = pl.struct([pl.coalesce(pl.col(DATA_VERSION_BY_FIELD).struct.field(f),
-                                      pl.col(PROVENANCE_BY_FIELD).struct.field(f)).alias(f) for f in fields])
+        dvbf = pl.struct(
+            [
+                pl.coalesce(
+                    pl.col(DATA_VERSION_BY_FIELD).struct.field(f), pl.col(PROVENANCE_BY_FIELD).struct.field(f)
+                ).alias(f)
+                for f in fields
+            ]
+        )
         df = df.with_columns(dvbf.alias(DATA_VERSION_BY_FIELD))
         computed = hasher.join_expr([pl.col(DATA_VERSION_BY_FIELD).struct.field(f) for f in fields])
         dv = pl.coalesce(pl.col(DATA_VERSION), computed) if DATA_VERSION in df.columns else computed

@@ -45,7 +45,7 @@ class MetaxyApp(App[None]):
         seen: dict[str, str] = {}
         for key, binding in [(b.key, b) for b in self.BINDINGS if isinstance(b, Binding)]:
             seen.setdefault(binding.key_display or key, binding.description)
-        for (_, binding, _enabled, _tooltip) in self.screen.active_bindings.values():
+        for _, binding, _enabled, _tooltip in self.screen.active_bindings.values():
             if binding.description:
                 seen.setdefault(binding.key_display or binding.key, binding.description)
         seen.setdefault("ctrl+p", "Command palette: every action by name")
@@ -87,26 +87,35 @@ class MetaxyApp(App[None]):
             return
         browser = screen
         yield SystemCommand("Refresh statuses", "Recompute every feature's status", browser.action_refresh)
-        yield SystemCommand("Show feature", "The selected feature's definition",
-                            lambda: browser.action_show_tab("feature"))
-        yield SystemCommand("Show samples", "The selected feature's samples",
-                            lambda: browser.action_show_tab("samples"))
-        yield SystemCommand("Show lineage", "The feature graph, down to fields",
-                            lambda: browser.action_show_tab("lineage"))
-        yield SystemCommand("Import samples", "Bring samples into a root feature from a file",
-                            browser.action_import_samples)
-        yield SystemCommand("Review pending work", "Why the selected feature's samples are stale; approve",
-                            browser.action_review)
+        yield SystemCommand(
+            "Show feature", "The selected feature's definition", lambda: browser.action_show_tab("feature")
+        )
+        yield SystemCommand(
+            "Show samples", "The selected feature's samples", lambda: browser.action_show_tab("samples")
+        )
+        yield SystemCommand(
+            "Show lineage", "The feature graph, down to fields", lambda: browser.action_show_tab("lineage")
+        )
+        yield SystemCommand(
+            "Import samples", "Bring samples into a root feature from a file", browser.action_import_samples
+        )
+        yield SystemCommand(
+            "Review pending work", "Why the selected feature's samples are stale; approve", browser.action_review
+        )
         for title, help_text, action in (
-                ("Filter samples", "Show rows containing a text", "filter"),
-                ("Sort samples", "Sort by the cursor's column (again: descending, again: off)", "sort"),
-                ("Go to a sample id", "Move to the sample with given id values", "jump"),
-                ("Export samples", "Write the samples view to a CSV or Parquet file", "export"),
-                ("Reset samples view", "Clear the sort and the filter", "reset")):
+            ("Filter samples", "Show rows containing a text", "filter"),
+            ("Sort samples", "Sort by the cursor's column (again: descending, again: off)", "sort"),
+            ("Go to a sample id", "Move to the sample with given id values", "jump"),
+            ("Export samples", "Write the samples view to a CSV or Parquet file", "export"),
+            ("Reset samples view", "Clear the sort and the filter", "reset"),
+        ):
             yield SystemCommand(title, help_text, lambda a=action: browser.run_samples_action(a))
         yield SystemCommand("Audit log", "Who approved what, when", browser.action_audit)
-        yield SystemCommand("Definition changes", "The code against the store, and what each change makes stale",
-                            browser.action_graph_diff)
+        yield SystemCommand(
+            "Definition changes",
+            "The code against the store, and what each change makes stale",
+            browser.action_graph_diff,
+        )
 
 
 def stylesheet() -> Path:

@@ -38,6 +38,7 @@ FEATURE = "bench/sample"
 
 # ----- building the store ------------------------------------------------------------------------
 
+
 def build(path: Path, rows: int) -> float:
     import polars as pl
 
@@ -46,22 +47,28 @@ def build(path: Path, rows: int) -> float:
     start = time.perf_counter()
     graph = mx.FeatureGraph()
     with graph.use():
-        class Sample(mx.BaseFeature, spec=mx.FeatureSpec(key=FEATURE, id_columns=["sample_id"],
-                                                          fields=["default", "frames"])):
+
+        class Sample(
+            mx.BaseFeature, spec=mx.FeatureSpec(key=FEATURE, id_columns=["sample_id"], fields=["default", "frames"])
+        ):
             sample_id: str
             group_id: int
             value: float
             path: str
 
         ids = pl.int_range(0, rows, eager=True)
-        frame = pl.DataFrame({
-            "sample_id": ids.map_elements(lambda i: f"s{i:07d}", return_dtype=pl.String),
-            "group_id": ids // 10,
-            "value": ((ids * 7919) % 1000) / 10,
-            "path": ids.map_elements(lambda i: f"data/{i % 97}/{i:07d}.bin", return_dtype=pl.String),
-        }).with_columns(pl.struct(
-            pl.format("p{}", (ids * 31) % 100_003).alias("default"),
-            pl.format("f{}", ids).alias("frames")).alias("metaxy_provenance_by_field"))
+        frame = pl.DataFrame(
+            {
+                "sample_id": ids.map_elements(lambda i: f"s{i:07d}", return_dtype=pl.String),
+                "group_id": ids // 10,
+                "value": ((ids * 7919) % 1000) / 10,
+                "path": ids.map_elements(lambda i: f"data/{i % 97}/{i:07d}.bin", return_dtype=pl.String),
+            }
+        ).with_columns(
+            pl.struct(
+                pl.format("p{}", (ids * 31) % 100_003).alias("default"), pl.format("f{}", ids).alias("frames")
+            ).alias("metaxy_provenance_by_field")
+        )
         store = mx.SQLiteMetadataStore(path)
         with store:
             store.write(Sample, frame)
@@ -71,6 +78,7 @@ def build(path: Path, rows: int) -> float:
 
 
 # ----- measuring ---------------------------------------------------------------------------------
+
 
 def _memory_mb() -> dict[str, float]:
     out = {}
@@ -268,6 +276,7 @@ async def measure(db: Path, export: bool) -> dict:
 
 
 # ----- command line ------------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metaxy_tui.tui.bench_samples", description=__doc__.splitlines()[0])

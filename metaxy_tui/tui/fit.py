@@ -20,7 +20,9 @@ def middle(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
-HEADER_CHROME = 19  # Textual's Header centres "title — sub-title" between its icon (8 cells) and as much room on the right
+HEADER_CHROME = (
+    19  # Textual's Header centres "title — sub-title" between its icon (8 cells) and as much room on the right
+)
 
 
 def fit_titles(title: str, sub_title: str, width: int, *, path: bool = True) -> tuple[str, str]:
@@ -31,5 +33,5 @@ def fit_titles(title: str, sub_title: str, width: int, *, path: bool = True) -> 
         return title, sub_title
     left = room - cell_len(title)
     if left >= 12:
-        return title, middle(sub_title, left) if path else sub_title[:left - 1] + "…"
+        return title, middle(sub_title, left) if path else sub_title[: left - 1] + "…"
     return middle(title, room), ""

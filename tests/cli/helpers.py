@@ -22,5 +22,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def mx(tmp_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `metaxy-tui ARGS` (in tmp_path unless cwd is given), output captured as text, no stdin."""
-    return subprocess.run([*COMMAND, *args], cwd=cwd or tmp_path, env=env(tmp_path), capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+    return subprocess.run(
+        [*COMMAND, *args],
+        cwd=cwd or tmp_path,
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )

@@ -21,8 +21,21 @@ from metaxy_tui.cli import cli
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "sample_data" / "video_demo" / "data"
 FEATURES = ["audio", "speaker/embedding", "video", "video/chunk", "video/face_detection", "video/transcript"]
-COMMANDS = ["list", "describe", "graph", "status", "import", "resolve", "approve", "history", "export", "push", "trace",
-            "diff", "demo"]
+COMMANDS = [
+    "list",
+    "describe",
+    "graph",
+    "status",
+    "import",
+    "resolve",
+    "approve",
+    "history",
+    "export",
+    "push",
+    "trace",
+    "diff",
+    "demo",
+]
 
 
 def run(db: Path | str | None, *args: str, input: str | None = None):
@@ -54,6 +67,7 @@ def status_json(db: Path) -> dict[str, dict]:
 
 # ----- list, describe, graph, status --------------------------------------------------------------
 
+
 def test_list_plain_when_piped_and_json(demo_store):
     out = ok(run(demo_store, "list"))
     lines = out.splitlines()
@@ -69,8 +83,12 @@ def test_list_plain_when_piped_and_json(demo_store):
         assert set(d) >= {"feature", "version", "fields", "deps"}
         assert len(d["version"]) == 8 and all(len(v) == 8 for v in d["fields"].values())
     by = {d["feature"]: d for d in data}
-    assert by["speaker/embedding"] == {"feature": "speaker/embedding", "version": "83296faf",
-                                       "fields": {"embedding": "8b5b20fb"}, "deps": ["audio"]}
+    assert by["speaker/embedding"] == {
+        "feature": "speaker/embedding",
+        "version": "83296faf",
+        "fields": {"embedding": "8b5b20fb"},
+        "deps": ["audio"],
+    }
     assert by["video"]["fields"] == {"audio": "eb91ed45", "frames": "53d88b74"}
 
 
@@ -83,13 +101,18 @@ def test_describe_text_and_json(demo_store):
     assert "audio\taggregation\tspeaker_id\tno" in out
 
     d = json.loads(ok(run(demo_store, "describe", "speaker/embedding", "--format", "json")))
-    assert set(d) >= {"feature", "description", "version", "id_columns", "columns", "fields", "deps", "rows",
-                      "pending"}
+    assert set(d) >= {"feature", "description", "version", "id_columns", "columns", "fields", "deps", "rows", "pending"}
     assert d["version"].startswith("83296faf") and len(d["version"]) == 64
     assert d["id_columns"] == ["speaker_id"]
     assert set(d["columns"]) == {"speaker_id", "n_dim", "path", "n_recordings"}
-    assert d["fields"] == [{"field": "embedding", "code_version": "1", "version": d["fields"][0]["version"],
-                            "depends_on": ["audio.default"]}]
+    assert d["fields"] == [
+        {
+            "field": "embedding",
+            "code_version": "1",
+            "version": d["fields"][0]["version"],
+            "depends_on": ["audio.default"],
+        }
+    ]
     assert d["fields"][0]["version"].startswith("8b5b20fb")
     assert [(x["feature"], x["lineage"], x["on"]) for x in d["deps"]] == [("audio", "aggregation", ["speaker_id"])]
     assert d["rows"] == 40
@@ -112,10 +135,16 @@ def test_graph_terminal_and_mermaid(demo_store):
     nodes = [line.split("[", 1)[0] for line in lines if '["<div' in line]
     assert nodes == ["audio", "speaker_embedding", "video", "video_chunk", "video_face_detection", "video_transcript"]
     edges = sorted(line for line in lines if "-->" in line)
-    assert edges == ["audio --> speaker_embedding", "video --> video_chunk", "video_chunk --> video_face_detection",
-                     "video_chunk --> video_transcript"]
-    assert ('video_chunk["<div style="text-align:left"><b>video/chunk</b><br/>fd42acb9<br/><font color="#999">---'
-            '</font><br/>- audio (b79ffd43)<br/>- frames (3b66894a)</div>"]') in lines
+    assert edges == [
+        "audio --> speaker_embedding",
+        "video --> video_chunk",
+        "video_chunk --> video_face_detection",
+        "video_chunk --> video_transcript",
+    ]
+    assert (
+        'video_chunk["<div style="text-align:left"><b>video/chunk</b><br/>fd42acb9<br/><font color="#999">---'
+        '</font><br/>- audio (b79ffd43)<br/>- frames (3b66894a)</div>"]'
+    ) in lines
 
 
 def test_graph_neighbourhood(demo_store):
@@ -149,8 +178,12 @@ def test_status_json_has_the_documented_keys(demo_store):
         assert d["error"] is None
     by = {d["feature"]: d for d in data}
     assert (by["audio"]["status"], by["audio"]["rows"]) == ("root", 301)
-    assert (by["speaker/embedding"]["status"], by["speaker/embedding"]["added"], by["speaker/embedding"]["changed"],
-            by["speaker/embedding"]["removed"]) == ("pending", 1, 4, 1)
+    assert (
+        by["speaker/embedding"]["status"],
+        by["speaker/embedding"]["added"],
+        by["speaker/embedding"]["changed"],
+        by["speaker/embedding"]["removed"],
+    ) == ("pending", 1, 4, 1)
     assert by["video/face_detection"]["status"] == "waiting"
     assert by["video/face_detection"]["waiting_on"] == ["video/chunk"]
 
@@ -175,6 +208,7 @@ def test_assert_in_sync_passes_on_a_demo_without_pending_work(tmp_path):
 
 # ----- resolve ------------------------------------------------------------------------------------
 
+
 def test_resolve_table_json_csv(demo_store):
     out = ok(run(demo_store, "resolve", "speaker/embedding"))
     assert out.splitlines()[0] == "speaker/embedding: 1 added · 4 changed · 1 removed"
@@ -185,14 +219,24 @@ def test_resolve_table_json_csv(demo_store):
     assert data["feature"] == "speaker/embedding" and data["key"] == ["speaker_id"]
     assert data["counts"] == {"added": 1, "changed": 4, "removed": 1}
     got = {(s["status"], s["speaker_id"]) for s in data["samples"]}
-    assert got == {("added", "spk_041"), ("changed", "spk_011"), ("changed", "spk_012"), ("changed", "spk_019"),
-                   ("changed", "spk_039"), ("removed", "spk_040")}
+    assert got == {
+        ("added", "spk_041"),
+        ("changed", "spk_011"),
+        ("changed", "spk_012"),
+        ("changed", "spk_019"),
+        ("changed", "spk_039"),
+        ("removed", "spk_040"),
+    }
     assert all(set(s) == {"status", "speaker_id", "provenance"} and s["provenance"] for s in data["samples"])
 
     rows = list(csv.DictReader(io.StringIO(ok(run(demo_store, "resolve", "video/chunk", "--format", "csv")))))
     assert list(rows[0]) == ["status", "video_id", "provenance"]
-    assert {(r["status"], r["video_id"]) for r in rows} == {("added", "v0121"), ("changed", "v0007"),
-                                                            ("changed", "v0042"), ("changed", "v0099")}
+    assert {(r["status"], r["video_id"]) for r in rows} == {
+        ("added", "v0121"),
+        ("changed", "v0007"),
+        ("changed", "v0042"),
+        ("changed", "v0099"),
+    }
 
 
 def test_resolve_explain_names_the_changed_recordings(demo_store):
@@ -201,8 +245,16 @@ def test_resolve_explain_names_the_changed_recordings(demo_store):
     for s in data["samples"]:
         assert {"reason", "reason_group"} <= set(s) and s["reason"]
     assert sum(g["count"] for g in data["groups"]) == 6
-    kinds = {"never_computed", "new_upstream", "feature_version", "deleted_here", "upstream_changed",
-             "upstream_gone", "upstream_version", "unknown_inputs"}
+    kinds = {
+        "never_computed",
+        "new_upstream",
+        "feature_version",
+        "deleted_here",
+        "upstream_changed",
+        "upstream_gone",
+        "upstream_version",
+        "unknown_inputs",
+    }
     for r in data["reasons"]:
         assert set(r) >= {"status", "kind", "key", "summary", "group", "fields", "upstream", "definition"}
         assert r["kind"] in kinds
@@ -211,7 +263,8 @@ def test_resolve_explain_names_the_changed_recordings(demo_store):
     assert spk019["status"] == "changed" and spk019["kind"] == "upstream_changed"
     assert "a0001" in spk019["summary"]
     assert [(u["feature"], u["ids"], u["change"]) for u in spk019["upstream"]] == [
-        ("audio", {"audio_id": "a0001"}, "changed")]
+        ("audio", {"audio_id": "a0001"}, "changed")
+    ]
     assert set(spk019["upstream"][0]["fields"]["default"]) == {"then", "now"}
     assert spk019["fields"][0]["field"] == "embedding" and spk019["fields"][0]["because"] == ["audio.default"]
     assert spk019["fields"][0]["then"] != spk019["fields"][0]["now"]
@@ -232,19 +285,52 @@ def test_resolve_refuses_a_root_feature(demo_store):
 
 # ----- import -------------------------------------------------------------------------------------
 
+
 def test_import_dry_run_writes_nothing(demo_store):
     before = demo_store.read_bytes()
     out = ok(run(demo_store, "import", "audio", str(DEMO_DATA / "audio_update.csv"), "--dry-run"))
     assert "3 added · 0 changed · 5 unchanged" in out and "nothing written" in out
-    data = json.loads(ok(run(demo_store, "import", "audio", str(DEMO_DATA / "audio_update.csv"), "--dry-run",
-                             "--json")))
-    assert set(data) >= {"feature", "file", "rows", "added", "changed", "unchanged", "removed", "full_set",
-                         "provenance", "dry_run", "problems", "written"}
-    assert (data["rows"], data["added"], data["changed"], data["unchanged"], data["dry_run"], data["written"],
-            data["problems"]) == (8, 3, 0, 5, True, 0, [])
+    data = json.loads(
+        ok(run(demo_store, "import", "audio", str(DEMO_DATA / "audio_update.csv"), "--dry-run", "--json"))
+    )
+    assert set(data) >= {
+        "feature",
+        "file",
+        "rows",
+        "added",
+        "changed",
+        "unchanged",
+        "removed",
+        "full_set",
+        "provenance",
+        "dry_run",
+        "problems",
+        "written",
+    }
+    assert (
+        data["rows"],
+        data["added"],
+        data["changed"],
+        data["unchanged"],
+        data["dry_run"],
+        data["written"],
+        data["problems"],
+    ) == (8, 3, 0, 5, True, 0, [])
     # another provenance mode: a hash of each row's content, so every known row now differs
-    data = json.loads(ok(run(demo_store, "import", "audio", str(DEMO_DATA / "audio_update.csv"), "--dry-run",
-                             "--json", "--provenance", "content")))
+    data = json.loads(
+        ok(
+            run(
+                demo_store,
+                "import",
+                "audio",
+                str(DEMO_DATA / "audio_update.csv"),
+                "--dry-run",
+                "--json",
+                "--provenance",
+                "content",
+            )
+        )
+    )
     assert (data["provenance"], data["added"], data["changed"]) == ("content", 3, 5)
     assert demo_store.read_bytes() == before
     assert status_json(demo_store)["audio"]["rows"] == 301
@@ -330,6 +416,7 @@ def test_import_unknown_provenance_mode_is_a_usage_error(demo_store):
 
 # ----- export -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
 def test_export_round_trips(demo_store, tmp_path, fmt):
     target = tmp_path / f"speakers.{fmt}"
@@ -365,6 +452,7 @@ def test_export_refuses_to_overwrite_and_unknown_formats(demo_store, tmp_path):
 
 # ----- approve and history ------------------------------------------------------------------------
 
+
 def history(db: Path, *args: str) -> list[dict]:
     return json.loads(ok(run(db, "history", "--format", "json", *args)))
 
@@ -375,10 +463,26 @@ def test_approve_accept_ids_then_history(demo_store):
     log = history(demo_store)
     assert len(log) == 1
     entry = log[0]
-    assert set(entry) >= {"id", "at", "user", "action", "feature", "feature_version", "n_samples", "ids",
-                          "duration_s", "outcome", "detail"}
+    assert set(entry) >= {
+        "id",
+        "at",
+        "user",
+        "action",
+        "feature",
+        "feature_version",
+        "n_samples",
+        "ids",
+        "duration_s",
+        "outcome",
+        "detail",
+    }
     assert (entry["action"], entry["feature"], entry["n_samples"], entry["ids"], entry["outcome"]) == (
-        "accept", "speaker/embedding", 1, [{"speaker_id": "spk_019"}], "ok")
+        "accept",
+        "speaker/embedding",
+        1,
+        [{"speaker_id": "spk_019"}],
+        "ok",
+    )
     assert entry["feature_version"].startswith("83296faf")
     assert entry["at"].endswith("+00:00")
     resolved = json.loads(ok(run(demo_store, "resolve", "speaker/embedding", "--format", "json")))
@@ -414,7 +518,8 @@ def test_approve_delete_removed_and_multi_column_ids(demo_store):
     log = history(demo_store)
     assert [(e["action"], e["feature"], e["ids"]) for e in log] == [
         ("accept", "video/chunk", [{"video_id": "v0007"}]),
-        ("delete_removed", "speaker/embedding", [{"speaker_id": "spk_040"}])]
+        ("delete_removed", "speaker/embedding", [{"speaker_id": "spk_040"}]),
+    ]
 
 
 def test_history_filters(demo_store):
@@ -441,8 +546,9 @@ def test_approve_needs_an_action_and_a_selection(demo_store):
     assert "root feature" in one_error(run(demo_store, "approve", "audio", "--accept", "--all", "--yes"))
     msg = one_error(run(demo_store, "approve", "video/face_detection", "--accept", "--ids", "v0007", "--yes"), 2)
     assert "video_id, chunk_id" in msg
-    assert "not a int" in one_error(run(demo_store, "approve", "video/face_detection", "--accept", "--ids",
-                                        "video_id=v0007,chunk_id=x", "--yes"), 2)
+    assert "not a int" in one_error(
+        run(demo_store, "approve", "video/face_detection", "--accept", "--ids", "video_id=v0007,chunk_id=x", "--yes"), 2
+    )
     assert demo_store.read_bytes() == before
 
 
@@ -472,6 +578,7 @@ def test_approve_all_pending_says_why_it_skipped(codeless_store):
 
 
 # ----- push, diff and demo (what can be done without project code) -----------------------------------
+
 
 def test_push_and_diff_code_need_project_code(codeless_store):
     demo_store = codeless_store
@@ -503,6 +610,7 @@ def test_demo_builds_a_store_with_pending_work(tmp_path):
 
 # ----- help and missing stores, for every command ---------------------------------------------------
 
+
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_every_help_has_an_example(command):
     r = CliRunner().invoke(cli, ([command] if command else []) + ["--help"])
@@ -511,11 +619,23 @@ def test_every_help_has_an_example(command):
     assert "metaxy-tui " in r.output.split("Example", 1)[1]
 
 
-@pytest.mark.parametrize("args", [["list"], ["describe", "audio"], ["graph"], ["status"],
-                                  ["import", "audio", str(DEMO_DATA / "audio_update.csv")],
-                                  ["resolve", "speaker/embedding"], ["approve", "--all-pending", "--yes"],
-                                  ["history"], ["export", "audio", "-o", "{tmp}/x.csv"], ["push"], ["diff"],
-                                  ["trace", "audio", "a0001"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list"],
+        ["describe", "audio"],
+        ["graph"],
+        ["status"],
+        ["import", "audio", str(DEMO_DATA / "audio_update.csv")],
+        ["resolve", "speaker/embedding"],
+        ["approve", "--all-pending", "--yes"],
+        ["history"],
+        ["export", "audio", "-o", "{tmp}/x.csv"],
+        ["push"],
+        ["diff"],
+        ["trace", "audio", "a0001"],
+    ],
+)
 def test_missing_store_is_one_error_and_creates_nothing(tmp_path, args):
     missing = tmp_path / "nope.db"
     msg = one_error(run(missing, *[a.replace("{tmp}", str(tmp_path)) for a in args]))
@@ -535,8 +655,9 @@ def test_approve_ids_takes_several_ids_as_documented(demo_store):
 
 
 def test_approve_repeated_ids(demo_store):
-    out = ok(run(demo_store, "approve", "speaker/embedding", "--accept", "--ids", "spk_019", "--ids", "spk_039",
-                 "--yes"))
+    out = ok(
+        run(demo_store, "approve", "speaker/embedding", "--accept", "--ids", "spk_019", "--ids", "spk_039", "--yes")
+    )
     assert out.strip() == "accept speaker/embedding: 2 of 2 samples, ok"
     [entry] = history(demo_store)
     assert sorted(d["speaker_id"] for d in entry["ids"]) == ["spk_019", "spk_039"]

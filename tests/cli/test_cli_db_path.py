@@ -65,8 +65,15 @@ def test_demo_honours_the_global_db(tmp_path):
     assert set(statuses(tmp_path, db, tmp_path)) == FEATURES
 
 
-READERS = [["status"], ["list"], ["resolve", "speaker/embedding"], ["describe", "audio"], ["history"],
-           ["import", "audio", "data/audio_update.csv", "--dry-run"], []]  # []: the TUI
+READERS = [
+    ["status"],
+    ["list"],
+    ["resolve", "speaker/embedding"],
+    ["describe", "audio"],
+    ["history"],
+    ["import", "audio", "data/audio_update.csv", "--dry-run"],
+    [],
+]  # []: the TUI
 
 
 @pytest.mark.parametrize("args", READERS, ids=lambda a: " ".join(a) or "tui")

@@ -23,7 +23,7 @@ def one_error(p: subprocess.CompletedProcess, code: int = 1) -> str:
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("metaxy-tui: error: "), lines
-    return lines[0][len("metaxy-tui: error: "):]
+    return lines[0][len("metaxy-tui: error: ") :]
 
 
 def usage_error(p: subprocess.CompletedProcess) -> str:
@@ -36,6 +36,7 @@ def usage_error(p: subprocess.CompletedProcess) -> str:
 
 
 # ----- --db that is not a store of ours --------------------------------------------------------------
+
 
 def make_store(kind: str, tmp_path: Path, demo_store: Path) -> Path:
     path = tmp_path / f"{kind}.db"
@@ -100,6 +101,7 @@ def test_a_db_that_is_not_ours_is_refused_untouched(tmp_path, demo_store, kind, 
 
 # ----- metaxy.toml problems --------------------------------------------------------------------------
 
+
 def project_with(tmp_path: Path, demo_store: Path, toml: str) -> tuple[Path, Path]:
     folder = tmp_path / "proj"
     folder.mkdir()
@@ -126,8 +128,9 @@ def test_broken_toml(tmp_path, demo_store, command):
 
 @pytest.mark.parametrize("command", ["status", "push"])
 def test_missing_entrypoint_module(tmp_path, demo_store, command):
-    folder, store = project_with(tmp_path, demo_store,
-                                 'project = "x"\nentrypoints = ["no_such_pkg.features"]\n' + STORE_TABLE)
+    folder, store = project_with(
+        tmp_path, demo_store, 'project = "x"\nentrypoints = ["no_such_pkg.features"]\n' + STORE_TABLE
+    )
     before = store.read_bytes()
     msg = one_error(mx(tmp_path, "--config", str(folder / "metaxy.toml"), command))
     assert "metaxy.toml" in msg and "'no_such_pkg.features'" in msg and "not found" in msg
@@ -139,8 +142,9 @@ def test_missing_config_file(tmp_path):
     assert msg == f"{tmp_path / 'nope.toml'}: no such configuration file"
 
 
-@pytest.mark.parametrize("body", ["def broken(:\n", "import no_such_dependency_xyz\n"],
-                         ids=["syntax_error", "missing_dependency"])
+@pytest.mark.parametrize(
+    "body", ["def broken(:\n", "import no_such_dependency_xyz\n"], ids=["syntax_error", "missing_dependency"]
+)
 def test_entrypoint_that_fails_to_import(tmp_path, demo_store, body):
     folder, store = project_with(tmp_path, demo_store, 'project = "x"\nentrypoints = ["feats"]\n' + STORE_TABLE)
     (folder / "feats.py").write_text(body)
@@ -153,10 +157,15 @@ def test_entrypoint_that_fails_to_import(tmp_path, demo_store, body):
 
 # ----- bad commands ---------------------------------------------------------------------------------
 
+
 def test_unknown_feature(tmp_path, demo_store):
     before = demo_store.read_bytes()
-    for args in (["describe", "nosuch"], ["resolve", "nosuch"], ["approve", "nosuch", "--accept", "--all", "--yes"],
-                 ["graph", "--feature", "nosuch"]):
+    for args in (
+        ["describe", "nosuch"],
+        ["resolve", "nosuch"],
+        ["approve", "nosuch", "--accept", "--all", "--yes"],
+        ["graph", "--feature", "nosuch"],
+    ):
         msg = one_error(mx(tmp_path, "--db", str(demo_store), *args))
         assert msg.startswith("unknown feature 'nosuch' (known features: audio, speaker/embedding, video,"), msg
     assert demo_store.read_bytes() == before
@@ -213,9 +222,14 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path, demo_store
     finally:
         project.close()
     db = demo_store
-    p = subprocess.Popen([*COMMAND, "--db", str(db), "resolve", "video/face_detection", "--format", "csv"],
-                         cwd=tmp_path, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [*COMMAND, "--db", str(db), "resolve", "video/face_detection", "--format", "csv"],
+        cwd=tmp_path,
+        env=env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         first = first_line(p, timeout=120)
         p.stdout.close()  # as `head -1` does

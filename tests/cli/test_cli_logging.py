@@ -17,10 +17,12 @@ def test_verbose_logs_what_the_engine_does_on_stderr_and_leaves_stdout_alone(dem
     assert quiet.stderr == ""
     assert loud.stdout == quiet.stdout
     lines = loud.stderr.splitlines()
-    assert any(" DEBUG metaxy_tui.store.sqlite.store: opened " in line and "demo.db (read-only)" in line
-               for line in lines), lines
-    assert any(" DEBUG metaxy_tui.store.sqlite.store: resolved speaker/embedding: {'added': " in line
-               for line in lines), lines
+    assert any(
+        " DEBUG metaxy_tui.store.sqlite.store: opened " in line and "demo.db (read-only)" in line for line in lines
+    ), lines
+    assert any(
+        " DEBUG metaxy_tui.store.sqlite.store: resolved speaker/embedding: {'added': " in line for line in lines
+    ), lines
     assert any(" INFO metaxy_tui.service.project: opened " in line for line in lines), lines
 
 

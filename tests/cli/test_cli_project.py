@@ -66,12 +66,19 @@ def test_mermaid_of_the_seed_project_is_the_seeds(tmp_path):
 
 def test_seed_project_from_its_folder_and_python_m(tmp_path):
     project = speakers(tmp_path)
-    p = subprocess.run([sys.executable, "-m", "metaxy_tui", "list", "--format", "json"], cwd=project,
-                       env=env(tmp_path), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "metaxy_tui", "list", "--format", "json"],
+        cwd=project,
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     assert json.loads(ok(p)) == [
         {"feature": "audio", "version": "c9762705", "fields": {"default": "80200592"}, "deps": []},
-        {"feature": "speaker/embedding", "version": "83296faf", "fields": {"embedding": "8b5b20fb"},
-         "deps": ["audio"]}]
+        {"feature": "speaker/embedding", "version": "83296faf", "fields": {"embedding": "8b5b20fb"}, "deps": ["audio"]},
+    ]
 
 
 def test_push_then_diff_shows_a_code_version_bump(tmp_path):
@@ -103,7 +110,11 @@ def test_push_then_diff_shows_a_code_version_bump(tmp_path):
     [field] = change["fields"]
     assert set(field) >= {"field", "change", "old_code_version", "new_code_version", "old_version", "new_version"}
     assert (field["field"], field["change"], field["old_code_version"], field["new_code_version"]) == (
-        "embedding", "changed", "1", "2")
+        "embedding",
+        "changed",
+        "1",
+        "2",
+    )
     assert field["old_version"].startswith("8b5b20fb")
 
     # recorded, the two snapshots differ the same way, and the code is in sync again
@@ -122,7 +133,8 @@ def test_store_option_picks_a_named_store(tmp_path):
     p = mx(tmp_path, "--config", str(toml), "--store", "nosuch", "status")
     assert p.returncode == 1 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [
-        f"metaxy-tui: error: no store named 'nosuch' in {toml.resolve()} (stores: dev, other)"]
+        f"metaxy-tui: error: no store named 'nosuch' in {toml.resolve()} (stores: dev, other)"
+    ]
 
 
 def test_approve_recompute_one_speaker_then_history(tmp_path, demo_store):
@@ -132,7 +144,12 @@ def test_approve_recompute_one_speaker_then_history(tmp_path, demo_store):
     assert out.strip() == "recompute speaker/embedding: 1 of 1 samples, ok"
     [entry] = json.loads(ok(mx(tmp_path, *config, "history", "--format", "json")))
     assert (entry["action"], entry["feature"], entry["n_samples"], entry["ids"], entry["outcome"]) == (
-        "recompute", "speaker/embedding", 1, [{"speaker_id": "spk_019"}], "ok")
+        "recompute",
+        "speaker/embedding",
+        1,
+        [{"speaker_id": "spk_019"}],
+        "ok",
+    )
     pending = json.loads(ok(mx(tmp_path, *config, "resolve", "speaker/embedding", "--format", "json")))
     assert pending["counts"] == {"added": 1, "changed": 3, "removed": 1}
     assert "spk_019" not in {s["speaker_id"] for s in pending["samples"]}

@@ -38,11 +38,16 @@ def test_without_ray_it_says_how_to_install_it_and_changes_nothing(demo_store, m
     assert store_digest(demo_store) == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (["video/chunk", "--accept", "--all", "--executor", "ray"], "--executor ray goes with --recompute"),
-    (["video/chunk", "--recompute", "--all", "--executor", "local", "--ray-address", "h:1"],
-     "--ray-address goes with --executor ray"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["video/chunk", "--accept", "--all", "--executor", "ray"], "--executor ray goes with --recompute"),
+        (
+            ["video/chunk", "--recompute", "--all", "--executor", "local", "--ray-address", "h:1"],
+            "--ray-address goes with --executor ray",
+        ),
+    ],
+)
 def test_executor_options_that_do_not_fit_are_usage_errors(demo_store, args, message):
     r = invoke("--db", str(demo_store), "approve", *args, "--yes")
     assert r.exit_code == 2 and message in r.output
@@ -51,8 +56,19 @@ def test_executor_options_that_do_not_fit_are_usage_errors(demo_store, args, mes
 @pytest.mark.ray
 def test_recompute_on_an_existing_cluster(tmp_path, demo_store, ray_address):
     project = project_copy(tmp_path, demo_store)
-    p = mx(tmp_path, "approve", "video/chunk", "--recompute", "--all", "--ray-address", ray_address,
-           "--batch-size", "1", "--yes", cwd=project)
+    p = mx(
+        tmp_path,
+        "approve",
+        "video/chunk",
+        "--recompute",
+        "--all",
+        "--ray-address",
+        ray_address,
+        "--batch-size",
+        "1",
+        "--yes",
+        cwd=project,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "recompute video/chunk on ray: 4 of 4 samples, ok"
     assert f"batches ran on ray (the Ray cluster at {ray_address}, 2 CPUs)" in p.stderr

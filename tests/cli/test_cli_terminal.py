@@ -19,8 +19,13 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-
 
 def env(tmp_path: Path) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("METAXY") and k not in ("NO_COLOR", "TERM")}
-    e.update(PYTHONDONTWRITEBYTECODE="1", XDG_DATA_HOME=str(tmp_path / "xdg"), COLUMNS="160", LINES="50",
-             TERM="xterm-256color")
+    e.update(
+        PYTHONDONTWRITEBYTECODE="1",
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+        COLUMNS="160",
+        LINES="50",
+        TERM="xterm-256color",
+    )
     return e
 
 
@@ -28,8 +33,9 @@ def in_terminal(tmp_path: Path, *args: str, timeout: float = 60) -> tuple[int, s
     """Run with stdout and stderr on a pseudo-terminal (stdin not a terminal); (exit status, everything shown)."""
     master, slave = pty.openpty()
     try:
-        p = subprocess.Popen([*COMMAND, *args], cwd=tmp_path, env=env(tmp_path), stdin=subprocess.DEVNULL,
-                             stdout=slave, stderr=slave)
+        p = subprocess.Popen(
+            [*COMMAND, *args], cwd=tmp_path, env=env(tmp_path), stdin=subprocess.DEVNULL, stdout=slave, stderr=slave
+        )
     finally:
         os.close(slave)
     out = b""
@@ -54,8 +60,15 @@ def in_terminal(tmp_path: Path, *args: str, timeout: float = 60) -> tuple[int, s
 
 
 def piped(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], cwd=tmp_path, env=env(tmp_path), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+    return subprocess.run(
+        [*COMMAND, *args],
+        cwd=tmp_path,
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
 
 
 def test_status_is_a_rich_table_in_a_terminal_and_plain_when_piped(tmp_path, demo_store):
@@ -72,9 +85,11 @@ def test_status_is_a_rich_table_in_a_terminal_and_plain_when_piped(tmp_path, dem
 def test_errors_in_a_terminal_are_one_line_too(tmp_path):
     code, shown = in_terminal(tmp_path, "--db", str(tmp_path / "nope.db"), "list")
     assert code == 1
-    assert shown.strip().splitlines() == [f"metaxy-tui: error: no store at {tmp_path / 'nope.db'} (run "
-                                          f"`metaxy-tui demo --db {tmp_path / 'nope.db'}` to build one, or open a "
-                                          "project folder with a metaxy.toml)"]
+    assert shown.strip().splitlines() == [
+        f"metaxy-tui: error: no store at {tmp_path / 'nope.db'} (run "
+        f"`metaxy-tui demo --db {tmp_path / 'nope.db'}` to build one, or open a "
+        "project folder with a metaxy.toml)"
+    ]
 
 
 LONG_COMMANDS = {  # what shows a progress bar in a terminal -> (arguments, its label, the closing line)

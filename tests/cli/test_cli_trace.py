@@ -26,6 +26,7 @@ def done(p: subprocess.CompletedProcess) -> str:
 
 # ----- the demo ------------------------------------------------------------------------------------
 
+
 def test_trace_text_on_the_demo(demo_store):
     out = ok(run(demo_store, "trace", "video/chunk", "video_id=v0007,chunk_id=0"))
     lines = out.splitlines()
@@ -44,15 +45,33 @@ def test_trace_json_of_an_aggregation_member(demo_store):
     assert sample["state"] == "current" and sample["upstream"] == []
     [group] = sample["downstream"]
     assert (group["feature"], group["lineage"], group["relation"]) == (
-        "speaker/embedding", "aggregation", "the group it belongs to")
+        "speaker/embedding",
+        "aggregation",
+        "the group it belongs to",
+    )
     [speaker] = group["samples"]
     assert speaker["ids"] == {"speaker_id": group["on"]["speaker_id"]}
     assert set(speaker) >= {"state", "detail", "provenance", "data_version", "feature_version", "fields"}
 
 
 def test_trace_limit_depth_and_several_ids(demo_store):
-    data = json.loads(ok(run(demo_store, "trace", "speaker/embedding", "spk_011", "spk_001", "--limit", "3",
-                             "--depth", "1", "--format", "json")))
+    data = json.loads(
+        ok(
+            run(
+                demo_store,
+                "trace",
+                "speaker/embedding",
+                "spk_011",
+                "spk_001",
+                "--limit",
+                "3",
+                "--depth",
+                "1",
+                "--format",
+                "json",
+            )
+        )
+    )
     assert [d["ids"]["speaker_id"] for d in data] == ["spk_011", "spk_001"]
     members = data[0]["sample"]["upstream"][0]
     assert members["relation"] == "the members of its group"
@@ -84,8 +103,13 @@ def test_diff_code_impact_on_the_demo(tmp_path, demo_store):
     code = features.read_text()
     assert code.count('fields=["audio", "frames"],') == 2
     # the chunk's frames field gets a code version of its own
-    features.write_text(code.replace('''        # no field deps: each field maps to the video field with the same key
-        fields=["audio", "frames"],''', '''        fields=["audio", mx.FieldSpec(key="frames", code_version="2")],'''))
+    features.write_text(
+        code.replace(
+            """        # no field deps: each field maps to the video field with the same key
+        fields=["audio", "frames"],""",
+            """        fields=["audio", mx.FieldSpec(key="frames", code_version="2")],""",
+        )
+    )
     out = done(mx(tmp_path, "diff", "code", "--impact", cwd=project))
     assert out.splitlines()[0].endswith("-> code")
     assert "impact of field frames (code version): 7,666 stale" in out
@@ -99,7 +123,9 @@ def test_diff_code_impact_on_the_demo(tmp_path, demo_store):
     [impact] = chunk["impact"]
     assert (impact["field"], impact["change"], impact["total"]) == ("frames", "code_version", 7666)
     assert [(s["feature"], s["fields"], s["count"]) for s in impact["stale"]] == [
-        ("video/chunk", ["frames"], 3833), ("video/face_detection", ["faces"], 3833)]
+        ("video/chunk", ["frames"], 3833),
+        ("video/face_detection", ["faces"], 3833),
+    ]
     assert len(impact["stale"][0]["sample_ids"]) == 5
     assert data["impact"]["total"] == 7666
     faces = next(c for c in data["changes"] if c["feature"] == "video/face_detection")
@@ -110,12 +136,14 @@ def test_diff_code_impact_on_the_demo(tmp_path, demo_store):
 
 # ----- an aggregation + expansion pipeline ------------------------------------------------------
 
+
 @pytest.fixture
 def clips(tmp_path) -> Path:
     project = tmp_path / "clips"
     shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("__pycache__", "*.db*"))
-    done = subprocess.run([sys.executable, "build.py"], cwd=project, env=env(tmp_path), capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "build.py"], cwd=project, env=env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return project
 
@@ -127,7 +155,9 @@ def test_trace_across_aggregation_and_expansion(tmp_path, clips):
     assert down["author/profile"]["samples"][0]["state"] == "stale"
     pages = down["doc/page"]
     assert pages["lineage"] == "expansion" and [s["ids"] for s in pages["samples"]] == [
-        {"page_id": "d02-p1"}, {"page_id": "d02-p2"}]  # children keyed by their own id
+        {"page_id": "d02-p1"},
+        {"page_id": "d02-p2"},
+    ]  # children keyed by their own id
     assert pages["samples"][0]["downstream"][0]["samples"][0]["state"] == "current"
 
     out = done(mx(tmp_path, "trace", "author/profile", "bob", cwd=clips))
@@ -145,10 +175,15 @@ def test_diff_impact_of_the_clips_pipeline(tmp_path, clips):
     code = features.read_text()
     old = 'key="doc", id_columns=["doc_id"], fields=["text", "meta"]'
     assert old in code
-    features.write_text(code.replace(old, 'key="doc", id_columns=["doc_id"], fields=["text", mx.FieldSpec('
-                                          'key="meta", code_version="2")]'))
+    features.write_text(
+        code.replace(
+            old, 'key="doc", id_columns=["doc_id"], fields=["text", mx.FieldSpec(key="meta", code_version="2")]'
+        )
+    )
     data = json.loads(done(mx(tmp_path, "diff", "code", "--impact", "--format", "json", cwd=clips)))
     [impact] = next(c for c in data["changes"] if c["feature"] == "doc")["impact"]
     assert [(s["feature"], s["fields"], s["count"]) for s in impact["stale"]] == [
-        ("doc", ["meta"], 5), ("doc/page", ["meta"], 14)]
+        ("doc", ["meta"], 5),
+        ("doc/page", ["meta"], 14),
+    ]
     assert [u.split(":")[0] for u in impact["unaffected"]] == ["author/profile", "doc/page_embedding"]

@@ -23,9 +23,15 @@ def _sample_patterns() -> set[str]:
 
 def test_every_sample_data_file_is_packaged():
     patterns = _sample_patterns()
-    missed = [p.relative_to(ROOT) for p in (ROOT / "sample_data").rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".db", ".db-wal", ".db-shm"))
-              and p.suffix != ".py" and not any(p.match(g) for g in patterns)]
+    missed = [
+        p.relative_to(ROOT)
+        for p in (ROOT / "sample_data").rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not p.name.endswith((".db", ".db-wal", ".db-shm"))
+        and p.suffix != ".py"
+        and not any(p.match(g) for g in patterns)
+    ]
     assert not missed, f"add their suffixes to setup.py's package_data: {missed}"
 
 

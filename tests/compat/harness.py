@@ -90,8 +90,12 @@ def steps_of(name: str) -> int:
     """The script's ``STEPS = N`` (read from its source, not by importing it)."""
     tree = ast.parse((PIPELINES / f"{name}.py").read_text())
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "STEPS"):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "STEPS"
+        ):
             return int(ast.literal_eval(node.value))
     return 1
 
@@ -123,11 +127,16 @@ def _env(engine: str) -> dict[str, str]:
 
 
 def parse_records(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line[len(PREFIX):]) for line in stdout.splitlines() if line.startswith(PREFIX)]
+    return [json.loads(line[len(PREFIX) :]) for line in stdout.splitlines() if line.startswith(PREFIX)]
 
 
-def run_pipeline(name: str, engine: str = "metaxy-tui", python: str | None = None,
-                 timeout: float = STEP_TIMEOUT, keep: Path | None = None) -> dict[str, Any]:
+def run_pipeline(
+    name: str,
+    engine: str = "metaxy-tui",
+    python: str | None = None,
+    timeout: float = STEP_TIMEOUT,
+    keep: Path | None = None,
+) -> dict[str, Any]:
     """Run every step of a pipeline in a fresh folder; what each step reported.
 
     Returns ``{"pipeline", "engine", "steps": [{"step", "returncode", "records", "stderr"}]}``;
@@ -141,14 +150,26 @@ def run_pipeline(name: str, engine: str = "metaxy-tui", python: str | None = Non
         steps = []
         for step in range(1, steps_of(name) + 1):
             try:
-                proc = subprocess.run([python, script.name, str(step)], cwd=folder, env=_env(engine),
-                                      capture_output=True, text=True, timeout=timeout)
+                proc = subprocess.run(
+                    [python, script.name, str(step)],
+                    cwd=folder,
+                    env=_env(engine),
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                )
                 rc, out, err = proc.returncode, proc.stdout, proc.stderr
             except subprocess.TimeoutExpired as exc:
                 rc, err = -1, f"timed out after {timeout} s"
                 out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            steps.append({"step": step, "returncode": rc, "records": parse_records(out),
-                          "stderr": "" if rc == 0 else err[-4000:]})
+            steps.append(
+                {
+                    "step": step,
+                    "returncode": rc,
+                    "records": parse_records(out),
+                    "stderr": "" if rc == 0 else err[-4000:],
+                }
+            )
             if rc != 0:
                 break
         return {"pipeline": name, "engine": engine, "steps": steps}
@@ -166,8 +187,14 @@ def load_fixture(name: str) -> dict[str, Any]:
 
 
 def metaxy_version(python: str) -> str:
-    return subprocess.run([python, "-c", "import metaxy; print(metaxy.__version__)"], capture_output=True,
-                          text=True, check=True, env=_env("metaxy"), timeout=120).stdout.strip()
+    return subprocess.run(
+        [python, "-c", "import metaxy; print(metaxy.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env("metaxy"),
+        timeout=120,
+    ).stdout.strip()
 
 
 def record(names: list[str], python: str) -> int:
@@ -181,8 +208,11 @@ def record(names: list[str], python: str) -> int:
         bad = [s for s in result["steps"] if s["returncode"] != 0]
         if bad or len(result["steps"]) != steps_of(name):
             failed = 1
-            print(f"{name}: step {bad[0]['step'] if bad else '?'} failed under Metaxy, fixture not written\n"
-                  f"{bad[0]['stderr'] if bad else ''}", file=sys.stderr)
+            print(
+                f"{name}: step {bad[0]['step'] if bad else '?'} failed under Metaxy, fixture not written\n"
+                f"{bad[0]['stderr'] if bad else ''}",
+                file=sys.stderr,
+            )
             continue
         fixture = {
             "pipeline": name,
@@ -208,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.show:
         engine = "metaxy" if args.metaxy_python else "metaxy-tui"
-        result = run_pipeline(args.show, engine, args.metaxy_python,
-                              keep=Path(args.keep).resolve() if args.keep else None)
+        result = run_pipeline(
+            args.show, engine, args.metaxy_python, keep=Path(args.keep).resolve() if args.keep else None
+        )
         for s in result["steps"]:
             print(f"--- step {s['step']} (exit {s['returncode']})")
             for r in s["records"]:

@@ -66,16 +66,15 @@ def convert_sources(root: Path, compat_hash: bool = False) -> None:
 def command_for(command: str, python: str, reference: bool) -> str:
     bindir = str(Path(python).parent)
     if command.startswith("python "):
-        return f"{python} {command[len('python '):]}"
+        return f"{python} {command[len('python ') :]}"
     if command.startswith("metaxy ") and not reference:
-        return f"{bindir}/metaxy-tui {command[len('metaxy '):]}"
+        return f"{bindir}/metaxy-tui {command[len('metaxy ') :]}"
     if command.startswith("metaxy "):
-        return f"{bindir}/metaxy {command[len('metaxy '):]}"
+        return f"{bindir}/metaxy {command[len('metaxy ') :]}"
     return command
 
 
-def play(example_dir: Path, python: str, reference: bool, verbose: bool, compat_hash: bool = False
-         ) -> tuple[int, int]:
+def play(example_dir: Path, python: str, reference: bool, verbose: bool, compat_hash: bool = False) -> tuple[int, int]:
     import yaml
 
     runbook = yaml.safe_load((example_dir / ".example.yaml").read_text())
@@ -87,8 +86,12 @@ def play(example_dir: Path, python: str, reference: bool, verbose: bool, compat_
     else:
         toml = root / "metaxy.toml"
         toml.write_text(toml.read_text().replace("/tmp/", f"{work}/"))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]), RANDOM_SEED="42",
-               METAXY_CONFIG=str(root / "metaxy.toml"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]),
+        RANDOM_SEED="42",
+        METAXY_CONFIG=str(root / "metaxy.toml"),
+    )
     env.pop("METAXY_STORE", None)
     passed = failed = 0
     last = None
@@ -97,16 +100,31 @@ def play(example_dir: Path, python: str, reference: bool, verbose: bool, compat_
             kind = step["type"]
             if kind == "run_command":
                 cmd = command_for(step["command"], python, reference)
-                last = subprocess.run(cmd, shell=True, cwd=root, env=env, capture_output=True, text=True,
-                                      timeout=step.get("timeout", 60) * 4)
+                last = subprocess.run(
+                    cmd,
+                    shell=True,
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=step.get("timeout", 60) * 4,
+                )
                 ok = last.returncode == 0 or any(s.get("type") == "assert_output" for s in scenario["steps"])
                 if verbose or last.returncode:
-                    print(f"  $ {cmd}\n" + "".join(f"    | {ln}\n" for ln in (last.stdout + last.stderr).splitlines()[-40:]))
+                    print(
+                        f"  $ {cmd}\n"
+                        + "".join(f"    | {ln}\n" for ln in (last.stdout + last.stderr).splitlines()[-40:])
+                    )
                 if not ok:
                     failed += 1
             elif kind == "apply_patch":
-                p = subprocess.run(["patch", "-p1", "-i", str(root / step["patch_path"])], cwd=root,
-                                   capture_output=True, text=True, timeout=60)
+                p = subprocess.run(
+                    ["patch", "-p1", "-i", str(root / step["patch_path"])],
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
                 print(f"  patch {step['patch_path']}: {'ok' if p.returncode == 0 else p.stdout + p.stderr}")
             elif kind == "assert_output":
                 assert last is not None
@@ -134,8 +152,11 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable, help="the interpreter to run the examples with")
     ap.add_argument("--example", action="append", choices=EXAMPLES, help="play only these (repeatable)")
     ap.add_argument("--reference", action="store_true", help="play unchanged, under Metaxy itself")
-    ap.add_argument("--compat-hash", action="store_true", help="store with Metaxy 0.1.11's hash settings "
-                    "(xxhash32, 8 characters), to compare printed provenance")
+    ap.add_argument(
+        "--compat-hash",
+        action="store_true",
+        help="store with Metaxy 0.1.11's hash settings (xxhash32, 8 characters), to compare printed provenance",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     total_failed = 0

@@ -95,18 +95,22 @@ def _has_null_speaker(rec: Record) -> bool:
 
 DIFFERENCES = [
     Difference(
-        "p01_identity", 1, "transcript before any recording",
+        "p01_identity",
+        1,
+        "transcript before any recording",
         spec="SPEC 4",
         why="a derived feature whose upstream has never been written resolves to an empty increment; "
-            "Metaxy 0.1.11 raises FeatureNotFoundError",
+        "Metaxy 0.1.11 raises FeatureNotFoundError",
         applies=lambda rec: rec["kind"] == "error" and rec["error"] == "FeatureNotFoundError",
         expect=_empty_resolve,
     ),
     Difference(
-        "p02_aggregation", 7, "resolve speaker/embedding",
+        "p02_aggregation",
+        7,
+        "resolve speaker/embedding",
         spec="SPEC 3",
         why="aggregation members whose `on` value is null belong to no group and are left out; "
-            "Metaxy 0.1.11 puts them in a group of their own with a null key",
+        "Metaxy 0.1.11 puts them in a group of their own with a null key",
         applies=_has_null_speaker,
         expect=_without_rows(lambda row: row.get("speaker_id") is None),
     ),
@@ -121,7 +125,8 @@ def expected_records(name: str, step: int, records: list[Record]) -> list[Record
             if (diff.pipeline, diff.step, diff.label) == (name, step, rec["label"]):
                 assert diff.applies(rec), (
                     f"{diff.spec} difference listed for {name} step {step} '{diff.label}' does not show in the "
-                    f"fixture any more: re-check DIFFERENCES ({diff.why})")
+                    f"fixture any more: re-check DIFFERENCES ({diff.why})"
+                )
                 rec = diff.expect(rec)
         out.append(rec)
     return out
@@ -138,8 +143,9 @@ def runs(request):
             if callspec.params["name"] not in wanted:
                 wanted.append(callspec.params["name"])
     pool = ThreadPoolExecutor(max_workers=2)
-    futures: dict[str, Future] = {n: pool.submit(harness.run_pipeline, n, "metaxy-tui", sys.executable, 90.0)
-                                  for n in wanted}
+    futures: dict[str, Future] = {
+        n: pool.submit(harness.run_pipeline, n, "metaxy-tui", sys.executable, 90.0) for n in wanted
+    }
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
@@ -198,8 +204,11 @@ def _compare_rows(what: str, want: list[dict], got: list[dict]) -> list[str]:
         if _canon(w) != _canon(g):
             if w is not None and g is not None:
                 cols = sorted(set(w) | set(g))
-                diff = {c: (w.get(c, "<none>"), g.get(c, "<none>")) for c in cols if _canon(w.get(c)) != _canon(g.get(c))
-                        or (c in w) != (c in g)}
+                diff = {
+                    c: (w.get(c, "<none>"), g.get(c, "<none>"))
+                    for c in cols
+                    if _canon(w.get(c)) != _canon(g.get(c)) or (c in w) != (c in g)
+                }
                 lines.append(f"    row {i}: (Metaxy, metaxy-tui) {diff}")
             else:
                 lines.append(f"    row {i}: Metaxy {w}\n              metaxy-tui {g}")
@@ -220,7 +229,8 @@ def test_every_pipeline_has_a_fixture():
         fixture = harness.load_fixture(name)
         assert fixture["metaxy_version"] == "0.1.11", name
         assert [s["step"] for s in fixture["steps"]] == list(range(1, harness.steps_of(name) + 1)), (
-            f"{name}: the fixture's runs do not match STEPS; re-record it")
+            f"{name}: the fixture's runs do not match STEPS; re-record it"
+        )
 
 
 def test_scripts_change_only_their_import_to_run_under_metaxy():
@@ -253,8 +263,10 @@ def test_step_matches_metaxy(runs, name, step):
     assert not problems, f"{name} step {step}:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if any(
-    r["kind"] == "versions" for s in harness.load_fixture(n)["steps"] for r in s["records"])])
+@pytest.mark.parametrize(
+    "name",
+    [n for n in NAMES if any(r["kind"] == "versions" for s in harness.load_fixture(n)["steps"] for r in s["records"])],
+)
 def test_versions_move_together(runs, name):
     """The same features' versions change from run to run as under Metaxy.
 
@@ -263,6 +275,7 @@ def test_versions_move_together(runs, name):
     characters agree (the seed's `audio` is c9762705 here, 3dac67c8 in 0.1.11). What must
     agree is which definition changes move which versions.
     """
+
     def moves(steps: list[dict]) -> list[dict]:
         out, before = [], None
         for s in steps:
@@ -286,11 +299,22 @@ def test_versions_move_together(runs, name):
 
 def test_comparison_is_strict():
     """The comparison tells 1 from 1.0 and "1", a missing column from a null, and row counts apart."""
-    base = {"kind": "resolve", "label": "r", "feature": "f", "step": 1, "counts": {"new": 1, "stale": 0, "orphaned": 0},
-            "frames": {"new": [{"id": 1, "metaxy_provenance": "123"}], "stale": [], "orphaned": []}}
+    base = {
+        "kind": "resolve",
+        "label": "r",
+        "feature": "f",
+        "step": 1,
+        "counts": {"new": 1, "stale": 0, "orphaned": 0},
+        "frames": {"new": [{"id": 1, "metaxy_provenance": "123"}], "stale": [], "orphaned": []},
+    }
     assert _compare("x", 1, [base], [copy.deepcopy(base)]) == []
-    for changed in ({"id": 1.0, "metaxy_provenance": "123"}, {"id": "1", "metaxy_provenance": "123"},
-                    {"id": 1, "metaxy_provenance": None}, {"id": 1}, {"id": 1, "metaxy_provenance": "123", "x": None}):
+    for changed in (
+        {"id": 1.0, "metaxy_provenance": "123"},
+        {"id": "1", "metaxy_provenance": "123"},
+        {"id": 1, "metaxy_provenance": None},
+        {"id": 1},
+        {"id": 1, "metaxy_provenance": "123", "x": None},
+    ):
         other = copy.deepcopy(base)
         other["frames"]["new"] = [changed]
         assert _compare("x", 1, [base], [other]), changed

@@ -40,8 +40,13 @@ def first_line(p: subprocess.Popen, timeout: float = 120) -> str:
 
 def spawn(url: str, name: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.Popen([sys.executable, str(WRITER), url, name, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(WRITER), url, name, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 @pytest.mark.slow
@@ -63,8 +68,12 @@ def test_concurrent_writers_lose_no_write(pg_url):
         with psycopg.connect(pg_url) as conn:
             ids = [r[0] for r in conn.execute("SELECT id FROM _metaxy_writes ORDER BY id").fetchall()]
             last_item_write = conn.execute("SELECT max(_mx_write) FROM item").fetchone()[0]
-            shared_writes = {r[0] for r in conn.execute(
-                "SELECT DISTINCT _mx_write FROM item WHERE item_id LIKE 'shared-%%' AND _mx_superseded IS NULL")}
+            shared_writes = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT _mx_write FROM item WHERE item_id LIKE 'shared-%%' AND _mx_superseded IS NULL"
+                )
+            }
         assert ids == list(range(1, len(ids) + 1))
         assert shared_writes == {last_item_write}
         # the derived feature, materialized by all of them at once, ends in sync
@@ -93,9 +102,13 @@ def test_a_writer_killed_mid_write_leaves_nothing_visible(pg_url):
     victim.communicate(timeout=30)
     deadline = time.time() + 30
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        while time.time() < deadline and conn.execute(
+        while (
+            time.time() < deadline
+            and conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'metaxy-tui' "
-                "AND state LIKE 'idle in transaction%%'").fetchone()[0]:
+                "AND state LIKE 'idle in transaction%%'"
+            ).fetchone()[0]
+        ):
             time.sleep(0.2)
         assert conn.execute("SELECT count(*) FROM item WHERE writer = 'victim'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM _metaxy_writes").fetchone()[0] > writes_before
@@ -103,6 +116,8 @@ def test_a_writer_killed_mid_write_leaves_nothing_visible(pg_url):
     store = mx.PostgreSQLMetadataStore(pg_url, graph=graph())
     with store:
         assert store.read("item").filter(pl.col("writer") == "victim").height == 0
-        store.write("item", pl.DataFrame({"item_id": ["after"], "writer": ["after"],
-                                          "metaxy_provenance_by_field": [{"a": "x"}]}))
+        store.write(
+            "item",
+            pl.DataFrame({"item_id": ["after"], "writer": ["after"], "metaxy_provenance_by_field": [{"a": "x"}]}),
+        )
         assert store.count("item") == 50 - SHARED + 50 - SHARED + SHARED + 1

@@ -18,40 +18,61 @@ STAMPS = ("metaxy_created_at", "metaxy_updated_at", "metaxy_deleted_at")
 def graph() -> mx.FeatureGraph:
     g = mx.FeatureGraph()
     with g.use():
+
         class Clip(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"], fields=["audio", "frames"])):
             clip_id: str
             speaker: str | None
             seconds: float
 
-        class Caption(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="clip/caption", id_columns=["clip_id"], deps=[Clip],
-                fields=[mx.FieldSpec(key="text", code_version="2",
-                                     deps=[mx.FieldDep(feature=Clip, fields=["audio"])])])):
+        class Caption(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="clip/caption",
+                id_columns=["clip_id"],
+                deps=[Clip],
+                fields=[mx.FieldSpec(key="text", code_version="2", deps=[mx.FieldDep(feature=Clip, fields=["audio"])])],
+            ),
+        ):
             clip_id: str
             seconds: float
 
-        class Voice(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="voice", id_columns=["speaker"],
+        class Voice(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="voice",
+                id_columns=["speaker"],
                 deps=[mx.FeatureDep(feature=Clip, lineage=mx.LineageRelationship.aggregation(on=["speaker"]))],
-                fields=["embedding"])):
+                fields=["embedding"],
+            ),
+        ):
             speaker: str
 
-        class Chunk(mx.BaseFeature, spec=mx.FeatureSpec(
-                key="clip/chunk", id_columns=["chunk_id"],
+        class Chunk(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key="clip/chunk",
+                id_columns=["chunk_id"],
                 deps=[mx.FeatureDep(feature=Clip, lineage=mx.LineageRelationship.expansion(on=["clip_id"]))],
-                fields=["audio", "frames"])):
+                fields=["audio", "frames"],
+            ),
+        ):
             chunk_id: str
             clip_id: str
+
     return g
 
 
 def clips(rng: random.Random, ids: list[int], version: str) -> pl.DataFrame:
-    return pl.DataFrame({
-        "clip_id": [f"c{i:03d}" for i in ids],
-        "speaker": [None if i % 17 == 0 else f"s{i % 7}" for i in ids],
-        "seconds": [round(rng.uniform(1, 9), 3) for _ in ids],
-        "metaxy_provenance_by_field": [{"audio": f"a{i}-{version}", "frames": f"f{i}-{version if i % 3 else 'x'}"}
-                                       for i in ids]})
+    return pl.DataFrame(
+        {
+            "clip_id": [f"c{i:03d}" for i in ids],
+            "speaker": [None if i % 17 == 0 else f"s{i % 7}" for i in ids],
+            "seconds": [round(rng.uniform(1, 9), 3) for _ in ids],
+            "metaxy_provenance_by_field": [
+                {"audio": f"a{i}-{version}", "frames": f"f{i}-{version if i % 3 else 'x'}"} for i in ids
+            ],
+        }
+    )
 
 
 def materialize(store, feature: str, inc) -> None:
@@ -59,12 +80,19 @@ def materialize(store, feature: str, inc) -> None:
     if feature == "clip/caption":
         store.write(feature, todo.select("clip_id", "seconds", "metaxy_provenance_by_field"))
     elif feature == "voice":
-        store.write(feature, todo.group_by("speaker", maintain_order=True).agg(
-            pl.col("metaxy_provenance_by_field").first()))
+        store.write(
+            feature, todo.group_by("speaker", maintain_order=True).agg(pl.col("metaxy_provenance_by_field").first())
+        )
     else:
         rows = todo.with_columns(pl.int_ranges(0, 1 + pl.col("seconds").cast(pl.Int64) % 3).alias("n")).explode("n")
-        store.write(feature, rows.select((pl.col("clip_id") + "/" + pl.col("n").cast(pl.String)).alias("chunk_id"),
-                                         "clip_id", "metaxy_provenance_by_field"))
+        store.write(
+            feature,
+            rows.select(
+                (pl.col("clip_id") + "/" + pl.col("n").cast(pl.String)).alias("chunk_id"),
+                "clip_id",
+                "metaxy_provenance_by_field",
+            ),
+        )
     if len(inc.removed):
         store.delete(feature, ids=inc.removed)
 
@@ -84,18 +112,30 @@ def scenario(store) -> list:
         for step in range(4):
             for f in derived:
                 inc = store.resolve_update(f)
-                seen.append((step, f, store.pending_counts(f), [canonical(getattr(inc, p).to_polars())
-                                                                 for p in ("added", "changed", "removed")]))
+                seen.append(
+                    (
+                        step,
+                        f,
+                        store.pending_counts(f),
+                        [canonical(getattr(inc, p).to_polars()) for p in ("added", "changed", "removed")],
+                    )
+                )
                 materialize(store, f, inc)
             changed = rng.sample(range(60), 12)
             store.write("clip", clips(rng, changed + list(range(60 + step * 5, 65 + step * 5)), f"v{step + 2}"))
-            store.delete("clip", ids=[{"clip_id": f"c{i:03d}"} for i in rng.sample(range(60), 3)],
-                         soft=bool(step % 2))
-            seen.append((step, "samples", store.resolve_update("clip", samples=clips(rng, list(range(50)), "v1"))
-                         .counts))
+            store.delete("clip", ids=[{"clip_id": f"c{i:03d}"} for i in rng.sample(range(60), 3)], soft=bool(step % 2))
+            seen.append(
+                (step, "samples", store.resolve_update("clip", samples=clips(rng, list(range(50)), "v1")).counts)
+            )
         for f in ["clip", *derived]:
-            seen.append((f, store.count(f), canonical(store.read(f)),
-                         canonical(store.read(f, include_history=True, include_deleted=True))))
+            seen.append(
+                (
+                    f,
+                    store.count(f),
+                    canonical(store.read(f)),
+                    canonical(store.read(f, include_history=True, include_deleted=True)),
+                )
+            )
     return seen
 
 
@@ -116,10 +156,20 @@ def test_a_re_added_expansion_parent_has_one_reason(make_store, tmp_path):
     with store:
         store.write("clip", clips(rng, [1, 2], "v1"))
         materialize(store, "clip/chunk", store.resolve_update("clip/chunk"))
-        store.write("clip/chunk", pl.DataFrame({"chunk_id": ["c001/7", "c001/8"], "clip_id": ["c001", "c001"],
-                                                "metaxy_provenance_by_field": store.read("clip/chunk").filter(
-                                                    pl.col("clip_id") == "c001").get_column(
-                                                    "metaxy_provenance_by_field").to_list()[:1] * 2}))
+        store.write(
+            "clip/chunk",
+            pl.DataFrame(
+                {
+                    "chunk_id": ["c001/7", "c001/8"],
+                    "clip_id": ["c001", "c001"],
+                    "metaxy_provenance_by_field": store.read("clip/chunk")
+                    .filter(pl.col("clip_id") == "c001")
+                    .get_column("metaxy_provenance_by_field")
+                    .to_list()[:1]
+                    * 2,
+                }
+            ),
+        )
         store.delete("clip", ids=[{"clip_id": "c001"}])
         materialize(store, "clip/chunk", store.resolve_update("clip/chunk"))
         store.write("clip", clips(rng, [1], "v1"))
@@ -130,15 +180,22 @@ def test_a_re_added_expansion_parent_has_one_reason(make_store, tmp_path):
 
 def test_text_with_newlines_quotes_and_commas_reads_back(tmp_path, pg_url):
     """Results travel as CSV text: quoted newlines, quotes, commas, empty strings and nulls survive."""
-    tricky = ['plain', 'two\nlines', 'a "quote"', 'comma, inside', '"\n"', '', 'ünï\r\ncode', '\\N', 'NULL']
-    frame = pl.DataFrame({
-        "clip_id": [f"c{i:04d}" for i in range(400)],
-        "speaker": [tricky[i % len(tricky)] if i % 11 else None for i in range(400)],
-        "seconds": [i / 7 for i in range(400)],
-        "metaxy_provenance_by_field": [{"audio": tricky[i % len(tricky)] + str(i), "frames": "f"} for i in range(400)]})
+    tricky = ["plain", "two\nlines", 'a "quote"', "comma, inside", '"\n"', "", "ünï\r\ncode", "\\N", "NULL"]
+    frame = pl.DataFrame(
+        {
+            "clip_id": [f"c{i:04d}" for i in range(400)],
+            "speaker": [tricky[i % len(tricky)] if i % 11 else None for i in range(400)],
+            "seconds": [i / 7 for i in range(400)],
+            "metaxy_provenance_by_field": [
+                {"audio": tricky[i % len(tricky)] + str(i), "frames": "f"} for i in range(400)
+            ],
+        }
+    )
     out = {}
-    for kind, store in (("sqlite", mx.SQLiteMetadataStore(tmp_path / "t.db", graph=graph())),
-                        ("pg", mx.PostgreSQLMetadataStore(pg_url, graph=graph()))):
+    for kind, store in (
+        ("sqlite", mx.SQLiteMetadataStore(tmp_path / "t.db", graph=graph())),
+        ("pg", mx.PostgreSQLMetadataStore(pg_url, graph=graph())),
+    ):
         with store:
             store.write("clip", frame)
             back = store.read("clip").sort("clip_id")

@@ -17,28 +17,30 @@ import pytest
 from tests.cli.helpers import COMMAND, SAMPLE_DATA
 from tests.test_seed_pipeline import ADDED, CHANGED, FIRST, RERUN, apply_patch, matches
 
-PG_TOML = '''project = "example_aggregation"
+PG_TOML = """project = "example_aggregation"
 entrypoints = ["example_aggregation.features"]
 
 [stores.dev]
 type = "postgresql"
 [stores.dev.config]
 hash_algorithm = "xxhash64"
-'''
+"""
 
 
 def env(tmp_path: Path, url: str | None = None) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("METAXY")}
-    e.update(PYTHONDONTWRITEBYTECODE="1", XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"),
-             COLUMNS="200")
+    e.update(
+        PYTHONDONTWRITEBYTECODE="1", XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"), COLUMNS="200"
+    )
     if url:
         e["METAXY_STORE_URL"] = url
     return e
 
 
 def run(args: list[str], cwd: Path, environ: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=180)
+    return subprocess.run(
+        args, cwd=cwd, env=environ, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=180
+    )
 
 
 def project(tmp_path: Path, name: str, toml: str | None = None) -> Path:
@@ -105,8 +107,11 @@ def test_commands_on_postgresql_answer_as_on_sqlite(tmp_path, pg_url):
         mx("export", "audio", "-o", str(out), "--sort", "duration_seconds", "--descending", "--filter", "s")
         got["export"] = pl.read_csv(out).drop("metaxy_created_at", "metaxy_updated_at").rows()
         history = run([*COMMAND, "--db", db, "history", "--json"], cwd, e)
-        got["history"] = [(h["action"], h["feature"], h["n_samples"], h["outcome"])
-                          for h in json.loads(history.stdout)] if history.returncode == 0 else history.stderr
+        got["history"] = (
+            [(h["action"], h["feature"], h["n_samples"], h["outcome"]) for h in json.loads(history.stdout)]
+            if history.returncode == 0
+            else history.stderr
+        )
         outputs[kind] = got
     assert outputs["pg"]["import"]["added"] == 1 and outputs["pg"]["import"]["changed"] == 1
     assert len(outputs["pg"]["export"]) == 5
@@ -130,8 +135,10 @@ def one_line_error(p: subprocess.CompletedProcess) -> str:
 
 def tables(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
-        return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                           "ORDER BY 1").fetchall()]
+        return [
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").fetchall()
+        ]
 
 
 @pytest.mark.parametrize("command", [["status"], ["list"], ["import", "audio", "x.csv"]])

@@ -14,14 +14,28 @@ from tests.helpers import declare_seed
 async def test_the_tui_names_the_postgresql_store(graph, pg_url):
     Audio, Emb = declare_seed()
     with mx.PostgreSQLMetadataStore(pg_url) as store:
-        store.write(Audio, pl.DataFrame([{"audio_id": "a1", "speaker_id": "s1", "duration_seconds": 1.0, "path": "a",
-                                          "metaxy_provenance_by_field": {"default": "v1"}}]))
+        store.write(
+            Audio,
+            pl.DataFrame(
+                [
+                    {
+                        "audio_id": "a1",
+                        "speaker_id": "s1",
+                        "duration_seconds": 1.0,
+                        "path": "a",
+                        "metaxy_provenance_by_field": {"default": "v1"},
+                    }
+                ]
+            ),
+        )
     project = open_project(db=pg_url, mode="r", create=False)
     try:
         app = MetaxyApp(project)
         async with app.run_test(size=(160, 40)) as pilot:
             await pilot.pause()
-            assert "PostgreSQL" in app.screen.sub_title and pg_url.split("?")[0].rsplit("/", 1)[1] in app.screen.sub_title
+            assert (
+                "PostgreSQL" in app.screen.sub_title and pg_url.split("?")[0].rsplit("/", 1)[1] in app.screen.sub_title
+            )
             tree = app.screen.query_one(FeatureTree)
             labels = " ".join(str(n.label) for n in tree.root.children)
             assert "audio  root · 1 rows" in labels and "speaker" in labels, labels
@@ -34,8 +48,16 @@ async def test_the_samples_table_detail_and_export_work_on_postgresql(graph, pg_
     from metaxy_tui.tui.screens.sample_detail import SampleDetailScreen
 
     Audio, Emb = declare_seed()
-    rows = [{"audio_id": f"a{k:02d}", "speaker_id": f"s{k % 3}", "duration_seconds": k / 2, "path": f"p{k}",
-             "metaxy_provenance_by_field": {"default": f"v{k}"}} for k in range(25)]
+    rows = [
+        {
+            "audio_id": f"a{k:02d}",
+            "speaker_id": f"s{k % 3}",
+            "duration_seconds": k / 2,
+            "path": f"p{k}",
+            "metaxy_provenance_by_field": {"default": f"v{k}"},
+        }
+        for k in range(25)
+    ]
     with mx.PostgreSQLMetadataStore(pg_url) as store:
         store.write(Audio, pl.DataFrame(rows))
     project = open_project(db=pg_url, mode="r", create=False)

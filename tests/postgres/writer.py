@@ -21,21 +21,25 @@ SHARED = 20
 def graph() -> mx.FeatureGraph:
     g = mx.FeatureGraph()
     with g.use():
+
         class Item(mx.BaseFeature, spec=mx.FeatureSpec(key="item", id_columns=["item_id"], fields=["a"])):
             item_id: str
             writer: str
 
-        class Copy(mx.BaseFeature, spec=mx.FeatureSpec(key="item/copy", id_columns=["item_id"], deps=[Item],
-                                                        fields=["a"])):
+        class Copy(
+            mx.BaseFeature, spec=mx.FeatureSpec(key="item/copy", id_columns=["item_id"], deps=[Item], fields=["a"])
+        ):
             item_id: str
             writer: str
+
     return g
 
 
 def frame(name: str, r: int, rows: int) -> pl.DataFrame:
     ids = [f"{name}-{r}-{k}" for k in range(rows - SHARED)] + [f"shared-{k}" for k in range(SHARED)]
-    return pl.DataFrame({"item_id": ids, "writer": [name] * len(ids),
-                         "metaxy_provenance_by_field": [{"a": f"{name}-{r}"}] * len(ids)})
+    return pl.DataFrame(
+        {"item_id": ids, "writer": [name] * len(ids), "metaxy_provenance_by_field": [{"a": f"{name}-{r}"}] * len(ids)}
+    )
 
 
 def main() -> None:
@@ -44,10 +48,12 @@ def main() -> None:
     store = mx.PostgreSQLMetadataStore(url, graph=graph())
     with store:
         if "--hang" in sys.argv:
+
             def stop(done: int, total: int) -> None:
                 if done == total:
                     print("hanging", flush=True)
                     time.sleep(600)
+
             store.write("item", frame(name, 0, rows), progress=stop)
             return
         for r in range(rounds):

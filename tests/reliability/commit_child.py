@@ -41,26 +41,41 @@ PARTS = 2  # children an expansion writes per item
 def build_graph() -> mx.FeatureGraph:
     graph = mx.FeatureGraph()
     with graph.use():
+
         class Item(mx.BaseFeature, spec=mx.FeatureSpec(key=ITEM, id_columns=["item_id"], fields=["default"])):
             item_id: str
             grp: str
             note: str
 
-        class Copy(mx.BaseFeature, spec=mx.FeatureSpec(key=COPY, id_columns=["item_id"], deps=[Item],
-                                                       fields=[mx.FieldSpec("out", code_version="1")])):
+        class Copy(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key=COPY, id_columns=["item_id"], deps=[Item], fields=[mx.FieldSpec("out", code_version="1")]
+            ),
+        ):
             item_id: str
             note: str
 
-        class Group(mx.BaseFeature, spec=mx.FeatureSpec(
-                key=GROUP, id_columns=["grp"],
+        class Group(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key=GROUP,
+                id_columns=["grp"],
                 deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.aggregation(on=["grp"]))],
-                fields=[mx.FieldSpec("summary", code_version="1")])):
+                fields=[mx.FieldSpec("summary", code_version="1")],
+            ),
+        ):
             grp: str
 
-        class Part(mx.BaseFeature, spec=mx.FeatureSpec(
-                key=PART, id_columns=["item_id", "part"],
+        class Part(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key=PART,
+                id_columns=["item_id", "part"],
                 deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.expansion(on=["item_id"]))],
-                fields=[mx.FieldSpec("out", code_version="1")])):
+                fields=[mx.FieldSpec("out", code_version="1")],
+            ),
+        ):
             item_id: str
             part: int
             note: str
@@ -71,12 +86,14 @@ def build_graph() -> mx.FeatureGraph:
 def items(numbers, k: int, prefix: str = "item") -> pl.DataFrame:
     """Root rows for item numbers: note n<k>, provenance v<k>."""
     numbers = list(numbers)
-    return pl.DataFrame({
-        "item_id": [f"{prefix}_{i}" for i in numbers],
-        "grp": [f"g{i % GROUPS}" for i in numbers],
-        "note": [f"n{k}"] * len(numbers),
-        "metaxy_provenance_by_field": [{"default": f"v{k}"}] * len(numbers),
-    })
+    return pl.DataFrame(
+        {
+            "item_id": [f"{prefix}_{i}" for i in numbers],
+            "grp": [f"g{i % GROUPS}" for i in numbers],
+            "note": [f"n{k}"] * len(numbers),
+            "metaxy_provenance_by_field": [{"default": f"v{k}"}] * len(numbers),
+        }
+    )
 
 
 def materialize(store, name: str) -> None:
@@ -121,8 +138,9 @@ def main() -> None:
         elif words[0] == "move":
             present = store.read_metadata(ITEM).get_column("item_id").to_list()
             doomed = sorted(present, key=lambda i: (i.split("_")[0], int(i.split("_")[1])))[:MOVED]
-            store.write_metadata(ITEM, items(range(MOVED), k, prefix=f"m{k}"),
-                                 delete_ids=pl.DataFrame({"item_id": doomed}))
+            store.write_metadata(
+                ITEM, items(range(MOVED), k, prefix=f"m{k}"), delete_ids=pl.DataFrame({"item_id": doomed})
+            )
         else:
             raise SystemExit(f"unknown command {line!r}")
         print(f"ok {line.rstrip()}", flush=True)

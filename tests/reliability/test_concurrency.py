@@ -39,8 +39,12 @@ pytestmark = pytest.mark.slow
 
 
 def spawn(store: Path, journal: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(CHILD), "pipeline", str(store), str(journal), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), "pipeline", str(store), str(journal), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(child: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
@@ -61,6 +65,7 @@ def create_store(path: Path, graph: mx.FeatureGraph) -> None:
 
 # ----- what a reader may see -------------------------------------------------------------------------
 
+
 class Problems(list):
     def check(self, ok: bool, what: str) -> None:
         if not ok:
@@ -73,15 +78,18 @@ def new_batch_size(b: int) -> int:
 
 def check_items(df: pl.DataFrame, problems: Problems, what: str) -> None:
     """Whole batches only, the rewritten set at one version, no id twice."""
-    problems.check(df.get_column("item_id").n_unique() == df.height,
-                   f"{what}: {df.height - df.get_column('item_id').n_unique()} ids twice")
+    problems.check(
+        df.get_column("item_id").n_unique() == df.height,
+        f"{what}: {df.height - df.get_column('item_id').n_unique()} ids twice",
+    )
     for b, n in df.filter(pl.col("batch") >= 0).group_by("batch").len().iter_rows():
         problems.check(n == new_batch_size(b), f"{what}: batch {b} has {n} of {new_batch_size(b)} rows")
     rw = df.filter(pl.col("batch") == -1)
     problems.check(rw.height in (0, wc.REWRITE_ROWS), f"{what}: rewritten set has {rw.height} rows")
     col = "payload" if "payload" in df.columns else "value"
-    problems.check(rw.get_column(col).n_unique() <= 1,
-                   f"{what}: rewritten set mixes {rw.get_column(col).unique().to_list()}")
+    problems.check(
+        rw.get_column(col).n_unique() <= 1, f"{what}: rewritten set mixes {rw.get_column(col).unique().to_list()}"
+    )
 
 
 def check_derived(df: pl.DataFrame, problems: Problems, what: str) -> None:
@@ -89,8 +97,10 @@ def check_derived(df: pl.DataFrame, problems: Problems, what: str) -> None:
     for b, n in df.filter(pl.col("src_batch") >= 0).group_by("src_batch").len().iter_rows():
         problems.check(n == new_batch_size(b), f"{what}: batch {b} has {n} of {new_batch_size(b)} rows")
     rw = df.filter(pl.col("src_batch") == -1)
-    problems.check(rw.height in (0, wc.REWRITE_ROWS) and rw.get_column("value").n_unique() <= 1,
-                   f"{what}: rewritten set {rw.height} rows, values {rw.get_column('value').unique().to_list()}")
+    problems.check(
+        rw.height in (0, wc.REWRITE_ROWS) and rw.get_column("value").n_unique() <= 1,
+        f"{what}: rewritten set {rw.height} rows, values {rw.get_column('value').unique().to_list()}",
+    )
 
 
 def check_increment(inc, problems: Problems, what: str) -> None:
@@ -107,6 +117,7 @@ def check_increment(inc, problems: Problems, what: str) -> None:
 
 
 # ----- the CLI, in a loop ---------------------------------------------------------------------------------
+
 
 class CliLoop(threading.Thread):
     """Runs `metaxy-tui --db PATH status --format json` and `resolve rel/derived --format json` until stopped."""
@@ -131,8 +142,9 @@ class CliLoop(threading.Thread):
                 self.runs += 1
                 what = f"metaxy-tui {' '.join(args)} (run {self.runs})"
                 text = p.stdout + p.stderr
-                self.problems.check("locked" not in text.lower() and "busy" not in text.lower(),
-                                    f"{what}: {text[-500:]}")
+                self.problems.check(
+                    "locked" not in text.lower() and "busy" not in text.lower(), f"{what}: {text[-500:]}"
+                )
                 self.problems.check(p.returncode == 0, f"{what}: exit {p.returncode}: {p.stderr[-500:]}")
                 if p.returncode != 0:
                     continue
@@ -143,8 +155,10 @@ class CliLoop(threading.Thread):
                     if not by:
                         continue  # no graph snapshot yet: nothing written so far
                     if self.totals is not None:
-                        self.problems.check(by[wc.ITEM]["rows"] in self.totals,
-                                            f"{what}: {by[wc.ITEM]['rows']} rows is no whole number of batches")
+                        self.problems.check(
+                            by[wc.ITEM]["rows"] in self.totals,
+                            f"{what}: {by[wc.ITEM]['rows']} rows is no whole number of batches",
+                        )
                     self.problems.check(by[wc.DERIVED]["removed"] == 0, f"{what}: {by[wc.DERIVED]}")
                 else:
                     self.problems.check(data["counts"]["removed"] == 0, f"{what}: {data['counts']}")
@@ -160,6 +174,7 @@ class CliLoop(threading.Thread):
 
 
 # ----- counting column-by-column reads ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def columnar_calls(monkeypatch):
@@ -180,6 +195,7 @@ def columnar_calls(monkeypatch):
 
 
 # ----- the tests ------------------------------------------------------------------------------------------
+
 
 def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, columnar_calls):
     graph = wc.build_graph()
@@ -224,8 +240,9 @@ def test_one_writer_a_long_lived_reader_and_cli_readers(tmp_path, columnar_calls
         assert not problems, problems
         assert items.height == max(totals) == tui.count(wc.ITEM)
         assert set(items.get_column("batch").unique()) == {0, -1} | set(range(2, STEPS + 1, 2))
-        assert items.filter(pl.col("batch") == -1).get_column("payload").unique().to_list() == \
-            [f"v{max(n for n in range(1, STEPS + 1) if n % 2)}"]
+        assert items.filter(pl.col("batch") == -1).get_column("payload").unique().to_list() == [
+            f"v{max(n for n in range(1, STEPS + 1) if n % 2)}"
+        ]
         assert tui.pending_counts(wc.DERIVED) == {"added": 0, "changed": 0, "removed": 0}
         status = {s.key: s for s in iter_statuses(project)}
         assert status[wc.DERIVED].kind == "up_to_date" and status[wc.ITEM].rows == items.height
@@ -245,8 +262,10 @@ def test_two_writers_are_serialised_without_errors(tmp_path):
     path = tmp_path / "store.db"
     create_store(path, graph)  # creating the file together: test_processes_creating_the_same_file_at_once
     steps = 6
-    writers = [spawn(path, tmp_path / "journal_a", "--batches", str(steps)),
-               spawn(path, tmp_path / "journal_b", "--batches", str(steps), "--offset", "1000")]
+    writers = [
+        spawn(path, tmp_path / "journal_a", "--batches", str(steps)),
+        spawn(path, tmp_path / "journal_b", "--batches", str(steps), "--offset", "1000"),
+    ]
     cli = CliLoop(path, None)
     try:
         deadline = time.monotonic() + 60
@@ -283,16 +302,22 @@ def test_processes_creating_the_same_file_at_once(tmp_path):
     """Four processes open a store file that does not exist yet, at the same moment, and write."""
     path = tmp_path / "fresh.db"
     go = tmp_path / "go"
-    code = (f"import sys, time, os; sys.path.insert(0, {str(HERE)!r})\n"
-            f"import writer_child as wc; import metaxy_tui as mx\n"
-            f"g = wc.build_graph()\n"
-            f"while not os.path.exists({str(go)!r}): time.sleep(0.001)\n"
-            f"k = int(sys.argv[1])\n"
-            f"with mx.SQLiteMetadataStore({str(path)!r}, graph=g) as s:\n"
-            f"    s.write_metadata(wc.ITEM, wc.new_batch(k, 100))\n"
-            f"    wc.materialize(s)\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(k)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for k in range(4)]
+    code = (
+        f"import sys, time, os; sys.path.insert(0, {str(HERE)!r})\n"
+        f"import writer_child as wc; import metaxy_tui as mx\n"
+        f"g = wc.build_graph()\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.001)\n"
+        f"k = int(sys.argv[1])\n"
+        f"with mx.SQLiteMetadataStore({str(path)!r}, graph=g) as s:\n"
+        f"    s.write_metadata(wc.ITEM, wc.new_batch(k, 100))\n"
+        f"    wc.materialize(s)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(k)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for k in range(4)
+    ]
     try:
         time.sleep(2.0)  # let them all import and wait
         go.touch()
@@ -395,8 +420,12 @@ os._exit(0)
 def test_a_reader_and_a_writer_in_one_process(tmp_path):
     path = tmp_path / "store.db"
     # today the COMMIT waits ~12 s inside SQLite, then fails: the script gives up after 5 s
-    p = subprocess.run([sys.executable, "-c", IN_PROCESS.format(here=str(HERE), path=str(path))],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS.format(here=str(HERE), path=str(path))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, f"exit {p.returncode}: {p.stdout[-300:]} {p.stderr[-1500:]}"
     assert p.stdout.split() == ["30000", "30100"]
     integrity(path)
@@ -410,9 +439,11 @@ def test_resolve_sees_one_commit_while_another_process_writes(tmp_path, monkeypa
     with mx.SQLiteMetadataStore(path, graph=graph) as s:
         s.write_metadata(wc.ITEM, wc.new_batch(0, 500))
         wc.materialize(s)
-    write_both = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import writer_child as wc; import metaxy_tui as mx\n"
-                  f"with mx.SQLiteMetadataStore({str(path)!r}, graph=wc.build_graph()) as s:\n"
-                  f"    s.write_metadata(wc.ITEM, wc.new_batch(int(sys.argv[1]), 300)); wc.materialize(s)\n")
+    write_both = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import writer_child as wc; import metaxy_tui as mx\n"
+        f"with mx.SQLiteMetadataStore({str(path)!r}, graph=wc.build_graph()) as s:\n"
+        f"    s.write_metadata(wc.ITEM, wc.new_batch(int(sys.argv[1]), 300)); wc.materialize(s)\n"
+    )
     fired, calls = [], []
     # every read of a resolve (SQL or the columnar copy) goes through Reader._run
     hook = "_run" if hasattr(reader_module.Reader, "_run") else "_fetch"

@@ -66,6 +66,7 @@ def kill_summary():
 
 # ----- running and killing the child ----------------------------------------------------------
 
+
 class Child:
     """writer_child.py running in `mode`; its stderr goes to a file next to the journal."""
 
@@ -76,8 +77,12 @@ class Child:
         if aim is not None:
             env["METAXY_KILL_AIM"] = aim
         with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, str(CHILD), mode, str(store), str(journal), *extra],
-                                         stdout=subprocess.DEVNULL, stderr=err, env=env)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(CHILD), mode, str(store), str(journal), *extra],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+            )
 
     @property
     def pid(self) -> int:
@@ -117,8 +122,7 @@ def wait_for(journal: Path, word: str, child: Child, timeout: float = READY_TIME
     raise AssertionError(f"the writer did not reach '{word}' in {timeout} s")
 
 
-def run_and_kill(mode: str, tmp: Path, rng: random.Random, aimed: bool = False
-                 ) -> tuple[Path, list[list[str]], str]:
+def run_and_kill(mode: str, tmp: Path, rng: random.Random, aimed: bool = False) -> tuple[Path, list[list[str]], str]:
     """Run the child and SIGKILL it: at a random moment, or (aimed) paused inside a write transaction.
     Returns the store, the journal and where the kill was aimed."""
     store, journal = tmp / "store.db", tmp / "journal"
@@ -165,6 +169,7 @@ def landed(mode: str, journal: list[list[str]]) -> bool:
 
 # ----- checking the store -----------------------------------------------------------------------
 
+
 def initialised(path: Path) -> bool:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
@@ -187,11 +192,13 @@ def counts_by(df: pl.DataFrame, column: str) -> dict:
 def assert_whole(found: dict, expected: dict, done: set, maybe: set, what: str) -> None:
     """Batches in `done` are complete; those in `maybe` complete or absent; nothing else is there."""
     for t in done:
-        assert found.get(t, 0) == expected[t], f"{what}: batch {t} returned before the kill but has " \
-                                                f"{found.get(t, 0)} of {expected[t]} rows"
+        assert found.get(t, 0) == expected[t], (
+            f"{what}: batch {t} returned before the kill but has {found.get(t, 0)} of {expected[t]} rows"
+        )
     for t in maybe:
-        assert found.get(t, 0) in (0, expected[t]), f"{what}: interrupted batch {t} is partly there " \
-                                                   f"({found[t]} of {expected[t]} rows)"
+        assert found.get(t, 0) in (0, expected[t]), (
+            f"{what}: interrupted batch {t} is partly there ({found[t]} of {expected[t]} rows)"
+        )
     extra = set(found) - done - maybe
     assert not extra, f"{what}: batches {sorted(extra)} were never written yet are there"
 
@@ -208,6 +215,7 @@ def in_flight(mode: str, journal: list[list[str]], found: dict, candidates: set)
 
 
 # ----- per mode ----------------------------------------------------------------------------------
+
 
 def check_root(path: Path, journal, graph) -> None:
     d = last(journal, "done")
@@ -229,8 +237,9 @@ def check_root(path: Path, journal, graph) -> None:
             assert not odd_done, "a rewrite returned before the kill but the rewritten set is empty"
         else:
             assert rw.height == wc.REWRITE_ROWS
-            assert set(rw.get_column("payload").unique()) <= allowed and rw.get_column("payload").n_unique() == 1, \
+            assert set(rw.get_column("payload").unique()) <= allowed and rw.get_column("payload").n_unique() == 1, (
                 f"rewritten set mixes versions {rw.get_column('payload').unique().to_list()}, allowed {allowed}"
+            )
         # history: every rewrite that returned is stored whole
         hist = store.read_metadata(wc.ITEM, include_history=True).filter(pl.col("batch") == -1)
         per_version = counts_by(hist, "payload")
@@ -265,8 +274,9 @@ def check_recompute(path: Path, journal, graph) -> None:
     with open_read(path, graph) as store:
         items = store.read_metadata(wc.ITEM)
         unique_ids(items, wc.ITEM)
-        assert items.height == n_rows and items.get_column("payload").n_unique() == 1, \
+        assert items.height == n_rows and items.get_column("payload").n_unique() == 1, (
             f"a rewrite is partly visible: {counts_by(items, 'payload')}"
+        )
         ra = int(items.item(0, "payload")[1:])
         assert ra == rj or (ra == rj + 1 and dj == rj), f"root round {ra}, journal: root {rj}, done {dj}"
         derived = store.read_metadata(wc.DERIVED)
@@ -282,8 +292,9 @@ def check_recompute(path: Path, journal, graph) -> None:
         elif dj == ra:
             assert c == n_rows
         else:
-            assert c in (p, min(p + b, n_rows)), \
+            assert c in (p, min(p + b, n_rows)), (
                 f"round {ra}: {c} samples recomputed, {p} journaled: a batch is partly there"
+            )
             STATS["recompute"]["interrupted batch visible" if c > p else "interrupted batch absent"] += 1
 
 
@@ -327,23 +338,27 @@ def check_delete(path: Path, journal, graph) -> None:
         found = counts_by(df, "batch")
         assert_whole(found, sizes, set(range(w + 1)), {w + 1} if w == d else set(), wc.ITEM)
         top = max(found) if found else -1
-        df = df.with_columns(i=pl.col("item_id").str.split("_").list.get(1).cast(pl.Int64),
-                             gone=pl.col("metaxy_deleted_at").is_not_null())
+        df = df.with_columns(
+            i=pl.col("item_id").str.split("_").list.get(1).cast(pl.Int64),
+            gone=pl.col("metaxy_deleted_at").is_not_null(),
+        )
         for m in range(top + 1):
             rows = df.filter(pl.col("batch") == m)
             even_gone = rows.filter(pl.col("i") % 2 == 0).get_column("gone")
             odd_gone = rows.filter(pl.col("i") % 2 == 1).get_column("gone")
             # the even half goes in the same transaction as batch m+1's write
             want = m + 1 <= top
-            assert even_gone.all() if want else not even_gone.any(), \
+            assert even_gone.all() if want else not even_gone.any(), (
                 f"batch {m}: even ids deleted {even_gone.sum()} of {even_gone.len()}, next batch written: {want}"
+            )
             if m + 1 <= d:
                 assert odd_gone.all(), f"batch {m}: soft delete returned but {(~odd_gone).sum()} odd ids remain"
             elif m + 1 == top:
                 assert odd_gone.all() or not odd_gone.any(), f"batch {m}: odd ids partly deleted"
                 if m + 1 == w:
-                    STATS["delete"]["interrupted delete visible" if odd_gone.all() else
-                                    "interrupted delete absent"] += 1
+                    STATS["delete"][
+                        "interrupted delete visible" if odd_gone.all() else "interrupted delete absent"
+                    ] += 1
             else:
                 assert not odd_gone.any()
         visible = store.read_metadata(wc.ITEM)
@@ -360,16 +375,28 @@ def check_import(path: Path, journal, graph) -> None:
         unique_ids(df, wc.ITEM)
         found = counts_by(df, "batch")
         assert_whole(found, {n: wc.batch_size(n) for n in range(d + 2)}, set(range(d + 1)), {d + 1}, wc.ITEM)
-        assert df.filter(pl.col("metaxy_provenance_by_field").struct.field("default")
-                         != pl.lit("p") + pl.col("batch").cast(pl.String)).height == 0
+        assert (
+            df.filter(
+                pl.col("metaxy_provenance_by_field").struct.field("default")
+                != pl.lit("p") + pl.col("batch").cast(pl.String)
+            ).height
+            == 0
+        )
         in_flight("import", journal, found, {d + 1})
 
 
-CHECKS = {"root": check_root, "derived": check_derived, "recompute": check_recompute, "create": check_create,
-          "delete": check_delete, "import": check_import}
+CHECKS = {
+    "root": check_root,
+    "derived": check_derived,
+    "recompute": check_recompute,
+    "create": check_create,
+    "delete": check_delete,
+    "import": check_import,
+}
 
 
 # ----- the next run -------------------------------------------------------------------------------
+
 
 def next_run(mode: str, path: Path, journal, graph) -> None:
     """The next run opens the store for writing and carries on; resolving works."""
@@ -417,6 +444,7 @@ def next_run(mode: str, path: Path, journal, graph) -> None:
 
 # ----- the tests ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", KILL_MODES)
 def test_sigkill_at_random_moments_leaves_a_good_store(mode, tmp_path):
     graph = wc.build_graph()
@@ -428,8 +456,9 @@ def test_sigkill_at_random_moments_leaves_a_good_store(mode, tmp_path):
         path, journal, where = run_and_kill(mode, tmp, rng, aimed=aimed)
         inside = landed(mode, journal)
         STATS[mode]["of which aimed"] += aimed
-        assert inside or not aimed, f"mode {mode}: the kill aimed inside a write transaction landed outside: " \
-                                    f"journal tail {journal[-6:]}"
+        assert inside or not aimed, (
+            f"mode {mode}: the kill aimed inside a write transaction landed outside: journal tail {journal[-6:]}"
+        )
         try:
             if mode == "create":
                 CHECKS[mode](tmp, journal, graph)
@@ -438,9 +467,11 @@ def test_sigkill_at_random_moments_leaves_a_good_store(mode, tmp_path):
                 CHECKS[mode](path, journal, graph)
             next_run(mode, path, journal, graph)
         except AssertionError as e:
-            raise AssertionError(f"mode {mode}, trial {trial} (killed {where}, seed {SEED}, "
-                                 f"{'inside' if inside else 'outside'} a write transaction), "
-                                 f"journal tail {journal[-4:]}, files kept in {tmp}: {e}") from None
+            raise AssertionError(
+                f"mode {mode}, trial {trial} (killed {where}, seed {SEED}, "
+                f"{'inside' if inside else 'outside'} a write transaction), "
+                f"journal tail {journal[-4:]}, files kept in {tmp}: {e}"
+            ) from None
         shutil.rmtree(tmp)  # a passed trial's files are not needed (many trials by hand)
     # the checks above saw the store after a kill inside a write, not only between writes
     assert STATS[mode][INSIDE] >= 1, f"mode {mode}: no kill landed inside a write transaction: {dict(STATS[mode])}"
@@ -467,8 +498,9 @@ mx.SQLiteMetadataStore({path!r}, graph=wc.build_graph()).open("w")
 
 
 def kill_inside_first_creation(path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", KILL_IN_CREATION.format(here=str(HERE), path=str(path))],
-                          capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_IN_CREATION.format(here=str(HERE), path=str(path))], capture_output=True, timeout=60
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     # the store is built under a temporary name and linked into place: nothing is there yet
     assert not path.exists() or not initialised(path)
@@ -480,8 +512,12 @@ def test_kill_during_first_creation_leaves_no_half_made_store(tmp_path):
     assert not path.exists()  # creation is all or nothing
     with pytest.raises(mx.StoreError, match="no store at"):
         mx.SQLiteMetadataStore(path, graph=wc.build_graph()).open("r")
-    cli = subprocess.run([str(Path(sys.executable).parent / "metaxy-tui"), "--db", str(path), "status",
-                          "--format", "json"], capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "metaxy-tui"), "--db", str(path), "status", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 1 and "no store at" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
 
 
@@ -495,15 +531,19 @@ def test_an_empty_sqlite_file_reads_as_an_empty_store(tmp_path):
         assert store.read_metadata(wc.ITEM).height == 0
         assert store.pending_counts(wc.DERIVED) == {"added": 0, "changed": 0, "removed": 0}
         assert store.audit_log().height == 0
-    cli = subprocess.run([str(Path(sys.executable).parent / "metaxy-tui"), "--db", str(path), "status",
-                          "--format", "json"], capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "metaxy-tui"), "--db", str(path), "status", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "internal error" not in cli.stderr and cli.returncode in (0, 1), cli.stderr
 
 
 # Captured from a kill test trial (mode create, seed 1): the process died inside the engine's
 # `PRAGMA journal_mode = WAL` on a brand-new file, after page 1 was written and before its rollback
 # journal was deleted. zlib + base64 of the 4096-byte file and its 512-byte journal.
-HOT_DB = ("eNoLDvTJLElVSMsvyk0sUTBmEGBgYmJwUFBgYGBghGJKACODXjIjL4glwDAKRsEoGAWjYBSMglEwCkbBKBgFo2AUjIIBAgDipAZ1")
+HOT_DB = "eNoLDvTJLElVSMsvyk0sUTBmEGBgYmJwUFBgYGBghGJKACODXjIjL4glwDAKRsEoGAWjYBSMglEwCkbBKBgFo2AUjIIBAgDipAZ1"
 HOT_JOURNAL = "eNq7eZX1p8LC5OsMQLBdzZiDAQyYgFiAYRQMfwAAhXMF0g=="
 
 
@@ -521,8 +561,12 @@ def test_a_hot_journal_left_by_the_first_creation_still_opens_read_only(tmp_path
     graph = wc.build_graph()
     with open_read(path, graph) as store:
         assert store.count(wc.ITEM) == 0
-    cli = subprocess.run([str(Path(sys.executable).parent / "metaxy-tui"), "--db", str(path), "status",
-                          "--format", "json"], capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "metaxy-tui"), "--db", str(path), "status", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 0, cli.stderr
 
 
@@ -603,8 +647,12 @@ def test_a_recompute_killed_after_a_batch_leaves_an_audit_record(tmp_path):
     with mx.SQLiteMetadataStore(path, graph=graph) as store:
         store.write_metadata(wc.ITEM, wc.rewrite_batch(0, 1000))
         wc.materialize(store)
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_BATCH.format(here=str(HERE), path=str(path))],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_FIRST_BATCH.format(here=str(HERE), path=str(path))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     integrity(path)
     with open_read(path, graph) as store:

@@ -42,14 +42,21 @@ pytestmark = pytest.mark.slow
 
 # ----- the writer process ----------------------------------------------------------------------------
 
+
 class Writer:
     """commit_child.py, driven line by line; every wait has a timeout."""
 
     def __init__(self, workdir: Path):
         self.err_path = workdir / "commit_child.err"
         self._err = open(self.err_path, "w")
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "commit_child.py")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "commit_child.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            text=True,
+            bufsize=1,
+        )
         self._lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self._expect("ready")
@@ -63,8 +70,9 @@ class Writer:
         try:
             line = self._lines.get(timeout=ANSWER_TIMEOUT_S)
         except queue.Empty:
-            raise AssertionError(f"the writer did not say {want!r} in {ANSWER_TIMEOUT_S} s: "
-                                 f"{self.err_path.read_text()[-3000:]}") from None
+            raise AssertionError(
+                f"the writer did not say {want!r} in {ANSWER_TIMEOUT_S} s: {self.err_path.read_text()[-3000:]}"
+            ) from None
         assert line == want, f"the writer said {line!r}, not {want!r}: {self.err_path.read_text()[-3000:]}"
 
     def ask(self, command: str) -> None:
@@ -93,6 +101,7 @@ def writer(tmp_path_factory):
 
 # ----- stores and answers ---------------------------------------------------------------------------
 
+
 def build_store(path: Path, graph: mx.FeatureGraph, *, pending: bool = True, derived: tuple[str, ...] = cc.DERIVED):
     """Items 0..59 at v0 with every derived feature written; then (pending) work for each: items 0..4
     rewritten at v1 (changed), items 60..62 new (added), group g11's five members deleted (removed)."""
@@ -102,8 +111,9 @@ def build_store(path: Path, graph: mx.FeatureGraph, *, pending: bool = True, der
             cc.materialize(s, name)
         if pending:
             s.write_metadata(cc.ITEM, pl.concat([cc.items(range(cc.CHANGING), 1), cc.items(range(60, 63), 1)]))
-            s.delete_metadata(cc.ITEM, ids=[{"item_id": f"item_{i}"} for i in range(cc.ITEMS)
-                                            if i % cc.GROUPS == cc.GROUPS - 1])
+            s.delete_metadata(
+                cc.ITEM, ids=[{"item_id": f"item_{i}"} for i in range(cc.ITEMS) if i % cc.GROUPS == cc.GROUPS - 1]
+            )
 
 
 def rows(df: pl.DataFrame) -> list[str]:
@@ -133,10 +143,12 @@ def mixed_keys(got: dict, refs: list[dict], key: list[str]) -> list[str]:
 def assert_one_commit(got: dict, refs: list[dict], key: list[str]) -> None:
     assert any(got == ref for ref in refs), (
         f"the answer matches no single commit among {len(refs)}; rows that mix commits:\n"
-        + "\n".join(mixed_keys(got, refs, key)[:10]))
+        + "\n".join(mixed_keys(got, refs, key)[:10])
+    )
 
 
 # ----- between resolve_update's phases (store/sqlite/resolve.py) -------------------------------------------
+
 
 @pytest.mark.parametrize("feature", cc.DERIVED)
 @pytest.mark.parametrize("commits", [1, 20], ids=["one commit between the phases", "a commit after every read"])
@@ -185,6 +197,7 @@ def test_a_commit_between_resolve_phases_never_mixes_two_commits(feature, commit
 
 # ----- between the parallel reads of one batch (store/sqlite/reader.py) --------------------------------------
 
+
 def pending_counts(store):
     return store.pending_counts(cc.COPY)
 
@@ -196,15 +209,22 @@ def resolve_copy(store):
 # Each batch reads two large things at once, on two reader threads: the feature's stored rows and
 # its upstream's (a root's samples given to resolve read one table only, in one read transaction,
 # and so cannot mix two commits whatever happens).
-READS = {"pending_counts": (pending_counts, (cc.COPY,)),  # copy up to date: nothing pending before the commit
-         "resolve a written feature": (resolve_copy, (cc.COPY,))}
-AT_REST = {"pending_counts": {"added": 0, "changed": 0, "removed": 0},  # (counts of the answer, before the commit)
-           "resolve a written feature": {"added": 0, "changed": 0, "removed": 0}}
+READS = {
+    "pending_counts": (pending_counts, (cc.COPY,)),  # copy up to date: nothing pending before the commit
+    "resolve a written feature": (resolve_copy, (cc.COPY,)),
+}
+AT_REST = {
+    "pending_counts": {"added": 0, "changed": 0, "removed": 0},  # (counts of the answer, before the commit)
+    "resolve a written feature": {"added": 0, "changed": 0, "removed": 0},
+}
 CASES = [(what, 1) for what in READS] + [("resolve a written feature", 40)]
 
 
-@pytest.mark.parametrize(("what", "commits"), CASES,
-                         ids=[f"{w}, {'one commit' if c == 1 else 'a commit after every part'}" for w, c in CASES])
+@pytest.mark.parametrize(
+    ("what", "commits"),
+    CASES,
+    ids=[f"{w}, {'one commit' if c == 1 else 'a commit after every part'}" for w, c in CASES],
+)
 def test_a_commit_between_the_parts_of_one_read_batch_is_never_mixed_in(what, commits, writer, tmp_path, monkeypatch):
     """The batch's large reads (the stored rows, the upstream's) run at once on reader threads,
     each in its own read transaction; a commit lands after the first read (or after every read,
@@ -252,11 +272,14 @@ def test_a_commit_between_the_parts_of_one_read_batch_is_never_mixed_in(what, co
         got = read(store)
         monkeypatch.setattr(reader_module.Reader, "_run", original)
         assert fired, "no commit landed inside the reads"
-        assert sum(name.startswith("metaxy-read") for name in parts) >= 2, \
+        assert sum(name.startswith("metaxy-read") for name in parts) >= 2, (
             f"the batch's reads did not run on reader threads: {parts}"
+        )
         assert refs[0] != refs[1], "the commit does not change the answer: a mix could not show"
-        assert got in refs, (f"{what} mixes two commits: got {summary(got)}, before the commit "
-                             f"{summary(refs[0])}, after it {summary(refs[1])}")
+        assert got in refs, (
+            f"{what} mixes two commits: got {summary(got)}, before the commit "
+            f"{summary(refs[0])}, after it {summary(refs[1])}"
+        )
         if commits == 1:
             assert got == refs[1]  # the reader noticed the commit and read again
         else:

@@ -39,13 +39,15 @@ def problems_in(path: Path, root: Path = TESTS.parent) -> list[str]:
                 flag(node, "communicate() without a timeout")
             elif name == "wait" and not node.args and not node.keywords:
                 flag(node, ".wait() without a timeout")
-            elif name in ("read", "readline", "readlines") and isinstance(owner, ast.Attribute) \
-                    and owner.attr in PIPES:
+            elif name in ("read", "readline", "readlines") and isinstance(owner, ast.Attribute) and owner.attr in PIPES:
                 flag(node, f"a child's {owner.attr} read with .{name}() (no timeout)")
             elif isinstance(owner, ast.Name) and owner.id == "os" and name in ("system", "popen"):
                 flag(node, f"os.{name}")
-        elif isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.iter, ast.Attribute) \
-                and node.iter.attr in PIPES:
+        elif (
+            isinstance(node, (ast.For, ast.comprehension))
+            and isinstance(node.iter, ast.Attribute)
+            and node.iter.attr in PIPES
+        ):
             flag(node.iter, f"a child's {node.iter.attr} read in a loop (no timeout)")
     return out
 
@@ -59,15 +61,17 @@ def test_every_wait_for_a_subprocess_in_the_tests_has_a_timeout():
 
 def test_the_check_finds_what_it_looks_for(tmp_path):
     bad = tmp_path / "t.py"
-    bad.write_text("import subprocess, os\n"
-                   "subprocess.run(['x'])\n"
-                   "p = subprocess.Popen(['x'], stdout=subprocess.PIPE)\n"
-                   "p.communicate()\n"
-                   "p.wait()\n"
-                   "p.stdout.readline()\n"
-                   "for line in p.stdout: pass\n"
-                   "os.system('x')\n"
-                   "for line in p.stderr: pass  # bounded: read on a thread, awaited with a timeout\n"
-                   "subprocess.run(['x'], timeout=5); p.communicate(timeout=5); p.wait(5)\n")
+    bad.write_text(
+        "import subprocess, os\n"
+        "subprocess.run(['x'])\n"
+        "p = subprocess.Popen(['x'], stdout=subprocess.PIPE)\n"
+        "p.communicate()\n"
+        "p.wait()\n"
+        "p.stdout.readline()\n"
+        "for line in p.stdout: pass\n"
+        "os.system('x')\n"
+        "for line in p.stderr: pass  # bounded: read on a thread, awaited with a timeout\n"
+        "subprocess.run(['x'], timeout=5); p.communicate(timeout=5); p.wait(5)\n"
+    )
     found = problems_in(bad, tmp_path)
     assert sorted(int(f.split(":")[1]) for f in found) == [2, 4, 5, 6, 7, 8], found

@@ -70,24 +70,34 @@ def build_graph() -> mx.FeatureGraph:
     """
     graph = mx.FeatureGraph()
     with graph.use():
+
         class Item(mx.BaseFeature, spec=mx.FeatureSpec(key=ITEM, id_columns=["item_id"], fields=["default"])):
             """Items written by the reliability tests' pipeline process."""
+
             item_id: str
             batch: int
             shard: int
             payload: str
 
-        class Derived(mx.BaseFeature, spec=mx.FeatureSpec(
-                key=DERIVED, id_columns=["item_id"], deps=[Item],
-                fields=[mx.FieldSpec("out", code_version="1")])):
+        class Derived(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key=DERIVED, id_columns=["item_id"], deps=[Item], fields=[mx.FieldSpec("out", code_version="1")]
+            ),
+        ):
             item_id: str
             src_batch: int
             value: str
 
-        class Summary(mx.BaseFeature, spec=mx.FeatureSpec(
-                key=SUMMARY, id_columns=["shard"],
+        class Summary(
+            mx.BaseFeature,
+            spec=mx.FeatureSpec(
+                key=SUMMARY,
+                id_columns=["shard"],
                 deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.aggregation(on=["shard"]))],
-                fields=[mx.FieldSpec("total", code_version="1")])):
+                fields=[mx.FieldSpec("total", code_version="1")],
+            ),
+        ):
             shard: int
             members: int
 
@@ -100,31 +110,40 @@ def build_graph() -> mx.FeatureGraph:
 
 def derive(rows: pl.DataFrame) -> pl.DataFrame:
     """rel/derived's rows for upstream rows (an increment frame: provenance columns kept)."""
-    return rows.select("item_id", pl.col("batch").alias("src_batch"), (pl.lit("d:") + pl.col("payload")).alias("value"),
-                       "metaxy_provenance_by_field", "metaxy_provenance")
+    return rows.select(
+        "item_id",
+        pl.col("batch").alias("src_batch"),
+        (pl.lit("d:") + pl.col("payload")).alias("value"),
+        "metaxy_provenance_by_field",
+        "metaxy_provenance",
+    )
 
 
 def new_batch(n: int, size: int | None = None) -> pl.DataFrame:
     size = batch_size(n) if size is None else size
     tag = f"p{n}"
-    return pl.DataFrame({
-        "item_id": [f"b{n}_{i}" for i in range(size)],
-        "batch": [n] * size,
-        "shard": [i % SHARDS for i in range(size)],
-        "payload": [tag] * size,
-        "metaxy_provenance_by_field": [{"default": tag}] * size,
-    })
+    return pl.DataFrame(
+        {
+            "item_id": [f"b{n}_{i}" for i in range(size)],
+            "batch": [n] * size,
+            "shard": [i % SHARDS for i in range(size)],
+            "payload": [tag] * size,
+            "metaxy_provenance_by_field": [{"default": tag}] * size,
+        }
+    )
 
 
 def rewrite_batch(n: int, rows: int = REWRITE_ROWS) -> pl.DataFrame:
     tag = f"v{n}"
-    return pl.DataFrame({
-        "item_id": [f"r_{i}" for i in range(rows)],
-        "batch": [-1] * rows,
-        "shard": [i % SHARDS for i in range(rows)],
-        "payload": [tag] * rows,
-        "metaxy_provenance_by_field": [{"default": tag}] * rows,
-    })
+    return pl.DataFrame(
+        {
+            "item_id": [f"r_{i}" for i in range(rows)],
+            "batch": [-1] * rows,
+            "shard": [i % SHARDS for i in range(rows)],
+            "payload": [tag] * rows,
+            "metaxy_provenance_by_field": [{"default": tag}] * rows,
+        }
+    )
 
 
 class Journal:
@@ -210,8 +229,9 @@ def materialize_summary(store: mx.SQLiteMetadataStore) -> int:
     todo = pl.concat([inc.added.to_polars(), inc.changed.to_polars()], how="diagonal_relaxed")
     if todo.height == 0:
         return 0
-    out = todo.group_by("shard").agg(pl.len().cast(pl.Int64).alias("members"),
-                                     pl.first("metaxy_provenance_by_field"), pl.first("metaxy_provenance"))
+    out = todo.group_by("shard").agg(
+        pl.len().cast(pl.Int64).alias("members"), pl.first("metaxy_provenance_by_field"), pl.first("metaxy_provenance")
+    )
     return store.write_metadata(SUMMARY, out)
 
 
@@ -222,6 +242,7 @@ def project_for(store: mx.SQLiteMetadataStore, graph: mx.FeatureGraph):
 
 
 # ----- the modes ----------------------------------------------------------------------------
+
 
 def run_root(store, graph, journal, args, workdir) -> None:
     """Even steps add batch n; odd steps rewrite the fixed set with provenance v<n>."""
@@ -260,8 +281,9 @@ def run_recompute(store, graph, journal, args, workdir) -> None:
         journal.begin(r)
         store.write_metadata(ITEM, rewrite_batch(r, RECOMPUTE_ROWS))
         journal(f"root {r}")
-        result = review.recompute(project, DERIVED, batch_size=RECOMPUTE_BATCH,
-                                  progress=lambda done, total, r=r: journal(f"prog {r} {done}"))
+        result = review.recompute(
+            project, DERIVED, batch_size=RECOMPUTE_BATCH, progress=lambda done, total, r=r: journal(f"prog {r} {done}")
+        )
         assert result.outcome == "ok", result.describe()
         journal(f"done {r}")
 
@@ -302,8 +324,9 @@ def run_import(store, graph, journal, args, workdir) -> None:
     for n in steps(args):
         journal.begin(n)
         path = workdir / f"import_{n}.csv"
-        rows = new_batch(n).select("item_id", "batch", "shard", "payload",
-                                   pl.col("payload").alias("provenance_default"))
+        rows = new_batch(n).select(
+            "item_id", "batch", "shard", "payload", pl.col("payload").alias("provenance_default")
+        )
         rows.write_csv(path)
         plan = plan_import(project, ITEM, path, provenance="column")
         if plan.problems:
@@ -355,8 +378,15 @@ def steps(args, start: int = 0):
         n += 1
 
 
-MODES = {"root": run_root, "derived": run_derived, "recompute": run_recompute, "create": run_create,
-         "delete": run_delete, "import": run_import, "pipeline": run_pipeline}
+MODES = {
+    "root": run_root,
+    "derived": run_derived,
+    "recompute": run_recompute,
+    "create": run_create,
+    "delete": run_delete,
+    "import": run_import,
+    "pipeline": run_pipeline,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

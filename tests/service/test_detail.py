@@ -20,23 +20,39 @@ def declare(label_version: str = "1"):
         category: str
         name: str
 
-    class Category(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="shop/category", id_columns=["category"],
+    class Category(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="shop/category",
+            id_columns=["category"],
             deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.aggregation(on=["category"]))],
-            fields=["summary"])):
+            fields=["summary"],
+        ),
+    ):
         category: str
         n_items: int
 
-    class Label(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="shop/label", id_columns=["item_id"], deps=[Item],
-            fields=[mx.FieldSpec("text", code_version=label_version)])):
+    class Label(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="shop/label",
+            id_columns=["item_id"],
+            deps=[Item],
+            fields=[mx.FieldSpec("text", code_version=label_version)],
+        ),
+    ):
         item_id: str
         text: str
 
-    class Part(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="shop/part", id_columns=["item_id", "part"],
+    class Part(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="shop/part",
+            id_columns=["item_id", "part"],
             deps=[mx.FeatureDep(Item, lineage=mx.LineageRelationship.expansion(on=["item_id"]))],
-            fields=["default"])):
+            fields=["default"],
+        ),
+    ):
         item_id: str
         part: int
 
@@ -60,17 +76,23 @@ def materialize(store):
     cat = store.resolve_update("shop/category")
     todo = cat.added.to_polars()
     if todo.height:
-        groups = (todo.group_by("category", maintain_order=True)
-                  .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col(PBF).first(), pl.col(PROV).first()))
+        groups = todo.group_by("category", maintain_order=True).agg(
+            pl.len().cast(pl.Int64).alias("n_items"), pl.col(PBF).first(), pl.col(PROV).first()
+        )
         store.write("shop/category", groups)
     label = store.resolve_update("shop/label").added.to_polars()
     if label.height:
-        store.write("shop/label", label.select("item_id", PBF, PROV).with_columns(
-            pl.format("label {}", pl.col("item_id")).alias("text")))
+        store.write(
+            "shop/label",
+            label.select("item_id", PBF, PROV).with_columns(pl.format("label {}", pl.col("item_id")).alias("text")),
+        )
     part = store.resolve_update("shop/part").added.to_polars()
     if part.height:
-        rows = [{"item_id": r["item_id"], "part": k, PBF: r[PBF], PROV: r[PROV]} for r in part.iter_rows(named=True)
-                for k in range(3)]
+        rows = [
+            {"item_id": r["item_id"], "part": k, PBF: r[PBF], PROV: r[PROV]}
+            for r in part.iter_rows(named=True)
+            for k in range(3)
+        ]
         store.write("shop/part", pl.DataFrame(rows))
 
 

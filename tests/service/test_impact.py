@@ -56,8 +56,11 @@ def test_a_text_change_moves_the_whole_chain(clips):
     snap = clips.store.snapshot()
     impact = definition_impact(clips, FeatureGraph.from_snapshot(snap), bumped(snap, "doc", "text", "2"))
     assert [(s.feature, s.fields, s.count) for s in impact.features] == [
-        ("doc", ["text"], 6), ("author/profile", ["summary"], 2), ("doc/page", ["text"], 14),
-        ("doc/page_embedding", ["vec"], 14)]
+        ("doc", ["text"], 6),
+        ("author/profile", ["summary"], 2),
+        ("doc/page", ["text"], 14),
+        ("doc/page_embedding", ["vec"], 14),
+    ]
     assert impact.changes[0].unaffected == []
     data = impact.to_dict()
     assert data["total"] == 36 and data["features"][3]["via"] == ["vec ← doc/page.text"]
@@ -75,7 +78,8 @@ def test_added_and_removed_features(clips):
     fewer["features"] = [f for f in fewer["features"] if f["key"] != "doc/page_embedding"]
     impact = definition_impact(clips, FeatureGraph.from_snapshot(snap), FeatureGraph.from_snapshot(fewer))
     assert [(c.change, c.note) for c in impact.changes] == [
-        ("feature_removed", "its stored samples stay in the store as history")]
+        ("feature_removed", "its stored samples stay in the store as history")
+    ]
     impact = definition_impact(clips, FeatureGraph.from_snapshot(fewer), FeatureGraph.from_snapshot(snap))
     assert impact.changes[0].change == "feature_added" and impact.total == 0
 

@@ -15,8 +15,7 @@ import metaxy_tui as mx
 from metaxy_tui.errors import InputError
 from metaxy_tui.service.demo import demo_dir
 from metaxy_tui.service.file_readers import RowProblems, parse_text, read_table
-from metaxy_tui.service.importer import (ImportCancelled, apply_import, default_import_folder, plan_import,
-                                         root_features)
+from metaxy_tui.service.importer import ImportCancelled, apply_import, default_import_folder, plan_import, root_features
 from metaxy_tui.service.project import Project
 from metaxy_tui.service.status import all_statuses
 from tests.helpers import store_digest
@@ -31,8 +30,10 @@ def described(plan) -> list[str]:
 
 # ----- reading files ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, rows", [("audio_new.csv", 2), ("audio.json", 2), ("audio.ndjson", 2),
-                                        ("audio_new.parquet", 2)])
+
+@pytest.mark.parametrize(
+    "name, rows", [("audio_new.csv", 2), ("audio.json", 2), ("audio.ndjson", 2), ("audio_new.parquet", 2)]
+)
 def test_read_table_reads_each_format(name, rows):
     df = read_table(FIXTURES / name)
     assert df.height == rows
@@ -47,15 +48,18 @@ def test_csv_is_read_as_text_and_empty_fields_are_null(tmp_path):
     assert df.rows() == [("1", None), (None, "x")]
 
 
-@pytest.mark.parametrize("name, message, row", [
-    ("ragged.csv", "line 3: 7 fields where the header has 6", 1),
-    ("unterminated_quote.csv", "line 2: malformed CSV", 0),
-    ("not_utf8.csv", "is not UTF-8 text", 0),
-    ("broken.json", "malformed JSON at line 4, column 1", None),
-    ("broken.ndjson", "line 2: malformed JSON", 1),
-    ("arrays.json", "expected an object, found a JSON array", 0),
-    ("not_parquet.parquet", "is not a Parquet file", None),
-])
+@pytest.mark.parametrize(
+    "name, message, row",
+    [
+        ("ragged.csv", "line 3: 7 fields where the header has 6", 1),
+        ("unterminated_quote.csv", "line 2: malformed CSV", 0),
+        ("not_utf8.csv", "is not UTF-8 text", 0),
+        ("broken.json", "malformed JSON at line 4, column 1", None),
+        ("broken.ndjson", "line 2: malformed JSON", 1),
+        ("arrays.json", "expected an object, found a JSON array", 0),
+        ("not_parquet.parquet", "is not a Parquet file", None),
+    ],
+)
 def test_malformed_files_name_file_and_row(name, message, row):
     with pytest.raises(InputError) as e:
         read_table(FIXTURES / name)
@@ -89,15 +93,18 @@ def test_header_problems(tmp_path):
 
 def test_json_mixed_value_kinds_are_text_then_reported_per_row(project, tmp_path):
     f = tmp_path / "mixed.ndjson"
-    f.write_text('{"audio_id": "a1", "speaker_id": "s", "duration_seconds": 1.0, "path": "p", '
-                 '"sample_rate": 16000, "recorded_at": "2024-01-01T00:00:00"}\n'
-                 '{"audio_id": "a2", "speaker_id": "s", "duration_seconds": 1.0, "path": "p", '
-                 '"sample_rate": "fast", "recorded_at": "2024-01-01T00:00:00"}\n')
+    f.write_text(
+        '{"audio_id": "a1", "speaker_id": "s", "duration_seconds": 1.0, "path": "p", '
+        '"sample_rate": 16000, "recorded_at": "2024-01-01T00:00:00"}\n'
+        '{"audio_id": "a2", "speaker_id": "s", "duration_seconds": 1.0, "path": "p", '
+        '"sample_rate": "fast", "recorded_at": "2024-01-01T00:00:00"}\n'
+    )
     plan = plan_import(project, "audio", f)
     assert described(plan) == ["row 2, column 'sample_rate': not an integer: 'fast'"]
 
 
 # ----- typed values out of text -------------------------------------------------------------------
+
 
 def test_parse_text_ints():
     from metaxy_tui.columns import ColumnType
@@ -108,8 +115,11 @@ def test_parse_text_ints():
     assert values.to_list()[:4] == [1, 3, 1000, None]
     assert failed.to_list() == [False, False, False, False, True, True, True, True]
     assert [(p.row, p.message) for p in problems.items] == [
-        (4, "not an integer: 'x'"), (6, "infinite value where an integer is required: 'inf'"),
-        (5, "fraction in an integer column: '2.5'"), (7, "integer does not fit in 64 bits: '1e30'")]
+        (4, "not an integer: 'x'"),
+        (6, "infinite value where an integer is required: 'inf'"),
+        (5, "fraction in an integer column: '2.5'"),
+        (7, "integer does not fit in 64 bits: '1e30'"),
+    ]
 
 
 def test_parse_text_nan_in_optional_int_is_no_value_and_bools():
@@ -127,6 +137,7 @@ def test_parse_text_nan_in_optional_int_is_no_value_and_bools():
 
 
 # ----- planning -----------------------------------------------------------------------------------
+
 
 def test_root_features_and_default_folder(project):
     assert root_features(project) == ["audio", "video"]
@@ -187,7 +198,8 @@ def test_explicit_mapping_ignores_and_renames(project):
     plan = plan_import(project, "audio", FIXTURES / "unknown_column.csv")
     assert described(plan) == [
         "column 'mood': unknown column (feature 'audio' has: audio_id, speaker_id, duration_seconds, path, "
-        "sample_rate, recorded_at): map it to a feature column or ignore it, or keep it as a column of its own"]
+        "sample_rate, recorded_at): map it to a feature column or ignore it, or keep it as a column of its own"
+    ]
     assert plan.column_states["mood"] == "unknown"
     plan = plan_import(project, "audio", FIXTURES / "unknown_column.csv", mapping={"mood": None})
     assert plan.problems == [] and plan.added == 1
@@ -209,6 +221,7 @@ def test_store_export_reimports_unchanged(project, tmp_path):
 
 # ----- problems -----------------------------------------------------------------------------------
 
+
 def test_bad_values_are_reported_in_one_pass(project):
     plan = plan_import(project, "audio", FIXTURES / "bad_values.csv")
     assert described(plan) == [
@@ -224,14 +237,22 @@ def test_bad_values_are_reported_in_one_pass(project):
     assert "bad_values.csv" in err and "feature 'audio'" in err
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("duplicate_ids.csv", ["duplicate id (audio_id='a0401') in rows 1, 3"]),
-    ("missing_id_column.csv", ["column 'audio_id': missing id column"]),
-    ("nan_duration.parquet", ["row 2, column 'duration_seconds': NaN where a number is required"]),
-    ("audio.ndjson", ["row 2, column 'sample_rate': fraction in an integer column"]),
-    ("provenance_bad_json.csv", ["row 2, column 'metaxy_provenance_by_field': not a JSON object of field -> "
-                                 "provenance (like {\"default\": \"...\"}): 'not json'"]),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("duplicate_ids.csv", ["duplicate id (audio_id='a0401') in rows 1, 3"]),
+        ("missing_id_column.csv", ["column 'audio_id': missing id column"]),
+        ("nan_duration.parquet", ["row 2, column 'duration_seconds': NaN where a number is required"]),
+        ("audio.ndjson", ["row 2, column 'sample_rate': fraction in an integer column"]),
+        (
+            "provenance_bad_json.csv",
+            [
+                "row 2, column 'metaxy_provenance_by_field': not a JSON object of field -> "
+                'provenance (like {"default": "..."}): \'not json\''
+            ],
+        ),
+    ],
+)
 def test_validation_problems(project, name, expected):
     assert described(plan_import(project, "audio", FIXTURES / name)) == expected
 
@@ -242,7 +263,8 @@ def test_many_bad_rows_are_summarised(project, tmp_path):
     (tmp_path / "many.csv").write_text("\n".join(rows) + "\n")
     plan = plan_import(project, "audio", tmp_path / "many.csv")
     assert described(plan) == ["column 'duration_seconds': not a number (and 5 more rows)"] + [
-        f"row {r}, column 'duration_seconds': not a number: 'x'" for r in (2, 4, 6, 8, 10)]
+        f"row {r}, column 'duration_seconds': not a number: 'x'" for r in (2, 4, 6, 8, 10)
+    ]
     assert plan.preview_rows == list(range(20))
 
 
@@ -275,10 +297,18 @@ def test_only_root_features(project):
 
 # ----- provenance from content and from files -----------------------------------------------------
 
+
 def _frame():
-    return pl.DataFrame({"audio_id": ["a0401", "a0402"], "speaker_id": ["s1", "s2"],
-                         "duration_seconds": [1.5, 2.0], "path": ["x", "y"], "sample_rate": [16000, 44100],
-                         "recorded_at": [dt.datetime(2024, 1, 1, 12), dt.datetime(2024, 1, 2, 12)]})
+    return pl.DataFrame(
+        {
+            "audio_id": ["a0401", "a0402"],
+            "speaker_id": ["s1", "s2"],
+            "duration_seconds": [1.5, 2.0],
+            "path": ["x", "y"],
+            "sample_rate": [16000, 44100],
+            "recorded_at": [dt.datetime(2024, 1, 1, 12), dt.datetime(2024, 1, 2, 12)],
+        }
+    )
 
 
 def test_content_hash_is_the_same_from_csv_and_parquet(project, tmp_path):
@@ -304,12 +334,14 @@ def test_file_provenance_hashes_the_named_files(project):
 
 def test_file_provenance_reports_missing_and_remote_files(project):
     seen = []
-    plan = plan_import(project, "audio", FIXTURES / "with_missing_file.csv", provenance="file:path",
-                       progress=lambda *a: seen.append(a))
+    plan = plan_import(
+        project, "audio", FIXTURES / "with_missing_file.csv", provenance="file:path", progress=lambda *a: seen.append(a)
+    )
     assert described(plan) == [
         "row 2, column 'path': cannot hash the file 'blobs/gone.bin': no such file",
         "row 3, column 'path': cannot hash the file 's3://bucket/a0403.flac': not a local file (only local "
-        "paths can be hashed)"]
+        "paths can be hashed)",
+    ]
     assert seen[-1] == ("hashing files", 3, 3)
 
 
@@ -324,6 +356,7 @@ def test_planning_can_be_cancelled(project):
 
 
 # ----- applying -----------------------------------------------------------------------------------
+
 
 def test_apply_writes_added_and_changed_and_statuses_move(project):
     before = all_statuses(project)["speaker/embedding"]
@@ -350,8 +383,15 @@ def test_apply_full_set_soft_deletes_the_rest(project):
 
 def test_failed_and_cancelled_imports_leave_the_store_unchanged(project, demo_store):
     digest = store_digest(demo_store)
-    for name in ("bad_values.csv", "duplicate_ids.csv", "ragged.csv", "broken.json", "not_parquet.parquet",
-                 "unknown_column.csv", "nan_duration.parquet"):
+    for name in (
+        "bad_values.csv",
+        "duplicate_ids.csv",
+        "ragged.csv",
+        "broken.json",
+        "not_parquet.parquet",
+        "unknown_column.csv",
+        "nan_duration.parquet",
+    ):
         plan = plan_import(project, "audio", FIXTURES / name)
         with pytest.raises(InputError):
             apply_import(project, plan)
@@ -399,11 +439,16 @@ def test_optional_and_bool_columns(graph, store_path, tmp_path):
     apply_import(project, plan)
     rows = store.read_metadata("clip").sort("clip_id")
     assert rows.select("clip_id", "loud", "rating", "note").rows() == [
-        (1, True, None, "hi"), (2, False, None, None), (3, True, 4, "x")]
+        (1, True, None, "hi"),
+        (2, False, None, None),
+        (3, True, 4, "x"),
+    ]
     f.write_text("clip_id,loud\n1.5,maybe\n")
     plan = plan_import(project, "clip", f)
-    assert described(plan) == ["row 1, column 'clip_id': fraction in an integer column: '1.5'",
-                               "row 1, column 'loud': not true/false: 'maybe'"]
+    assert described(plan) == [
+        "row 1, column 'clip_id': fraction in an integer column: '1.5'",
+        "row 1, column 'loud': not true/false: 'maybe'",
+    ]
     store.close()
 
 

@@ -45,8 +45,7 @@ def node(key, deps=(), fields=("default",), kinds=None, parents=None):
     """A LineageNode with made-up versions; fields map automatically unless `parents` says."""
     fields = tuple((f, sha(f"{key}.{f}")) for f in fields)
     kinds = kinds or {}
-    return LineageNode(key, sha(key), fields,
-                       tuple((u, kinds.get(u, "identity")) for u in deps), parents or {})
+    return LineageNode(key, sha(key), fields, tuple((u, kinds.get(u, "identity")) for u in deps), parents or {})
 
 
 def random_graph(seed: int, n: int) -> LineageGraph:
@@ -70,7 +69,7 @@ def check_geometry(layout) -> None:
     boxes = list(layout.boxes.values())
     for i, a in enumerate(boxes):
         assert 0 <= a.x and a.right <= layout.width and 0 <= a.y and a.bottom <= layout.height
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not (a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom), (a, b)
     deps = {(u, k) for k, n in layout.graph.nodes.items() for u, _ in n.deps}
     assert {(e.upstream, e.downstream) for e in layout.edges} == deps
@@ -94,10 +93,14 @@ def check_geometry(layout) -> None:
 
 # ----- layers and geometry -----------------------------------------------------------------
 
+
 def test_demo_layers(demo_plan):
     layout = compute_layout(demo_plan)
-    assert layout.layers == (("audio", "video"), ("speaker/embedding", "video/chunk"),
-                             ("video/face_detection", "video/transcript"))
+    assert layout.layers == (
+        ("audio", "video"),
+        ("speaker/embedding", "video/chunk"),
+        ("video/face_detection", "video/transcript"),
+    )
     check_geometry(layout)
     # a layer's boxes share a top row, and layers go down the page
     tops = [{layout.boxes[k].y for k in layer} for layer in layout.layers]
@@ -121,10 +124,10 @@ def test_box_contents_and_sizes(demo_plan):
     for key, fp in demo_plan.features.items():
         box = layout.boxes[key]
         assert box.height == FIELDS_TOP + len(fp.field_versions) + 1
-        assert key in lines[box.y][box.x:box.right]
-        assert f"version {fp.feature_version[:8]}" in lines[box.y + 1][box.x:box.right]
+        assert key in lines[box.y][box.x : box.right]
+        assert f"version {fp.feature_version[:8]}" in lines[box.y + 1][box.x : box.right]
         for i, (fk, fv) in enumerate(fp.field_versions.items()):
-            assert f"{fk} ({fv[:8]})" in lines[box.field_y(i)][box.x:box.right]
+            assert f"{fk} ({fv[:8]})" in lines[box.field_y(i)][box.x : box.right]
     assert "N:1" in text and "1:N" in text  # aggregation and expansion labels
     assert text.count("▼") == len(layout.edges) == 4
 
@@ -197,6 +200,7 @@ def test_bad_graphs_are_refused():
 
 # ----- text: long keys, odd characters, badges -----------------------------------------------
 
+
 def test_long_keys_and_fields_are_cut_with_an_ellipsis():
     long_key = "very-long-namespace/another_really_long_part/and-a-feature-name-that-goes-on"
     long_field = "a_field_whose_name_is_much_longer_than_any_box"
@@ -204,7 +208,7 @@ def test_long_keys_and_fields_are_cut_with_an_ellipsis():
     box = layout.boxes[long_key]
     assert box.width == MAX_BOX_WIDTH
     lines = render(layout).lines()
-    title = lines[box.y][box.x:box.right]
+    title = lines[box.y][box.x : box.right]
     assert title.startswith("╭─ very-long-namespace/") and "…" in title and title.endswith("╮")
     assert "…" in lines[box.field_y(0)] and "short (" in lines[box.field_y(1)]
     assert all(len(line) <= layout.width for line in lines)
@@ -216,14 +220,17 @@ def test_keys_that_look_like_markup_are_drawn_verbatim():
     assert "[bold red]x[/] & <y>" in canvas.text() and "[i]f (" in canvas.text()
 
 
-@pytest.mark.parametrize("status, text, tag", [
-    (None, "…", "badge.unknown"),
-    (FeatureStatus("a", "root", rows=12345), "root · 12,345 rows", "badge.root"),
-    (FeatureStatus("a", "up_to_date", rows=3), "up to date", "badge.up_to_date"),
-    (FeatureStatus("a", "pending", added=2, changed=1, removed=1), "4 pending", "badge.pending"),
-    (FeatureStatus("a", "waiting", waiting_on=["b", "c"]), "waiting on b, c", "badge.waiting"),
-    (FeatureStatus("a", "error", error="boom"), "error", "badge.error"),
-])
+@pytest.mark.parametrize(
+    "status, text, tag",
+    [
+        (None, "…", "badge.unknown"),
+        (FeatureStatus("a", "root", rows=12345), "root · 12,345 rows", "badge.root"),
+        (FeatureStatus("a", "up_to_date", rows=3), "up to date", "badge.up_to_date"),
+        (FeatureStatus("a", "pending", added=2, changed=1, removed=1), "4 pending", "badge.pending"),
+        (FeatureStatus("a", "waiting", waiting_on=["b", "c"]), "waiting on b, c", "badge.waiting"),
+        (FeatureStatus("a", "error", error="boom"), "error", "badge.error"),
+    ],
+)
 def test_badges(status, text, tag):
     assert badge(status) == (text, tag)
     layout = compute_layout(LineageGraph([node("a")]))
@@ -238,6 +245,7 @@ def test_every_tag_has_a_terminal_style():
 
 
 # ----- field lineage ------------------------------------------------------------------------------
+
 
 def test_face_detection_depends_only_on_frames(demo_plan):
     lin = field_lineage(demo_plan, "video/face_detection", "faces")
@@ -266,16 +274,20 @@ def test_aggregation_lineage(demo_plan):
 
 
 def test_transitive_lineage_through_three_levels():
-    g = LineageGraph([
-        node("a", fields=("x", "y")),
-        node("b", ["a"], fields=("x", "y")),
-        node("c", ["b"], fields=("z",), parents={"z": (("b", "y"),)}),
-    ])
-    g2 = LineageGraph([
-        node("a", fields=("x", "y")),
-        node("b", ["a"], fields=("x", "y"), parents={"x": (("a", "x"),), "y": (("a", "y"),)}),
-        node("c", ["b"], fields=("z",), parents={"z": (("b", "y"),)}),
-    ])
+    g = LineageGraph(
+        [
+            node("a", fields=("x", "y")),
+            node("b", ["a"], fields=("x", "y")),
+            node("c", ["b"], fields=("z",), parents={"z": (("b", "y"),)}),
+        ]
+    )
+    g2 = LineageGraph(
+        [
+            node("a", fields=("x", "y")),
+            node("b", ["a"], fields=("x", "y"), parents={"x": (("a", "x"),), "y": (("a", "y"),)}),
+            node("c", ["b"], fields=("z",), parents={"z": (("b", "y"),)}),
+        ]
+    )
     assert field_lineage(g2, "c", "z").ancestors == {("b", "y"), ("a", "y")}
     assert field_lineage(g2, "a", "x").descendants == {("b", "x")}
     assert field_lineage(g, "c", "z").ancestors == {("b", "y")}  # no field parents given for b
@@ -285,9 +297,15 @@ def test_field_lineage_with_real_field_deps(graph):
     class Src(mx.BaseFeature, spec=mx.FeatureSpec(key="src", id_columns=["id"], fields=["p", "q"])):
         id: str
 
-    class Mid(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="mid", id_columns=["id"], deps=[Src],
-            fields=[mx.FieldSpec("m", deps=[mx.FieldDep(feature=Src, fields=["q"])])])):
+    class Mid(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="mid",
+            id_columns=["id"],
+            deps=[Src],
+            fields=[mx.FieldSpec("m", deps=[mx.FieldDep(feature=Src, fields=["q"])])],
+        ),
+    ):
         id: str
 
     class Out(mx.BaseFeature, spec=mx.FeatureSpec(key="out", id_columns=["id"], deps=[Mid], fields=["o"])):
@@ -309,14 +327,18 @@ def test_highlight_tags(demo_plan):
     def field_tag(key, field):
         box = layout.boxes[key]
         i = [f for f, _ in layout.graph.nodes[key].fields].index(field)
-        row = canvas.tags[box.field_y(i)][box.x:box.right]
+        row = canvas.tags[box.field_y(i)][box.x : box.right]
         return {t for t in row if t.startswith("field.")}
 
     assert field_tag("video/face_detection", "faces") == {"field.cursor"}
     assert field_tag("video/chunk", "frames") == {"field.ancestor"}
     assert field_tag("video", "frames") == {"field.ancestor"}
-    for key, field in [("video/chunk", "audio"), ("video", "audio"), ("video/transcript", "text"),
-                       ("audio", "default")]:
+    for key, field in [
+        ("video/chunk", "audio"),
+        ("video", "audio"),
+        ("video/transcript", "text"),
+        ("audio", "default"),
+    ]:
         assert field_tag(key, field) == {"field.dim"}
 
     def edge_tags(up, down):
@@ -337,10 +359,17 @@ def test_highlight_tags(demo_plan):
 
 # ----- navigation helpers ---------------------------------------------------------------------------
 
+
 def test_neighbours(demo_plan):
     layout = compute_layout(demo_plan)
-    assert layout.reading_order == ["audio", "video", "speaker/embedding", "video/chunk",
-                                    "video/face_detection", "video/transcript"]
+    assert layout.reading_order == [
+        "audio",
+        "video",
+        "speaker/embedding",
+        "video/chunk",
+        "video/face_detection",
+        "video/transcript",
+    ]
     assert layout.neighbour("video", "down") == "video/chunk"
     assert layout.neighbour("video/chunk", "up") == "video"
     assert layout.neighbour("audio", "up") is None
@@ -355,12 +384,19 @@ def test_neighbours(demo_plan):
 
 def test_from_plan_accepts_plan_shaped_objects():
     dep = SimpleNamespace(upstream="a", kind="expansion")
-    plan = SimpleNamespace(features={
-        "a": SimpleNamespace(feature_version="1" * 64, field_versions={"f": "2" * 64}, deps=(),
-                             field_parents={"f": ()}),
-        "b": SimpleNamespace(feature_version="3" * 64, field_versions={"g": "4" * 64}, deps=(dep,),
-                             field_parents={"g": (("a", "f"),)}),
-    })
+    plan = SimpleNamespace(
+        features={
+            "a": SimpleNamespace(
+                feature_version="1" * 64, field_versions={"f": "2" * 64}, deps=(), field_parents={"f": ()}
+            ),
+            "b": SimpleNamespace(
+                feature_version="3" * 64,
+                field_versions={"g": "4" * 64},
+                deps=(dep,),
+                field_parents={"g": (("a", "f"),)},
+            ),
+        }
+    )
     g = LineageGraph.from_plan(plan)
     assert g.edges() == [("a", "b", "expansion")]
     assert field_lineage(g, "a", "f").descendants == {("b", "g")}

@@ -55,8 +55,9 @@ def test_ray_writes_the_same_rows_as_local(demo_store, tmp_path, ray_address):
         executor = RayExecutor(ray_address)
         done_local = review.approve_all_pending(local, batch_size=8)
         done_ray = review.approve_all_pending(on_ray, batch_size=8, executor=executor)
-        assert [(r.action, r.feature, r.done, r.outcome) for r in done_ray] == \
-               [(r.action, r.feature, r.done, r.outcome) for r in done_local]
+        assert [(r.action, r.feature, r.done, r.outcome) for r in done_ray] == [
+            (r.action, r.feature, r.done, r.outcome) for r in done_local
+        ]
         assert sum(r.batches for r in done_ray if r.action == "recompute") > 10  # many batches, out of order
         assert executor.used and not executor._connected  # connected once for the walk, then closed
         for feature in local.graph.keys:
@@ -74,8 +75,9 @@ def test_ray_writes_the_same_rows_as_local(demo_store, tmp_path, ray_address):
 @pytest.mark.ray
 def test_a_failing_batch_is_reported_with_its_ids_and_the_rest_commit(project, ray_address, flaky):
     n = pending(project, "video/chunk")
-    result = review.recompute(project, "video/chunk", batch_size=1, fn=flaky.chunks_raising,
-                              executor=RayExecutor(ray_address))
+    result = review.recompute(
+        project, "video/chunk", batch_size=1, fn=flaky.chunks_raising, executor=RayExecutor(ray_address)
+    )
     assert result.outcome == "failed" and result.executor == "ray"
     assert result.failing == [{"video_id": flaky.RAISING}] and result.failed_batches == 1
     assert result.error == "RuntimeError: GPU on fire"
@@ -90,8 +92,9 @@ def test_a_failing_batch_is_reported_with_its_ids_and_the_rest_commit(project, r
 @pytest.mark.ray
 def test_a_lost_worker_fails_its_batch_only(project, ray_address, flaky):
     n = pending(project, "video/chunk")
-    result = review.recompute(project, "video/chunk", batch_size=1, fn=flaky.chunks_crashing,
-                              executor=RayExecutor(ray_address, max_retries=0))
+    result = review.recompute(
+        project, "video/chunk", batch_size=1, fn=flaky.chunks_crashing, executor=RayExecutor(ray_address, max_retries=0)
+    )
     assert result.outcome == "failed" and result.failing == [{"video_id": flaky.CRASHING}]
     assert "Worker" in result.error or "died" in result.error, result.error
     assert result.done == n - 1 and pending(project, "video/chunk") == 1
@@ -108,9 +111,14 @@ def test_cancel_stops_scheduling_and_keeps_committed_batches(project, ray_addres
     def progress(done: int, total: int) -> None:
         state["batches"] += 1
 
-    result = review.recompute(project, "video/transcript", batch_size=5, progress=progress,
-                              cancelled=lambda: state["batches"] >= 2,
-                              executor=RayExecutor(ray_address, max_in_flight=2))
+    result = review.recompute(
+        project,
+        "video/transcript",
+        batch_size=5,
+        progress=progress,
+        cancelled=lambda: state["batches"] >= 2,
+        executor=RayExecutor(ray_address, max_in_flight=2),
+    )
     assert result.outcome == "cancelled" and result.batches == 2 and result.done == 10
     assert pending(project, "video/transcript") == n - 10
     entry = project.store.audit_log(feature="video/transcript").row(0, named=True)
@@ -161,6 +169,7 @@ def test_a_wrong_address_fails_without_writing(project):
 
 # ----- the interface, without a cluster -------------------------------------------------------
 
+
 def test_what_travels_is_the_projects_code_not_installed_packages(project):
     modules = executors.project_modules(project.graph)
     assert "video_demo.features" in modules and "video_demo.pipeline" in modules
@@ -192,8 +201,10 @@ def test_an_unknown_executor_is_refused():
 def test_the_executors_import_neither_textual_nor_ray_until_ray_is_used():
     import subprocess
 
-    code = ("import sys, metaxy_tui.executors as e, metaxy_tui.service.recompute as r; e.make_executor('ray'); "
-            "r.executor_options(); assert 'textual' not in sys.modules and 'ray' not in sys.modules, "
-            "sorted(m for m in sys.modules if m.startswith(('textual', 'ray')))")
+    code = (
+        "import sys, metaxy_tui.executors as e, metaxy_tui.service.recompute as r; e.make_executor('ray'); "
+        "r.executor_options(); assert 'textual' not in sys.modules and 'ray' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith(('textual', 'ray')))"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

@@ -18,8 +18,9 @@ def change_audio(project, audio_id: str, pbf: dict) -> None:
     row = project.store.read_metadata("audio").filter(pl.col("audio_id") == audio_id)
     # a frame read back carries its data versions: drop them, or they would stay (early cutoff)
     row = row.drop("metaxy_provenance", "metaxy_data_version_by_field", "metaxy_data_version")
-    project.store.write_metadata("audio", row.with_columns(
-        pl.lit(pl.Series([pbf])).alias("metaxy_provenance_by_field")))
+    project.store.write_metadata(
+        "audio", row.with_columns(pl.lit(pl.Series([pbf])).alias("metaxy_provenance_by_field"))
+    )
 
 
 def catch_up(project, feature):
@@ -37,8 +38,9 @@ def test_reason_names_the_changed_recording_and_recompute_clears_it(project):
     ex = review.explain(project, "speaker/embedding")
     reason = ex.for_key({"speaker_id": speaker})
     assert reason is not None and reason.status == "changed" and reason.kind == "upstream_changed"
-    assert any(u.feature == "audio" and u.ids == {"audio_id": "a0001"} and u.change == "changed"
-               for u in reason.upstream)
+    assert any(
+        u.feature == "audio" and u.ids == {"audio_id": "a0001"} and u.change == "changed" for u in reason.upstream
+    )
     assert "a0001" in reason.summary
     assert [m.field for m in reason.fields] == ["embedding"] and reason.fields[0].because == ["audio.default"]
 
@@ -63,6 +65,7 @@ def test_a_failing_batch_is_reported_with_its_ids_and_the_others_commit(project)
         if len(calls) == 2:
             raise RuntimeError("GPU on fire")
         from video_demo.pipeline import compute_chunks
+
         return compute_chunks(rows)
 
     result = review.recompute(project, "video/chunk", batch_size=1, fn=flaky)
@@ -85,15 +88,18 @@ def test_cancelling_mid_recompute_leaves_a_consistent_store(project):
     def progress(done, total):
         state["batches"] += 1
 
-    result = review.recompute(project, "video/chunk", batch_size=1, progress=progress,
-                              cancelled=lambda: state["batches"] >= 2)
+    result = review.recompute(
+        project, "video/chunk", batch_size=1, progress=progress, cancelled=lambda: state["batches"] >= 2
+    )
     assert result.outcome == "cancelled" and result.done == 2
     counts = project.store.pending_counts("video/chunk")
     assert sum(counts.values()) == pending - 2
     # every chunk of a parent carries one provenance: no half-written parent
     chunks = project.store.read_metadata("video/chunk")
-    assert chunks.group_by("video_id").agg(pl.col("metaxy_provenance").n_unique()).get_column(
-        "metaxy_provenance").max() == 1
+    assert (
+        chunks.group_by("video_id").agg(pl.col("metaxy_provenance").n_unique()).get_column("metaxy_provenance").max()
+        == 1
+    )
     assert project.store.audit_log(feature="video/chunk").row(0, named=True)["outcome"] == "cancelled"
 
 
@@ -128,7 +134,8 @@ def test_accept_carries_stored_outputs_to_a_new_feature_version(demo_store):
     assert result.outcome == "ok" and result.done == before.height and result.skipped == 0
     after = p2.store.read_metadata("speaker/embedding").sort("speaker_id")
     assert after.select("speaker_id", "n_dim", "path", "n_recordings").equals(
-        before.select("speaker_id", "n_dim", "path", "n_recordings"))
+        before.select("speaker_id", "n_dim", "path", "n_recordings")
+    )
     assert set(after.get_column("metaxy_feature_version")) == {bumped.feature_version("speaker/embedding")}
     assert p2.store.pending_counts("speaker/embedding") == {"added": 0, "changed": 0, "removed": 0}
     p2.close()

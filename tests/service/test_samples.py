@@ -11,25 +11,39 @@ import pytest
 
 import metaxy_tui as mx
 from metaxy_tui.columns import ColumnType
-from metaxy_tui.service.export import (ExportJob, ExportProcess, Exporter, default_export_path, export_name,
-                                       format_of)
+from metaxy_tui.service.export import ExportJob, ExportProcess, Exporter, default_export_path, export_name, format_of
 from metaxy_tui.service.project import open_project
-from metaxy_tui.service.samples import (Interrupted, SamplePages, StaleView, ViewSpec, feature_columns,
-                                        format_time, format_value, iso_time, parse_ids)
+from metaxy_tui.service.samples import (
+    Interrupted,
+    SamplePages,
+    StaleView,
+    ViewSpec,
+    feature_columns,
+    format_time,
+    format_value,
+    iso_time,
+    parse_ids,
+)
 
 
 # ----- a small store with the awkward cases ---------------------------------------------------
 
+
 def declare(code_version: str = "1"):
-    class Item(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="shop/item", id_columns=["item_id"], fields=[mx.FieldSpec("default", code_version=code_version)])):
+    class Item(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(
+            key="shop/item", id_columns=["item_id"], fields=[mx.FieldSpec("default", code_version=code_version)]
+        ),
+    ):
         item_id: str
         name: str
         price: float
         note: str | None
 
-    class Stock(mx.BaseFeature, spec=mx.FeatureSpec(
-            key="shop/stock", id_columns=["shop", "item_id"], fields=["count"])):
+    class Stock(
+        mx.BaseFeature, spec=mx.FeatureSpec(key="shop/stock", id_columns=["shop", "item_id"], fields=["count"])
+    ):
         shop: str
         item_id: str
         count: int
@@ -37,14 +51,24 @@ def declare(code_version: str = "1"):
     return Item, Stock
 
 
-ITEMS = [("i01", "apple", 1.5, None), ("i02", "pear", 2.0, "100% juicy"), ("i03", "plum", 0.5, "a_b"),
-         ("i04", "kiwi", 2.0, "ab"), ("i05", "fig", 3.25, None), ("i06", "lime", 0.75, "x")]
+ITEMS = [
+    ("i01", "apple", 1.5, None),
+    ("i02", "pear", 2.0, "100% juicy"),
+    ("i03", "plum", 0.5, "a_b"),
+    ("i04", "kiwi", 2.0, "ab"),
+    ("i05", "fig", 3.25, None),
+    ("i06", "lime", 0.75, "x"),
+]
 
 
 def items(rows=ITEMS, tag: str = "p") -> pl.DataFrame:
-    return pl.DataFrame([{"item_id": i, "name": n, "price": p, "note": note,
-                          "metaxy_provenance_by_field": {"default": f"{tag}-{i}"}} for i, n, p, note in rows],
-                        schema_overrides={"note": pl.String})
+    return pl.DataFrame(
+        [
+            {"item_id": i, "name": n, "price": p, "note": note, "metaxy_provenance_by_field": {"default": f"{tag}-{i}"}}
+            for i, n, p, note in rows
+        ],
+        schema_overrides={"note": pl.String},
+    )
 
 
 @pytest.fixture
@@ -55,9 +79,16 @@ def shop(graph, store_path):
         store.write("shop/item", items())
         store.write("shop/item", items([("i02", "pear", 2.5, "100% juicy")], tag="q"))  # supersedes i02
         store.delete("shop/item", ids=[{"item_id": "i05"}])  # a tombstone
-        stock = [{"shop": s, "item_id": f"i{k:02d}", "count": k * 10 + j,
-                  "metaxy_provenance_by_field": {"count": f"c{s}{k}"}}
-                 for j, s in enumerate(["north", "south"]) for k in range(1, 4)]
+        stock = [
+            {
+                "shop": s,
+                "item_id": f"i{k:02d}",
+                "count": k * 10 + j,
+                "metaxy_provenance_by_field": {"count": f"c{s}{k}"},
+            }
+            for j, s in enumerate(["north", "south"])
+            for k in range(1, 4)
+        ]
         store.write("shop/stock", pl.DataFrame(stock))
     project = open_project(db=store_path)
     yield project
@@ -75,10 +106,20 @@ def column(view, rows, name):
 
 # ----- columns and the default view -----------------------------------------------------------
 
+
 def test_columns_ids_user_then_system(shop):
     cols = feature_columns(shop.graph.feature_plan("shop/stock"))
-    assert [c.name for c in cols] == ["shop", "item_id", "count", "provenance", "provenance.count", "data version",
-                                      "feature version", "created", "updated"]
+    assert [c.name for c in cols] == [
+        "shop",
+        "item_id",
+        "count",
+        "provenance",
+        "provenance.count",
+        "data version",
+        "feature version",
+        "created",
+        "updated",
+    ]
     assert [c.kind for c in cols][:3] == ["id", "id", "user"]
 
 
@@ -93,12 +134,21 @@ def test_user_columns_follow_the_table_not_the_snapshot(demo_store):
 
 def test_columns_the_class_does_not_annotate_show_as_user_columns(graph, store_path):
     """SPEC 1: a column only the data brought is a column like any other in the samples table."""
+
     class Clip(mx.BaseFeature, spec=mx.FeatureSpec(key="clip", id_columns=["clip_id"])):
         clip_id: str
 
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write(Clip, pl.DataFrame({"clip_id": ["c1", "c2"], "mood": ["calm", None],
-                                        "metaxy_provenance_by_field": [{"default": "a"}, {"default": "b"}]}))
+        store.write(
+            Clip,
+            pl.DataFrame(
+                {
+                    "clip_id": ["c1", "c2"],
+                    "mood": ["calm", None],
+                    "metaxy_provenance_by_field": [{"default": "a"}, {"default": "b"}],
+                }
+            ),
+        )
     project = open_project(db=store_path)
     pager = pager_for(project)
     try:
@@ -138,7 +188,8 @@ def test_pages_agree_whatever_the_route(demo_store, size):
     project = open_project(db=demo_store)
     reference = project.store.conn.execute(
         'SELECT video_id, chunk_id FROM "video__chunk" WHERE "_mx_superseded" IS NULL AND "metaxy_deleted_at" IS NULL '
-        "ORDER BY video_id, chunk_id").fetchall()
+        "ORDER BY video_id, chunk_id"
+    ).fetchall()
     pager = pager_for(project, size)
     view = pager.open_view(ViewSpec("video/chunk"))
     assert view.count == len(reference)
@@ -153,12 +204,20 @@ def test_pages_agree_whatever_the_route(demo_store, size):
     assert [r for page in reversed(backward) for r in page] == reference
     view = pager.open_view(ViewSpec("video/chunk"))
     # jumps: from either end, then from the nearest page fetched (keyset plus a short OFFSET)
-    for p in (view.pages - 1, view.pages // 2, 1, view.pages // 3, view.pages // 2 + 3, view.pages // 3 - 2,
-              view.pages - 4, 4):
-        assert ids(pager.page(view, p)) == reference[p * size:(p + 1) * size], p
+    for p in (
+        view.pages - 1,
+        view.pages // 2,
+        1,
+        view.pages // 3,
+        view.pages // 2 + 3,
+        view.pages // 3 - 2,
+        view.pages - 4,
+        4,
+    ):
+        assert ids(pager.page(view, p)) == reference[p * size : (p + 1) * size], p
     view = pager.open_view(ViewSpec("video/chunk", sort="video_id", descending=True))
     for p in (view.pages // 2, view.pages // 2 + 2, view.pages // 2 - 3, view.pages - 1, 0):
-        assert ids(pager.page(view, p)) == reference[::-1][p * size:(p + 1) * size], p
+        assert ids(pager.page(view, p)) == reference[::-1][p * size : (p + 1) * size], p
     pager.close()
     project.close()
 
@@ -178,6 +237,7 @@ def test_descending_first_id_column_walks_the_index_backwards(demo_store):
 
 
 # ----- sorting and filtering ------------------------------------------------------------------
+
 
 def test_sort_by_a_user_column_ties_broken_by_ids(shop):
     pager = pager_for(shop)
@@ -204,16 +264,19 @@ def test_sort_by_unknown_column_is_refused(shop):
         pager_for(shop).open_view(ViewSpec("shop/item", sort="nope"))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("PEAR", ["i02"]),  # case-insensitive, any id or user column
-    ("i0", ["i01", "i02", "i03", "i04", "i06"]),
-    ("%", ["i02"]),  # wildcards are literal
-    ("a_b", ["i03"]),
-    ("_", ["i03"]),
-    ("2.5", ["i02"]),  # numbers as stored
-    ("name: i", ["i04", "i06"]),  # one column only: kiwi, lime (every item_id has an i)
-    ("nope: pear", []),  # not a column: searched as plain text
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("PEAR", ["i02"]),  # case-insensitive, any id or user column
+        ("i0", ["i01", "i02", "i03", "i04", "i06"]),
+        ("%", ["i02"]),  # wildcards are literal
+        ("a_b", ["i03"]),
+        ("_", ["i03"]),
+        ("2.5", ["i02"]),  # numbers as stored
+        ("name: i", ["i04", "i06"]),  # one column only: kiwi, lime (every item_id has an i)
+        ("nope: pear", []),  # not a column: searched as plain text
+    ],
+)
 def test_filter(shop, text, expected):
     pager = pager_for(shop)
     view = pager.open_view(ViewSpec("shop/item", filter=text))
@@ -270,6 +333,7 @@ def test_interrupt_from_another_thread_is_safe_when_idle(shop):
 
 # ----- what is not current ------------------------------------------------------------------
 
+
 def test_definition_change_hides_old_rows_and_says_why(graph, store_path):
     declare("1")
     with mx.SQLiteMetadataStore(store_path) as store:
@@ -305,6 +369,7 @@ def test_the_pager_never_writes_and_reads_during_writes(shop):
 
 
 # ----- finding ids ------------------------------------------------------------------------------
+
 
 def test_position_of(shop):
     pager = pager_for(shop)
@@ -344,8 +409,12 @@ def test_parse_ids(shop):
     stock = shop.graph.feature_plan("shop/stock")
     assert parse_ids(stock, "north, i01") == {"shop": "north", "item_id": "i01"}
     assert parse_ids(stock, "item_id=i01, shop=south") == {"shop": "south", "item_id": "i01"}
-    for bad, message in [("north", "2 id columns"), ("", "type"), ("shop=a, x=b", "not an id column"),
-                         ("shop=a", "missing")]:
+    for bad, message in [
+        ("north", "2 id columns"),
+        ("", "type"),
+        ("shop=a, x=b", "not an id column"),
+        ("shop=a", "missing"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_ids(stock, bad)
 
@@ -370,6 +439,7 @@ def test_formatting():
 
 # ----- export -----------------------------------------------------------------------------------
 
+
 def test_export_csv_follows_the_view(shop, tmp_path):
     target = tmp_path / "items.csv"
     spec = ViewSpec("shop/item", sort="price", descending=True, filter="p")
@@ -388,7 +458,8 @@ def test_export_parquet_keeps_types(shop, tmp_path):
     target = tmp_path / "items.parquet"
     progress = []
     result = Exporter(shop.path, shop.graph, ViewSpec("shop/item"), target).run(
-        lambda n, total: progress.append((n, total)))
+        lambda n, total: progress.append((n, total))
+    )
     df = pl.read_parquet(target)
     assert result.rows == 5 and df.height == 5
     assert df.schema["price"] == pl.Float64 and df.schema["note"] == pl.String
@@ -438,6 +509,7 @@ def test_export_refuses_bad_targets(shop, tmp_path):
 
 # ----- export in a child process ----------------------------------------------------------------
 
+
 def test_export_job_round_trips_as_json(shop, tmp_path):
     job = ExportJob.of(shop.path, shop.graph, ViewSpec("shop/item", sort="price", filter="p"), tmp_path / "a.pq")
     assert job.format == "parquet"
@@ -467,10 +539,19 @@ def test_cancelling_the_child_process_leaves_nothing(graph, tmp_path):
     declare()
     n = 100_000
     with mx.SQLiteMetadataStore(tmp_path / "big.db") as store:
-        store.write("shop/item", pl.DataFrame({
-            "item_id": [f"i{i:06d}" for i in range(n)], "name": ["x"] * n, "price": [1.0] * n, "note": [None] * n,
-            "metaxy_provenance_by_field": [{"default": str(i)} for i in range(n)]},
-            schema_overrides={"note": pl.String}))
+        store.write(
+            "shop/item",
+            pl.DataFrame(
+                {
+                    "item_id": [f"i{i:06d}" for i in range(n)],
+                    "name": ["x"] * n,
+                    "price": [1.0] * n,
+                    "note": [None] * n,
+                    "metaxy_provenance_by_field": [{"default": str(i)} for i in range(n)],
+                },
+                schema_overrides={"note": pl.String},
+            ),
+        )
     target = tmp_path / "big.csv"
     process = ExportProcess(ExportJob.of(tmp_path / "big.db", graph, ViewSpec("shop/item", sort="name"), target))
     seen = []
@@ -491,7 +572,9 @@ def test_the_samples_services_never_import_textual():
     import subprocess
     import sys
 
-    code = ("import sys, metaxy_tui.service.samples, metaxy_tui.service.detail, metaxy_tui.service.export; "
-            "print('textual' in sys.modules, 'pyarrow' in sys.modules)")
+    code = (
+        "import sys, metaxy_tui.service.samples, metaxy_tui.service.detail, metaxy_tui.service.export; "
+        "print('textual' in sys.modules, 'pyarrow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["False", "False"]

@@ -120,4 +120,6 @@ def test_demo_trace_walks_expansion_and_identity(project):
     [parent] = t.root.upstream_links
     assert parent.kind == "expansion" and parent.nodes[0].ref.ids == {"video_id": "v0007"}
     assert {x.feature: x.flows for x in t.root.links} == {
-        "video/face_detection": ["faces ← video/chunk.frames"], "video/transcript": ["text ← video/chunk.audio"]}
+        "video/face_detection": ["faces ← video/chunk.frames"],
+        "video/transcript": ["text ← video/chunk.audio"],
+    }

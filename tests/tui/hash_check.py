@@ -52,8 +52,7 @@ def definition_versions(graph: FeatureGraph) -> set[str]:
         for f in fp.definition.spec.fields:
             fk = f.key.to_string()
             parents = sorted(fp.field_parents[fk], key=lambda p: f"{p[0]}.{p[1]}")
-            field_versions[key, fk] = _sha(f"{key}.{fk}" + f.code_version
-                                           + "".join(field_versions[p] for p in parents))
+            field_versions[key, fk] = _sha(f"{key}.{fk}" + f.code_version + "".join(field_versions[p] for p in parents))
     features = {}
     for key in plan.order():
         fields = sorted(f.key.to_string() for f in plan[key].definition.spec.fields)
@@ -65,8 +64,12 @@ def definition_versions(graph: FeatureGraph) -> set[str]:
 
 def _hasher(algorithm: str, truncation: str):
     cut = int(truncation) if truncation else None
-    fn = {"xxhash64": lambda b: str(xxhash.xxh64_intdigest(b)), "xxhash32": lambda b: str(xxhash.xxh32_intdigest(b)),
-          "sha256": lambda b: hashlib.sha256(b).hexdigest(), "md5": lambda b: hashlib.md5(b).hexdigest()}[algorithm]
+    fn = {
+        "xxhash64": lambda b: str(xxhash.xxh64_intdigest(b)),
+        "xxhash32": lambda b: str(xxhash.xxh32_intdigest(b)),
+        "sha256": lambda b: hashlib.sha256(b).hexdigest(),
+        "md5": lambda b: hashlib.md5(b).hexdigest(),
+    }[algorithm]
     return lambda text: fn(text.encode())[:cut]
 
 
@@ -84,12 +87,13 @@ def store_values(path: str | Path) -> tuple[set[str], set[str]]:
             versions |= definition_versions(FeatureGraph.from_snapshot(json.loads(graph_json)))
         for (table,) in conn.execute("SELECT table_name FROM _metaxy_features").fetchall():
             columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
-            by_field = sorted((c for c in columns if c.startswith("metaxy_provenance_by_field.")),
-                              key=lambda c: c.split(".", 1)[1])
+            by_field = sorted(
+                (c for c in columns if c.startswith("metaxy_provenance_by_field.")), key=lambda c: c.split(".", 1)[1]
+            )
             data = [c for c in columns if c.startswith("metaxy_data_version")]
             picked = ", ".join(f'"{c}"' for c in [*by_field, "metaxy_provenance", *data])
             for row in conn.execute(f'SELECT {picked} FROM "{table}" WHERE metaxy_deleted_at IS NULL'):
-                fields, provenance, rest = row[:len(by_field)], row[len(by_field)], row[len(by_field) + 1:]
+                fields, provenance, rest = row[: len(by_field)], row[len(by_field)], row[len(by_field) + 1 :]
                 if any(v is None for v in fields):
                     continue
                 expected = h("|".join(fields))
@@ -107,12 +111,16 @@ def store_values(path: str | Path) -> tuple[set[str], set[str]]:
 def _current_rows(conn: sqlite3.Connection, plan, key: str) -> list[dict]:
     """The latest live rows of `key` under its current feature version, as dicts."""
     table = conn.execute("SELECT table_name FROM _metaxy_features WHERE feature_key = ?", (key,)).fetchone()
-    fv = conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
-                      (key, plan[key].feature_version)).fetchone()
+    fv = conn.execute(
+        "SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
+        (key, plan[key].feature_version),
+    ).fetchone()
     if not table or not fv:
         return []
-    cur = conn.execute(f'SELECT * FROM "{table[0]}" WHERE _mx_fv = ? AND _mx_superseded IS NULL '
-                       "AND metaxy_deleted_at IS NULL", (fv[0],))
+    cur = conn.execute(
+        f'SELECT * FROM "{table[0]}" WHERE _mx_fv = ? AND _mx_superseded IS NULL AND metaxy_deleted_at IS NULL',
+        (fv[0],),
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur]
 
@@ -149,8 +157,13 @@ def expected_provenance(conn: sqlite3.Connection, graph: FeatureGraph, h) -> set
                 fields = {f.key.to_string() for f in plan[dep.upstream].definition.spec.fields}
                 inputs.append({uf: h("|".join(_data_version(m, uf) for m in members)) for uf in fields})
         else:  # identity and expansion: one input per upstream row (expansion children carry the parent's)
-            inputs = [{f.key.to_string(): _data_version(row, f.key.to_string())
-                       for f in plan[dep.upstream].definition.spec.fields} for row in rows]
+            inputs = [
+                {
+                    f.key.to_string(): _data_version(row, f.key.to_string())
+                    for f in plan[dep.upstream].definition.spec.fields
+                }
+                for row in rows
+            ]
         for values in inputs:
             field_hashes = {}
             for f in fp.definition.spec.fields:
@@ -182,6 +195,7 @@ def check(svg: str, known: Iterable[str], literals: Iterable[str] = ()) -> list[
 
 def mask(svg: str) -> str:
     """The SVG with every hash-like token in its text replaced by '#'s of the same length."""
+
     def text_node(m: re.Match) -> str:
         raw = html.unescape(m.group(2)).replace("\xa0", " ")
         masked = TOKEN.sub(lambda t: "#" * len(t.group(0)) if HEXISH.match(t.group(0)) else t.group(0), raw)

@@ -16,6 +16,7 @@ from metaxy_tui.tui.widgets.review_audit_table import AuditTable, entry_text, fo
 @pytest.fixture
 def audited(project):
     """A failed recompute, then everything approved: one entry per action, the failure oldest."""
+
     def broken(rows):
         raise RuntimeError("GPU on fire")
 
@@ -53,7 +54,15 @@ async def test_entries_newest_first_with_every_column(audited):
         assert table.row_count == len(log) >= 5
         assert [e["id"] for e in screen.entries] == sorted((e["id"] for e in log), reverse=True)
         assert [str(c.label) for c in table.columns.values()] == [
-            "time", "user", "action", "feature", "version", "samples", "duration", "outcome"]
+            "time",
+            "user",
+            "action",
+            "feature",
+            "version",
+            "samples",
+            "duration",
+            "outcome",
+        ]
         first = [c.plain for c in table.get_row_at(0)]
         newest = log[0]
         assert first[2] == newest["action"] and first[3] == newest["feature"]
@@ -137,9 +146,19 @@ async def test_audit_actions_are_in_the_command_palette(project):
 
 
 def test_entry_text_and_durations():
-    entry = {"id": 7, "at": None, "user": "ana", "action": "accept", "feature": "f", "feature_version": "a" * 64,
-             "n_samples": 2, "ids": json.dumps([{"k": 1}, {"k": 2}]), "duration_s": 0.25, "outcome": "ok",
-             "detail": None}
+    entry = {
+        "id": 7,
+        "at": None,
+        "user": "ana",
+        "action": "accept",
+        "feature": "f",
+        "feature_version": "a" * 64,
+        "n_samples": 2,
+        "ids": json.dumps([{"k": 1}, {"k": 2}]),
+        "duration_s": 0.25,
+        "outcome": "ok",
+        "detail": None,
+    }
     text = entry_text(entry).plain
     assert "#7" in text and "a" * 64 in text and "k=1" in text and "k=2" in text
     assert format_duration(0.25) == "250 ms" and format_duration(12.34) == "12.3 s"

@@ -39,8 +39,10 @@ def test_a_tampered_row_provenance_is_caught(demo_store, tmp_path):
 
 
 def test_tokens_masks_and_literals():
-    svg = ('<style>.r1 { fill: #c5c8c6 }</style><text class="r1">version&#160;83296faf&#160;and&#160;'
-           '12308515234828400105,&#160;301&#160;rows,&#160;2026-12-06</text>')
+    svg = (
+        '<style>.r1 { fill: #c5c8c6 }</style><text class="r1">version&#160;83296faf&#160;and&#160;'
+        "12308515234828400105,&#160;301&#160;rows,&#160;2026-12-06</text>"
+    )
     assert hash_check.tokens(hash_check.svg_text(svg)) == {"83296faf", "12308515234828400105"}
     assert hash_check.check(svg, ["83296faf60084eb7"], literals=["12308515234828400105"]) == []
     assert hash_check.check(svg, ["83296faf60084eb7"]) == ["12308515234828400105"]

@@ -379,15 +379,19 @@ async def test_enter_on_a_folder_browses_it_and_escape_closes_the_tree(project):
 
 async def test_ctrl_r_reads_a_fixed_file_again(project, tmp_path):
     f = tmp_path / "fixme.csv"
-    f.write_text("audio_id,speaker_id,duration_seconds,path,sample_rate,recorded_at\n"
-                 "a9,spk_001,ten,p,16000,2024-01-01T00:00:00\n")
+    f.write_text(
+        "audio_id,speaker_id,duration_seconds,path,sample_rate,recorded_at\n"
+        "a9,spk_001,ten,p,16000,2024-01-01T00:00:00\n"
+    )
     app = MetaxyApp(project)
     async with app.run_test(size=SIZE) as pilot:
         await open_import(app, pilot)
         screen = await load(app, pilot, f)
         assert len(screen.plan.problems) == 1
-        f.write_text("audio_id,speaker_id,duration_seconds,path,sample_rate,recorded_at\n"
-                     "a9,spk_001,10,p,16000,2024-01-01T00:00:00\n")
+        f.write_text(
+            "audio_id,speaker_id,duration_seconds,path,sample_rate,recorded_at\n"
+            "a9,spk_001,10,p,16000,2024-01-01T00:00:00\n"
+        )
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert screen.plan.problems == [] and screen.plan.added == 1

@@ -60,39 +60,96 @@ COVERED = {
     ("BrowserScreen", "d", "demo"): f"{ME}::test_browser_d_builds_the_demo_and_opens_it",
     ("ConfirmScreen", "escape", "cancel"): f"{ME}::test_confirm_keys_move_between_choices_and_escape_cancels",
     ("ConfirmScreen", "left", "app.focus_previous"): f"{ME}::test_confirm_keys_move_between_choices_and_escape_cancels",
-    ("ConfirmScreen", "shift+tab", "app.focus_previous"):
-        f"{ME}::test_confirm_keys_move_between_choices_and_escape_cancels",
+    (
+        "ConfirmScreen",
+        "shift+tab",
+        "app.focus_previous",
+    ): f"{ME}::test_confirm_keys_move_between_choices_and_escape_cancels",
     ("ConfirmScreen", "right", "app.focus_next"): f"{ME}::test_confirm_keys_move_between_choices_and_escape_cancels",
     ("ConfirmScreen", "tab", "app.focus_next"): f"{ME}::test_confirm_keys_move_between_choices_and_escape_cancels",
     ("AuditScreen", "escape", "close"): f"{ME}::test_browser_a_opens_the_audit_log_and_escape_closes_it",
-    ("AuditScreen", "enter", "show_entry"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
-    ("AuditScreen", "f", "focus_filter('feature')"): "test_audit_screen.py::test_feature_filter_is_a_select_driven_by_keys",
+    (
+        "AuditScreen",
+        "enter",
+        "show_entry",
+    ): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
+    (
+        "AuditScreen",
+        "f",
+        "focus_filter('feature')",
+    ): "test_audit_screen.py::test_feature_filter_is_a_select_driven_by_keys",
     ("AuditScreen", "t", "focus_filter('action')"): f"{ME}::test_audit_t_filters_by_action",
     ("AuditScreen", "r", "reload"): f"{ME}::test_audit_r_reloads_new_entries",
-    ("AuditTable", "enter", "select_cursor"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
-    ("AuditTable", "home", "scroll_top"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
-    ("AuditTable", "end", "scroll_bottom"): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
-    ("ReviewScreen", "escape", "cancel_action"): "test_review_screen.py::test_cancelling_mid_recompute_keeps_finished_batches",
+    (
+        "AuditTable",
+        "enter",
+        "select_cursor",
+    ): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
+    (
+        "AuditTable",
+        "home",
+        "scroll_top",
+    ): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
+    (
+        "AuditTable",
+        "end",
+        "scroll_bottom",
+    ): "test_audit_screen.py::test_opened_for_one_feature_and_enter_shows_the_failure",
+    (
+        "ReviewScreen",
+        "escape",
+        "cancel_action",
+    ): "test_review_screen.py::test_cancelling_mid_recompute_keeps_finished_batches",
     ("ReviewScreen", "escape", "close"): "test_review_screen.py::test_leaving_without_writing_dismisses_false",
-    ("ReviewScreen", "r", "recompute"): "test_review_screen.py::test_changed_recording_explained_recomputed_and_audited",
-    ("ReviewScreen", "c", "accept"): "test_review_screen.py::test_accept_carries_stored_outputs_and_skips_never_computed",
+    (
+        "ReviewScreen",
+        "r",
+        "recompute",
+    ): "test_review_screen.py::test_changed_recording_explained_recomputed_and_audited",
+    (
+        "ReviewScreen",
+        "c",
+        "accept",
+    ): "test_review_screen.py::test_accept_carries_stored_outputs_and_skips_never_computed",
     ("ReviewScreen", "x", "delete_removed"): "test_review_screen.py::test_delete_removed_then_walk_downstream",
-    ("ReviewScreen", "P", "approve_all"): "test_review_screen.py::test_approve_all_walks_the_graph_in_topological_order",
-    ("ReviewScreen", "space", "toggle"): "test_review_screen.py::test_reasons_are_grouped_with_counts_and_selection_marks",
-    ("ReviewScreen", "g", "toggle_group"):
-        "test_review_screen.py::test_reasons_are_grouped_with_counts_and_selection_marks",
-    ("ReviewScreen", "A", "toggle_all"): "test_review_screen.py::test_reasons_are_grouped_with_counts_and_selection_marks",
+    (
+        "ReviewScreen",
+        "P",
+        "approve_all",
+    ): "test_review_screen.py::test_approve_all_walks_the_graph_in_topological_order",
+    (
+        "ReviewScreen",
+        "space",
+        "toggle",
+    ): "test_review_screen.py::test_reasons_are_grouped_with_counts_and_selection_marks",
+    (
+        "ReviewScreen",
+        "g",
+        "toggle_group",
+    ): "test_review_screen.py::test_reasons_are_grouped_with_counts_and_selection_marks",
+    (
+        "ReviewScreen",
+        "A",
+        "toggle_all",
+    ): "test_review_screen.py::test_reasons_are_grouped_with_counts_and_selection_marks",
     ("ReviewScreen", "a", "audit"): "test_review_screen.py::test_changed_recording_explained_recomputed_and_audited",
     ("ReviewScreen", "R", "reload"): f"{ME}::test_review_capital_r_explains_again_after_an_outside_write",
     ("ReviewSamples", "home", "scroll_top"): f"{ME}::test_review_samples_home_and_end",
     ("ReviewSamples", "end", "scroll_bottom"): f"{ME}::test_review_samples_home_and_end",
     ("ImportScreen", "escape", "back"): "test_import_screen.py::test_import_asks_first_and_no_goes_back",
     ("ImportScreen", "ctrl+o", "browse"): "test_import_screen.py::test_ctrl_o_browses_and_enter_on_a_file_loads_it",
-    ("ImportScreen", "m", "map_column"): "test_import_screen.py::test_m_maps_an_unknown_column_and_the_file_is_checked_again",
+    (
+        "ImportScreen",
+        "m",
+        "map_column",
+    ): "test_import_screen.py::test_m_maps_an_unknown_column_and_the_file_is_checked_again",
     ("ImportScreen", "ctrl+r", "reload"): "test_import_screen.py::test_ctrl_r_reads_a_fixed_file_again",
     ("ImportScreen", "ctrl+s", "import"): "test_import_screen.py::test_import_writes_and_returns_to_the_browser",
-    ("ImportMappingPicker", "escape", "close"):
-        "test_import_screen.py::test_m_maps_an_unknown_column_and_the_file_is_checked_again",
+    (
+        "ImportMappingPicker",
+        "escape",
+        "close",
+    ): "test_import_screen.py::test_m_maps_an_unknown_column_and_the_file_is_checked_again",
     ("SampleDetailScreen", "escape", "back"): "test_sample_detail.py::test_enter_navigates_and_escape_goes_back",
     ("SampleDetailScreen", "r", "reload"): "test_sample_detail.py::test_reload_copy_and_focus_keys",
     ("SampleDetailScreen", "c", "copy_ids"): "test_sample_detail.py::test_reload_copy_and_focus_keys",
@@ -117,19 +174,34 @@ COVERED = {
     ("SamplesPanel", "e", "export"): "test_samples_panel.py::test_export_the_view_to_csv_and_parquet",
     ("SamplesPanel", "x", "reset"): "test_samples_panel.py::test_filter_bar",
     ("SamplesPanel", "escape", "dismiss_bar"): "test_samples_panel.py::test_filter_bar",
-    ("SampleTable", "t", "trace"):
-        "test_trace_screen.py::test_t_on_the_samples_table_opens_the_trace_and_escape_goes_back",
-    ("SampleDetailScreen", "t", "trace"):
-        "test_trace_screen.py::test_t_on_the_detail_opens_the_trace_and_enter_opens_a_nodes_detail",
-    ("TraceScreen", "escape", "back"):
-        "test_trace_screen.py::test_t_on_the_samples_table_opens_the_trace_and_escape_goes_back",
+    (
+        "SampleTable",
+        "t",
+        "trace",
+    ): "test_trace_screen.py::test_t_on_the_samples_table_opens_the_trace_and_escape_goes_back",
+    (
+        "SampleDetailScreen",
+        "t",
+        "trace",
+    ): "test_trace_screen.py::test_t_on_the_detail_opens_the_trace_and_enter_opens_a_nodes_detail",
+    (
+        "TraceScreen",
+        "escape",
+        "back",
+    ): "test_trace_screen.py::test_t_on_the_samples_table_opens_the_trace_and_escape_goes_back",
     ("TraceScreen", "r", "reload"): "test_trace_screen.py::test_r_traces_again_after_a_write",
     ("TraceTree", "right", "walk"): "test_trace_screen.py::test_right_walks_on_and_left_folds_back",
     ("TraceTree", "left", "back_up"): "test_trace_screen.py::test_right_walks_on_and_left_folds_back",
-    ("BrowserScreen", "D", "graph_diff"):
-        "test_trace_screen.py::test_capital_d_shows_each_changes_blast_radius_and_escape_closes_it",
-    ("GraphDiffScreen", "escape", "back"):
-        "test_trace_screen.py::test_capital_d_shows_each_changes_blast_radius_and_escape_closes_it",
+    (
+        "BrowserScreen",
+        "D",
+        "graph_diff",
+    ): "test_trace_screen.py::test_capital_d_shows_each_changes_blast_radius_and_escape_closes_it",
+    (
+        "GraphDiffScreen",
+        "escape",
+        "back",
+    ): "test_trace_screen.py::test_capital_d_shows_each_changes_blast_radius_and_escape_closes_it",
 }
 
 
@@ -171,6 +243,7 @@ def test_every_binding_has_a_behaviour_test():
 
 # ----- helpers -------------------------------------------------------------------------------------------
 
+
 async def settle(pilot) -> None:
     """Workers done and their messages handled (a DirectoryTree's loader runs for as long as the tree)."""
     for _ in range(30):
@@ -200,6 +273,7 @@ async def select(pilot, key: str) -> None:
 
 # ----- the app and help ----------------------------------------------------------------------------------
 
+
 async def test_q_quits(demo_app):
     async with demo_app.run_test() as pilot:
         await settle(pilot)
@@ -223,6 +297,7 @@ async def test_question_mark_opens_help_and_its_keys_close_it(demo_app, close):
 
 
 # ----- the browser ---------------------------------------------------------------------------------------
+
 
 async def test_browser_f_s_l_switch_tabs(demo_app):
     async with demo_app.run_test() as pilot:
@@ -306,6 +381,7 @@ async def test_browser_d_builds_the_demo_and_opens_it(tmp_path, monkeypatch):
 
 # ----- a confirmation ------------------------------------------------------------------------------------
 
+
 class Asking(App[None]):
     def __init__(self) -> None:
         super().__init__()
@@ -335,6 +411,7 @@ async def test_confirm_keys_move_between_choices_and_escape_cancels():
 
 
 # ----- the audit log -------------------------------------------------------------------------------------
+
 
 def _audited(project) -> None:
     review.accept(project, "speaker/embedding", [{"speaker_id": "spk_019"}])
@@ -371,6 +448,7 @@ async def test_audit_r_reloads_new_entries(demo_app):
 
 # ----- the review ----------------------------------------------------------------------------------------
 
+
 async def test_review_capital_r_explains_again_after_an_outside_write(demo_app):
     async with demo_app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -406,12 +484,31 @@ async def test_review_samples_home_and_end(demo_app):
 # ----- the sweep: every key, nothing selected, on empty stores and a root feature (issue 13, item 3) --------
 
 # an exception's class or traceback, or the engine's API words (an internal message passed through)
-RAW = re.compile(r"Traceback|\b[A-Z]\w*(?:Error|Exception)\b|NoneType|object has no attribute|internal error"
-                 r"|resolve_update|=<|\w+\(\)")
+RAW = re.compile(
+    r"Traceback|\b[A-Z]\w*(?:Error|Exception)\b|NoneType|object has no attribute|internal error"
+    r"|resolve_update|=<|\w+\(\)"
+)
 SWEEP = {  # screen -> keys; q is left out (it quits) and d (it builds the demo: tested above)
     "browser": ["r", "f", "s", "l", "i", "v", "a", "D", "question_mark", "ctrl+p"],
-    "samples": ["slash", "o", "g", "e", "x", "escape", "up", "down", "left", "right", "pageup", "pagedown", "home",
-                "end", "enter", "c", "t"],
+    "samples": [
+        "slash",
+        "o",
+        "g",
+        "e",
+        "x",
+        "escape",
+        "up",
+        "down",
+        "left",
+        "right",
+        "pageup",
+        "pagedown",
+        "home",
+        "end",
+        "enter",
+        "c",
+        "t",
+    ],
     "lineage": ["up", "down", "left", "right", "enter"],
     "review": ["r", "c", "x", "P", "space", "g", "A", "a", "R", "home", "end", "escape"],
     "audit": ["enter", "f", "t", "r", "home", "end", "escape"],
@@ -483,8 +580,9 @@ async def sweep_screens(app: MetaxyApp, feature: str | None, review_of: str | No
             await settle(pilot)
             await sweep(pilot, SWEEP["import"], tried.setdefault("import", []))
             traced = feature or app.project.graph.keys[0]
-            first = app.project.store.first_ids(traced, limit=1) or [{c: "nothing" for c in
-                                                                       app.project.graph.definition(traced).id_columns}]
+            first = app.project.store.first_ids(traced, limit=1) or [
+                {c: "nothing" for c in app.project.graph.definition(traced).id_columns}
+            ]
             app.push_screen(TraceScreen(app.project, traced, first[0]))
             await settle(pilot)
             await sweep(pilot, SWEEP["trace"], tried.setdefault("trace", []))

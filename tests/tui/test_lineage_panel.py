@@ -75,12 +75,14 @@ def plan_stub(nodes: dict[str, tuple[list[str], list[str]]]):
             feature_version=hashlib.sha256(key.encode()).hexdigest(),
             field_versions={f: hashlib.sha256(f"{key}.{f}".encode()).hexdigest() for f in fields},
             deps=tuple(SimpleNamespace(upstream=u, kind="identity") for u in ups),
-            field_parents=parents)
+            field_parents=parents,
+        )
     plan = SimpleNamespace(features=features)
     return SimpleNamespace(graph=SimpleNamespace(plan=lambda: plan))
 
 
 # ----- drawing --------------------------------------------------------------------------------
+
 
 async def test_draws_every_feature_with_versions_and_fields(project):
     app = PanelApp(project)
@@ -148,14 +150,14 @@ async def test_selection_highlights_ancestors_and_descendants(project):
         tags = panel.canvas.tags
         layout = panel.lineage_layout
         chunk = layout.boxes["video/chunk"]
-        assert set(tags[chunk.field_y(1)][chunk.x + 2:chunk.right - 2]) >= {"field.ancestor"}  # frames
-        assert "field.ancestor" not in tags[chunk.field_y(0)][chunk.x:chunk.right]  # audio
+        assert set(tags[chunk.field_y(1)][chunk.x + 2 : chunk.right - 2]) >= {"field.ancestor"}  # frames
+        assert "field.ancestor" not in tags[chunk.field_y(0)][chunk.x : chunk.right]  # audio
         panel.show_feature("video")
         await pilot.pause()
         assert panel.cursor == ("video", "audio")
         assert "2 fields depend on it" in panel.render_line(0).text
         transcript = layout.boxes["video/transcript"]
-        assert "field.descendant" in panel.canvas.tags[transcript.field_y(0)][transcript.x:transcript.right]
+        assert "field.descendant" in panel.canvas.tags[transcript.field_y(0)][transcript.x : transcript.right]
         # the rendered strip carries the descendant colour from the CSS
         strip = panel.render_line(transcript.field_y(0) + 1 - round(panel.scroll_y))
         colours = {seg.style.color for seg in strip if seg.style and "text" in seg.text}
@@ -193,6 +195,7 @@ async def test_mouse_click_and_double_click(project):
 
 
 # ----- badges -------------------------------------------------------------------------------------
+
 
 async def test_set_statuses_and_update_status(project):
     app = PanelApp(project)
@@ -249,6 +252,7 @@ async def test_in_the_app_the_panel_follows_the_tree(demo_store):
 
 # ----- scrolling, size, odd keys, broken graphs -----------------------------------------------------
 
+
 @pytest.mark.parametrize("size", [(40, 14), (80, 24), (160, 50)])
 async def test_cursor_stays_in_view(project, size):
     app = PanelApp(project)
@@ -292,8 +296,10 @@ async def test_keys_that_look_like_markup(graph):
 async def test_long_keys_are_cut(graph):
     long_key = "very-long-namespace/another_really_long_part/and-a-feature-name-that-goes-on"
 
-    class Long(mx.BaseFeature, spec=mx.FeatureSpec(key=long_key, id_columns=["id"],
-                                                   fields=["a_field_with_a_rather_long_name_indeed"])):
+    class Long(
+        mx.BaseFeature,
+        spec=mx.FeatureSpec(key=long_key, id_columns=["id"], fields=["a_field_with_a_rather_long_name_indeed"]),
+    ):
         id: str
 
     class Down(mx.BaseFeature, spec=mx.FeatureSpec(key="down", id_columns=["id"], deps=[Long])):

@@ -17,9 +17,21 @@ async def test_palette_lists_every_browser_action(project):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        for wanted in ("Help", "Refresh statuses", "Show feature", "Show samples", "Show lineage", "Import samples",
-                       "Review pending work", "Audit log", "Filter samples", "Sort samples", "Go to a sample id",
-                       "Export samples", "Reset samples view"):
+        for wanted in (
+            "Help",
+            "Refresh statuses",
+            "Show feature",
+            "Show samples",
+            "Show lineage",
+            "Import samples",
+            "Review pending work",
+            "Audit log",
+            "Filter samples",
+            "Sort samples",
+            "Go to a sample id",
+            "Export samples",
+            "Reset samples view",
+        ):
             assert wanted in titles, wanted
 
 

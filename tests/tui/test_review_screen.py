@@ -32,6 +32,7 @@ NOTHING = {"added": 0, "changed": 0, "removed": 0}
 
 # ----- helpers --------------------------------------------------------------------------------
 
+
 async def settle(pilot) -> None:
     """Wait until no worker runs (handlers of a worker's messages may start the next one)."""
     app = pilot.app
@@ -77,8 +78,9 @@ def change_root(project, feature: str, id_column: str, id_value: str, fields: di
     row = project.store.read_metadata(feature).filter(pl.col(id_column) == id_value)
     pbf = dict(row.item(0, "metaxy_provenance_by_field")) | fields
     row = row.drop("metaxy_provenance", "metaxy_data_version_by_field", "metaxy_data_version")
-    project.store.write_metadata(feature, row.with_columns(
-        pl.lit(pl.Series([pbf])).alias("metaxy_provenance_by_field")))
+    project.store.write_metadata(
+        feature, row.with_columns(pl.lit(pl.Series([pbf])).alias("metaxy_provenance_by_field"))
+    )
 
 
 def highlight_group(screen: ReviewScreen, startswith: str) -> ReasonGroup:
@@ -109,6 +111,7 @@ def audit(project, feature: str | None = None) -> list[dict]:
 
 
 # ----- the whole loop -------------------------------------------------------------------------
+
 
 def import_audio(project, path, audio_id: str) -> None:
     """What importing one recording from a file writes (the import screen is tested elsewhere)."""
@@ -205,6 +208,7 @@ async def test_expansion_samples_are_listed_once_per_parent(project):
 
 # ----- recompute: cancel, failure -------------------------------------------------------------
 
+
 async def test_cancelling_mid_recompute_keeps_finished_batches(project, monkeypatch):
     _, pipeline = load_demo_modules()
     entered, release = threading.Event(), threading.Event()
@@ -241,8 +245,13 @@ async def test_cancelling_mid_recompute_keeps_finished_batches(project, monkeypa
         assert sum(counts(project, "video/chunk").values()) == before - 1
         # every chunk of a parent carries one provenance: no half-written parent
         chunks = project.store.read_metadata("video/chunk")
-        assert chunks.group_by("video_id").agg(pl.col("metaxy_provenance").n_unique()).get_column(
-            "metaxy_provenance").max() == 1
+        assert (
+            chunks.group_by("video_id")
+            .agg(pl.col("metaxy_provenance").n_unique())
+            .get_column("metaxy_provenance")
+            .max()
+            == 1
+        )
         assert audit(project, "video/chunk")[0]["outcome"] == "cancelled"
         assert screen.model.total == before - 1
         await pilot.press("escape")
@@ -293,6 +302,7 @@ async def test_recompute_without_a_compute_function_is_refused(project, monkeypa
 
 # ----- accept, delete removed and the walk downstream ----------------------------------------
 
+
 async def test_accept_carries_stored_outputs_and_skips_never_computed(project):
     before = project.store.read_metadata("speaker/embedding")
     async with Host(project, "speaker/embedding").run_test(size=(120, 40)) as pilot:
@@ -306,8 +316,12 @@ async def test_accept_carries_stored_outputs_and_skips_never_computed(project):
         assert counts(project, "speaker/embedding") == {"added": 1, "changed": 0, "removed": 1}
         after = project.store.read_metadata("speaker/embedding")
         cols = ["speaker_id", "n_dim", "path", "n_recordings"]
-        assert (after.filter(pl.col("speaker_id").is_in(changed)).select(cols).sort("speaker_id")
-                .equals(before.filter(pl.col("speaker_id").is_in(changed)).select(cols).sort("speaker_id")))
+        assert (
+            after.filter(pl.col("speaker_id").is_in(changed))
+            .select(cols)
+            .sort("speaker_id")
+            .equals(before.filter(pl.col("speaker_id").is_in(changed)).select(cols).sort("speaker_id"))
+        )
         entry = audit(project, "speaker/embedding")[0]
         assert entry["action"] == "accept" and entry["n_samples"] == 4
 
@@ -351,6 +365,7 @@ async def test_delete_removed_then_walk_downstream(project):
 
 # ----- order: upstream first, approve all -----------------------------------------------------
 
+
 async def test_upstream_pending_warns_and_upstream_first_goes_in_order(project):
     review.approve_all_pending(project)
     change_root(project, "video", "video_id", "v0007", {"frames": "frames-edit-1"})
@@ -366,7 +381,9 @@ async def test_upstream_pending_warns_and_upstream_first_goes_in_order(project):
         assert modal.has_class("-warning")
         entries = [e for e in reversed(audit(project)) if e["id"] > first]
         assert [(e["action"], e["feature"]) for e in entries] == [
-            ("recompute", "video/chunk"), ("recompute", "video/face_detection")]
+            ("recompute", "video/chunk"),
+            ("recompute", "video/face_detection"),
+        ]
         assert counts(project, "video/chunk") == NOTHING
         assert counts(project, "video/face_detection") == NOTHING
         assert screen.model.pending_upstream == []
@@ -409,6 +426,7 @@ async def test_approve_all_walks_the_graph_in_topological_order(project):
 
 # ----- the rest -------------------------------------------------------------------------------
 
+
 async def test_leaving_without_writing_dismisses_false(project):
     async with Host(project, "speaker/embedding").run_test(size=(80, 24)) as pilot:
         await open_review(pilot)
@@ -425,8 +443,16 @@ async def test_every_action_is_in_the_command_palette(project):
     async with Host(project, "speaker/embedding").run_test(size=(120, 40)) as pilot:
         screen = await open_review(pilot)
         titles = {c.title for c in screen.get_system_commands()}
-        assert {"Recompute selected", "Accept selected", "Delete removed", "Approve all pending", "Select sample",
-                "Select group", "Select all", "Back"} <= titles
+        assert {
+            "Recompute selected",
+            "Accept selected",
+            "Delete removed",
+            "Approve all pending",
+            "Select sample",
+            "Select group",
+            "Select all",
+            "Back",
+        } <= titles
 
 
 async def test_a_huge_group_is_capped(project):
@@ -434,10 +460,16 @@ async def test_a_huge_group_is_capped(project):
         screen = await open_review(pilot)
         model = screen.model
         reason = model.groups[0].reasons[0]
-        many = [type(reason)(reason.status, reason.kind, {"speaker_id": f"s{i:07d}"}, reason.summary, reason.group)
-                for i in range(SHOWN_MAX * 3)]
-        big = ReviewModel(model.feature, model.key_columns, [ReasonGroup(reason.group, reason.status, many)],
-                          counts={"added": len(many), "changed": 0, "removed": 0})
+        many = [
+            type(reason)(reason.status, reason.kind, {"speaker_id": f"s{i:07d}"}, reason.summary, reason.group)
+            for i in range(SHOWN_MAX * 3)
+        ]
+        big = ReviewModel(
+            model.feature,
+            model.key_columns,
+            [ReasonGroup(reason.group, reason.status, many)],
+            counts={"added": len(many), "changed": 0, "removed": 0},
+        )
         screen.post_message(ReviewScreen.Explained(big))
         await settle(pilot)
         samples = screen.query_one(ReviewSamples)
@@ -450,11 +482,16 @@ async def test_a_huge_group_is_capped(project):
 def test_selection_rules():
     from metaxy_tui.explain import SampleReason
 
-    rs = [SampleReason("changed", "upstream_changed", {"k": i}, "", "changed · g1" if i < 3 else "changed · g2")
-          for i in range(5)]
-    model = ReviewModel("f", ["k"], [ReasonGroup("changed · g1", "changed", rs[:3]),
-                                     ReasonGroup("changed · g2", "changed", rs[3:])],
-                        counts={"added": 0, "changed": 5, "removed": 0})
+    rs = [
+        SampleReason("changed", "upstream_changed", {"k": i}, "", "changed · g1" if i < 3 else "changed · g2")
+        for i in range(5)
+    ]
+    model = ReviewModel(
+        "f",
+        ["k"],
+        [ReasonGroup("changed · g1", "changed", rs[:3]), ReasonGroup("changed · g2", "changed", rs[3:])],
+        counts={"added": 0, "changed": 5, "removed": 0},
+    )
     sel = Selection()
     assert sel.targets(model, model.groups[1]).description == "the highlighted group (2 samples)"
     sel.toggle_all(model)

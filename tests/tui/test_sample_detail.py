@@ -59,9 +59,19 @@ async def test_shows_provenance_versions_times_and_history(app):
         title = plain(screen.query_one("#detail-title", Static))
         assert "video/chunk" in title and "video_id=v0001 · chunk_id=2" in title and "current" in title
         text = body_text(screen)
-        for expected in ("provenance by field", "audio", "frames", detail.provenance, "= provenance",
-                         detail.current_feature_version[:8], "(current)", "history · 1 stored row", "latest",
-                         "chunks/v0001/0002.mp4", "video.audio"):
+        for expected in (
+            "provenance by field",
+            "audio",
+            "frames",
+            detail.provenance,
+            "= provenance",
+            detail.current_feature_version[:8],
+            "(current)",
+            "history · 1 stored row",
+            "latest",
+            "chunks/v0001/0002.mp4",
+            "video.audio",
+        ):
             assert expected in text, expected
 
 

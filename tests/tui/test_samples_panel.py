@@ -63,6 +63,7 @@ async def type_text(pilot, text: str) -> None:
 
 # ----- showing a feature ------------------------------------------------------------------------
 
+
 async def test_samples_tab_shows_the_features_rows(app):
     async with app.run_test(size=SIZE) as pilot:
         panel, table = await open_samples(pilot, "video/chunk")
@@ -76,8 +77,11 @@ async def test_samples_tab_shows_the_features_rows(app):
 async def test_the_view_loads_only_when_the_tab_shows(app, monkeypatch):
     opened = []
     original = sqlite_pages.SQLiteSamplePages.open_view
-    monkeypatch.setattr(sqlite_pages.SQLiteSamplePages, "open_view",
-                        lambda self, spec, **kw: opened.append(spec.feature) or original(self, spec, **kw))
+    monkeypatch.setattr(
+        sqlite_pages.SQLiteSamplePages,
+        "open_view",
+        lambda self, spec, **kw: opened.append(spec.feature) or original(self, spec, **kw),
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         tree = app.browser.query_one(FeatureTree)
@@ -119,6 +123,7 @@ async def test_a_feature_without_samples_says_so(graph, store_path):
 
 
 # ----- the cursor ---------------------------------------------------------------------------------
+
 
 async def test_cursor_keys(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -202,13 +207,14 @@ async def test_double_click_opens_and_header_click_sorts(app):
         assert app.screen.ref.ids == {"video_id": "v0001", "chunk_id": 2}
         await pilot.press("escape")
         await pilot.pause()
-        x = sum(w + 1 for w in table._widths[:table.view.column_index("end_s")]) + 2  # pinned "│" is 1 wide
+        x = sum(w + 1 for w in table._widths[: table.view.column_index("end_s")]) + 2  # pinned "│" is 1 wide
         await pilot.click(SampleTable, offset=(x, 0))
         await settle(pilot)
         assert table.view.spec.sort == "end_s"
 
 
 # ----- sorting and filtering ----------------------------------------------------------------------
+
 
 async def test_sort_cycles_ascending_descending_off(app):
     async with app.run_test(size=SIZE) as pilot:
@@ -284,6 +290,7 @@ async def test_filter_without_match(app):
 
 # ----- jumping ----------------------------------------------------------------------------------
 
+
 async def test_jump_to_an_id(app):
     async with app.run_test(size=SIZE) as pilot:
         panel, table = await open_samples(pilot, "video/chunk")
@@ -314,6 +321,7 @@ async def test_jump_errors_are_told(app):
 
 
 # ----- export -----------------------------------------------------------------------------------
+
 
 async def test_export_the_view_to_csv_and_parquet(app, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
@@ -408,15 +416,31 @@ async def test_export_errors_are_told(app, tmp_path):
 
 # ----- the store changing, and the UI thread ------------------------------------------------------
 
+
 async def test_reload_after_a_write(app):
     async with app.run_test(size=SIZE) as pilot:
         panel, table = await open_samples(pilot, "video")
         await pilot.press("down", "down")
-        app.project.store.write("video", pl.DataFrame([{
-            "video_id": "v9999", "title": "new", "path": "x.mp4", "duration_s": 1.0, "fps": 24.0, "width": 1,
-            "height": 1, "speaker_id": None, "recorded_at": dt.datetime(2024, 1, 1),
-            "metaxy_provenance_by_field": {"audio": "a", "frames": "f"}}],
-            schema_overrides={"speaker_id": pl.String, "recorded_at": pl.Datetime("us")}))
+        app.project.store.write(
+            "video",
+            pl.DataFrame(
+                [
+                    {
+                        "video_id": "v9999",
+                        "title": "new",
+                        "path": "x.mp4",
+                        "duration_s": 1.0,
+                        "fps": 24.0,
+                        "width": 1,
+                        "height": 1,
+                        "speaker_id": None,
+                        "recorded_at": dt.datetime(2024, 1, 1),
+                        "metaxy_provenance_by_field": {"audio": "a", "frames": "f"},
+                    }
+                ],
+                schema_overrides={"speaker_id": pl.String, "recorded_at": pl.Datetime("us")},
+            ),
+        )
         panel.reload()
         await settle(pilot)
         assert table.row_count == 122 and table.cursor_row == 2
@@ -475,8 +499,9 @@ async def test_values_are_shown_as_text_never_as_markup(graph, store_path):
 
     evil = "[bold red]boom[/] [link=http://x]y[/link] [@click=app.quit]z[/]"
     with mx.SQLiteMetadataStore(store_path) as store:
-        store.write("item", pl.DataFrame([{"item_id": "[i]1", "name": evil,
-                                           "metaxy_provenance_by_field": {"default": "p"}}]))
+        store.write(
+            "item", pl.DataFrame([{"item_id": "[i]1", "name": evil, "metaxy_provenance_by_field": {"default": "p"}}])
+        )
     project = open_project(db=store_path)
     app = MetaxyApp(project)
     async with app.run_test(size=(200, 40)) as pilot:

@@ -28,8 +28,11 @@ async def settle(pilot) -> None:
     app = pilot.app
     for _ in range(3):
         # ours, and the path input's suggestion (the file name it completes is in the picture)
-        ours = [w for w in app.workers if w.group.startswith("import-") or w.group == "statuses"
-                or isinstance(w.node, Input)]
+        ours = [
+            w
+            for w in app.workers
+            if w.group.startswith("import-") or w.group == "statuses" or isinstance(w.node, Input)
+        ]
         if ours:
             await app.workers.wait_for_complete(ours)
         await pilot.pause()
@@ -53,6 +56,7 @@ def steps(path: str | None = None, *keys: str):
             await settle(pilot)
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
+
     return run_before
 
 
@@ -66,7 +70,9 @@ def test_import_clean_file(snap_compare, snapshot_app):
 
 def test_import_problems_in_place(snap_compare, snapshot_app):
     # the file's own bad value (an int overflow), not a hash
-    assert snap_compare(snapshot_app, terminal_size=SIZE, run_before=steps(BAD, "down"), literals=["99999999999999999999"])
+    assert snap_compare(
+        snapshot_app, terminal_size=SIZE, run_before=steps(BAD, "down"), literals=["99999999999999999999"]
+    )
 
 
 def test_import_mapping_picker(snap_compare, snapshot_app):

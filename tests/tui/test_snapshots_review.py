@@ -54,6 +54,7 @@ async def settle(pilot) -> None:
 
 def settled_then_keys(*keys: str):
     """A run_before: settle, press the keys, settle again."""
+
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press(*keys)
@@ -88,16 +89,28 @@ def test_recompute_confirmation_on_ray_80x24(snap_compare, project, monkeypatch)
     """The executor choice at the smallest size: Ray picked, an address typed, the buttons still on screen."""
     monkeypatch.setattr(ReviewScreen, "notify", lambda *a, **k: None)  # "working out the blast radius…" fades in 2 s
     confirm_on_ray = settled_then_keys("A", "r", "shift+tab", "right", "space", "tab", *"head:6379")
-    assert snap_compare(review_app(project, "video/chunk", ray_address=""), terminal_size=(80, 24),
-                        run_before=confirm_on_ray)
+    assert snap_compare(
+        review_app(project, "video/chunk", ray_address=""), terminal_size=(80, 24), run_before=confirm_on_ray
+    )
 
 
 def test_failure_modal(snap_compare, project):
     result = ActionResult(
-        "recompute", "video/chunk", 4, done=3, outcome="failed", batches=3, error="RuntimeError: GPU on fire",
-        traceback=('Traceback (most recent call last):\n  File "pipeline.py", line 12, in compute_chunks\n'
-                   '    raise RuntimeError("GPU on fire")\nRuntimeError: GPU on fire\n'),
-        failing=[{"video_id": "v0007"}], executor="ray", failed_batches=1)
+        "recompute",
+        "video/chunk",
+        4,
+        done=3,
+        outcome="failed",
+        batches=3,
+        error="RuntimeError: GPU on fire",
+        traceback=(
+            'Traceback (most recent call last):\n  File "pipeline.py", line 12, in compute_chunks\n'
+            '    raise RuntimeError("GPU on fire")\nRuntimeError: GPU on fire\n'
+        ),
+        failing=[{"video_id": "v0007"}],
+        executor="ray",
+        failed_batches=1,
+    )
 
     async def fail(pilot):
         await settle(pilot)
@@ -125,16 +138,30 @@ def test_progress_overlay(snap_compare, project):
 def _fixed_audit(project) -> None:
     store = project.store
     entries = [
-        ("recompute", "video/chunk", [{"video_id": "v0007"}], 0.8, "failed",
-         "RuntimeError: GPU on fire\nTraceback (most recent call last):\n  ...\nRuntimeError: GPU on fire"),
+        (
+            "recompute",
+            "video/chunk",
+            [{"video_id": "v0007"}],
+            0.8,
+            "failed",
+            "RuntimeError: GPU on fire\nTraceback (most recent call last):\n  ...\nRuntimeError: GPU on fire",
+        ),
         ("recompute", "video/chunk", [{"video_id": f"v{i:04d}"} for i in (7, 42, 99, 121)], 2.5, "ok", None),
         ("accept", "speaker/embedding", [{"speaker_id": "spk_012"}, {"speaker_id": "spk_019"}], 0.04, "ok", None),
         ("delete_removed", "speaker/embedding", [{"speaker_id": "spk_040"}], 0.02, "ok", None),
         ("recompute", "video/face_detection", [], 0.0, "cancelled", None),
     ]
     for i, (action, feature, ids, seconds, outcome, detail) in enumerate(entries):
-        entry = store.record_audit(action=action, feature=feature, feature_version=project.graph.feature_version(feature),
-                                   ids=ids, duration_s=seconds, outcome=outcome, detail=detail, user="ana")
+        entry = store.record_audit(
+            action=action,
+            feature=feature,
+            feature_version=project.graph.feature_version(feature),
+            ids=ids,
+            duration_s=seconds,
+            outcome=outcome,
+            detail=detail,
+            user="ana",
+        )
         with store._transaction() as conn:
             conn.execute("UPDATE _metaxy_audit SET at = ? WHERE id = ?", (FIXED_AT_US + i * 61_000_000, entry))
 

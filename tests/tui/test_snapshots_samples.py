@@ -102,19 +102,27 @@ def _detail(feature: str, ids: dict):
         await settle(pilot)
         await pilot.app.push_screen(SampleDetailScreen(pilot.app.project, feature, ids))
         await settle(pilot)
+
     return run_before
 
 
 def test_sample_detail_identity_and_expansion(snap_compare, project):
-    assert snap_compare(PanelApp(project, "video/chunk"), terminal_size=SIZE,
-                        run_before=_detail("video/chunk", {"video_id": "v0007", "chunk_id": 2}))
+    assert snap_compare(
+        PanelApp(project, "video/chunk"),
+        terminal_size=SIZE,
+        run_before=_detail("video/chunk", {"video_id": "v0007", "chunk_id": 2}),
+    )
 
 
 def test_sample_detail_aggregation(snap_compare, project):
-    assert snap_compare(PanelApp(project, "speaker/embedding"), terminal_size=SIZE,
-                        run_before=_detail("speaker/embedding", {"speaker_id": "spk_019"}))
+    assert snap_compare(
+        PanelApp(project, "speaker/embedding"),
+        terminal_size=SIZE,
+        run_before=_detail("speaker/embedding", {"speaker_id": "spk_019"}),
+    )
 
 
 def test_sample_detail_history_of_a_deleted_sample(snap_compare, project):
-    assert snap_compare(PanelApp(project, "audio"), terminal_size=SIZE,
-                        run_before=_detail("audio", {"audio_id": "a0300"}))
+    assert snap_compare(
+        PanelApp(project, "audio"), terminal_size=SIZE, run_before=_detail("audio", {"audio_id": "a0300"})
+    )

@@ -64,6 +64,7 @@ def after(*keys: str):
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+
     return run_before
 
 

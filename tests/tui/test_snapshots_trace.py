@@ -41,6 +41,7 @@ def trace_of(feature: str, ids: dict, *keys: str):
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+
     return run_before
 
 
@@ -80,5 +81,9 @@ def test_definitions_80x24(snap_compare, project):
         await pilot.app.push_screen(GraphDiffScreen(pilot.app.project))
         await settle(pilot)
 
-    assert snap_compare(MetaxyApp(project), terminal_size=(80, 24), run_before=run,
-                        literals={v[:8] for v in hash_check.definition_versions(project.code_graph)})
+    assert snap_compare(
+        MetaxyApp(project),
+        terminal_size=(80, 24),
+        run_before=run,
+        literals={v[:8] for v in hash_check.definition_versions(project.code_graph)},
+    )

@@ -121,7 +121,9 @@ async def test_right_walks_on_and_left_folds_back(app, monkeypatch):
         await pilot.press("right")
         await settle(pilot)
         assert chunk.is_expanded and [str(c.label).split(" ·")[0] for c in chunk.children] == [
-            "video/face_detection", "video/transcript"]
+            "video/face_detection",
+            "video/transcript",
+        ]
         await pilot.press("right")  # into the walked branch
         await pilot.pause()
         assert tree.cursor_node is chunk.children[0]
@@ -169,6 +171,7 @@ async def test_an_unknown_sample_says_so(app):
 
 
 # ----- definition changes (D) -----------------------------------------------------------------------
+
 
 def bump(project, feature: str, fld: str) -> None:
     snap = copy.deepcopy(project.store.snapshot())

@@ -30,19 +30,39 @@ TAGS: tuple[str, ...] = (
 
 # Rich style strings for a plain terminal (the CLI); the TUI styles tags from its CSS.
 TERMINAL_STYLES: dict[str, str] = {
-    "edge.plain": "bright_black", "edge.ancestor": "bold dark_orange", "edge.descendant": "bold dodger_blue1",
-    "edge.dim": "grey30", "edge-label": "bright_black",
-    "border.plain": "", "border.selected": "bold", "border.ancestor": "dark_orange",
-    "border.descendant": "dodger_blue1", "border.dim": "grey30",
-    "title.plain": "bold", "title.selected": "bold reverse", "title.ancestor": "bold dark_orange",
-    "title.descendant": "bold dodger_blue1", "title.dim": "grey50",
-    "version-label": "bright_black", "version": "cyan",
-    "badge.root": "cyan", "badge.up_to_date": "green", "badge.pending": "yellow", "badge.waiting": "magenta",
-    "badge.error": "red", "badge.unknown": "bright_black",
-    "field.plain": "", "field.cursor": "bold reverse", "field.ancestor": "bold dark_orange",
-    "field.descendant": "bold dodger_blue1", "field.dim": "grey50",
-    "fversion.plain": "bright_black", "fversion.cursor": "reverse", "fversion.ancestor": "dark_orange",
-    "fversion.descendant": "dodger_blue1", "fversion.dim": "grey30",
+    "edge.plain": "bright_black",
+    "edge.ancestor": "bold dark_orange",
+    "edge.descendant": "bold dodger_blue1",
+    "edge.dim": "grey30",
+    "edge-label": "bright_black",
+    "border.plain": "",
+    "border.selected": "bold",
+    "border.ancestor": "dark_orange",
+    "border.descendant": "dodger_blue1",
+    "border.dim": "grey30",
+    "title.plain": "bold",
+    "title.selected": "bold reverse",
+    "title.ancestor": "bold dark_orange",
+    "title.descendant": "bold dodger_blue1",
+    "title.dim": "grey50",
+    "version-label": "bright_black",
+    "version": "cyan",
+    "badge.root": "cyan",
+    "badge.up_to_date": "green",
+    "badge.pending": "yellow",
+    "badge.waiting": "magenta",
+    "badge.error": "red",
+    "badge.unknown": "bright_black",
+    "field.plain": "",
+    "field.cursor": "bold reverse",
+    "field.ancestor": "bold dark_orange",
+    "field.descendant": "bold dodger_blue1",
+    "field.dim": "grey50",
+    "fversion.plain": "bright_black",
+    "fversion.cursor": "reverse",
+    "fversion.ancestor": "dark_orange",
+    "fversion.descendant": "dodger_blue1",
+    "fversion.dim": "grey30",
 }
 
 
@@ -57,10 +77,22 @@ def fit(text: str, width: int) -> str:
 
 _UP, _DOWN, _LEFT, _RIGHT = 1, 2, 4, 8
 _LINE = {
-    0: " ", _UP: "│", _DOWN: "│", _UP | _DOWN: "│", _LEFT: "─", _RIGHT: "─", _LEFT | _RIGHT: "─",
-    _DOWN | _RIGHT: "╭", _DOWN | _LEFT: "╮", _UP | _RIGHT: "╰", _UP | _LEFT: "╯",
-    _UP | _DOWN | _RIGHT: "├", _UP | _DOWN | _LEFT: "┤", _DOWN | _LEFT | _RIGHT: "┬",
-    _UP | _LEFT | _RIGHT: "┴", _UP | _DOWN | _LEFT | _RIGHT: "┼",
+    0: " ",
+    _UP: "│",
+    _DOWN: "│",
+    _UP | _DOWN: "│",
+    _LEFT: "─",
+    _RIGHT: "─",
+    _LEFT | _RIGHT: "─",
+    _DOWN | _RIGHT: "╭",
+    _DOWN | _LEFT: "╮",
+    _UP | _RIGHT: "╰",
+    _UP | _LEFT: "╯",
+    _UP | _DOWN | _RIGHT: "├",
+    _UP | _DOWN | _LEFT: "┤",
+    _DOWN | _LEFT | _RIGHT: "┬",
+    _UP | _LEFT | _RIGHT: "┴",
+    _UP | _DOWN | _LEFT | _RIGHT: "┼",
 }
 _EDGE_RANK = {"dim": 0, "plain": 1, "descendant": 2, "ancestor": 3}
 
@@ -144,8 +176,15 @@ def _box_role(node: LineageNode, lineage: FieldLineage | None) -> str:
     return "ancestor" if "ancestor" in roles else "descendant" if "descendant" in roles else "dim"
 
 
-def _draw_box(canvas: Canvas, box: Box, node: LineageNode, ports: list[int], status: Any,
-              cursor: FieldRef | None, lineage: FieldLineage | None) -> None:
+def _draw_box(
+    canvas: Canvas,
+    box: Box,
+    node: LineageNode,
+    ports: list[int],
+    status: Any,
+    cursor: FieldRef | None,
+    lineage: FieldLineage | None,
+) -> None:
     x, y, w = box.x, box.y, box.width
     role = _box_role(node, lineage)
     if role == "plain" and cursor is not None and cursor[0] == node.key:
@@ -181,9 +220,11 @@ def _draw_box(canvas: Canvas, box: Box, node: LineageNode, ports: list[int], sta
         else:
             frole = "cursor" if ref == cursor else "plain"
         name = fit(fk, w - 6 - len(" (12345678)"))
-        line(box.field_y(i), [(MARKER.get(frole, " ") + " " + name, f"field.{frole}"),
-                              (f" ({fv[:8]})", f"fversion.{frole}")],
-             fill=f"field.{frole}" if frole == "cursor" else "")  # the cursor bar spans the box
+        line(
+            box.field_y(i),
+            [(MARKER.get(frole, " ") + " " + name, f"field.{frole}"), (f" ({fv[:8]})", f"fversion.{frole}")],
+            fill=f"field.{frole}" if frole == "cursor" else "",
+        )  # the cursor bar spans the box
     bottom = ["─"] * (w - 2)
     for px in ports:
         if 0 < px - x < w - 1:
@@ -191,8 +232,9 @@ def _draw_box(canvas: Canvas, box: Box, node: LineageNode, ports: list[int], sta
     canvas.put(x, box.bottom - 1, "╰" + "".join(bottom) + "╯", border)
 
 
-def render(layout: LineageLayout, *, statuses: Mapping[str, Any] | None = None,
-           cursor: FieldRef | None = None) -> Canvas:
+def render(
+    layout: LineageLayout, *, statuses: Mapping[str, Any] | None = None, cursor: FieldRef | None = None
+) -> Canvas:
     """Draw `layout`, with a badge per feature from `statuses` ({key: FeatureStatus}).
 
     With a `cursor` (feature key, field key), the cursor's ancestor and descendant fields, and

@@ -14,6 +14,7 @@ FieldRef = tuple[str, str]  # (feature key, field key)
 
 # ----- the graph, as the drawing needs it --------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LineageNode:
     """One feature: its key, version, fields (in definition order) and deps."""
@@ -78,13 +79,15 @@ class LineageGraph:
             kinds: dict[str, str] = {}
             for d in fp.deps:
                 kinds.setdefault(d.upstream, d.kind)
-            nodes.append(LineageNode(
-                key=key,
-                version=fp.feature_version,
-                fields=tuple(fp.field_versions.items()),
-                deps=tuple(kinds.items()),
-                field_parents={f: tuple(tuple(p) for p in ps) for f, ps in fp.field_parents.items()},
-            ))
+            nodes.append(
+                LineageNode(
+                    key=key,
+                    version=fp.feature_version,
+                    fields=tuple(fp.field_versions.items()),
+                    deps=tuple(kinds.items()),
+                    field_parents={f: tuple(tuple(p) for p in ps) for f, ps in fp.field_parents.items()},
+                )
+            )
         return cls(nodes)
 
     def subset(self, keys: Iterable[str]) -> "LineageGraph":
@@ -94,10 +97,15 @@ class LineageGraph:
         for k, n in self.nodes.items():
             if k not in keep:
                 continue
-            nodes.append(LineageNode(
-                key=n.key, version=n.version, fields=n.fields,
-                deps=tuple((u, kind) for u, kind in n.deps if u in keep),
-                field_parents={f: tuple(p for p in ps if p[0] in keep) for f, ps in n.field_parents.items()}))
+            nodes.append(
+                LineageNode(
+                    key=n.key,
+                    version=n.version,
+                    fields=n.fields,
+                    deps=tuple((u, kind) for u, kind in n.deps if u in keep),
+                    field_parents={f: tuple(p for p in ps if p[0] in keep) for f, ps in n.field_parents.items()},
+                )
+            )
         return LineageGraph(nodes)
 
     def edges(self) -> list[tuple[str, str, str]]:
@@ -120,6 +128,7 @@ def as_graph(graph: Any) -> LineageGraph:
 
 
 # ----- field lineage ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FieldLineage:

@@ -26,6 +26,7 @@ FIELDS_TOP = 4
 
 # ----- layout -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Box:
     key: str
@@ -110,17 +111,20 @@ class LineageLayout:
         layer = here.layer + step
         while 0 <= layer < len(self.layers):
             if self.layers[layer]:
-                return min(self.layers[layer],
-                           key=lambda k: (abs(self.boxes[k].center_x - here.center_x), self.boxes[k].x))
+                return min(
+                    self.layers[layer], key=lambda k: (abs(self.boxes[k].center_x - here.center_x), self.boxes[k].x)
+                )
             layer += step
         return None
 
 
 def box_width(node: LineageNode) -> int:
     longest_field = max((len(f) + len(" (12345678)") for f in node.field_keys), default=len("(no fields)"))
-    need = max(len(node.key) + 6,  # ╭─ key ─╮
-               len("version 12345678") + 4,  # │ text │
-               longest_field + 6)  # │ ▸ text │
+    need = max(
+        len(node.key) + 6,  # ╭─ key ─╮
+        len("version 12345678") + 4,  # │ text │
+        longest_field + 6,
+    )  # │ ▸ text │
     return max(MIN_BOX_WIDTH, min(MAX_BOX_WIDTH, need))
 
 
@@ -155,8 +159,17 @@ def _nodes(g: LineageGraph) -> _Nodes:
         ups = [u for u, _ in g.nodes[k].deps]
         layer_of[k] = 1 + max(layer_of[u] for u in ups) if ups else 0
     keys = sorted(g.nodes)
-    nodes = _Nodes(list(keys), list(keys), [layer_of[k] for k in keys], [box_width(g.nodes[k]) for k in keys],
-                   [box_height(g.nodes[k]) for k in keys], [], [], [], max(layer_of.values()) + 1)
+    nodes = _Nodes(
+        list(keys),
+        list(keys),
+        [layer_of[k] for k in keys],
+        [box_width(g.nodes[k]) for k in keys],
+        [box_height(g.nodes[k]) for k in keys],
+        [],
+        [],
+        [],
+        max(layer_of.values()) + 1,
+    )
     index = {k: i for i, k in enumerate(keys)}
     for u, d, kind in g.edges():
         chain = [index[u]]
@@ -188,6 +201,7 @@ def _order(nodes: _Nodes) -> list[list[int]]:
     def reorder(i: int, nbrs: list[list[int]], by_name: bool = False) -> None:
         def bary(v: int) -> float:
             return sum(pos[u] for u in nbrs[v]) / len(nbrs[v]) if nbrs[v] else pos[v]
+
         layers[i].sort(key=lambda v: (bary(v), nodes.tie[v] if by_name else pos[v]))
         for p, v in enumerate(layers[i]):
             pos[v] = p
@@ -237,8 +251,9 @@ def _ports(nodes: _Nodes, layers: list[list[int]]) -> tuple[dict[tuple[int, int]
     return out_off, in_off
 
 
-def _x_positions(nodes: _Nodes, layers: list[list[int]], out_off: dict[tuple[int, int], int],
-                 in_off: dict[tuple[int, int], int]) -> list[int]:
+def _x_positions(
+    nodes: _Nodes, layers: list[list[int]], out_off: dict[tuple[int, int], int], in_off: dict[tuple[int, int], int]
+) -> list[int]:
     """Left columns: nodes pulled toward their neighbours' ports, overlaps removed exactly."""
     width = nodes.width
     x = [0.0] * len(nodes.key_of)
@@ -317,8 +332,11 @@ def compute_layout(graph: Any) -> LineageLayout:
     top = [MARGIN]
     for i in range(nodes.n_layers - 1):
         top.append(top[i] + layer_h[i] + channel_h[i])
-    boxes = {k: Box(k, nodes.layer[v], x[v], top[nodes.layer[v]], nodes.width[v], nodes.height[v])
-             for v, k in enumerate(nodes.key_of) if k is not None}
+    boxes = {
+        k: Box(k, nodes.layer[v], x[v], top[nodes.layer[v]], nodes.width[v], nodes.height[v])
+        for v, k in enumerate(nodes.key_of)
+        if k is not None
+    }
 
     edges: list[EdgePath] = []
     for u_key, d_key, kind, chain in nodes.chains:

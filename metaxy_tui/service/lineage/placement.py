@@ -80,8 +80,14 @@ def assign_tracks(segments: list[tuple[int, int]]) -> dict[int, int]:
     return track
 
 
-def separate_ports(pairs: list[tuple[int, int]], x: list[int], width: list[int], key_of: list[str | None],
-                    out_off: dict[tuple[int, int], int], in_off: dict[tuple[int, int], int]) -> None:
+def separate_ports(
+    pairs: list[tuple[int, int]],
+    x: list[int],
+    width: list[int],
+    key_of: list[str | None],
+    out_off: dict[tuple[int, int], int],
+    in_off: dict[tuple[int, int], int],
+) -> None:
     """Move ports so that no edge of a channel ends in the column where another one starts.
 
     Two edges that swap columns would otherwise need each other's vertical, whatever their

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ...columns import (ColumnType)
+from ...columns import ColumnType
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem
 from ..payload import version_exprs
@@ -68,7 +68,7 @@ def copy_in(conn, table: str, columns: list[str], frame: pl.DataFrame, progress=
         for start in range(0, frame.height, step):
             data = csv_bytes(frame.slice(start, step))
             for pos in range(0, len(data), COPY_CHUNK):
-                cp.write(data[pos:pos + COPY_CHUNK])
+                cp.write(data[pos : pos + COPY_CHUNK])
             if progress is not None:
                 progress(min(start + step, frame.height), total or frame.height)
 

@@ -99,9 +99,19 @@ def explain_connect_error(url: str, e: Exception) -> str:
         return f"{target}: the server refused the login ({_first_line(e)})"
     if "role" in low and "does not exist" in low:
         return f"{target}: {_first_line(e)}"
-    if any(s in low for s in ("connection refused", "no such file or directory", "could not connect",
-                              "timeout expired", "could not translate host name", "name or service not known",
-                              "connection failed", "server closed the connection")):
+    if any(
+        s in low
+        for s in (
+            "connection refused",
+            "no such file or directory",
+            "could not connect",
+            "timeout expired",
+            "could not translate host name",
+            "name or service not known",
+            "connection failed",
+            "server closed the connection",
+        )
+    ):
         return f"{target}: cannot reach the PostgreSQL server (is it running, and is the address right?)"
     return f"{target}: cannot connect ({_first_line(e)})"
 

@@ -15,8 +15,17 @@ from __future__ import annotations
 
 import hashlib
 
-from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
-                        ColumnType, dvbf_column, pbf_column)
+from ...columns import (
+    CREATED_AT,
+    DATA_VERSION,
+    DELETED_AT,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    UPDATED_AT,
+    ColumnType,
+    dvbf_column,
+    pbf_column,
+)
 from ...definition import FeatureDefinition
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote
@@ -31,8 +40,15 @@ ROW = "_mx_row"  # the row's position in its write: (write, row) is the insertio
 SUPERSEDED = "_mx_superseded"
 
 TEXT = 'text COLLATE "C"'
-PG_TYPES = {"str": TEXT, "int": "bigint", "float": "double precision", "bool": "boolean",
-            "datetime": "timestamp", "date": "date", "bytes": "bytea"}
+PG_TYPES = {
+    "str": TEXT,
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
+    "datetime": "timestamp",
+    "date": "date",
+    "bytes": "bytea",
+}
 
 INFO = "_metaxy_info"
 SYSTEM_DDL = [
@@ -90,8 +106,16 @@ SYSTEM_DDL = [
         seq bigserial,
         PRIMARY KEY (feature_key, column_name))""",
 ]
-SYSTEM_TABLES = ("_metaxy_info", "_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_features",
-                 "_metaxy_writes", "_metaxy_audit", "_metaxy_audit_ids", "_metaxy_columns")
+SYSTEM_TABLES = (
+    "_metaxy_info",
+    "_metaxy_snapshots",
+    "_metaxy_feature_versions",
+    "_metaxy_features",
+    "_metaxy_writes",
+    "_metaxy_audit",
+    "_metaxy_audit_ids",
+    "_metaxy_columns",
+)
 
 # pg_advisory_xact_lock keys: one for schema changes, one for the commit section of every write
 DDL_LOCK = 0x4D58_0001
@@ -104,7 +128,7 @@ def ident(name: str) -> str:
     if len(name.encode()) <= MAX_IDENT:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-    head = name.encode()[:MAX_IDENT - 13].decode(errors="ignore")
+    head = name.encode()[: MAX_IDENT - 13].decode(errors="ignore")
     return f"{head}~{digest}"
 
 
@@ -118,8 +142,12 @@ def index_name(table: str, what: str) -> str:
 
 
 def table_names(conn) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        ).fetchall()
+    ]
 
 
 def read_info(conn, where: str) -> dict[str, str]:
@@ -130,19 +158,25 @@ def read_info(conn, where: str) -> dict[str, str]:
         return {}
     if INFO not in tables:
         shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
-        raise StoreFormatError(f"{where} holds tables of another program ({shown}), not a metaxy-tui store; "
-                               "choose another database (or schema)")
+        raise StoreFormatError(
+            f"{where} holds tables of another program ({shown}), not a metaxy-tui store; "
+            "choose another database (or schema)"
+        )
     info = dict(conn.execute(f"SELECT key, value FROM {INFO}").fetchall())
     if info.get("application") != APPLICATION:
-        raise StoreFormatError(f"{where} is marked as {info.get('application') or 'unknown'}'s, not a metaxy-tui "
-                               "store; choose another database (or schema)")
+        raise StoreFormatError(
+            f"{where} is marked as {info.get('application') or 'unknown'}'s, not a metaxy-tui "
+            "store; choose another database (or schema)"
+        )
     try:
         layout = int(info.get("layout", "0"))
     except ValueError:
         layout = 10**6
     if layout > LAYOUT_VERSION:
-        raise StoreFormatError(f"{where} was written by a newer metaxy-tui (store layout {layout}; this version "
-                               f"reads up to {LAYOUT_VERSION}); upgrade metaxy-tui to open it")
+        raise StoreFormatError(
+            f"{where} was written by a newer metaxy-tui (store layout {layout}; this version "
+            f"reads up to {LAYOUT_VERSION}); upgrade metaxy-tui to open it"
+        )
     missing = [t for t in SYSTEM_TABLES if t not in tables]
     if missing:
         raise StoreFormatError(f"{where} is a damaged metaxy-tui store: tables {', '.join(missing)} are missing")
@@ -170,9 +204,20 @@ def feature_columns(definition: FeatureDefinition, field_keys: list[str]) -> dic
         cols[pbf_column(f)] = TEXT
     for f in field_keys:
         cols[dvbf_column(f)] = TEXT
-    cols.update({PROVENANCE: TEXT, DATA_VERSION: TEXT, MATERIALIZATION_ID: "text", CREATED_AT: "bigint",
-                 UPDATED_AT: "bigint", DELETED_AT: "bigint", FV: "bigint", WRITE: "bigint", ROW: "integer",
-                 SUPERSEDED: "bigint"})
+    cols.update(
+        {
+            PROVENANCE: TEXT,
+            DATA_VERSION: TEXT,
+            MATERIALIZATION_ID: "text",
+            CREATED_AT: "bigint",
+            UPDATED_AT: "bigint",
+            DELETED_AT: "bigint",
+            FV: "bigint",
+            WRITE: "bigint",
+            ROW: "integer",
+            SUPERSEDED: "bigint",
+        }
+    )
     return cols
 
 
@@ -184,12 +229,15 @@ def table_columns(conn, table: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = %s "
-        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (ident(table),)).fetchall()
+        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (ident(table),),
+    ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
-def _indexes(table: str, definition: FeatureDefinition, field_keys: list[str],
-             group_orders, key_order) -> list[tuple[str, str]]:
+def _indexes(
+    table: str, definition: FeatureDefinition, field_keys: list[str], group_orders, key_order
+) -> list[tuple[str, str]]:
     """(name, CREATE INDEX statement) of every index a feature table needs besides the unique one."""
     t = q(table)
     ids = definition.id_columns
@@ -197,19 +245,28 @@ def _indexes(table: str, definition: FeatureDefinition, field_keys: list[str],
         (index_name(table, "ids"), f"ON {t} ({', '.join(q(c) for c in ids)})"),
         (index_name(table, "order"), f"ON {t} ({q(WRITE)}, {q(ROW)})"),
         (index_name(table, "superseded"), f"ON {t} ({q(SUPERSEDED)}, {q(FV)}) WHERE {q(SUPERSEDED)} IS NOT NULL"),
-        (index_name(table, "tombstones"), f"ON {t} ({q(FV)}) WHERE {q(SUPERSEDED)} IS NULL AND "
-                                          f"{q(DELETED_AT)} IS NOT NULL"),
+        (
+            index_name(table, "tombstones"),
+            f"ON {t} ({q(FV)}) WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NOT NULL",
+        ),
         # the latest row of an id under the current definition's id columns (not unique: rows stored
         # under older id columns may repeat the new ones)
-        (index_name(table, "latest_" + "_".join(ids)),
-         f"ON {t} ({q(FV)}, {', '.join(q(c) for c in ids)}) WHERE {q(SUPERSEDED)} IS NULL"),
+        (
+            index_name(table, "latest_" + "_".join(ids)),
+            f"ON {t} ({q(FV)}, {', '.join(q(c) for c in ids)}) WHERE {q(SUPERSEDED)} IS NULL",
+        ),
     ]
     for order in group_orders:
         cols = list(dict.fromkeys([FV, *order]))
         include = [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]
         name = index_name(table, "group_" + hashlib.sha256(repr((cols, include)).encode()).hexdigest()[:10])
-        out.append((name, f"ON {t} ({', '.join(q(c) for c in cols)}) INCLUDE ({', '.join(q(c) for c in include)}) "
-                          f"WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NULL"))
+        out.append(
+            (
+                name,
+                f"ON {t} ({', '.join(q(c) for c in cols)}) INCLUDE ({', '.join(q(c) for c in include)}) "
+                f"WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NULL",
+            )
+        )
     if key_order:
         name = index_name(table, "key_" + hashlib.sha256(repr(key_order).encode()).hexdigest()[:10])
         out.append((name, f"ON {t} ({q(FV)}, {', '.join(q(c) for c in key_order)}) WHERE {q(SUPERSEDED)} IS NULL"))
@@ -217,8 +274,12 @@ def _indexes(table: str, definition: FeatureDefinition, field_keys: list[str],
 
 
 def _index_names(conn, table: str) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
-                                       "AND tablename = %s", (ident(table),)).fetchall()}
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s", (ident(table),)
+        ).fetchall()
+    }
 
 
 def _ddl_needed(conn, definition: FeatureDefinition, field_keys: list[str], group_orders, key_order) -> bool:
@@ -235,8 +296,14 @@ def _ddl_needed(conn, definition: FeatureDefinition, field_keys: list[str], grou
     return any(ident(n) not in names for n, _sql in _indexes(table, definition, field_keys, group_orders, key_order))
 
 
-def ensure_feature_table(conn, definition: FeatureDefinition, field_keys: list[str], now: int,
-                         group_orders: list[tuple[str, ...]] = (), key_order: tuple[str, ...] = ()) -> str:
+def ensure_feature_table(
+    conn,
+    definition: FeatureDefinition,
+    field_keys: list[str],
+    now: int,
+    group_orders: list[tuple[str, ...]] = (),
+    key_order: tuple[str, ...] = (),
+) -> str:
     """Create the feature's table, or add what a newer definition needs; in the caller's
     transaction. Only when something is missing does it take the DDL lock (held to the commit):
     writers to an existing table never wait on each other here. Returns the table name."""
@@ -246,8 +313,9 @@ def ensure_feature_table(conn, definition: FeatureDefinition, field_keys: list[s
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
     owner = conn.execute("SELECT feature_key FROM _metaxy_features WHERE table_name = %s", (table,)).fetchone()
     if owner is not None and owner[0] != definition.name:
-        raise StoreError(f"feature {definition.name!r} would share the table of stored feature {owner[0]!r}; "
-                         "rename one of them")
+        raise StoreError(
+            f"feature {definition.name!r} would share the table of stored feature {owner[0]!r}; rename one of them"
+        )
     wanted = feature_columns(definition, field_keys)
     existing = table_columns(conn, table)
     t = q(table)
@@ -255,22 +323,32 @@ def ensure_feature_table(conn, definition: FeatureDefinition, field_keys: list[s
     if not existing:
         cols = ", ".join(f"{q(c)} {typ}" + (" NOT NULL" if c in NOT_NULL else "") for c, typ in wanted.items())
         conn.execute(f"CREATE TABLE {t} ({cols})")
-        conn.execute(f"CREATE UNIQUE INDEX {q(index_name(table, 'latest'))} ON {t} ({q(FV)}, "
-                     f"{', '.join(q(c) for c in ids)}) WHERE {q(SUPERSEDED)} IS NULL")
-        conn.execute("INSERT INTO _metaxy_features (feature_key, table_name, created_at) VALUES (%s, %s, %s) "
-                     "ON CONFLICT (feature_key) DO UPDATE SET table_name = excluded.table_name",
-                     (definition.name, table, now))
+        conn.execute(
+            f"CREATE UNIQUE INDEX {q(index_name(table, 'latest'))} ON {t} ({q(FV)}, "
+            f"{', '.join(q(c) for c in ids)}) WHERE {q(SUPERSEDED)} IS NULL"
+        )
+        conn.execute(
+            "INSERT INTO _metaxy_features (feature_key, table_name, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (feature_key) DO UPDATE SET table_name = excluded.table_name",
+            (definition.name, table, now),
+        )
     else:
         for col, typ in wanted.items():
             if ident(col) not in existing:
                 conn.execute(f"ALTER TABLE {t} ADD COLUMN {q(col)} {typ}")
-        retyped = [c for c, typ in wanted.items() if ident(c) in existing
-                   and _base_type(existing[ident(c)]) != _base_type(typ) and _base_type(existing[ident(c)]) != "text"]
+        retyped = [
+            c
+            for c, typ in wanted.items()
+            if ident(c) in existing
+            and _base_type(existing[ident(c)]) != _base_type(typ)
+            and _base_type(existing[ident(c)]) != "text"
+        ]
         for c in retyped:
             # a column's type changed between feature versions, which share this table: keep every
             # version's values exactly, as text (read back in each version's own type)
-            conn.execute(f'ALTER TABLE {t} ALTER COLUMN {q(c)} TYPE text COLLATE "C" USING '
-                         f'{_as_text(q(c), existing[ident(c)])}')
+            conn.execute(
+                f'ALTER TABLE {t} ALTER COLUMN {q(c)} TYPE text COLLATE "C" USING {_as_text(q(c), existing[ident(c)])}'
+            )
         _drop_unique_if_ids_changed(conn, table, definition)
     names = _index_names(conn, table)
     for name, spec in _indexes(table, definition, field_keys, group_orders, key_order):
@@ -300,13 +378,15 @@ def _drop_unique_if_ids_changed(conn, table: str, definition: FeatureDefinition)
     """The unique latest-row index covers the first definition's id columns; when a newer
     definition has other id columns, rows of either may repeat the other's ids: it goes (the
     latest_<ids> indexes serve lookups)."""
-    found = conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
-                         (ident(index_name(table, "latest")),)).fetchone()
+    found = conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
+        (ident(index_name(table, "latest")),),
+    ).fetchone()
     wanted = f"({q(FV)}, {', '.join(q(c) for c in definition.id_columns)})"
     if found and _index_columns(found[0]) != _index_columns(wanted):
         conn.execute(f"DROP INDEX {q(index_name(table, 'latest'))}")
 
 
 def _index_columns(text: str) -> str:
-    inner = text[text.index("(") + 1:text.index(")")]
+    inner = text[text.index("(") + 1 : text.index(")")]
     return ",".join(p.strip().strip('"') for p in inner.split(","))

@@ -30,13 +30,33 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
-                        ColumnType, dvbf_column, pbf_column)
+from ...columns import (
+    CREATED_AT,
+    DATA_VERSION,
+    DELETED_AT,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    UPDATED_AT,
+    ColumnType,
+    dvbf_column,
+    pbf_column,
+)
 from ...definition import FeatureDefinition
 from ...errors import UnknownFeatureError
 from ...graph import FeatureGraph, FeaturePlan
-from ..pages import (PAGE_SIZE, Interrupted, PageReadError, SampleColumn, SampleView, StaleView, ViewSpec,
-                     _is_id_prefix_sort, feature_columns, filter_terms, uses_index_order)
+from ..pages import (
+    PAGE_SIZE,
+    Interrupted,
+    PageReadError,
+    SampleColumn,
+    SampleView,
+    StaleView,
+    ViewSpec,
+    _is_id_prefix_sort,
+    feature_columns,
+    filter_terms,
+    uses_index_order,
+)
 from ..records import ExportRows, HistoryEntry, LinkedRow, StoredRow
 from ..sqlite import frame_columns
 from .codec import _bare, column_expr
@@ -54,19 +74,25 @@ BOOKKEEPING = {FV, WRITE, ROW, SUPERSEDED}
 
 # ----- locations ------------------------------------------------------------------------------
 
+
 def table_location(conn, feature: str, feature_version: str) -> tuple[str | None, int | None]:
     """(table name, id of `feature_version`) or Nones when nothing was stored."""
     row = conn.execute("SELECT table_name FROM _metaxy_features WHERE feature_key = %s", (feature,)).fetchone()
     if row is None:
         return None, None
-    fv = conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
-                      (feature, feature_version)).fetchone()
+    fv = conn.execute(
+        "SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
+        (feature, feature_version),
+    ).fetchone()
     return row[0], (fv[0] if fv else None)
 
 
 def feature_version_names(conn, feature: str) -> dict[int, str]:
-    return dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = %s",
-                             (feature,)).fetchall())
+    return dict(
+        conn.execute(
+            "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = %s", (feature,)
+        ).fetchall()
+    )
 
 
 def handle_sql(alias: str = "t") -> str:
@@ -78,6 +104,7 @@ def split_handle(handle: int) -> tuple[int, int]:
 
 
 # ----- values as SQLite holds them ------------------------------------------------------------
+
 
 def stored_value_sql(expr: str, type_name: str | None) -> str:
     """`expr` (of a definition type) as the SQLite store holds the value."""
@@ -113,6 +140,7 @@ def cast(t: ColumnType | None) -> str:
 
 
 # ----- columns in SQL -------------------------------------------------------------------------
+
 
 def _present(column: SampleColumn, present: dict[str, str]) -> bool:
     return ident(column.source) in present
@@ -185,16 +213,26 @@ class ViewQuery:
     descending_ids: bool  # the id columns run descending in `order` (index-order views)
 
     @classmethod
-    def build(cls, spec: ViewSpec, columns: Sequence[SampleColumn], id_columns: Sequence[str], table: str,
-              fv_id: int, present: dict[str, str]) -> "ViewQuery":
+    def build(
+        cls,
+        spec: ViewSpec,
+        columns: Sequence[SampleColumn],
+        id_columns: Sequence[str],
+        table: str,
+        fv_id: int,
+        present: dict[str, str],
+    ) -> "ViewQuery":
         select = [handle_sql("t")] + [column_sql(c, present, "t") for c in columns]
         where = f"t.{q(FV)} = %s AND t.{q(SUPERSEDED)} IS NULL AND t.{q(DELETED_AT)} IS NULL"
         params: list[Any] = [fv_id]
         text = spec.filter.strip()
         if text:
             searched, needle = filter_terms(columns, text)
-            likes = [f"{_ascii_lower(match_sql(c, present, 't'))} LIKE %s ESCAPE '\\'" for c in searched
-                     if _present(c, present)]
+            likes = [
+                f"{_ascii_lower(match_sql(c, present, 't'))} LIKE %s ESCAPE '\\'"
+                for c in searched
+                if _present(c, present)
+            ]
             if likes:
                 where += " AND (" + " OR ".join(likes) + ")"
                 params += [_like_pattern(needle)] * len(likes)
@@ -221,14 +259,17 @@ class ViewQuery:
     def sql(self, *, select: str | None = None, reverse: bool = False, extra_where: str = "") -> str:
         """SELECT ... FROM the feature table (aliased t) WHERE ... ORDER BY ..., no LIMIT."""
         where = self.where + (f" AND {extra_where}" if extra_where else "")
-        return (f"SELECT {select or ', '.join(self.select)} FROM {q(self.table)} AS t WHERE {where} "
-                f"ORDER BY {self.reverse_order if reverse else self.order}")
+        return (
+            f"SELECT {select or ', '.join(self.select)} FROM {q(self.table)} AS t WHERE {where} "
+            f"ORDER BY {self.reverse_order if reverse else self.order}"
+        )
 
     def count_sql(self) -> str:
         return f"SELECT count(*) FROM {q(self.table)} AS t WHERE {self.where}"
 
 
 # ----- the pager -----------------------------------------------------------------------------
+
 
 class PostgresSamplePages:
     """Pages of a feature's current samples, and one sample's rows (SamplePages). Worker threads only."""
@@ -303,11 +344,15 @@ class PostgresSamplePages:
             raise UnknownFeatureError(feature, self.graph.keys)
         with self._lock:
             recorded: dict = {}
-            for key, col, t, nullable in self._run("SELECT feature_key, column_name, type, nullable "
-                                                   "FROM _metaxy_columns ORDER BY seq"):
+            for key, col, t, nullable in self._run(
+                "SELECT feature_key, column_name, type, nullable FROM _metaxy_columns ORDER BY seq"
+            ):
                 recorded.setdefault(key, {})[col] = ColumnType(t, bool(nullable), declared=False)
-        return frame_columns.overlay(self.graph, recorded).feature_plan(feature) if recorded.get(feature) \
+        return (
+            frame_columns.overlay(self.graph, recorded).feature_plan(feature)
+            if recorded.get(feature)
             else self.graph.feature_plan(feature)
+        )
 
     def columns(self, feature: str) -> list[SampleColumn]:
         return feature_columns(self.plan(feature))
@@ -335,8 +380,14 @@ class PostgresSamplePages:
                 table, fv_id = table_location(self._connection(), spec.feature, plan.feature_version)
             except psycopg_module().Error as e:
                 raise PageReadError(str(e).strip().splitlines()[0]) from e
-            base = dict(spec=spec, columns=columns, id_columns=ids, generation=self._generation,
-                        feature_version=plan.feature_version, page_size=self.page_size)
+            base = dict(
+                spec=spec,
+                columns=columns,
+                id_columns=ids,
+                generation=self._generation,
+                feature_version=plan.feature_version,
+                page_size=self.page_size,
+            )
             if table is None or fv_id is None:
                 view = SampleView(count=0, table=table, fv_id=fv_id, note=self._empty_note(spec.feature, table), **base)
                 self._view = view
@@ -344,18 +395,24 @@ class PostgresSamplePages:
             present = self._view_columns = self._present(table)
             columns = tuple(feature_columns(plan, self._table_order(plan.definition, present)))
             base["columns"] = columns
-            fv_names = dict(self._run("SELECT id, feature_version FROM _metaxy_feature_versions "
-                                      "WHERE feature_key = %s", (spec.feature,)))
+            fv_names = dict(
+                self._run(
+                    "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = %s", (spec.feature,)
+                )
+            )
             query = ViewQuery.build(spec, columns, ids, table, fv_id, present)
             indexed = uses_index_order(spec, ids)
             n: int | None = None
             if not indexed:
                 # positions number the view's rows 1, 2, ... in view order
-                self._execute(f"CREATE TEMP TABLE {VIEW_NAME} "
-                              "(pos bigint PRIMARY KEY, w bigint NOT NULL, r integer NOT NULL)")
+                self._execute(
+                    f"CREATE TEMP TABLE {VIEW_NAME} (pos bigint PRIMARY KEY, w bigint NOT NULL, r integer NOT NULL)"
+                )
                 n = self._execute(
                     f"INSERT INTO {VIEW_TABLE} (pos, w, r) SELECT row_number() OVER (ORDER BY {query.order}), "
-                    f"t.{q(WRITE)}, t.{q(ROW)} FROM {q(table)} AS t WHERE {query.where}", query.params)
+                    f"t.{q(WRITE)}, t.{q(ROW)} FROM {q(table)} AS t WHERE {query.where}",
+                    query.params,
+                )
                 self._execute(f"ANALYZE {VIEW_TABLE}")
             elif count:
                 n = self._run(query.count_sql(), query.params)[0][0]
@@ -370,11 +427,14 @@ class PostgresSamplePages:
             return f"no current sample matches '{filter_text.strip()}'"
         if table is None:
             return f"{feature} has no stored samples yet"
-        other = self._run(f"SELECT count(*) FROM {q(table)} WHERE {q(SUPERSEDED)} IS NULL "
-                          f"AND {q(DELETED_AT)} IS NULL")[0][0]
+        other = self._run(f"SELECT count(*) FROM {q(table)} WHERE {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NULL")[
+            0
+        ][0]
         if other:
-            return (f"no samples under the current feature version; {other:,} stored under earlier versions "
-                    "stay hidden until recomputed (every sample comes back as added)")
+            return (
+                f"no samples under the current feature version; {other:,} stored under earlier versions "
+                "stay hidden until recomputed (every sample comes back as added)"
+            )
         return f"{feature} has no current samples"
 
     def count(self, view: SampleView) -> SampleView:
@@ -406,9 +466,12 @@ class PostgresSamplePages:
             if view.index_order:
                 return self._index_page(view, index, start)
             q_ = self._query
-            return self._run(f"SELECT {', '.join(q_.select)} FROM {VIEW_TABLE} AS v "
-                             f"JOIN {q(view.table)} AS t ON t.{q(WRITE)} = v.w AND t.{q(ROW)} = v.r "
-                             "WHERE v.pos > %s AND v.pos <= %s ORDER BY v.pos", [start, start + self.page_size])
+            return self._run(
+                f"SELECT {', '.join(q_.select)} FROM {VIEW_TABLE} AS v "
+                f"JOIN {q(view.table)} AS t ON t.{q(WRITE)} = v.w AND t.{q(ROW)} = v.r "
+                "WHERE v.pos > %s AND v.pos <= %s ORDER BY v.pos",
+                [start, start + self.page_size],
+            )
 
     def _keys(self, view: SampleView) -> tuple[str, str]:
         """(the id columns as a row, a row of bound placeholders cast to their types)."""
@@ -439,16 +502,21 @@ class PostgresSamplePages:
         route = min(costs, key=costs.get)  # type: ignore[arg-type]
         if route == "after":  # keyset: the rows after a page before this one
             op = "<" if q_.descending_ids else ">"
-            rows = self._run(q_.sql(extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
-                             [*q_.params, *self._bound(self._bounds[after][1]), size, costs["after"]])
+            rows = self._run(
+                q_.sql(extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
+                [*q_.params, *self._bound(self._bounds[after][1]), size, costs["after"]],
+            )
         elif route == "before":  # keyset backwards: the rows before a page after this one
             op = ">" if q_.descending_ids else "<"
-            rows = self._run(q_.sql(reverse=True, extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
-                             [*q_.params, *self._bound(self._bounds[before][0]), size, costs["before"]])[::-1]
+            rows = self._run(
+                q_.sql(reverse=True, extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
+                [*q_.params, *self._bound(self._bounds[before][0]), size, costs["before"]],
+            )[::-1]
         elif route == "end":  # deep pages: OFFSET from the far end, walking the index backwards
             end = min(start + size, view.count)  # type: ignore[type-var]
-            rows = self._run(q_.sql(reverse=True) + " LIMIT %s OFFSET %s",
-                             [*q_.params, max(end - start, 0), view.count - end])[::-1]  # type: ignore[operator]
+            rows = self._run(
+                q_.sql(reverse=True) + " LIMIT %s OFFSET %s", [*q_.params, max(end - start, 0), view.count - end]
+            )[::-1]  # type: ignore[operator]
         else:
             rows = self._run(q_.sql() + " LIMIT %s OFFSET %s", [*q_.params, size, start])
         if rows:
@@ -471,8 +539,10 @@ class PostgresSamplePages:
             q_ = self._query
             key, marks = self._keys(view)
             values = self._bound([ids[c] for c in cols])
-            found = self._run(f"SELECT t.{q(WRITE)}, t.{q(ROW)} FROM {q(view.table)} AS t WHERE {q_.where} "
-                              f"AND {key} = {marks}", [*q_.params, *values])
+            found = self._run(
+                f"SELECT t.{q(WRITE)}, t.{q(ROW)} FROM {q(view.table)} AS t WHERE {q_.where} AND {key} = {marks}",
+                [*q_.params, *values],
+            )
             if not found:
                 return None
             return self._position_of_row(view, found[0][0], found[0][1], values)
@@ -488,8 +558,11 @@ class PostgresSamplePages:
             q_ = self._query
             w, r = split_handle(rowid)
             key, _marks = self._keys(view)
-            values = self._run(f"SELECT {key[1:-1]} FROM {q(view.table)} AS t WHERE t.{q(WRITE)} = %s "
-                               f"AND t.{q(ROW)} = %s AND {q_.where}", [w, r, *q_.params])
+            values = self._run(
+                f"SELECT {key[1:-1]} FROM {q(view.table)} AS t WHERE t.{q(WRITE)} = %s "
+                f"AND t.{q(ROW)} = %s AND {q_.where}",
+                [w, r, *q_.params],
+            )
             if not values:
                 return None
             return self._position_of_row(view, w, r, self._bound(values[0]))
@@ -515,8 +588,14 @@ class PostgresSamplePages:
 
     def _stored_select(self, definition: FeatureDefinition, present: dict[str, str]) -> tuple[list[str], list[str]]:
         """(names, expressions) of a table's columns but the bookkeeping, as SQLite holds the values."""
-        names = {ident(c): c for c in [*definition.columns, *(pbf_column(f) for f in definition.field_keys),
-                                       *(dvbf_column(f) for f in definition.field_keys)]}
+        names = {
+            ident(c): c
+            for c in [
+                *definition.columns,
+                *(pbf_column(f) for f in definition.field_keys),
+                *(dvbf_column(f) for f in definition.field_keys),
+            ]
+        }
         out_names, exprs = [], []
         for pg_name, pg_type in present.items():
             if pg_name in BOOKKEEPING:
@@ -540,13 +619,18 @@ class PostgresSamplePages:
             select = ", ".join([f"t.{q(FV)}", *exprs])
             fv_names = feature_version_names(self._connection(), plan.name)
             if fv_id is not None:
-                rows = self._run(f"SELECT {select} FROM {q(table)} AS t WHERE t.{q(FV)} = %s AND "
-                                 f"t.{q(SUPERSEDED)} IS NULL AND {match} ORDER BY t.{q(WRITE)}, t.{q(ROW)}",
-                                 [fv_id, *params])
+                rows = self._run(
+                    f"SELECT {select} FROM {q(table)} AS t WHERE t.{q(FV)} = %s AND "
+                    f"t.{q(SUPERSEDED)} IS NULL AND {match} ORDER BY t.{q(WRITE)}, t.{q(ROW)}",
+                    [fv_id, *params],
+                )
                 if rows:
                     return StoredRow(dict(zip(names, rows[-1][1:])), fv_names.get(rows[-1][0]), True)
-            rows = self._run(f"SELECT {select} FROM {q(table)} AS t WHERE {match} "
-                             f"ORDER BY t.{q(WRITE)} DESC, t.{q(ROW)} DESC LIMIT 1", params)
+            rows = self._run(
+                f"SELECT {select} FROM {q(table)} AS t WHERE {match} "
+                f"ORDER BY t.{q(WRITE)} DESC, t.{q(ROW)} DESC LIMIT 1",
+                params,
+            )
         return StoredRow(dict(zip(names, rows[0][1:])), fv_names.get(rows[0][0]), False) if rows else None
 
     def _location(self, plan: FeaturePlan) -> tuple[str | None, int | None]:
@@ -570,24 +654,43 @@ class PostgresSamplePages:
                 f"t.{q(CREATED_AT)}, t.{q(UPDATED_AT)}, t.{q(DELETED_AT)}, t.{q(SUPERSEDED)}, "
                 f"t.{q(MATERIALIZATION_ID)} FROM {q(table)} AS t "
                 f"LEFT JOIN _metaxy_writes AS w ON w.id = t.{q(WRITE)} WHERE {match} "
-                f"ORDER BY t.{q(WRITE)} DESC, t.{q(ROW)} DESC LIMIT %s", [*params, limit])
-        out = [HistoryEntry(write_id=r[0], kind=r[1] or "?", at=r[2], feature_version=fv_names.get(r[3], "?"),
-                            current_version=(r[3] == fv_id), provenance=r[4], data_version=r[5], created_at=r[6],
-                            updated_at=r[7], deleted_at=r[8], superseded_by=r[9], materialization_id=r[10])
-               for r in rows]
+                f"ORDER BY t.{q(WRITE)} DESC, t.{q(ROW)} DESC LIMIT %s",
+                [*params, limit],
+            )
+        out = [
+            HistoryEntry(
+                write_id=r[0],
+                kind=r[1] or "?",
+                at=r[2],
+                feature_version=fv_names.get(r[3], "?"),
+                current_version=(r[3] == fv_id),
+                provenance=r[4],
+                data_version=r[5],
+                created_at=r[6],
+                updated_at=r[7],
+                deleted_at=r[8],
+                superseded_by=r[9],
+                materialization_id=r[10],
+            )
+            for r in rows
+        ]
         out.reverse()
         return out, total
 
-    def linked_rows(self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str],
-                    limit: int) -> tuple[list[LinkedRow], int, str]:
+    def linked_rows(
+        self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str], limit: int
+    ) -> tuple[list[LinkedRow], int, str]:
         """Current rows of `plan`'s feature whose columns equal `match`, in id order (at most
         `limit`), how many match, and a note when none can."""
         d = plan.definition
         with self._lock:
             table, fv_id = self._location(plan)
             if table is None or fv_id is None:
-                note = (f"{plan.name} has no stored samples yet" if table is None else
-                        f"{plan.name} has no samples under its current feature version")
+                note = (
+                    f"{plan.name} has no stored samples yet"
+                    if table is None
+                    else f"{plan.name} has no samples under its current feature version"
+                )
                 return [], 0, note
             present = self._present(table)
             if any(ident(c) not in present for c in match):
@@ -604,19 +707,30 @@ class PostgresSamplePages:
                     return f"coalesce(t.{q(dvbf_column(f))}, t.{q(pbf_column(f))})"
                 return f"t.{q(pbf_column(f))}"
 
-            select = ([stored_value_sql(column_expr(c, d.columns[c], present, "t"), d.columns[c].name) for c in cols]
-                      + [f"t.{q(PROVENANCE)}", f"coalesce(t.{q(DATA_VERSION)}, t.{q(PROVENANCE)})"]
-                      + [dv(f) for f in fields])
+            select = (
+                [stored_value_sql(column_expr(c, d.columns[c], present, "t"), d.columns[c].name) for c in cols]
+                + [f"t.{q(PROVENANCE)}", f"coalesce(t.{q(DATA_VERSION)}, t.{q(PROVENANCE)})"]
+                + [dv(f) for f in fields]
+            )
             order = ", ".join(column_expr(c, d.columns[c], present, "t") for c in d.id_columns)
-            rows = self._run(f"SELECT {', '.join(select)} FROM {q(table)} AS t WHERE {where} "
-                             f"ORDER BY {order} LIMIT %s", [*params, limit])
+            rows = self._run(
+                f"SELECT {', '.join(select)} FROM {q(table)} AS t WHERE {where} ORDER BY {order} LIMIT %s",
+                [*params, limit],
+            )
         n = len(cols)
-        out = [LinkedRow(dict(zip(cols, r[:n])), r[n], r[n + 1], dict(zip(fields, r[n + 2:]))) for r in rows]
+        out = [LinkedRow(dict(zip(cols, r[:n])), r[n], r[n + 1], dict(zip(fields, r[n + 2 :]))) for r in rows]
         return out, total, "" if total else f"no current sample of {plan.name} matches"
 
     # -- a view's rows for export ----------------------------------------------------------------
-    def export_rows(self, definition: FeatureDefinition, feature_version: str, spec: ViewSpec, *,
-                    batch_rows: int, total: int | None = None) -> ExportRows:
+    def export_rows(
+        self,
+        definition: FeatureDefinition,
+        feature_version: str,
+        spec: ViewSpec,
+        *,
+        batch_rows: int,
+        total: int | None = None,
+    ) -> ExportRows:
         """The rows of the view `spec` (read with `definition` at `feature_version`), streamed in
         batches of `batch_rows` through a server-side cursor; `interrupt()` stops them (Interrupted)."""
         with self._lock:
@@ -627,8 +741,11 @@ class PostgresSamplePages:
                 raise PageReadError(str(e).strip().splitlines()[0]) from e
             present = self._present(table) if table else {}
             columns = feature_columns(definition, self._table_order(definition, present))
-            query = (ViewQuery.build(spec, columns, definition.id_columns, table, fv_id, present)
-                     if table is not None and fv_id is not None else None)
+            query = (
+                ViewQuery.build(spec, columns, definition.id_columns, table, fv_id, present)
+                if table is not None and fv_id is not None
+                else None
+            )
             if total is None:
                 total = self._run(query.count_sql(), query.params)[0][0] if query else 0
         return ExportRows(columns, fv_names, total, self._batches(query, batch_rows))

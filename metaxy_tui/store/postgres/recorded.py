@@ -27,8 +27,9 @@ def stamp(store: "PgHandle") -> int:
 
 def read_all(store: "PgHandle") -> Recorded:
     out: Recorded = {}
-    for key, col, t, nullable in store._query(f"SELECT feature_key, column_name, type, nullable FROM {TABLE} "
-                                              "ORDER BY seq"):
+    for key, col, t, nullable in store._query(
+        f"SELECT feature_key, column_name, type, nullable FROM {TABLE} ORDER BY seq"
+    ):
         out.setdefault(key, {})[col] = ColumnType(t, bool(nullable), declared=False)
     return out
 
@@ -36,13 +37,23 @@ def read_all(store: "PgHandle") -> Recorded:
 def record(conn, feature: str, columns: Mapping[str, ColumnType], now: int) -> None:
     """Record new columns inside the write's transaction; a column another writer typed otherwise
     since this write was planned is refused."""
-    rows = conn.execute(f"SELECT column_name, type FROM {TABLE} WHERE feature_key = %s AND column_name = ANY(%s)",
-                        (feature, list(columns))).fetchall()
+    rows = conn.execute(
+        f"SELECT column_name, type FROM {TABLE} WHERE feature_key = %s AND column_name = ANY(%s)",
+        (feature, list(columns)),
+    ).fetchall()
     for col, t in rows:
         if t != columns[col].name:
-            raise InputError(feature, [InputProblem(f"is stored as {t} (typed by an earlier write), this frame "
-                                                    f"holds {columns[col].name}", col)])
+            raise InputError(
+                feature,
+                [
+                    InputProblem(
+                        f"is stored as {t} (typed by an earlier write), this frame holds {columns[col].name}", col
+                    )
+                ],
+            )
     with conn.cursor() as cur:
-        cur.executemany(f"INSERT INTO {TABLE} (feature_key, column_name, type, nullable, added_at) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (feature_key, column_name) DO NOTHING",
-                        [(feature, c, t.name, bool(t.nullable), now) for c, t in columns.items()])
+        cur.executemany(
+            f"INSERT INTO {TABLE} (feature_key, column_name, type, nullable, added_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (feature_key, column_name) DO NOTHING",
+            [(feature, c, t.name, bool(t.nullable), now) for c, t in columns.items()],
+        )

@@ -52,8 +52,16 @@ def builder(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> ResolveSQL:
     return ResolveSQL(gp, plan, store.hasher, places, store._place(plan.name, plan.feature_version))
 
 
-def phase1(store: "PgHandle", b: ResolveSQL, *, kept: bool, keys: pl.DataFrame | None = None,
-           lean: bool = False, unchanged: bool = False, fresh: bool = False) -> Phase1:
+def phase1(
+    store: "PgHandle",
+    b: ResolveSQL,
+    *,
+    kept: bool,
+    keys: pl.DataFrame | None = None,
+    lean: bool = False,
+    unchanged: bool = False,
+    fresh: bool = False,
+) -> Phase1:
     """Run phase 1 (inside the caller's snapshot). `unchanged` keeps unchanged keys too (state 0)."""
     plan, hasher = b.plan, b.hasher
     key = b.key
@@ -91,9 +99,14 @@ def phase1(store: "PgHandle", b: ResolveSQL, *, kept: bool, keys: pl.DataFrame |
         state = raw.get_column("state")
         removed = raw.filter(state == REMOVED).select(key)
         keyed = raw.filter(state != REMOVED) if unchanged else raw.filter((state != REMOVED) & (state != 0))
-        keyed = keyed.select([c for c in keyed.columns if not c.startswith("f:") and c not in ("prov", "state")]
-                             + [pl.struct([pl.col(f"f:{f}").alias(f) for f in fields]).alias(PROVENANCE_BY_FIELD),
-                                pl.col("prov").alias(PROVENANCE), pl.col("state").cast(pl.UInt8).alias(STATE)])
+        keyed = keyed.select(
+            [c for c in keyed.columns if not c.startswith("f:") and c not in ("prov", "state")]
+            + [
+                pl.struct([pl.col(f"f:{f}").alias(f) for f in fields]).alias(PROVENANCE_BY_FIELD),
+                pl.col("prov").alias(PROVENANCE),
+                pl.col("state").cast(pl.UInt8).alias(STATE),
+            ]
+        )
         return Phase1(keyed, removed, False, None)
     # client hashing: aggregation values are the members' strings, hashed first
     present = raw.get_column("present").is_not_null()
@@ -108,9 +121,13 @@ def phase1(store: "PgHandle", b: ResolveSQL, *, kept: bool, keys: pl.DataFrame |
     rows = rows.drop(["epresent", "present", "cprov"])
     keyed = common._keyed(plan, [rows], hasher)
     prov = keyed.get_column(PROVENANCE)
-    state = pl.select(pl.when(~had).then(pl.lit(ADDED, pl.UInt8))
-                      .when(cur.is_null() | (cur != prov)).then(pl.lit(CHANGED, pl.UInt8))
-                      .otherwise(pl.lit(0, pl.UInt8))).to_series()
+    state = pl.select(
+        pl.when(~had)
+        .then(pl.lit(ADDED, pl.UInt8))
+        .when(cur.is_null() | (cur != prov))
+        .then(pl.lit(CHANGED, pl.UInt8))
+        .otherwise(pl.lit(0, pl.UInt8))
+    ).to_series()
     keyed = keyed.with_columns(state.alias(STATE))
     if not unchanged:
         keyed = keyed.filter(pl.col(STATE) != 0)
@@ -150,19 +167,32 @@ def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed) -
                 wanted = None if pending_all or many else _keys_of(keyed, list(d.on))
                 sql, types = b.rows(i, d, wanted)
                 schema = {c: t.polars for c, t in types.items()}
-                rows = store._reads.frame(sql, schema | {"__w": pl.Int64, "__r": pl.Int64}).sort(
-                    ["__w", "__r"], maintain_order=True).drop(["__w", "__r"]) if sql else pl.DataFrame(schema=schema)
+                rows = (
+                    store._reads.frame(sql, schema | {"__w": pl.Int64, "__r": pl.Int64})
+                    .sort(["__w", "__r"], maintain_order=True)
+                    .drop(["__w", "__r"])
+                    if sql
+                    else pl.DataFrame(schema=schema)
+                )
             if d.kind == "aggregation":
                 members[i] = rows
             else:
                 extra = [c for c in rows.columns if c not in keyed.columns or c in d.on]
-                keyed = keyed.join(rows.select(extra), on=list(d.on), how="left", maintain_order="left",
-                                   nulls_equal=False) if keyed.height else keyed.with_columns(
-                    [pl.lit(None, rows.schema[c]).alias(c) for c in extra if c not in keyed.columns])
+                keyed = (
+                    keyed.join(rows.select(extra), on=list(d.on), how="left", maintain_order="left", nulls_equal=False)
+                    if keyed.height
+                    else keyed.with_columns(
+                        [pl.lit(None, rows.schema[c]).alias(c) for c in extra if c not in keyed.columns]
+                    )
+                )
         removed_keys = p1.removed
-    rows = common._with_members(plan, keyed, members) if members or keyed.height else \
-        keyed.select(common._columns(plan) + [STATE]) if all(c in keyed.columns for c in common._columns(plan)) else \
-        _empty_rows(plan, b)
+    rows = (
+        common._with_members(plan, keyed, members)
+        if members or keyed.height
+        else keyed.select(common._columns(plan) + [STATE])
+        if all(c in keyed.columns for c in common._columns(plan))
+        else _empty_rows(plan, b)
+    )
     state = rows.get_column(STATE)
     added = rows.filter(state == ADDED).drop(STATE)
     changed = rows.filter(state == CHANGED).drop(STATE)
@@ -190,8 +220,11 @@ def counts(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> dict[str, int
         p1 = phase1(store, b, kept=False, lean=True)
     k = p1.keyed.select(key + [STATE]).unique(subset=key, keep="first")
     st = k.get_column(STATE)
-    return {"added": int((st == ADDED).sum()), "changed": int((st == CHANGED).sum()),
-            "removed": p1.removed.unique().height}
+    return {
+        "added": int((st == ADDED).sum()),
+        "changed": int((st == CHANGED).sum()),
+        "removed": p1.removed.unique().height,
+    }
 
 
 def resolve_keys(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> tuple[Increment, pl.DataFrame]:
@@ -206,13 +239,17 @@ def resolve_keys(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan) -> tuple[I
     st = keyed.get_column(STATE)
     cols = key + [PROVENANCE_BY_FIELD, PROVENANCE]
     removed = current.join(p1.removed.unique(), on=key, how="semi").select(key + [PROVENANCE])
-    inc = Increment(plan.name, tuple(key), IncrementFrame(keyed.filter(st == ADDED).select(cols)),
-                    IncrementFrame(keyed.filter(st == CHANGED).select(cols)), IncrementFrame(removed))
+    inc = Increment(
+        plan.name,
+        tuple(key),
+        IncrementFrame(keyed.filter(st == ADDED).select(cols)),
+        IncrementFrame(keyed.filter(st == CHANGED).select(cols)),
+        IncrementFrame(removed),
+    )
     return inc, current
 
 
-def expected_for_keys(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, keys: pl.DataFrame
-                      ) -> pl.DataFrame:
+def expected_for_keys(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
     """Key, provenance by field and provenance that the live upstream gives `keys` now."""
     with store._reads.snapshot():
         b = builder(store, gp, plan)

@@ -67,8 +67,10 @@ class Place:
 
     def live(self, alias: str = "") -> str:
         a = f"{alias}." if alias else ""
-        return (f"{a}{q(FV)} = {int(self.fv_id)} AND {a}{q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
-                f"AND {a}{q(DELETED_AT)} IS NULL")
+        return (
+            f"{a}{q(FV)} = {int(self.fv_id)} AND {a}{q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
+            f"AND {a}{q(DELETED_AT)} IS NULL"
+        )
 
 
 def value_column(upstream: str, field_name: str) -> str:
@@ -96,8 +98,15 @@ def _as_text(c: str, t: ColumnType) -> pl.Expr:
 
 
 def _sql_type(t: ColumnType) -> str:
-    return {"str": 'text COLLATE "C"', "int": "bigint", "float": "float8", "bool": "boolean", "datetime": "timestamp",
-            "date": "date", "bytes": "bytea"}[t.name]
+    return {
+        "str": 'text COLLATE "C"',
+        "int": "bigint",
+        "float": "float8",
+        "bool": "boolean",
+        "datetime": "timestamp",
+        "date": "date",
+        "bytes": "bytea",
+    }[t.name]
 
 
 class ResolveSQL:
@@ -129,8 +138,9 @@ class ResolveSQL:
         return {value_column(d.upstream, f): f"v{i}_{j}" for j, f in enumerate(d.fields)}
 
     # ----- one dep -----------------------------------------------------------------------------------
-    def dep_relation(self, i: int, d: DepPlan, *, kept: bool, keys: pl.DataFrame | None = None,
-                     with_values: bool = True) -> str:
+    def dep_relation(
+        self, i: int, d: DepPlan, *, kept: bool, keys: pl.DataFrame | None = None, with_values: bool = True
+    ) -> str:
         """The dep's values by key (see the module docstring), as a subquery."""
         place = self.places[d.upstream]
         on = list(d.on)
@@ -138,19 +148,25 @@ class ResolveSQL:
         if not place.stored:
             cols = [f"NULL::{_sql_type(self.col_type(d, c))} AS {self.alias[c]}" for c in on]
             if kept and d.kind != "aggregation":
-                cols += [f"NULL::{_sql_type(t)} AS {self.alias[c]}" for c, t in self.kept_types(d).items() if c not in on]
+                cols += [
+                    f"NULL::{_sql_type(t)} AS {self.alias[c]}" for c, t in self.kept_types(d).items() if c not in on
+                ]
             cols += [f"NULL::text AS {a}" for a in values.values()]
             if d.kind != "aggregation":
                 cols += ["NULL::bigint AS w", "NULL::integer AS r"]
             return f"(SELECT {', '.join(cols)} WHERE false)"
         stored = place.columns
         src = {c: column_expr(d.columns[c], self.col_type(d, c), stored, "u") for c in d.columns}
-        dv = {a: f"COALESCE({text_expr(dvbf_column(f), stored, 'u')}, {text_expr(pbf_column(f), stored, 'u')})"
-              for a, f in zip(values.values(), d.fields)}
+        dv = {
+            a: f"COALESCE({text_expr(dvbf_column(f), stored, 'u')}, {text_expr(pbf_column(f), stored, 'u')})"
+            for a, f in zip(values.values(), d.fields)
+        }
         where = place.live("u")
         if keys is not None:
-            where += f" AND ({', '.join(src[c] for c in on)}) IN (SELECT {', '.join(self.alias[c] for c in on)} FROM " \
-                     f"{keys_relation(keys.select(on).unique(), {c: self.col_type(d, c) for c in on}, self.alias)} AS k)"
+            where += (
+                f" AND ({', '.join(src[c] for c in on)}) IN (SELECT {', '.join(self.alias[c] for c in on)} FROM "
+                f"{keys_relation(keys.select(on).unique(), {c: self.col_type(d, c) for c in on}, self.alias)} AS k)"
+            )
         table = f"{q(place.table)} AS u"  # type: ignore[arg-type]
         if d.kind == "aggregation":
             where += "".join(f" AND {src[c]} IS NOT NULL" for c in on)
@@ -172,7 +188,9 @@ class ResolveSQL:
         return f"(SELECT {', '.join(select)} FROM {table} WHERE {where})"
 
     # ----- the expected rows -------------------------------------------------------------------------
-    def expected(self, *, kept: bool, keys: pl.DataFrame | None = None, with_values: bool = True) -> tuple[str, list[str]]:
+    def expected(
+        self, *, kept: bool, keys: pl.DataFrame | None = None, with_values: bool = True
+    ) -> tuple[str, list[str]]:
         """The deps joined: (FROM clause, the columns it gives, as aliases)."""
         parts = []
         have: list[str] = []
@@ -187,7 +205,9 @@ class ResolveSQL:
                 how = "FULL JOIN" if all_optional else ("LEFT JOIN" if d.optional else "JOIN")
                 parts.append(f"{how} {rel} USING ({', '.join(shared)})" if shared else f"CROSS JOIN {rel}")
             have += [c for c in d.on if c not in have]
-            cols = [c for c in d.on] + ([c for c in d.columns if c not in d.on] if kept and d.kind != "aggregation" else [])
+            cols = [c for c in d.on] + (
+                [c for c in d.columns if c not in d.on] if kept and d.kind != "aggregation" else []
+            )
             outs += [self.alias[c] for c in cols if self.alias[c] not in outs]
             if with_values:
                 outs += list(self.values(i, d).values())
@@ -228,16 +248,25 @@ class ResolveSQL:
         select = ", ".join(f"{e} AS {self.alias[c]}" for e, c in zip(keys, self.key))
         prov = q(PROVENANCE)
         if self.key != list(self.plan.definition.id_columns):
-            return (f"(SELECT {select}, CASE WHEN min({prov}) = max({prov}) THEN min({prov}) END AS cprov, 1 AS present "
-                    f"FROM {q(own.table)} WHERE {own.live()} GROUP BY {', '.join(keys)})")  # type: ignore[arg-type]
+            return (
+                f"(SELECT {select}, CASE WHEN min({prov}) = max({prov}) THEN min({prov}) END AS cprov, 1 AS present "
+                f"FROM {q(own.table)} WHERE {own.live()} GROUP BY {', '.join(keys)})"
+            )  # type: ignore[arg-type]
         return f"(SELECT {select}, {prov} AS cprov, 1 AS present FROM {q(own.table)} WHERE {own.live()})"  # type: ignore[arg-type]
 
     def key_match(self, a: str, b: str) -> str:
         return " AND ".join(f"{a}.{self.alias[c]} = {b}.{self.alias[c]}" for c in self.key)
 
     # ----- phase 1 -----------------------------------------------------------------------------------
-    def pending(self, *, kept: bool, keys: pl.DataFrame | None = None, lean: bool = False,
-                unchanged: bool = False, fresh: bool = False) -> tuple[str, list[str]]:
+    def pending(
+        self,
+        *,
+        kept: bool,
+        keys: pl.DataFrame | None = None,
+        lean: bool = False,
+        unchanged: bool = False,
+        fresh: bool = False,
+    ) -> tuple[str, list[str]]:
         """One statement: every pending key (added, changed; removed with only its key), with its
         provenance (in_sql) or with the values to hash and the stored provenance (client hashing).
 
@@ -250,41 +279,62 @@ class ResolveSQL:
         cur = self.current() if not fresh else self._no_current()
         if keys is not None:
             kt = self.key_types()
-            cur = (f"(SELECT * FROM {cur} AS c0 WHERE ({', '.join(key_al)}) IN (SELECT {', '.join(key_al)} FROM "
-                   f"{keys_relation(keys.select(self.key).unique(), kt, self.alias)} AS k))")
+            cur = (
+                f"(SELECT * FROM {cur} AS c0 WHERE ({', '.join(key_al)}) IN (SELECT {', '.join(key_al)} FROM "
+                f"{keys_relation(keys.select(self.key).unique(), kt, self.alias)} AS k))"
+            )
         non_key = [a for a in outs if a not in key_al]
         if self.in_sql:
             fh = self.field_hash_exprs()
             fields = sorted(fh)
-            hashed = (f"SELECT {', '.join(outs)}, " + ", ".join(f"{fh[f]} AS f{j}" for j, f in enumerate(fields))
-                      + f", 1 AS epresent{self._order_cols()} FROM {frm}")
+            hashed = (
+                f"SELECT {', '.join(outs)}, "
+                + ", ".join(f"{fh[f]} AS f{j}" for j, f in enumerate(fields))
+                + f", 1 AS epresent{self._order_cols()} FROM {frm}"
+            )
             prov = hash_sql(self.hasher, f"concat_ws('|', {', '.join(f'f{j}' for j in range(len(fields)))})")
             keep = [a for a in non_key if not a.startswith("v")]
             p_cols = ", ".join([*key_al, *keep, *(f"f{j}" for j in range(len(fields)))])
-            body = (f"WITH e AS ({hashed}), p AS (SELECT {p_cols}, {prov} AS prov, epresent{self._order_names()} FROM e), "
-                    f"c AS (SELECT * FROM {cur} AS c1) ")
-            state = (f"CASE WHEN c.present IS NULL THEN {ADDED} WHEN p.epresent IS NULL THEN {REMOVED} "
-                     f"WHEN c.cprov IS DISTINCT FROM p.prov THEN {CHANGED} ELSE 0 END")
+            body = (
+                f"WITH e AS ({hashed}), p AS (SELECT {p_cols}, {prov} AS prov, epresent{self._order_names()} FROM e), "
+                f"c AS (SELECT * FROM {cur} AS c1) "
+            )
+            state = (
+                f"CASE WHEN c.present IS NULL THEN {ADDED} WHEN p.epresent IS NULL THEN {REMOVED} "
+                f"WHEN c.cprov IS DISTINCT FROM p.prov THEN {CHANGED} ELSE 0 END"
+            )
             sel = [f"COALESCE(p.{a}, c.{a})" if a in key_al else f"p.{a}" for a in key_al]
             sel += [f"p.{a}" for a in keep] + [f"p.f{j}" for j in range(len(fields))] + ["p.prov", state]
             kinds = [*key_al, *keep, *(f"f:{f}" for f in fields), "prov", "state"]
             if self._order_names():
                 sel += ["p.w", "p.r"]
                 kinds += ["w", "r"]
-            sql = (body + f"SELECT {', '.join(sel)} FROM p FULL JOIN c ON {self.key_match('p', 'c')} "
-                   + ("" if unchanged else
-                      " WHERE c.present IS NULL OR p.epresent IS NULL OR c.cprov IS DISTINCT FROM p.prov"))
+            sql = (
+                body
+                + f"SELECT {', '.join(sel)} FROM p FULL JOIN c ON {self.key_match('p', 'c')} "
+                + (
+                    ""
+                    if unchanged
+                    else " WHERE c.present IS NULL OR p.epresent IS NULL OR c.cprov IS DISTINCT FROM p.prov"
+                )
+            )
             return sql, kinds
         # client hashing: every expected row (its values) and every stored key (its provenance)
         body = f"WITH e AS (SELECT {', '.join(outs)}, 1 AS epresent{self._order_cols()} FROM {frm}), c AS (SELECT * FROM {cur} AS c1) "
         order = ["e.w", "e.r"] if self._order_names() else []
         if fresh:  # nothing stored: every expected row is added, no join
-            sel = [f"e.{a}" for a in key_al] + [f"e.{a}" for a in non_key] + ["e.epresent", "NULL::integer",
-                                                                              "NULL::text", *order]
+            sel = (
+                [f"e.{a}" for a in key_al]
+                + [f"e.{a}" for a in non_key]
+                + ["e.epresent", "NULL::integer", "NULL::text", *order]
+            )
             kinds = [*key_al, *non_key, "epresent", "present", "cprov", *(["w", "r"] if order else [])]
             return body + f"SELECT {', '.join(sel)} FROM e", kinds
-        sel = [f"COALESCE(e.{a}, c.{a})" for a in key_al] + [f"e.{a}" for a in non_key] + [
-            "e.epresent", "c.present", "c.cprov", *order]
+        sel = (
+            [f"COALESCE(e.{a}, c.{a})" for a in key_al]
+            + [f"e.{a}" for a in non_key]
+            + ["e.epresent", "c.present", "c.cprov", *order]
+        )
         kinds = [*key_al, *non_key, "epresent", "present", "cprov", *(["w", "r"] if order else [])]
         sql = body + f"SELECT {', '.join(sel)} FROM e FULL JOIN c ON {self.key_match('e', 'c')}"
         return sql, kinds
@@ -316,9 +366,13 @@ class ResolveSQL:
             where += "".join(f" AND {src[c]} IS NOT NULL" for c in d.on)
         if keys is not None:
             on = list(d.on)
-            where += (f" AND ({', '.join(src[c] for c in on)}) IN (SELECT {', '.join(self.alias[c] for c in on)} FROM "
-                      f"{keys_relation(keys.select(on).unique(), {c: types[c] for c in on}, self.alias)} AS k)")
+            where += (
+                f" AND ({', '.join(src[c] for c in on)}) IN (SELECT {', '.join(self.alias[c] for c in on)} FROM "
+                f"{keys_relation(keys.select(on).unique(), {c: types[c] for c in on}, self.alias)} AS k)"
+            )
         # the insertion order columns come last: the client sorts by them (cheaper than the server)
-        sql = (f"SELECT {', '.join(src[c] for c in d.columns)}, u.{q(WRITE)}, u.{q(ROW)} "
-               f"FROM {q(place.table)} AS u WHERE {where}")  # type: ignore[arg-type]
+        sql = (
+            f"SELECT {', '.join(src[c] for c in d.columns)}, u.{q(WRITE)}, u.{q(ROW)} "
+            f"FROM {q(place.table)} AS u WHERE {where}"
+        )  # type: ignore[arg-type]
         return sql, types

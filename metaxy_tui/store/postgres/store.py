@@ -57,9 +57,18 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
 
     kind = "postgresql"
 
-    def __init__(self, connection_string: str | None = None, hash_algorithm: str | HashAlgorithm | None = None,
-                 hash_truncation_length: int | None = None, *, graph: FeatureGraph | None = None,
-                 project: str | None = None, name: str | None = None, use_adbc: bool | None = None, **options: Any):
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        hash_algorithm: str | HashAlgorithm | None = None,
+        hash_truncation_length: int | None = None,
+        *,
+        graph: FeatureGraph | None = None,
+        project: str | None = None,
+        name: str | None = None,
+        use_adbc: bool | None = None,
+        **options: Any,
+    ):
         url = connection_string or options.pop("url", None)
         if options:
             raise TypeError(f"unknown option(s) {', '.join(sorted(options))}")
@@ -69,8 +78,10 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self.path = mask(self.url)
         self.name = name
         self.project = project
-        self._requested = (HashAlgorithm.parse(hash_algorithm) if hash_algorithm is not None else None,
-                           hash_truncation_length)
+        self._requested = (
+            HashAlgorithm.parse(hash_algorithm) if hash_algorithm is not None else None,
+            hash_truncation_length,
+        )
         self.hasher = Hasher(self._requested[0] or HashAlgorithm.XXHASH64, hash_truncation_length)
         self._graph = graph
         self._use_adbc = use_adbc
@@ -111,8 +122,10 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             conn.rollback()
             if not info:
                 if mode == "r":
-                    raise StoreError(f"{self.where} holds no metaxy-tui store yet (write to it, or run "
-                                     "`metaxy-tui push`, to create one)")
+                    raise StoreError(
+                        f"{self.where} holds no metaxy-tui store yet (write to it, or run "
+                        "`metaxy-tui push`, to create one)"
+                    )
                 info = self._initialise(conn)
             self._adopt_hash_settings(info)
         except psycopg.Error as e:
@@ -127,20 +140,29 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self._reads = Reads(self.url, use_adbc=bool(self._use_adbc))
 
     def _check_server(self, conn) -> None:
-        settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
-                                     "('server_encoding', 'standard_conforming_strings', 'server_version_num')").fetchall())
+        settings = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('server_encoding', 'standard_conforming_strings', 'server_version_num')"
+            ).fetchall()
+        )
         conn.rollback()
         if settings.get("server_encoding", "UTF8").upper() not in ("UTF8", "UTF-8"):
-            raise StoreError(f"{self.where} uses the {settings['server_encoding']} encoding; a metaxy-tui store needs a "
-                             "UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')")
+            raise StoreError(
+                f"{self.where} uses the {settings['server_encoding']} encoding; a metaxy-tui store needs a "
+                "UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')"
+            )
         if settings.get("standard_conforming_strings", "on") != "on":
             raise StoreError(f"{self.where}: standard_conforming_strings is off; a metaxy-tui store needs it on")
         if int(settings.get("server_version_num", "150000")) < 120000:
             raise StoreError(f"{self.where}: PostgreSQL 12 or later is needed")
 
     def _initialise(self, conn) -> dict[str, str]:
-        defaults = {"created_with": __version__, "hash_algorithm": self.hasher.algorithm.value,
-                    "hash_truncation_length": str(self.hasher.truncation or "")}
+        defaults = {
+            "created_with": __version__,
+            "hash_algorithm": self.hasher.algorithm.value,
+            "hash_truncation_length": str(self.hasher.truncation or ""),
+        }
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (layout.DDL_LOCK,))
             info = layout.read_info(conn, self.where)  # another process may have created it meanwhile
@@ -212,8 +234,11 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
     def _transaction(self) -> Iterator[Any]:
         """One write transaction; everything in it lands, or nothing does."""
         if self._mode != "w":
-            raise StoreError(f"store {self.path} is open read-only" if self._conn else
-                             f"store {self.path} is not open: use `with store:` or store.open('w')")
+            raise StoreError(
+                f"store {self.path} is open read-only"
+                if self._conn
+                else f"store {self.path} is not open: use `with store:` or store.open('w')"
+            )
         psycopg = psycopg_module()
         with self._lock:
             conn = self.conn
@@ -221,8 +246,9 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
                 with conn.transaction():
                     yield conn
             except psycopg.OperationalError as e:
-                raise StoreError(f"{self.where}: the write failed and was rolled back "
-                                 f"({str(e).strip().splitlines()[0]})") from None
+                raise StoreError(
+                    f"{self.where}: the write failed and was rolled back ({str(e).strip().splitlines()[0]})"
+                ) from None
 
     def last_write_id(self) -> int:
         return self._query("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
@@ -280,24 +306,29 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         if row:
             return row[0]
         snap = graph.to_snapshot()
-        row = conn.execute("INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
-                           "VALUES (%s, %s, %s, %s) ON CONFLICT (project_version) DO NOTHING RETURNING id",
-                           (pv, self.project, now_us(), json.dumps(snap))).fetchone()
+        row = conn.execute(
+            "INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (project_version) DO NOTHING RETURNING id",
+            (pv, self.project, now_us(), json.dumps(snap)),
+        ).fetchone()
         if row is None:  # another writer recorded it first
             return conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (pv,)).fetchone()[0]
         snap_id = row[0]
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
-                            "VALUES (%s, %s, %s) ON CONFLICT (feature_key, feature_version) DO NOTHING",
-                            [(f["key"], f["feature_version"], snap_id) for f in snap["features"]])
+            cur.executemany(
+                "INSERT INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
+                "VALUES (%s, %s, %s) ON CONFLICT (feature_key, feature_version) DO NOTHING",
+                [(f["key"], f["feature_version"], snap_id) for f in snap["features"]],
+            )
         return snap_id
 
     def push_graph(self, graph: FeatureGraph | None = None) -> dict:
         graph = graph or self.graph()
         graph.plan()
         with self._transaction() as conn:
-            known = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s",
-                                 (graph.project_version,)).fetchone()
+            known = conn.execute(
+                "SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (graph.project_version,)
+            ).fetchone()
             snap_id = self._record_snapshot(conn, graph)
         return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
 
@@ -311,20 +342,27 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         elif isinstance(which, int):
             rows = self._query("SELECT graph FROM _metaxy_snapshots WHERE id = %s", (which,))
         else:
-            rows = self._query("SELECT graph FROM _metaxy_snapshots WHERE starts_with(project_version, %s) "
-                               "ORDER BY id DESC LIMIT 1", (which,))
+            rows = self._query(
+                "SELECT graph FROM _metaxy_snapshots WHERE starts_with(project_version, %s) ORDER BY id DESC LIMIT 1",
+                (which,),
+            )
         return json.loads(rows[0][0]) if rows else None
 
     def stored_graph(self) -> FeatureGraph:
         snap = self.snapshot()
-        return frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns()) if snap \
+        return (
+            frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns())
+            if snap
             else FeatureGraph()
+        )
 
     def stored_feature_versions(self, feature: Any) -> list[dict]:
         key = feature_key_of(feature).to_string()
         rows = self._query(
             "SELECT fv.feature_version, fv.snapshot_id, s.recorded_at FROM _metaxy_feature_versions fv "
-            "JOIN _metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.feature_key = %s ORDER BY fv.id", (key,))
+            "JOIN _metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.feature_key = %s ORDER BY fv.id",
+            (key,),
+        )
         return [{"feature_version": r[0], "snapshot_id": r[1], "recorded_at": r[2]} for r in rows]
 
     # ----- locations -------------------------------------------------------------------------
@@ -333,8 +371,10 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return rows[0][0] if rows else None
 
     def _fv_id(self, key: str, feature_version: str) -> int | None:
-        rows = self._query("SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
-                           (key, feature_version))
+        rows = self._query(
+            "SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
+            (key, feature_version),
+        )
         return rows[0][0] if rows else None
 
     def _place(self, key: str, feature_version: str | None) -> Place:
@@ -343,23 +383,33 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         rows = self._snap_rows(
             f"SELECT f.table_name, (SELECT v.id FROM _metaxy_feature_versions v WHERE v.feature_key = f.feature_key "
             f"AND v.feature_version = {literal(feature_version or '')}) FROM _metaxy_features f "
-            f"WHERE f.feature_key = {literal(key)}")
+            f"WHERE f.feature_key = {literal(key)}"
+        )
         if not rows:
             return Place(None, None)
         table, fv_id = rows[0]
         cols = self._snap_rows(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON "
             "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
-            f"AND c.relname = {literal(layout.ident(table))} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
+            f"AND c.relname = {literal(layout.ident(table))} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+        )
         return Place(table, fv_id, {r[0]: r[1] for r in cols})
 
     def _has_live(self, place: Place) -> bool:
         return bool(self._snap_rows(f"SELECT 1 FROM {q(place.table)} WHERE {place.live()} LIMIT 1"))  # type: ignore[arg-type]
 
     # ----- writing ---------------------------------------------------------------------------
-    def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
-                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None,
-                       delete_ids: Any = None, within: Callable[[Any], None] | None = None) -> int:
+    def write_metadata(
+        self,
+        feature: Any,
+        df: Any,
+        *,
+        materialization_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        inputs_as_of: int | None = None,
+        delete_ids: Any = None,
+        within: Callable[[Any], None] | None = None,
+    ) -> int:
         """Validate and store rows as the latest rows of their ids, in one transaction."""
         graph, plan = self._plan(feature)
         gp = graph.plan()
@@ -371,16 +421,26 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         if materialization_id is not None:
             rows = rows.with_columns(pl.lit(materialization_id).alias("metaxy_materialization_id"))
         doomed = self._id_frame(plan.definition, delete_ids) if delete_ids is not None else None
-        return _write.write(self, gp, plan, rows, new_columns=new_columns, materialization_id=materialization_id,
-                            progress=progress, inputs_as_of=inputs_as_of if inputs_as_of is not None
-                            else self._resolved_as_of.get(plan.name), doomed=doomed, within=within,
-                            snapshot_graph=self.graph(feature))
+        return _write.write(
+            self,
+            gp,
+            plan,
+            rows,
+            new_columns=new_columns,
+            materialization_id=materialization_id,
+            progress=progress,
+            inputs_as_of=inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name),
+            doomed=doomed,
+            within=within,
+            snapshot_graph=self.graph(feature),
+        )
 
     write = write_metadata
 
     def _frame_plan(self, plan: FeaturePlan, frame: pl.DataFrame) -> tuple[FeaturePlan, dict, list[str]]:
         definition, new_columns, dropped = frame_columns.columns_for_frame(
-            plan, frame, self._recorded_columns().get(plan.name, {}))
+            plan, frame, self._recorded_columns().get(plan.name, {})
+        )
         return (dataclasses.replace(plan, definition=definition) if new_columns else plan), new_columns, dropped
 
     def frame_plan(self, feature: Any, frame: Any) -> FeaturePlan:
@@ -392,10 +452,17 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         """StoreFront's hook: the reads inside see one snapshot of the database."""
         return self._reads.snapshot()
 
-
-    def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
-                   all_versions: bool, history: bool, deleted: bool, *, keys: pl.DataFrame | None = None
-                   ) -> pl.DataFrame:
+    def _read_rows(
+        self,
+        definition: FeatureDefinition,
+        current_fv: str | None,
+        feature_version: str | None,
+        all_versions: bool,
+        history: bool,
+        deleted: bool,
+        *,
+        keys: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
         """Rows as read_metadata returns them (inside a snapshot); `keys` limits them in SQL."""
         from .sql import keys_relation
 
@@ -419,8 +486,10 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             kc = list(keys.columns)
             names = {c: f"k{i}" for i, c in enumerate(kc)}
             rel = keys_relation(keys, {c: definition.columns[c] for c in kc}, names)
-            where.append(f"({', '.join(column_expr(c, definition.columns[c], stored) for c in kc)}) IN "
-                         f"(SELECT {', '.join(names.values())} FROM {rel} AS k)")
+            where.append(
+                f"({', '.join(column_expr(c, definition.columns[c], stored) for c in kc)}) IN "
+                f"(SELECT {', '.join(names.values())} FROM {rel} AS k)"
+            )
         exprs: list[str] = []
         schema: dict[str, pl.DataType] = {}
         for c, t in definition.columns.items():
@@ -440,30 +509,55 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             schema[c] = pl.Int64
         from .reads import select_list
 
-        sql = (f"SELECT {select_list(exprs)} FROM {q(place.table)}" + (f" WHERE {' AND '.join(where)}" if where else "")
-               + f" ORDER BY {q(WRITE)}, {q(ROW)}")
+        sql = (
+            f"SELECT {select_list(exprs)} FROM {q(place.table)}"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f" ORDER BY {q(WRITE)}, {q(ROW)}"
+        )
         raw = self._reads.frame(sql, schema)
-        fv_names = dict(self._snap_rows(f"SELECT id, feature_version FROM _metaxy_feature_versions "
-                                        f"WHERE feature_key = {literal(definition.name)}"))
-        pvs = dict(self._snap_rows(f"SELECT w.id, s.project_version FROM _metaxy_writes w JOIN _metaxy_snapshots s "
-                                   f"ON s.id = w.snapshot_id WHERE w.feature_key = {literal(definition.name)}"))
+        fv_names = dict(
+            self._snap_rows(
+                f"SELECT id, feature_version FROM _metaxy_feature_versions "
+                f"WHERE feature_key = {literal(definition.name)}"
+            )
+        )
+        pvs = dict(
+            self._snap_rows(
+                f"SELECT w.id, s.project_version FROM _metaxy_writes w JOIN _metaxy_snapshots s "
+                f"ON s.id = w.snapshot_id WHERE w.feature_key = {literal(definition.name)}"
+            )
+        )
         return decode_rows(raw, definition, fields, fv_names, pvs)
 
     # ----- deleting --------------------------------------------------------------------------
-    def _delete_in(self, conn, definition: FeatureDefinition, table: str, fv_id: int, target: pl.DataFrame, *,
-                   soft: bool) -> int:
+    def _delete_in(
+        self, conn, definition: FeatureDefinition, table: str, fv_id: int, target: pl.DataFrame, *, soft: bool
+    ) -> int:
         """StoreFront's hook: delete `target` now, inside the caller's transaction."""
         return _write.delete_rows(self, conn, definition, table, fv_id, target, soft=soft, now=now_us())
 
     # ----- resolving -------------------------------------------------------------------------
-    def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,
-                       versioning_engine: str | None = None, skip_comparison: bool = False,
-                       **unsupported: Any) -> Increment:
+    def resolve_update(
+        self,
+        feature: Any,
+        samples: Any = None,
+        *,
+        lazy: bool = False,
+        versioning_engine: str | None = None,
+        skip_comparison: bool = False,
+        **unsupported: Any,
+    ) -> Increment:
         """Which samples of `feature` are added, changed or removed relative to its upstream (SPEC 4)."""
         given = sorted(k for k, v in unsupported.items() if v is not None)
         if given:
-            raise InputError(feature_key_of(feature).to_string(), [InputProblem(
-                f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead")])
+            raise InputError(
+                feature_key_of(feature).to_string(),
+                [
+                    InputProblem(
+                        f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead"
+                    )
+                ],
+            )
         graph, plan = self._plan(feature)
         gp = graph.plan()
         if samples is None and plan.is_root:
@@ -489,8 +583,13 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
                     self._note_resolved(plan.name)
                     inc0 = _resolve.resolve(self, gp, plan, lambda k: None)
                     expected = pl.concat([inc0.added.to_polars(), inc0.changed.to_polars()], how="vertical")
-                inc = Increment(plan.name, tuple(plan.key), IncrementFrame(expected),
-                                IncrementFrame(expected.clear()), IncrementFrame(read_removed(None)))
+                inc = Increment(
+                    plan.name,
+                    tuple(plan.key),
+                    IncrementFrame(expected),
+                    IncrementFrame(expected.clear()),
+                    IncrementFrame(read_removed(None)),
+                )
             elif frame is not None:
                 self._note_resolved(plan.name)
                 current = self._current_rows(plan)
@@ -516,14 +615,19 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
 
         exprs = [column_expr(c, d.columns[c], place.columns) for c in key] + [q(PROVENANCE)]
         exprs += [text_expr(pbf_column(f), place.columns) for f in fields] + ([q(WRITE)] if with_fields else [])
-        sql = (f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} "  # type: ignore[arg-type]
-               f"ORDER BY {q(WRITE)}, {q(ROW)}")
+        sql = (
+            f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} "  # type: ignore[arg-type]
+            f"ORDER BY {q(WRITE)}, {q(ROW)}"
+        )
         cur = self._reads.frame(sql, schema)
         if key != list(d.id_columns):
             cur = cur.group_by(key, maintain_order=True).agg(
-                pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
-                .otherwise(pl.lit(common.MIXED)).alias(PROVENANCE),
-                *[pl.col(c).first() for c in cur.columns if c not in key and c != PROVENANCE])
+                pl.when(pl.col(PROVENANCE).n_unique() == 1)
+                .then(pl.col(PROVENANCE).first())
+                .otherwise(pl.lit(common.MIXED))
+                .alias(PROVENANCE),
+                *[pl.col(c).first() for c in cur.columns if c not in key and c != PROVENANCE],
+            )
         return cur
 
     def waiting_on(self, feature: Any) -> list[str]:
@@ -561,17 +665,34 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return _resolve.counts(self, graph.plan(), plan)
 
     # ----- the audit log ---------------------------------------------------------------------
-    def record_audit(self, *, action: str, feature: str, feature_version: str | None, ids: list[dict],
-                     duration_s: float, outcome: str, detail: str | None = None, user: str | None = None,
-                     executor: str | None = None) -> int:
+    def record_audit(
+        self,
+        *,
+        action: str,
+        feature: str,
+        feature_version: str | None,
+        ids: list[dict],
+        duration_s: float,
+        outcome: str,
+        detail: str | None = None,
+        user: str | None = None,
+        executor: str | None = None,
+    ) -> int:
         with self._transaction() as conn:
             audit_id = _audit.start(conn, action, feature, feature_version, user, outcome, executor)
             self.audit_batch(conn, audit_id, ids, duration_s)
             conn.execute("UPDATE _metaxy_audit SET detail = %s WHERE id = %s", (detail, audit_id))
             return audit_id
 
-    def start_audit(self, *, action: str, feature: str, feature_version: str | None, user: str | None = None,
-                    executor: str | None = None) -> int:
+    def start_audit(
+        self,
+        *,
+        action: str,
+        feature: str,
+        feature_version: str | None,
+        user: str | None = None,
+        executor: str | None = None,
+    ) -> int:
         with self._transaction() as conn:
             return _audit.start(conn, action, feature, feature_version, user, "running", executor)
 
@@ -580,11 +701,19 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
 
     def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
         with self._transaction() as conn:
-            conn.execute("UPDATE _metaxy_audit SET outcome = %s, duration_s = %s, detail = %s WHERE id = %s",
-                         (outcome, duration_s, detail, audit_id))
+            conn.execute(
+                "UPDATE _metaxy_audit SET outcome = %s, duration_s = %s, detail = %s WHERE id = %s",
+                (outcome, duration_s, detail, audit_id),
+            )
 
-    def audit_log(self, *, feature: str | None = None, since_us: int | None = None, action: str | None = None,
-                  limit: int | None = None) -> pl.DataFrame:
+    def audit_log(
+        self,
+        *,
+        feature: str | None = None,
+        since_us: int | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
         with self._lock:
             conn = self.conn
             idle = conn.info.transaction_status == psycopg_module().pq.TransactionStatus.IDLE
@@ -601,8 +730,11 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
         if fv_id is None:
             return 0
-        return self._query(f"SELECT count(*) FROM {q(table)} WHERE {q(FV)} = %s AND {q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
-                           f"AND {q(DELETED_AT)} IS NULL", (fv_id,))[0][0]
+        return self._query(
+            f"SELECT count(*) FROM {q(table)} WHERE {q(FV)} = %s AND {q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
+            f"AND {q(DELETED_AT)} IS NULL",
+            (fv_id,),
+        )[0][0]
 
     def __repr__(self) -> str:
         return f"PostgreSQLMetadataStore({self.path!r}, hash={self.hasher.describe()})"

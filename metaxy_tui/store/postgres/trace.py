@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ...columns import DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, ColumnType, dvbf_column, pbf_column
+from ...columns import (
+    DATA_VERSION,
+    DELETED_AT,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    UPDATED_AT,
+    ColumnType,
+    dvbf_column,
+    pbf_column,
+)
 from ...errors import InputError, InputProblem
 from ...graph import FeaturePlan, GraphPlan
 from ...spec import feature_key_of
@@ -38,8 +47,9 @@ class PostgresTraceQueries:
         plan = self._read_plan(feature)
         return self.stored_graph().plan(), plan
 
-    def _where(self: "PgHandle", plan: FeaturePlan, feature_version: str | None
-               ) -> tuple[str | None, int | None, dict[str, str], str]:
+    def _where(
+        self: "PgHandle", plan: FeaturePlan, feature_version: str | None
+    ) -> tuple[str | None, int | None, dict[str, str], str]:
         table = self._table(plan.name)
         if table is None:
             return None, None, {}, f"{plan.name} has no stored samples yet"
@@ -53,7 +63,9 @@ class PostgresTraceQueries:
         rows = self._query(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON "
             "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
-            "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (ident(table),))
+            "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (ident(table),),
+        )
         return {r[0]: r[1] for r in rows}
 
     @staticmethod
@@ -75,14 +87,28 @@ class PostgresTraceQueries:
         params = [ids[c] for c in id_cols]
         rows: list[StoredSample] = []
         if fv_id is not None:
-            rows = self._samples(plan, table, present, f"{q(FV)} = %s AND {q(SUPERSEDED)} IS NULL AND {match}",
-                                 [fv_id, *params], "", None)
+            rows = self._samples(
+                plan,
+                table,
+                present,
+                f"{q(FV)} = %s AND {q(SUPERSEDED)} IS NULL AND {match}",
+                [fv_id, *params],
+                "",
+                None,
+            )
         if not rows:
             rows = self._samples(plan, table, present, match, params, f" ORDER BY {q(WRITE)} DESC, {q(ROW)} DESC", 1)
         return rows[0] if rows else None
 
-    def linked_samples(self: "PgHandle", feature: Any, match: Mapping[str, Any], *, limit: int = 50,
-                       after: Mapping[str, Any] | None = None, feature_version: str | None = None) -> SamplePage:
+    def linked_samples(
+        self: "PgHandle",
+        feature: Any,
+        match: Mapping[str, Any],
+        *,
+        limit: int = 50,
+        after: Mapping[str, Any] | None = None,
+        feature_version: str | None = None,
+    ) -> SamplePage:
         _gp, plan = self._plans_for(feature)
         table, fv_id, present, note = self._where(plan, feature_version)
         if table is None or fv_id is None:
@@ -102,8 +128,9 @@ class PostgresTraceQueries:
         order = f" ORDER BY {', '.join(q(c) for c in id_cols)}"
         limit = max(0, int(limit))
         samples = self._samples(plan, table, present, " AND ".join(where), params, order, limit + 1)
-        return SamplePage(samples[:limit], total, "" if total else f"no live sample of {plan.name} matches",
-                          more=len(samples) > limit)
+        return SamplePage(
+            samples[:limit], total, "" if total else f"no live sample of {plan.name} matches", more=len(samples) > limit
+        )
 
     def count_live(self: "PgHandle", feature: Any, *, feature_version: str | None = None) -> int:
         _gp, plan = self._plans_for(feature)
@@ -112,20 +139,28 @@ class PostgresTraceQueries:
             return 0
         return self._query(f"SELECT count(*) FROM {q(table)} WHERE {_live()}", (fv_id,))[0][0]
 
-    def first_ids(self: "PgHandle", feature: Any, *, feature_version: str | None = None,
-                  limit: int = 5) -> list[dict[str, Any]]:
+    def first_ids(
+        self: "PgHandle", feature: Any, *, feature_version: str | None = None, limit: int = 5
+    ) -> list[dict[str, Any]]:
         _gp, plan = self._plans_for(feature)
         table, fv_id, _present, _note = self._where(plan, feature_version)
         if table is None or fv_id is None:
             return []
         id_cols = plan.definition.id_columns
         cols = ", ".join(q(c) for c in id_cols)
-        rows = self._query(f"SELECT {cols} FROM {q(table)} WHERE {_live()} ORDER BY {cols} LIMIT %s",
-                           (fv_id, max(0, int(limit))))
+        rows = self._query(
+            f"SELECT {cols} FROM {q(table)} WHERE {_live()} ORDER BY {cols} LIMIT %s", (fv_id, max(0, int(limit)))
+        )
         return [dict(zip(id_cols, r)) for r in rows]
 
-    def rows_by_keys(self: "PgHandle", feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
-                     feature_version: str | None = None) -> pl.DataFrame:
+    def rows_by_keys(
+        self: "PgHandle",
+        feature: Any,
+        keys: pl.DataFrame,
+        columns: Sequence[str],
+        *,
+        feature_version: str | None = None,
+    ) -> pl.DataFrame:
         _gp, plan = self._plans_for(feature)
         d = plan.definition
         table, fv_id, present, _note = self._where(plan, feature_version)
@@ -135,14 +170,15 @@ class PostgresTraceQueries:
         keys = keys.unique().cast({c: d.columns[c].polars for c in keys.columns})
         kc = list(keys.columns)
         arrays = ", ".join(f"%s::{_array_type(d.columns[c])}" for c in kc)
-        cond = (f"({', '.join(q(c) for c in kc)}) IN (SELECT * FROM unnest({arrays}))")
+        cond = f"({', '.join(q(c) for c in kc)}) IN (SELECT * FROM unnest({arrays}))"
         select = ", ".join(column_expr(c, types[c], present) for c in columns)
         sql = f"SELECT {select} FROM {q(table)} WHERE {_live()} AND {cond}"
         rows = self._query(sql, [fv_id, *[keys.get_column(c).to_list() for c in kc]])
         return pl.DataFrame(rows, schema={c: t.polars for c, t in types.items()}, orient="row")
 
-    def expected_provenance(self: "PgHandle", feature: Any, keys: Sequence[Mapping[str, Any]]
-                            ) -> dict[tuple, tuple[str, dict[str, str]]]:
+    def expected_provenance(
+        self: "PgHandle", feature: Any, keys: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple, tuple[str, dict[str, str]]]:
         """As the SQLite store's: computed by the same statements resolve_update runs, limited to `keys`."""
         from . import resolve as _resolve
 
@@ -177,32 +213,70 @@ class PostgresTraceQueries:
                 if own:
                     conn.rollback()
 
-    def _samples(self: "PgHandle", plan: FeaturePlan, table: str, present: dict[str, str], where: str,
-                 params: Sequence[Any], order: str, limit: int | None) -> list[StoredSample]:
+    def _samples(
+        self: "PgHandle",
+        plan: FeaturePlan,
+        table: str,
+        present: dict[str, str],
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int | None,
+    ) -> list[StoredSample]:
         d = plan.definition
         cols = [c for c in d.columns if ident(c) in present]
         fields = [f for f in d.field_keys if ident(pbf_column(f)) in present]
-        select = ([column_expr(c, d.columns[c], present) for c in cols]
-                  + [q(PROVENANCE), f"coalesce({q(DATA_VERSION)}, {q(PROVENANCE)})", q(FV), q(WRITE), q(DELETED_AT),
-                     q(UPDATED_AT)]
-                  + [q(pbf_column(f)) for f in fields]
-                  + [f"coalesce({q(dvbf_column(f))}, {q(pbf_column(f))})" if ident(dvbf_column(f)) in present
-                     else q(pbf_column(f)) for f in fields])
+        select = (
+            [column_expr(c, d.columns[c], present) for c in cols]
+            + [
+                q(PROVENANCE),
+                f"coalesce({q(DATA_VERSION)}, {q(PROVENANCE)})",
+                q(FV),
+                q(WRITE),
+                q(DELETED_AT),
+                q(UPDATED_AT),
+            ]
+            + [q(pbf_column(f)) for f in fields]
+            + [
+                f"coalesce({q(dvbf_column(f))}, {q(pbf_column(f))})"
+                if ident(dvbf_column(f)) in present
+                else q(pbf_column(f))
+                for f in fields
+            ]
+        )
         sql = f"SELECT {', '.join(select)} FROM {q(table)} WHERE {where}{order}" + (" LIMIT %s" if limit else "")
         rows = self._query(sql, [*params, *([limit] if limit else [])])
-        versions = dict(self._query("SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = %s",
-                                    (plan.name,))) if rows else {}
+        versions = (
+            dict(
+                self._query(
+                    "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = %s", (plan.name,)
+                )
+            )
+            if rows
+            else {}
+        )
         n, k = len(cols), len(fields)
         out = []
         for r in rows:
             values = dict(zip(cols, r[:n]))
-            prov, dv, fv, write, deleted, updated = r[n:n + 6]
+            prov, dv, fv, write, deleted, updated = r[n : n + 6]
             fv_name = versions.get(fv)
-            out.append(StoredSample(
-                plan.name, {c: values.get(c) for c in d.id_columns},
-                {c: v for c, v in values.items() if c not in d.id_columns}, prov, dv,
-                dict(zip(fields, r[n + 6:n + 6 + k])), dict(zip(fields, r[n + 6 + k:])), fv_name,
-                fv_name == plan.feature_version, deleted is not None, write, updated))
+            out.append(
+                StoredSample(
+                    plan.name,
+                    {c: values.get(c) for c in d.id_columns},
+                    {c: v for c, v in values.items() if c not in d.id_columns},
+                    prov,
+                    dv,
+                    dict(zip(fields, r[n + 6 : n + 6 + k])),
+                    dict(zip(fields, r[n + 6 + k :])),
+                    fv_name,
+                    fv_name == plan.feature_version,
+                    deleted is not None,
+                    write,
+                    updated,
+                )
+            )
         return out
 
 
@@ -217,8 +291,15 @@ def _idle():
 
 
 def _array_type(t: ColumnType) -> str:
-    return {"str": "text[]", "int": "bigint[]", "float": "float8[]", "bool": "boolean[]", "datetime": "timestamp[]",
-            "date": "date[]", "bytes": "bytea[]"}[t.name]
+    return {
+        "str": "text[]",
+        "int": "bigint[]",
+        "float": "float8[]",
+        "bool": "boolean[]",
+        "datetime": "timestamp[]",
+        "date": "date[]",
+        "bytes": "bytea[]",
+    }[t.name]
 
 
 def _value(t: ColumnType, text: str) -> Any:

@@ -52,26 +52,46 @@ def key_order(plan: FeaturePlan) -> tuple[str, ...]:
     """An index for lookups by the feature's key when the id index cannot serve them (an
     expansion's children by their parent)."""
     key, ids = tuple(plan.key), tuple(plan.definition.id_columns)
-    if plan.is_root or ids[:len(key)] == key:
+    if plan.is_root or ids[: len(key)] == key:
         return ()
     return key + tuple(c for c in ids if c not in key)
 
 
-def next_write(conn, feature: str, kind: str, fv_id: int | None, snap_id: int | None, now: int, n: int,
-               materialization_id: str | None = None, inputs_as_of: int | None = None) -> int:
+def next_write(
+    conn,
+    feature: str,
+    kind: str,
+    fv_id: int | None,
+    snap_id: int | None,
+    now: int,
+    n: int,
+    materialization_id: str | None = None,
+    inputs_as_of: int | None = None,
+) -> int:
     """Take the commit lock and the next write id (in commit order: the lock is held to commit)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
     return conn.execute(
         "INSERT INTO _metaxy_writes (id, feature_key, kind, feature_version_id, snapshot_id, at, n_rows, "
         "materialization_id, inputs_as_of) SELECT coalesce(max(id), 0) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
         "FROM _metaxy_writes RETURNING id",
-        (feature, kind, fv_id, snap_id, now, n, materialization_id, inputs_as_of)).fetchone()[0]
+        (feature, kind, fv_id, snap_id, now, n, materialization_id, inputs_as_of),
+    ).fetchone()[0]
 
 
-def write(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, rows: pl.DataFrame, *,
-          new_columns: dict, materialization_id: str | None, progress: Callable[[int, int], None] | None,
-          inputs_as_of: int | None, doomed: pl.DataFrame | None, within: Callable[[Any], None] | None,
-          snapshot_graph) -> int:
+def write(
+    store: "PgHandle",
+    gp: GraphPlan,
+    plan: FeaturePlan,
+    rows: pl.DataFrame,
+    *,
+    new_columns: dict,
+    materialization_id: str | None,
+    progress: Callable[[int, int], None] | None,
+    inputs_as_of: int | None,
+    doomed: pl.DataFrame | None,
+    within: Callable[[Any], None] | None,
+    snapshot_graph,
+) -> int:
     definition = plan.definition
     fields = definition.field_keys
     stored = payload(rows, definition, fields)
@@ -81,20 +101,26 @@ def write(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, rows: pl.DataFram
         snap_id = store._record_snapshot(conn, snapshot_graph)
         if new_columns:
             recorded.record(conn, plan.name, new_columns, now)
-        fv_id = conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
-                             (plan.name, plan.feature_version)).fetchone()[0]
-        table = layout.ensure_feature_table(conn, definition, fields, now, group_orders(gp, plan.name),
-                                            key_order=key_order(plan))
+        fv_id = conn.execute(
+            "SELECT id FROM _metaxy_feature_versions WHERE feature_key = %s AND feature_version = %s",
+            (plan.name, plan.feature_version),
+        ).fetchone()[0]
+        table = layout.ensure_feature_table(
+            conn, definition, fields, now, group_orders(gp, plan.name), key_order=key_order(plan)
+        )
         cols = list(stored.columns)
         types = layout.feature_columns(definition, fields)
-        conn.execute(f"CREATE TEMP TABLE {STAGE} ({', '.join(f'{q(c)} {types[c]}' for c in cols)}, "
-                     f"{q(ROW)} integer NOT NULL) ON COMMIT DROP")
+        conn.execute(
+            f"CREATE TEMP TABLE {STAGE} ({', '.join(f'{q(c)} {types[c]}' for c in cols)}, "
+            f"{q(ROW)} integer NOT NULL) ON COMMIT DROP"
+        )
         staged = stored.with_row_index(ROW).select([*cols, ROW])
         copy_in(conn, STAGE, [*cols, ROW], staged, progress=progress, total=staged.height)
         if progress is not None:
             progress(staged.height, staged.height)  # a last chance to cancel before the commit section
-        write_id = next_write(conn, plan.name, "write", fv_id, snap_id, now, rows.height, materialization_id,
-                              inputs_as_of)
+        write_id = next_write(
+            conn, plan.name, "write", fv_id, snap_id, now, rows.height, materialization_id, inputs_as_of
+        )
         t = q(table)
         match = " AND ".join(f"m.{q(c)} = s.{q(c)}" for c in definition.id_columns)
         latest = f"m.{q(FV)} = %s AND m.{q(SUPERSEDED)} IS NULL"
@@ -103,15 +129,21 @@ def write(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, rows: pl.DataFram
         if has_latest:
             # an id keeps the time it was first stored under this feature version
             conn.execute(f"ALTER TABLE {STAGE} ADD COLUMN {q(CREATED_AT)} bigint")
-            conn.execute(f"UPDATE {STAGE} AS s SET {q(CREATED_AT)} = m.{q(CREATED_AT)} FROM {t} AS m "
-                         f"WHERE {latest} AND {match}", (fv_id,))
-            conn.execute(f"UPDATE {t} AS m SET {q(SUPERSEDED)} = %s FROM {STAGE} AS s WHERE {latest} AND {match}",
-                         (write_id, fv_id))
+            conn.execute(
+                f"UPDATE {STAGE} AS s SET {q(CREATED_AT)} = m.{q(CREATED_AT)} FROM {t} AS m WHERE {latest} AND {match}",
+                (fv_id,),
+            )
+            conn.execute(
+                f"UPDATE {t} AS m SET {q(SUPERSEDED)} = %s FROM {STAGE} AS s WHERE {latest} AND {match}",
+                (write_id, fv_id),
+            )
             created = f"coalesce(s.{q(CREATED_AT)}, %s::bigint)"
         moved = ", ".join(f"s.{q(c)}" for c in cols)
-        conn.execute(f"INSERT INTO {t} ({', '.join(q(c) for c in cols)}, {q(ROW)}, {q(CREATED_AT)}, {q(UPDATED_AT)}, "
-                     f"{q(FV)}, {q(WRITE)}) SELECT {moved}, s.{q(ROW)}, {created}, %s, %s, %s FROM {STAGE} AS s",
-                     (now, now, fv_id, write_id))
+        conn.execute(
+            f"INSERT INTO {t} ({', '.join(q(c) for c in cols)}, {q(ROW)}, {q(CREATED_AT)}, {q(UPDATED_AT)}, "
+            f"{q(FV)}, {q(WRITE)}) SELECT {moved}, s.{q(ROW)}, {created}, %s, %s, %s FROM {STAGE} AS s",
+            (now, now, fv_id, write_id),
+        )
         conn.execute(f"DROP TABLE {STAGE}")
         if doomed is not None and doomed.height:
             delete_rows(store, conn, definition, table, fv_id, doomed, soft=True, now=now)
@@ -136,8 +168,17 @@ def stage_ids(conn, ids: pl.DataFrame, definition: FeatureDefinition) -> str:
     return IDS
 
 
-def delete_rows(store: "PgHandle", conn, definition: FeatureDefinition, table: str, fv_id: int,
-                target: pl.DataFrame, *, soft: bool, now: int) -> int:
+def delete_rows(
+    store: "PgHandle",
+    conn,
+    definition: FeatureDefinition,
+    table: str,
+    fv_id: int,
+    target: pl.DataFrame,
+    *,
+    soft: bool,
+    now: int,
+) -> int:
     """Delete the samples in `target` (id columns) of feature version `fv_id`, inside the caller's
     transaction; how many visible samples went. A soft delete writes a tombstone row that
     supersedes the latest one, so history shows when it went."""
@@ -146,16 +187,20 @@ def delete_rows(store: "PgHandle", conn, definition: FeatureDefinition, table: s
     write_id = next_write(conn, definition.name, "soft_delete" if soft else "hard_delete", fv_id, None, now, 0)
     t = q(table)
     cond = "EXISTS (SELECT 1 FROM {s} AS i WHERE {m})".format(
-        s=staged, m=" AND ".join(f"i.{q(c)} = m.{q(c)}" for c in id_cols))
+        s=staged, m=" AND ".join(f"i.{q(c)} = m.{q(c)}" for c in id_cols)
+    )
     live = f"m.{q(FV)} = %s AND m.{q(SUPERSEDED)} IS NULL AND m.{q(DELETED_AT)} IS NULL"
     if soft:
-        n = conn.execute(f"UPDATE {t} AS m SET {q(SUPERSEDED)} = %s WHERE {live} AND {cond}",
-                         (write_id, fv_id)).rowcount
+        n = conn.execute(
+            f"UPDATE {t} AS m SET {q(SUPERSEDED)} = %s WHERE {live} AND {cond}", (write_id, fv_id)
+        ).rowcount
         cols = [c for c in layout.table_columns(conn, table) if c not in (DELETED_AT, UPDATED_AT, WRITE, SUPERSEDED)]
         names = ", ".join(quote(c) for c in cols)  # PostgreSQL's own names: already short
-        conn.execute(f"INSERT INTO {t} ({names}, {q(DELETED_AT)}, {q(UPDATED_AT)}, {q(WRITE)}) "
-                     f"SELECT {names}, %s, %s, %s FROM {t} WHERE {q(SUPERSEDED)} = %s AND {q(FV)} = %s",
-                     (now, now, write_id, write_id, fv_id))
+        conn.execute(
+            f"INSERT INTO {t} ({names}, {q(DELETED_AT)}, {q(UPDATED_AT)}, {q(WRITE)}) "
+            f"SELECT {names}, %s, %s, %s FROM {t} WHERE {q(SUPERSEDED)} = %s AND {q(FV)} = %s",
+            (now, now, write_id, write_id, fv_id),
+        )
     else:
         n = conn.execute(f"SELECT count(*) FROM {t} AS m WHERE {live} AND {cond}", (fv_id,)).fetchone()[0]
         conn.execute(f"DELETE FROM {t} AS m WHERE m.{q(FV)} = %s AND {cond}", (fv_id,))

@@ -73,11 +73,13 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
 
 # ----- reading ------------------------------------------------------------------------------------
 
+
 def clean_as_of(conn: sqlite3.Connection, table: str, fv_id: int) -> int | None:
     """The write up to which the chunks of (table, feature version) hold no dead rows; None: no copy."""
     try:
-        row = conn.execute(f"SELECT clean_as_of FROM {MIRRORS} WHERE table_name = ? AND fv_id = ?",
-                           (table, fv_id)).fetchone()
+        row = conn.execute(
+            f"SELECT clean_as_of FROM {MIRRORS} WHERE table_name = ? AND fv_id = ?", (table, fv_id)
+        ).fetchone()
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):
             return None  # a store of an older layout, opened read-only
@@ -87,15 +89,24 @@ def clean_as_of(conn: sqlite3.Connection, table: str, fv_id: int) -> int | None:
 
 def dead_rowids(conn: sqlite3.Connection, table: str, fv_id: int, since: int) -> pl.Series:
     """Rowids of the feature version's rows superseded after write `since`."""
-    text = conn.execute(f"SELECT json_group_array(rowid) FROM {quote(table)} WHERE {quote(SUPERSEDED)} > ? "
-                        f"AND {quote(FV)} = ?", (since, fv_id)).fetchone()[0]
+    text = conn.execute(
+        f"SELECT json_group_array(rowid) FROM {quote(table)} WHERE {quote(SUPERSEDED)} > ? AND {quote(FV)} = ?",
+        (since, fv_id),
+    ).fetchone()[0]
     return pl.Series(ROWID, [text]).str.json_decode(pl.List(pl.Int64)).explode().drop_nulls()
 
 
-def read_live(conn: sqlite3.Connection, table: str, fv_id: int, columns: Iterable[str], *,
-              expected: dict[str, pl.DataType] | None = None, written_after: int | None = None,
-              with_dead: bool = False, each: Callable[[pl.DataFrame], pl.DataFrame] | None = None
-              ) -> pl.DataFrame | None:
+def read_live(
+    conn: sqlite3.Connection,
+    table: str,
+    fv_id: int,
+    columns: Iterable[str],
+    *,
+    expected: dict[str, pl.DataType] | None = None,
+    written_after: int | None = None,
+    with_dead: bool = False,
+    each: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> pl.DataFrame | None:
     """The live rows of (table, feature version): `columns` (stored names, ROWID, WRITE_ID) as stored.
 
     Columns a chunk lacks (added to the table later) come back null. None when there is no
@@ -139,8 +150,9 @@ def read_live(conn: sqlite3.Connection, table: str, fv_id: int, columns: Iterabl
 _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
-def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
-          expected: dict[str, pl.DataType], finish=None) -> pl.DataFrame | None:
+def _load(
+    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: dict[str, pl.DataType], finish=None
+) -> pl.DataFrame | None:
     """`columns` of the given chunks, in chunk order, each chunk through `finish`; None when a
     dtype is not the expected one."""
     finish = finish or (lambda piece: piece)
@@ -149,10 +161,12 @@ def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
     marks = ", ".join("?" * len(columns))
     blobs: dict[tuple[int, str], tuple[int, str, int]] = {}
     for start in range(0, len(chunk_ids), 500):
-        part = chunk_ids[start:start + 500]
+        part = chunk_ids[start : start + 500]
         for rowid, chunk_id, name, dtype, size in conn.execute(
-                f"SELECT rowid, chunk_id, name, dtype, length(data) FROM {COLUMNS} WHERE chunk_id IN "
-                f"({', '.join('?' * len(part))}) AND name IN ({marks})", [*part, *columns]):
+            f"SELECT rowid, chunk_id, name, dtype, length(data) FROM {COLUMNS} WHERE chunk_id IN "
+            f"({', '.join('?' * len(part))}) AND name IN ({marks})",
+            [*part, *columns],
+        ):
             blobs[(chunk_id, name)] = (rowid, dtype, size)
     for (_c, name), (_r, dtype, _n) in blobs.items():
         want = expected.get(name)
@@ -175,9 +189,18 @@ def _load(conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str],
                 s = s.cast(want)
             height = s.len()
             series.append(s)
-        parts.append(finish(pl.DataFrame([s if isinstance(s, pl.Series)
-                                          else pl.Series(s, [None] * (height or 0), dtype=expected.get(s, pl.String))
-                                          for s in series])))
+        parts.append(
+            finish(
+                pl.DataFrame(
+                    [
+                        s
+                        if isinstance(s, pl.Series)
+                        else pl.Series(s, [None] * (height or 0), dtype=expected.get(s, pl.String))
+                        for s in series
+                    ]
+                )
+            )
+        )
     return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
 
 
@@ -191,24 +214,31 @@ def _read_blob(conn: sqlite3.Connection, rowid: int, buffer: bytearray, size: in
     view = memoryview(buffer)[:size]
     with conn.blobopen(COLUMNS, "data", rowid, readonly=True) as blob:
         for pos in range(0, size, BLOB_STEP):
-            view[pos:pos + BLOB_STEP] = blob.read(BLOB_STEP)
+            view[pos : pos + BLOB_STEP] = blob.read(BLOB_STEP)
     return io.BytesIO(view)
 
 
 def _whole(conn: sqlite3.Connection, chunk_ids: list[int]) -> pl.DataFrame:
     """Every column of the given chunks (for merging and cleaning)."""
-    names = [r[0] for r in conn.execute(
-        f"SELECT DISTINCT name FROM {COLUMNS} WHERE chunk_id IN ({', '.join('?' * len(chunk_ids))})", chunk_ids)]
+    names = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT name FROM {COLUMNS} WHERE chunk_id IN ({', '.join('?' * len(chunk_ids))})", chunk_ids
+        )
+    ]
     parts = []
     for chunk_id in chunk_ids:
-        cols = [pl.read_ipc_stream(io.BytesIO(data)).to_series() for (data,) in conn.execute(
-            f"SELECT data FROM {COLUMNS} WHERE chunk_id = ? ORDER BY name", (chunk_id,))]
+        cols = [
+            pl.read_ipc_stream(io.BytesIO(data)).to_series()
+            for (data,) in conn.execute(f"SELECT data FROM {COLUMNS} WHERE chunk_id = ? ORDER BY name", (chunk_id,))
+        ]
         parts.append(pl.DataFrame(cols))
     frame = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     return frame.select([c for c in names if c in frame.columns])
 
 
 # ----- writing (inside the caller's write transaction) ----------------------------------------------
+
 
 def _encode(series: pl.Series) -> bytes:
     """One column as an Arrow IPC stream with plain (not view) strings: smaller, and read in about
@@ -231,9 +261,13 @@ def _insert(conn: sqlite3.Connection, table: str, fv_id: int, frame: pl.DataFram
         r, w = piece.get_column(ROWID), piece.get_column(WRITE_ID)
         chunk_id = conn.execute(
             f"INSERT INTO {CHUNKS} (table_name, fv_id, n_rows, min_rowid, max_rowid, min_write, max_write) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", (table, fv_id, piece.height, r.min(), r.max(), w.min(), w.max())).lastrowid
-        conn.executemany(f"INSERT INTO {COLUMNS} (chunk_id, name, dtype, data) VALUES (?, ?, ?, ?)",
-                         [(chunk_id, s.name, str(s.dtype), _encode(s)) for s in piece.get_columns()])
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (table, fv_id, piece.height, r.min(), r.max(), w.min(), w.max()),
+        ).lastrowid
+        conn.executemany(
+            f"INSERT INTO {COLUMNS} (chunk_id, name, dtype, data) VALUES (?, ?, ?, ?)",
+            [(chunk_id, s.name, str(s.dtype), _encode(s)) for s in piece.get_columns()],
+        )
 
 
 def _delete(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
@@ -244,8 +278,9 @@ def _delete(conn: sqlite3.Connection, chunk_ids: list[int]) -> None:
 
 def start(conn: sqlite3.Connection, table: str, fv_id: int, write_id: int) -> None:
     """Record that (table, feature version) now has a complete copy, clean as of `write_id`."""
-    conn.execute(f"INSERT OR REPLACE INTO {MIRRORS} (table_name, fv_id, clean_as_of) VALUES (?, ?, ?)",
-                 (table, fv_id, write_id))
+    conn.execute(
+        f"INSERT OR REPLACE INTO {MIRRORS} (table_name, fv_id, clean_as_of) VALUES (?, ?, ?)", (table, fv_id, write_id)
+    )
 
 
 def append(conn: sqlite3.Connection, table: str, fv_id: int, rows: pl.DataFrame) -> None:
@@ -259,8 +294,11 @@ def _merge_tail(conn: sqlite3.Connection, table: str, fv_id: int) -> None:
     each row is rewritten O(log n) times however small the writes are, and the number of
     chunks stays near rows / PIECE_ROWS."""
     while True:
-        last = conn.execute(f"SELECT id, n_rows FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? "
-                            "ORDER BY min_rowid DESC, id DESC LIMIT 2", (table, fv_id)).fetchall()
+        last = conn.execute(
+            f"SELECT id, n_rows FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? "
+            "ORDER BY min_rowid DESC, id DESC LIMIT 2",
+            (table, fv_id),
+        ).fetchall()
         if len(last) < 2:
             return
         (new_id, new_n), (old_id, old_n) = last
@@ -277,15 +315,19 @@ def clean_if_needed(conn: sqlite3.Connection, table: str, fv_id: int, write_id: 
     since = clean_as_of(conn, table, fv_id)
     if since is None:
         return
-    total = conn.execute(f"SELECT coalesce(sum(n_rows), 0) FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?",
-                         (table, fv_id)).fetchone()[0]
-    dead = conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {quote(SUPERSEDED)} > ? AND {quote(FV)} = ?",
-                        (since, fv_id)).fetchone()[0]
+    total = conn.execute(
+        f"SELECT coalesce(sum(n_rows), 0) FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?", (table, fv_id)
+    ).fetchone()[0]
+    dead = conn.execute(
+        f"SELECT count(*) FROM {quote(table)} WHERE {quote(SUPERSEDED)} > ? AND {quote(FV)} = ?", (since, fv_id)
+    ).fetchone()[0]
     if dead < max(DEAD_MIN, DEAD_SHARE * total):
         return
     dead_ids = dead_rowids(conn, table, fv_id, since).implode()
-    ids = [r[0] for r in conn.execute(f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? ORDER BY id",
-                                      (table, fv_id))]
+    ids = [
+        r[0]
+        for r in conn.execute(f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ? ORDER BY id", (table, fv_id))
+    ]
     kept = [_whole(conn, [i]).filter(~pl.col(ROWID).is_in(dead_ids)) for i in ids]
     if ids:
         _delete(conn, ids)
@@ -300,8 +342,10 @@ def purge(conn: sqlite3.Connection, table: str, rowids: pl.Series) -> None:
     if not rowids.len():
         return
     gone = rowids.implode()
-    hit = conn.execute(f"SELECT id, fv_id FROM {CHUNKS} WHERE table_name = ? AND max_rowid >= ? AND min_rowid <= ? "
-                       "ORDER BY id", (table, rowids.min(), rowids.max())).fetchall()
+    hit = conn.execute(
+        f"SELECT id, fv_id FROM {CHUNKS} WHERE table_name = ? AND max_rowid >= ? AND min_rowid <= ? ORDER BY id",
+        (table, rowids.min(), rowids.max()),
+    ).fetchall()
     for chunk_id, fv_id in hit:
         frame = _whole(conn, [chunk_id])
         kept = frame.filter(~pl.col(ROWID).is_in(gone))
@@ -316,8 +360,9 @@ def drop(conn: sqlite3.Connection, table: str, keep_fv: int | None = None) -> No
     """Forget the copies of a table (all, or all but one feature version's)."""
     other = "" if keep_fv is None else " AND fv_id != ?"
     params = [table] if keep_fv is None else [table, keep_fv]
-    conn.execute(f"DELETE FROM {COLUMNS} WHERE chunk_id IN (SELECT id FROM {CHUNKS} WHERE table_name = ?{other})",
-                 params)
+    conn.execute(
+        f"DELETE FROM {COLUMNS} WHERE chunk_id IN (SELECT id FROM {CHUNKS} WHERE table_name = ?{other})", params
+    )
     conn.execute(f"DELETE FROM {CHUNKS} WHERE table_name = ?{other}", params)
     conn.execute(f"DELETE FROM {MIRRORS} WHERE table_name = ?{other}", params)
 
@@ -326,6 +371,7 @@ def next_rowid(conn: sqlite3.Connection, table: str) -> int:
     """The first rowid for new rows: above every row of the table and of its chunks, so a rowid
     is never reused for another row while a chunk could still name it."""
     in_table = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
-    in_chunks = conn.execute(f"SELECT coalesce(max(max_rowid), 0) FROM {CHUNKS} WHERE table_name = ?",
-                             (table,)).fetchone()[0]
+    in_chunks = conn.execute(
+        f"SELECT coalesce(max(max_rowid), 0) FROM {CHUNKS} WHERE table_name = ?", (table,)
+    ).fetchone()[0]
     return max(in_table, in_chunks) + 1

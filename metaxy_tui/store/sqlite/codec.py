@@ -8,9 +8,21 @@ from typing import Any
 
 import polars as pl
 
-from ...columns import (CREATED_AT, DATA_VERSION, DATA_VERSION_BY_FIELD, DELETED_AT, FEATURE_VERSION,
-                       MATERIALIZATION_ID, PROJECT_VERSION, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT,
-                       ColumnType, dvbf_column, pbf_column)
+from ...columns import (
+    CREATED_AT,
+    DATA_VERSION,
+    DATA_VERSION_BY_FIELD,
+    DELETED_AT,
+    FEATURE_VERSION,
+    MATERIALIZATION_ID,
+    PROJECT_VERSION,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    UPDATED_AT,
+    ColumnType,
+    dvbf_column,
+    pbf_column,
+)
 from ...definition import FeatureDefinition
 from ...keys import quote, quote_all
 from .schema import FV, WRITE
@@ -92,13 +104,18 @@ def table_types(definition: FeatureDefinition, columns: list[str]) -> dict[str, 
 
 def decode_user(df: pl.DataFrame, definition: FeatureDefinition) -> list[pl.Expr]:
     """User columns in their declared types; columns the table lacks come back as nulls."""
-    return [pl.col(c) if c in df.columns else pl.lit(None, t.polars).alias(c)
-            for c, t in definition.columns.items()]
+    return [pl.col(c) if c in df.columns else pl.lit(None, t.polars).alias(c) for c, t in definition.columns.items()]
 
 
-def decode_rows(df: pl.DataFrame, definition: FeatureDefinition, fields: list[str],
-                fv_names: dict[int, str], project_versions: dict[int, str]) -> pl.DataFrame:
+def decode_rows(
+    df: pl.DataFrame,
+    definition: FeatureDefinition,
+    fields: list[str],
+    fv_names: dict[int, str],
+    project_versions: dict[int, str],
+) -> pl.DataFrame:
     """Rows as read from a feature table -> the frame users see."""
+
     def field_struct(column_of, fallback_of) -> pl.Expr:
         parts = []
         for f in fields:
@@ -118,7 +135,9 @@ def decode_rows(df: pl.DataFrame, definition: FeatureDefinition, fields: list[st
         pl.coalesce(pl.col(DATA_VERSION), pl.col(PROVENANCE)).cast(pl.String).alias(DATA_VERSION),
         pl.col(FV).replace_strict(fv_names, default=None, return_dtype=pl.String).alias(FEATURE_VERSION),
         pl.col(WRITE).replace_strict(project_versions, default=None, return_dtype=pl.String).alias(PROJECT_VERSION),
-        ts(CREATED_AT), ts(UPDATED_AT), ts(DELETED_AT),
+        ts(CREATED_AT),
+        ts(UPDATED_AT),
+        ts(DELETED_AT),
         pl.col(MATERIALIZATION_ID).cast(pl.String),
     ]
     return df.select(exprs)
@@ -127,8 +146,18 @@ def decode_rows(df: pl.DataFrame, definition: FeatureDefinition, fields: list[st
 def empty_frame(definition: FeatureDefinition, fields: list[str]) -> pl.DataFrame:
     struct = pl.Struct({f: pl.String for f in fields})
     schema: dict[str, pl.DataType] = {c: t.polars for c, t in definition.columns.items()}
-    schema.update({PROVENANCE_BY_FIELD: struct, PROVENANCE: pl.String, DATA_VERSION_BY_FIELD: struct,
-                   DATA_VERSION: pl.String, FEATURE_VERSION: pl.String, PROJECT_VERSION: pl.String,
-                   CREATED_AT: TIMESTAMP, UPDATED_AT: TIMESTAMP, DELETED_AT: TIMESTAMP,
-                   MATERIALIZATION_ID: pl.String})
+    schema.update(
+        {
+            PROVENANCE_BY_FIELD: struct,
+            PROVENANCE: pl.String,
+            DATA_VERSION_BY_FIELD: struct,
+            DATA_VERSION: pl.String,
+            FEATURE_VERSION: pl.String,
+            PROJECT_VERSION: pl.String,
+            CREATED_AT: TIMESTAMP,
+            UPDATED_AT: TIMESTAMP,
+            DELETED_AT: TIMESTAMP,
+            MATERIALIZATION_ID: pl.String,
+        }
+    )
     return pl.DataFrame(schema=schema)

@@ -44,15 +44,22 @@ class StoreConnection:
                 started = time.perf_counter()
                 self._connect(mode)
                 self._depth = 1
-                log.debug("opened %s (%s) in %.3f s", self.path, "read-only" if mode == "r" else "read-write",
-                          time.perf_counter() - started)
+                log.debug(
+                    "opened %s (%s) in %.3f s",
+                    self.path,
+                    "read-only" if mode == "r" else "read-write",
+                    time.perf_counter() - started,
+                )
             return OpenStore(self)
 
     def _connect(self, mode: str) -> None:
         memory = self.path == ":memory:"
-        defaults = {"application": "metaxy-tui", "created_with": __version__,
-                    "hash_algorithm": self.hasher.algorithm.value,
-                    "hash_truncation_length": str(self.hasher.truncation or "")}
+        defaults = {
+            "application": "metaxy-tui",
+            "created_with": __version__,
+            "hash_algorithm": self.hasher.algorithm.value,
+            "hash_truncation_length": str(self.hasher.truncation or ""),
+        }
         if not memory:
             p = Path(self.path)
             if p.exists() and not p.is_file():
@@ -67,8 +74,9 @@ class StoreConnection:
         side_files = [] if memory else [Path(self.path + s) for s in ("-wal", "-shm")]
         had = {p for p in side_files if p.exists()}
         try:
-            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
-                                   timeout=BUSY_TIMEOUT_S, uri=as_uri)
+            conn = sqlite3.connect(
+                target, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S, uri=as_uri
+            )
         except sqlite3.Error as e:
             raise StoreError(f"cannot open {self.path}: {e}") from None
         try:
@@ -187,8 +195,11 @@ class StoreConnection:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; everything in it lands, or nothing does."""
         if self._mode != "w":
-            raise StoreError(f"store {self.path} is open read-only" if self._conn else
-                             f"store {self.path} is not open: use `with store:` or store.open('w')")
+            raise StoreError(
+                f"store {self.path} is open read-only"
+                if self._conn
+                else f"store {self.path} is not open: use `with store:` or store.open('w')"
+            )
         with self._lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -209,8 +220,12 @@ class StoreConnection:
 
     def _has_latest(self, table: str, fv_id: int) -> bool:
         with self._lock:
-            return self.conn.execute(f"SELECT 1 FROM {quote(table)} WHERE {_resolve.latest_condition()} LIMIT 1",
-                                     (fv_id,)).fetchone() is not None
+            return (
+                self.conn.execute(
+                    f"SELECT 1 FROM {quote(table)} WHERE {_resolve.latest_condition()} LIMIT 1", (fv_id,)
+                ).fetchone()
+                is not None
+            )
 
     def _read_many(self, queries: list) -> list[pl.DataFrame]:
         """Several queries that must see one state of the store (see store/sqlite/reader.py)."""

@@ -34,8 +34,9 @@ Recorded = dict[str, dict[str, ColumnType]]  # feature key -> column -> type
 
 
 def exists(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone() \
-        is not None
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone() is not None
+    )
 
 
 def stamp(conn: sqlite3.Connection) -> int:
@@ -45,8 +46,9 @@ def stamp(conn: sqlite3.Connection) -> int:
 
 def read_all(conn: sqlite3.Connection) -> Recorded:
     out: Recorded = {}
-    for key, col, t, nullable in conn.execute(f"SELECT feature_key, column_name, type, nullable FROM {TABLE} "
-                                              "ORDER BY rowid"):
+    for key, col, t, nullable in conn.execute(
+        f"SELECT feature_key, column_name, type, nullable FROM {TABLE} ORDER BY rowid"
+    ):
         out.setdefault(key, {})[col] = ColumnType(t, bool(nullable), declared=False)
     return out
 
@@ -55,14 +57,23 @@ def record(conn: sqlite3.Connection, feature: str, columns: Mapping[str, ColumnT
     """Record new columns inside the write's transaction; a column another writer typed otherwise
     since this write was planned is refused."""
     placeholders = ", ".join("?" * len(columns))
-    for col, t in conn.execute(f"SELECT column_name, type FROM {TABLE} WHERE feature_key = ? AND column_name IN "
-                               f"({placeholders})", (feature, *columns)).fetchall():
+    for col, t in conn.execute(
+        f"SELECT column_name, type FROM {TABLE} WHERE feature_key = ? AND column_name IN ({placeholders})",
+        (feature, *columns),
+    ).fetchall():
         if t != columns[col].name:
-            raise InputError(feature, [InputProblem(f"is stored as {t} (typed by an earlier write), this frame "
-                                                    f"holds {columns[col].name}", col)])
-    conn.executemany(f"INSERT OR IGNORE INTO {TABLE} (feature_key, column_name, type, nullable, added_at) "
-                     "VALUES (?, ?, ?, ?, ?)",
-                     [(feature, c, t.name, int(t.nullable), now) for c, t in columns.items()])
+            raise InputError(
+                feature,
+                [
+                    InputProblem(
+                        f"is stored as {t} (typed by an earlier write), this frame holds {columns[col].name}", col
+                    )
+                ],
+            )
+    conn.executemany(
+        f"INSERT OR IGNORE INTO {TABLE} (feature_key, column_name, type, nullable, added_at) VALUES (?, ?, ?, ?, ?)",
+        [(feature, c, t.name, int(t.nullable), now) for c, t in columns.items()],
+    )
 
 
 def overlay(graph: FeatureGraph, recorded: Recorded) -> FeatureGraph:
@@ -88,8 +99,9 @@ def member_columns(plan: FeaturePlan) -> set[str]:
     return out
 
 
-def columns_for_frame(plan: FeaturePlan, frame: pl.DataFrame, recorded: Iterable[str]
-                      ) -> tuple[FeatureDefinition, dict[str, ColumnType], list[str]]:
+def columns_for_frame(
+    plan: FeaturePlan, frame: pl.DataFrame, recorded: Iterable[str]
+) -> tuple[FeatureDefinition, dict[str, ColumnType], list[str]]:
     """(the definition this frame is validated with, columns to record, frame columns to drop).
 
     New columns take the frame's dtype; an id column the class does not annotate and the
@@ -114,8 +126,13 @@ def columns_for_frame(plan: FeaturePlan, frame: pl.DataFrame, recorded: Iterable
             if not known.declared and col in definition.id_columns and col not in typed and dtype != pl.Null:
                 name = column_type_of_dtype(dtype)
                 if name is None:
-                    problems.append(InputProblem(f"id column of type {dtype} cannot be stored (supported: str, "
-                                                 "int, float, bool, datetime, date, bytes)", col))
+                    problems.append(
+                        InputProblem(
+                            f"id column of type {dtype} cannot be stored (supported: str, "
+                            "int, float, bool, datetime, date, bytes)",
+                            col,
+                        )
+                    )
                 else:  # recorded even when it is text: later writes must agree with this one
                     new[col] = ColumnType(name, False, declared=False)
             continue
@@ -126,20 +143,32 @@ def columns_for_frame(plan: FeaturePlan, frame: pl.DataFrame, recorded: Iterable
             validate_column_name(col, feature)
         except DefinitionError as e:
             reserved = col.lower().startswith(("metaxy_", "_mx"))
-            problems.append(InputProblem("collides with a system column name (metaxy_* and _mx* are reserved)"
-                                         if reserved else e.problem, col))
+            problems.append(
+                InputProblem(
+                    "collides with a system column name (metaxy_* and _mx* are reserved)" if reserved else e.problem,
+                    col,
+                )
+            )
             continue
         if col.lower() in lowered:
-            problems.append(InputProblem(f"differs only in case from column {lowered[col.lower()]!r} (SQLite "
-                                         "column names ignore case)", col))
+            problems.append(
+                InputProblem(
+                    f"differs only in case from column {lowered[col.lower()]!r} (SQLite column names ignore case)", col
+                )
+            )
             continue
         if dtype == pl.Null:
             drop.append(col)
             continue
         name = column_type_of_dtype(dtype)
         if name is None:
-            problems.append(InputProblem(f"column of type {dtype} cannot be stored (supported: str, int, float, "
-                                         "bool, datetime, date, bytes; annotate or convert it)", col))
+            problems.append(
+                InputProblem(
+                    f"column of type {dtype} cannot be stored (supported: str, int, float, "
+                    "bool, datetime, date, bytes; annotate or convert it)",
+                    col,
+                )
+            )
             continue
         new[col] = ColumnType(name, True, declared=False)
         lowered[col.lower()] = col

@@ -65,8 +65,10 @@ def value_expr(field: str) -> pl.Expr:
 
 # ----- building group strings -----------------------------------------------------------------------
 
-def group_strings(members: pl.DataFrame, on: Sequence[str], order: Sequence[str], values: Sequence[str], *,
-                  ordered: bool = False) -> pl.DataFrame:
+
+def group_strings(
+    members: pl.DataFrame, on: Sequence[str], order: Sequence[str], values: Sequence[str], *, ordered: bool = False
+) -> pl.DataFrame:
     """One row per group (`on` values): each of `values` over its members, in `order`, joined by "|",
     and MEMBERS, the member count. `ordered`: the rows already come sorted by on + order."""
     on, order = list(on), list(order)
@@ -83,6 +85,7 @@ def hashed(groups: pl.DataFrame, values: Sequence[str], hasher: Hasher) -> pl.Da
 
 # ----- the registry ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GroupSet:
     id: int
@@ -96,15 +99,15 @@ class GroupSet:
 
 
 def has_tables(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SETS,)).fetchone() \
-        is not None
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SETS,)).fetchone() is not None
 
 
 def sets_of(conn: sqlite3.Connection, table: str) -> list[GroupSet]:
     if not has_tables(conn):
         return []
-    rows = conn.execute(f"SELECT id, on_columns, order_columns FROM {SETS} WHERE table_name = ? ORDER BY id",
-                        (table,)).fetchall()
+    rows = conn.execute(
+        f"SELECT id, on_columns, order_columns FROM {SETS} WHERE table_name = ? ORDER BY id", (table,)
+    ).fetchall()
     return [GroupSet(i, table, tuple(json.loads(a)), tuple(json.loads(b))) for i, a, b in rows]
 
 
@@ -116,21 +119,29 @@ def lookup(conn: sqlite3.Connection, table: str, on: Sequence[str], order: Seque
 
 
 def is_complete(conn: sqlite3.Connection, gset: GroupSet, fv_id: int) -> bool:
-    return conn.execute(f"SELECT 1 FROM {COMPLETE} WHERE set_id = ? AND fv_id = ?", (gset.id, fv_id)).fetchone() \
+    return (
+        conn.execute(f"SELECT 1 FROM {COMPLETE} WHERE set_id = ? AND fv_id = ?", (gset.id, fv_id)).fetchone()
         is not None
+    )
 
 
 def register(conn: sqlite3.Connection, table: str, on: Sequence[str], order: Sequence[str]) -> GroupSet:
     found = lookup(conn, table, on, order)
     if found is not None:
         return found
-    set_id = conn.execute(f"INSERT INTO {SETS} (table_name, on_columns, order_columns) VALUES (?, ?, ?)",
-                          (table, json.dumps(list(on)), json.dumps(list(order)))).lastrowid
+    set_id = conn.execute(
+        f"INSERT INTO {SETS} (table_name, on_columns, order_columns) VALUES (?, ?, ?)",
+        (table, json.dumps(list(on)), json.dumps(list(order))),
+    ).lastrowid
     gset = GroupSet(set_id, table, tuple(on), tuple(order))
-    conn.execute(f"CREATE TABLE {quote(gset.digest_table)} ({quote(FV)} INTEGER NOT NULL, "
-                 f"{', '.join(quote(c) for c in gset.on)}, {quote(MEMBERS)} INTEGER NOT NULL)")
-    conn.execute(f"CREATE UNIQUE INDEX {quote(gset.digest_table + '__key')} ON {quote(gset.digest_table)} "
-                 f"({quote(FV)}, {quote_all(gset.on)})")
+    conn.execute(
+        f"CREATE TABLE {quote(gset.digest_table)} ({quote(FV)} INTEGER NOT NULL, "
+        f"{', '.join(quote(c) for c in gset.on)}, {quote(MEMBERS)} INTEGER NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE UNIQUE INDEX {quote(gset.digest_table + '__key')} ON {quote(gset.digest_table)} "
+        f"({quote(FV)}, {quote_all(gset.on)})"
+    )
     return gset
 
 
@@ -143,13 +154,15 @@ def _ensure_digest_columns(conn: sqlite3.Connection, gset: GroupSet, fields: Seq
 
 # ----- reading --------------------------------------------------------------------------------------
 
+
 def read_sql(gset: GroupSet, fields: Sequence[str]) -> str:
     cols = [*gset.on, *(digest_column(f) for f in fields)]
     return f"SELECT {quote_all(cols)} FROM {quote(gset.digest_table)} WHERE {quote(FV)} = ?"
 
 
-def available(conn: sqlite3.Connection, table: str, on: Sequence[str], order: Sequence[str], fv_id: int,
-              fields: Sequence[str]) -> GroupSet | None:
+def available(
+    conn: sqlite3.Connection, table: str, on: Sequence[str], order: Sequence[str], fv_id: int, fields: Sequence[str]
+) -> GroupSet | None:
     """The group set whose digests answer this aggregation now, or None (compute from members)."""
     gset = lookup(conn, table, on, order) if has_tables(conn) else None
     if gset is None or not is_complete(conn, gset, fv_id):
@@ -164,8 +177,15 @@ MembersReader = Callable[[list[str]], pl.DataFrame]
 """columns -> every live member's columns, as stored."""
 
 
-def maintain(conn: sqlite3.Connection, table: str, fv_id: int, fields: Sequence[str], hasher: Hasher,
-             members: MembersReader, touched: Callable[[GroupSet], pl.DataFrame | None]) -> None:
+def maintain(
+    conn: sqlite3.Connection,
+    table: str,
+    fv_id: int,
+    fields: Sequence[str],
+    hasher: Hasher,
+    members: MembersReader,
+    touched: Callable[[GroupSet], pl.DataFrame | None],
+) -> None:
     """Bring every group set of `table` up to date for feature version `fv_id` after a write.
 
     `touched(gset)` gives the groups (`on` columns) whose members may have changed, or None
@@ -176,8 +196,9 @@ def maintain(conn: sqlite3.Connection, table: str, fv_id: int, fields: Sequence[
         _ensure_digest_columns(conn, gset, fields)
         whole = not is_complete(conn, gset, fv_id)
         groups = None if whole else touched(gset)
-        needed = list(dict.fromkeys([*gset.on, *gset.order, *(c for f in fields for c in (pbf_column(f),
-                                                                                          dvbf_column(f)))]))
+        needed = list(
+            dict.fromkeys([*gset.on, *gset.order, *(c for f in fields for c in (pbf_column(f), dvbf_column(f)))])
+        )
         rows = members(needed)
         if groups is not None:
             groups = groups.select(list(gset.on)).cast({c: rows.schema[c] for c in gset.on}).unique()
@@ -194,8 +215,14 @@ def maintain(conn: sqlite3.Connection, table: str, fv_id: int, fields: Sequence[
             conn.execute(f"INSERT OR IGNORE INTO {COMPLETE} (set_id, fv_id) VALUES (?, ?)", (gset.id, fv_id))
 
 
-def _replace(conn: sqlite3.Connection, gset: GroupSet, fv_id: int, groups: pl.DataFrame | None,
-             digests: pl.DataFrame, fields: Sequence[str]) -> None:
+def _replace(
+    conn: sqlite3.Connection,
+    gset: GroupSet,
+    fv_id: int,
+    groups: pl.DataFrame | None,
+    digests: pl.DataFrame,
+    fields: Sequence[str],
+) -> None:
     t = quote(gset.digest_table)
     on = list(gset.on)
     if groups is None:
@@ -207,13 +234,18 @@ def _replace(conn: sqlite3.Connection, gset: GroupSet, fv_id: int, groups: pl.Da
         conn.executemany(f"INSERT INTO temp._mx_touched VALUES ({', '.join('?' * len(on))})", groups.rows())
         match = " AND ".join(f"d.{quote(c)} = g.{quote(c)}" for c in on)
         # through the digest table's (feature version, on) index: one lookup per touched group
-        conn.execute(f"DELETE FROM {t} WHERE rowid IN (SELECT d.rowid FROM temp._mx_touched g JOIN {t} d "
-                     f"ON d.{quote(FV)} = ? AND {match})", (fv_id,))
+        conn.execute(
+            f"DELETE FROM {t} WHERE rowid IN (SELECT d.rowid FROM temp._mx_touched g JOIN {t} d "
+            f"ON d.{quote(FV)} = ? AND {match})",
+            (fv_id,),
+        )
         conn.execute("DROP TABLE temp._mx_touched")
     cols = [*on, MEMBERS, *(digest_column(f) for f in fields)]
     out = digests.select(cols)
-    conn.executemany(f"INSERT INTO {t} ({quote(FV)}, {quote_all(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
-                     ((fv_id, *r) for r in out.iter_rows()))
+    conn.executemany(
+        f"INSERT INTO {t} ({quote(FV)}, {quote_all(cols)}) VALUES (?, {', '.join('?' * len(cols))})",
+        ((fv_id, *r) for r in out.iter_rows()),
+    )
 
 
 def forget(conn: sqlite3.Connection, table: str, fv_ids: Sequence[int] | None = None) -> None:
@@ -228,10 +260,16 @@ def forget(conn: sqlite3.Connection, table: str, fv_ids: Sequence[int] | None = 
                 conn.execute(f"DELETE FROM {quote(gset.digest_table)} WHERE {quote(FV)} = ?", (fv,))
 
 
-def superseded_groups(conn: sqlite3.Connection, table: str, fv_id: int, write_id: int,
-                      on: Sequence[str]) -> pl.DataFrame:
+def superseded_groups(
+    conn: sqlite3.Connection, table: str, fv_id: int, write_id: int, on: Sequence[str]
+) -> pl.DataFrame:
     """The `on` values of the feature version's rows that write `write_id` superseded."""
-    rows = conn.execute(f"SELECT DISTINCT {quote_all(on)} FROM {quote(table)} WHERE {quote(SUPERSEDED)} = ? "
-                        f"AND {quote(FV)} = ?", (write_id, fv_id)).fetchall()
-    return pl.DataFrame(rows, schema=list(on), orient="row", infer_schema_length=None) if rows else \
-        pl.DataFrame(schema={c: pl.Null for c in on})
+    rows = conn.execute(
+        f"SELECT DISTINCT {quote_all(on)} FROM {quote(table)} WHERE {quote(SUPERSEDED)} = ? AND {quote(FV)} = ?",
+        (write_id, fv_id),
+    ).fetchall()
+    return (
+        pl.DataFrame(rows, schema=list(on), orient="row", infer_schema_length=None)
+        if rows
+        else pl.DataFrame(schema={c: pl.Null for c in on})
+    )

@@ -44,7 +44,7 @@ class ReadPlan:
         start = len(self.queries)
         self.queries += queries
         n = len(queries)
-        self.builders.append(lambda results, s=start, n=n: build(results[s:s + n]))
+        self.builders.append(lambda results, s=start, n=n: build(results[s : s + n]))
         return len(self.builders) - 1
 
     def add_empty(self, schema: dict[str, ColumnType | pl.DataType]) -> int:

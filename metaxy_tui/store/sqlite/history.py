@@ -34,11 +34,11 @@ if TYPE_CHECKING:
     from .handle import StoreHandle
 
 
-
 def _writes_as_of(store: "StoreHandle", feature: str) -> pl.DataFrame:
     """Each write of a feature and the upstream state its rows were computed from."""
-    rows = store.conn.execute("SELECT id, coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = ?",
-                              (feature,)).fetchall()
+    rows = store.conn.execute(
+        "SELECT id, coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = ?", (feature,)
+    ).fetchall()
     return pl.DataFrame(rows, schema={WRITE: pl.Int64, AS_OF: pl.Int64}, orient="row")
 
 
@@ -57,8 +57,11 @@ def current_rows(store: "StoreHandle", plan: FeaturePlan, keys: pl.DataFrame) ->
     fields = plan.definition.field_keys
     types: dict = {c: plan.definition.columns[c] for c in key}
     table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
-    empty = pl.DataFrame(schema={c: plan.definition.columns[c].polars for c in key}
-                         | {pbf_column(f): pl.String for f in fields} | {AS_OF: pl.Int64})
+    empty = pl.DataFrame(
+        schema={c: plan.definition.columns[c].polars for c in key}
+        | {pbf_column(f): pl.String for f in fields}
+        | {AS_OF: pl.Int64}
+    )
     if table is None or fv_id is None or not keys.height:
         return empty
     columns = {c: c for c in key} | {pbf_column(f): pbf_column(f) for f in fields}
@@ -70,8 +73,9 @@ def current_rows(store: "StoreHandle", plan: FeaturePlan, keys: pl.DataFrame) ->
     return with_as_of(store, plan, rows)
 
 
-def upstream_changes(store: "StoreHandle", gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
-                     keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def upstream_changes(
+    store: "StoreHandle", gp: GraphPlan, d: DepPlan, since: int, fields: list[str], keys: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(then, now) rows of a dep's upstream that may differ from what was seen as of any write >= `since`.
 
     then: rows superseded after `since` (with THEN_WRITE, the write that stored them, and
@@ -94,11 +98,22 @@ def upstream_changes(store: "StoreHandle", gp: GraphPlan, d: DepPlan, since: int
     select += [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))}) AS {quote(v)}" for v, f in value_of.items()]
     select += [f"{quote(WRITE)} AS {quote(THEN_WRITE)}", f"{quote(SUPERSEDED)} AS {quote(THEN_UNTIL)}"]
     # through the (_mx_superseded, _mx_fv) index: only rows replaced after `since`
-    sql = (f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {quote(SUPERSEDED)} > ? AND {quote(FV)} = ? "
-           f"AND {quote(DELETED_AT)} IS NULL")
+    sql = (
+        f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {quote(SUPERSEDED)} > ? AND {quote(FV)} = ? "
+        f"AND {quote(DELETED_AT)} IS NULL"
+    )
     then_types = types | {v: pl.String for v in value_of} | {THEN_WRITE: pl.Int64, THEN_UNTIL: pl.Int64}
-    now = copy_read(table, fv_id, n, columns, types, value_of, where=f" AND {quote(WRITE)} > ?",
-                    where_params=(since,), extra={THEN_WRITE: (WRITE_ID, quote(WRITE))})
+    now = copy_read(
+        table,
+        fv_id,
+        n,
+        columns,
+        types,
+        value_of,
+        where=f" AND {quote(WRITE)} > ?",
+        where_params=(since,),
+        extra={THEN_WRITE: (WRITE_ID, quote(WRITE))},
+    )
     now.written_after = since
     then = store._read(sql, [since, fv_id], then_types, expected_rows=n)
     now_rows = store._read_many([now])[0]
@@ -112,8 +127,11 @@ def upstream_changes(store: "StoreHandle", gp: GraphPlan, d: DepPlan, since: int
 
 def first_as_of(store: "StoreHandle", feature: str) -> int | None:
     """The upstream state the feature's first write was computed from (None: never written)."""
-    row = store.conn.execute("SELECT coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = ? "
-                             "AND kind = 'write' ORDER BY id LIMIT 1", (feature,)).fetchone()
+    row = store.conn.execute(
+        "SELECT coalesce(inputs_as_of, id) FROM _metaxy_writes WHERE feature_key = ? "
+        "AND kind = 'write' ORDER BY id LIMIT 1",
+        (feature,),
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -123,11 +141,18 @@ def latest_any_version(store: "StoreHandle", plan: FeaturePlan, keys: pl.DataFra
     types = {c: plan.definition.columns[c] for c in key} | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64}
     table = store._table(plan.name)
     if table is None or not keys.height:
-        return pl.DataFrame(schema={c: plan.definition.columns[c].polars for c in key}
-                            | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64})
+        return pl.DataFrame(
+            schema={c: plan.definition.columns[c].polars for c in key}
+            | {FV: pl.Int64, DELETED_AT: pl.Int64, WRITE: pl.Int64}
+        )
     cond, encoded = keys_in(key, keys.select(key).unique(), {c: plan.definition.columns[c] for c in key})
-    return store._read(f"SELECT {quote_all(key)}, {quote(FV)}, {quote(DELETED_AT)}, {quote(WRITE)} FROM {quote(table)} "
-                       f"WHERE {quote(SUPERSEDED)} IS NULL AND {cond}", [encoded], types, expected_rows=keys.height)
+    return store._read(
+        f"SELECT {quote_all(key)}, {quote(FV)}, {quote(DELETED_AT)}, {quote(WRITE)} FROM {quote(table)} "
+        f"WHERE {quote(SUPERSEDED)} IS NULL AND {cond}",
+        [encoded],
+        types,
+        expected_rows=keys.height,
+    )
 
 
 def fv_id(store: "StoreHandle", feature: str, feature_version: str) -> int | None:
@@ -147,9 +172,12 @@ def alive_in_other_versions(store: "StoreHandle", gp: GraphPlan, d: DepPlan, key
     src = [d.columns[c] for c in on]
     cond, encoded = keys_in(src, keys.select(on).unique(), {s: types[c] for s, c in zip(src, on)})
     select = ", ".join(f"{quote(s)} AS {quote(c)}" for s, c in zip(src, on))
-    return store._read(f"SELECT DISTINCT {select} FROM {quote(table)} WHERE {quote(SUPERSEDED)} IS NULL AND "
-                       f"{quote(DELETED_AT)} IS NULL AND {quote(FV)} != ? AND {cond}", [now if now is not None else -1,
-                                                                                       encoded], types)
+    return store._read(
+        f"SELECT DISTINCT {select} FROM {quote(table)} WHERE {quote(SUPERSEDED)} IS NULL AND "
+        f"{quote(DELETED_AT)} IS NULL AND {quote(FV)} != ? AND {cond}",
+        [now if now is not None else -1, encoded],
+        types,
+    )
 
 
 def null_on_rows(store: "StoreHandle", gp: GraphPlan, d: DepPlan) -> int:
@@ -160,14 +188,18 @@ def null_on_rows(store: "StoreHandle", gp: GraphPlan, d: DepPlan) -> int:
         return 0
     nulls = " OR ".join(f"{quote(d.columns[c])} IS NULL" for c in d.on)
     with store._lock:
-        return store.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest_condition()} AND ({nulls})",
-                                  (fv,)).fetchone()[0]
+        return store.conn.execute(
+            f"SELECT count(*) FROM {quote(table)} WHERE {latest_condition()} AND ({nulls})", (fv,)
+        ).fetchone()[0]
 
 
 def snapshot_of_version(store: "StoreHandle", fv_id: int) -> dict | None:
     """The recorded graph a feature version was first stored under."""
-    row = store.conn.execute("SELECT s.graph FROM _metaxy_feature_versions fv JOIN _metaxy_snapshots s "
-                             "ON s.id = fv.snapshot_id WHERE fv.id = ?", (fv_id,)).fetchone()
+    row = store.conn.execute(
+        "SELECT s.graph FROM _metaxy_feature_versions fv JOIN _metaxy_snapshots s "
+        "ON s.id = fv.snapshot_id WHERE fv.id = ?",
+        (fv_id,),
+    ).fetchone()
     return json.loads(row[0]) if row else None
 
 
@@ -186,8 +218,9 @@ class SQLiteHistory:
     def current_rows(self, plan: FeaturePlan, keys: pl.DataFrame) -> pl.DataFrame:
         return current_rows(self._store, plan, keys)
 
-    def upstream_changes(self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str],
-                         keys: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def upstream_changes(
+        self, gp: GraphPlan, d: DepPlan, since: int, fields: list[str], keys: pl.DataFrame | None
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         return upstream_changes(self._store, gp, d, since, fields, keys)
 
     def first_as_of(self, feature: str) -> int | None:
@@ -209,5 +242,15 @@ class SQLiteHistory:
         return snapshot_of_version(self._store, feature_version_id)
 
 
-__all__ = ["SQLiteHistory", "current_rows", "upstream_changes", "first_as_of", "latest_any_version", "fv_id",
-           "alive_in_other_versions", "null_on_rows", "snapshot_of_version", "CopyRead"]
+__all__ = [
+    "SQLiteHistory",
+    "current_rows",
+    "upstream_changes",
+    "first_as_of",
+    "latest_any_version",
+    "fv_id",
+    "alive_in_other_versions",
+    "null_on_rows",
+    "snapshot_of_version",
+    "CopyRead",
+]

@@ -29,8 +29,16 @@ from typing import Any
 
 import polars as pl
 
-from ...columns import (DATA_VERSION, DELETED_AT, PROVENANCE, PROVENANCE_BY_FIELD, UPDATED_AT, ColumnType,
-                       dvbf_column, pbf_column)
+from ...columns import (
+    DATA_VERSION,
+    DELETED_AT,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    UPDATED_AT,
+    ColumnType,
+    dvbf_column,
+    pbf_column,
+)
 from ...errors import InputError, InputProblem
 from ...graph import FeaturePlan, GraphPlan
 from ...keys import quote, quote_all
@@ -58,8 +66,7 @@ class TraceQueries:
         plan = self._read_plan(feature)  # the stored graph's (raises UnknownFeatureError)
         return self.stored_graph().plan(), plan
 
-    def _where(self, plan: FeaturePlan, feature_version: str | None
-               ) -> tuple[str | None, int | None, set[str], str]:
+    def _where(self, plan: FeaturePlan, feature_version: str | None) -> tuple[str | None, int | None, set[str], str]:
         """(table, feature version id, the table's columns, a note when nothing is stored)."""
         with self._lock:
             table = self._table(plan.name)
@@ -95,15 +102,28 @@ class TraceQueries:
         params = [ids[c] for c in id_cols]
         rows: list[StoredSample] = []
         if fv_id is not None:
-            rows = self._samples(plan, table, present, f"{quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL AND {match}",
-                                 [fv_id, *params], "", None)
+            rows = self._samples(
+                plan,
+                table,
+                present,
+                f"{quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL AND {match}",
+                [fv_id, *params],
+                "",
+                None,
+            )
         if not rows:
-            rows = self._samples(plan, table, present, match, params,
-                                 f" ORDER BY {quote(WRITE)} DESC, rowid DESC", 1)
+            rows = self._samples(plan, table, present, match, params, f" ORDER BY {quote(WRITE)} DESC, rowid DESC", 1)
         return rows[0] if rows else None
 
-    def linked_samples(self, feature: Any, match: Mapping[str, Any], *, limit: int = 50,
-                       after: Mapping[str, Any] | None = None, feature_version: str | None = None) -> SamplePage:
+    def linked_samples(
+        self,
+        feature: Any,
+        match: Mapping[str, Any],
+        *,
+        limit: int = 50,
+        after: Mapping[str, Any] | None = None,
+        feature_version: str | None = None,
+    ) -> SamplePage:
         """Live samples of `feature` whose columns equal `match` (column -> value; e.g. an
         aggregation's `on` columns give the members of one group), in id order: at most
         `limit` of them, those after the id values `after` (a page's `after` cursor), and
@@ -120,8 +140,9 @@ class TraceQueries:
         where = [_resolve.latest_condition()] + [f"{quote(c)} = ?" for c in match]
         params: list[Any] = [fv_id, *match.values()]
         with self._lock:
-            total = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {' AND '.join(where)}",
-                                      params).fetchone()[0]
+            total = self.conn.execute(
+                f"SELECT count(*) FROM {quote(table)} WHERE {' AND '.join(where)}", params
+            ).fetchone()[0]
         # id columns that `match` fixes take no part in the order: the index then serves both
         # the equality and the keyset (a row-value over every id column made SQLite range-scan
         # the whole feature from the cursor on)
@@ -132,8 +153,9 @@ class TraceQueries:
         order = f" ORDER BY {', '.join(quote(c) for c in id_cols)}"
         limit = max(0, int(limit))
         samples = self._samples(plan, table, present, " AND ".join(where), params, order, limit + 1)
-        return SamplePage(samples[:limit], total, "" if total else f"no live sample of {plan.name} matches",
-                          more=len(samples) > limit)
+        return SamplePage(
+            samples[:limit], total, "" if total else f"no live sample of {plan.name} matches", more=len(samples) > limit
+        )
 
     def count_live(self, feature: Any, *, feature_version: str | None = None) -> int:
         """How many live samples the feature has (under its current version unless told): the
@@ -147,12 +169,12 @@ class TraceQueries:
         latest = f"{quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL"
         with self._lock:
             n = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest}", (fv_id,)).fetchone()[0]
-            gone = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest} AND "
-                                     f"{quote(DELETED_AT)} IS NOT NULL", (fv_id,)).fetchone()[0]
+            gone = self.conn.execute(
+                f"SELECT count(*) FROM {quote(table)} WHERE {latest} AND {quote(DELETED_AT)} IS NOT NULL", (fv_id,)
+            ).fetchone()[0]
         return n - gone
 
-    def first_ids(self, feature: Any, *, feature_version: str | None = None,
-                  limit: int = 5) -> list[dict[str, Any]]:
+    def first_ids(self, feature: Any, *, feature_version: str | None = None, limit: int = 5) -> list[dict[str, Any]]:
         """The id values of the first `limit` live samples (in id order): a few examples."""
         _gp, plan = self._plans_for(feature)
         table, fv_id, _present, _note = self._where(plan, feature_version)
@@ -162,11 +184,14 @@ class TraceQueries:
         with self._lock:
             rows = self.conn.execute(
                 f"SELECT {quote_all(id_cols)} FROM {quote(table)} WHERE {_resolve.latest_condition()} "
-                f"ORDER BY {quote_all(id_cols)} LIMIT ?", (fv_id, max(0, int(limit)))).fetchall()
+                f"ORDER BY {quote_all(id_cols)} LIMIT ?",
+                (fv_id, max(0, int(limit))),
+            ).fetchall()
         return [dict(zip(id_cols, r)) for r in rows]
 
-    def rows_by_keys(self, feature: Any, keys: pl.DataFrame, columns: Sequence[str], *,
-                     feature_version: str | None = None) -> pl.DataFrame:
+    def rows_by_keys(
+        self, feature: Any, keys: pl.DataFrame, columns: Sequence[str], *, feature_version: str | None = None
+    ) -> pl.DataFrame:
         """`columns` of the live samples whose values in `keys`' columns equal one of its rows.
 
         Unlike the lookups above, this one is frame-shaped, as `read_metadata`: `keys` holds
@@ -185,12 +210,17 @@ class TraceQueries:
         select = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in columns)
         sql = f"SELECT {select} FROM {quote(table)} WHERE {_resolve.latest_condition()} AND {cond}"
         with self._lock:
-            return self._reader.frame(sql, [fv_id, encoded], table_types(d, list(columns)),  # type: ignore[union-attr]
-                                      expected_rows=keys.height)
+            return self._reader.frame(
+                sql,
+                [fv_id, encoded],
+                table_types(d, list(columns)),  # type: ignore[union-attr]
+                expected_rows=keys.height,
+            )
 
     # ----- what the upstream gives ---------------------------------------------------------
-    def expected_provenance(self, feature: Any, keys: Sequence[Mapping[str, Any]]
-                            ) -> dict[tuple, tuple[str, dict[str, str]]]:
+    def expected_provenance(
+        self, feature: Any, keys: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple, tuple[str, dict[str, str]]]:
         """The provenance the current upstream gives each of a few samples of a derived feature.
 
         `keys` name samples by the feature's key (its deps' `on` columns: for an expansion, the
@@ -208,7 +238,7 @@ class TraceQueries:
         wanted = [k for k in wanted if all(v is not None for v in k)]
         out: dict[tuple, tuple[str, dict[str, str]]] = {}
         for start in range(0, len(wanted), IN_CHUNK):
-            chunk = wanted[start:start + IN_CHUNK]
+            chunk = wanted[start : start + IN_CHUNK]
             frames = [self._dep_values(gp, plan, d, [dict(zip(key, k)) for k in chunk]) for d in plan.deps]
             expected = _resolve._expected(plan, frames, self.hasher, True)
             fields = [f for f in expected.schema[PROVENANCE_BY_FIELD].fields]  # type: ignore[union-attr]
@@ -224,20 +254,26 @@ class TraceQueries:
         up = gp[d.upstream]
         on_types = {c: up.definition.columns[d.columns[c]] for c in d.on}
         schema = {c: t.polars for c, t in on_types.items()} | {
-            _resolve.value_column(d.upstream, f): pl.String for f in d.fields}
+            _resolve.value_column(d.upstream, f): pl.String for f in d.fields
+        }
         table, fv_id, present, _note = self._where(up, None)
         if table is None or fv_id is None:
             return pl.DataFrame(schema=schema)
         on_src = [d.columns[c] for c in d.on]
         group_keys = list({tuple(k[c] for c in d.on): None for k in keys})
-        values = [f"coalesce({quote(dvbf_column(f))}, {quote(pbf_column(f))})" if pbf_column(f) in present
-                  else "''" for f in d.fields]
-        select = ([f"{quote(s)} AS {quote(c)}" for s, c in zip(on_src, d.on)]
-                  + [f"{v} AS {quote(_resolve.value_column(d.upstream, f))}" for v, f in zip(values, d.fields)])
+        values = [
+            f"coalesce({quote(dvbf_column(f))}, {quote(pbf_column(f))})" if pbf_column(f) in present else "''"
+            for f in d.fields
+        ]
+        select = [f"{quote(s)} AS {quote(c)}" for s, c in zip(on_src, d.on)] + [
+            f"{v} AS {quote(_resolve.value_column(d.upstream, f))}" for v, f in zip(values, d.fields)
+        ]
         cond, params = _in_values(on_src, group_keys)
         order = on_src + [d.columns[c] for c in d.upstream_ids]
-        sql = (f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {_resolve.latest_condition()} AND {cond} "
-               f"ORDER BY {quote_all(order)}")
+        sql = (
+            f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {_resolve.latest_condition()} AND {cond} "
+            f"ORDER BY {quote_all(order)}"
+        )
         with self._lock:
             rows = self.conn.execute(sql, [fv_id, *params]).fetchall()
         names = list(d.on) + [_resolve.value_column(d.upstream, f) for f in d.fields]
@@ -266,32 +302,68 @@ class TraceQueries:
                     conn.execute("COMMIT")
 
     # ----- rows ----------------------------------------------------------------------------
-    def _samples(self, plan: FeaturePlan, table: str, present: set[str], where: str,
-                 params: Sequence[Any], order: str, limit: int | None) -> list[StoredSample]:
+    def _samples(
+        self,
+        plan: FeaturePlan,
+        table: str,
+        present: set[str],
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int | None,
+    ) -> list[StoredSample]:
         d = plan.definition
         cols = [c for c in d.columns if c in present]
         fields = [f for f in d.field_keys if pbf_column(f) in present]
-        select = ([quote(c) for c in cols] + [quote(PROVENANCE), f"coalesce({quote(DATA_VERSION)}, {quote(PROVENANCE)})",
-                  quote(FV), quote(WRITE), quote(DELETED_AT), quote(UPDATED_AT)]
-                  + [quote(pbf_column(f)) for f in fields]
-                  + [f"coalesce({quote(dvbf_column(f))}, {quote(pbf_column(f))})" for f in fields])
+        select = (
+            [quote(c) for c in cols]
+            + [
+                quote(PROVENANCE),
+                f"coalesce({quote(DATA_VERSION)}, {quote(PROVENANCE)})",
+                quote(FV),
+                quote(WRITE),
+                quote(DELETED_AT),
+                quote(UPDATED_AT),
+            ]
+            + [quote(pbf_column(f)) for f in fields]
+            + [f"coalesce({quote(dvbf_column(f))}, {quote(pbf_column(f))})" for f in fields]
+        )
         sql = f"SELECT {', '.join(select)} FROM {quote(table)} WHERE {where}{order}" + (
-            " LIMIT ?" if limit is not None else "")
+            " LIMIT ?" if limit is not None else ""
+        )
         with self._lock:
             rows = self.conn.execute(sql, [*params, *([limit] if limit is not None else [])]).fetchall()
-            versions = dict(self.conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
-                                              "WHERE feature_key = ?", (plan.name,)).fetchall()) if rows else {}
+            versions = (
+                dict(
+                    self.conn.execute(
+                        "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?", (plan.name,)
+                    ).fetchall()
+                )
+                if rows
+                else {}
+            )
         n, k = len(cols), len(fields)
         out = []
         for r in rows:
             values = dict(zip(cols, r[:n]))
-            prov, dv, fv, write, deleted, updated = r[n:n + 6]
+            prov, dv, fv, write, deleted, updated = r[n : n + 6]
             fv_name = versions.get(fv)
-            out.append(StoredSample(
-                plan.name, {c: values.get(c) for c in d.id_columns},
-                {c: v for c, v in values.items() if c not in d.id_columns}, prov, dv,
-                dict(zip(fields, r[n + 6:n + 6 + k])), dict(zip(fields, r[n + 6 + k:])), fv_name,
-                fv_name == plan.feature_version, deleted is not None, write, updated))
+            out.append(
+                StoredSample(
+                    plan.name,
+                    {c: values.get(c) for c in d.id_columns},
+                    {c: v for c, v in values.items() if c not in d.id_columns},
+                    prov,
+                    dv,
+                    dict(zip(fields, r[n + 6 : n + 6 + k])),
+                    dict(zip(fields, r[n + 6 + k :])),
+                    fv_name,
+                    fv_name == plan.feature_version,
+                    deleted is not None,
+                    write,
+                    updated,
+                )
+            )
         return out
 
 

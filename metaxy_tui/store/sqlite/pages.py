@@ -22,14 +22,33 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
-                        dvbf_column, pbf_column)
+from ...columns import (
+    CREATED_AT,
+    DATA_VERSION,
+    DELETED_AT,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    UPDATED_AT,
+    dvbf_column,
+    pbf_column,
+)
 from ...definition import FeatureDefinition
 from ...errors import UnknownFeatureError
 from ...graph import FeatureGraph, FeaturePlan
 from ...keys import quote
-from ..pages import (PAGE_SIZE, Interrupted, PageReadError, SampleColumn, SampleView, StaleView, ViewSpec,
-                     _is_id_prefix_sort, feature_columns, filter_terms, uses_index_order)
+from ..pages import (
+    PAGE_SIZE,
+    Interrupted,
+    PageReadError,
+    SampleColumn,
+    SampleView,
+    StaleView,
+    ViewSpec,
+    _is_id_prefix_sort,
+    feature_columns,
+    filter_terms,
+    uses_index_order,
+)
 from ..records import ExportRows, HistoryEntry, LinkedRow, StoredRow
 from . import frame_columns
 from .resolve import latest_condition
@@ -40,6 +59,7 @@ BUSY_TIMEOUT_MS = 5000
 
 
 # ----- connections ---------------------------------------------------------------------------
+
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to a store file, usable from any thread (callers serialise)."""
@@ -54,19 +74,24 @@ def table_location(conn: sqlite3.Connection, feature: str, feature_version: str)
     row = conn.execute("SELECT table_name FROM _metaxy_features WHERE feature_key = ?", (feature,)).fetchone()
     if row is None:
         return None, None
-    fv = conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
-                      (feature, feature_version)).fetchone()
+    fv = conn.execute(
+        "SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
+        (feature, feature_version),
+    ).fetchone()
     return row[0], (fv[0] if fv else None)
 
 
 def feature_version_names(conn: sqlite3.Connection, feature: str) -> dict[int, str]:
     """The feature's stored feature versions by id."""
-    return dict(conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?",
-                             (feature,)).fetchall())
-
+    return dict(
+        conn.execute(
+            "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?", (feature,)
+        ).fetchall()
+    )
 
 
 # ----- columns in SQL -------------------------------------------------------------------------
+
 
 def column_sql(column: SampleColumn, present: set[str], alias: str = "") -> str:
     """The column's value (NULL when its table lacks it; a data version falls back to the provenance)."""
@@ -102,8 +127,15 @@ class ViewQuery:
     descending_ids: bool  # the id columns run descending in `order` (index-order views)
 
     @classmethod
-    def build(cls, spec: ViewSpec, columns: Sequence[SampleColumn], id_columns: Sequence[str], table: str,
-              fv_id: int, present: set[str]) -> "ViewQuery":
+    def build(
+        cls,
+        spec: ViewSpec,
+        columns: Sequence[SampleColumn],
+        id_columns: Sequence[str],
+        table: str,
+        fv_id: int,
+        present: set[str],
+    ) -> "ViewQuery":
         select = ["t.rowid"] + [column_sql(c, present, "t") for c in columns]
         where = latest_condition("t")  # current rows: one feature version (bound first), latest, not deleted
         params: list[Any] = [fv_id]
@@ -135,15 +167,17 @@ class ViewQuery:
     def sql(self, *, select: str | None = None, reverse: bool = False, extra_where: str = "") -> str:
         """SELECT ... FROM the feature table (aliased t) WHERE ... ORDER BY ..., no LIMIT."""
         where = self.where + (f" AND {extra_where}" if extra_where else "")
-        return (f"SELECT {select or ', '.join(self.select)} FROM {quote(self.table)} AS t WHERE {where} "
-                f"ORDER BY {self.reverse_order if reverse else self.order}")
+        return (
+            f"SELECT {select or ', '.join(self.select)} FROM {quote(self.table)} AS t WHERE {where} "
+            f"ORDER BY {self.reverse_order if reverse else self.order}"
+        )
 
     def count_sql(self) -> str:
         return f"SELECT count(*) FROM {quote(self.table)} AS t WHERE {self.where}"
 
 
-
 # ----- the pager -----------------------------------------------------------------------------
+
 
 class SQLiteSamplePages:
     """Pages of a feature's current samples, and one sample's rows (SamplePages). Worker threads only."""
@@ -192,8 +226,11 @@ class SQLiteSamplePages:
                 if "interrupt" in str(e):
                     raise Interrupted() from None
                 raise
-        return frame_columns.overlay(self.graph, recorded).feature_plan(feature) if recorded.get(feature) \
+        return (
+            frame_columns.overlay(self.graph, recorded).feature_plan(feature)
+            if recorded.get(feature)
             else self.graph.feature_plan(feature)
+        )
 
     def columns(self, feature: str) -> list[SampleColumn]:
         return feature_columns(self.plan(feature))
@@ -215,11 +252,18 @@ class SQLiteSamplePages:
             try:
                 conn.execute(f"DROP TABLE IF EXISTS {VIEW_TABLE}")
                 table, fv_id = table_location(conn, spec.feature, plan.feature_version)
-                base = dict(spec=spec, columns=columns, id_columns=ids, generation=self._generation,
-                            feature_version=plan.feature_version, page_size=self.page_size)
+                base = dict(
+                    spec=spec,
+                    columns=columns,
+                    id_columns=ids,
+                    generation=self._generation,
+                    feature_version=plan.feature_version,
+                    page_size=self.page_size,
+                )
                 if table is None or fv_id is None:
-                    view = SampleView(count=0, table=table, fv_id=fv_id,
-                                      note=self._empty_note(conn, spec.feature, table), **base)
+                    view = SampleView(
+                        count=0, table=table, fv_id=fv_id, note=self._empty_note(conn, spec.feature, table), **base
+                    )
                     self._view = view
                     return view
                 stored = table_columns(conn, table)
@@ -233,12 +277,12 @@ class SQLiteSamplePages:
                 if not indexed:
                     # positions are the TEMP table's rowids (1, 2, ... in insertion order)
                     conn.execute(f"CREATE TABLE {VIEW_TABLE} (pos INTEGER PRIMARY KEY, rid INTEGER NOT NULL)")
-                    n = conn.execute(f"INSERT INTO {VIEW_TABLE} (rid) {query.sql(select='t.rowid')}",
-                                     query.params).rowcount
+                    n = conn.execute(
+                        f"INSERT INTO {VIEW_TABLE} (rid) {query.sql(select='t.rowid')}", query.params
+                    ).rowcount
                 elif count:
                     n = conn.execute(query.count_sql(), query.params).fetchone()[0]
-                view = SampleView(count=n, table=table, fv_id=fv_id, fv_names=fv_names, index_order=indexed,
-                                  **base)
+                view = SampleView(count=n, table=table, fv_id=fv_id, fv_names=fv_names, index_order=indexed, **base)
                 if n == 0:
                     view = replace(view, note=self._empty_note(conn, spec.feature, table, spec.filter))
                 self._view, self._query = view, query
@@ -253,11 +297,14 @@ class SQLiteSamplePages:
             return f"no current sample matches '{filter_text.strip()}'"
         if table is None:
             return f"{feature} has no stored samples yet"
-        other = conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {quote(SUPERSEDED)} IS NULL "
-                             f"AND {quote(DELETED_AT)} IS NULL").fetchone()[0]
+        other = conn.execute(
+            f"SELECT count(*) FROM {quote(table)} WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL"
+        ).fetchone()[0]
         if other:
-            return (f"no samples under the current feature version; {other:,} stored under earlier versions "
-                    "stay hidden until recomputed (every sample comes back as added)")
+            return (
+                f"no samples under the current feature version; {other:,} stored under earlier versions "
+                "stay hidden until recomputed (every sample comes back as added)"
+            )
         return f"{feature} has no current samples"
 
     def count(self, view: SampleView) -> SampleView:
@@ -297,9 +344,12 @@ class SQLiteSamplePages:
             if view.index_order:
                 return self._index_page(view, index, start)
             q = self._query
-            return self._run(f"SELECT {', '.join(q.select)} FROM {VIEW_TABLE} AS v "
-                             f"JOIN {quote(view.table)} AS t ON t.rowid = v.rid "
-                             "WHERE v.pos > ? AND v.pos <= ? ORDER BY v.pos", [start, start + self.page_size])
+            return self._run(
+                f"SELECT {', '.join(q.select)} FROM {VIEW_TABLE} AS v "
+                f"JOIN {quote(view.table)} AS t ON t.rowid = v.rid "
+                "WHERE v.pos > ? AND v.pos <= ? ORDER BY v.pos",
+                [start, start + self.page_size],
+            )
 
     def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple]:
         q = self._query
@@ -322,17 +372,22 @@ class SQLiteSamplePages:
         route = min(costs, key=costs.get)
         if route == "after":  # keyset: the rows after a page before this one
             op = "<" if q.descending_ids else ">"
-            rows = self._run(q.sql(extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
-                             [*q.params, *self._bounds[after][1], size, costs["after"]])
+            rows = self._run(
+                q.sql(extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
+                [*q.params, *self._bounds[after][1], size, costs["after"]],
+            )
         elif route == "before":  # keyset backwards: the rows before a page after this one
             op = ">" if q.descending_ids else "<"
-            rows = self._run(q.sql(reverse=True, extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
-                             [*q.params, *self._bounds[before][0], size, costs["before"]])[::-1]
+            rows = self._run(
+                q.sql(reverse=True, extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
+                [*q.params, *self._bounds[before][0], size, costs["before"]],
+            )[::-1]
         elif route == "end":
             # deep pages: OFFSET from the far end, walking the index backwards
             end = min(start + size, view.count)
-            rows = self._run(q.sql(reverse=True) + " LIMIT ? OFFSET ?",
-                             [*q.params, max(end - start, 0), view.count - end])[::-1]
+            rows = self._run(
+                q.sql(reverse=True) + " LIMIT ? OFFSET ?", [*q.params, max(end - start, 0), view.count - end]
+            )[::-1]
         else:
             rows = self._run(q.sql() + " LIMIT ? OFFSET ?", [*q.params, size, start])
         if rows:
@@ -356,8 +411,9 @@ class SQLiteSamplePages:
             q = self._query
             match = " AND ".join(f"t.{quote(c)} = ?" for c in cols)
             values = [ids[c] for c in cols]
-            found = self._run(f"SELECT t.rowid FROM {quote(view.table)} AS t WHERE {q.where} AND {match}",
-                              [*q.params, *values])
+            found = self._run(
+                f"SELECT t.rowid FROM {quote(view.table)} AS t WHERE {q.where} AND {match}", [*q.params, *values]
+            )
             if not found:
                 return None
             return self._position_of_rowid(view, found[0][0], values)
@@ -371,8 +427,11 @@ class SQLiteSamplePages:
             if view.table is None or self._query is None:
                 return None
             q = self._query
-            values = self._run(f"SELECT {', '.join(quote(c) for c in view.id_columns)} FROM "
-                               f"{quote(view.table)} AS t WHERE t.rowid = ? AND {q.where}", [rowid, *q.params])
+            values = self._run(
+                f"SELECT {', '.join(quote(c) for c in view.id_columns)} FROM "
+                f"{quote(view.table)} AS t WHERE t.rowid = ? AND {q.where}",
+                [rowid, *q.params],
+            )
             if not values:
                 return None
             return self._position_of_rowid(view, rowid, list(values[0]))
@@ -415,12 +474,18 @@ class SQLiteSamplePages:
         if table is None:
             return None
         if fv_id is not None:
-            rows = self._rows(f"SELECT t.rowid AS _rowid, * FROM {quote(table)} AS t WHERE t.{quote(FV)} = ? "
-                              f"AND t.{quote(SUPERSEDED)} IS NULL AND {_match(list(ids))}", (fv_id, *ids.values()))
+            rows = self._rows(
+                f"SELECT t.rowid AS _rowid, * FROM {quote(table)} AS t WHERE t.{quote(FV)} = ? "
+                f"AND t.{quote(SUPERSEDED)} IS NULL AND {_match(list(ids))}",
+                (fv_id, *ids.values()),
+            )
             if rows:
                 return self._stored_row(plan.name, rows[-1], True)
-        rows = self._rows(f"SELECT t.rowid AS _rowid, * FROM {quote(table)} AS t WHERE {_match(list(ids))} "
-                          f"ORDER BY t.{quote(WRITE)} DESC, t.rowid DESC LIMIT 1", tuple(ids.values()))
+        rows = self._rows(
+            f"SELECT t.rowid AS _rowid, * FROM {quote(table)} AS t WHERE {_match(list(ids))} "
+            f"ORDER BY t.{quote(WRITE)} DESC, t.rowid DESC LIMIT 1",
+            tuple(ids.values()),
+        )
         return self._stored_row(plan.name, rows[0], False) if rows else None
 
     def sample_history(self, plan: FeaturePlan, ids: dict[str, Any], limit: int) -> tuple[list[HistoryEntry], int]:
@@ -432,23 +497,40 @@ class SQLiteSamplePages:
                 return [], 0
             fv_names = feature_version_names(conn, plan.name)
             match = _match(list(ids))
-            total = conn.execute(f"SELECT count(*) FROM {quote(table)} AS t WHERE {match}",
-                                 tuple(ids.values())).fetchone()[0]
+            total = conn.execute(
+                f"SELECT count(*) FROM {quote(table)} AS t WHERE {match}", tuple(ids.values())
+            ).fetchone()[0]
             cur = conn.execute(
                 f"SELECT t.{quote(WRITE)}, w.kind, w.at, t.{quote(FV)}, t.{quote(PROVENANCE)}, t.{quote(DATA_VERSION)}, "
                 f"t.{quote(CREATED_AT)}, t.{quote(UPDATED_AT)}, t.{quote(DELETED_AT)}, t.{quote(SUPERSEDED)}, "
                 f"t.{quote(MATERIALIZATION_ID)} FROM {quote(table)} AS t "
                 f"LEFT JOIN _metaxy_writes AS w ON w.id = t.{quote(WRITE)} WHERE {match} "
-                f"ORDER BY t.{quote(WRITE)} DESC, t.rowid DESC LIMIT ?", (*ids.values(), limit))
-            out = [HistoryEntry(write_id=r[0], kind=r[1] or "?", at=r[2], feature_version=fv_names.get(r[3], "?"),
-                                current_version=(r[3] == fv_id), provenance=r[4], data_version=r[5], created_at=r[6],
-                                updated_at=r[7], deleted_at=r[8], superseded_by=r[9], materialization_id=r[10])
-                   for r in cur.fetchall()]
+                f"ORDER BY t.{quote(WRITE)} DESC, t.rowid DESC LIMIT ?",
+                (*ids.values(), limit),
+            )
+            out = [
+                HistoryEntry(
+                    write_id=r[0],
+                    kind=r[1] or "?",
+                    at=r[2],
+                    feature_version=fv_names.get(r[3], "?"),
+                    current_version=(r[3] == fv_id),
+                    provenance=r[4],
+                    data_version=r[5],
+                    created_at=r[6],
+                    updated_at=r[7],
+                    deleted_at=r[8],
+                    superseded_by=r[9],
+                    materialization_id=r[10],
+                )
+                for r in cur.fetchall()
+            ]
         out.reverse()
         return out, total
 
-    def linked_rows(self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str],
-                    limit: int) -> tuple[list[LinkedRow], int, str]:
+    def linked_rows(
+        self, plan: FeaturePlan, match: dict[str, Any], fields: Sequence[str], limit: int
+    ) -> tuple[list[LinkedRow], int, str]:
         """Current rows of `plan`'s feature whose columns equal `match`, in id order (at most
         `limit`), how many match, and a note when none can."""
         d = plan.definition
@@ -456,8 +538,11 @@ class SQLiteSamplePages:
             conn = self._connection()
             table, fv_id = table_location(conn, plan.name, plan.feature_version)
             if table is None or fv_id is None:
-                note = (f"{plan.name} has no stored samples yet" if table is None else
-                        f"{plan.name} has no samples under its current feature version")
+                note = (
+                    f"{plan.name} has no stored samples yet"
+                    if table is None
+                    else f"{plan.name} has no samples under its current feature version"
+                )
                 return [], 0, note
             present = set(table_columns(conn, table))
             if any(c not in present for c in match):
@@ -467,19 +552,30 @@ class SQLiteSamplePages:
             total = conn.execute(f"SELECT count(*) FROM {quote(table)} AS t WHERE {where}", params).fetchone()[0]
             fields = [f for f in fields if pbf_column(f) in present]
             cols = [c for c in d.columns if c in present]
-            select = ([f"t.{quote(c)}" for c in cols] + [f"t.{quote(PROVENANCE)}",
-                      f"coalesce(t.{quote(DATA_VERSION)}, t.{quote(PROVENANCE)})"]
-                      + [f"coalesce(t.{quote(dvbf_column(f))}, t.{quote(pbf_column(f))})" for f in fields])
-            rows = conn.execute(f"SELECT {', '.join(select)} FROM {quote(table)} AS t WHERE {where} "
-                                f"ORDER BY {', '.join(f't.{quote(c)}' for c in d.id_columns)} LIMIT ?",
-                                (*params, limit)).fetchall()
+            select = (
+                [f"t.{quote(c)}" for c in cols]
+                + [f"t.{quote(PROVENANCE)}", f"coalesce(t.{quote(DATA_VERSION)}, t.{quote(PROVENANCE)})"]
+                + [f"coalesce(t.{quote(dvbf_column(f))}, t.{quote(pbf_column(f))})" for f in fields]
+            )
+            rows = conn.execute(
+                f"SELECT {', '.join(select)} FROM {quote(table)} AS t WHERE {where} "
+                f"ORDER BY {', '.join(f't.{quote(c)}' for c in d.id_columns)} LIMIT ?",
+                (*params, limit),
+            ).fetchall()
         n = len(cols)
-        out = [LinkedRow(dict(zip(cols, r[:n])), r[n], r[n + 1], dict(zip(fields, r[n + 2:]))) for r in rows]
+        out = [LinkedRow(dict(zip(cols, r[:n])), r[n], r[n + 1], dict(zip(fields, r[n + 2 :]))) for r in rows]
         return out, total, "" if total else f"no current sample of {plan.name} matches"
 
     # -- a view's rows for export ----------------------------------------------------------------
-    def export_rows(self, definition: FeatureDefinition, feature_version: str, spec: ViewSpec, *,
-                    batch_rows: int, total: int | None = None) -> ExportRows:
+    def export_rows(
+        self,
+        definition: FeatureDefinition,
+        feature_version: str,
+        spec: ViewSpec,
+        *,
+        batch_rows: int,
+        total: int | None = None,
+    ) -> ExportRows:
         """The rows of the view `spec` (read with `definition` at `feature_version`), streamed in
         batches of `batch_rows`; `interrupt()` stops them (Interrupted)."""
         with self._lock:
@@ -489,8 +585,11 @@ class SQLiteSamplePages:
                 stored = table_columns(conn, table) if table else []
                 columns = feature_columns(definition, stored)
                 fv_names = feature_version_names(conn, definition.name)
-                query = (ViewQuery.build(spec, columns, definition.id_columns, table, fv_id, set(stored))
-                         if table is not None and fv_id is not None else None)
+                query = (
+                    ViewQuery.build(spec, columns, definition.id_columns, table, fv_id, set(stored))
+                    if table is not None and fv_id is not None
+                    else None
+                )
                 if total is None:
                     total = conn.execute(query.count_sql(), query.params).fetchone()[0] if query else 0
             except sqlite3.Error as e:

@@ -97,8 +97,9 @@ class Reader:
         self._pool: ThreadPoolExecutor | None = None
 
     # ----- public ------------------------------------------------------------------------------
-    def frame(self, sql: str, params: Sequence[Any], types: dict[str, Typed], *,
-              expected_rows: int = 0) -> pl.DataFrame:
+    def frame(
+        self, sql: str, params: Sequence[Any], types: dict[str, Typed], *, expected_rows: int = 0
+    ) -> pl.DataFrame:
         """Run `sql`; columns come back decoded to `types` (ColumnTypes or polars dtypes)."""
         return self._run(Query(sql, params, types, expected_rows))
 
@@ -110,8 +111,10 @@ class Reader:
         landed in between the reads are retried, finally all on one connection inside one
         read transaction.
         """
-        big = [(isinstance(q, CopyRead) or hasattr(q, "run") or self._columnar(q)) and self._path is not None
-               for q in queries]
+        big = [
+            (isinstance(q, CopyRead) or hasattr(q, "run") or self._columnar(q)) and self._path is not None
+            for q in queries
+        ]
         if sum(big) >= 2:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="metaxy-read")
@@ -148,12 +151,12 @@ class Reader:
         """One read on `conn` (default: the store's own connection, under its lock)."""
         if isinstance(q, CopyRead) or hasattr(q, "run"):
             if conn is None:
-                with (contextlib.nullcontext() if locked else self._lock):
+                with contextlib.nullcontext() if locked else self._lock:
                     return self._custom(q, self._conn)
             return self._custom(q, conn)
         if conn is None:
             if self._columnar(q):
-                with (contextlib.nullcontext() if locked else self._lock):
+                with contextlib.nullcontext() if locked else self._lock:
                     df = columnar_frame(self._conn, q)
                 if df is not None:
                     return df
@@ -176,15 +179,18 @@ class Reader:
     def _copy(self, q: CopyRead, conn: sqlite3.Connection) -> pl.DataFrame:
         from . import chunks
 
-        decode = [decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType)
-                  else pl.col(c).cast(q.types[c]) for c in q.types]
+        decode = [
+            decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType) else pl.col(c).cast(q.types[c])
+            for c in q.types
+        ]
 
         def finish(piece: pl.DataFrame) -> pl.DataFrame:
             piece = piece.select([e.alias(n) for n, e in q.select.items()]).select(decode)
             return q.each(piece) if callable(q.each) else piece
 
-        df = chunks.read_live(conn, q.table, q.fv_id, q.sources, expected=q.stored, written_after=q.written_after,
-                              each=finish)
+        df = chunks.read_live(
+            conn, q.table, q.fv_id, q.sources, expected=q.stored, written_after=q.written_after, each=finish
+        )
         if df is None:
             parts = [self.read(f, conn) for f in q.fallback]
             df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed", rechunk=False)
@@ -217,16 +223,19 @@ class Reader:
         return self._run(q, conn)
 
     def _fetch(self, q: Query, locked: bool = False, conn: sqlite3.Connection | None = None) -> pl.DataFrame:
-        with (contextlib.nullcontext() if locked or conn is not None else self._lock):
+        with contextlib.nullcontext() if locked or conn is not None else self._lock:
             cur = (conn or self._conn).execute(q.sql, tuple(q.params))
             rows = cur.fetchall()
             names = [d[0] for d in cur.description]
         columns = list(zip(*rows)) if rows else [[] for _ in names]
         del rows
-        df = pl.DataFrame([pl.Series(n, list(col), dtype=load_dtype(q.types.get(n, pl.String)), strict=False)
-                           for n, col in zip(names, columns)])
+        df = pl.DataFrame(
+            [
+                pl.Series(n, list(col), dtype=load_dtype(q.types.get(n, pl.String)), strict=False)
+                for n, col in zip(names, columns)
+            ]
+        )
         return df.select([decode_expr(n, q.types.get(n, pl.String)).alias(n) for n in df.columns])
-
 
 
 def columnar_frame(conn: sqlite3.Connection, q: Query) -> pl.DataFrame | None:
@@ -271,8 +280,9 @@ def columnar_frame(conn: sqlite3.Connection, q: Query) -> pl.DataFrame | None:
     return df.select([decode_expr(c, q.types[c]).alias(c) for c in names])
 
 
-def split_by_rowid(sql: str, params: Sequence[Any], types: dict[str, Typed], rows: int, table: str, *,
-                   parts: int | None = None) -> list[Query]:
+def split_by_rowid(
+    sql: str, params: Sequence[Any], types: dict[str, Typed], rows: int, table: str, *, parts: int | None = None
+) -> list[Query]:
     """`sql` (SELECT ... FROM "table" WHERE ...) as queries over rowid ranges, in rowid order.
 
     Parts keep each transfer small and let two threads read at once. Each part walks its
@@ -288,5 +298,7 @@ def split_by_rowid(sql: str, params: Sequence[Any], types: dict[str, Typed], row
     sql = sql.replace(source, f"{source} NOT INDEXED")
     bounds = [rows * i // parts for i in range(parts + 1)]
     bounds[-1] = 2**62  # rows written while we read belong to the last part
-    return [Query(f"{sql} AND rowid > ? AND rowid <= ?", [*params, lo, hi], types, max(rows // parts, COLUMNAR_MIN_ROWS))
-            for lo, hi in zip(bounds, bounds[1:])]
+    return [
+        Query(f"{sql} AND rowid > ? AND rowid <= ?", [*params, lo, hi], types, max(rows // parts, COLUMNAR_MIN_ROWS))
+        for lo, hi in zip(bounds, bounds[1:])
+    ]

@@ -43,19 +43,21 @@ def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) ->
     fields = sorted(field_hashes)
     values = [c for c in frame.columns if c.startswith("__v:")]
     # lazily, so the per-row concatenations are freed as soon as they are hashed
-    return (frame.lazy()
-            .with_columns(pl.struct([field_hashes[f] for f in fields]).alias(PROVENANCE_BY_FIELD))
-            .with_columns(hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields])
-                          .alias(PROVENANCE))
-            .drop(values)
-            .collect())
+    return (
+        frame.lazy()
+        .with_columns(pl.struct([field_hashes[f] for f in fields]).alias(PROVENANCE_BY_FIELD))
+        .with_columns(hasher.join_expr([pl.col(PROVENANCE_BY_FIELD).struct.field(f) for f in fields]).alias(PROVENANCE))
+        .drop(values)
+        .collect()
+    )
 
 
 def _expected(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher, lean: bool) -> pl.DataFrame:
     """The deps' values by key, joined and hashed (store/sqlite/lookups.py); `lean`: one row per key."""
     keyed = _keyed(plan, dep_frames, hasher)
-    return keyed.unique(subset=list(plan.key), keep="first", maintain_order=True) if lean and len(plan.deps) > 1 \
-        else keyed
+    return (
+        keyed.unique(subset=list(plan.key), keep="first", maintain_order=True) if lean and len(plan.deps) > 1 else keyed
+    )
 
 
 def _columns(plan: FeaturePlan) -> list[str]:
@@ -88,19 +90,34 @@ def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
     return lambda piece: _keyed(plan, [piece], hasher) if PROVENANCE not in piece.columns else piece
 
 
-def _plan(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
-          ) -> tuple[ReadPlan, list[int], dict[int, int], int]:
+def _plan(
+    store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, lean: bool
+) -> tuple[ReadPlan, list[int], dict[int, int], int]:
     reads = ReadPlan()
     each = _hashing_as_read(plan, hasher)
     values = [upstream.plan_values(store, gp, d, hasher, lean, reads, each) for d in plan.deps]
-    members = {} if lean else {i: upstream.plan_members(store, gp, d, reads) for i, d in enumerate(plan.deps)
-                               if d.kind == LineageKind.AGGREGATION}
+    members = (
+        {}
+        if lean
+        else {
+            i: upstream.plan_members(store, gp, d, reads)
+            for i, d in enumerate(plan.deps)
+            if d.kind == LineageKind.AGGREGATION
+        }
+    )
     current = upstream.plan_current(store, plan, reads, MIXED)
     return reads, values, members, current
 
 
-def resolve_frames(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, *,
-                   lean: bool = False, expected: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def resolve_frames(
+    store: StoreHandle,
+    gp: GraphPlan,
+    plan: FeaturePlan,
+    hasher: Hasher,
+    *,
+    lean: bool = False,
+    expected: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(expected, current) for a feature, read in one consistent batch.
 
     `expected` given (a root's samples) skips the upstream reads; `lean` gives expected by key
@@ -147,8 +164,10 @@ def _pending(plan: FeaturePlan, keyed: pl.DataFrame, current: pl.DataFrame) -> t
     if not current.height:
         return keyed.with_columns(pl.lit(ADDED, pl.UInt8).alias("__state")), None
     state, removed = _states(keyed, current, key)
-    return (keyed.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED),
-            current.filter(removed).select(key))
+    return (
+        keyed.with_columns(state.alias("__state")).filter(pl.col("__state") != UNCHANGED),
+        current.filter(removed).select(key),
+    )
 
 
 def _has_rows(store: StoreHandle, plan: FeaturePlan) -> bool:
@@ -156,8 +175,9 @@ def _has_rows(store: StoreHandle, plan: FeaturePlan) -> bool:
     return table is not None and fv_id is not None and store._has_latest(table, fv_id)
 
 
-def _rows_after_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
-                     ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+def _rows_after_keys(
+    store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """A one-dep feature's pending rows in two reads: values by key and the feature's own rows
     first, then the upstream rows, each chunk of them joined to its pending key as it is read
     (an aggregation's 1,000,000 members, or an identity's wide rows, are never held twice, nor
@@ -176,16 +196,22 @@ def _rows_after_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hashe
         keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
         del frames
         reads = ReadPlan()
-        m = upstream.plan_members(store, gp, d, reads,
-                                  each=lambda piece, keyed=keyed: piece.join(keyed, on=on, how="inner", maintain_order="left"))
+        m = upstream.plan_members(
+            store,
+            gp,
+            d,
+            reads,
+            each=lambda piece, keyed=keyed: piece.join(keyed, on=on, how="inner", maintain_order="left"),
+        )
         rows = reads.run(store)[m]
         if store._write_counter() == stamp:
             return rows.select(_columns(plan) + ["__state"]), gone
     return None, None
 
 
-def resolve_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
-                 ) -> tuple[Increment, pl.DataFrame]:
+def resolve_keys(
+    store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
+) -> tuple[Increment, pl.DataFrame]:
     """The increment by key only: one row per sample (key, provenance by field, provenance), no
     member or kept columns; removed keys with their stored provenance. What explanations need,
     at the cost of the pending counts (an aggregation reads its groups, not its members).
@@ -203,13 +229,22 @@ def resolve_keys(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: H
     keyed = keyed.unique(subset=key, keep="first", maintain_order=True) if len(plan.deps) > 1 else keyed
     current = frames[cur]
     if not current.height:
-        inc = Increment(plan.name, tuple(key), IncrementFrame(keyed), IncrementFrame(keyed.clear()),
-                        IncrementFrame(current.select(key + [PROVENANCE])))
+        inc = Increment(
+            plan.name,
+            tuple(key),
+            IncrementFrame(keyed),
+            IncrementFrame(keyed.clear()),
+            IncrementFrame(current.select(key + [PROVENANCE])),
+        )
         return inc, current
     state, removed = _states(keyed, current, key)
-    inc = Increment(plan.name, tuple(key), IncrementFrame(keyed.filter(state == ADDED)),
-                    IncrementFrame(keyed.filter(state == CHANGED)),
-                    IncrementFrame(current.filter(removed).select(key + [PROVENANCE])))
+    inc = Increment(
+        plan.name,
+        tuple(key),
+        IncrementFrame(keyed.filter(state == ADDED)),
+        IncrementFrame(keyed.filter(state == CHANGED)),
+        IncrementFrame(current.filter(removed).select(key + [PROVENANCE])),
+    )
     return inc, current
 
 
@@ -264,10 +299,14 @@ def match_keys(left: pl.DataFrame, right: pl.DataFrame, key: list[str]) -> tuple
 
 
 def _scatter_matches(n_left: int, n_right: int, li: pl.Series, ri: pl.Series) -> tuple[pl.Series, pl.Series]:
-    to_right = (pl.Series("__r", [None], dtype=pl.UInt32).extend_constant(None, n_left - 1).scatter(li, ri)
-                if n_left else pl.Series("__r", [], dtype=pl.UInt32))
-    right_matched = pl.repeat(False, n_right, eager=True).scatter(ri, True) if n_right \
-        else pl.Series([], dtype=pl.Boolean)
+    to_right = (
+        pl.Series("__r", [None], dtype=pl.UInt32).extend_constant(None, n_left - 1).scatter(li, ri)
+        if n_left
+        else pl.Series("__r", [], dtype=pl.UInt32)
+    )
+    right_matched = (
+        pl.repeat(False, n_right, eager=True).scatter(ri, True) if n_right else pl.Series([], dtype=pl.Boolean)
+    )
     return to_right, right_matched
 
 
@@ -279,9 +318,13 @@ def _states(expected: pl.DataFrame, current: pl.DataFrame, key: list[str]) -> tu
     to_cur, matched = match_keys(expected, current, key)
     stored = current.get_column(PROVENANCE).gather(to_cur)
     del to_cur
-    state = pl.select(pl.when(stored.is_null()).then(pl.lit(ADDED, pl.UInt8))
-                      .when(stored != expected.get_column(PROVENANCE)).then(pl.lit(CHANGED, pl.UInt8))
-                      .otherwise(pl.lit(UNCHANGED, pl.UInt8))).to_series()
+    state = pl.select(
+        pl.when(stored.is_null())
+        .then(pl.lit(ADDED, pl.UInt8))
+        .when(stored != expected.get_column(PROVENANCE))
+        .then(pl.lit(CHANGED, pl.UInt8))
+        .otherwise(pl.lit(UNCHANGED, pl.UInt8))
+    ).to_series()
     return state, ~matched
 
 
@@ -293,8 +336,13 @@ def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, re
     """
     key = list(plan.key)
     if current.height == 0:
-        return Increment(plan.name, tuple(key), IncrementFrame(expected), IncrementFrame(expected.clear()),
-                         IncrementFrame(read_removed(None)))
+        return Increment(
+            plan.name,
+            tuple(key),
+            IncrementFrame(expected),
+            IncrementFrame(expected.clear()),
+            IncrementFrame(read_removed(None)),
+        )
     state, removed = _states(expected, current, key)
     added = expected.filter(state == ADDED)
     changed = expected.filter(state == CHANGED)
@@ -311,15 +359,24 @@ def counts(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame) -> 
     if len(plan.deps) != 1:  # one dep gives one row per key already; several may repeat keys
         exp = exp.unique(subset=key)
     state, removed = _states(exp, current, key)
-    return {"added": int((state == ADDED).sum()), "changed": int((state == CHANGED).sum()),
-            "removed": int(removed.sum())}
+    return {
+        "added": int((state == ADDED).sum()),
+        "changed": int((state == CHANGED).sum()),
+        "removed": int(removed.sum()),
+    }
 
 
 def root_samples(plan: FeaturePlan, samples: pl.DataFrame | None) -> pl.DataFrame:
     if samples is None:
-        raise InputError(plan.name, [InputProblem(
-            "is a root feature: resolve_update needs samples=<frame with its id columns and "
-            "metaxy_provenance_by_field>")])
+        raise InputError(
+            plan.name,
+            [
+                InputProblem(
+                    "is a root feature: resolve_update needs samples=<frame with its id columns and "
+                    "metaxy_provenance_by_field>"
+                )
+            ],
+        )
     return samples
 
 

@@ -15,8 +15,16 @@ import time
 import uuid
 from pathlib import Path
 
-from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, PROVENANCE, UPDATED_AT,
-                       dvbf_column, pbf_column)
+from ...columns import (
+    CREATED_AT,
+    DATA_VERSION,
+    DELETED_AT,
+    MATERIALIZATION_ID,
+    PROVENANCE,
+    UPDATED_AT,
+    dvbf_column,
+    pbf_column,
+)
 from ...definition import FeatureDefinition
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote, quote_all
@@ -76,8 +84,13 @@ SYSTEM_DDL = [
     AUDIT_IDS_DDL,
 ]
 
-SYSTEM_TABLES = ("_metaxy_info", "_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_features",
-                 "_metaxy_writes")  # _metaxy_audit is created on the first write-mode open
+SYSTEM_TABLES = (
+    "_metaxy_info",
+    "_metaxy_snapshots",
+    "_metaxy_feature_versions",
+    "_metaxy_features",
+    "_metaxy_writes",
+)  # _metaxy_audit is created on the first write-mode open
 
 
 def readonly_uri(path: str | os.PathLike) -> str:
@@ -158,8 +171,11 @@ def temp_layout(conn: sqlite3.Connection) -> None:
     """The system tables as TEMP tables: an empty file then reads like an empty store."""
     for ddl in SYSTEM_DDL:
         if ddl.lstrip().upper().startswith("CREATE TABLE"):
-            conn.execute(ddl.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE IF NOT EXISTS", 1)
-                         .replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            conn.execute(
+                ddl.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE IF NOT EXISTS", 1).replace(
+                    "CREATE TABLE", "CREATE TEMP TABLE", 1
+                )
+            )
     conn.execute(AUDIT_IDS_DDL.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE IF NOT EXISTS", 1))
 
 
@@ -194,11 +210,13 @@ def check_or_initialise(conn: sqlite3.Connection, path: str, *, create: bool, in
         shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
         raise StoreFormatError(
             f"{path} is an SQLite database of another program (application_id {app_id}, tables: "
-            f"{shown or 'none'}), not a metaxy-tui store; choose another path")
+            f"{shown or 'none'}), not a metaxy-tui store; choose another path"
+        )
     if version > SCHEMA_VERSION:
         raise StoreFormatError(
             f"{path} was written by a newer metaxy-tui (store layout {version}; this version reads up to "
-            f"{SCHEMA_VERSION}); upgrade metaxy-tui to open it")
+            f"{SCHEMA_VERSION}); upgrade metaxy-tui to open it"
+        )
     missing = [t for t in SYSTEM_TABLES if t not in tables]
     if missing:
         raise StoreFormatError(f"{path} is a damaged metaxy-tui store: tables {', '.join(missing)} are missing")
@@ -212,20 +230,34 @@ def feature_columns(definition: FeatureDefinition, field_keys: list[str]) -> dic
         cols[pbf_column(f)] = "TEXT"
     for f in field_keys:
         cols[dvbf_column(f)] = "TEXT"
-    cols.update({
-        PROVENANCE: "TEXT", DATA_VERSION: "TEXT", MATERIALIZATION_ID: "TEXT",
-        CREATED_AT: "INTEGER", UPDATED_AT: "INTEGER", DELETED_AT: "INTEGER",
-        FV: "INTEGER", WRITE: "INTEGER", SUPERSEDED: "INTEGER",
-    })
+    cols.update(
+        {
+            PROVENANCE: "TEXT",
+            DATA_VERSION: "TEXT",
+            MATERIALIZATION_ID: "TEXT",
+            CREATED_AT: "INTEGER",
+            UPDATED_AT: "INTEGER",
+            DELETED_AT: "INTEGER",
+            FV: "INTEGER",
+            WRITE: "INTEGER",
+            SUPERSEDED: "INTEGER",
+        }
+    )
     return cols
 
 
 _PY_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
 
 
-def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition, field_keys: list[str],
-                         now: int, group_orders: list[tuple[str, ...]] = (), *,
-                         key_order: tuple[str, ...] = ()) -> str:
+def ensure_feature_table(
+    conn: sqlite3.Connection,
+    definition: FeatureDefinition,
+    field_keys: list[str],
+    now: int,
+    group_orders: list[tuple[str, ...]] = (),
+    *,
+    key_order: tuple[str, ...] = (),
+) -> str:
     """Create the feature's table, or add the columns a newer definition needs.
 
     `group_orders` are column lists (`on` columns, then id columns) that aggregation deps
@@ -236,11 +268,14 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
     Runs inside the caller's transaction. Returns the table name.
     """
     table = definition.key.table_name
-    owner = conn.execute("SELECT feature_key FROM _metaxy_features WHERE lower(table_name) = lower(?)",
-                         (table,)).fetchone()
+    owner = conn.execute(
+        "SELECT feature_key FROM _metaxy_features WHERE lower(table_name) = lower(?)", (table,)
+    ).fetchone()
     if owner is not None and owner[0] != definition.name:
-        raise StoreError(f"feature {definition.name!r} would share the table of stored feature {owner[0]!r} "
-                         "(SQLite table names ignore case); rename one of them")
+        raise StoreError(
+            f"feature {definition.name!r} would share the table of stored feature {owner[0]!r} "
+            "(SQLite table names ignore case); rename one of them"
+        )
     wanted = feature_columns(definition, field_keys)
     existing = {r[1]: r[2] for r in conn.execute(f"PRAGMA table_info({quote(table)})")} or None
     if existing is None:
@@ -249,15 +284,22 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
         import sqlite_utils
 
         db = sqlite_utils.Database(conn)
-        ddl = db.create_table_sql(table, {c: _PY_TYPES[t] for c, t in wanted.items()},
-                                  not_null={PROVENANCE, CREATED_AT, UPDATED_AT, FV, WRITE})
+        ddl = db.create_table_sql(
+            table,
+            {c: _PY_TYPES[t] for c, t in wanted.items()},
+            not_null={PROVENANCE, CREATED_AT, UPDATED_AT, FV, WRITE},
+        )
         conn.execute(ddl)
         ids = definition.id_columns
-        conn.execute(f"CREATE UNIQUE INDEX {quote(index_name(table, 'latest'))} ON {quote(table)} "
-                     f"({quote(FV)}, {quote_all(ids)}) WHERE {quote(SUPERSEDED)} IS NULL")
+        conn.execute(
+            f"CREATE UNIQUE INDEX {quote(index_name(table, 'latest'))} ON {quote(table)} "
+            f"({quote(FV)}, {quote_all(ids)}) WHERE {quote(SUPERSEDED)} IS NULL"
+        )
         conn.execute(f"CREATE INDEX {quote(index_name(table, 'ids'))} ON {quote(table)} ({quote_all(ids)})")
-        conn.execute("INSERT OR REPLACE INTO _metaxy_features (feature_key, table_name, created_at) VALUES (?, ?, ?)",
-                     (definition.name, table, now))
+        conn.execute(
+            "INSERT OR REPLACE INTO _metaxy_features (feature_key, table_name, created_at) VALUES (?, ?, ?)",
+            (definition.name, table, now),
+        )
     else:
         for col, sql_type in wanted.items():
             if col not in existing:
@@ -275,28 +317,37 @@ def ensure_feature_table(conn: sqlite3.Connection, definition: FeatureDefinition
                 conn.execute(statement)
         _ensure_id_index(conn, table, definition)
     # rows superseded after a write, as a range read (the columnar copy's liveness, explanations)
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'superseded'))} ON {quote(table)} "
-                 f"({quote(SUPERSEDED)}, {quote(FV)}) WHERE {quote(SUPERSEDED)} IS NOT NULL")
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'superseded'))} ON {quote(table)} "
+        f"({quote(SUPERSEDED)}, {quote(FV)}) WHERE {quote(SUPERSEDED)} IS NOT NULL"
+    )
     for order in group_orders:
         cols = list(dict.fromkeys([FV, *order] + [c for f in field_keys for c in (dvbf_column(f), pbf_column(f))]))
         name = index_name(table, "group_" + hashlib.sha256(repr(cols).encode()).hexdigest()[:10])
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote_all(cols)}) "
-                     f"WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL")
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote_all(cols)}) "
+            f"WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL"
+        )
     # soft-deleted latest rows (tombstones, few): live counts subtract them (trace_queries.count_live)
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'tombstones'))} ON {quote(table)} "
-                 f"({quote(FV)}) WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NOT NULL")
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS {quote(index_name(table, 'tombstones'))} ON {quote(table)} "
+        f"({quote(FV)}) WHERE {quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NOT NULL"
+    )
     if key_order:
         name = index_name(table, "key_" + hashlib.sha256(repr(key_order).encode()).hexdigest()[:10])
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} "
-                     f"({quote(FV)}, {quote_all(key_order)}) WHERE {quote(SUPERSEDED)} IS NULL")
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} "
+            f"({quote(FV)}, {quote_all(key_order)}) WHERE {quote(SUPERSEDED)} IS NULL"
+        )
     return table
 
 
 def _ensure_id_index(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> None:
     """A definition whose id columns changed needs a latest-row index over the new ones."""
     name = index_name(table, "latest_" + "_".join(definition.id_columns))
-    rows = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
-                        (index_name(table, "latest"),)).fetchone()
+    rows = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (index_name(table, "latest"),)
+    ).fetchone()
     wanted_cols = f"({quote(FV)}, {quote_all(definition.id_columns)})"
     if rows and wanted_cols in rows[0]:
         return

@@ -19,12 +19,17 @@ class Snapshots:
         if row:
             return row[0]
         snap = graph.to_snapshot()
-        cur = conn.execute("INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
-                           "VALUES (?, ?, ?, ?)", (pv, self.project, codec.now_us(), json.dumps(snap)))
+        cur = conn.execute(
+            "INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) VALUES (?, ?, ?, ?)",
+            (pv, self.project, codec.now_us(), json.dumps(snap)),
+        )
         snap_id = cur.lastrowid
         for f in snap["features"]:
-            conn.execute("INSERT OR IGNORE INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
-                         "VALUES (?, ?, ?)", (f["key"], f["feature_version"], snap_id))
+            conn.execute(
+                "INSERT OR IGNORE INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
+                "VALUES (?, ?, ?)",
+                (f["key"], f["feature_version"], snap_id),
+            )
         return snap_id
 
     def push_graph(self, graph: FeatureGraph | None = None) -> dict:
@@ -32,14 +37,16 @@ class Snapshots:
         graph = graph or self.graph()
         graph.plan()
         with self._transaction() as conn:
-            known = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = ?",
-                                 (graph.project_version,)).fetchone()
+            known = conn.execute(
+                "SELECT id FROM _metaxy_snapshots WHERE project_version = ?", (graph.project_version,)
+            ).fetchone()
             snap_id = self._record_snapshot(conn, graph)
         return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
 
     def snapshots(self) -> list[dict]:
-        rows = self.conn.execute("SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots "
-                                 "ORDER BY id").fetchall()
+        rows = self.conn.execute(
+            "SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots ORDER BY id"
+        ).fetchall()
         return [{"id": r[0], "project_version": r[1], "project": r[2], "recorded_at": r[3]} for r in rows]
 
     def snapshot(self, which: int | str | None = None) -> dict | None:
@@ -49,12 +56,17 @@ class Snapshots:
         elif isinstance(which, int):
             row = self.conn.execute("SELECT graph FROM _metaxy_snapshots WHERE id = ?", (which,)).fetchone()
         else:
-            row = self.conn.execute("SELECT graph FROM _metaxy_snapshots WHERE project_version LIKE ? || '%' "
-                                    "ORDER BY id DESC LIMIT 1", (which,)).fetchone()
+            row = self.conn.execute(
+                "SELECT graph FROM _metaxy_snapshots WHERE project_version LIKE ? || '%' ORDER BY id DESC LIMIT 1",
+                (which,),
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def stored_graph(self) -> FeatureGraph:
         """The latest recorded graph, for browsing a store without its code."""
         snap = self.snapshot()
-        return frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns()) if snap \
+        return (
+            frame_columns.overlay(FeatureGraph.from_snapshot(snap), self._recorded_columns())
+            if snap
             else FeatureGraph()
+        )

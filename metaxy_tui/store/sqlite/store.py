@@ -57,14 +57,23 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
     Without an explicit hash setting a store keeps the one it was created with.
     """
 
-    def __init__(self, path: str | os.PathLike, hash_algorithm: str | HashAlgorithm | None = None,
-                 hash_truncation_length: int | None = None, *, graph: FeatureGraph | None = None,
-                 project: str | None = None, name: str | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        hash_algorithm: str | HashAlgorithm | None = None,
+        hash_truncation_length: int | None = None,
+        *,
+        graph: FeatureGraph | None = None,
+        project: str | None = None,
+        name: str | None = None,
+    ):
         self.path = str(path)
         self.name = name
         self.project = project
-        self._requested = (HashAlgorithm.parse(hash_algorithm) if hash_algorithm is not None else None,
-                           hash_truncation_length)
+        self._requested = (
+            HashAlgorithm.parse(hash_algorithm) if hash_algorithm is not None else None,
+            hash_truncation_length,
+        )
         self.hasher = Hasher(self._requested[0] or HashAlgorithm.XXHASH64, hash_truncation_length)
         self._graph = graph
         self._conn: sqlite3.Connection | None = None
@@ -141,8 +150,10 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         return row[0] if row else None
 
     def _fv_id(self, key: str, feature_version: str) -> int | None:
-        row = self.conn.execute("SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
-                                (key, feature_version)).fetchone()
+        row = self.conn.execute(
+            "SELECT id FROM _metaxy_feature_versions WHERE feature_key = ? AND feature_version = ?",
+            (key, feature_version),
+        ).fetchone()
         return row[0] if row else None
 
     def _latest_location(self, key: str, feature_version: str) -> tuple[str | None, int | None, int]:
@@ -161,9 +172,17 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
             return self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
 
     # ----- writing ---------------------------------------------------------------------------
-    def write_metadata(self, feature: Any, df: Any, *, materialization_id: str | None = None,
-                       progress: Callable[[int, int], None] | None = None, inputs_as_of: int | None = None,
-                       delete_ids: Any = None, within: Callable[[sqlite3.Connection], None] | None = None) -> int:
+    def write_metadata(
+        self,
+        feature: Any,
+        df: Any,
+        *,
+        materialization_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        inputs_as_of: int | None = None,
+        delete_ids: Any = None,
+        within: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> int:
         """Validate and store rows as the latest rows of their ids. Returns the number written.
 
         `inputs_as_of` is the last write id the rows' upstream was read at; by default the
@@ -190,18 +209,36 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
             if new_columns:
                 frame_columns.record(conn, plan.name, new_columns, now)  # refuses a type another writer chose
             fv_id = self._fv_id(plan.name, plan.feature_version)
-            table = _schema.ensure_feature_table(conn, plan.definition, fields, now, _group_orders(gp, plan.name),
-                                                 key_order=_key_order(plan))
+            table = _schema.ensure_feature_table(
+                conn, plan.definition, fields, now, _group_orders(gp, plan.name), key_order=_key_order(plan)
+            )
             write_id = conn.execute(
                 "INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, snapshot_id, at, n_rows, "
                 "materialization_id, inputs_as_of) VALUES (?, 'write', ?, ?, ?, ?, ?, ?)",
-                (plan.name, fv_id, snap_id, now, rows.height, materialization_id,
-                 inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name))).lastrowid
-            inserted = insert_rows(conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id,
-                                   now=now, progress=progress)
+                (
+                    plan.name,
+                    fv_id,
+                    snap_id,
+                    now,
+                    rows.height,
+                    materialization_id,
+                    inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name),
+                ),
+            ).lastrowid
+            inserted = insert_rows(
+                conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id, now=now, progress=progress
+            )
             # the columnar copy and group digests, in this same transaction (store/sqlite/upkeep.py)
-            upkeep.after_insert(conn, table, plan.definition, fv_id, write_id, inserted, self.hasher,
-                                upkeep.aggregation_orders(gp, plan.name))
+            upkeep.after_insert(
+                conn,
+                table,
+                plan.definition,
+                fv_id,
+                write_id,
+                inserted,
+                self.hasher,
+                upkeep.aggregation_orders(gp, plan.name),
+            )
             n = inserted.height
             if doomed is not None and doomed.height:
                 self._delete_rows(conn, plan.definition, table, fv_id, doomed, soft=True, now=now)
@@ -214,7 +251,8 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
 
     def _frame_plan(self, plan: FeaturePlan, frame: pl.DataFrame) -> tuple[FeaturePlan, dict, list[str]]:
         definition, new_columns, dropped = frame_columns.columns_for_frame(
-            plan, frame, self._recorded_columns().get(plan.name, {}))
+            plan, frame, self._recorded_columns().get(plan.name, {})
+        )
         return (dataclasses.replace(plan, definition=definition) if new_columns else plan), new_columns, dropped
 
     def frame_plan(self, feature: Any, frame: Any) -> FeaturePlan:
@@ -228,10 +266,17 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         """StoreFront's hook: reads on the store's connection, one thread at a time."""
         return self._lock
 
-
-    def _read_rows(self, definition: FeatureDefinition, current_fv: str | None, feature_version: str | None,
-                   all_versions: bool, history: bool, deleted: bool, *, keys: pl.DataFrame | None = None
-                   ) -> pl.DataFrame:
+    def _read_rows(
+        self,
+        definition: FeatureDefinition,
+        current_fv: str | None,
+        feature_version: str | None,
+        all_versions: bool,
+        history: bool,
+        deleted: bool,
+        *,
+        keys: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
         """Rows as read_metadata returns them; `keys` (some of the id columns) limits them in SQL."""
         table = self._table(definition.name)
         fields = definition.field_keys
@@ -259,20 +304,38 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         wanted = [c for c in definition.columns if c in stored_cols]
         wanted += [c for f in fields for c in (pbf_column(f), dvbf_column(f)) if c in stored_cols]
         wanted += [c for c in stored_cols if c.startswith("metaxy_") and "." not in c] + [_schema.FV, _schema.WRITE]
-        sql = (f"SELECT {quote_all(wanted)} FROM {quote(table)}"
-               + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY rowid")
+        sql = (
+            f"SELECT {quote_all(wanted)} FROM {quote(table)}"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY rowid"
+        )
         n = self._row_bound(table)
         raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)  # type: ignore[union-attr]
-        fv_names = dict(self.conn.execute("SELECT id, feature_version FROM _metaxy_feature_versions "
-                                          "WHERE feature_key = ?", (definition.name,)).fetchall())
-        pvs = dict(self.conn.execute("SELECT w.id, s.project_version FROM _metaxy_writes w JOIN _metaxy_snapshots s "
-                                     "ON s.id = w.snapshot_id WHERE w.feature_key = ?", (definition.name,)).fetchall())
+        fv_names = dict(
+            self.conn.execute(
+                "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?", (definition.name,)
+            ).fetchall()
+        )
+        pvs = dict(
+            self.conn.execute(
+                "SELECT w.id, s.project_version FROM _metaxy_writes w JOIN _metaxy_snapshots s "
+                "ON s.id = w.snapshot_id WHERE w.feature_key = ?",
+                (definition.name,),
+            ).fetchall()
+        )
         return decode_rows(raw, definition, fields, fv_names, pvs)
 
     # ----- resolving -------------------------------------------------------------------------
-    def resolve_update(self, feature: Any, samples: Any = None, *, lazy: bool = False,
-                       versioning_engine: str | None = None, skip_comparison: bool = False,
-                       **unsupported: Any) -> Increment:
+    def resolve_update(
+        self,
+        feature: Any,
+        samples: Any = None,
+        *,
+        lazy: bool = False,
+        versioning_engine: str | None = None,
+        skip_comparison: bool = False,
+        **unsupported: Any,
+    ) -> Increment:
         """Which samples of `feature` are added, changed or removed relative to its upstream.
 
         A root needs `samples` (its id columns and provenance; other columns pass through). An
@@ -283,8 +346,14 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         """
         given = sorted(k for k, v in unsupported.items() if v is not None)
         if given:
-            raise InputError(feature_key_of(feature).to_string(), [InputProblem(
-                f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead")])
+            raise InputError(
+                feature_key_of(feature).to_string(),
+                [
+                    InputProblem(
+                        f"resolve_update does not support {', '.join(given)} here; filter the increment's frames instead"
+                    )
+                ],
+            )
         started = time.perf_counter()
         graph, plan = self._plan(feature)
         gp = graph.plan()
@@ -301,13 +370,19 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         frame = None
         if samples is not None:
             recorded = self._recorded_columns().get(plan.name, {})
-            untyped = [c for c in plan.key if plan.is_root and not plan.definition.columns[c].declared
-                       and c not in recorded]
+            untyped = [
+                c for c in plan.key if plan.is_root and not plan.definition.columns[c].declared and c not in recorded
+            ]
             frame = prepare_samples(to_polars(samples, plan.name), plan, self.hasher, untyped)
         if skip_comparison:  # every expected sample, as added
             expected = frame if frame is not None else _resolve.resolve_frames(self, gp, plan, self.hasher)[0]
-            inc = Increment(plan.name, tuple(plan.key), IncrementFrame(expected), IncrementFrame(expected.clear()),
-                            IncrementFrame(read_removed(None)))
+            inc = Increment(
+                plan.name,
+                tuple(plan.key),
+                IncrementFrame(expected),
+                IncrementFrame(expected.clear()),
+                IncrementFrame(read_removed(None)),
+            )
         elif frame is not None:
             expected, current = _resolve.resolve_frames(self, gp, plan, self.hasher, expected=frame)
             inc = _resolve.compare(plan, expected, current, read_removed)
@@ -367,14 +442,17 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
         if fv_id is None:
             return 0
-        return self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {_resolve.latest_condition()}",
-                                 (fv_id,)).fetchone()[0]
+        return self.conn.execute(
+            f"SELECT count(*) FROM {quote(table)} WHERE {_resolve.latest_condition()}", (fv_id,)
+        ).fetchone()[0]
 
     def stored_feature_versions(self, feature: Any) -> list[dict]:
         key = feature_key_of(feature).to_string()
         rows = self.conn.execute(
             "SELECT fv.feature_version, fv.snapshot_id, s.recorded_at FROM _metaxy_feature_versions fv "
-            "JOIN _metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.feature_key = ? ORDER BY fv.id", (key,))
+            "JOIN _metaxy_snapshots s ON s.id = fv.snapshot_id WHERE fv.feature_key = ? ORDER BY fv.id",
+            (key,),
+        )
         return [{"feature_version": r[0], "snapshot_id": r[1], "recorded_at": r[2]} for r in rows]
 
     def __repr__(self) -> str:
@@ -397,7 +475,7 @@ def _key_order(plan: FeaturePlan) -> tuple[str, ...]:
     """Columns for an index serving lookups by the feature's key (its deps' `on` columns) when
     the id index cannot: an expansion's children by their parent, for traces (empty otherwise)."""
     key, ids = tuple(plan.key), tuple(plan.definition.id_columns)
-    if plan.is_root or ids[:len(key)] == key:
+    if plan.is_root or ids[: len(key)] == key:
         return ()
     return key + tuple(c for c in ids if c not in key)
 

@@ -48,8 +48,9 @@ def payload_types(conn: sqlite3.Connection, table: str, definition: FeatureDefin
 def copy_columns(conn: sqlite3.Connection, table: str) -> list[str]:
     """Provenance and data-version columns of every field the table holds, and the provenance."""
     cols = [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})")]
-    return [c for c in cols if c.startswith(("metaxy_provenance_by_field.", "metaxy_data_version_by_field."))] \
-        + [PROVENANCE]
+    return [c for c in cols if c.startswith(("metaxy_provenance_by_field.", "metaxy_data_version_by_field."))] + [
+        PROVENANCE
+    ]
 
 
 def mirrorable(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> bool:
@@ -63,13 +64,23 @@ def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str,
     """The feature version's live rows read through SQL, with rowid and write id, as stored."""
     names = {chunks.ROWID: "rowid", chunks.WRITE_ID: "_mx_write"}
     select = ", ".join(f"{names.get(c, quote(c))} AS {quote(c)}" for c in types)
-    sql = (f"SELECT {select} FROM {quote(table)} WHERE {quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL "
-           f"AND {quote(DELETED_AT)} IS NULL ORDER BY rowid")
+    sql = (
+        f"SELECT {select} FROM {quote(table)} WHERE {quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL "
+        f"AND {quote(DELETED_AT)} IS NULL ORDER BY rowid"
+    )
     return columnar_frame(conn, Query(sql, [fv_id], types))
 
 
-def after_insert(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, fv_id: int, write_id: int,
-                 inserted: Inserted, hasher: Hasher, orders: Orders) -> None:
+def after_insert(
+    conn: sqlite3.Connection,
+    table: str,
+    definition: FeatureDefinition,
+    fv_id: int,
+    write_id: int,
+    inserted: Inserted,
+    hasher: Hasher,
+    orders: Orders,
+) -> None:
     """After a write inserted rows (and superseded earlier ones) under feature version `fv_id`."""
     for on, order in orders:
         groups.register(conn, table, on, order)
@@ -107,15 +118,25 @@ def before_delete(conn: sqlite3.Connection, table: str, condition: str) -> dict[
     """For a hard delete: per group set, the (feature version, `on`) of the live rows it removes."""
     out = {}
     for gset in groups.sets_of(conn, table):
-        rows = conn.execute(f"SELECT DISTINCT {quote(FV)}, {quote_all(gset.on)} FROM {quote(table)} WHERE "
-                            f"{quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL AND {condition}").fetchall()
+        rows = conn.execute(
+            f"SELECT DISTINCT {quote(FV)}, {quote_all(gset.on)} FROM {quote(table)} WHERE "
+            f"{quote(SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL AND {condition}"
+        ).fetchall()
         out[gset.id] = pl.DataFrame(rows, schema=[FV, *gset.on], orient="row", infer_schema_length=None)
     return out
 
 
-def after_delete(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, fv_id: int | None,
-                 write_id: int, hasher: Hasher, *, removed_rowids: pl.Series | None = None,
-                 removed_groups: dict[int, pl.DataFrame] | None = None) -> None:
+def after_delete(
+    conn: sqlite3.Connection,
+    table: str,
+    definition: FeatureDefinition,
+    fv_id: int | None,
+    write_id: int,
+    hasher: Hasher,
+    *,
+    removed_rowids: pl.Series | None = None,
+    removed_groups: dict[int, pl.DataFrame] | None = None,
+) -> None:
     """After a soft delete (rows superseded by `write_id`) or a hard one (rows removed)."""
     if removed_rowids is not None:
         chunks.purge(conn, table, removed_rowids)
@@ -123,8 +144,12 @@ def after_delete(conn: sqlite3.Connection, table: str, definition: FeatureDefini
         for frame in (removed_groups or {}).values():
             touched_fvs |= set(frame.get_column(FV).to_list()) if frame.height else set()
     else:
-        touched_fvs = {r[0] for r in conn.execute(f"SELECT DISTINCT {quote(FV)} FROM {quote(table)} WHERE "
-                                                  f"{quote(SUPERSEDED)} = ?", (write_id,))}
+        touched_fvs = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT DISTINCT {quote(FV)} FROM {quote(table)} WHERE {quote(SUPERSEDED)} = ?", (write_id,)
+            )
+        }
     others = [f for f in touched_fvs if f != fv_id]
     if others:
         groups.forget(conn, table, others)  # their definitions are not at hand: rebuilt by their next write
@@ -149,8 +174,7 @@ def after_delete(conn: sqlite3.Connection, table: str, definition: FeatureDefini
     groups.maintain(conn, table, fv_id, definition.field_keys, hasher, members, touched)
 
 
-def check(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, fv_id: int,
-          hasher: Hasher) -> list[str]:
+def check(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, fv_id: int, hasher: Hasher) -> list[str]:
     """Differences between the derived tables and a recomputation from the rows (for tests)."""
     problems = []
     types = payload_types(conn, table, definition) | {chunks.ROWID: pl.Int64, chunks.WRITE_ID: pl.Int64}
@@ -165,18 +189,23 @@ def check(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, f
         if not groups.is_complete(conn, gset, fv_id):
             continue
         names = [groups.digest_column(f) for f in fields]
-        rows = truth.select([pl.col(c) for c in dict.fromkeys([*gset.on, *gset.order])]
-                            + [groups.value_expr(f).alias(groups.digest_column(f)) for f in fields])
+        rows = truth.select(
+            [pl.col(c) for c in dict.fromkeys([*gset.on, *gset.order])]
+            + [groups.value_expr(f).alias(groups.digest_column(f)) for f in fields]
+        )
         want = groups.hashed(groups.group_strings(rows, gset.on, gset.order, names), names, hasher)
-        got_rows = conn.execute(groups.read_sql(gset, fields).replace("SELECT ", f"SELECT {quote(groups.MEMBERS)}, ", 1),
-                                (fv_id,)).fetchall()
+        got_rows = conn.execute(
+            groups.read_sql(gset, fields).replace("SELECT ", f"SELECT {quote(groups.MEMBERS)}, ", 1), (fv_id,)
+        ).fetchall()
         got = pl.DataFrame(got_rows, schema=[groups.MEMBERS, *gset.on, *names], orient="row", infer_schema_length=None)
         key = list(gset.on)
         want = want.select([*key, groups.MEMBERS, *names]).sort(key)
         got = got.select([*key, groups.MEMBERS, *names]).cast(dict(want.schema)).sort(key)
         if not got.equals(want):
-            problems.append(f"group digests of {table} on {', '.join(key)} (fv {fv_id}): {got.height} groups stored, "
-                            f"{want.height} recomputed")
+            problems.append(
+                f"group digests of {table} on {', '.join(key)} (fv {fv_id}): {got.height} groups stored, "
+                f"{want.height} recomputed"
+            )
     return problems
 
 

@@ -49,9 +49,20 @@ def _not_null(columns) -> pl.Expr:
     return pl.all_horizontal([pl.col(c).is_not_null() for c in columns])
 
 
-def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: dict, fields: dict[str, str] | None = None,
-              *, where: str = "", where_params: tuple = (), post=None, each=None,
-              extra: dict[str, tuple[str, str]] | None = None) -> CopyRead:
+def copy_read(
+    table: str,
+    fv_id: int,
+    n: int,
+    columns: dict[str, str],
+    types: dict,
+    fields: dict[str, str] | None = None,
+    *,
+    where: str = "",
+    where_params: tuple = (),
+    post=None,
+    each=None,
+    extra: dict[str, tuple[str, str]] | None = None,
+) -> CopyRead:
     """Rows of a feature version: `columns` (output name -> stored column, typed by `types`), and per
     `fields` item (output name -> field) the field's data version; the same through SQL as fallback.
 
@@ -60,10 +71,13 @@ def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: di
     """
     fields = fields or {}
     extra = extra or {}
-    sources = list(dict.fromkeys([*columns.values(), *(c for f in fields.values()
-                                                       for c in (pbf_column(f), dvbf_column(f)))]))
-    stored = {src: load_dtype(types[out]) if isinstance(types[out], ColumnType) else types[out]
-              for out, src in columns.items()}
+    sources = list(
+        dict.fromkeys([*columns.values(), *(c for f in fields.values() for c in (pbf_column(f), dvbf_column(f)))])
+    )
+    stored = {
+        src: load_dtype(types[out]) if isinstance(types[out], ColumnType) else types[out]
+        for out, src in columns.items()
+    }
     stored.update({c: pl.String for f in fields.values() for c in (pbf_column(f), dvbf_column(f))})
     select = {out: pl.col(src) for out, src in columns.items()}
     select.update({out: groups.value_expr(f) for out, f in fields.items()})
@@ -72,14 +86,26 @@ def copy_read(table: str, fv_id: int, n: int, columns: dict[str, str], types: di
         sources.append(chunk_col)
         select[out] = pl.col(chunk_col)
     sql_cols = [f"{quote(src)} AS {quote(out)}" for out, src in columns.items()]
-    sql_cols += [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))}) AS {quote(out)}" for out, f in fields.items()]
+    sql_cols += [
+        f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))}) AS {quote(out)}" for out, f in fields.items()
+    ]
     sql_cols += [f"{sql_expr} AS {quote(out)}" for out, (_c, sql_expr) in extra.items()]
     sql = f"SELECT {', '.join(sql_cols)} FROM {quote(table)} WHERE {latest_condition()}{where}"
-    return CopyRead(table, fv_id, sources, stored, select, out_types,
-                    split_by_rowid(sql, [fv_id, *where_params], out_types, n, quote(table)), post=post, each=each)
+    return CopyRead(
+        table,
+        fv_id,
+        sources,
+        stored,
+        select,
+        out_types,
+        split_by_rowid(sql, [fv_id, *where_params], out_types, n, quote(table)),
+        post=post,
+        each=each,
+    )
 
 
 # ----- aggregation groups ------------------------------------------------------------------------------
+
 
 @dataclass
 class GroupRead:
@@ -101,18 +127,24 @@ class GroupRead:
         values = {value_column(d.upstream, f): f for f in d.fields}
         gset = groups.available(conn, self.table, on_src, order_src, self.fv_id, list(d.fields))
         if gset is not None:
-            q = Query(groups.read_sql(gset, list(d.fields)), [self.fv_id],
-                      {s: self.types[c] for c, s in zip(d.on, on_src)}
-                      | {groups.digest_column(f): pl.String for f in d.fields}, self.n // 4)
+            q = Query(
+                groups.read_sql(gset, list(d.fields)),
+                [self.fv_id],
+                {s: self.types[c] for c, s in zip(d.on, on_src)}
+                | {groups.digest_column(f): pl.String for f in d.fields},
+                self.n // 4,
+            )
             df = reader.read(q, conn)
-            return df.rename({s: c for s, c in zip(on_src, d.on)} | {groups.digest_column(f): v
-                                                                   for v, f in values.items()})
+            return df.rename(
+                {s: c for s, c in zip(on_src, d.on)} | {groups.digest_column(f): v for v, f in values.items()}
+            )
         members, numbered = self._members(reader, conn, on_src, order_src, values)
-        built = groups.group_strings(members, list(d.on), ["__rn"] if numbered else list(d.upstream_ids),
-                                     list(values))
+        built = groups.group_strings(members, list(d.on), ["__rn"] if numbered else list(d.upstream_ids), list(values))
         return groups.hashed(built, list(values), self.hasher).drop(groups.MEMBERS)
 
-    def _members(self, reader: Reader, conn: sqlite3.Connection, on_src, order_src, values) -> tuple[pl.DataFrame, bool]:
+    def _members(
+        self, reader: Reader, conn: sqlite3.Connection, on_src, order_src, values
+    ) -> tuple[pl.DataFrame, bool]:
         d = self.dep
         cols = {c: d.columns[c] for c in dict.fromkeys([*d.on, *d.upstream_ids])}
         types = {c: self.types[c] for c in cols}
@@ -122,21 +154,31 @@ class GroupRead:
             frame = raw.select([e.alias(n) for n, e in read.select.items()])
             return frame.filter(_not_null(d.on)), False
         # no copy: SQLite's window numbers each group's members in id order; polars joins them
-        window = (f"PARTITION BY {quote_all(on_src)} ORDER BY {quote_all(order_src)}")
+        window = f"PARTITION BY {quote_all(on_src)} ORDER BY {quote_all(order_src)}"
         select = [f"{quote(s)} AS {quote(c)}" for c, s in zip(d.on, on_src)]
-        select += [f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))}) AS {quote(v)}" for v, f in values.items()]
+        select += [
+            f"COALESCE({quote(dvbf_column(f))}, {quote(pbf_column(f))}) AS {quote(v)}" for v, f in values.items()
+        ]
         not_null = " AND ".join(f"{quote(s)} IS NOT NULL" for s in on_src)
-        sql = (f"SELECT {', '.join(select)}, row_number() OVER ({window}) AS __rn FROM {quote(self.table)} "
-               f"WHERE {latest_condition()} AND {not_null}")
-        q = Query(sql, [self.fv_id], {c: self.types[c] for c in d.on} | {v: pl.String for v in values}
-                  | {"__rn": pl.Int64}, self.n)
+        sql = (
+            f"SELECT {', '.join(select)}, row_number() OVER ({window}) AS __rn FROM {quote(self.table)} "
+            f"WHERE {latest_condition()} AND {not_null}"
+        )
+        q = Query(
+            sql,
+            [self.fv_id],
+            {c: self.types[c] for c in d.on} | {v: pl.String for v in values} | {"__rn": pl.Int64},
+            self.n,
+        )
         return reader.read(q, conn), True
 
 
 # ----- planning a dep's reads ----------------------------------------------------------------------------
 
-def plan_values(store: "StoreHandle", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool,
-                reads: "ReadPlan", each=None) -> int:
+
+def plan_values(
+    store: "StoreHandle", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool, reads: "ReadPlan", each=None
+) -> int:
     """The dep's values by key (see the module docstring); returns the frame's index in `reads`.
 
     `each` (identity and expansion) transforms the rows chunk by chunk as they are read.
@@ -161,8 +203,7 @@ def plan_values(store: "StoreHandle", gp: GraphPlan, d: DepPlan, hasher: Hasher,
             read = copy_read(table, fv_id, n, columns, types, post=lambda f: f.filter(_not_null(d.on)).unique())
             return reads.add([read], lambda r: r[0])
         return reads.add([GroupRead(d, table, fv_id, n, types, hasher, n)], lambda r: r[0])
-    return reads.add([copy_read(table, fv_id, n, columns, {c: types[c] for c in columns}, values, each=each)],
-                     _concat)
+    return reads.add([copy_read(table, fv_id, n, columns, {c: types[c] for c in columns}, values, each=each)], _concat)
 
 
 def plan_members(store: "StoreHandle", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
@@ -182,8 +223,9 @@ def plan_members(store: "StoreHandle", gp: GraphPlan, d: DepPlan, reads: "ReadPl
     return reads.add([read], lambda r: r[0])
 
 
-def plan_current(store: "StoreHandle", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *,
-                 with_fields: bool = False) -> int:
+def plan_current(
+    store: "StoreHandle", plan: FeaturePlan, reads: "ReadPlan", mixed: str, *, with_fields: bool = False
+) -> int:
     """The key columns and provenance of the feature's latest rows; one row per key.
 
     `with_fields` adds each field's provenance and the write that stored the row (what an
@@ -206,9 +248,12 @@ def plan_current(store: "StoreHandle", plan: FeaturePlan, reads: "ReadPlan", mix
         if key != list(plan.definition.id_columns):
             # expansion: many children share a parent key; they agree unless a write was partial
             cur = cur.group_by(key, maintain_order=True).agg(
-                pl.when(pl.col(PROVENANCE).n_unique() == 1).then(pl.col(PROVENANCE).first())
-                .otherwise(pl.lit(mixed)).alias(PROVENANCE),
-                *[pl.col(c).first() for c in cur.columns if c not in key and c != PROVENANCE])
+                pl.when(pl.col(PROVENANCE).n_unique() == 1)
+                .then(pl.col(PROVENANCE).first())
+                .otherwise(pl.lit(mixed))
+                .alias(PROVENANCE),
+                *[pl.col(c).first() for c in cur.columns if c not in key and c != PROVENANCE],
+            )
         return cur
 
     read = copy_read(table, fv_id, n, columns, types, post=per_key, extra=extra)
@@ -219,5 +264,13 @@ def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
 
 
-__all__ = ["value_column", "latest_condition", "plan_values", "plan_members", "plan_current", "copy_read",
-           "GroupRead", "columnar_frame"]
+__all__ = [
+    "value_column",
+    "latest_condition",
+    "plan_values",
+    "plan_members",
+    "plan_current",
+    "copy_read",
+    "GroupRead",
+    "columnar_frame",
+]

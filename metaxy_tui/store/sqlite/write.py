@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ...columns import (CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID,
-                       ColumnType, UPDATED_AT)
+from ...columns import CREATED_AT, DATA_VERSION, DELETED_AT, MATERIALIZATION_ID, ColumnType, UPDATED_AT
 from ...definition import FeatureDefinition
 from ...keys import quote, quote_all
 from ..payload import version_exprs
@@ -26,15 +25,22 @@ STAGE = "_mx_stage"
 BATCH = 50_000
 
 
-def row_exprs(rows: pl.DataFrame, definition: FeatureDefinition, fields: list[str], *, fv_id: int,
-              write_id: int, now: int) -> list[pl.Expr]:
+def row_exprs(
+    rows: pl.DataFrame, definition: FeatureDefinition, fields: list[str], *, fv_id: int, write_id: int, now: int
+) -> list[pl.Expr]:
     """Expressions giving, in table column order, every stored value of `rows`."""
     exprs: list[pl.Expr] = []
     for col, t in definition.columns.items():
         exprs.append(encode_expr(col, t).alias(col))
     exprs += version_exprs(rows, fields)
-    exprs += [pl.lit(now).alias(CREATED_AT), pl.lit(now).alias(UPDATED_AT), pl.lit(None, pl.Int64).alias(DELETED_AT),
-              pl.lit(fv_id).alias(FV), pl.lit(write_id).alias(WRITE), pl.lit(None, pl.Int64).alias(SUPERSEDED)]
+    exprs += [
+        pl.lit(now).alias(CREATED_AT),
+        pl.lit(now).alias(UPDATED_AT),
+        pl.lit(None, pl.Int64).alias(DELETED_AT),
+        pl.lit(fv_id).alias(FV),
+        pl.lit(write_id).alias(WRITE),
+        pl.lit(None, pl.Int64).alias(SUPERSEDED),
+    ]
     return exprs
 
 
@@ -58,8 +64,18 @@ def _literal(value: object) -> str:
     return "NULL" if value is None else str(int(value))  # only integers and NULL are inlined
 
 
-def insert_rows(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, fields: list[str],
-                rows: pl.DataFrame, *, fv_id: int, write_id: int, now: int, progress=None) -> Inserted:
+def insert_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    definition: FeatureDefinition,
+    fields: list[str],
+    rows: pl.DataFrame,
+    *,
+    fv_id: int,
+    write_id: int,
+    now: int,
+    progress=None,
+) -> Inserted:
     """Insert `rows` as the latest rows of their ids; earlier latest rows become history.
 
     Rowids are given explicitly (above any the table or its columnar copy ever used), so the
@@ -70,14 +86,23 @@ def insert_rows(conn: sqlite3.Connection, table: str, definition: FeatureDefinit
     stored = rows.select(row_exprs(rows, definition, fields, fv_id=fv_id, write_id=write_id, now=now))
     cols = stored.columns
     constants = {CREATED_AT: now, UPDATED_AT: now, DELETED_AT: None, FV: fv_id, WRITE: write_id, SUPERSEDED: None}
-    constants.update({c: None for c in cols if c not in constants and stored.height
-                      and stored.get_column(c).null_count() == stored.height})
+    constants.update(
+        {
+            c: None
+            for c in cols
+            if c not in constants and stored.height and stored.get_column(c).null_count() == stored.height
+        }
+    )
     varying = [c for c in cols if c not in constants]
     latest = f"{quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL"
     has_latest = conn.execute(f"SELECT 1 FROM {quote(table)} WHERE {latest} LIMIT 1", (fv_id,)).fetchone() is not None
-    fresh = not has_latest or conn.execute(
-        f"SELECT 1 FROM {quote(table)} WHERE {latest} AND {quote(DELETED_AT)} IS NULL LIMIT 1",
-        (fv_id,)).fetchone() is None
+    fresh = (
+        not has_latest
+        or conn.execute(
+            f"SELECT 1 FROM {quote(table)} WHERE {latest} AND {quote(DELETED_AT)} IS NULL LIMIT 1", (fv_id,)
+        ).fetchone()
+        is None
+    )
     base = next_rowid(conn, table)
     target = quote(table)
     if has_latest:
@@ -100,17 +125,25 @@ def insert_rows(conn: sqlite3.Connection, table: str, definition: FeatureDefinit
         match = " AND ".join(f"m.{quote(c)} = s.{quote(c)}" for c in ids)
         latest_m = f"m.{quote(FV)} = ? AND m.{quote(SUPERSEDED)} IS NULL"
         # an id keeps the time it was first stored under this feature version
-        conn.execute(f"UPDATE temp.{STAGE} AS s SET {quote(CREATED_AT)} = m.{quote(CREATED_AT)} "
-                     f"FROM {quote(table)} AS m WHERE {latest_m} AND {match}", (fv_id,))
-        conn.execute(f"UPDATE {quote(table)} SET {quote(SUPERSEDED)} = ? WHERE rowid IN ("
-                     f"SELECT m.rowid FROM temp.{STAGE} AS s JOIN {quote(table)} AS m ON {latest_m} AND {match})",
-                     (write_id, fv_id))
-        conn.execute(f"INSERT INTO {quote(table)} (rowid, {quote_all(cols)}) "
-                     f"SELECT rowid, {quote_all(cols)} FROM temp.{STAGE}")
+        conn.execute(
+            f"UPDATE temp.{STAGE} AS s SET {quote(CREATED_AT)} = m.{quote(CREATED_AT)} "
+            f"FROM {quote(table)} AS m WHERE {latest_m} AND {match}",
+            (fv_id,),
+        )
+        conn.execute(
+            f"UPDATE {quote(table)} SET {quote(SUPERSEDED)} = ? WHERE rowid IN ("
+            f"SELECT m.rowid FROM temp.{STAGE} AS s JOIN {quote(table)} AS m ON {latest_m} AND {match})",
+            (write_id, fv_id),
+        )
+        conn.execute(
+            f"INSERT INTO {quote(table)} (rowid, {quote_all(cols)}) SELECT rowid, {quote_all(cols)} FROM temp.{STAGE}"
+        )
         conn.execute(f"DROP TABLE temp.{STAGE}")
     payload = [c for c in cols if c not in SYSTEM_ONLY]
     copy = stored.select(payload).with_columns(
-        pl.int_range(base, base + stored.height, dtype=pl.Int64).alias(ROWID), pl.lit(write_id, pl.Int64).alias(WRITE_ID))
+        pl.int_range(base, base + stored.height, dtype=pl.Int64).alias(ROWID),
+        pl.lit(write_id, pl.Int64).alias(WRITE_ID),
+    )
     return Inserted(copy, fresh)
 
 
@@ -122,8 +155,9 @@ def stage_ids(conn: sqlite3.Connection, ids: pl.DataFrame, types: dict[str, Colu
     conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     conn.execute(f"CREATE TEMP TABLE {name} ({quote_all(columns)})")
     encoded = ids.select([encode_expr(c, t).alias(c) for c, t in types.items()])
-    conn.executemany(f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(columns))})",
-                     zip(*columns_as_lists(encoded)))
+    conn.executemany(
+        f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(columns))})", zip(*columns_as_lists(encoded))
+    )
     return f"temp.{name}"
 
 

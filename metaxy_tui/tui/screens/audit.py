@@ -23,7 +23,11 @@ from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .confirm import CLOSE, ConfirmScreen
 
-ACTIONS = [("recompute", AuditAction.RECOMPUTE), ("accept", AuditAction.ACCEPT), ("delete removed", AuditAction.DELETE_REMOVED)]
+ACTIONS = [
+    ("recompute", AuditAction.RECOMPUTE),
+    ("accept", AuditAction.ACCEPT),
+    ("delete removed", AuditAction.DELETE_REMOVED),
+]
 LIMIT = 1000
 
 
@@ -68,8 +72,12 @@ class AuditScreen(Screen[None]):
             features.append(self.feature)
         with Horizontal(id="audit-filters"):
             yield Label("feature")
-            yield Select([(Text(k), k) for k in features], prompt="all features", id="filter-feature",
-                         value=self.feature if self.feature is not None else Select.NULL)
+            yield Select(
+                [(Text(k), k) for k in features],
+                prompt="all features",
+                id="filter-feature",
+                value=self.feature if self.feature is not None else Select.NULL,
+            )
             yield Label("action")
             yield Select(ACTIONS, prompt="all actions", id="filter-action")
         yield Static("", id="audit-count")
@@ -77,8 +85,7 @@ class AuditScreen(Screen[None]):
         yield KeyFooter()
 
     def _fit_titles(self) -> None:
-        self.title, self.sub_title = fit_titles("Audit log", "who approved what, when", self.app.size.width,
-                                                path=False)
+        self.title, self.sub_title = fit_titles("Audit log", "who approved what, when", self.app.size.width, path=False)
 
     def on_resize(self) -> None:
         self._fit_titles()
@@ -119,16 +126,20 @@ class AuditScreen(Screen[None]):
         if what:
             text.append(" · " + ", ".join(what))
         if not n:
-            text.append(" · nothing recorded yet: recompute, accept and delete in the review (v) are recorded here"
-                        if not what else " · nothing matches: widen the filters")
+            text.append(
+                " · nothing recorded yet: recompute, accept and delete in the review (v) are recorded here"
+                if not what
+                else " · nothing matches: widen the filters"
+            )
         else:
             text.append(" · newest first · enter shows an entry in full", style="dim")
         self.query_one("#audit-count", Static).update(text)
 
     def on_audit_screen_load_failed(self, message: LoadFailed) -> None:
         self.query_one(AuditTable).loading = False
-        self.query_one("#audit-count", Static).update(Text(f"Could not read the audit log: {message.error}",
-                                                           style="red"))
+        self.query_one("#audit-count", Static).update(
+            Text(f"Could not read the audit log: {message.error}", style="red")
+        )
 
     # ----- filters --------------------------------------------------------------------
     @on(Select.Changed, "#filter-feature")

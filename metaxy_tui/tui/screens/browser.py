@@ -51,8 +51,14 @@ class BrowserScreen(Screen):
         Binding("v", "review", "Review", tooltip="Why the selected feature's samples are pending; approve"),
         Binding("a", "audit", "Audit log"),
         Binding("d", "demo", "Demo", show=False),
-        Binding("D", "graph_diff", "Definition changes", key_display="D", show=False,
-                tooltip="The code's definitions against the store's, and the samples each change would make stale"),
+        Binding(
+            "D",
+            "graph_diff",
+            "Definition changes",
+            key_display="D",
+            show=False,
+            tooltip="The code's definitions against the store's, and the samples each change would make stale",
+        ),
     ]
 
     def __init__(self, project: Project) -> None:
@@ -125,8 +131,11 @@ class BrowserScreen(Screen):
     def _has_features(self) -> bool:
         """Whether there is anything to show; on an empty store, says what to do instead."""
         if self.project.is_empty:
-            self.notify("This store has no features yet: press d to build the demo store, or start metaxy-tui in "
-                        "a project folder.", markup=False)
+            self.notify(
+                "This store has no features yet: press d to build the demo store, or start metaxy-tui in "
+                "a project folder.",
+                markup=False,
+            )
             return False
         return True
 
@@ -208,8 +217,9 @@ class BrowserScreen(Screen):
 
     def action_import_samples(self) -> None:
         if self.project.is_empty:
-            self.notify("This store has no features to import into: open a project or the demo (d).",
-                        severity="warning")
+            self.notify(
+                "This store has no features to import into: open a project or the demo (d).", severity="warning"
+            )
             return
         self.app.push_screen(ImportScreen(self.project, self.selected_feature), self._import_done)
 
@@ -230,8 +240,11 @@ class BrowserScreen(Screen):
 
     def action_graph_diff(self) -> None:
         if self.project.code_graph is None:
-            self.notify("This store was opened without its project's code: there is nothing to compare its "
-                        "definitions with (open the project folder, or use metaxy-tui diff A B).", markup=False)
+            self.notify(
+                "This store was opened without its project's code: there is nothing to compare its "
+                "definitions with (open the project folder, or use metaxy-tui diff A B).",
+                markup=False,
+            )
             return
         self.app.push_screen(GraphDiffScreen(self.project))
 

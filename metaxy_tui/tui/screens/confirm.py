@@ -46,8 +46,15 @@ class ConfirmScreen(ModalScreen[str | None]):
     ConfirmScreen #choices Button { margin-left: 2; min-width: 10; }
     """
 
-    def __init__(self, title: str | Text, body: str | Text, choices: list[Choice] | None = None, *,
-                 tone: str = "normal", focus: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str | Text,
+        body: str | Text,
+        choices: list[Choice] | None = None,
+        *,
+        tone: str = "normal",
+        focus: str | None = None,
+    ) -> None:
         """`tone`: normal | warning | error (the border colour); `focus`: the choice focused first."""
         super().__init__(classes="" if tone == "normal" else f"-{tone}")
         self._title = title if isinstance(title, Text) else Text(title)

@@ -84,8 +84,14 @@ def stale_text(s: StaleFeature, indent: str = "  ") -> Text:
     text.append(f" [{', '.join(s.fields)}] ", style="cyan")
     text.append(f"{s.count:,} sample{'s' if s.count != 1 else ''}", style="bold yellow" if s.count else "dim")
     if s.sample_ids:
-        text.append("\n" + indent + "  e.g. " + "; ".join(format_ids(i) for i in s.sample_ids[:3])
-                    + ("; …" if s.count > 3 else ""), style="dim")
+        text.append(
+            "\n"
+            + indent
+            + "  e.g. "
+            + "; ".join(format_ids(i) for i in s.sample_ids[:3])
+            + ("; …" if s.count > 3 else ""),
+            style="dim",
+        )
     for v in s.via:
         text.append(f"\n{indent}  {v}", style="dim")
     if s.note:
@@ -95,14 +101,18 @@ def stale_text(s: StaleFeature, indent: str = "  ") -> Text:
 
 def diff_renderable(changes: list[FeatureChange] | None, impact: DefinitionImpact | None) -> Text:
     if changes is None or impact is None:
-        return Text("Nothing to compare: this store was opened without its project's code (or has no snapshot).",
-                    style="dim")
+        return Text(
+            "Nothing to compare: this store was opened without its project's code (or has no snapshot).", style="dim"
+        )
     if not changes:
         return Text("No changes: the code's definitions are the ones the store recorded.")
     text = Text()
     n = len([s for s in impact.features if s.count])
-    text.append(f"{impact.total:,} stored sample{'s' if impact.total != 1 else ''} in {n} feature"
-                f"{'s' if n != 1 else ''} would be stale", style="bold yellow" if impact.total else "bold")
+    text.append(
+        f"{impact.total:,} stored sample{'s' if impact.total != 1 else ''} in {n} feature"
+        f"{'s' if n != 1 else ''} would be stale",
+        style="bold yellow" if impact.total else "bold",
+    )
     text.append(" (nothing is written to find out)\n", style="dim")
     for c in impact.changes:
         text.append("\n")

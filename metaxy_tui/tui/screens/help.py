@@ -45,8 +45,10 @@ class HelpScreen(ModalScreen[None]):
         words.add_column("meaning")
         for w, m in GLOSSARY:
             words.add_row(w, m)
-        intro = Text("metaxy-tui shows which samples of each feature must be recomputed, and why.\n"
-                     "Every action is also in the command palette (ctrl+p). Press escape to close.")
+        intro = Text(
+            "metaxy-tui shows which samples of each feature must be recomputed, and why.\n"
+            "Every action is also in the command palette (ctrl+p). Press escape to close."
+        )
         with VerticalScroll():
             yield Static(intro)
             yield Static(keys)

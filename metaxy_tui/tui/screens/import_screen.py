@@ -23,9 +23,20 @@ from textual.widgets import Button, ContentSwitcher, DirectoryTree, Header, Stat
 from textual.worker import get_current_worker
 
 from ...errors import InputError, InputProblem, MetaxyError
-from ...service.importer import (ImportCancelled, ImportPlan, ImportResult, apply_import, can_import,
-                                 default_import_folder, plan_import, read_table, root_features, shown_path,
-                                 targets_for, PREVIEW_ROWS)
+from ...service.importer import (
+    ImportCancelled,
+    ImportPlan,
+    ImportResult,
+    apply_import,
+    can_import,
+    default_import_folder,
+    plan_import,
+    read_table,
+    root_features,
+    shown_path,
+    targets_for,
+    PREVIEW_ROWS,
+)
 from ...service.project import Project
 from ...service.review import error_text
 from ..widgets.import_actions import ImportActions
@@ -37,15 +48,17 @@ from ..widgets.import_problems import ImportProblems
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 
-EMPTY_HELP = "\n\n".join([
-    "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
-    "or press ctrl+o to browse. CSV, TSV, Parquet, JSON (an array of objects) and NDJSON files are read.",
-    "Columns map to the feature's columns of the same name (case does not matter); `provenance_<field>` and "
-    "`metaxy_provenance_by_field[.<field>]` columns give each sample's provenance. Without one, provenance is "
-    "a hash of the row's values, or of the file a path column names. Put the cursor on a column of the "
-    "preview and press m to map it.",
-    "Nothing is written until you press Import and confirm.",
-])
+EMPTY_HELP = "\n\n".join(
+    [
+        "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
+        "or press ctrl+o to browse. CSV, TSV, Parquet, JSON (an array of objects) and NDJSON files are read.",
+        "Columns map to the feature's columns of the same name (case does not matter); `provenance_<field>` and "
+        "`metaxy_provenance_by_field[.<field>]` columns give each sample's provenance. Without one, provenance is "
+        "a hash of the row's values, or of the file a path column names. Put the cursor on a column of the "
+        "preview and press m to map it.",
+        "Nothing is written until you press Import and confirm.",
+    ]
+)
 
 
 class ImportScreen(Screen[bool]):
@@ -195,24 +208,43 @@ class ImportScreen(Screen[bool]):
         self._note = None
         self.query_one("#body", ContentSwitcher).loading = True
         self.query_one("#preview-title", Static).update(
-            Text.assemble(("Reading ", "bold"), (Path(self.path).name, "bold"), ("…", "bold")))
+            Text.assemble(("Reading ", "bold"), (Path(self.path).name, "bold"), ("…", "bold"))
+        )
         self._render_summary()
-        self.plan_in_background(self._token, self.path, self.feature, self.full_set, self.provenance,
-                                dict(self.mapping), self.keep_extra)
+        self.plan_in_background(
+            self._token, self.path, self.feature, self.full_set, self.provenance, dict(self.mapping), self.keep_extra
+        )
 
     # ----- planning (worker) ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="import-plan", name="import-plan")
-    def plan_in_background(self, token: int, path: str, feature: str, full_set: bool, provenance: str,
-                           mapping: dict[str, str | None], keep_extra: bool = False) -> None:
+    def plan_in_background(
+        self,
+        token: int,
+        path: str,
+        feature: str,
+        full_set: bool,
+        provenance: str,
+        mapping: dict[str, str | None],
+        keep_extra: bool = False,
+    ) -> None:
         worker = get_current_worker()
         try:
             if Path(path).expanduser().is_dir():
                 self.post_message(self.FolderChosen(path))
                 return
             data = self._read(path)
-            plan = plan_import(self.project, feature, data, source=path, full_set=full_set, provenance=provenance,
-                               mapping=mapping, keep_extra=keep_extra, cancelled=lambda: worker.is_cancelled,
-                               progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)))
+            plan = plan_import(
+                self.project,
+                feature,
+                data,
+                source=path,
+                full_set=full_set,
+                provenance=provenance,
+                mapping=mapping,
+                keep_extra=keep_extra,
+                cancelled=lambda: worker.is_cancelled,
+                progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)),
+            )
         except ImportCancelled:
             return
         except MetaxyError as e:
@@ -294,13 +326,17 @@ class ImportScreen(Screen[bool]):
         text = Text()
         text.append(plan.source_name, style="bold")
         n_cols = len(plan.columns)
-        text.append(f" · {plan.rows:,} row{'s' if plan.rows != 1 else ''} · {n_cols} column{'s' if n_cols != 1 else ''} → ")
+        text.append(
+            f" · {plan.rows:,} row{'s' if plan.rows != 1 else ''} · {n_cols} column{'s' if n_cols != 1 else ''} → "
+        )
         text.append(plan.feature, style="bold")
         if plan.columns:
             text.append(f" · provenance: {plan.provenance}", style="dim")
         if plan.rows > len(plan.preview_rows):
-            text.append(f" · the first {PREVIEW_ROWS} rows" + (" and the rows with problems" if plan.problems else ""),
-                        style="dim")
+            text.append(
+                f" · the first {PREVIEW_ROWS} rows" + (" and the rows with problems" if plan.problems else ""),
+                style="dim",
+            )
         title.update(text)
         if self._tree_open():
             self._close_tree()
@@ -310,8 +346,9 @@ class ImportScreen(Screen[bool]):
         else:
             switcher.current = "empty"
         n = len(plan.problems)
-        problems.show(plan.problems, f"{n} problem{'s' if n != 1 else ''} in {plan.source_name}: "
-                                     "nothing will be written")
+        problems.show(
+            plan.problems, f"{n} problem{'s' if n != 1 else ''} in {plan.source_name}: nothing will be written"
+        )
         self._render_summary()
 
     def _render_summary(self) -> None:
@@ -326,19 +363,22 @@ class ImportScreen(Screen[bool]):
         text = Text()
         can = False
         if plan is None:
-            text.append("Choose a file to import." if self.path is None else "The file could not be read.",
-                        style="dim")
+            text.append("Choose a file to import." if self.path is None else "The file could not be read.", style="dim")
         elif plan.problems:
-            text.append("Fix the problems (in the file, or map or ignore columns with m), then re-read: ctrl+r.",
-                        style="yellow")
+            text.append(
+                "Fix the problems (in the file, or map or ignore columns with m), then re-read: ctrl+r.", style="yellow"
+            )
         else:
-            for i, (label, n) in enumerate([("added", plan.added), ("changed", plan.changed),
-                                            ("unchanged", plan.unchanged)] + ([("removed", plan.removed)]
-                                                                              if plan.full_set else [])):
+            for i, (label, n) in enumerate(
+                [("added", plan.added), ("changed", plan.changed), ("unchanged", plan.unchanged)]
+                + ([("removed", plan.removed)] if plan.full_set else [])
+            ):
                 if i:
                     text.append(" · ")
-                text.append(f"{n:,} {label}", style={"added": "green", "changed": "yellow", "removed": "red"}.get(
-                    label, "") if n else "dim")
+                text.append(
+                    f"{n:,} {label}",
+                    style={"added": "green", "changed": "yellow", "removed": "red"}.get(label, "") if n else "dim",
+                )
             note = plan.absent_note()
             if note:
                 text.append(f"   {note}", style="dim")
@@ -378,8 +418,9 @@ class ImportScreen(Screen[bool]):
             self.notify("Put the preview's cursor on a file column first.", severity="warning", markup=False)
             return
         self.query_one(ImportProblems).display = False  # the picker takes its place
-        self.query_one(ImportMappingPicker).open_for(column, self.plan.mapping.get(column),
-                                                    targets_for(self.project, self.feature))
+        self.query_one(ImportMappingPicker).open_for(
+            column, self.plan.mapping.get(column), targets_for(self.project, self.feature)
+        )
 
     @on(ImportMappingPicker.Chosen)
     def _mapping_chosen(self, message: ImportMappingPicker.Chosen) -> None:
@@ -439,14 +480,18 @@ class ImportScreen(Screen[bool]):
     def write_in_background(self, plan: ImportPlan) -> None:
         worker = get_current_worker()
         try:
-            result = apply_import(self.project, plan,
-                                  progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)),
-                                  cancelled=lambda: worker.is_cancelled or self._cancel.is_set())
+            result = apply_import(
+                self.project,
+                plan,
+                progress=lambda s, d, t: self.post_message(self.WorkProgress(s, d, t)),
+                cancelled=lambda: worker.is_cancelled or self._cancel.is_set(),
+            )
         except ImportCancelled as e:
             self.post_message(self.ImportStopped(str(e), cancelled=True))
         except InputError as e:
-            self.post_message(self.ImportStopped("the store refused the rows: nothing was written",
-                                                 problems=e.problems))
+            self.post_message(
+                self.ImportStopped("the store refused the rows: nothing was written", problems=e.problems)
+            )
         except MetaxyError as e:
             self.post_message(self.ImportStopped(f"{e} (nothing was written)"))
         except Exception as e:  # the transaction rolled back; say so rather than crash
@@ -495,8 +540,9 @@ class ImportScreen(Screen[bool]):
             self._planning = False
             self.plan = None
             self.query_one("#body", ContentSwitcher).loading = False
-            self._note = Text("Stopped reading the file: press enter in the path (or ctrl+r) to read it again.",
-                              style="yellow")
+            self._note = Text(
+                "Stopped reading the file: press enter in the path (or ctrl+r) to read it again.", style="yellow"
+            )
             self._render_plan()
 
     # ----- the folder tree ----------------------------------------------------------------------
@@ -506,9 +552,12 @@ class ImportScreen(Screen[bool]):
 
     def _open_tree(self, folder: Path) -> None:
         switcher = self.query_one("#body", ContentSwitcher)
-        self.query_one("#preview-title", Static).update(Text.assemble(
-            ("Choose a file", "bold"), (" · enter opens it · type another folder above to browse it · "
-                                        "escape closes the tree", "dim")))
+        self.query_one("#preview-title", Static).update(
+            Text.assemble(
+                ("Choose a file", "bold"),
+                (" · enter opens it · type another folder above to browse it · escape closes the tree", "dim"),
+            )
+        )
         if self._tree_open():
             tree = self.query_one(ImportFileTree)
             tree.path = folder

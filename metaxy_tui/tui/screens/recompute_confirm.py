@@ -23,9 +23,18 @@ ADDRESS_HINT = "empty: start a local Ray for this run"
 class RecomputeConfirmScreen(ConfirmScreen):
     CSS_PATH = "recompute_confirm.tcss"
 
-    def __init__(self, title: str | Text, body: str | Text, choices: list[Choice], *, executor: str = "local",
-                 address: str = "", options: list[ExecutorOption] | None = None, tone: str = "normal",
-                 focus: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str | Text,
+        body: str | Text,
+        choices: list[Choice],
+        *,
+        executor: str = "local",
+        address: str = "",
+        options: list[ExecutorOption] | None = None,
+        tone: str = "normal",
+        focus: str | None = None,
+    ) -> None:
         super().__init__(title, body, choices, tone=tone, focus=focus)
         self.options = options if options is not None else executor_options()
         usable = [o.name for o in self.options if o.problem is None]
@@ -38,8 +47,12 @@ class RecomputeConfirmScreen(ConfirmScreen):
                 yield Label("Run on", classes="option-label")
                 with RadioSet(id="executor-choice", compact=True):
                     for o in self.options:
-                        yield RadioButton(o.label, value=o.name == self.executor, id=f"executor-{o.name}",
-                                          disabled=o.problem is not None)
+                        yield RadioButton(
+                            o.label,
+                            value=o.name == self.executor,
+                            id=f"executor-{o.name}",
+                            disabled=o.problem is not None,
+                        )
             with Horizontal(id="ray-row"):
                 yield Label("Ray address", classes="option-label")
                 yield Input(self._address, placeholder=ADDRESS_HINT, id="ray-address", compact=True)

@@ -45,12 +45,24 @@ from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
-from .review_questions import (accept_question, approve_all_question, delete_question, impact_text,
-                               radius_text, recompute_question, upstream_warning)
+from .review_questions import (
+    accept_question,
+    approve_all_question,
+    delete_question,
+    impact_text,
+    radius_text,
+    recompute_question,
+    upstream_warning,
+)
 from .recompute_confirm import RecomputeConfirmScreen
 
-ACTION_TITLES = {AuditAction.RECOMPUTE: "Recompute", AuditAction.ACCEPT: "Accept", AuditAction.DELETE_REMOVED: "Delete removed",
-                 "walk": "Delete removed downstream", "approve_all": "Approve all pending"}
+ACTION_TITLES = {
+    AuditAction.RECOMPUTE: "Recompute",
+    AuditAction.ACCEPT: "Accept",
+    AuditAction.DELETE_REMOVED: "Delete removed",
+    "walk": "Delete removed downstream",
+    "approve_all": "Approve all pending",
+}
 
 
 @dataclass
@@ -88,8 +100,13 @@ class ReviewScreen(Screen[bool]):
         Binding("r", "recompute", "Recompute", tooltip="Run the compute function on the selected samples"),
         Binding("c", "accept", "Accept", tooltip="Carry stored outputs forward without recomputing"),
         Binding("x", "delete_removed", "Delete", tooltip="Soft-delete the selected removed samples"),
-        Binding("P", "approve_all", "Approve all", key_display="P",
-                tooltip="Recompute and delete removed for every feature, upstream first"),
+        Binding(
+            "P",
+            "approve_all",
+            "Approve all",
+            key_display="P",
+            tooltip="Recompute and delete removed for every feature, upstream first",
+        ),
         Binding("space", "toggle", "Select", tooltip="Select the highlighted sample (or group, in the reasons list)"),
         Binding("g", "toggle_group", "Group", tooltip="Select every sample of the highlighted reason"),
         Binding("A", "toggle_all", "All", key_display="A", tooltip="Select every pending sample"),
@@ -131,8 +148,15 @@ class ReviewScreen(Screen[bool]):
     class RadiusReady(Message):
         asked: RadiusRequest
 
-    def __init__(self, project: Project, feature: str, *, batch_size: int = DEFAULT_BATCH, executor: str = "local",
-                 ray_address: str | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        feature: str,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        executor: str = "local",
+        ray_address: str | None = None,
+    ) -> None:
         super().__init__()
         self.project = project
         self.feature = feature
@@ -161,8 +185,9 @@ class ReviewScreen(Screen[bool]):
         yield KeyFooter()
 
     def _fit_titles(self) -> None:
-        self.title, self.sub_title = fit_titles(f"Review · {self.feature}", "why samples are pending",
-                                                self.app.size.width, path=False)
+        self.title, self.sub_title = fit_titles(
+            f"Review · {self.feature}", "why samples are pending", self.app.size.width, path=False
+        )
 
     def on_resize(self) -> None:
         self._fit_titles()
@@ -200,10 +225,12 @@ class ReviewScreen(Screen[bool]):
         try:
             ex = review.explain(self.project, self.feature)
             model = ReviewModel.build(
-                ex, pending_upstream=review.pending_upstream(self.project, self.feature),
+                ex,
+                pending_upstream=review.pending_upstream(self.project, self.feature),
                 has_compute=review.has_compute(self.project, self.feature),
                 downstream=self.project.graph.plan().downstream_closure(self.feature),
-                waiting_on=review.waiting_on(self.project, self.feature))
+                waiting_on=review.waiting_on(self.project, self.feature),
+            )
         except Exception as e:  # a store or definition error: show it, keep the screen usable
             if not worker.is_cancelled:
                 self.post_message(self.ExplainFailed(review.error_text(e)))
@@ -337,8 +364,7 @@ class ReviewScreen(Screen[bool]):
         assert self.model is not None
         upstream_warning(text, self.model.pending_upstream)
 
-    def _radius_then_confirm(self, title: str, body: Text, go: str, request: ActionRequest,
-                             reasons: list) -> None:
+    def _radius_then_confirm(self, title: str, body: Text, go: str, request: ActionRequest, reasons: list) -> None:
         """Work out the blast radius (in a worker), then ask with it in the question."""
         assert self.model is not None
         if not self.model.downstream:
@@ -366,12 +392,24 @@ class ReviewScreen(Screen[bool]):
     def _choices(self, go: str) -> list[Choice]:
         assert self.model is not None
         if self.model.pending_upstream:
-            return [Choice("upstream", "Upstream first", "warning"), Choice("go", f"{go} only", "primary"),
-                    Choice("cancel", "Cancel")]
+            return [
+                Choice("upstream", "Upstream first", "warning"),
+                Choice("go", f"{go} only", "primary"),
+                Choice("cancel", "Cancel"),
+            ]
         return [Choice("go", go, "primary"), Choice("cancel", "Cancel")]
 
-    def _ask(self, title: str, body: Text, choices: list[Choice], request: ActionRequest, *,
-             upstream: list[str] | None = None, tone: str = "normal", focus: str | None = None) -> None:
+    def _ask(
+        self,
+        title: str,
+        body: Text,
+        choices: list[Choice],
+        request: ActionRequest,
+        *,
+        upstream: list[str] | None = None,
+        tone: str = "normal",
+        focus: str | None = None,
+    ) -> None:
         """Ask; "go" starts `request`, "upstream" starts it after approving `upstream`."""
 
         def chosen(choice: str | None) -> None:
@@ -388,8 +426,15 @@ class ReviewScreen(Screen[bool]):
             self._confirm_recompute(title, body, request)
             return
         upstream = list(self.model.pending_upstream)
-        self._ask(title, body, self._choices(go), request, upstream=upstream,
-                  tone="warning" if upstream else "normal", focus="go" if not upstream else "upstream")
+        self._ask(
+            title,
+            body,
+            self._choices(go),
+            request,
+            upstream=upstream,
+            tone="warning" if upstream else "normal",
+            focus="go" if not upstream else "upstream",
+        )
 
     def action_recompute(self) -> None:
         targets = self._ready_targets()
@@ -397,12 +442,19 @@ class ReviewScreen(Screen[bool]):
             return
         todo = targets.of("added", "changed")
         if not todo:
-            self.notify(f"Nothing to recompute in {targets.description}: only removed samples (x deletes them).",
-                        severity="warning", markup=False)
+            self.notify(
+                f"Nothing to recompute in {targets.description}: only removed samples (x deletes them).",
+                severity="warning",
+                markup=False,
+            )
             return
         if not self.model.has_compute:
-            self.notify(f"No compute function is registered for {self.feature}: register one with "
-                        "@mx.compute, or accept (c) the stored outputs.", severity="error", markup=False)
+            self.notify(
+                f"No compute function is registered for {self.feature}: register one with "
+                "@mx.compute, or accept (c) the stored outputs.",
+                severity="error",
+                markup=False,
+            )
             return
         body = recompute_question(self.feature, targets, len(todo), self.batch_size)
         request = ActionRequest(AuditAction.RECOMPUTE, targets.keys("added", "changed"), total=len(todo))
@@ -412,9 +464,15 @@ class ReviewScreen(Screen[bool]):
         """As _confirm, with the executor choice; the choice is remembered for the next recompute."""
         assert self.model is not None
         upstream = list(self.model.pending_upstream)
-        screen = RecomputeConfirmScreen(title, body, self._choices("Recompute"), executor=self.executor,
-                                        address=self.ray_address, tone="warning" if upstream else "normal",
-                                        focus="upstream" if upstream else "go")
+        screen = RecomputeConfirmScreen(
+            title,
+            body,
+            self._choices("Recompute"),
+            executor=self.executor,
+            address=self.ray_address,
+            tone="warning" if upstream else "normal",
+            focus="upstream" if upstream else "go",
+        )
 
         def chosen(choice: str | None) -> None:
             self.executor, self.ray_address = screen.executor, screen.ray_address
@@ -432,8 +490,11 @@ class ReviewScreen(Screen[bool]):
             return
         todo = targets.of("added", "changed")
         if not todo:
-            self.notify(f"Nothing to accept in {targets.description}: only removed samples (x deletes them).",
-                        severity="warning", markup=False)
+            self.notify(
+                f"Nothing to accept in {targets.description}: only removed samples (x deletes them).",
+                severity="warning",
+                markup=False,
+            )
             return
         stored = [r for r in todo if r.status == IncrementStatus.CHANGED or r.kind == ReasonKind.FEATURE_VERSION]
         body = accept_question(self.feature, targets, len(stored), skipped=len(todo) - len(stored))
@@ -466,8 +527,12 @@ class ReviewScreen(Screen[bool]):
             self.notify("Nothing is pending anywhere.", markup=False)
             return
         body = approve_all_question(message.statuses, lambda key: review.has_compute(self.project, key))
-        self._ask("Approve all pending work?", body,
-                  [Choice("go", "Approve all", "primary"), Choice("cancel", "Cancel")], ActionRequest("approve_all"))
+        self._ask(
+            "Approve all pending work?",
+            body,
+            [Choice("go", "Approve all", "primary"), Choice("cancel", "Cancel")],
+            ActionRequest("approve_all"),
+        )
 
     # ----- running --------------------------------------------------------------------
     def _start(self, request: ActionRequest) -> None:
@@ -496,7 +561,9 @@ class ReviewScreen(Screen[bool]):
 
         results: list[ActionResult] = []
         try:
-            executor = executor_for(request.executor, request.ray_address) if request.kind == AuditAction.RECOMPUTE else None
+            executor = (
+                executor_for(request.executor, request.ray_address) if request.kind == AuditAction.RECOMPUTE else None
+            )
         except MetaxyError as e:  # Ray went missing since the dialog looked
             self.post_message(self.ActionFinished(request, results, str(e)))
             return
@@ -516,19 +583,40 @@ class ReviewScreen(Screen[bool]):
             return
         self.post_message(self.ActionFinished(request, results))
 
-    def _run_request(self, request: ActionRequest, executor: Executor | None, cancelled: Callable[[], bool],
-                     step_progress: Callable[[str, int, int], None], progress: Callable[[int, int], None],
-                     results: list[ActionResult]) -> None:
+    def _run_request(
+        self,
+        request: ActionRequest,
+        executor: Executor | None,
+        cancelled: Callable[[], bool],
+        step_progress: Callable[[str, int, int], None],
+        progress: Callable[[int, int], None],
+        results: list[ActionResult],
+    ) -> None:
         """Do what `request` asks, appending each action's result to `results` as it finishes."""
         p, feature = self.project, self.feature
         if request.upstream_first:
-            results += review.approve_all_pending(p, features=request.upstream_first, progress=step_progress,
-                                                  cancelled=cancelled, batch_size=self.batch_size, executor=executor)
+            results += review.approve_all_pending(
+                p,
+                features=request.upstream_first,
+                progress=step_progress,
+                cancelled=cancelled,
+                batch_size=self.batch_size,
+                executor=executor,
+            )
             if any(r.outcome in ("failed", "cancelled") for r in results) or cancelled():
                 return
         if request.kind == AuditAction.RECOMPUTE:
-            results.append(review.recompute(p, feature, request.keys, batch_size=self.batch_size,
-                                            progress=progress, cancelled=cancelled, executor=executor))
+            results.append(
+                review.recompute(
+                    p,
+                    feature,
+                    request.keys,
+                    batch_size=self.batch_size,
+                    progress=progress,
+                    cancelled=cancelled,
+                    executor=executor,
+                )
+            )
         elif request.kind == AuditAction.ACCEPT:
             results.append(review.accept(p, feature, request.keys, progress=progress))
         elif request.kind == AuditAction.DELETE_REMOVED:
@@ -543,8 +631,9 @@ class ReviewScreen(Screen[bool]):
                 if r.outcome == "failed":
                     break
         elif request.kind == "approve_all":
-            results += review.approve_all_pending(p, progress=step_progress, cancelled=cancelled,
-                                                  batch_size=self.batch_size)
+            results += review.approve_all_pending(
+                p, progress=step_progress, cancelled=cancelled, batch_size=self.batch_size
+            )
 
     def on_review_screen_progressed(self, message: Progressed) -> None:
         self.query_one(ActionProgress).advance(message.done, message.total, message.step)
@@ -577,8 +666,12 @@ class ReviewScreen(Screen[bool]):
         self.query_one(ReviewGroups).focus()
         self.reload()
         last = message.results[-1] if message.results else None
-        if (message.request.kind in (AuditAction.DELETE_REMOVED, "walk") and last is not None
-                and last.outcome == "ok" and last.done):
+        if (
+            message.request.kind in (AuditAction.DELETE_REMOVED, "walk")
+            and last is not None
+            and last.outcome == "ok"
+            and last.done
+        ):
             self.check_downstream()
 
     def show_failure(self, result: ActionResult) -> None:
@@ -588,11 +681,15 @@ class ReviewScreen(Screen[bool]):
         on = f" on {result.executor}" if result.executor not in (None, "local") else ""
         if result.failed_batches:  # the other batches ran and committed
             failed = f"{result.failed_batches} batch{'es' if result.failed_batches != 1 else ''}"
-            body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on}; "
-                        f"{failed} failed and wrote nothing.\n")
+            body.append(
+                f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on}; "
+                f"{failed} failed and wrote nothing.\n"
+            )
         elif result.done:
-            body.append(f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on} "
-                        "before it failed; they stay written.\n")
+            body.append(
+                f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on} "
+                "before it failed; they stay written.\n"
+            )
         else:
             body.append(f"\n\nNothing was written: the {result.requested:,} selected samples are still pending.\n")
         if result.failing:
@@ -621,11 +718,16 @@ class ReviewScreen(Screen[bool]):
         for key, n in message.removals.items():
             body.append(f"  {key}", style="bold")
             body.append(f"  {n:,} removed\n", style="red")
-        body.append("\nSoft-delete them too (in topological order)? You will be asked again for anything "
-                    "this removes further down.")
-        self._ask("Walk downstream?", body,
-                  [Choice("go", "Delete downstream too", "warning"), Choice("cancel", "Not now")],
-                  ActionRequest("walk", features=list(message.removals), total=len(message.removals)))
+        body.append(
+            "\nSoft-delete them too (in topological order)? You will be asked again for anything "
+            "this removes further down."
+        )
+        self._ask(
+            "Walk downstream?",
+            body,
+            [Choice("go", "Delete downstream too", "warning"), Choice("cancel", "Not now")],
+            ActionRequest("walk", features=list(message.removals), total=len(message.removals)),
+        )
 
     # ----- leaving, and the palette ---------------------------------------------------
     def action_audit(self) -> None:
@@ -642,15 +744,16 @@ class ReviewScreen(Screen[bool]):
 
     def get_system_commands(self) -> Iterable[SystemCommand]:
         """This screen's actions, for the command palette (the app yields them while it is active)."""
-        yield SystemCommand("Recompute selected", "Run the compute function on the selected samples",
-                            self.action_recompute)
-        yield SystemCommand("Accept selected", "Carry stored outputs forward to the new provenance",
-                            self.action_accept)
+        yield SystemCommand(
+            "Recompute selected", "Run the compute function on the selected samples", self.action_recompute
+        )
+        yield SystemCommand("Accept selected", "Carry stored outputs forward to the new provenance", self.action_accept)
         yield SystemCommand("Delete removed", "Soft-delete the selected removed samples", self.action_delete_removed)
         yield SystemCommand("Approve all pending", "Every feature, upstream first", self.action_approve_all)
         yield SystemCommand("Select sample", "Select or unselect the highlighted sample", self.action_toggle)
-        yield SystemCommand("Select group", "Select or unselect the highlighted reason's samples",
-                            self.action_toggle_group)
+        yield SystemCommand(
+            "Select group", "Select or unselect the highlighted reason's samples", self.action_toggle_group
+        )
         yield SystemCommand("Select all", "Select or unselect every pending sample", self.action_toggle_all)
         yield SystemCommand("Reload explanation", "Explain the pending work again", self.action_reload)
         yield SystemCommand("Audit log of this feature", "Who approved what, when", self.action_audit)

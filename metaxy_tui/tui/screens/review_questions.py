@@ -43,9 +43,11 @@ def upstream_warning(text: Text, pending_upstream: Sequence[str]) -> None:
     if pending_upstream:
         text.append("\n\n⚠ Upstream has pending work: ", style="bold yellow")
         text.append(", ".join(pending_upstream), style="yellow")
-        text.append(".\nDoing this now reads the upstream as it is stored; once the upstream is brought "
-                    "up to date these samples will be pending again. \"Upstream first\" approves the "
-                    "upstream (recompute and delete removed, in order), then does this.")
+        text.append(
+            ".\nDoing this now reads the upstream as it is stored; once the upstream is brought "
+            'up to date these samples will be pending again. "Upstream first" approves the '
+            "upstream (recompute and delete removed, in order), then does this."
+        )
 
 
 def impact_text(text: Text, downstream: Sequence[str], pending_upstream: Sequence[str], downstream_word: str) -> None:
@@ -62,11 +64,15 @@ def recompute_question(feature: str, targets: Targets, todo: int, batch_size: in
     body = Text()
     body.append(f"Recompute {count_text(todo)} of ")
     body.append(feature, style="bold")
-    body.append(f" with its compute function ({parts_text(added=added, changed=changed)}), "
-                f"in batches of {batch_size:,}.\n")
+    body.append(
+        f" with its compute function ({parts_text(added=added, changed=changed)}), in batches of {batch_size:,}.\n"
+    )
     body.append(f"Selected: {targets.description}.\n")
-    body.append("Each batch is one transaction: cancelling keeps the batches already written; a batch whose "
-                "function fails writes nothing and is reported, the others still commit.", style="dim")
+    body.append(
+        "Each batch is one transaction: cancelling keeps the batches already written; a batch whose "
+        "function fails writes nothing and is reported, the others still commit.",
+        style="dim",
+    )
     return body
 
 
@@ -74,12 +80,14 @@ def accept_question(feature: str, targets: Targets, stored: int, *, skipped: int
     body = Text()
     body.append(f"Accept {count_text(stored)} of ")
     body.append(feature, style="bold")
-    body.append(": their stored outputs are written again under the new provenance, without running the "
-                "compute function.\n")
+    body.append(
+        ": their stored outputs are written again under the new provenance, without running the compute function.\n"
+    )
     body.append(f"Selected: {targets.description}.\n")
     if skipped:
-        body.append(f"{count_text(skipped)} never computed (nothing stored to carry forward) will be skipped.\n",
-                    style="yellow")
+        body.append(
+            f"{count_text(skipped)} never computed (nothing stored to carry forward) will be skipped.\n", style="yellow"
+        )
     body.append("Use this when the upstream change does not change the output.", style="dim")
     return body
 
@@ -95,8 +103,10 @@ def delete_question(feature: str, targets: Targets, removed: int) -> Text:
 
 
 def approve_all_question(statuses: Sequence[FeatureStatus], has_compute: Callable[[str], bool]) -> Text:
-    body = Text("Walk the feature graph upstream first; for each feature, recompute its added and changed "
-                "samples with its compute function, then soft-delete its removed samples:\n\n")
+    body = Text(
+        "Walk the feature graph upstream first; for each feature, recompute its added and changed "
+        "samples with its compute function, then soft-delete its removed samples:\n\n"
+    )
     width = max(len(s.key) for s in statuses)
     for i, s in enumerate(statuses, 1):
         body.append(f"{i:>2}. ")

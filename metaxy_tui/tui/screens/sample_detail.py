@@ -28,8 +28,12 @@ from ..messages import TraceRequested
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 
-STATE_STYLES = {"current": "bold green", "deleted": "bold red", "earlier version": "bold yellow",
-                "not stored": "bold red"}
+STATE_STYLES = {
+    "current": "bold green",
+    "deleted": "bold red",
+    "earlier version": "bold yellow",
+    "not stored": "bold red",
+}
 SHORT = 8  # hashes and versions are shown this long where space is short
 
 
@@ -133,19 +137,22 @@ class SampleDetailScreen(Screen):
                 options.append(Option(link_label(group, sample), id=str(len(self.links))))
                 self.links.append(sample.ref)
             if group.total > len(group.samples):
-                options.append(Option(Text(f"  └ … and {group.total - len(group.samples):,} more", style="dim"),
-                                      disabled=True))
+                options.append(
+                    Option(Text(f"  └ … and {group.total - len(group.samples):,} more", style="dim"), disabled=True)
+                )
             elif not group.samples:
                 options.append(Option(Text(f"  └ {group.note or 'none'}", style="dim italic"), disabled=True))
         if not options:
-            why = ("nothing is stored under these ids" if not detail.found else
-                   "this feature has no upstream and no downstream features")
+            why = (
+                "nothing is stored under these ids"
+                if not detail.found
+                else "this feature has no upstream and no downstream features"
+            )
             options.append(Option(Text(why, style="dim italic"), disabled=True))
         links.add_options(options)
         if self.links:
             first = next(i for i, o in enumerate(options) if not o.disabled)
-            links.highlighted = highlighted if highlighted is not None and not options[highlighted].disabled \
-                else first
+            links.highlighted = highlighted if highlighted is not None and not options[highlighted].disabled else first
 
     @on(OptionList.OptionSelected, "#detail-links")
     def _open_link(self, event: OptionList.OptionSelected) -> None:
@@ -176,6 +183,7 @@ class SampleDetailScreen(Screen):
 
 
 # ----- rendering (plain functions of the detail: easy to test and to reuse) ----------------------
+
 
 def group_heading(group: LinkedGroup) -> Text:
     arrow = "↑ upstream" if group.direction == "upstream" else "↓ downstream"
@@ -234,8 +242,15 @@ def detail_renderable(detail: SampleDetail) -> Group:
     info.add_row("materialization", Text(detail.materialization_id or "-"))
     parts += [info, Text("")]
 
-    fields = Table(title="provenance by field", title_justify="left", title_style="bold", expand=True,
-                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    fields = Table(
+        title="provenance by field",
+        title_justify="left",
+        title_style="bold",
+        expand=True,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
     fields.add_column("field", no_wrap=True)
     fields.add_column("provenance", no_wrap=True)
     fields.add_column("data version", no_wrap=True)
@@ -244,13 +259,25 @@ def detail_renderable(detail: SampleDetail) -> Group:
     fields.add_column("from")
     for f in detail.fields:
         dv = Text("= provenance", style="dim") if f.data_version is None else Text(f.data_version)
-        fields.add_row(Text(f.field), Text(f.provenance or "-"), dv, short(f.field_version), Text(f.code_version),
-                       Text(", ".join(f.parents) or "- (root)", style="dim"))
+        fields.add_row(
+            Text(f.field),
+            Text(f.provenance or "-"),
+            dv,
+            short(f.field_version),
+            Text(f.code_version),
+            Text(", ".join(f.parents) or "- (root)", style="dim"),
+        )
     parts += [fields, Text("")]
 
-    history = Table(title=f"history · {detail.history_total} stored row{'s' if detail.history_total != 1 else ''}",
-                    title_justify="left", title_style="bold", expand=True, box=box.SIMPLE_HEAD, show_edge=False,
-                    pad_edge=False)
+    history = Table(
+        title=f"history · {detail.history_total} stored row{'s' if detail.history_total != 1 else ''}",
+        title_justify="left",
+        title_style="bold",
+        expand=True,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
     history.add_column("write", justify="right", no_wrap=True)
     history.add_column("at", no_wrap=True)
     history.add_column("kind", no_wrap=True)
@@ -262,9 +289,15 @@ def detail_renderable(detail: SampleDetail) -> Group:
         style = "" if h.current_version else "dim"
         dv = "=" if h.data_version is None or h.data_version == h.provenance else short(h.data_version, 12)
         state = Text(h.state, style="red" if h.deleted_at is not None else "green" if h.state == "latest" else "dim")
-        history.add_row(str(h.write_id or "-"), format_time(h.at), Text(h.kind.replace("_", " ")),
-                        Text(short(h.feature_version), style="cyan" if h.current_version else "dim"),
-                        Text(short(h.provenance, 20), style=style), Text(dv, style=style), state)
+        history.add_row(
+            str(h.write_id or "-"),
+            format_time(h.at),
+            Text(h.kind.replace("_", " ")),
+            Text(short(h.feature_version), style="cyan" if h.current_version else "dim"),
+            Text(short(h.provenance, 20), style=style),
+            Text(dv, style=style),
+            state,
+        )
     if detail.history_total > len(detail.history):
         parts.append(Text(f"(the {len(detail.history)} most recent shown)", style="dim"))
     parts.append(history)

@@ -209,8 +209,9 @@ def describe_item(item: TraceItem | None) -> Text:
             text.append(_short(f.provenance))
             if f.current is not None:
                 text.append(" ✓" if f.current else " ✗ moved", style="green" if f.current else "yellow")
-        text.append(f"\nprovenance {_short(node.provenance)} · feature version {(node.feature_version or '-')[:8]}",
-                    style="dim")
+        text.append(
+            f"\nprovenance {_short(node.provenance)} · feature version {(node.feature_version or '-')[:8]}", style="dim"
+        )
         text.append("   enter: detail", style="dim italic")
         return text
     if item.kind in ("link", "more", "note") and item.link is not None:

@@ -26,7 +26,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def rate_text(done: int, total: int, elapsed: float, unit: str = "samples") -> str:
-    """"120 of 500 samples · 45.2 samples/s · about 0:08 left"."""
+    """ "120 of 500 samples · 45.2 samples/s · about 0:08 left"."""
     head = f"{done:,} of {total:,} {unit}"
     if done <= 0 or elapsed <= 0:
         return head + " · starting…"
@@ -111,7 +111,8 @@ class ActionProgress(Container):
         cancel.disabled = True
         cancel.label = "Cancelling…"
         self.query_one("#title", Static).update(
-            Text("Cancelling: the current batch is rolled back, finished batches stay"))
+            Text("Cancelling: the current batch is rolled back, finished batches stay")
+        )
 
     def stop(self) -> None:
         self.remove_class("-running", "-cancelling")

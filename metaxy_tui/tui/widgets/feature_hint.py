@@ -9,23 +9,38 @@ from textual.widget import Widget
 from ...service.status import FeatureStatus
 from ..fit import middle
 
+
 def _segments(key: str, status: FeatureStatus | None) -> tuple[str, list[list[tuple[str, str]]]]:
     """(the statement, with {key} in it; then optional segments of (text, style) pairs, most useful first)."""
     if status is None:
         return "{key}: computing its status…", []
     if status.kind == "pending":
         return f"{status.pending:,} pending in {{key}}", [
-            [("v", "key"), (" why", ""), (", then ", "dim"), ("r", "key"), (" recompute / ", ""), ("c", "key"),
-             (" accept", "")]]
+            [
+                ("v", "key"),
+                (" why", ""),
+                (", then ", "dim"),
+                ("r", "key"),
+                (" recompute / ", ""),
+                ("c", "key"),
+                (" accept", ""),
+            ]
+        ]
     if status.kind == "waiting":
         return f"{{key}} waits on {', '.join(status.waiting_on)}", [
-            [("v", "key"), (" review, then ", ""), ("P", "key"), (" approve all", "")]]
+            [("v", "key"), (" review, then ", ""), ("P", "key"), (" approve all", "")]
+        ]
     if status.kind == "root":
         return "{key} is a root: its samples come from files", [
-            [("i", "key"), (" import", "")], [("s", "key"), (" samples", "")]]
+            [("i", "key"), (" import", "")],
+            [("s", "key"), (" samples", "")],
+        ]
     if status.kind == "up_to_date":
-        return "{key} is up to date", [[("s", "key"), (" samples", "")], [("l", "key"), (" lineage", "")],
-                                       [("a", "key"), (" audit log", "")]]
+        return "{key} is up to date", [
+            [("s", "key"), (" samples", "")],
+            [("l", "key"), (" lineage", "")],
+            [("a", "key"), (" audit log", "")],
+        ]
     return "{key}: its status could not be computed (the Feature tab says why)", []
 
 
@@ -67,5 +82,4 @@ class FeatureHint(Widget):
 
     def render(self) -> Text:
         accent = self.app.current_theme.accent if self.app.current_theme else None
-        return hint_text(self.key, self.status, self.content_region.width or 78,
-                         f"bold {accent}" if accent else "bold")
+        return hint_text(self.key, self.status, self.content_region.width or 78, f"bold {accent}" if accent else "bold")

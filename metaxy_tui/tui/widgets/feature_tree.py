@@ -10,8 +10,14 @@ from ...service.graph_diff import FeatureGraph
 from ...service.status import FeatureStatus
 from ..messages import FeatureSelected
 
-STYLE = {"root": "cyan", "up_to_date": "green", "pending": "yellow", "waiting": "magenta", "error": "red",
-         "unknown": "dim"}
+STYLE = {
+    "root": "cyan",
+    "up_to_date": "green",
+    "pending": "yellow",
+    "waiting": "magenta",
+    "error": "red",
+    "unknown": "dim",
+}
 
 
 def status_text(status: FeatureStatus | None, short: bool = False) -> Text:

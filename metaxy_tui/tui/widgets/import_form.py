@@ -14,9 +14,11 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 
 from .import_path_suggester import ImportPathSuggester
 
-BASE_PROVENANCE = [("auto: a provenance column, else row content", "auto"),
-                   ("the file's provenance column(s)", "column"),
-                   ("a hash of each row's values", "content")]
+BASE_PROVENANCE = [
+    ("auto: a provenance column, else row content", "auto"),
+    ("the file's provenance column(s)", "column"),
+    ("a hash of each row's values", "content"),
+]
 
 
 class ImportForm(Vertical):
@@ -68,23 +70,45 @@ class ImportForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label("File")
-            yield Input(value=self._folder + os.sep, suggester=ImportPathSuggester(), id="path", compact=True,
-                        placeholder="path to a .csv, .tsv, .parquet, .json or .ndjson file", select_on_focus=False)
+            yield Input(
+                value=self._folder + os.sep,
+                suggester=ImportPathSuggester(),
+                id="path",
+                compact=True,
+                placeholder="path to a .csv, .tsv, .parquet, .json or .ndjson file",
+                select_on_focus=False,
+            )
             yield Button("Browse ^o", id="browse", compact=True)
         with Horizontal():
             yield Label("Into")
-            yield Select([(k, k) for k in self._roots], value=self._feature or Select.NULL, allow_blank=False,
-                         id="feature", compact=True)
+            yield Select(
+                [(k, k) for k in self._roots],
+                value=self._feature or Select.NULL,
+                allow_blank=False,
+                id="feature",
+                compact=True,
+            )
         with Horizontal():
             yield Label("Mode")
             with RadioSet(id="mode", compact=True):
-                yield RadioButton("partial batch", value=True, id="partial",
-                                  tooltip="The file holds some samples: stored samples it lacks are kept")
-                yield RadioButton("full set", id="full",
-                                  tooltip="The file holds every sample: stored samples it lacks are soft-deleted")
-            yield Checkbox("keep unmatched columns", id="keep-extra", compact=True,
-                           tooltip="Store file columns that match no feature column as columns of their own "
-                                   "(typed from the file); otherwise each is a problem to map or ignore")
+                yield RadioButton(
+                    "partial batch",
+                    value=True,
+                    id="partial",
+                    tooltip="The file holds some samples: stored samples it lacks are kept",
+                )
+                yield RadioButton(
+                    "full set",
+                    id="full",
+                    tooltip="The file holds every sample: stored samples it lacks are soft-deleted",
+                )
+            yield Checkbox(
+                "keep unmatched columns",
+                id="keep-extra",
+                compact=True,
+                tooltip="Store file columns that match no feature column as columns of their own "
+                "(typed from the file); otherwise each is a problem to map or ignore",
+            )
         with Horizontal():
             yield Label("Provenance")
             yield Select(BASE_PROVENANCE, value="auto", allow_blank=False, id="provenance", compact=True)

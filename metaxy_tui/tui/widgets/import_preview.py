@@ -19,8 +19,9 @@ STATUS_KEY = "__import_status"
 
 
 def short_target(target: str) -> str:
-    return target.replace("metaxy_provenance_by_field", "provenance").replace("metaxy_data_version_by_field",
-                                                                              "data version")
+    return target.replace("metaxy_provenance_by_field", "provenance").replace(
+        "metaxy_data_version_by_field", "data version"
+    )
 
 
 def header(column: str, plan: ImportPlan, bad: bool) -> Text:
@@ -95,8 +96,9 @@ class ImportPreview(DataTable):
         row = self._rows.index(problem.row) if problem.row in self._rows else None
         if col is None and row is None:
             return False
-        self.move_cursor(row=row if row is not None else self.cursor_row,
-                         column=col if col is not None else self.cursor_column)
+        self.move_cursor(
+            row=row if row is not None else self.cursor_row, column=col if col is not None else self.cursor_column
+        )
         return True
 
     @property

@@ -189,15 +189,22 @@ class LineagePanel(ScrollView, can_focus=True):
             n_up, n_down = len(lineage.ancestors), len(lineage.descendants)
             up_word, down_word = f"field{'s' * (n_up != 1)}", f"field{'s' * (n_down != 1)}"
             # narrower terminals get shorter words; the field's key keeps its head and tail
-            tiers = ((f"↑ depends on {n_up} {up_word}", f"↓ {n_down} {down_word} depend{'s' * (n_down == 1)} on it"),
-                     (f"↑ {n_up} {up_word}", f"↓ {n_down} {down_word}"), (f"↑{n_up}", f"↓{n_down}"))
+            tiers = (
+                (f"↑ depends on {n_up} {up_word}", f"↓ {n_down} {down_word} depend{'s' * (n_down == 1)} on it"),
+                (f"↑ {n_up} {up_word}", f"↓ {n_down} {down_word}"),
+                (f"↑{n_up}", f"↓{n_down}"),
+            )
             for up, down in tiers:
                 room = width - 1 - len(up) - len(down) - 6
                 if room >= len(cursor[0]) + len(cursor[1]) + 1 or up.startswith("↑" + str(n_up)):
                     break
-            parts += [(middle(f"{cursor[0]}.{cursor[1]}", max(room, 8)), self._style("header-key")),
-                      ("   ", plain), (up, self._style("header-ancestor")),
-                      ("   ", plain), (down, self._style("header-descendant"))]
+            parts += [
+                (middle(f"{cursor[0]}.{cursor[1]}", max(room, 8)), self._style("header-key")),
+                ("   ", plain),
+                (up, self._style("header-ancestor")),
+                ("   ", plain),
+                (down, self._style("header-descendant")),
+            ]
         segments = []
         room = width
         for text, style in parts:

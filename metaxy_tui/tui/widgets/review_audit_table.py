@@ -12,8 +12,13 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-OUTCOME_STYLE = {"ok": "green", "failed": "bold red", "cancelled": "yellow", "nothing to do": "dim",
-                 "skipped": "magenta"}
+OUTCOME_STYLE = {
+    "ok": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+    "nothing to do": "dim",
+    "skipped": "magenta",
+}
 COLUMNS = ["time", "user", "action", "feature", "version", "samples", "duration", "outcome"]
 IDS_SHOWN = 500
 
@@ -40,11 +45,16 @@ def entry_cells(e: dict) -> list[Text]:
     version = (e.get("feature_version") or "")[:8]
     outcome = e.get("outcome") or ""
     action = (e.get("action") or "") + (f" ({e['executor']})" if e.get("executor") not in (None, "local") else "")
-    return [Text(format_time(e.get("at"))), Text(e.get("user") or ""), Text(action),
-            Text(e.get("feature") or "", style="bold"), Text(version, style="dim"),
-            Text(f"{e.get('n_samples') or 0:,}", justify="right"), Text(format_duration(e.get("duration_s")),
-                                                                          justify="right"),
-            Text(outcome, style=OUTCOME_STYLE.get(outcome, ""))]
+    return [
+        Text(format_time(e.get("at"))),
+        Text(e.get("user") or ""),
+        Text(action),
+        Text(e.get("feature") or "", style="bold"),
+        Text(version, style="dim"),
+        Text(f"{e.get('n_samples') or 0:,}", justify="right"),
+        Text(format_duration(e.get("duration_s")), justify="right"),
+        Text(outcome, style=OUTCOME_STYLE.get(outcome, "")),
+    ]
 
 
 def entry_text(e: dict) -> Text:
@@ -74,8 +84,7 @@ def entry_text(e: dict) -> Text:
     if ids:
         text.append("\nsample ids\n", style="bold underline")
         for k in ids[:IDS_SHOWN]:
-            text.append("  " + (", ".join(f"{c}={v}" for c, v in k.items()) if isinstance(k, dict) else str(k))
-                        + "\n")
+            text.append("  " + (", ".join(f"{c}={v}" for c, v in k.items()) if isinstance(k, dict) else str(k)) + "\n")
         if len(ids) > IDS_SHOWN:
             text.append(f"  … and {len(ids) - IDS_SHOWN:,} more\n", style="dim")
     if e.get("detail"):

@@ -27,8 +27,11 @@ def group_prompt(group: ReasonGroup, state: str, width: int = 5) -> Table:
     reason.append(group.status, style=style)
     reason.append(" ")
     reason.append(group.label)
-    grid.add_row(Text(MARK[state], style="bold cyan"), Text(f"{len(group.reasons):,}".rjust(width),
-                                                           style=f"bold {style}"), reason)
+    grid.add_row(
+        Text(MARK[state], style="bold cyan"),
+        Text(f"{len(group.reasons):,}".rjust(width), style=f"bold {style}"),
+        reason,
+    )
     return grid
 
 
@@ -54,8 +57,12 @@ class ReviewGroups(OptionList):
     def show(self, model: ReviewModel, selection: Selection, keep: str | None = None) -> None:
         self._names = [g.name for g in model.groups]
         self._width = max((len(f"{len(g.reasons):,}") for g in model.groups), default=1)
-        self.set_options([Option(group_prompt(g, selection.group_state(g, model), self._width), id=str(i))
-                          for i, g in enumerate(model.groups)])
+        self.set_options(
+            [
+                Option(group_prompt(g, selection.group_state(g, model), self._width), id=str(i))
+                for i, g in enumerate(model.groups)
+            ]
+        )
         if self._names:
             self.highlighted = self._names.index(keep) if keep in self._names else 0
         self.border_subtitle = f"{len(self._names)} reason{'s' if len(self._names) != 1 else ''}"

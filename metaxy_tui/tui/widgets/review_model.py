@@ -30,15 +30,16 @@ class ReasonGroup:
         """The reasons' keys, made when a selection first needs them, not when the screen opens."""
         if self._keys is None or len(self._keys) != len(self.reasons):
             keys = getattr(self.reasons, "keys", None)
-            self._keys = frozenset(keys() if callable(keys) else
-                                   (tuple(r.key.get(c) for c in self.key_columns) for r in self.reasons))
+            self._keys = frozenset(
+                keys() if callable(keys) else (tuple(r.key.get(c) for c in self.key_columns) for r in self.reasons)
+            )
         return self._keys
 
     @property
     def label(self) -> str:
         """The group name without its leading status (the colour and the count carry it)."""
         head = f"{self.status} · "
-        return self.name[len(head):] if self.name.startswith(head) else self.name
+        return self.name[len(head) :] if self.name.startswith(head) else self.name
 
 
 @dataclass
@@ -64,9 +65,15 @@ class ReviewModel:
     def all_keys(self) -> list[Key]:
         """Every reason's key, aligned with all_reasons()."""
         if self._all_keys is None:
-            self._all_keys = [k for g in self.groups for k in
-                              (g.reasons.keys() if callable(getattr(g.reasons, "keys", None))
-                               else [self.key_of(r) for r in g.reasons])]
+            self._all_keys = [
+                k
+                for g in self.groups
+                for k in (
+                    g.reasons.keys()
+                    if callable(getattr(g.reasons, "keys", None))
+                    else [self.key_of(r) for r in g.reasons]
+                )
+            ]
         return self._all_keys
 
     @property
@@ -80,14 +87,28 @@ class ReviewModel:
         return self._index[group.name]
 
     @classmethod
-    def build(cls, explanation: Explanation, *, pending_upstream: list[str], has_compute: bool,
-              downstream: list[str], waiting_on: list[str] | None = None) -> "ReviewModel":
+    def build(
+        cls,
+        explanation: Explanation,
+        *,
+        pending_upstream: list[str],
+        has_compute: bool,
+        downstream: list[str],
+        waiting_on: list[str] | None = None,
+    ) -> "ReviewModel":
         # one reason per sample, each group's reasons made as the screen shows them
         groups = [ReasonGroup(name, rs[0].status, rs) for name, rs in explanation.groups().items()]
         counts = explanation.counts()
-        return cls(explanation.feature, list(explanation.increment.key), groups, list(pending_upstream),
-                   has_compute, list(downstream), {s: counts.get(s, 0) for s in STATUSES},
-                   waiting_on=list(waiting_on or []))
+        return cls(
+            explanation.feature,
+            list(explanation.increment.key),
+            groups,
+            list(pending_upstream),
+            has_compute,
+            list(downstream),
+            {s: counts.get(s, 0) for s in STATUSES},
+            waiting_on=list(waiting_on or []),
+        )
 
     @property
     def total(self) -> int:

@@ -54,8 +54,9 @@ class ReviewSamples(DataTable):
         self.clear(columns=True)
         reasons = list(group.reasons[:SHOWN_MAX]) if group is not None else []
         self._reasons = reasons
-        summaries = [r.summary if len(r.summary) <= SUMMARY_MAX else r.summary[:SUMMARY_MAX - 1] + "…"
-                     for r in reasons]
+        summaries = [
+            r.summary if len(r.summary) <= SUMMARY_MAX else r.summary[: SUMMARY_MAX - 1] + "…" for r in reasons
+        ]
         keys = [[str(r.key.get(c)) for c in model.key_columns] for r in reasons]
         # widths from the content, set up front: no re-measuring later, and the same every time
         self.add_column(Text(""), key="mark", width=1)

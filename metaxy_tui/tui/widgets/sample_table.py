@@ -25,8 +25,16 @@ from textual.worker import get_current_worker
 from ...service.samples import Interrupted, PageReadError, SamplePages, SampleView, StaleView
 
 CACHED_PAGES = 64
-WIDTH_CAPS = {"id": 32, "user": 32, "provenance": 20, "field_provenance": 20, "data_version": 20,
-              "feature_version": 8, "created": 19, "updated": 19}
+WIDTH_CAPS = {
+    "id": 32,
+    "user": 32,
+    "provenance": 20,
+    "field_provenance": 20,
+    "data_version": 20,
+    "feature_version": 8,
+    "created": 19,
+    "updated": 19,
+}
 MIN_WIDTH = 4
 GAP = 1
 
@@ -49,9 +57,14 @@ class SampleTable(ScrollView, can_focus=True):
     ]
 
     COMPONENT_CLASSES = {
-        "sample-table--header", "sample-table--header-sorted", "sample-table--cursor",
-        "sample-table--cursor-row", "sample-table--placeholder", "sample-table--null",
-        "sample-table--pinned", "sample-table--note",
+        "sample-table--header",
+        "sample-table--header-sorted",
+        "sample-table--cursor",
+        "sample-table--cursor-row",
+        "sample-table--placeholder",
+        "sample-table--null",
+        "sample-table--pinned",
+        "sample-table--note",
     }
 
     DEFAULT_CSS = """
@@ -141,8 +154,14 @@ class SampleTable(ScrollView, can_focus=True):
             return self.view.count
         return len(self._cache.get(0, ()))
 
-    def set_view(self, view: SampleView, pages: dict[int, list[tuple]] | None = None, *,
-                 cursor_row: int = 0, cursor_column: int | str | None = None) -> None:
+    def set_view(
+        self,
+        view: SampleView,
+        pages: dict[int, list[tuple]] | None = None,
+        *,
+        cursor_row: int = 0,
+        cursor_column: int | str | None = None,
+    ) -> None:
         """Show `view`, with pages already fetched (at least the cursor's, to paint at once)."""
         same_columns = self.view is not None and self.view.columns == view.columns
         self.view = view
@@ -185,7 +204,7 @@ class SampleTable(ScrollView, can_focus=True):
     def _measure(self, view: SampleView) -> list[int]:
         """Column widths from the headers and the rows at hand (one page: the first one fetched, by
         position, whatever order the pages arrived in), capped by kind."""
-        rows = [r for index in sorted(self._cache) for r in self._cache[index]][:self._page_size]
+        rows = [r for index in sorted(self._cache) for r in self._cache[index]][: self._page_size]
         widths = []
         for i, c in enumerate(view.columns):
             longest = max((len(view.cell_text(r, i)) for r in rows), default=0)
@@ -233,8 +252,9 @@ class SampleTable(ScrollView, can_focus=True):
         page = self._cache.get(row // self._page_size)
         if page is None:
             self._want(row // self._page_size)
-            return self._line([("…", "placeholder")] + [("", "placeholder")] * (len(self.view.columns) - 1),
-                              width, row=row)
+            return self._line(
+                [("…", "placeholder")] + [("", "placeholder")] * (len(self.view.columns) - 1), width, row=row
+            )
         self._cache.move_to_end(row // self._page_size)
         offset = row % self._page_size
         if offset >= len(page):  # the page came back short (the store changed meanwhile)
@@ -243,8 +263,9 @@ class SampleTable(ScrollView, can_focus=True):
         cells = []
         for i, c in enumerate(self.view.columns):
             raw = values[1 + i]
-            cells.append(("null", "null") if raw is None and c.kind in ("id", "user")
-                         else (self.view.cell_text(values, i), ""))
+            cells.append(
+                ("null", "null") if raw is None and c.kind in ("id", "user") else (self.view.cell_text(values, i), "")
+            )
         return self._line(cells, width, row=row)
 
     def _header_cells(self) -> list[tuple[str, str]]:
@@ -265,19 +286,23 @@ class SampleTable(ScrollView, can_focus=True):
             base = self.rich_style
             component = self.get_component_rich_style
             row = base + component("sample-table--cursor-row")
-            self._style_cache = (key, {
-                "base": base, "cursor_row": row,
-                "null": base + component("sample-table--null"),
-                "placeholder": base + component("sample-table--placeholder"),
-                "cursor_row_null": row + component("sample-table--null"),
-                "cursor_row_placeholder": row + component("sample-table--placeholder"),
-                "sorted": base + component("sample-table--header-sorted"),
-                "header": base + component("sample-table--header"),
-                "cursor": base + component("sample-table--cursor"),
-                "pinned": base + component("sample-table--pinned"),
-                "cursor_row_pinned": row + component("sample-table--pinned"),
-                "note": base + component("sample-table--note"),
-            })
+            self._style_cache = (
+                key,
+                {
+                    "base": base,
+                    "cursor_row": row,
+                    "null": base + component("sample-table--null"),
+                    "placeholder": base + component("sample-table--placeholder"),
+                    "cursor_row_null": row + component("sample-table--null"),
+                    "cursor_row_placeholder": row + component("sample-table--placeholder"),
+                    "sorted": base + component("sample-table--header-sorted"),
+                    "header": base + component("sample-table--header"),
+                    "cursor": base + component("sample-table--cursor"),
+                    "pinned": base + component("sample-table--pinned"),
+                    "cursor_row_pinned": row + component("sample-table--pinned"),
+                    "note": base + component("sample-table--note"),
+                },
+            )
         return self._style_cache[1]
 
     def notify_style_update(self) -> None:
@@ -321,8 +346,9 @@ class SampleTable(ScrollView, can_focus=True):
         x = int(self.scroll_x)
         visible = max(width - pinned.cell_length, 0)
         rest = rest.crop(x, x + visible)
-        return Strip.join([pinned, rest]).extend_cell_length(width, header_style if header else row_style
-                                                             ).crop(0, width)
+        return (
+            Strip.join([pinned, rest]).extend_cell_length(width, header_style if header else row_style).crop(0, width)
+        )
 
     # ----- fetching pages -----------------------------------------------------------------------
     def _want(self, index: int) -> None:
@@ -437,7 +463,8 @@ class SampleTable(ScrollView, can_focus=True):
             start = starts[self.cursor_column - pinned]
             end = starts[self.cursor_column - pinned + 1]
             visible = self.scrollable_content_region.width - (
-                sum(w + GAP for w in self._widths[:pinned]) + (1 if pinned else 0))
+                sum(w + GAP for w in self._widths[:pinned]) + (1 if pinned else 0)
+            )
             if start < target_x:
                 target_x = start
             elif end > target_x + visible:

@@ -27,8 +27,7 @@ from textual.worker import get_current_worker
 from ...service.export import ExportJob, ExportProcess, ExportResult, default_export_path, format_of
 from ...service.project import Project
 from ...service.review import error_text
-from ...service.samples import (Interrupted, SampleView, StaleView, ViewSpec, format_ids,
-                                parse_ids, open_pages)
+from ...service.samples import Interrupted, SampleView, StaleView, ViewSpec, format_ids, parse_ids, open_pages
 from ..screens.sample_detail import SampleDetailScreen
 from ..screens.trace import TraceScreen
 from .sample_table import SampleTable
@@ -106,14 +105,18 @@ class SamplesPanel(Vertical):
         yield Static(Text("Select a feature on the left.", style="dim"), id="samples-status")
         with Horizontal(id="samples-filter-bar", classes="samples-bar hidden"):
             yield Label("filter ")
-            yield Input(placeholder="text in any id or user column; column: text for one column",
-                        id="samples-filter")
+            yield Input(placeholder="text in any id or user column; column: text for one column", id="samples-filter")
         with Horizontal(id="samples-jump-bar", classes="samples-bar hidden"):
             yield Label("go to ")
             yield Input(id="samples-jump")
         with Horizontal(id="samples-export-bar", classes="samples-bar hidden"):
-            yield Select([("CSV", "csv"), ("Parquet", "parquet")], value="csv", allow_blank=False,
-                         id="samples-export-format", tooltip="Export format")
+            yield Select(
+                [("CSV", "csv"), ("Parquet", "parquet")],
+                value="csv",
+                allow_blank=False,
+                id="samples-export-format",
+                tooltip="Export format",
+            )
             yield Input(id="samples-export-path", placeholder="file to export this view to (enter)")
         with Horizontal(id="samples-export-progress", classes="samples-bar hidden"):
             yield Label("", id="samples-export-label")
@@ -199,8 +202,9 @@ class SamplesPanel(Vertical):
             return
         self.building = None
         self.last_build_seconds = message.seconds
-        self.table.set_view(message.view, message.pages, cursor_row=message.cursor_row,
-                            cursor_column=message.cursor_column)
+        self.table.set_view(
+            message.view, message.pages, cursor_row=message.cursor_row, cursor_column=message.cursor_column
+        )
         self._update_status()
 
     @on(ViewCounted)
@@ -223,7 +227,7 @@ class SamplesPanel(Vertical):
         self.query_one("#samples-status", Static).update(text, layout=False)
 
     def status_text(self) -> Text:
-        """"N rows · sorted by X · filter 'y'", plus the cursor's place and any work running."""
+        """ "N rows · sorted by X · filter 'y'", plus the cursor's place and any work running."""
         if self.spec is None:
             return Text("Select a feature on the left.", style="dim")
         view = self.table.view
@@ -239,7 +243,7 @@ class SamplesPanel(Vertical):
             if view.count:
                 text.append(f" · row {self.table.cursor_row + 1:,}", style="dim")
         if self.building is not None:
-            doing = ("sorting" if self.building.sort else "filtering" if self.building.filter.strip() else "loading")
+            doing = "sorting" if self.building.sort else "filtering" if self.building.filter.strip() else "loading"
             text.append(f"   {doing}…", style="bold yellow")
         return text
 
@@ -257,8 +261,9 @@ class SamplesPanel(Vertical):
             return
         row = self.table.current_row()
         self.spec = spec
-        self._load(cursor_row=0, cursor_column=self.table.cursor_column_name,
-                   keep_rowid=row[0] if row is not None else None)
+        self._load(
+            cursor_row=0, cursor_column=self.table.cursor_column_name, keep_rowid=row[0] if row is not None else None
+        )
 
     def action_sort(self) -> None:
         column = self.table.cursor_column_name
@@ -358,8 +363,7 @@ class SamplesPanel(Vertical):
             return
         if message.position is None:
             where = "in this filtered view" if view.spec.filter.strip() else "among the current samples"
-            self.notify(f"No sample {format_ids(message.ids)} {where}", title="Go to", severity="warning",
-                        markup=False)
+            self.notify(f"No sample {format_ids(message.ids)} {where}", title="Go to", severity="warning", markup=False)
             return
         self.table.move_cursor(message.position, center=True)
 
@@ -403,15 +407,21 @@ class SamplesPanel(Vertical):
             return
         target = Path(event.value).expanduser()
         fmt = format_of(target) or str(self.query_one("#samples-export-format", Select).value)
-        problem = (f"{target} is a folder: give a file name" if target.is_dir() else
-                   f"folder {target.parent} does not exist" if not target.parent.is_dir() else None)
+        problem = (
+            f"{target} is a folder: give a file name"
+            if target.is_dir()
+            else f"folder {target.parent} does not exist"
+            if not target.parent.is_dir()
+            else None
+        )
         if problem is not None:  # the bar stays open to correct the path
             self.notify(problem, title="Export", severity="error", markup=False)
             return
         if target.exists() and self._confirm_overwrite != target:
             self._confirm_overwrite = target
-            self.notify(f"{target} exists: press enter again to replace it", title="Export",
-                        severity="warning", markup=False)
+            self.notify(
+                f"{target} exists: press enter again to replace it", title="Export", severity="warning", markup=False
+            )
             return
         try:
             exporter = ExportProcess(ExportJob.of(self.project.location, self.project.graph, view.spec, target, fmt))
@@ -472,8 +482,9 @@ class SamplesPanel(Vertical):
             self.notify(message.error, title="Export failed", severity="error", markup=False)
         elif message.result is not None:
             r = message.result
-            self.notify(f"{r.rows:,} rows written to {r.path.resolve()} in {r.seconds:.1f} s", title="Export",
-                        markup=False)
+            self.notify(
+                f"{r.rows:,} rows written to {r.path.resolve()} in {r.seconds:.1f} s", title="Export", markup=False
+            )
 
     def cancel_export(self) -> None:
         if self._exporter is not None:

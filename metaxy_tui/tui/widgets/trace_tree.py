@@ -22,8 +22,7 @@ from textual.widgets.tree import TreeNode
 from ...service.samples import format_ids
 from ...service.trace import Trace, TraceLink, TraceNode
 
-STATE_STYLES = {"current": "green", "stale": "yellow", "orphaned": "red", "deleted": "red",
-                "earlier version": "yellow"}
+STATE_STYLES = {"current": "green", "stale": "yellow", "orphaned": "red", "deleted": "red", "earlier version": "yellow"}
 
 
 @dataclass
@@ -157,8 +156,13 @@ class TraceTree(Tree[TraceItem]):
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[TraceItem]) -> None:
         event.stop()
         item = event.node.data
-        if item is not None and item.kind == "sample" and item.node is not None and item.node.walkable \
-                and not item.loading:
+        if (
+            item is not None
+            and item.kind == "sample"
+            and item.node is not None
+            and item.node.walkable
+            and not item.loading
+        ):
             item.loading = True
             event.node.add_leaf(Text("walking…", style="dim italic"), TraceItem("note"))
             self.post_message(self.WalkRequested(event.node))

@@ -46,11 +46,31 @@ FPS = [24.0, 25.0, 29.97, 30.0, 60.0]
 RESOLUTIONS = [(1280, 720), (1920, 1080), (3840, 2160)]
 SAMPLE_RATES = [16000, 22050, 44100, 48000]
 SUBJECTS = [
-    "Kitchen tour", "Morning standup recap", "Bike repair: rear derailleur", "Garden walkthrough",
-    "Product demo", "Interview", "Conference talk", "Unboxing", "Piano practice", "Street market",
-    "Cooking pasta", "Lab safety briefing", "Warehouse inventory", "Drone flyover", "Podcast episode",
-    "Customer call", "Lecture: linear algebra", "Team offsite", "Beach sunset", "Workshop intro",
-    "Sourdough bake", "Dog training", "Office hours", "Trail run", "Studio session",
+    "Kitchen tour",
+    "Morning standup recap",
+    "Bike repair: rear derailleur",
+    "Garden walkthrough",
+    "Product demo",
+    "Interview",
+    "Conference talk",
+    "Unboxing",
+    "Piano practice",
+    "Street market",
+    "Cooking pasta",
+    "Lab safety briefing",
+    "Warehouse inventory",
+    "Drone flyover",
+    "Podcast episode",
+    "Customer call",
+    "Lecture: linear algebra",
+    "Team offsite",
+    "Beach sunset",
+    "Workshop intro",
+    "Sourdough bake",
+    "Dog training",
+    "Office hours",
+    "Trail run",
+    "Studio session",
 ]
 SUFFIXES = ["take {n}", "part {n}", "day {n}", "v{n}", "episode {n}", "draft {n}"]
 SUFFIX_WEIGHTS = [4, 3, 2, 1, 2, 1]
@@ -147,13 +167,28 @@ def generate() -> dict[str, pl.DataFrame]:
     for vid in NEW_VIDEOS:
         videos_update.append(_video_row(rng, int(vid[1:]), speakers))
 
-    video_schema = {"video_id": pl.String, "title": pl.String, "path": pl.String, "duration_s": pl.Float64,
-                    "fps": pl.Float64, "width": pl.Int64, "height": pl.Int64, "speaker_id": pl.String,
-                    "recorded_at": pl.Datetime("us"), "provenance_audio": pl.String,
-                    "provenance_frames": pl.String}
-    audio_schema = {"audio_id": pl.String, "speaker_id": pl.String, "duration_seconds": pl.Float64,
-                    "path": pl.String, "sample_rate": pl.Int64, "recorded_at": pl.Datetime("us"),
-                    "provenance_default": pl.String}
+    video_schema = {
+        "video_id": pl.String,
+        "title": pl.String,
+        "path": pl.String,
+        "duration_s": pl.Float64,
+        "fps": pl.Float64,
+        "width": pl.Int64,
+        "height": pl.Int64,
+        "speaker_id": pl.String,
+        "recorded_at": pl.Datetime("us"),
+        "provenance_audio": pl.String,
+        "provenance_frames": pl.String,
+    }
+    audio_schema = {
+        "audio_id": pl.String,
+        "speaker_id": pl.String,
+        "duration_seconds": pl.Float64,
+        "path": pl.String,
+        "sample_rate": pl.Int64,
+        "recorded_at": pl.Datetime("us"),
+        "provenance_default": pl.String,
+    }
     return {
         "videos": pl.DataFrame(video_rows, schema=video_schema),
         "audio": pl.DataFrame(audio_rows, schema=audio_schema),
@@ -166,8 +201,10 @@ def write(data_dir: Path = DATA_DIR) -> list[Path]:
     frames = generate()
     data_dir.mkdir(parents=True, exist_ok=True)
     out = {
-        "videos.csv": frames["videos"], "audio.parquet": frames["audio"],
-        "audio_update.csv": frames["audio_update"], "videos_update.parquet": frames["videos_update"],
+        "videos.csv": frames["videos"],
+        "audio.parquet": frames["audio"],
+        "audio_update.csv": frames["audio_update"],
+        "videos_update.parquet": frames["videos_update"],
     }
     paths = []
     for name, df in out.items():

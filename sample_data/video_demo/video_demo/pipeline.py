@@ -48,6 +48,7 @@ Progress = Callable[[str, int, int], None]
 
 # ----- reading the upstream files -----------------------------------------------------------
 
+
 def with_provenance(df: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     """Fold flattened `provenance_<field>` columns into the `metaxy_provenance_by_field` struct."""
     flat = [f"provenance_{f}" for f in fields]
@@ -72,6 +73,7 @@ def read_videos(path: Path | None = None) -> pl.DataFrame:
 
 # ----- deterministic "models" ---------------------------------------------------------------
 
+
 def _digest(*parts: Any) -> bytes:
     return hashlib.sha256("/".join(str(p) for p in parts).encode("utf-8")).digest()
 
@@ -80,14 +82,17 @@ def _digest(*parts: Any) -> bytes:
 def compute_chunks(videos: pl.DataFrame) -> pl.DataFrame:
     """Expansion: cut each video (one increment row per video) into 10-second chunks."""
     n = (pl.col("duration_s") / CHUNK_SECONDS).ceil().cast(pl.Int64).clip(lower_bound=1)
-    out = (videos.select("video_id", "duration_s", PBF, PROVENANCE)
-           .with_columns(pl.int_ranges(0, n).alias("chunk_id"))
-           .explode("chunk_id")
-           .with_columns((pl.col("chunk_id") * CHUNK_SECONDS).alias("start_s")))
+    out = (
+        videos.select("video_id", "duration_s", PBF, PROVENANCE)
+        .with_columns(pl.int_ranges(0, n).alias("chunk_id"))
+        .explode("chunk_id")
+        .with_columns((pl.col("chunk_id") * CHUNK_SECONDS).alias("start_s"))
+    )
     out = out.with_columns(
         pl.min_horizontal(pl.col("start_s") + CHUNK_SECONDS, pl.col("duration_s")).alias("end_s"),
-        pl.format("chunks/{}/{}.mp4", pl.col("video_id"),
-                  pl.col("chunk_id").cast(pl.String).str.zfill(4)).alias("path"),
+        pl.format("chunks/{}/{}.mp4", pl.col("video_id"), pl.col("chunk_id").cast(pl.String).str.zfill(4)).alias(
+            "path"
+        ),
     )
     return out.select("video_id", "chunk_id", "start_s", "end_s", "path", *SYSTEM_OUT)
 
@@ -106,20 +111,28 @@ def compute_face_detection(chunks: pl.DataFrame) -> pl.DataFrame:
         conf.append(0.0 if n == 0 else round(0.55 + int.from_bytes(d[1:3], "big") % 4400 / 10000, 4))
         boxes.append(f"faces/{vid}/{cid:04d}.json")
     return chunks.select("video_id", "chunk_id", *SYSTEM_OUT).with_columns(
-        pl.Series("n_faces", n_faces, pl.Int64), pl.Series("max_confidence", conf, pl.Float64),
-        pl.Series("boxes_path", boxes, pl.String))
+        pl.Series("n_faces", n_faces, pl.Int64),
+        pl.Series("max_confidence", conf, pl.Float64),
+        pl.Series("boxes_path", boxes, pl.String),
+    )
 
 
 WORDS = {
-    "en": ("so today we are going to look at the new setup and how it works in practice because "
-           "honestly this part took longer than expected but the result is pretty good right "
-           "let me show you what happens next").split(),
-    "de": ("also heute schauen wir uns den neuen Aufbau an und wie das in der Praxis funktioniert "
-           "ehrlich gesagt hat dieser Teil länger gedauert aber das Ergebnis ist ziemlich gut "
-           "ich zeige euch was als nächstes passiert").split(),
-    "fr": ("alors aujourd'hui on regarde la nouvelle installation et comment elle fonctionne en "
-           "pratique honnêtement cette partie a pris plus de temps que prévu mais le résultat est "
-           "plutôt bon je vous montre la suite").split(),
+    "en": (
+        "so today we are going to look at the new setup and how it works in practice because "
+        "honestly this part took longer than expected but the result is pretty good right "
+        "let me show you what happens next"
+    ).split(),
+    "de": (
+        "also heute schauen wir uns den neuen Aufbau an und wie das in der Praxis funktioniert "
+        "ehrlich gesagt hat dieser Teil länger gedauert aber das Ergebnis ist ziemlich gut "
+        "ich zeige euch was als nächstes passiert"
+    ).split(),
+    "fr": (
+        "alors aujourd'hui on regarde la nouvelle installation et comment elle fonctionne en "
+        "pratique honnêtement cette partie a pris plus de temps que prévu mais le résultat est "
+        "plutôt bon je vous montre la suite"
+    ).split(),
 }
 _LANGUAGES = ["en"] * 6 + ["de"] * 2 + ["fr"] * 2
 
@@ -147,18 +160,25 @@ def compute_transcript(chunks: pl.DataFrame) -> pl.DataFrame:
         language.append(lang)
         n_words.append(len(sentence.split()))
     return chunks.select("video_id", "chunk_id", *SYSTEM_OUT).with_columns(
-        pl.Series("text", text, pl.String), pl.Series("language", language, pl.String),
-        pl.Series("n_words", n_words, pl.Int64), pl.lit(TRANSCRIBE_MODEL).alias("model"))
+        pl.Series("text", text, pl.String),
+        pl.Series("language", language, pl.String),
+        pl.Series("n_words", n_words, pl.Int64),
+        pl.lit(TRANSCRIBE_MODEL).alias("model"),
+    )
 
 
 @mx.compute(F.SpeakerEmbedding)
 def compute_speaker_embedding(members: pl.DataFrame) -> pl.DataFrame:
     """Aggregation: reduce the member recordings (one increment row each) to one row per speaker."""
-    return (members.group_by("speaker_id", maintain_order=True)
-            .agg(pl.len().cast(pl.Int64).alias("n_recordings"), pl.col(PBF).first(), pl.col(PROVENANCE).first())
-            .with_columns(pl.lit(EMBEDDING_DIM, pl.Int64).alias("n_dim"),
-                          pl.format("embeddings/{}.npy", pl.col("speaker_id")).alias("path"))
-            .select("speaker_id", "n_dim", "path", "n_recordings", *SYSTEM_OUT))
+    return (
+        members.group_by("speaker_id", maintain_order=True)
+        .agg(pl.len().cast(pl.Int64).alias("n_recordings"), pl.col(PBF).first(), pl.col(PROVENANCE).first())
+        .with_columns(
+            pl.lit(EMBEDDING_DIM, pl.Int64).alias("n_dim"),
+            pl.format("embeddings/{}.npy", pl.col("speaker_id")).alias("path"),
+        )
+        .select("speaker_id", "n_dim", "path", "n_recordings", *SYSTEM_OUT)
+    )
 
 
 COMPUTE: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
@@ -171,6 +191,7 @@ ROOT_SAMPLES: dict[str, Callable[[], pl.DataFrame]] = {"audio": read_audio, "vid
 
 
 # ----- materializing ------------------------------------------------------------------------
+
 
 def _graph(store: mx.SQLiteMetadataStore) -> mx.FeatureGraph:
     return store.graph()
@@ -189,8 +210,14 @@ def _summary(inc: mx.Increment) -> dict[str, int]:
     return dict(inc.counts) | {"written": 0, "deleted": 0}
 
 
-def sync_root(store: mx.SQLiteMetadataStore, key: str, samples: pl.DataFrame, *, delete_removed: bool = True,
-              materialization_id: str | None = None) -> dict[str, int]:
+def sync_root(
+    store: mx.SQLiteMetadataStore,
+    key: str,
+    samples: pl.DataFrame,
+    *,
+    delete_removed: bool = True,
+    materialization_id: str | None = None,
+) -> dict[str, int]:
     """Make a root feature's current rows equal `samples`: write added/changed, soft-delete removed."""
     inc = store.resolve_update(key, samples=samples)
     out = _summary(inc)
@@ -203,8 +230,9 @@ def sync_root(store: mx.SQLiteMetadataStore, key: str, samples: pl.DataFrame, *,
     return out
 
 
-def materialize_feature(store: mx.SQLiteMetadataStore, key: str, *, delete_removed: bool = True,
-                        materialization_id: str | None = None) -> dict[str, int]:
+def materialize_feature(
+    store: mx.SQLiteMetadataStore, key: str, *, delete_removed: bool = True, materialization_id: str | None = None
+) -> dict[str, int]:
     """Resolve one derived feature, compute what is added or changed, write it; soft-delete removed."""
     inc = store.resolve_update(key)
     out = _summary(inc)
@@ -227,8 +255,9 @@ def materialize_feature(store: mx.SQLiteMetadataStore, key: str, *, delete_remov
     return out
 
 
-def materialize(store: mx.SQLiteMetadataStore, *, progress: Progress | None = None, roots: bool = True,
-                delete_removed: bool = True) -> dict[str, dict[str, int]]:
+def materialize(
+    store: mx.SQLiteMetadataStore, *, progress: Progress | None = None, roots: bool = True, delete_removed: bool = True
+) -> dict[str, dict[str, int]]:
     """Bring the demo's features up to date, in topological order.
 
     roots=True first syncs `audio` and `video` with the files in data/ (so upstream changes
@@ -247,17 +276,18 @@ def materialize(store: mx.SQLiteMetadataStore, *, progress: Progress | None = No
         for i, key in enumerate(order):
             if key in ROOT_SAMPLES:
                 if roots:
-                    report[key] = sync_root(store, key, ROOT_SAMPLES[key](), delete_removed=delete_removed,
-                                            materialization_id=run_id)
+                    report[key] = sync_root(
+                        store, key, ROOT_SAMPLES[key](), delete_removed=delete_removed, materialization_id=run_id
+                    )
             else:
-                report[key] = materialize_feature(store, key, delete_removed=delete_removed,
-                                                  materialization_id=run_id)
+                report[key] = materialize_feature(store, key, delete_removed=delete_removed, materialization_id=run_id)
             if progress:
                 progress(key, i + 1, len(order))
     return report
 
 
 # ----- pending work for the demo --------------------------------------------------------------
+
 
 def make_pending_work(store: mx.SQLiteMetadataStore) -> dict[str, list[str]]:
     """Change a few upstream samples without recomputing anything downstream.
@@ -277,27 +307,37 @@ def make_pending_work(store: mx.SQLiteMetadataStore) -> dict[str, list[str]]:
         store.delete_metadata("audio", ids=[{"audio_id": gen.SOLO_AUDIO}])
         store.write_metadata("video", video_update.filter(pl.col("video_id").is_in(video_ids)))
     return {
-        "audio_changed": list(gen.CHANGED_AUDIO), "audio_added": gen.NEW_AUDIO[:2],
-        "audio_deleted": [gen.SOLO_AUDIO], "video_frames_changed": list(gen.CHANGED_VIDEO_FRAMES),
-        "video_audio_changed": list(gen.CHANGED_VIDEO_AUDIO), "video_added": gen.NEW_VIDEOS[:1],
+        "audio_changed": list(gen.CHANGED_AUDIO),
+        "audio_added": gen.NEW_AUDIO[:2],
+        "audio_deleted": [gen.SOLO_AUDIO],
+        "video_frames_changed": list(gen.CHANGED_VIDEO_FRAMES),
+        "video_audio_changed": list(gen.CHANGED_VIDEO_AUDIO),
+        "video_added": gen.NEW_VIDEOS[:1],
     }
 
 
 # ----- command line -------------------------------------------------------------------------
 
+
 def _print_report(report: dict[str, dict[str, int]]) -> None:
     for key, c in report.items():
         extra = f", {c['deleted']} rows soft-deleted" if c["deleted"] else ""
-        print(f"{key:<22} {c['added']:>5} added, {c['changed']:>5} changed, {c['removed']:>4} removed"
-              f" -> {c['written']:>5} rows written{extra}")
+        print(
+            f"{key:<22} {c['added']:>5} added, {c['changed']:>5} changed, {c['removed']:>4} removed"
+            f" -> {c['written']:>5} rows written{extra}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m video_demo.pipeline", description=__doc__.splitlines()[0])
-    parser.add_argument("--derived-only", action="store_true",
-                        help="leave audio and video as stored; only catch the derived features up")
-    parser.add_argument("--pending", action="store_true",
-                        help="afterwards, change a few upstream samples so that there is pending work")
+    parser.add_argument(
+        "--derived-only",
+        action="store_true",
+        help="leave audio and video as stored; only catch the derived features up",
+    )
+    parser.add_argument(
+        "--pending", action="store_true", help="afterwards, change a few upstream samples so that there is pending work"
+    )
     args = parser.parse_args(argv)
 
     cfg = mx.init_metaxy()

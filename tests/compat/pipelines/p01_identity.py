@@ -103,16 +103,19 @@ def main() -> None:
         # nothing written yet: what does a derived feature resolve to?
         with store:
             try:
-                report.resolve("identity/transcript", store.resolve_update(Transcript), ["recording_id"],
-                               label="transcript before any recording")
+                report.resolve(
+                    "identity/transcript",
+                    store.resolve_update(Transcript),
+                    ["recording_id"],
+                    label="transcript before any recording",
+                )
             except Exception as exc:  # Metaxy 0.1.11 raises here
                 report.error("identity/transcript", exc, label="transcript before any recording")
 
     with store.open("w"):
         increment = store.resolve_update(Recording, samples=recordings())
         report.resolve("identity/recording", increment, ["recording_id"], extra=["path"])
-        print(f"recordings: {len(increment.new)} new, {len(increment.stale)} changed, "
-              f"{len(increment.orphaned)} gone")
+        print(f"recordings: {len(increment.new)} new, {len(increment.stale)} changed, {len(increment.orphaned)} gone")
         if len(increment.new) or len(increment.stale):
             store.write(Recording, to_compute(increment, ["recording_id", "path", "duration_seconds"]))
         gone = increment.orphaned.to_polars()["recording_id"].to_list()
@@ -147,11 +150,13 @@ def main() -> None:
             store.delete(Summary, filters=[nw.col("recording_id").is_in(gone)])
 
     with store:
-        for key, feature in (("identity/recording", Recording), ("identity/transcript", Transcript),
-                             ("identity/summary", Summary)):
+        for key, feature in (
+            ("identity/recording", Recording),
+            ("identity/transcript", Transcript),
+            ("identity/summary", Summary),
+        ):
             report.read(key, store.read(feature).collect().to_polars(), ["recording_id"])
-    report.versions({"identity/recording": Recording, "identity/transcript": Transcript,
-                     "identity/summary": Summary})
+    report.versions({"identity/recording": Recording, "identity/transcript": Transcript, "identity/summary": Summary})
 
 
 if __name__ == "__main__":

@@ -68,8 +68,7 @@ class FaceDetection(
         key=["video", "faces"],
         id_columns=["chunk_id"],
         deps=[VideoChunk],
-        fields=[mx.FieldSpec(key="faces", code_version="1",
-                             deps=[mx.FieldDep(feature=VideoChunk, fields=["frames"])])],
+        fields=[mx.FieldSpec(key="faces", code_version="1", deps=[mx.FieldDep(feature=VideoChunk, fields=["frames"])])],
     ),
 ):
     """Faces found in a chunk's frames."""
@@ -113,10 +112,14 @@ def main() -> None:
         increment = store.resolve_update(VideoChunk)
         report.resolve("video/chunk", increment, ["video_id"], extra=["path"])
         print(f"Found {len(increment.new)} new videos and {len(increment.stale)} stale videos that need chunking")
-        parents = pl.concat([increment.new.to_polars().select("video_id", "path", "metaxy_provenance_by_field",
-                                                              "metaxy_provenance"),
-                             increment.stale.to_polars().select("video_id", "path", "metaxy_provenance_by_field",
-                                                                "metaxy_provenance")])
+        parents = pl.concat(
+            [
+                increment.new.to_polars().select("video_id", "path", "metaxy_provenance_by_field", "metaxy_provenance"),
+                increment.stale.to_polars().select(
+                    "video_id", "path", "metaxy_provenance_by_field", "metaxy_provenance"
+                ),
+            ]
+        )
         redo = increment.stale.to_polars()["video_id"].to_list()
         if redo:
             # a re-split replaces all of a stale video's chunks: drop the old ones by the parent's id
@@ -144,8 +147,10 @@ def main() -> None:
     with store.open("w"):
         increment = store.resolve_update(FaceDetection)
         report.resolve("video/faces", increment, ["chunk_id"])
-        print(f"Found {len(increment.new)} new video chunks and {len(increment.stale)} stale video chunks "
-              "that need face recognition")
+        print(
+            f"Found {len(increment.new)} new video chunks and {len(increment.stale)} stale video chunks "
+            "that need face recognition"
+        )
         faces = [
             {
                 "chunk_id": row["chunk_id"],

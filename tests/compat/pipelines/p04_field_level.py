@@ -55,8 +55,9 @@ class Crop(
         id_columns=["sample_uid"],
         deps=[mx.FeatureDep(feature=Video)],
         fields=[
-            mx.FieldSpec(key="audio", code_version="2" if STEP >= 3 else "1",
-                         deps=[mx.FieldDep(feature=Video, fields=["audio"])]),
+            mx.FieldSpec(
+                key="audio", code_version="2" if STEP >= 3 else "1", deps=[mx.FieldDep(feature=Video, fields=["audio"])]
+            ),
             mx.FieldSpec(key="frames", code_version="1", deps=[mx.FieldDep(feature=Video, fields=["frames"])]),
         ],
     ),
@@ -88,8 +89,9 @@ class SpeechToText(
         key="fl/stt",
         id_columns=["sample_uid"],
         deps=[mx.FeatureDep(feature=Video)],
-        fields=[mx.FieldSpec(key="transcription", code_version="1",
-                             deps=[mx.FieldDep(feature=Video, fields=["audio"])])],
+        fields=[
+            mx.FieldSpec(key="transcription", code_version="1", deps=[mx.FieldDep(feature=Video, fields=["audio"])])
+        ],
     ),
 ):
     """Transcription of the audio track."""
@@ -183,8 +185,15 @@ def main() -> None:
     with store:
         for key, feature in (("fl/crop", Crop), ("fl/clip", Clip)):
             report.read(key, store.read(feature).collect().to_polars(), ["sample_uid"])
-    report.versions({"fl/video": Video, "fl/crop": Crop, "fl/face_detection": FaceDetection,
-                     "fl/stt": SpeechToText, "fl/clip": Clip})
+    report.versions(
+        {
+            "fl/video": Video,
+            "fl/crop": Crop,
+            "fl/face_detection": FaceDetection,
+            "fl/stt": SpeechToText,
+            "fl/clip": Clip,
+        }
+    )
 
 
 if __name__ == "__main__":

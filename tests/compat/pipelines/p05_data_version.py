@@ -42,8 +42,9 @@ class Image(
 
 class Thumbnail(
     mx.BaseFeature,
-    spec=mx.FeatureSpec(key="dv/thumbnail", id_columns=["image_id"], deps=[Image],
-                        fields=[mx.FieldSpec(key="thumb", code_version="1")]),
+    spec=mx.FeatureSpec(
+        key="dv/thumbnail", id_columns=["image_id"], deps=[Image], fields=[mx.FieldSpec(key="thumb", code_version="1")]
+    ),
 ):
     """A small version of the image."""
 
@@ -102,9 +103,14 @@ def main() -> None:
         report.resolve("dv/image", increment, ["image_id"], data_versions=True)
         todo = to_compute(increment, ["image_id", "uri", "pixels"])
         if todo.height:
-            store.write(Image, todo.with_columns(
-                metaxy_data_version_by_field=pl.struct(
-                    pixels=pl.col("pixels").map_elements(content_hash, return_dtype=pl.String))))
+            store.write(
+                Image,
+                todo.with_columns(
+                    metaxy_data_version_by_field=pl.struct(
+                        pixels=pl.col("pixels").map_elements(content_hash, return_dtype=pl.String)
+                    )
+                ),
+            )
 
     with store.open("w"):
         increment = store.resolve_update(Thumbnail)
@@ -112,9 +118,14 @@ def main() -> None:
         todo = to_compute(increment, ["image_id", "pixels"])
         if todo.height:
             thumbs = todo.with_columns(thumb=pl.col("pixels").map_elements(thumbnail_of, return_dtype=pl.String))
-            store.write(Thumbnail, thumbs.drop("pixels").with_columns(
-                metaxy_data_version_by_field=pl.struct(
-                    thumb=pl.col("thumb").map_elements(content_hash, return_dtype=pl.String))))
+            store.write(
+                Thumbnail,
+                thumbs.drop("pixels").with_columns(
+                    metaxy_data_version_by_field=pl.struct(
+                        thumb=pl.col("thumb").map_elements(content_hash, return_dtype=pl.String)
+                    )
+                ),
+            )
 
     with store.open("w"):
         increment = store.resolve_update(Caption)

@@ -39,8 +39,12 @@ class Document(
 
 class Embedding(
     mx.BaseFeature,
-    spec=mx.FeatureSpec(key="del/embedding", id_columns=["doc_id"], deps=[Document],
-                        fields=[mx.FieldSpec(key="vector", code_version="1")]),
+    spec=mx.FeatureSpec(
+        key="del/embedding",
+        id_columns=["doc_id"],
+        deps=[Document],
+        fields=[mx.FieldSpec(key="vector", code_version="1")],
+    ),
 ):
     """A text embedding of a document."""
 
@@ -54,8 +58,9 @@ def documents() -> pl.DataFrame:
         {
             "doc_id": ids,
             "title": [f"Document {i}" for i in ids],
-            "metaxy_provenance_by_field": [{"default": f"d{i}_v2" if (i == 4 and STEP >= 5) else f"d{i}_v1"}
-                                           for i in ids],
+            "metaxy_provenance_by_field": [
+                {"default": f"d{i}_v2" if (i == 4 and STEP >= 5) else f"d{i}_v1"} for i in ids
+            ],
         }
     )
 
@@ -76,8 +81,12 @@ def sync_embeddings(store, soft: bool = True) -> None:
     report.resolve("del/embedding", increment, ["doc_id"])
     for frame in (increment.new, increment.stale):
         if len(frame):
-            store.write(Embedding, frame.to_polars().select("doc_id", "metaxy_provenance_by_field",
-                                                              "metaxy_provenance").with_columns(dim=pl.lit(384)))
+            store.write(
+                Embedding,
+                frame.to_polars()
+                .select("doc_id", "metaxy_provenance_by_field", "metaxy_provenance")
+                .with_columns(dim=pl.lit(384)),
+            )
     gone = increment.orphaned.to_polars()["doc_id"].to_list()
     if gone:
         store.delete(Embedding, filters=[nw.col("doc_id").is_in(gone)], soft=soft)
@@ -100,8 +109,12 @@ def main() -> None:
     with store:
         for key, feature in (("del/document", Document), ("del/embedding", Embedding)):
             report.read(key, store.read(feature).collect().to_polars(), ["doc_id"])
-            report.read(key, store.read(feature, include_soft_deleted=True).collect().to_polars(), ["doc_id"],
-                        label=f"read {key} with soft-deleted rows")
+            report.read(
+                key,
+                store.read(feature, include_soft_deleted=True).collect().to_polars(),
+                ["doc_id"],
+                label=f"read {key} with soft-deleted rows",
+            )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ class Item(
 
 class Score(
     mx.BaseFeature,
-    spec=mx.FeatureSpec(key="extra/score", id_columns=["item_id"], deps=[Item],
-                        fields=[mx.FieldSpec(key="value", code_version="1")]),
+    spec=mx.FeatureSpec(
+        key="extra/score", id_columns=["item_id"], deps=[Item], fields=[mx.FieldSpec(key="value", code_version="1")]
+    ),
 ):
     """A model's score of an item."""
 

@@ -56,8 +56,12 @@ class Station(
 
 class Calibrated(
     mx.BaseFeature,
-    spec=mx.FeatureSpec(key="ft/calibrated", id_columns=["reading_id"], deps=[Reading],
-                        fields=[mx.FieldSpec(key="value", code_version="1")]),
+    spec=mx.FeatureSpec(
+        key="ft/calibrated",
+        id_columns=["reading_id"],
+        deps=[Reading],
+        fields=[mx.FieldSpec(key="value", code_version="1")],
+    ),
 ):
     """A reading with the calibration applied."""
 
@@ -137,8 +141,9 @@ def main() -> None:
         report.read("ft/calibrated", store.read(Calibrated).collect().to_polars(), ["reading_id"])
         if STEP == 3:
             south = store.read(Reading, filters=[nw.col("station") == "south"], columns=["reading_id", "value"])
-            report.read("ft/reading", south.collect().to_polars(), ["reading_id"],
-                        label="read ft/reading south, two columns")
+            report.read(
+                "ft/reading", south.collect().to_polars(), ["reading_id"], label="read ft/reading south, two columns"
+            )
             pandas_rows = store.read(Calibrated).collect().to_pandas()
             print(f"{len(pandas_rows)} calibrated readings, mean {pandas_rows['calibrated'].mean():.3f}")
 

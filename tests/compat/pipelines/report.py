@@ -83,8 +83,16 @@ def emit(record: dict[str, Any]) -> None:
     print(PREFIX + json.dumps(record, sort_keys=True, default=str), flush=True)
 
 
-def resolve(feature: str, increment: Any, ids: Sequence[str], *, removed_ids: Sequence[str] | None = None,
-            data_versions: bool = False, extra: Sequence[str] = (), label: str | None = None) -> None:
+def resolve(
+    feature: str,
+    increment: Any,
+    ids: Sequence[str],
+    *,
+    removed_ids: Sequence[str] | None = None,
+    data_versions: bool = False,
+    extra: Sequence[str] = (),
+    label: str | None = None,
+) -> None:
     """Report an increment: counts, and per frame the rows' ids and provenance, sorted.
 
     `ids` are the columns that identify a row of `new` and `stale` (for an aggregation the
@@ -97,13 +105,15 @@ def resolve(feature: str, increment: Any, ids: Sequence[str], *, removed_ids: Se
         cols = list(removed_ids if (name == "orphaned" and removed_ids is not None) else ids)
         cols += list(extra) if name != "orphaned" else []
         frames[name] = _pick(_rows(getattr(increment, name)), cols + system)
-    emit({
-        "kind": "resolve",
-        "feature": feature,
-        "label": label or f"resolve {feature}",
-        "counts": {name: len(getattr(increment, name)) for name in frames},
-        "frames": frames,
-    })
+    emit(
+        {
+            "kind": "resolve",
+            "feature": feature,
+            "label": label or f"resolve {feature}",
+            "counts": {name: len(getattr(increment, name)) for name in frames},
+            "frames": frames,
+        }
+    )
 
 
 def read(feature: str, frame: Any, ids: Sequence[str], *, label: str | None = None) -> None:
@@ -118,22 +128,26 @@ def read(feature: str, frame: Any, ids: Sequence[str], *, label: str | None = No
             out["deleted"] = row[DELETED] is not None
         rows.append(out)
     rows.sort(key=lambda r: _sort_key(r, ids))
-    emit({
-        "kind": "read",
-        "feature": feature,
-        "label": label or f"read {feature}",
-        "rows": rows,
-        "columns": sorted({c for r in rows for c in r}),
-    })
+    emit(
+        {
+            "kind": "read",
+            "feature": feature,
+            "label": label or f"read {feature}",
+            "rows": rows,
+            "columns": sorted({c for r in rows for c in r}),
+        }
+    )
 
 
 def versions(features: dict[str, Any], *, label: str = "versions") -> None:
     """Report `feature_version()` of each feature class (keyed by feature key)."""
-    emit({
-        "kind": "versions",
-        "label": label,
-        "versions": {key: str(cls.feature_version()) for key, cls in sorted(features.items())},
-    })
+    emit(
+        {
+            "kind": "versions",
+            "label": label,
+            "versions": {key: str(cls.feature_version()) for key, cls in sorted(features.items())},
+        }
+    )
 
 
 def event(label: str, **values: Any) -> None:
@@ -143,5 +157,4 @@ def event(label: str, **values: Any) -> None:
 
 def error(feature: str, exc: BaseException, *, label: str | None = None) -> None:
     """Report that a call raised (by exception class name only; messages differ between engines)."""
-    emit({"kind": "error", "feature": feature, "label": label or f"error {feature}",
-          "error": type(exc).__name__})
+    emit({"kind": "error", "feature": feature, "label": label or f"error {feature}", "error": type(exc).__name__})
