@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import io
 import math
+import queue
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ import polars as pl
 from .connection import connect
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
+BATCH_BYTES = 8 << 20  # COPY text parsed per batch by Reads.frames
 READ_WORK_MEM = "256MB"  # per sort or hash of a read (PostgreSQL's default, 4MB, spills 1,000,000 rows to disk)
 
 
@@ -157,6 +159,67 @@ class Reads:
             raise AssertionError(f"query gave {df.width} columns, {len(names)} expected")
         df.columns = names
         return cast_to(df, schema)
+
+    def frames(self, sql: str, schema: dict[str, pl.DataType]) -> Iterator[pl.DataFrame]:
+        """`sql`'s result as typed frames of about BATCH_BYTES of text each (at least one, maybe
+        empty), for a caller that keeps only part of each: the client never holds the whole result.
+        PostgreSQL sends each row of a COPY as its own message, so a batch always ends on a row
+        boundary, even when a quoted value holds a newline. (ADBC: one frame.)"""
+        names = list(schema)
+        text_schema = {f"c{i}": pl.String for i in range(len(names))}
+
+        def typed(df: pl.DataFrame) -> pl.DataFrame:
+            if df.width != len(names):
+                raise AssertionError(f"query gave {df.width} columns, {len(names)} expected")
+            df.columns = names
+            return cast_to(df, schema)
+
+        with self._lock:
+            if self.use_adbc:
+                yield typed(self._adbc_frame(sql))
+                return
+            # a thread receives the COPY (a Python step per row) while this one parses and the
+            # caller works on the batch before; at most two batches wait between them
+            texts: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
+            stop = threading.Event()
+            receiver = threading.Thread(target=self._receive, args=(sql, texts, stop), daemon=True)
+            receiver.start()
+            sent = False
+            try:
+                while (text := texts.get()) is not None:
+                    if isinstance(text, BaseException):
+                        raise text
+                    sent = True
+                    yield typed(pl.read_csv(text, has_header=False, schema=text_schema, quote_char='"'))
+                if not sent:
+                    yield typed(pl.DataFrame(schema=text_schema))
+            finally:
+                stop.set()
+                while receiver.is_alive():  # let it finish the COPY, so the connection is usable
+                    with contextlib.suppress(queue.Empty):
+                        texts.get(timeout=0.05)
+                receiver.join()
+
+    def _receive(self, sql: str, texts: "queue.Queue[bytes | BaseException | None]", stop: threading.Event) -> None:
+        """Reads.frames' receiving thread: the COPY's rows, joined into batches of BATCH_BYTES."""
+        try:
+            batch: list[bytes] = []
+            size = 0
+            with self._psycopg().cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as cp:
+                for data in cp:
+                    if stop.is_set():
+                        continue  # the reader gave up: drain the COPY, keep nothing
+                    batch.append(bytes(data))
+                    size += len(data)
+                    if size >= BATCH_BYTES:
+                        texts.put(b"".join(batch))
+                        batch.clear()
+                        size = 0
+            if batch and not stop.is_set():
+                texts.put(b"".join(batch))
+            texts.put(None)
+        except BaseException as e:  # handed to the reading thread, which raises it
+            texts.put(e)
 
     def _adbc_frame(self, sql: str) -> pl.DataFrame:
         with self._adbc_conn().cursor() as cur:
