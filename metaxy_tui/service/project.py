@@ -16,6 +16,7 @@ from ..errors import ConfigError, MetaxyError, StoreError, UnknownFeatureError
 from ..graph import FeatureGraph
 from ..store import MetadataStore, PostgreSQLMetadataStore, SQLiteMetadataStore, is_postgres_url
 from .demo_code import DEMO_PROJECT, demo_dir, load_demo_modules
+from .explanations import ExplanationCache
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Project:
     config: MetaxyConfig | None = None
     notes: list[str] = field(default_factory=list)
     demo: bool = False  # the bundled demo: the TUI opens it on a feature with pending work
+    explanations: ExplanationCache = field(default_factory=ExplanationCache, repr=False, compare=False)
 
     @property
     def has_code(self) -> bool:

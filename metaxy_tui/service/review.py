@@ -109,8 +109,18 @@ def error_text(error: BaseException) -> str:
 
 def explain(project: Project, feature: str) -> Explanation:
     """Why each sample is pending, resolved by key only: the review pages reasons, never rows
-    (a 1,000,000-sample aggregation reads its groups, not its members)."""
-    return project.store.explain(feature, keys_only=True)
+    (a 1,000,000-sample aggregation reads its groups, not its members). Kept until the store
+    changes (service/explanations.py): what `prefetch` worked out is answered at once."""
+    return project.explanations.get(project, feature, lambda: project.store.explain(feature, keys_only=True))
+
+
+def prefetch(project: Project, feature: str) -> bool:
+    """Explain `feature` ahead of a review, if it is a derived feature; whether it did any work
+    (False: nothing to review, or already explained as the store is now)."""
+    if not_reviewable(project, feature) is not None or project.explanations.has(project, feature):
+        return False
+    explain(project, feature)
+    return True
 
 
 def pending_upstream(project: Project, feature: str) -> list[str]:

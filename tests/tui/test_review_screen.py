@@ -507,3 +507,41 @@ def test_rate_and_time_left():
     assert rate_text(0, 10, 0.0) == "0 of 10 samples · starting…"
     assert rate_text(50, 200, 10.0) == "50 of 200 samples · 5.0 samples/s · about 0:30 left"
     assert format_seconds(3725) == "1:02:05"
+
+
+async def test_the_browser_explains_the_highlighted_feature_ahead_and_the_review_opens_on_it(project, monkeypatch):
+    """A pending feature left highlighted is explained in the background (service/explanations.py);
+    pressing v then opens the review on that answer, without explaining again."""
+    calls: list[str] = []
+    real = project.store.explain
+
+    def explain(feature, *args, **kwargs):
+        calls.append(str(feature))
+        return real(feature, *args, **kwargs)
+
+    monkeypatch.setattr(project.store, "explain", explain)
+    app = MetaxyApp(project)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(pilot)
+        browser = app.screen
+        assert isinstance(browser, BrowserScreen)
+        tree = browser.query_one(FeatureTree)
+        pending = [k for k in project.graph.plan().order() if tree.status(k) and tree.status(k).kind == "pending"]
+        assert len(pending) >= 2, "the demo has pending work"
+        # the demo opens on its first pending feature, and explains it ahead too
+        await pilot.pause(0.6)
+        await settle(pilot)
+        assert calls == [browser.selected_feature]
+        calls.clear()
+        project.explanations.clear()
+        # moving through the tree starts no explanation; staying on a feature does
+        tree.select_feature(pending[0])
+        tree.select_feature(pending[-1])
+        await pilot.pause(0.6)
+        await settle(pilot)
+        assert calls == [pending[-1]]
+        assert project.explanations.has(project, pending[-1])
+        await pilot.press("v")
+        screen = await open_review(pilot)
+        assert screen.feature == pending[-1] and screen.model is not None and screen.model.total
+        assert calls == [pending[-1]]

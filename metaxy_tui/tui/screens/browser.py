@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from rich.text import Text
@@ -29,6 +30,12 @@ from ..widgets.lineage_panel import LineagePanel
 from ..widgets.samples_panel import SamplesPanel
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
+
+log = logging.getLogger(__name__)
+
+# a feature highlighted this long (its status pending) is explained in the background, so that
+# the review screen opens on the answer (service/explanations.py)
+PREFETCH_DELAY = 0.4
 
 EMPTY_HELP = """This store has no features yet.
 
@@ -69,6 +76,7 @@ class BrowserScreen(Screen):
         # the demo opens on a feature with pending work once statuses are in, unless the user moved
         self._opened_on: str | None = None
         self._go_to_pending = project.demo
+        self._prefetch_timer = None
 
     # ----- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -168,10 +176,35 @@ class BrowserScreen(Screen):
     def _statuses_done(self, message: StatusesDone) -> None:
         # the lineage badges are in already: _status_computed passed each status on as it came
         self.statuses_seconds = message.seconds
+        self._prefetch_soon()
         if self._go_to_pending:
             self._go_to_pending = False
             if self.selected_feature == self._opened_on:
                 self.select_first_pending()
+
+    # ----- explaining ahead of a review -------------------------------------------------
+    def _prefetch_soon(self) -> None:
+        """Explain the highlighted feature once it has stayed highlighted a moment (moving on
+        through the tree starts no work)."""
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+        self._prefetch_timer = self.set_timer(PREFETCH_DELAY, self._prefetch_selected)
+
+    def _prefetch_selected(self) -> None:
+        self._prefetch_timer = None
+        key = self.selected_feature
+        status = self.query_one(FeatureTree).status(key) if key is not None else None
+        if key is not None and status is not None and status.kind == "pending" and status.pending:
+            self.explain_ahead(key)
+
+    @work(thread=True, exclusive=True, group="explain-ahead", name="explain-ahead")
+    def explain_ahead(self, key: str) -> None:
+        started = time.perf_counter()
+        try:
+            if review.prefetch(self.project, key):
+                log.info("explained %s ahead of a review in %.2f s", key, time.perf_counter() - started)
+        except Exception as e:  # the review screen explains again and shows the error, if it is opened
+            log.info("explaining %s ahead of a review failed: %s", key, e)
 
     def select_first_pending(self) -> None:
         """Select the first feature (upstream first) with pending work, if there is one."""
@@ -198,6 +231,7 @@ class BrowserScreen(Screen):
         self.query_one(FeatureHint).show(message.key, tree.status(message.key))
         self.query_one(FeatureView).show(message.key, tree.status(message.key))
         self.query_one(SamplesPanel).show_feature(message.key)
+        self._prefetch_soon()
         self.query_one(LineagePanel).show_feature(message.key)
 
     def action_show_tab(self, tab: str) -> None:
