@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ...columns import ColumnType
+from ...columns import ColumnType, PolarsType
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem
 from ..payload import version_exprs
@@ -99,5 +99,5 @@ def _bare(pg: str) -> str:
     return {"timestamp without time zone": "timestamp"}.get(base, base)
 
 
-def polars_type(t: ColumnType) -> pl.DataType:
+def polars_type(t: ColumnType) -> PolarsType:
     return t.polars

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ...columns import DELETED_AT, ColumnType, dvbf_column, pbf_column
+from ...columns import DELETED_AT, ColumnType, PolarsType, dvbf_column, pbf_column
 from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ..records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .codec import column_expr, text_expr
@@ -41,7 +41,7 @@ def keys_in(exprs: list[str], keys: pl.DataFrame, types: list[ColumnType]) -> tu
     )
 
 
-def _frame(store: "PgHandle", sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(store: "PgHandle", sql: str, params: list, schema: dict[str, PolarsType]) -> pl.DataFrame:
     rows = store._query(sql, params)
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -107,7 +107,8 @@ def upstream_changes(
     select += [
         f"COALESCE({text_expr(dvbf_column(f), stored)}, {text_expr(pbf_column(f), stored)})" for f in value_of.values()
     ]
-    cond, params = "", []
+    cond = ""
+    params: list[Any] = []
     if keys is not None:
         on = list(d.on)
         cond, params = keys_in(

@@ -14,6 +14,7 @@ Names longer than PostgreSQL's 63 bytes are shortened with a digest (`ident`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from ...columns import (
     CREATED_AT,
@@ -301,7 +302,7 @@ def ensure_feature_table(
     definition: FeatureDefinition,
     field_keys: list[str],
     now: int,
-    group_orders: list[tuple[str, ...]] = (),
+    group_orders: Sequence[tuple[str, ...]] = (),
     key_order: tuple[str, ...] = (),
 ) -> str:
     """Create the feature's table, or add what a newer definition needs; in the caller's

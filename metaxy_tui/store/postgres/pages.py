@@ -249,7 +249,7 @@ class ViewQuery:
             descending = spec.descending
             order, reverse = (desc, asc) if descending else (asc, desc)
         else:
-            expr = sort_sql(by_name[spec.sort], present, "t")  # type: ignore[index]
+            expr = sort_sql(by_name[spec.sort], present, "t")
             # SQLite's NULL order: first ascending, last descending
             up, down = f"{expr} ASC NULLS FIRST", f"{expr} DESC NULLS LAST"
             order = f"{down if spec.descending else up}, {asc}"
@@ -380,7 +380,7 @@ class PostgresSamplePages:
                 table, fv_id = table_location(self._connection(), spec.feature, plan.feature_version)
             except psycopg_module().Error as e:
                 raise PageReadError(str(e).strip().splitlines()[0]) from e
-            base = dict(
+            base: dict[str, Any] = dict(
                 spec=spec,
                 columns=columns,
                 id_columns=ids,
@@ -499,24 +499,27 @@ class PostgresSamplePages:
             costs["after"] = (index - after - 1) * size
         if before is not None:
             costs["before"] = (before - index - 1) * size
-        route = min(costs, key=costs.get)  # type: ignore[arg-type]
+        route = min(costs, key=costs.__getitem__)
         if route == "after":  # keyset: the rows after a page before this one
+            assert after is not None
             op = "<" if q_.descending_ids else ">"
             rows = self._run(
                 q_.sql(extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
                 [*q_.params, *self._bound(self._bounds[after][1]), size, costs["after"]],
             )
         elif route == "before":  # keyset backwards: the rows before a page after this one
+            assert before is not None
             op = ">" if q_.descending_ids else "<"
             rows = self._run(
                 q_.sql(reverse=True, extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
                 [*q_.params, *self._bound(self._bounds[before][0]), size, costs["before"]],
             )[::-1]
         elif route == "end":  # deep pages: OFFSET from the far end, walking the index backwards
-            end = min(start + size, view.count)  # type: ignore[type-var]
+            assert view.count is not None
+            end = min(start + size, view.count)
             rows = self._run(
                 q_.sql(reverse=True) + " LIMIT %s OFFSET %s", [*q_.params, max(end - start, 0), view.count - end]
-            )[::-1]  # type: ignore[operator]
+            )[::-1]
         else:
             rows = self._run(q_.sql() + " LIMIT %s OFFSET %s", [*q_.params, size, start])
         if rows:

@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from ...columns import PolarsType
 from .connection import connect
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
@@ -148,7 +149,7 @@ class Reads:
                     return [tuple(r) for r in cur.fetchall()]
             return self._psycopg().execute(sql).fetchall()
 
-    def frame(self, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    def frame(self, sql: str, schema: dict[str, PolarsType]) -> pl.DataFrame:
         """`sql` (a SELECT whose outputs are `c0, c1, ...` in `schema`'s order) as a typed frame."""
         names = list(schema)
         with self._lock:
@@ -175,7 +176,7 @@ class Reads:
         return pl.read_csv(buf.getvalue(), has_header=False, schema=schema, quote_char='"')
 
 
-def cast_to(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def cast_to(df: pl.DataFrame, schema: dict[str, PolarsType]) -> pl.DataFrame:
     """Columns as `schema` says; text from the CSV path is parsed the way PostgreSQL writes it."""
     exprs = []
     for name, want in schema.items():

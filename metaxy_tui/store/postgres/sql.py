@@ -192,7 +192,7 @@ class ResolveSQL:
         self, *, kept: bool, keys: pl.DataFrame | None = None, with_values: bool = True
     ) -> tuple[str, list[str]]:
         """The deps joined: (FROM clause, the columns it gives, as aliases)."""
-        parts = []
+        parts: list[str] = []
         have: list[str] = []
         outs: list[str] = []
         all_optional = all(d.optional for d in self.plan.deps)
@@ -244,6 +244,7 @@ class ResolveSQL:
         if not own.stored:
             cols = [f"NULL::{_sql_type(kt[c])} AS {self.alias[c]}" for c in self.key]
             return f"(SELECT {', '.join(cols)}, NULL::text AS cprov, 1 AS present WHERE false)"
+        assert own.table is not None  # stored
         keys = [column_expr(c, kt[c], own.columns) for c in self.key]
         select = ", ".join(f"{e} AS {self.alias[c]}" for e, c in zip(keys, self.key))
         prov = q(PROVENANCE)
@@ -251,8 +252,8 @@ class ResolveSQL:
             return (
                 f"(SELECT {select}, CASE WHEN min({prov}) = max({prov}) THEN min({prov}) END AS cprov, 1 AS present "
                 f"FROM {q(own.table)} WHERE {own.live()} GROUP BY {', '.join(keys)})"
-            )  # type: ignore[arg-type]
-        return f"(SELECT {select}, {prov} AS cprov, 1 AS present FROM {q(own.table)} WHERE {own.live()})"  # type: ignore[arg-type]
+            )
+        return f"(SELECT {select}, {prov} AS cprov, 1 AS present FROM {q(own.table)} WHERE {own.live()})"
 
     def key_match(self, a: str, b: str) -> str:
         return " AND ".join(f"{a}.{self.alias[c]} = {b}.{self.alias[c]}" for c in self.key)
@@ -359,6 +360,7 @@ class ResolveSQL:
         types = self.kept_types(d)
         if not place.stored:
             return "", types
+        assert place.table is not None  # stored
         stored = place.columns
         src = {c: column_expr(d.columns[c], types[c], stored, "u") for c in d.columns}
         where = place.live("u")
@@ -374,5 +376,5 @@ class ResolveSQL:
         sql = (
             f"SELECT {', '.join(src[c] for c in d.columns)}, u.{q(WRITE)}, u.{q(ROW)} "
             f"FROM {q(place.table)} AS u WHERE {where}"
-        )  # type: ignore[arg-type]
+        )
         return sql, types

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from ... import __version__
-from ...columns import DELETED_AT, PROVENANCE, dvbf_column, pbf_column
+from ...columns import DELETED_AT, PROVENANCE, PolarsType, dvbf_column, pbf_column
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem, StoreError, UnknownFeatureError
 from ...frames import Increment, IncrementFrame, to_polars
@@ -86,7 +86,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self._graph = graph
         self._use_adbc = use_adbc
         self._conn = None
-        self._reads: Reads | None = None  # type: ignore[assignment]
+        self._open_reads: Reads | None = None  # the reads connection(s), while open
         self._mode: str | None = None
         self._depth = 0
         self._lock = threading.RLock()
@@ -137,7 +137,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self.info = info
         self._conn = conn
         self._mode = mode
-        self._reads = Reads(self.url, use_adbc=bool(self._use_adbc))
+        self._open_reads = Reads(self.url, use_adbc=bool(self._use_adbc))
 
     def _check_server(self, conn) -> None:
         settings = dict(
@@ -181,12 +181,12 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             self._depth -= 1
             if self._depth > 0:
                 return
-            if self._reads is not None:
-                self._reads.close()
+            if self._open_reads is not None:
+                self._open_reads.close()
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
-            self._reads = None  # type: ignore[assignment]
+            self._open_reads = None
             self._mode = None
             self._columns_cache = None
             self._effective_cache.clear()
@@ -215,6 +215,12 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         if self._conn is None:
             raise StoreError(f"store {self.path} is not open: use `with store:` or store.open()")
         return self._conn
+
+    @property
+    def _reads(self) -> Reads:
+        if self._open_reads is None:
+            raise StoreError(f"store {self.path} is not open: use `with store:` or store.open()")
+        return self._open_reads
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """A small read on the store's own connection (autocommitted: it sees the latest commits)."""
@@ -491,7 +497,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
                 f"(SELECT {', '.join(names.values())} FROM {rel} AS k)"
             )
         exprs: list[str] = []
-        schema: dict[str, pl.DataType] = {}
+        schema: dict[str, PolarsType] = {}
         for c, t in definition.columns.items():
             if layout.ident(c) in stored:
                 exprs.append(column_expr(c, t, stored))
@@ -603,7 +609,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         children that disagree give MIXED); `with_fields` adds provenance by field and WRITE."""
         key = list(plan.key)
         d = plan.definition
-        schema: dict[str, pl.DataType] = {c: d.columns[c].polars for c in key} | {PROVENANCE: pl.String}
+        schema: dict[str, PolarsType] = {c: d.columns[c].polars for c in key} | {PROVENANCE: pl.String}
         fields = d.field_keys if with_fields else []
         schema |= {pbf_column(f): pl.String for f in fields}
         if with_fields:

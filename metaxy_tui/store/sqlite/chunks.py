@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 
 import polars as pl
 
+from ...columns import PolarsType
 from ...keys import quote
 from .system_columns import FV, SUPERSEDED
 
@@ -102,7 +103,7 @@ def read_live(
     fv_id: int,
     columns: Iterable[str],
     *,
-    expected: dict[str, pl.DataType] | None = None,
+    expected: dict[str, PolarsType] | None = None,
     written_after: int | None = None,
     with_dead: bool = False,
     each: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
@@ -151,7 +152,7 @@ _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
 def _load(
-    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: dict[str, pl.DataType], finish=None
+    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: dict[str, PolarsType], finish=None
 ) -> pl.DataFrame | None:
     """`columns` of the given chunks, in chunk order, each chunk through `finish`; None when a
     dtype is not the expected one."""

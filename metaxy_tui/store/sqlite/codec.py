@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -20,6 +20,7 @@ from ...columns import (
     PROVENANCE_BY_FIELD,
     UPDATED_AT,
     ColumnType,
+    PolarsType,
     dvbf_column,
     pbf_column,
 )
@@ -63,14 +64,14 @@ def columns_as_lists(df: pl.DataFrame) -> list[list[Any]]:
     return [s.to_list() for s in df.get_columns()]
 
 
-Typed = "ColumnType | pl.DataType"
+Typed: TypeAlias = "ColumnType | PolarsType"
 
 
-def polars_schema(types: dict[str, Typed]) -> dict[str, pl.DataType]:
+def polars_schema(types: dict[str, Typed]) -> dict[str, PolarsType]:
     return {c: t.polars if isinstance(t, ColumnType) else t for c, t in types.items()}
 
 
-def load_dtype(t: Typed) -> pl.DataType:
+def load_dtype(t: Typed) -> PolarsType:
     """The dtype a column is loaded with from SQLite, before decoding."""
     if isinstance(t, ColumnType):
         return {"datetime": pl.String, "date": pl.String, "bool": pl.Int64}.get(t.name, t.polars)
@@ -145,7 +146,7 @@ def decode_rows(
 
 def empty_frame(definition: FeatureDefinition, fields: list[str]) -> pl.DataFrame:
     struct = pl.Struct({f: pl.String for f in fields})
-    schema: dict[str, pl.DataType] = {c: t.polars for c, t in definition.columns.items()}
+    schema: dict[str, PolarsType] = {c: t.polars for c, t in definition.columns.items()}
     schema.update(
         {
             PROVENANCE_BY_FIELD: struct,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from ...columns import ColumnType
+from ...columns import ColumnType, PolarsType
 from .codec import polars_schema
 
 
@@ -47,7 +47,7 @@ class ReadPlan:
         self.builders.append(lambda results, s=start, n=n: build(results[s : s + n]))
         return len(self.builders) - 1
 
-    def add_empty(self, schema: dict[str, ColumnType | pl.DataType]) -> int:
+    def add_empty(self, schema: dict[str, ColumnType | PolarsType]) -> int:
         """A frame with no rows (nothing stored to read)."""
         empty = pl.DataFrame(schema=polars_schema(schema))
         return self.add([], lambda _r: empty)

@@ -36,6 +36,7 @@ from ...columns import (
     PROVENANCE_BY_FIELD,
     UPDATED_AT,
     ColumnType,
+    PolarsType,
     dvbf_column,
     pbf_column,
 )
@@ -374,7 +375,7 @@ def _in_values(columns: list[str], rows: list[tuple]) -> tuple[str, list[Any]]:
     return f"{target} IN (VALUES {', '.join(one for _ in rows)})", [v for r in rows for v in r]
 
 
-def _stored_dtype(t: ColumnType) -> pl.DataType:
+def _stored_dtype(t: ColumnType) -> PolarsType:
     """The polars dtype of a value as SQLite holds it (datetimes and dates are ISO text, booleans 0/1)."""
     return {"datetime": pl.String, "date": pl.String, "bool": pl.Int64}.get(t.name, t.polars)
 

@@ -252,7 +252,7 @@ class SQLiteSamplePages:
             try:
                 conn.execute(f"DROP TABLE IF EXISTS {VIEW_TABLE}")
                 table, fv_id = table_location(conn, spec.feature, plan.feature_version)
-                base = dict(
+                base: dict[str, Any] = dict(
                     spec=spec,
                     columns=columns,
                     id_columns=ids,
@@ -369,14 +369,16 @@ class SQLiteSamplePages:
             costs["after"] = (index - after - 1) * size
         if before is not None:
             costs["before"] = (before - index - 1) * size
-        route = min(costs, key=costs.get)
+        route = min(costs, key=costs.__getitem__)
         if route == "after":  # keyset: the rows after a page before this one
+            assert after is not None
             op = "<" if q.descending_ids else ">"
             rows = self._run(
                 q.sql(extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
                 [*q.params, *self._bounds[after][1], size, costs["after"]],
             )
         elif route == "before":  # keyset backwards: the rows before a page after this one
+            assert before is not None
             op = ">" if q.descending_ids else "<"
             rows = self._run(
                 q.sql(reverse=True, extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
@@ -384,6 +386,7 @@ class SQLiteSamplePages:
             )[::-1]
         elif route == "end":
             # deep pages: OFFSET from the far end, walking the index backwards
+            assert view.count is not None
             end = min(start + size, view.count)
             rows = self._run(
                 q.sql(reverse=True) + " LIMIT ? OFFSET ?", [*q.params, max(end - start, 0), view.count - end]

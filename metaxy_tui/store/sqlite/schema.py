@@ -13,6 +13,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from ...columns import (
@@ -254,7 +255,7 @@ def ensure_feature_table(
     definition: FeatureDefinition,
     field_keys: list[str],
     now: int,
-    group_orders: list[tuple[str, ...]] = (),
+    group_orders: Sequence[tuple[str, ...]] = (),
     *,
     key_order: tuple[str, ...] = (),
 ) -> str:

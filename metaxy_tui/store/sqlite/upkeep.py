@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ...columns import DELETED_AT, PROVENANCE
+from ...columns import DELETED_AT, PROVENANCE, PolarsType
 from ...definition import FeatureDefinition
 from ...hashing import Hasher
 from ...keys import quote, quote_all
@@ -37,9 +37,9 @@ def aggregation_orders(gp, upstream: str) -> list[tuple[tuple[str, ...], tuple[s
     return out
 
 
-def payload_types(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> dict[str, pl.DataType]:
+def payload_types(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> dict[str, PolarsType]:
     """The dtype of each column the copy keeps, as stored (dates as text, booleans as integers)."""
-    out: dict[str, pl.DataType] = {c: load_dtype(t) for c, t in definition.columns.items()}
+    out: dict[str, PolarsType] = {c: load_dtype(t) for c, t in definition.columns.items()}
     for c in copy_columns(conn, table):
         out.setdefault(c, pl.String)
     return out
@@ -60,7 +60,7 @@ def mirrorable(conn: sqlite3.Connection, table: str, definition: FeatureDefiniti
     return not any(declared.get(c) == "BLOB" and t.name != "bytes" for c, t in definition.columns.items())
 
 
-def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str, pl.DataType]) -> pl.DataFrame:
+def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str, PolarsType]) -> pl.DataFrame:
     """The feature version's live rows read through SQL, with rowid and write id, as stored."""
     names = {chunks.ROWID: "rowid", chunks.WRITE_ID: "_mx_write"}
     select = ", ".join(f"{names.get(c, quote(c))} AS {quote(c)}" for c in types)
