@@ -205,7 +205,8 @@ def _check_reachable(address: str) -> None:
 
 def _explained(error: Exception, address: str | None) -> Exception:
     """ray.init's error, with what to do when the cluster asks for a token."""
-    chain, e = [], error
+    chain: list[BaseException] = []
+    e: BaseException | None = error
     while e is not None and len(chain) < 5:
         chain.append(e)
         e = e.__cause__ or e.__context__

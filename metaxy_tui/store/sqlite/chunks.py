@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import polars as pl
 
@@ -103,7 +103,7 @@ def read_live(
     fv_id: int,
     columns: Iterable[str],
     *,
-    expected: dict[str, PolarsType] | None = None,
+    expected: Mapping[str, PolarsType] | None = None,
     written_after: int | None = None,
     with_dead: bool = False,
     each: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
@@ -152,7 +152,7 @@ _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
 def _load(
-    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: dict[str, PolarsType], finish=None
+    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: Mapping[str, PolarsType], finish=None
 ) -> pl.DataFrame | None:
     """`columns` of the given chunks, in chunk order, each chunk through `finish`; None when a
     dtype is not the expected one."""
@@ -176,7 +176,7 @@ def _load(
     buffer = bytearray(max((size for _r, _d, size in blobs.values()), default=0))
     parts = []
     for chunk_id in chunk_ids:
-        series = []
+        series: list[str | pl.Series] = []
         height = None
         for c in columns:
             found = blobs.get((chunk_id, c))
@@ -252,7 +252,7 @@ def _encode(series: pl.Series) -> bytes:
 def _pieces(frame: pl.DataFrame) -> list[pl.DataFrame]:
     if frame.height == 0:
         return []
-    per_row = max(1, frame.estimated_size() // frame.height)
+    per_row = max(1, int(frame.estimated_size()) // frame.height)  # bytes: an int
     rows = max(1, min(PIECE_ROWS, PIECE_BYTES // per_row))
     return [frame.slice(s, rows) for s in range(0, frame.height, rows)]
 

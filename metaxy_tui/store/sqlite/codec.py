@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 import polars as pl
@@ -67,7 +68,7 @@ def columns_as_lists(df: pl.DataFrame) -> list[list[Any]]:
 Typed: TypeAlias = "ColumnType | PolarsType"
 
 
-def polars_schema(types: dict[str, Typed]) -> dict[str, PolarsType]:
+def polars_schema(types: Mapping[str, Typed]) -> dict[str, PolarsType]:
     return {c: t.polars if isinstance(t, ColumnType) else t for c, t in types.items()}
 
 

@@ -22,13 +22,14 @@ from . import frame_columns
 from . import resolve as _resolve
 from . import schema as _schema
 from .reader import Reader
+from .handle import StoreMembers
 
 BUSY_TIMEOUT_S = 30.0
 
 log = logging.getLogger("metaxy_tui.store.sqlite.store")  # (one logger for the store class)
 
 
-class StoreConnection:
+class StoreConnection(StoreMembers):
     """Mixed into SQLiteMetadataStore: open, close, transactions, reads."""
 
     def open(self, mode: str = "w") -> "OpenStore[Self]":

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from ...columns import ColumnType, PolarsType
 from .codec import polars_schema
+
+if TYPE_CHECKING:
+    from ...graph import FeatureGraph, FeaturePlan
+    from ...hashing import HashAlgorithm, Hasher
+    from .frame_columns import Recorded
+    from .reader import Reader
 
 
 class StoreHandle(Protocol):
@@ -33,6 +40,42 @@ class StoreHandle(Protocol):
     def _latest_location(self, key: str, feature_version: str) -> tuple[str | None, int | None, int]: ...
 
 
+if TYPE_CHECKING:
+
+    class StoreMembers:
+        """For the type checker only (at run time `object`): the base of SQLiteMetadataStore's
+        mixins (connection.py, snapshots.py, deletes.py, audit.py, lookups.py), declaring what
+        they use of the store (its __init__'s attributes, store.py's methods) and of one another."""
+
+        path: str
+        name: str | None
+        project: str | None
+        hasher: Hasher
+        info: dict[str, str]
+        _requested: tuple[HashAlgorithm | None, int | None]
+        _conn: sqlite3.Connection | None
+        _reader: Reader | None
+        _mode: str | None
+        _depth: int
+        _lock: threading.RLock
+        _has_columns_table: bool
+        _columns_cache: tuple[int, Recorded] | None
+        _effective_cache: dict[int, tuple[Any, ...]]
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
+        def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def graph(self, feature: Any = None) -> FeatureGraph: ...
+        def effective_graph(self, graph: FeatureGraph | None = None) -> FeatureGraph: ...
+        def stored_graph(self) -> FeatureGraph: ...
+        def _read_plan(self, feature: Any) -> FeaturePlan: ...
+        def _recorded_columns(self) -> Recorded: ...
+        def _table(self, key: str) -> str | None: ...
+        def _fv_id(self, key: str, feature_version: str) -> int | None: ...
+else:
+    StoreMembers = object
+
+
 @dataclass
 class ReadPlan:
     """Reads to run together, and how to turn their results into frames."""
@@ -44,10 +87,10 @@ class ReadPlan:
         start = len(self.queries)
         self.queries += queries
         n = len(queries)
-        self.builders.append(lambda results, s=start, n=n: build(results[s : s + n]))
+        self.builders.append(lambda results: build(results[start : start + n]))
         return len(self.builders) - 1
 
-    def add_empty(self, schema: dict[str, ColumnType | PolarsType]) -> int:
+    def add_empty(self, schema: Mapping[str, ColumnType | PolarsType]) -> int:
         """A frame with no rows (nothing stored to read)."""
         empty = pl.DataFrame(schema=polars_schema(schema))
         return self.add([], lambda _r: empty)

@@ -48,12 +48,13 @@ from ..records import SamplePage, StoredSample
 from . import resolve as _resolve
 from .codec import keys_in, table_types
 from .schema import FV, SUPERSEDED, WRITE, table_columns
+from .handle import StoreMembers
 
 
 IN_CHUNK = 400  # keys per `IN (VALUES ...)`: far below SQLite's limit on bound parameters
 
 
-class TraceQueries:
+class TraceQueries(StoreMembers):
     """Mixed into SQLiteMetadataStore: the public lookups a trace and an impact use."""
 
     # ----- where a feature lives -----------------------------------------------------------
@@ -211,12 +212,8 @@ class TraceQueries:
         select = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in columns)
         sql = f"SELECT {select} FROM {quote(table)} WHERE {_resolve.latest_condition()} AND {cond}"
         with self._lock:
-            return self._reader.frame(
-                sql,
-                [fv_id, encoded],
-                table_types(d, list(columns)),  # type: ignore[union-attr]
-                expected_rows=keys.height,
-            )
+            assert self._reader is not None, "store is not open"
+            return self._reader.frame(sql, [fv_id, encoded], table_types(d, list(columns)), expected_rows=keys.height)
 
     # ----- what the upstream gives ---------------------------------------------------------
     def expected_provenance(
@@ -242,7 +239,9 @@ class TraceQueries:
             chunk = wanted[start : start + IN_CHUNK]
             frames = [self._dep_values(gp, plan, d, [dict(zip(key, k)) for k in chunk]) for d in plan.deps]
             expected = _resolve._expected(plan, frames, self.hasher, True)
-            fields = [f for f in expected.schema[PROVENANCE_BY_FIELD].fields]  # type: ignore[union-attr]
+            by_field_type = expected.schema[PROVENANCE_BY_FIELD]
+            assert isinstance(by_field_type, pl.Struct)
+            fields = [f for f in by_field_type.fields]
             for r in expected.iter_rows(named=True):
                 by_field = r[PROVENANCE_BY_FIELD] or {f.name: None for f in fields}
                 out[tuple(r[c] for c in key)] = (r[PROVENANCE], dict(by_field))

@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 
-from ...columns import ColumnType
+from ...columns import ColumnType, PolarsType
 from ...keys import quote
 from .codec import Typed, decode_expr, load_dtype
 from .schema import readonly_uri
@@ -42,7 +42,7 @@ THREADS = 2
 class Query:
     sql: str
     params: Sequence[Any]
-    types: dict[str, Typed]  # every output column, in order
+    types: Mapping[str, Typed]  # every output column, in order
     expected_rows: int = 0
 
 
@@ -58,9 +58,9 @@ class CopyRead:
     table: str
     fv_id: int
     sources: list[str]
-    stored: dict[str, pl.DataType]
+    stored: dict[str, PolarsType]
     select: dict[str, pl.Expr]
-    types: dict[str, Typed]
+    types: Mapping[str, Typed]
     fallback: list[Query]
     written_after: int | None = None
     post: object = None  # optional callable(frame) -> frame, applied to the whole result on both paths
@@ -71,7 +71,7 @@ class CopyRead:
         return sum(q.expected_rows for q in self.fallback)
 
 
-Read = "Query | CopyRead"
+Read: TypeAlias = "Query | CopyRead"
 
 
 def _kind(t: Typed) -> str:
@@ -98,7 +98,7 @@ class Reader:
 
     # ----- public ------------------------------------------------------------------------------
     def frame(
-        self, sql: str, params: Sequence[Any], types: dict[str, Typed], *, expected_rows: int = 0
+        self, sql: str, params: Sequence[Any], types: Mapping[str, Typed], *, expected_rows: int = 0
     ) -> pl.DataFrame:
         """Run `sql`; columns come back decoded to `types` (ColumnTypes or polars dtypes)."""
         return self._run(Query(sql, params, types, expected_rows))
@@ -180,8 +180,7 @@ class Reader:
         from . import chunks
 
         decode = [
-            decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType) else pl.col(c).cast(q.types[c])
-            for c in q.types
+            decode_expr(c, t).alias(c) if isinstance(t, ColumnType) else pl.col(c).cast(t) for c, t in q.types.items()
         ]
 
         def finish(piece: pl.DataFrame) -> pl.DataFrame:
@@ -216,6 +215,7 @@ class Reader:
     def _threaded(self, q: Query) -> pl.DataFrame:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            assert self._path is not None  # frames() reads on threads only from a store file
             conn = sqlite3.connect(readonly_uri(self._path), uri=True, check_same_thread=False, timeout=30)
             self._local.conn = conn
             with self._opened_lock:
@@ -227,7 +227,7 @@ class Reader:
             cur = (conn or self._conn).execute(q.sql, tuple(q.params))
             rows = cur.fetchall()
             names = [d[0] for d in cur.description]
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        columns: list[Sequence[Any]] = list(zip(*rows)) if rows else [[] for _ in names]
         del rows
         df = pl.DataFrame(
             [
@@ -281,7 +281,7 @@ def columnar_frame(conn: sqlite3.Connection, q: Query) -> pl.DataFrame | None:
 
 
 def split_by_rowid(
-    sql: str, params: Sequence[Any], types: dict[str, Typed], rows: int, table: str, *, parts: int | None = None
+    sql: str, params: Sequence[Any], types: Mapping[str, Typed], rows: int, table: str, *, parts: int | None = None
 ) -> list[Query]:
     """`sql` (SELECT ... FROM "table" WHERE ...) as queries over rowid ranges, in rowid order.
 

@@ -10,6 +10,8 @@ and runs as one batch that sees one state of the store (store/sqlite/reader.py).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 
 from ...columns import PROVENANCE, PROVENANCE_BY_FIELD
@@ -259,6 +261,7 @@ def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
             frame = part
         else:
             shared = [c for c in d.on if c in key]
+            how: Literal["full", "left", "inner"]
             how = "full" if all_optional else ("left" if d.optional else "inner")
             frame = frame.join(part, on=shared, how=how, coalesce=True)
         key += [c for c in d.on if c not in key]

@@ -314,7 +314,7 @@ def ensure_feature_table(
             import sqlite_utils
 
             db = sqlite_utils.Database(conn)
-            for statement in db[table].transform_sql(types={c: bytes for c in retyped}):
+            for statement in db.table(table).transform_sql(types={c: bytes for c in retyped}):
                 conn.execute(statement)
         _ensure_id_index(conn, table, definition)
     # rows superseded after a write, as a range read (the columnar copy's liveness, explanations)

@@ -8,9 +8,10 @@ import sqlite3
 from ...graph import FeatureGraph
 from . import frame_columns
 from . import codec  # codec.now_us, looked up at each call (tests freeze the clock there)
+from .handle import StoreMembers
 
 
-class Snapshots:
+class Snapshots(StoreMembers):
     """Mixed into SQLiteMetadataStore: the graph snapshots a store records (push_graph) and reads back."""
 
     def _record_snapshot(self, conn: sqlite3.Connection, graph: FeatureGraph) -> int:
@@ -24,6 +25,7 @@ class Snapshots:
             (pv, self.project, codec.now_us(), json.dumps(snap)),
         )
         snap_id = cur.lastrowid
+        assert snap_id is not None  # an INSERT's rowid
         for f in snap["features"]:
             conn.execute(
                 "INSERT OR IGNORE INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "

@@ -225,6 +225,9 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
                     inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name),
                 ),
             ).lastrowid
+            assert (
+                fv_id is not None and write_id is not None
+            )  # _record_snapshot recorded the version; an INSERT's rowid
             inserted = insert_rows(
                 conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id, now=now, progress=progress
             )
@@ -440,7 +443,7 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         definition, current_fv = self._definition_for_read(feature)
         table = self._table(definition.name)
         fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
-        if fv_id is None:
+        if table is None or fv_id is None:
             return 0
         return self.conn.execute(
             f"SELECT count(*) FROM {quote(table)} WHERE {_resolve.latest_condition()}", (fv_id,)

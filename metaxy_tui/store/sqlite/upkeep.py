@@ -68,7 +68,10 @@ def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str,
         f"SELECT {select} FROM {quote(table)} WHERE {quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL "
         f"AND {quote(DELETED_AT)} IS NULL ORDER BY rowid"
     )
-    return columnar_frame(conn, Query(sql, [fv_id], types))
+    frame = columnar_frame(conn, Query(sql, [fv_id], types))
+    # None only for a BLOB or a value not of the declared type, which a mirrorable table has not
+    assert frame is not None, f"{table}: live rows not readable as their declared types"
+    return frame
 
 
 def after_insert(
@@ -200,7 +203,7 @@ def check(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, f
         got = pl.DataFrame(got_rows, schema=[groups.MEMBERS, *gset.on, *names], orient="row", infer_schema_length=None)
         key = list(gset.on)
         want = want.select([*key, groups.MEMBERS, *names]).sort(key)
-        got = got.select([*key, groups.MEMBERS, *names]).cast(dict(want.schema)).sort(key)
+        got = got.select([*key, groups.MEMBERS, *names]).cast(want.schema).sort(key)
         if not got.equals(want):
             problems.append(
                 f"group digests of {table} on {', '.join(key)} (fv {fv_id}): {got.height} groups stored, "

@@ -60,7 +60,7 @@ class Inserted:
         return self.rows.height
 
 
-def _literal(value: object) -> str:
+def _literal(value: int | None) -> str:
     return "NULL" if value is None else str(int(value))  # only integers and NULL are inlined
 
 
@@ -85,7 +85,14 @@ def insert_rows(
     """
     stored = rows.select(row_exprs(rows, definition, fields, fv_id=fv_id, write_id=write_id, now=now))
     cols = stored.columns
-    constants = {CREATED_AT: now, UPDATED_AT: now, DELETED_AT: None, FV: fv_id, WRITE: write_id, SUPERSEDED: None}
+    constants: dict[str, int | None] = {
+        CREATED_AT: now,
+        UPDATED_AT: now,
+        DELETED_AT: None,
+        FV: fv_id,
+        WRITE: write_id,
+        SUPERSEDED: None,
+    }
     constants.update(
         {
             c: None
