@@ -99,6 +99,11 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
     def where(self) -> str:
         return describe_target(self.url)
 
+    @property
+    def requested_hash(self) -> tuple[HashAlgorithm | None, int | None]:
+        """The hash setting asked for when this object was made ((None, None): the database's own)."""
+        return self._requested
+
     # ----- opening and closing ---------------------------------------------------------------
     def open(self, mode: str = "w") -> "OpenStore":
         if mode not in ("r", "w"):
