@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .graph import FeatureGraph
 
@@ -31,7 +32,7 @@ class FieldChange:
             "(an upstream field changed)"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "field": self.field,
             "change": self.change,
@@ -80,7 +81,7 @@ class FeatureChange:
             )
         return "versions unchanged: stored samples stay valid"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature,
             "change": self.change,

@@ -77,7 +77,7 @@ class RayExecutor(Executor):
         max_retries: int = 3,
         num_cpus: float = 1,
         max_in_flight: int | None = None,
-        init_options: dict | None = None,
+        init_options: dict[str, Any] | None = None,
     ) -> None:
         self.address = address or None
         self.max_retries = max_retries  # Ray's own default: a lost worker's task runs again
