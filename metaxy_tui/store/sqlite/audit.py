@@ -25,7 +25,7 @@ class AuditLog(StoreMembers):
         action: str,
         feature: str,
         feature_version: str | None,
-        ids: list[dict],
+        ids: list[dict[str, Any]],
         duration_s: float,
         outcome: str,
         detail: str | None = None,
@@ -71,7 +71,7 @@ class AuditLog(StoreMembers):
         assert audit_id is not None  # an INSERT's rowid
         return audit_id
 
-    def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
+    def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
         """Add samples to an entry, inside the transaction that wrote them (so a kill never
         leaves written samples the log does not name)."""
         if ids:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import polars as pl
 
@@ -129,7 +130,7 @@ def read_live(
         need.append(WRITE_ID)
     expected = {**_SYSTEM, **(expected or {})}
     sql = f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?"
-    params: list = [table, fv_id]
+    params: list[Any] = [table, fv_id]
     if written_after is not None:
         sql += " AND max_write > ?"
         params.append(written_after)
@@ -152,7 +153,11 @@ _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
 def _load(
-    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: Mapping[str, PolarsType], finish=None
+    conn: sqlite3.Connection,
+    chunk_ids: list[int],
+    columns: list[str],
+    expected: Mapping[str, PolarsType],
+    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame | None:
     """`columns` of the given chunks, in chunk order, each chunk through `finish`; None when a
     dtype is not the expected one."""
@@ -371,8 +376,8 @@ def drop(conn: sqlite3.Connection, table: str, keep_fv: int | None = None) -> No
 def next_rowid(conn: sqlite3.Connection, table: str) -> int:
     """The first rowid for new rows: above every row of the table and of its chunks, so a rowid
     is never reused for another row while a chunk could still name it."""
-    in_table = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
-    in_chunks = conn.execute(
+    in_table: int = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+    in_chunks: int = conn.execute(
         f"SELECT coalesce(max(max_rowid), 0) FROM {CHUNKS} WHERE table_name = ?", (table,)
     ).fetchone()[0]
     return max(in_table, in_chunks) + 1

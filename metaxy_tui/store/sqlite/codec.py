@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 import polars as pl
@@ -118,7 +118,7 @@ def decode_rows(
 ) -> pl.DataFrame:
     """Rows as read from a feature table -> the frame users see."""
 
-    def field_struct(column_of, fallback_of) -> pl.Expr:
+    def field_struct(column_of: Callable[[str], str], fallback_of: Callable[[str], str] | None) -> pl.Expr:
         parts = []
         for f in fields:
             col = column_of(f)
@@ -129,7 +129,9 @@ def decode_rows(
             parts.append(e.cast(pl.String).alias(f))
         return pl.struct(parts) if parts else pl.lit(None)
 
-    ts = lambda c: pl.from_epoch(pl.col(c), time_unit="us").dt.replace_time_zone("UTC").alias(c)  # noqa: E731
+    def ts(c: str) -> pl.Expr:
+        return pl.from_epoch(pl.col(c), time_unit="us").dt.replace_time_zone("UTC").alias(c)
+
     exprs = decode_user(df, definition) + [
         field_struct(pbf_column, None).alias(PROVENANCE_BY_FIELD),
         pl.col(PROVENANCE).cast(pl.String),

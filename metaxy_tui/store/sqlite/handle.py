@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import polars as pl
 
 from ...columns import ColumnType, PolarsType
-from .codec import polars_schema
+from .codec import Typed, polars_schema
 
 if TYPE_CHECKING:
     from ...graph import FeatureGraph, FeaturePlan
@@ -31,8 +31,10 @@ class StoreHandle(Protocol):
 
     @property
     def conn(self) -> sqlite3.Connection: ...
-    def _read(self, sql: str, params: Sequence[Any], types: dict, *, expected_rows: int = 0) -> pl.DataFrame: ...
-    def _read_many(self, queries: list) -> list[pl.DataFrame]: ...
+    def _read(
+        self, sql: str, params: Sequence[Any], types: Mapping[str, Typed], *, expected_rows: int = 0
+    ) -> pl.DataFrame: ...
+    def _read_many(self, queries: list[Any]) -> list[pl.DataFrame]: ...
     def _write_counter(self) -> int: ...
     def _has_latest(self, table: str, fv_id: int) -> bool: ...
     def _table(self, key: str) -> str | None: ...
@@ -60,7 +62,9 @@ if TYPE_CHECKING:
         _lock: threading.RLock
         _has_columns_table: bool
         _columns_cache: tuple[int, Recorded] | None
-        _effective_cache: dict[int, tuple[Any, ...]]
+        _effective_cache: dict[
+            int, tuple[tuple[int, int, bool, int], FeatureGraph, FeatureGraph]
+        ]  # id(graph) -> (key, graph, effective)
 
         @property
         def conn(self) -> sqlite3.Connection: ...
@@ -80,10 +84,10 @@ else:
 class ReadPlan:
     """Reads to run together, and how to turn their results into frames."""
 
-    queries: list = field(default_factory=list)
+    queries: list[Any] = field(default_factory=list)
     builders: list[Callable[[list[pl.DataFrame]], pl.DataFrame]] = field(default_factory=list)
 
-    def add(self, queries: list, build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
+    def add(self, queries: list[Any], build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
         start = len(self.queries)
         self.queries += queries
         n = len(queries)

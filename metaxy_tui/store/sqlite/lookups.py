@@ -41,7 +41,7 @@ from ...columns import (
     pbf_column,
 )
 from ...errors import InputError, InputProblem
-from ...graph import FeaturePlan, GraphPlan
+from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ...keys import quote, quote_all
 from ...spec import feature_key_of
 from ..records import SamplePage, StoredSample
@@ -170,8 +170,8 @@ class TraceQueries(StoreMembers):
             return 0
         latest = f"{quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL"
         with self._lock:
-            n = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest}", (fv_id,)).fetchone()[0]
-            gone = self.conn.execute(
+            n: int = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest}", (fv_id,)).fetchone()[0]
+            gone: int = self.conn.execute(
                 f"SELECT count(*) FROM {quote(table)} WHERE {latest} AND {quote(DELETED_AT)} IS NOT NULL", (fv_id,)
             ).fetchone()[0]
         return n - gone
@@ -218,7 +218,7 @@ class TraceQueries(StoreMembers):
     # ----- what the upstream gives ---------------------------------------------------------
     def expected_provenance(
         self, feature: Any, keys: Sequence[Mapping[str, Any]]
-    ) -> dict[tuple, tuple[str, dict[str, str]]]:
+    ) -> dict[tuple[Any, ...], tuple[str, dict[str, str]]]:
         """The provenance the current upstream gives each of a few samples of a derived feature.
 
         `keys` name samples by the feature's key (its deps' `on` columns: for an expansion, the
@@ -234,7 +234,7 @@ class TraceQueries(StoreMembers):
         key = list(plan.key)
         wanted = list({tuple(k.get(c) for c in key): None for k in keys})
         wanted = [k for k in wanted if all(v is not None for v in k)]
-        out: dict[tuple, tuple[str, dict[str, str]]] = {}
+        out: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}
         for start in range(0, len(wanted), IN_CHUNK):
             chunk = wanted[start : start + IN_CHUNK]
             frames = [self._dep_values(gp, plan, d, [dict(zip(key, k)) for k in chunk]) for d in plan.deps]
@@ -247,7 +247,7 @@ class TraceQueries(StoreMembers):
                 out[tuple(r[c] for c in key)] = (r[PROVENANCE], dict(by_field))
         return out
 
-    def _dep_values(self, gp: GraphPlan, plan: FeaturePlan, d, keys: list[dict]) -> pl.DataFrame:
+    def _dep_values(self, gp: GraphPlan, plan: FeaturePlan, d: DepPlan, keys: list[dict[str, Any]]) -> pl.DataFrame:
         """One dep's frame for `_expected`: its `on` columns and one value column per field it
         reads, for the upstream rows matching `keys` (an aggregation: one row per group, the
         members' data versions joined in id order and hashed, as resolve does)."""
@@ -367,7 +367,7 @@ class TraceQueries(StoreMembers):
         return out
 
 
-def _in_values(columns: list[str], rows: list[tuple]) -> tuple[str, list[Any]]:
+def _in_values(columns: list[str], rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
     """`(columns) IN (VALUES (?, ...), ...)` and its parameters (an index on the columns serves it)."""
     target = quote(columns[0]) if len(columns) == 1 else f"({quote_all(columns)})"
     one = "(" + ", ".join("?" for _ in columns) + ")"

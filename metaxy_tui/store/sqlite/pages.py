@@ -192,7 +192,7 @@ class SQLiteSamplePages:
         self._view: SampleView | None = None
         self._query: ViewQuery | None = None
         # keyset bounds of fetched pages of the current view: page -> (first ids, last ids)
-        self._bounds: dict[int, tuple[tuple, tuple]] = {}
+        self._bounds: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
     # -- connection
     def _connection(self) -> sqlite3.Connection:
@@ -325,7 +325,7 @@ class SQLiteSamplePages:
         if self._view is None or view.generation != self._generation:
             raise StaleView()
 
-    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
             return self._connection().execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as e:
@@ -334,7 +334,7 @@ class SQLiteSamplePages:
             raise PageReadError(str(e)) from e
 
     # -- pages
-    def page(self, view: SampleView, index: int) -> list[tuple]:
+    def page(self, view: SampleView, index: int) -> list[tuple[Any, ...]]:
         """Rows `index * page_size` onwards: tuples of (rowid, *column values)."""
         with self._lock:
             self._check(view)
@@ -351,7 +351,7 @@ class SQLiteSamplePages:
                 [start, start + self.page_size],
             )
 
-    def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple]:
+    def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple[Any, ...]]:
         q = self._query
         assert q is not None
         id_pos = [1 + i for i, c in enumerate(view.columns) if c.kind == "id"]
@@ -448,7 +448,8 @@ class SQLiteSamplePages:
         ids = ", ".join(f"t.{quote(c)}" for c in view.id_columns)
         op = ">" if q.descending_ids else "<"
         marks = ", ".join("?" * len(id_values))
-        return self._run(f"{q.count_sql()} AND ({ids}) {op} ({marks})", [*q.params, *id_values])[0][0]
+        before: int = self._run(f"{q.count_sql()} AND ({ids}) {op} ({marks})", [*q.params, *id_values])[0][0]
+        return before
 
     # -- one sample (its detail) ---------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -601,7 +602,7 @@ class SQLiteSamplePages:
                 raise PageReadError(str(e)) from e
         return ExportRows(columns, fv_names, total, self._batches(query, batch_rows))
 
-    def _batches(self, query: ViewQuery | None, batch_rows: int) -> Iterator[list[tuple]]:
+    def _batches(self, query: ViewQuery | None, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         if query is None:
             return
         try:

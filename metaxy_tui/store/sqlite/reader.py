@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import polars as pl
 
@@ -63,15 +63,26 @@ class CopyRead:
     types: Mapping[str, Typed]
     fallback: list[Query]
     written_after: int | None = None
-    post: object = None  # optional callable(frame) -> frame, applied to the whole result on both paths
-    each: object = None  # optional callable(frame) -> frame, applied to every chunk's rows (SQL: the whole)
+    post: FrameFn | None = None  # applied to the whole result on both paths
+    each: FrameFn | None = None  # applied to every chunk's rows (SQL: the whole)
 
     @property
     def expected_rows(self) -> int:
         return sum(q.expected_rows for q in self.fallback)
 
 
-Read: TypeAlias = "Query | CopyRead"
+FrameFn: TypeAlias = Callable[[pl.DataFrame], pl.DataFrame]  # a frame transformed (each chunk's, a result's)
+
+
+class CustomRead(Protocol):
+    """A read of several statements of its own (upstream.py's aggregation members, ...)."""
+
+    expected_rows: int
+
+    def run(self, reader: Reader, conn: sqlite3.Connection) -> pl.DataFrame: ...
+
+
+Read: TypeAlias = "Query | CopyRead | CustomRead"
 
 
 def _kind(t: Typed) -> str:
@@ -103,7 +114,7 @@ class Reader:
         """Run `sql`; columns come back decoded to `types` (ColumnTypes or polars dtypes)."""
         return self._run(Query(sql, params, types, expected_rows))
 
-    def frames(self, queries: list[Query]) -> list[pl.DataFrame]:
+    def frames(self, queries: Sequence[Read]) -> list[pl.DataFrame]:
         """Run queries that must see one state of the store; results in the given order.
 
         Large ones run on two threads with connections of their own, which could each see a
@@ -127,7 +138,7 @@ class Reader:
                     return out
         return self._in_one_transaction(queries)
 
-    def read(self, q, conn: sqlite3.Connection) -> pl.DataFrame:
+    def read(self, q: Read, conn: sqlite3.Connection) -> pl.DataFrame:
         """Run one read on a connection the caller holds (a custom read's sub-read)."""
         return self._run(q, conn, locked=True) if conn is not self._conn else self._run(q, locked=True)
 
@@ -144,10 +155,10 @@ class Reader:
 
     # ----- how ---------------------------------------------------------------------------------
     @staticmethod
-    def _columnar(q: Query) -> bool:
+    def _columnar(q: Read) -> bool:
         return isinstance(q, Query) and q.expected_rows >= COLUMNAR_MIN_ROWS and bool(q.types)
 
-    def _run(self, q, conn: sqlite3.Connection | None = None, locked: bool = False) -> pl.DataFrame:
+    def _run(self, q: Read, conn: sqlite3.Connection | None = None, locked: bool = False) -> pl.DataFrame:
         """One read on `conn` (default: the store's own connection, under its lock)."""
         if isinstance(q, CopyRead) or hasattr(q, "run"):
             if conn is None:
@@ -164,7 +175,7 @@ class Reader:
         df = columnar_frame(conn, q) if self._columnar(q) else None
         return df if df is not None else self._fetch(q, conn=conn)
 
-    def _custom(self, q, conn: sqlite3.Connection) -> pl.DataFrame:
+    def _custom(self, q: CopyRead | CustomRead, conn: sqlite3.Connection) -> pl.DataFrame:
         """A read of several statements (a CopyRead, or an object with run(reader, conn)), inside one
         read transaction so that its statements see one state of the store."""
         own = not conn.in_transaction
@@ -199,9 +210,10 @@ class Reader:
 
     def _write_counter(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+            last: int = self._conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+            return last
 
-    def _in_one_transaction(self, queries: list[Query]) -> list[pl.DataFrame]:
+    def _in_one_transaction(self, queries: Sequence[Read]) -> list[pl.DataFrame]:
         with self._lock:
             own = self._conn.in_transaction
             if not own:
@@ -212,7 +224,7 @@ class Reader:
                 if not own:
                     self._conn.execute("COMMIT")
 
-    def _threaded(self, q: Query) -> pl.DataFrame:
+    def _threaded(self, q: Read) -> pl.DataFrame:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             assert self._path is not None  # frames() reads on threads only from a store file

@@ -30,7 +30,7 @@ from ...definition import FeatureDefinition
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote, quote_all
 from . import chunks, groups
-from .system_columns import FV, SUPERSEDED, WRITE, index_name
+from .system_columns import FV as FV, SUPERSEDED as SUPERSEDED, WRITE as WRITE, index_name  # (re-exported)
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
 SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/sqlite/chunks.py, store/sqlite/groups.py)
@@ -94,7 +94,7 @@ SYSTEM_TABLES = (
 )  # _metaxy_audit is created on the first write-mode open
 
 
-def readonly_uri(path: str | os.PathLike) -> str:
+def readonly_uri(path: str | os.PathLike[str]) -> str:
     """The URI opening a store file read-only; a path with "#", "?" or "%" in it is escaped."""
     return Path(path).resolve().as_uri() + "?mode=ro"
 

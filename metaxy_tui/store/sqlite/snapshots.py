@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from ...graph import FeatureGraph
 from . import frame_columns
@@ -18,7 +19,8 @@ class Snapshots(StoreMembers):
         pv = graph.project_version
         row = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = ?", (pv,)).fetchone()
         if row:
-            return row[0]
+            known: int = row[0]
+            return known
         snap = graph.to_snapshot()
         cur = conn.execute(
             "INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) VALUES (?, ?, ?, ?)",
@@ -34,7 +36,7 @@ class Snapshots(StoreMembers):
             )
         return snap_id
 
-    def push_graph(self, graph: FeatureGraph | None = None) -> dict:
+    def push_graph(self, graph: FeatureGraph | None = None) -> dict[str, Any]:
         """Record the graph's snapshot (as `metaxy push`); returns {id, project_version, new}."""
         graph = graph or self.graph()
         graph.plan()
@@ -45,13 +47,13 @@ class Snapshots(StoreMembers):
             snap_id = self._record_snapshot(conn, graph)
         return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
 
-    def snapshots(self) -> list[dict]:
+    def snapshots(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             "SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots ORDER BY id"
         ).fetchall()
         return [{"id": r[0], "project_version": r[1], "project": r[2], "recorded_at": r[3]} for r in rows]
 
-    def snapshot(self, which: int | str | None = None) -> dict | None:
+    def snapshot(self, which: int | str | None = None) -> dict[str, Any] | None:
         """A recorded graph snapshot by id or project version (prefix); the latest by default."""
         if which is None:
             row = self.conn.execute("SELECT graph FROM _metaxy_snapshots ORDER BY id DESC LIMIT 1").fetchone()

@@ -21,11 +21,12 @@ from .codec import load_dtype
 from .reader import Query, columnar_frame
 from .schema import FV, SUPERSEDED
 from .write import Inserted
+from ...graph import GraphPlan
 
 Orders = Sequence[tuple[Sequence[str], Sequence[str]]]  # (on columns, order columns) of the feature's table
 
 
-def aggregation_orders(gp, upstream: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def aggregation_orders(gp: GraphPlan, upstream: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """How the aggregations of downstream features group `upstream`: its `on` and id columns."""
     out = []
     for name in gp[upstream].downstream:

@@ -9,6 +9,7 @@ set-based UPDATE over the latest-row index.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -74,7 +75,7 @@ def insert_rows(
     fv_id: int,
     write_id: int,
     now: int,
-    progress=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Inserted:
     """Insert `rows` as the latest rows of their ids; earlier latest rows become history.
 
