@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
@@ -14,6 +14,9 @@ from ...hashing import Hasher
 from ..records import StoredSample
 from .reads import Reads
 from .sql import Place
+
+if TYPE_CHECKING:
+    from .connection import PgConnection
 
 
 class PgHandle(Protocol):
@@ -24,7 +27,7 @@ class PgHandle(Protocol):
     def _reads(self) -> Reads: ...
 
     @property
-    def conn(self) -> Any: ...
+    def conn(self) -> PgConnection: ...
 
     def graph(self, feature: Any = None) -> FeatureGraph: ...
 
@@ -34,7 +37,7 @@ class PgHandle(Protocol):
 
     def _read_plan(self, feature: Any) -> FeaturePlan: ...
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def _transaction(self) -> AbstractContextManager[Any]: ...
 

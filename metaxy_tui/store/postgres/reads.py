@@ -22,12 +22,15 @@ import io
 import math
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ...columns import PolarsType
 from .connection import connect
+
+if TYPE_CHECKING:
+    from .connection import PgConnection
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
 READ_WORK_MEM = "256MB"  # per sort or hash of a read (PostgreSQL's default, 4MB, spills 1,000,000 rows to disk)
@@ -78,18 +81,18 @@ class Reads:
     def __init__(self, url: str, *, use_adbc: bool | None = None):
         self.url = url
         self.use_adbc = adbc_available() if use_adbc is None else use_adbc
-        self._adbc = None
-        self._pg = None  # psycopg connection (small lookups; bulk reads when ADBC is absent)
+        self._adbc: Any = None  # an ADBC DB-API connection (adbc_driver_postgresql: no type stubs)
+        self._pg: PgConnection | None = None  # psycopg connection (small lookups; bulk reads when ADBC is absent)
         self._depth = 0
         self._lock = threading.RLock()
 
     # ----- connections -----------------------------------------------------------------------------
-    def _psycopg(self):
+    def _psycopg(self) -> PgConnection:
         if self._pg is None:
             self._pg = connect(self.url, autocommit=True)
         return self._pg
 
-    def _adbc_conn(self):
+    def _adbc_conn(self) -> Any:  # adbc_driver_postgresql's DB-API connection (no type stubs)
         if self._adbc is None:
             import warnings
 
@@ -140,7 +143,7 @@ class Reads:
             self._psycopg().execute(sql)
 
     # ----- reading -----------------------------------------------------------------------------------
-    def rows(self, sql: str) -> list[tuple]:
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """A small result as tuples (inside the snapshot, if one is open)."""
         with self._lock:
             if self.use_adbc:

@@ -138,7 +138,7 @@ def _keys_of(keyed: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     return keyed.select(cols).unique(maintain_order=True)
 
 
-def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed) -> Increment:
+def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed: common.ReadRemoved) -> Increment:
     """The increment of a derived feature (SPEC 4)."""
     key = list(plan.key)
     with store._reads.snapshot():
