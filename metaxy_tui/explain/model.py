@@ -146,13 +146,17 @@ class ReasonList(Sequence[SampleReason]):
         self._made: dict[int, SampleReason] = {}
 
     def __len__(self) -> int:
-        return len(self._items) if self._items is not None else self._frame.height  # type: ignore[union-attr]
+        if self._items is not None:
+            return len(self._items)
+        assert self._frame is not None  # (a frame or items: one of them is given)
+        return self._frame.height
 
     def _make(self, start: int, stop: int) -> list[SampleReason]:
         missing = [i for i in range(start, stop) if i not in self._made]
         if missing:
             lo, hi = missing[0], missing[-1] + 1
-            for i, r in zip(range(lo, hi), _reasons_of(self._frame.slice(lo, hi - lo), self._key)):  # type: ignore[union-attr]
+            assert self._frame is not None  # (made from rows only when no items were given)
+            for i, r in zip(range(lo, hi), _reasons_of(self._frame.slice(lo, hi - lo), self._key)):
                 self._made.setdefault(i, r)
         return [self._made[i] for i in range(start, stop)]
 

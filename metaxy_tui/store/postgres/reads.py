@@ -166,6 +166,7 @@ class Reads:
         with self._adbc_conn().cursor() as cur:
             cur.execute(sql)
             table = cur.fetch_arrow_table()
+        # (pyarrow has no type stubs here, so polars' overloads cannot tell a Table, which gives a DataFrame)
         return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
 
     def _csv_frame(self, sql: str, width: int) -> pl.DataFrame:

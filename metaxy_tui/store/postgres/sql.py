@@ -67,10 +67,8 @@ class Place:
 
     def live(self, alias: str = "") -> str:
         a = f"{alias}." if alias else ""
-        return (
-            f"{a}{q(FV)} = {int(self.fv_id)} AND {a}{q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
-            f"AND {a}{q(DELETED_AT)} IS NULL"
-        )
+        assert self.fv_id is not None  # (asked of a stored place only)
+        return f"{a}{q(FV)} = {int(self.fv_id)} AND {a}{q(SUPERSEDED)} IS NULL AND {a}{q(DELETED_AT)} IS NULL"
 
 
 def value_column(upstream: str, field_name: str) -> str:
@@ -167,7 +165,8 @@ class ResolveSQL:
                 f" AND ({', '.join(src[c] for c in on)}) IN (SELECT {', '.join(self.alias[c] for c in on)} FROM "
                 f"{keys_relation(keys.select(on).unique(), {c: self.col_type(d, c) for c in on}, self.alias)} AS k)"
             )
-        table = f"{q(place.table)} AS u"  # type: ignore[arg-type]
+        assert place.table is not None  # stored
+        table = f"{q(place.table)} AS u"
         if d.kind == "aggregation":
             where += "".join(f" AND {src[c]} IS NOT NULL" for c in on)
             group = ", ".join(src[c] for c in on)

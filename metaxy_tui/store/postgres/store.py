@@ -417,7 +417,8 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return Place(table, fv_id, {r[0]: r[1] for r in cols})
 
     def _has_live(self, place: Place) -> bool:
-        return bool(self._snap_rows(f"SELECT 1 FROM {q(place.table)} WHERE {place.live()} LIMIT 1"))  # type: ignore[arg-type]
+        assert place.table is not None  # (asked of a stored place only)
+        return bool(self._snap_rows(f"SELECT 1 FROM {q(place.table)} WHERE {place.live()} LIMIT 1"))
 
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(
@@ -640,16 +641,13 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         if with_fields:
             schema[WRITE] = pl.Int64
         place = self._place(plan.name, plan.feature_version)
-        if not place.stored:
+        if not place.stored or place.table is None:
             return pl.DataFrame(schema=schema)
         from .reads import select_list
 
         exprs = [column_expr(c, d.columns[c], place.columns) for c in key] + [q(PROVENANCE)]
         exprs += [text_expr(pbf_column(f), place.columns) for f in fields] + ([q(WRITE)] if with_fields else [])
-        sql = (
-            f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} "  # type: ignore[arg-type]
-            f"ORDER BY {q(WRITE)}, {q(ROW)}"
-        )
+        sql = f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} ORDER BY {q(WRITE)}, {q(ROW)}"
         cur = self._reads.frame(sql, schema)
         if key != list(d.id_columns):
             cur = cur.group_by(key, maintain_order=True).agg(

@@ -22,7 +22,7 @@ from . import frame_columns
 from .codec import Typed
 from . import resolve as _resolve
 from . import schema as _schema
-from .reader import Reader
+from .reader import Read, Reader
 from .handle import StoreMembers
 
 BUSY_TIMEOUT_S = 30.0
@@ -232,7 +232,7 @@ class StoreConnection(StoreMembers):
                 is not None
             )
 
-    def _read_many(self, queries: list[Any]) -> list[pl.DataFrame]:
+    def _read_many(self, queries: Sequence[Read]) -> list[pl.DataFrame]:
         """Several queries that must see one state of the store (see store/sqlite/reader.py)."""
         assert self._reader is not None, "store is not open"
         return self._reader.frames(queries)

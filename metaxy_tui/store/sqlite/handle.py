@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ...graph import FeatureGraph, FeaturePlan
     from ...hashing import HashAlgorithm, Hasher
     from .frame_columns import Recorded
-    from .reader import Reader
+    from .reader import Read, Reader
 
 
 class StoreHandle(Protocol):
@@ -34,7 +34,7 @@ class StoreHandle(Protocol):
     def _read(
         self, sql: str, params: Sequence[Any], types: Mapping[str, Typed], *, expected_rows: int = 0
     ) -> pl.DataFrame: ...
-    def _read_many(self, queries: list[Any]) -> list[pl.DataFrame]: ...
+    def _read_many(self, queries: Sequence[Read]) -> list[pl.DataFrame]: ...
     def _write_counter(self) -> int: ...
     def _has_latest(self, table: str, fv_id: int) -> bool: ...
     def _table(self, key: str) -> str | None: ...
@@ -62,9 +62,8 @@ if TYPE_CHECKING:
         _lock: threading.RLock
         _has_columns_table: bool
         _columns_cache: tuple[int, Recorded] | None
-        _effective_cache: dict[
-            int, tuple[tuple[int, int, bool, int], FeatureGraph, FeatureGraph]
-        ]  # id(graph) -> (key, graph, effective)
+        # id(graph) -> (cache key, graph, the graph with the recorded columns)
+        _effective_cache: dict[int, tuple[tuple[int, int, bool, int], FeatureGraph, FeatureGraph]]
 
         @property
         def conn(self) -> sqlite3.Connection: ...
@@ -84,10 +83,10 @@ else:
 class ReadPlan:
     """Reads to run together, and how to turn their results into frames."""
 
-    queries: list[Any] = field(default_factory=list)
+    queries: list[Read] = field(default_factory=list)
     builders: list[Callable[[list[pl.DataFrame]], pl.DataFrame]] = field(default_factory=list)
 
-    def add(self, queries: list[Any], build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
+    def add(self, queries: list[Read], build: Callable[[list[pl.DataFrame]], pl.DataFrame]) -> int:
         start = len(self.queries)
         self.queries += queries
         n = len(queries)

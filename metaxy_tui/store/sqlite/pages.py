@@ -467,7 +467,8 @@ class SQLiteSamplePages:
         with self._lock:
             names = feature_version_names(self._connection(), feature)
         columns = {c: v for c, v in row.items() if c not in ("_rowid", FV, WRITE, SUPERSEDED)}
-        return StoredRow(columns, names.get(row.get(FV)), current)  # type: ignore[arg-type]
+        fv_id: int | None = row.get(FV)
+        return StoredRow(columns, names.get(fv_id) if fv_id is not None else None, current)
 
     def sample_row(self, plan: FeaturePlan, ids: dict[str, Any]) -> StoredRow | None:
         """The sample's latest row under the current feature version (a tombstone when

@@ -316,7 +316,8 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
             + " ORDER BY rowid"
         )
         n = self._row_bound(table)
-        raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)  # type: ignore[union-attr]
+        assert self._reader is not None, "store is not open"
+        raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)
         fv_names = dict(
             self.conn.execute(
                 "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?", (definition.name,)
