@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ..columns import ColumnType
 from ..definition import FeatureDefinition
 from ..errors import InputError, InputProblem, StoreError, UnknownFeatureError
 from ..frames import MetadataFrame, apply_filters, is_filter, to_polars
 from ..graph import FeatureGraph, FeaturePlan
-from ..columns import ColumnType
 from ..hashing import HashAlgorithm, Hasher
 from ..spec import feature_key_of
 
@@ -262,7 +262,7 @@ class StoreFront:
             raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
 
 
-def stored_hasher(info: dict[str, str], requested: tuple[Any, int | None], where: str) -> Hasher:
+def stored_hasher(info: dict[str, str], requested: tuple[HashAlgorithm | None, int | None], where: str) -> Hasher:
     """The hash settings a store was created with (its info rows); a caller who asked for other
     settings (`requested`: algorithm or None, truncation or None) is refused, naming both."""
     stored = Hasher(
