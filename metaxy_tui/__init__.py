@@ -5,6 +5,7 @@ import metaxy_tui as mx
 
 # ruff: noqa: E402  (the NullHandler goes on before the submodules log)
 import logging
+from typing import Any
 
 from .version import __version__
 
@@ -41,7 +42,7 @@ from .store import SQLiteMetadataStore
 from .store.postgres import PostgreSQLMetadataStore
 
 
-def get_feature_by_key(key):
+def get_feature_by_key(key: object) -> type:
     """The feature class registered under `key` in the active graph."""
     return FeatureGraph.get_active().get_feature_by_key(key)
 
@@ -54,7 +55,7 @@ def current_graph() -> FeatureGraph:
 MetadataStore = SQLiteMetadataStore  # Metaxy's name for the store type
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:  # (what the type checker sees for any other name, too)
     if name == "SystemTableStorage":  # imported on use: it loads the store's snapshot helpers
         from .metadata_store.system import SystemTableStorage
 

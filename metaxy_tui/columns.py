@@ -7,9 +7,12 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
+
+# a polars dtype as polars takes it: an instance (pl.Datetime("us")) or the class (pl.String)
+PolarsType: TypeAlias = pl.DataType | type[pl.DataType]
 
 PROVENANCE_BY_FIELD = "metaxy_provenance_by_field"
 PROVENANCE = "metaxy_provenance"
@@ -54,7 +57,7 @@ class ColumnType:
         return _SQLITE[self.name]
 
     @property
-    def polars(self) -> pl.DataType | type[pl.DataType]:
+    def polars(self) -> PolarsType:
         return _POLARS[self.name]
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,7 +83,7 @@ _SQLITE = {
     "date": "TEXT",
     "bytes": "BLOB",
 }
-_POLARS: dict[str, pl.DataType | type[pl.DataType]] = {
+_POLARS: dict[str, PolarsType] = {
     "str": pl.String,
     "int": pl.Int64,
     "float": pl.Float64,

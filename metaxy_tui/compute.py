@@ -42,7 +42,7 @@ def compute_function(graph: FeatureGraph, key: str) -> ComputeFunction | None:
         return fn
     if key in graph:
         cls = graph.definition(key).cls
-        method = getattr(cls, "compute", None) if cls is not None else None
+        method: object = getattr(cls, "compute", None) if cls is not None else None
         if callable(method):
             return method
     return None

@@ -26,12 +26,16 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from .errors import ConfigError
+from .hashing import HashAlgorithm
 from .store import SQLiteMetadataStore
+
+if TYPE_CHECKING:
+    from .store.postgres import PostgreSQLMetadataStore
 
 CONFIG_NAME = "metaxy.toml"
 STORE_OPTIONS = {"path", "hash_algorithm", "hash_truncation_length"}
@@ -43,7 +47,7 @@ def default_store_path() -> Path:
     return Path(platformdirs.user_data_dir("metaxy-tui", appauthor=False)) / "metadata.db"
 
 
-def find_config(start: str | os.PathLike | None = None) -> Path | None:
+def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
     env = os.environ.get("METAXY_CONFIG")
     if env and start is None:
         return Path(env)
@@ -71,11 +75,11 @@ class MetaxyConfig:
     def store_names(self) -> list[str]:
         return list(self.stores)
 
-    def hash_settings(self, name: str | None = None) -> tuple:
+    def hash_settings(self, name: str | None = None) -> tuple[HashAlgorithm | None, int | None]:
         """(algorithm or None, truncation or None): the hash setting the named store asks for."""
         return self.get_store(name).requested_hash
 
-    def get_store(self, name: str | None = None, **overrides: Any) -> SQLiteMetadataStore:
+    def get_store(self, name: str | None = None, **overrides: Any) -> SQLiteMetadataStore | PostgreSQLMetadataStore:
         name = name or os.environ.get("METAXY_STORE") or self.store or (next(iter(self.stores), None))
         if name is None:
             default = os.environ.get("METAXY_STORE_PATH") or str(default_store_path())
@@ -118,7 +122,7 @@ class MetaxyConfig:
         except ValueError as e:
             raise ConfigError(f"store {name!r} in {self.path}: {e}") from None
 
-    def _postgres_store(self, name: str, entry: dict, overrides: dict):
+    def _postgres_store(self, name: str, entry: dict[str, Any], overrides: dict[str, Any]) -> PostgreSQLMetadataStore:
         from .store.postgres import PostgreSQLMetadataStore
 
         options = dict(entry.get("config", {}))
@@ -170,7 +174,7 @@ class MetaxyConfig:
                 ) from None
 
 
-def load_config(path: str | os.PathLike) -> MetaxyConfig:
+def load_config(path: str | os.PathLike[str]) -> MetaxyConfig:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -206,10 +210,10 @@ def load_config(path: str | os.PathLike) -> MetaxyConfig:
 
 
 def init_metaxy(
-    config_file: str | os.PathLike | None = None,
+    config_file: str | os.PathLike[str] | None = None,
     *,
     load_entrypoints: bool = True,
-    search_from: str | os.PathLike | None = None,
+    search_from: str | os.PathLike[str] | None = None,
 ) -> MetaxyConfig:
     """Read metaxy.toml (given, or found from the current folder up) and import its entrypoints."""
     path = Path(config_file) if config_file else find_config(search_from)

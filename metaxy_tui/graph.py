@@ -216,7 +216,7 @@ class FeatureGraph:
     def project_version(self) -> str:
         return self.plan().project_version
 
-    def to_snapshot(self) -> dict:
+    def to_snapshot(self) -> dict[str, Any]:
         plan = self.plan()
         features = []
         for name in sorted(plan.features):
@@ -228,7 +228,7 @@ class FeatureGraph:
         return {"project_version": plan.project_version, "features": features}
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict) -> "FeatureGraph":
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> "FeatureGraph":
         return cls.from_definitions([FeatureDefinition.from_dict(f) for f in snapshot["features"]])
 
 

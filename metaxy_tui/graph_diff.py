@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .graph import FeatureGraph
 
@@ -31,7 +32,7 @@ class FieldChange:
             "(an upstream field changed)"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "field": self.field,
             "change": self.change,
@@ -80,7 +81,7 @@ class FeatureChange:
             )
         return "versions unchanged: stored samples stay valid"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature,
             "change": self.change,
@@ -103,14 +104,17 @@ def diff_graphs(old: FeatureGraph, new: FeatureGraph) -> list[FeatureChange]:
     keys = sorted(set(old.keys) | set(new.keys))
     for key in keys:
         if key not in old:
-            p = new_plan[key]  # type: ignore[index]
+            assert new_plan is not None  # (new holds key: it has a plan)
+            p = new_plan[key]
             out.append(FeatureChange(key, "added", None, p.feature_version))
             continue
         if key not in new:
-            p = old_plan[key]  # type: ignore[index]
+            assert old_plan is not None
+            p = old_plan[key]
             out.append(FeatureChange(key, "removed", p.feature_version, None))
             continue
-        a, b = old_plan[key], new_plan[key]  # type: ignore[index]
+        assert old_plan is not None and new_plan is not None
+        a, b = old_plan[key], new_plan[key]
         fc = FeatureChange(key, "changed", a.feature_version, b.feature_version)
         a_fields = {f.key.to_string(): f for f in a.definition.spec.fields}
         b_fields = {f.key.to_string(): f for f in b.definition.spec.fields}

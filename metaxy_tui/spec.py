@@ -32,7 +32,7 @@ def feature_key_of(feature: Any) -> FeatureKey:
     """A feature class, a FeatureKey, a key string or a list of parts, as a FeatureKey."""
     if isinstance(feature, FeatureKey):
         return feature
-    spec = getattr(feature, "_mx_spec", None)
+    spec: FeatureSpec | None = getattr(feature, "_mx_spec", None)
     if spec is not None:
         return spec.key
     if isinstance(feature, (str, list, tuple)):
@@ -59,11 +59,11 @@ class LineageRelationship:
             raise DefinitionError(None, "expansion lineage needs on=[parent id columns]")
         return cls(LineageKind.EXPANSION, _column_list(on, "expansion on"))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "on": list(self.on) if self.on is not None else None}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "LineageRelationship":
+    def from_dict(cls, d: Mapping[str, Any]) -> "LineageRelationship":
         on = d.get("on")
         return cls(LineageKind(d["kind"]), tuple(on) if on is not None else None)
 
@@ -98,14 +98,14 @@ class FieldDep:
                 fields = [fields]
             object.__setattr__(self, "fields", tuple(FieldKey(f) for f in fields))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature.to_string(),
             "fields": "ALL" if self.fields == ALL else [f.to_string() for f in self.fields],
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "FieldDep":
+    def from_dict(cls, d: Mapping[str, Any]) -> "FieldDep":
         return cls(d["feature"], d["fields"])
 
 
@@ -137,7 +137,7 @@ class FieldSpec:
             parsed = tuple(items)
         object.__setattr__(self, "deps", parsed)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         deps: Any
         if self.deps is None:
             deps = None
@@ -148,7 +148,7 @@ class FieldSpec:
         return {"key": self.key.to_string(), "code_version": self.code_version, "deps": deps}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "FieldSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> "FieldSpec":
         deps = d.get("deps")
         if isinstance(deps, list):
             deps = [FieldDep.from_dict(x) for x in deps]
@@ -193,7 +193,7 @@ class FeatureDep:
     def rename_map(self) -> dict[str, str]:
         return dict(self.rename)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature.to_string(),
             "lineage": self.lineage.to_dict(),
@@ -203,7 +203,7 @@ class FeatureDep:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "FeatureDep":
+    def from_dict(cls, d: Mapping[str, Any]) -> "FeatureDep":
         return cls(
             d["feature"],
             LineageRelationship.from_dict(d["lineage"]),
@@ -284,7 +284,7 @@ class FeatureSpec:
                 return f
         raise KeyError(key)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key.to_string(),
             "id_columns": list(self.id_columns),
@@ -295,7 +295,7 @@ class FeatureSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "FeatureSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> "FeatureSpec":
         return cls(
             d["key"],
             d["id_columns"],

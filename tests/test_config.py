@@ -157,3 +157,16 @@ def test_environment_overrides_file_and_store_path(graph, tmp_path, monkeypatch)
     assert Path(cfg.get_store("dev").path).resolve() == (project / "metadata.db").resolve()
     monkeypatch.setenv("METAXY_STORE_PATH", str(tmp_path / "override.db"))
     assert Path(cfg.get_store("dev").path) == tmp_path / "override.db"
+
+
+def test_the_hash_settings_of_a_postgresql_store(graph, tmp_path, monkeypatch):
+    # hash_settings (what a new --db store made for the project hashes with) asked the store for
+    # requested_hash, which only the SQLite store had: an AttributeError in a PostgreSQL project
+    (tmp_path / "metaxy.toml").write_text(
+        'project = "demo"\n[stores.pg]\ntype = "postgresql"\n[stores.pg.config]\n'
+        'connection_string = "postgresql://nobody@localhost:1/none"\nhash_algorithm = "md5"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    cfg = mx.init_metaxy()
+    assert cfg.hash_settings() == (mx.HashAlgorithm.MD5, None)
+    assert cfg.hash_settings("pg") == (mx.HashAlgorithm.MD5, None)

@@ -195,6 +195,18 @@ def test_opening_a_missing_file_for_reading(tmp_path):
     assert not (tmp_path / "absent.db").exists()
 
 
+def test_a_closed_store_says_so_on_both_stores(graph, make_store, tmp_path):
+    # (the PostgreSQL store's reads connection is None while closed: its reads say so, as SQLite's do)
+    Audio, _ = declare()
+    with make_store(tmp_path / "store.db") as s:
+        s.write(Audio, audio(("a1", "s1", "p1")))
+    s = make_store(tmp_path / "store.db")
+    with pytest.raises(mx.StoreError, match="not open"):
+        s.read(Audio)
+    with pytest.raises(mx.StoreError, match="not open"):
+        s.read_metadata(Audio, filters=pl.col("audio_id") == "a1")
+
+
 def test_read_only_and_closed_store(graph, store_path):
     Audio, _ = declare()
     with mx.SQLiteMetadataStore(store_path) as s:

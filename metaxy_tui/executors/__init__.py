@@ -9,7 +9,7 @@ only imported when it is asked for.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Protocol, cast
 
 from .base import Batch, BatchResult, ComputeTask, Executor, ExecutorUnavailable
 
@@ -18,10 +18,18 @@ NAMES = tuple(MODULES)
 DEFAULT = "local"
 
 
-def _module(name: str) -> Any:
+class ExecutorModule(Protocol):
+    """What each executor module defines (see above)."""
+
+    def unavailable(self) -> str | None: ...
+
+    def create(self, **options: Any) -> Executor: ...
+
+
+def _module(name: str) -> ExecutorModule:
     if name not in MODULES:
         raise ExecutorUnavailable(f"unknown executor {name!r} (choose one of {', '.join(NAMES)})")
-    return importlib.import_module(MODULES[name])
+    return cast(ExecutorModule, importlib.import_module(MODULES[name]))
 
 
 def unavailable(name: str) -> str | None:

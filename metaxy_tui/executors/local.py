@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .base import Batch, BatchResult, ComputeTask, Executor, call
 
@@ -23,7 +24,7 @@ class LocalExecutor(Executor):
             yield BatchResult(batch, output, error, tb, seconds)
 
 
-def create(**options) -> LocalExecutor:
+def create(**options: Any) -> LocalExecutor:
     if options:
         raise TypeError(f"the local executor takes no options (got {', '.join(sorted(options))})")
     return LocalExecutor()

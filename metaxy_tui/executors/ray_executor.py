@@ -77,7 +77,7 @@ class RayExecutor(Executor):
         max_retries: int = 3,
         num_cpus: float = 1,
         max_in_flight: int | None = None,
-        init_options: dict | None = None,
+        init_options: dict[str, Any] | None = None,
     ) -> None:
         self.address = address or None
         self.max_retries = max_retries  # Ray's own default: a lost worker's task runs again
@@ -205,7 +205,8 @@ def _check_reachable(address: str) -> None:
 
 def _explained(error: Exception, address: str | None) -> Exception:
     """ray.init's error, with what to do when the cluster asks for a token."""
-    chain, e = [], error
+    chain: list[BaseException] = []
+    e: BaseException | None = error
     while e is not None and len(chain) < 5:
         chain.append(e)
         e = e.__cause__ or e.__context__

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ..columns import PROVENANCE_BY_FIELD, pbf_column
-from ..graph import DepPlan, FeaturePlan
+from ..graph import DepPlan, FeaturePlan, GraphPlan
 from ..keys import FieldKey
 from ..store.records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .model import KINDS, SHOWN
@@ -27,7 +27,7 @@ def used_fields(plan: FeaturePlan, d: DepPlan) -> list[str]:
     return sorted({FieldKey(uf).struct_name for ps in plan.field_parents.values() for u, uf in ps if u == d.upstream})
 
 
-def upstream_changes(store: "MetadataStore", gp, plan: FeaturePlan, current: pl.DataFrame) -> pl.DataFrame:
+def upstream_changes(store: "MetadataStore", gp: GraphPlan, plan: FeaturePlan, current: pl.DataFrame) -> pl.DataFrame:
     """One row per (sample, upstream change): key columns, `__dep` (index), `__feature`, `__change`,
     `__json` (UpstreamChange.to_dict as JSON), `__desc` (its describe()), and per upstream field
     `__mu:<upstream>.<field>`: whether the change moved that field."""
@@ -281,7 +281,7 @@ def changed_reasons(
 
 
 def removed_reasons(
-    store: "MetadataStore", gp, plan: FeaturePlan, removed: pl.DataFrame, changes: pl.DataFrame
+    store: "MetadataStore", gp: GraphPlan, plan: FeaturePlan, removed: pl.DataFrame, changes: pl.DataFrame
 ) -> pl.DataFrame:
     key = list(plan.key)
     frame = removed.sort(key)

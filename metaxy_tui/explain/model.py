@@ -22,7 +22,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -51,7 +51,7 @@ class UpstreamChange:
         parts = [f"{f} {short_value(a)} → {short_value(b)}" for f, (a, b) in sorted(self.fields.items())]
         return f"{self.feature} {who} changed ({'; '.join(parts)})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature,
             "ids": self.ids,
@@ -69,7 +69,7 @@ class FieldMove:
     now: str | None
     because: list[str] = dataclasses.field(default_factory=list)  # "<upstream>.<field>"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"field": self.field, "then": self.then, "now": self.now, "because": list(self.because)}
 
 
@@ -85,7 +85,7 @@ class DefinitionChange:
     def describe(self) -> str:
         return f"{self.field}: {self.cause}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "field": self.field,
             "old_code_version": self.old_code_version,
@@ -107,7 +107,7 @@ class SampleReason:
     upstream: list[UpstreamChange] = field(default_factory=list)
     definition: list[DefinitionChange] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "kind": self.kind,
@@ -137,7 +137,7 @@ def short_value(v: str | None) -> str:
 # ----- the result -----------------------------------------------------------------------------------
 
 
-class ReasonList(Sequence):
+class ReasonList(Sequence[SampleReason]):
     """SampleReasons made on demand from rows of the per-sample frame (or a plain list); each is
     made once, so the same index gives the same object."""
 
@@ -146,17 +146,25 @@ class ReasonList(Sequence):
         self._made: dict[int, SampleReason] = {}
 
     def __len__(self) -> int:
-        return len(self._items) if self._items is not None else self._frame.height  # type: ignore[union-attr]
+        if self._items is not None:
+            return len(self._items)
+        assert self._frame is not None  # (a frame or items: one of them is given)
+        return self._frame.height
 
     def _make(self, start: int, stop: int) -> list[SampleReason]:
         missing = [i for i in range(start, stop) if i not in self._made]
         if missing:
             lo, hi = missing[0], missing[-1] + 1
-            for i, r in zip(range(lo, hi), _reasons_of(self._frame.slice(lo, hi - lo), self._key)):  # type: ignore[union-attr]
+            assert self._frame is not None  # (made from rows only when no items were given)
+            for i, r in zip(range(lo, hi), _reasons_of(self._frame.slice(lo, hi - lo), self._key)):
                 self._made.setdefault(i, r)
         return [self._made[i] for i in range(start, stop)]
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> SampleReason: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[SampleReason]: ...
+    def __getitem__(self, i: int | slice) -> SampleReason | list[SampleReason]:
         if self._items is not None:
             return self._items[i]
         n = len(self)
@@ -191,7 +199,7 @@ class ReasonList(Sequence):
             return self._frame.select([c for c in self._frame.columns if not c.startswith("__")])
         return _frame_of(self._items or [], self._key).select(TEXT[:2] + self._key + TEXT[2:])
 
-    def keys(self) -> list[tuple]:
+    def keys(self) -> list[tuple[Any, ...]]:
         """Each reason's key, as a tuple in key-column order."""
         return self.frame.select(self._key).rows()
 
@@ -221,7 +229,7 @@ class Explanation:
             frame = _frame_of(self._items or [], key)
         self._frame = frame
         self._key = key
-        self._by_key: dict[tuple, int] | None = None
+        self._by_key: dict[tuple[Any, ...], int] | None = None
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -255,7 +263,7 @@ class Explanation:
         rows.sort(key=lambda r: (_STATUS_ORDER[r[2]], -r[1], r[0]))
         return [(g, n) for g, n, _s in rows]
 
-    def counts(self) -> Counter:
+    def counts(self) -> Counter[str]:
         return Counter(dict(self._frame.group_by("status").len().rows())) if self._frame.height else Counter()
 
     def for_key(self, key: dict[str, Any]) -> SampleReason | None:
@@ -268,7 +276,7 @@ class Explanation:
             return None
         return self._items[row] if self._items is not None else _reasons_of(self._frame.slice(row, 1), self._key)[0]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature,
             "key": list(self.increment.key),

@@ -82,7 +82,9 @@ def distinct_keys(df: pl.DataFrame, key: list[str], plan: FeaturePlan) -> pl.Dat
 def _with_nested(
     frame: pl.DataFrame, fields: pl.Expr | str = "[]", upstream: pl.Expr | str = "[]", definition: pl.Expr | str = "[]"
 ) -> pl.DataFrame:
-    as_expr = lambda v: pl.lit(v) if isinstance(v, str) else v  # noqa: E731
+    def as_expr(v: pl.Expr | str) -> pl.Expr:
+        return pl.lit(v) if isinstance(v, str) else v
+
     return frame.with_columns(
         as_expr(fields).alias("__fields"),
         as_expr(upstream).alias("__upstream"),

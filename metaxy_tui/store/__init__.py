@@ -11,7 +11,7 @@ from .postgres.store import PostgreSQLMetadataStore
 from .sqlite.store import SQLiteMetadataStore
 
 
-def store_at(location: str | os.PathLike) -> MetadataStore:
+def store_at(location: str | os.PathLike[str]) -> MetadataStore:
     """The store at `location`, not opened: the one place that maps a location to an implementation
     (a postgresql:// connection string: a PostgreSQL store; a path: an SQLite file). A child
     process reopens its parent's store with it (`store_location`)."""

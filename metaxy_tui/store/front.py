@@ -12,29 +12,59 @@ and the graphs (`graph`, `effective_graph`, `stored_graph`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ..columns import ColumnType
 from ..definition import FeatureDefinition
 from ..errors import InputError, InputProblem, StoreError, UnknownFeatureError
 from ..frames import MetadataFrame, apply_filters, is_filter, to_polars
-from ..graph import FeaturePlan
-from ..hashing import Hasher
+from ..graph import FeatureGraph, FeaturePlan
+from ..hashing import HashAlgorithm, Hasher
 from ..spec import feature_key_of
 
 
 class StoreFront:
     """The interface's read_metadata and delete_metadata, written once over each store's hooks."""
 
+    if TYPE_CHECKING:  # the hooks each store brings (its own class or its other mixins)
+
+        def graph(self, feature: Any = None) -> FeatureGraph: ...
+        def effective_graph(self, graph: FeatureGraph | None = None) -> FeatureGraph: ...
+        def stored_graph(self) -> FeatureGraph: ...
+        def _reading(self) -> AbstractContextManager[Any]: ...
+        def _read_rows(
+            self,
+            definition: FeatureDefinition,
+            current_fv: str | None,
+            feature_version: str | None,
+            all_versions: bool,
+            history: bool,
+            deleted: bool,
+            *,
+            keys: pl.DataFrame | None = None,
+        ) -> pl.DataFrame: ...
+        # each store's contextlib.contextmanager (typed as that, not as AbstractContextManager, by the
+        # mixin that defines it): Any here, which either store's definition satisfies
+        def _transaction(self) -> Any: ...
+        def _delete_in(
+            self, conn: Any, definition: FeatureDefinition, table: str, fv_id: int, target: pl.DataFrame, *, soft: bool
+        ) -> int: ...
+        def _table(self, key: str) -> str | None: ...
+        def _fv_id(self, key: str, feature_version: str) -> int | None: ...
+        @staticmethod
+        def _id_value(t: ColumnType, text: str) -> Any: ...
+
     # ----- reading ---------------------------------------------------------------------------
     def _read_plan(self, feature: Any) -> FeaturePlan:
         """The feature's plan for reading: from the code, else from the stored graph."""
-        graph = self.graph(feature)  # type: ignore[attr-defined]
+        graph = self.graph(feature)
         key = feature_key_of(feature).to_string()
         if key in graph:
-            return self.effective_graph(graph).feature_plan(key)  # type: ignore[attr-defined]
-        stored = self.stored_graph()  # type: ignore[attr-defined]
+            return self.effective_graph(graph).feature_plan(key)
+        stored = self.stored_graph()
         if key in stored:
             return stored.feature_plan(key)
         raise UnknownFeatureError(key, sorted(set(graph.keys) | set(stored.keys)))
@@ -83,11 +113,11 @@ class StoreFront:
             include_deleted = include_soft_deleted
         definition, current_fv = self._definition_for_read(feature)
         key = definition.name
-        with self._reading():  # type: ignore[attr-defined]
+        with self._reading():
             df = self._read_rows(
                 definition,
                 current_fv,
-                feature_version,  # type: ignore[attr-defined]
+                feature_version,
                 all_feature_versions,
                 include_history,
                 include_deleted,
@@ -125,7 +155,7 @@ class StoreFront:
             if c not in texts:
                 continue
             try:
-                out[c] = self._id_value(d.columns[c], texts[c])  # type: ignore[attr-defined]
+                out[c] = self._id_value(d.columns[c], texts[c])
             except ValueError:
                 problems.append(InputProblem(f"{texts[c]!r} is not a {d.columns[c].name}", c))
         if problems:
@@ -165,8 +195,8 @@ class StoreFront:
             )
         if (ids is None) == (filters is None):
             raise InputError(key, [InputProblem("delete needs exactly one of ids= or filters=")])
-        table = self._table(key)  # type: ignore[attr-defined]
-        fv_id = self._fv_id(key, plan.feature_version) if table else None  # type: ignore[attr-defined]
+        table = self._table(key)
+        fv_id = self._fv_id(key, plan.feature_version) if table else None
         if table is None or fv_id is None:
             return 0
         if filters is not None:
@@ -175,8 +205,8 @@ class StoreFront:
             target = self._target_ids(plan, ids)
         if target.height == 0:
             return 0
-        with self._transaction() as conn:  # type: ignore[attr-defined]
-            n: int = self._delete_in(conn, definition, table, fv_id, target, soft=soft)  # type: ignore[attr-defined]
+        with self._transaction() as conn:
+            n: int = self._delete_in(conn, definition, table, fv_id, target, soft=soft)
             if within is not None:
                 within(conn)
             return n
@@ -207,13 +237,13 @@ class StoreFront:
             keys = frame.select(key).unique().cast({c: definition.columns[c].polars for c in key})
         except pl.exceptions.PolarsError as e:
             raise InputError(definition.name, [InputProblem(f"keys do not match the column types: {e}")]) from None
-        with self._reading():  # type: ignore[attr-defined]
+        with self._reading():
             rows = self._read_rows(
                 definition,
                 plan.feature_version,
                 None,
                 False,
-                False,  # type: ignore[attr-defined]
+                False,
                 False,
                 keys=keys,
             )
@@ -232,11 +262,12 @@ class StoreFront:
             raise InputError(key, [InputProblem(f"ids do not match the id column types: {e}")]) from None
 
 
-def stored_hasher(info: dict[str, str], requested: tuple[Any, int | None], where: str) -> Hasher:
+def stored_hasher(info: dict[str, str], requested: tuple[HashAlgorithm | None, int | None], where: str) -> Hasher:
     """The hash settings a store was created with (its info rows); a caller who asked for other
     settings (`requested`: algorithm or None, truncation or None) is refused, naming both."""
     stored = Hasher(
-        info["hash_algorithm"], int(info["hash_truncation_length"]) if info.get("hash_truncation_length") else None
+        HashAlgorithm.parse(info["hash_algorithm"]),
+        int(info["hash_truncation_length"]) if info.get("hash_truncation_length") else None,
     )
     algo, trunc = requested
     if (algo is not None and (algo != stored.algorithm or trunc != stored.truncation)) or (

@@ -70,19 +70,19 @@ class MetadataStore(Protocol):
         """`graph` with what the store learnt from the data: columns frames carried that the
         classes do not annotate, and the types of id columns they do not annotate (SPEC 1)."""
 
-    def push_graph(self, graph: FeatureGraph | None = None) -> dict:
+    def push_graph(self, graph: FeatureGraph | None = None) -> dict[str, Any]:
         """Record the graph's snapshot once per project version: {id, project_version, new}."""
 
-    def snapshots(self) -> list[dict]:
+    def snapshots(self) -> list[dict[str, Any]]:
         """Every recorded snapshot, oldest first: {id, project_version, project, recorded_at}."""
 
-    def snapshot(self, which: int | str | None = None) -> dict | None:
+    def snapshot(self, which: int | str | None = None) -> dict[str, Any] | None:
         """A snapshot's graph as recorded (by id, by project version prefix; the latest by default)."""
 
     def stored_graph(self) -> FeatureGraph:
         """The latest recorded graph (with the store's recorded columns): browse without the code."""
 
-    def stored_feature_versions(self, feature: Any) -> list[dict]:
+    def stored_feature_versions(self, feature: Any) -> list[dict[str, Any]]:
         """The feature's recorded versions: {feature_version, snapshot_id, recorded_at}."""
 
     # ----- samples ------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class MetadataStore(Protocol):
     ) -> Any:
         """Live rows whose columns equal `match`, in id order, one keyset page and the total."""
 
-    def first_ids(self, feature: Any, *, feature_version: str | None = None, limit: int = 5) -> list[dict]:
+    def first_ids(self, feature: Any, *, feature_version: str | None = None, limit: int = 5) -> list[dict[str, Any]]:
         """A few ids of live samples, in id order."""
 
     def count_live(self, feature: Any, *, feature_version: str | None = None) -> int:
@@ -201,7 +201,9 @@ class MetadataStore(Protocol):
     ) -> pl.DataFrame:
         """Live rows matching a row of `keys`, shaped like read_metadata's."""
 
-    def expected_provenance(self, feature: Any, keys: Sequence[Mapping[str, Any]]) -> dict:
+    def expected_provenance(
+        self, feature: Any, keys: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple[Any, ...], tuple[str, dict[str, str]]]:
         """What the live upstream gives each key now, as resolve_update computes it."""
 
     def consistent_reads(self) -> AbstractContextManager[None]:
@@ -219,7 +221,7 @@ class MetadataStore(Protocol):
         action: str,
         feature: str,
         feature_version: str | None,
-        ids: list[dict],
+        ids: list[dict[str, Any]],
         duration_s: float,
         outcome: str,
         detail: str | None = None,
@@ -239,7 +241,7 @@ class MetadataStore(Protocol):
     ) -> int:
         """An entry marked `running` until finish_audit; batches add their samples to it."""
 
-    def audit_batch(self, tx: Transaction, audit_id: int, ids: list[dict], duration_s: float) -> None:
+    def audit_batch(self, tx: Transaction, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
         """Add samples to an entry inside the transaction that wrote them (from a `within`)."""
 
     def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None: ...
@@ -284,7 +286,7 @@ class SamplePages(Protocol):
     def count(self, view: SampleView) -> SampleView:
         """The view with its count (and its empty note)."""
 
-    def page(self, view: SampleView, index: int) -> list[tuple]:
+    def page(self, view: SampleView, index: int) -> list[tuple[Any, ...]]:
         """Rows `index * page_size` onwards, at most page_size of them."""
 
     def position_of(self, view: SampleView, ids: dict[str, Any]) -> int | None:
@@ -368,7 +370,7 @@ class HistoryReads(Protocol):
     def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
         """Live rows of an aggregation's upstream whose `on` value is null (they join no group)."""
 
-    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+    def snapshot_of_version(self, feature_version_id: int) -> dict[str, Any] | None:
         """The recorded graph snapshot a feature version was first stored under."""
 
 

@@ -107,7 +107,7 @@ class ExportRows:
     columns: list[Any]  # SampleColumns
     fv_names: dict[int, str]
     total: int
-    batches: Iterator[list[tuple]]
+    batches: Iterator[list[tuple[Any, ...]]]
 
 
 __all__ = [

@@ -328,6 +328,7 @@ def prepare_samples(df: pl.DataFrame, plan: FeaturePlan, hasher: Hasher, untyped
         if col not in df.columns:
             problems.add("missing id column", col)
             continue
+        e: pl.Expr | None
         if col in untyped and column_type_of_dtype(df.schema[col]) is not None:
             e = pl.col(col)
         else:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ..sqlite.codec import now_us
 
 if TYPE_CHECKING:
-    pass
+    from .connection import PgConnection
 
 TYPES = {
     "id": pl.Int64,
@@ -38,7 +38,7 @@ def current_user() -> str:
 
 
 def start(
-    conn,
+    conn: PgConnection,
     action: str,
     feature: str,
     feature_version: str | None,
@@ -46,14 +46,17 @@ def start(
     outcome: str,
     executor: str | None = None,
 ) -> int:
-    return conn.execute(
+    row = conn.execute(
         'INSERT INTO _metaxy_audit (at, "user", action, feature_key, feature_version, n_samples, duration_s, '
         "outcome, executor) VALUES (%s, %s, %s, %s, %s, 0, 0, %s, %s) RETURNING id",
         (now_us(), user or current_user(), action, feature, feature_version, outcome, executor),
-    ).fetchone()[0]
+    ).fetchone()
+    assert row is not None  # INSERT ... RETURNING: one row
+    audit_id: int = row[0]
+    return audit_id
 
 
-def batch(tx, audit_id: int, ids: list[dict], duration_s: float) -> None:
+def batch(tx: PgConnection, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
     """Samples of an entry, inside the transaction that wrote them."""
     if ids:
         tx.execute(
@@ -65,7 +68,9 @@ def batch(tx, audit_id: int, ids: list[dict], duration_s: float) -> None:
     )
 
 
-def log(conn, *, feature: str | None, since_us: int | None, action: str | None, limit: int | None) -> pl.DataFrame:
+def log(
+    conn: PgConnection, *, feature: str | None, since_us: int | None, action: str | None, limit: int | None
+) -> pl.DataFrame:
     """Entries newest first; `ids` is one JSON array of every batch's samples (compact, as SQLite's
     json_group_array writes it)."""
     where, params = [], []
@@ -81,7 +86,7 @@ def log(conn, *, feature: str | None, since_us: int | None, action: str | None, 
         + (" LIMIT %s" if limit else "")
     )
     entries = conn.execute(sql, [*params, *([int(limit)] if limit else [])]).fetchall()
-    batches: dict[int, list] = {}
+    batches: dict[int, list[Any]] = {}
     if entries:
         for audit_id, ids in conn.execute(
             "SELECT audit_id, ids FROM _metaxy_audit_ids WHERE audit_id = ANY(%s) ORDER BY seq",

@@ -7,13 +7,19 @@ timestamp, date, bytea); a column whose type changed between feature versions is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from ...columns import ColumnType
+from ...columns import ColumnType, PolarsType
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem
 from ..payload import version_exprs
 from .layout import PG_TYPES, ident, q
+
+if TYPE_CHECKING:
+    from .connection import PgConnection
 
 COPY_CHUNK = 1 << 20
 
@@ -58,7 +64,14 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return frame.select(exprs).write_csv(include_header=False, null_value="", quote_style="necessary").encode()
 
 
-def copy_in(conn, table: str, columns: list[str], frame: pl.DataFrame, progress=None, total: int = 0) -> None:
+def copy_in(
+    conn: PgConnection,
+    table: str,
+    columns: list[str],
+    frame: pl.DataFrame,
+    progress: Callable[[int, int], None] | None = None,
+    total: int = 0,
+) -> None:
     """COPY `frame` (columns in the order of `columns`) into `table`, a megabyte at a time."""
     if frame.height == 0:
         return
@@ -99,5 +112,5 @@ def _bare(pg: str) -> str:
     return {"timestamp without time zone": "timestamp"}.get(base, base)
 
 
-def polars_type(t: ColumnType) -> pl.DataType:
+def polars_type(t: ColumnType) -> PolarsType:
     return t.polars

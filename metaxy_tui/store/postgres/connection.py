@@ -9,10 +9,17 @@ that does not answer, a database that does not exist, a refused login.
 from __future__ import annotations
 
 import re
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import StoreError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    # a connection as connect() makes it (rows as tuples)
+    PgConnection: TypeAlias = psycopg.Connection[tuple[Any, ...]]
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 10
@@ -37,7 +44,8 @@ def mask(url: str) -> str:
     return re.sub(r"password=[^&\s]*", "password=***", masked)
 
 
-def psycopg_module():
+def psycopg_module() -> ModuleType:
+    """psycopg, imported on use (an optional dependency), or a StoreError saying how to install it."""
     try:
         import psycopg
     except ImportError:
@@ -51,7 +59,7 @@ def conninfo(url: str) -> dict[str, Any]:
     if not is_postgres_url(url):
         raise StoreError(f"{mask(url)} is not a PostgreSQL connection string (postgresql://user@host/database)")
     try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
+        info: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error as e:
         raise StoreError(f"invalid PostgreSQL connection string {mask(url)}: {_first_line(e)}") from None
     port = str(info.get("port") or "")
@@ -71,7 +79,7 @@ def describe_target(url: str) -> str:
     return f'database "{info.get("dbname") or info.get("user") or "?"}" on {host}{port}'
 
 
-def connect(url: str, *, autocommit: bool = False, application: str = "metaxy-tui"):
+def connect(url: str, *, autocommit: bool = False, application: str = "metaxy-tui") -> PgConnection:
     """A psycopg connection, or a StoreError naming what went wrong."""
     psycopg = psycopg_module()
     info = conninfo(url)
@@ -81,7 +89,8 @@ def connect(url: str, *, autocommit: bool = False, application: str = "metaxy-tu
     if "application_name" not in info:
         kwargs["application_name"] = application
     try:
-        return psycopg.connect(url, **kwargs)
+        conn: PgConnection = psycopg.connect(url, **kwargs)
+        return conn
     except psycopg.OperationalError as e:
         raise StoreError(explain_connect_error(url, e)) from None
     except psycopg.Error as e:

@@ -5,25 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from ...graph import FeatureGraph, FeaturePlan
+from ...graph import FeatureGraph, FeaturePlan, GraphPlan
 from ...hashing import Hasher
+from ..records import StoredSample
 from .reads import Reads
 from .sql import Place
+
+if TYPE_CHECKING:
+    from .connection import PgConnection
 
 
 class PgHandle(Protocol):
     hasher: Hasher
     _lock: Any  # the store's threading.RLock: one connection serves one thread at a time
-    _reads: Reads
 
     @property
-    def conn(self) -> Any: ...
+    def _reads(self) -> Reads: ...
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+    @property
+    def conn(self) -> PgConnection: ...
+
+    def graph(self, feature: Any = None) -> FeatureGraph: ...
+
+    def effective_graph(self, graph: FeatureGraph | None = None) -> FeatureGraph: ...
+
+    def stored_graph(self) -> FeatureGraph: ...
+
+    def _read_plan(self, feature: Any) -> FeaturePlan: ...
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def _transaction(self) -> AbstractContextManager[Any]: ...
 
@@ -42,6 +56,24 @@ class PgHandle(Protocol):
     def _record_snapshot(self, conn: Any, graph: FeatureGraph) -> int: ...
 
     def _current_rows(self, plan: FeaturePlan, *, with_fields: bool = False) -> pl.DataFrame: ...
+
+    # trace.py's own helpers, which its methods call through this protocol
+    def _plans_for(self, feature: Any) -> tuple[GraphPlan, FeaturePlan]: ...
+
+    def _where(
+        self, plan: FeaturePlan, feature_version: str | None
+    ) -> tuple[str | None, int | None, dict[str, str], str]: ...
+
+    def _samples(
+        self,
+        plan: FeaturePlan,
+        table: str,
+        present: dict[str, str],
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int | None,
+    ) -> list[StoredSample]: ...
 
 
 __all__ = ["PgHandle"]

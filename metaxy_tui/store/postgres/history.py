@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ...columns import DELETED_AT, ColumnType, dvbf_column, pbf_column
+from ...columns import DELETED_AT, ColumnType, PolarsType, dvbf_column, pbf_column
 from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ..records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .codec import column_expr, text_expr
@@ -41,7 +41,7 @@ def keys_in(exprs: list[str], keys: pl.DataFrame, types: list[ColumnType]) -> tu
     )
 
 
-def _frame(store: "PgHandle", sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(store: "PgHandle", sql: str, params: list[Any], schema: dict[str, PolarsType]) -> pl.DataFrame:
     rows = store._query(sql, params)
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -61,7 +61,7 @@ def with_as_of(store: "PgHandle", plan: FeaturePlan, rows: pl.DataFrame) -> pl.D
     return rows.join(_writes_as_of(store, plan.name), on=WRITE, how="left").select(key + fields + [AS_OF])
 
 
-def _location(store: "PgHandle", feature: str, feature_version: str):
+def _location(store: "PgHandle", feature: str, feature_version: str) -> tuple[str | None, int | None, dict[str, str]]:
     table = store._table(feature)
     if table is None:
         return None, None, {}
@@ -107,7 +107,8 @@ def upstream_changes(
     select += [
         f"COALESCE({text_expr(dvbf_column(f), stored)}, {text_expr(pbf_column(f), stored)})" for f in value_of.values()
     ]
-    cond, params = "", []
+    cond = ""
+    params: list[Any] = []
     if keys is not None:
         on = list(d.on)
         cond, params = keys_in(
@@ -192,14 +193,15 @@ def null_on_rows(store: "PgHandle", gp: GraphPlan, d: DepPlan) -> int:
     nulls = " OR ".join(
         f"{column_expr(d.columns[c], up.definition.columns[d.columns[c]], stored)} IS NULL" for c in d.on
     )
-    return store._query(
+    n: int = store._query(
         f"SELECT count(*) FROM {q(table)} WHERE {q(FV)} = %s AND {q(SUPERSEDED)} IS NULL AND "
         f"{q(DELETED_AT)} IS NULL AND ({nulls})",
         (fv,),
     )[0][0]
+    return n
 
 
-def snapshot_of_version(store: "PgHandle", fv_id: int) -> dict | None:
+def snapshot_of_version(store: "PgHandle", fv_id: int) -> dict[str, Any] | None:
     rows = store._query(
         "SELECT s.graph FROM _metaxy_feature_versions fv JOIN _metaxy_snapshots s "
         "ON s.id = fv.snapshot_id WHERE fv.id = %s",
@@ -243,5 +245,5 @@ class PostgresHistory:
     def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
         return null_on_rows(self.store, gp, d)
 
-    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+    def snapshot_of_version(self, feature_version_id: int) -> dict[str, Any] | None:
         return snapshot_of_version(self.store, feature_version_id)

@@ -14,6 +14,8 @@ Names longer than PostgreSQL's 63 bytes are shortened with a digest (`ident`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ...columns import (
     CREATED_AT,
@@ -29,6 +31,9 @@ from ...columns import (
 from ...definition import FeatureDefinition
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote
+
+if TYPE_CHECKING:
+    from .connection import PgConnection
 
 APPLICATION = "metaxy-tui"
 LAYOUT_VERSION = 1
@@ -141,7 +146,7 @@ def index_name(table: str, what: str) -> str:
     return ident(f"_mx_{table}__{what}")
 
 
-def table_names(conn) -> list[str]:
+def table_names(conn: PgConnection) -> list[str]:
     return [
         r[0]
         for r in conn.execute(
@@ -150,7 +155,7 @@ def table_names(conn) -> list[str]:
     ]
 
 
-def read_info(conn, where: str) -> dict[str, str]:
+def read_info(conn: PgConnection, where: str) -> dict[str, str]:
     """The store's `_metaxy_info`, after checking the database is a store of ours ({} when the
     database holds no table at all). Reads only."""
     tables = table_names(conn)
@@ -162,7 +167,7 @@ def read_info(conn, where: str) -> dict[str, str]:
             f"{where} holds tables of another program ({shown}), not a metaxy-tui store; "
             "choose another database (or schema)"
         )
-    info = dict(conn.execute(f"SELECT key, value FROM {INFO}").fetchall())
+    info: dict[str, str] = dict(conn.execute(f"SELECT key, value FROM {INFO}").fetchall())
     if info.get("application") != APPLICATION:
         raise StoreFormatError(
             f"{where} is marked as {info.get('application') or 'unknown'}'s, not a metaxy-tui "
@@ -183,7 +188,7 @@ def read_info(conn, where: str) -> dict[str, str]:
     return info
 
 
-def initialise(conn, info: dict[str, str]) -> None:
+def initialise(conn: PgConnection, info: dict[str, str]) -> None:
     """Create the system tables in an empty database, inside the caller's transaction."""
     for ddl in SYSTEM_DDL:
         conn.execute(ddl)
@@ -224,7 +229,7 @@ def feature_columns(definition: FeatureDefinition, field_keys: list[str]) -> dic
 NOT_NULL = {PROVENANCE, CREATED_AT, UPDATED_AT, FV, WRITE, ROW}
 
 
-def table_columns(conn, table: str) -> dict[str, str]:
+def table_columns(conn: PgConnection, table: str) -> dict[str, str]:
     """The table's columns (as PostgreSQL names them) -> their type, in table order."""
     rows = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
@@ -236,7 +241,11 @@ def table_columns(conn, table: str) -> dict[str, str]:
 
 
 def _indexes(
-    table: str, definition: FeatureDefinition, field_keys: list[str], group_orders, key_order
+    table: str,
+    definition: FeatureDefinition,
+    field_keys: list[str],
+    group_orders: Sequence[tuple[str, ...]],
+    key_order: tuple[str, ...],
 ) -> list[tuple[str, str]]:
     """(name, CREATE INDEX statement) of every index a feature table needs besides the unique one."""
     t = q(table)
@@ -273,7 +282,7 @@ def _indexes(
     return out
 
 
-def _index_names(conn, table: str) -> set[str]:
+def _index_names(conn: PgConnection, table: str) -> set[str]:
     return {
         r[0]
         for r in conn.execute(
@@ -282,7 +291,13 @@ def _index_names(conn, table: str) -> set[str]:
     }
 
 
-def _ddl_needed(conn, definition: FeatureDefinition, field_keys: list[str], group_orders, key_order) -> bool:
+def _ddl_needed(
+    conn: PgConnection,
+    definition: FeatureDefinition,
+    field_keys: list[str],
+    group_orders: Sequence[tuple[str, ...]],
+    key_order: tuple[str, ...],
+) -> bool:
     table = definition.key.table_name
     owner = conn.execute("SELECT feature_key FROM _metaxy_features WHERE table_name = %s", (table,)).fetchone()
     if owner is None or owner[0] != definition.name:
@@ -297,11 +312,11 @@ def _ddl_needed(conn, definition: FeatureDefinition, field_keys: list[str], grou
 
 
 def ensure_feature_table(
-    conn,
+    conn: PgConnection,
     definition: FeatureDefinition,
     field_keys: list[str],
     now: int,
-    group_orders: list[tuple[str, ...]] = (),
+    group_orders: Sequence[tuple[str, ...]] = (),
     key_order: tuple[str, ...] = (),
 ) -> str:
     """Create the feature's table, or add what a newer definition needs; in the caller's
@@ -374,7 +389,7 @@ def _as_text(col: str, typ: str) -> str:
     return f"{col}::text"
 
 
-def _drop_unique_if_ids_changed(conn, table: str, definition: FeatureDefinition) -> None:
+def _drop_unique_if_ids_changed(conn: PgConnection, table: str, definition: FeatureDefinition) -> None:
     """The unique latest-row index covers the first definition's id columns; when a newer
     definition has other id columns, rows of either may repeat the other's ids: it goes (the
     latest_<ids> indexes serve lookups)."""

@@ -28,7 +28,7 @@ import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...columns import (
     CREATED_AT,
@@ -63,6 +63,9 @@ from .codec import _bare, column_expr
 from .connection import connect, psycopg_module
 from .layout import FV, PG_TYPES, ROW, SUPERSEDED, WRITE, ident, q, table_columns
 
+if TYPE_CHECKING:
+    from .connection import PgConnection
+
 VIEW_NAME = "_mx_view"  # a sorted or filtered view's rows in view order (the session's TEMP table)
 VIEW_TABLE = f"pg_temp.{VIEW_NAME}"
 HANDLE_SHIFT = 32
@@ -75,7 +78,7 @@ BOOKKEEPING = {FV, WRITE, ROW, SUPERSEDED}
 # ----- locations ------------------------------------------------------------------------------
 
 
-def table_location(conn, feature: str, feature_version: str) -> tuple[str | None, int | None]:
+def table_location(conn: PgConnection, feature: str, feature_version: str) -> tuple[str | None, int | None]:
     """(table name, id of `feature_version`) or Nones when nothing was stored."""
     row = conn.execute("SELECT table_name FROM _metaxy_features WHERE feature_key = %s", (feature,)).fetchone()
     if row is None:
@@ -87,7 +90,7 @@ def table_location(conn, feature: str, feature_version: str) -> tuple[str | None
     return row[0], (fv[0] if fv else None)
 
 
-def feature_version_names(conn, feature: str) -> dict[int, str]:
+def feature_version_names(conn: PgConnection, feature: str) -> dict[int, str]:
     return dict(
         conn.execute(
             "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = %s", (feature,)
@@ -249,7 +252,7 @@ class ViewQuery:
             descending = spec.descending
             order, reverse = (desc, asc) if descending else (asc, desc)
         else:
-            expr = sort_sql(by_name[spec.sort], present, "t")  # type: ignore[index]
+            expr = sort_sql(by_name[spec.sort], present, "t")
             # SQLite's NULL order: first ascending, last descending
             up, down = f"{expr} ASC NULLS FIRST", f"{expr} DESC NULLS LAST"
             order = f"{down if spec.descending else up}, {asc}"
@@ -279,17 +282,17 @@ class PostgresSamplePages:
         self.graph = graph if graph is not None else FeatureGraph()
         self.page_size = page_size
         self._lock = threading.Lock()
-        self._conn = None
+        self._conn: PgConnection | None = None
         self._generation = 0
         self._view: SampleView | None = None
         self._query: ViewQuery | None = None
         self._id_types: list[ColumnType | None] = []
         self._view_columns: dict[str, str] = {}  # the view's table's stored columns -> their types
         # keyset bounds of fetched pages of the current view: page -> (first ids, last ids)
-        self._bounds: dict[int, tuple[tuple, tuple]] = {}
+        self._bounds: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
     # -- connection
-    def _connection(self):
+    def _connection(self) -> PgConnection:
         if self._conn is None:
             conn = connect(self.url, autocommit=True, application="metaxy-tui pages")
             conn.execute(f"SET work_mem = '{VIEW_WORK_MEM}'")  # a sorted view's numbering sorts in memory
@@ -311,7 +314,7 @@ class PostgresSamplePages:
                     self._conn.close()
                 self._conn = None
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a statement (the caller holds the lock)."""
         psycopg = psycopg_module()
         try:
@@ -343,7 +346,7 @@ class PostgresSamplePages:
         if feature not in self.graph:
             raise UnknownFeatureError(feature, self.graph.keys)
         with self._lock:
-            recorded: dict = {}
+            recorded: dict[str, Any] = {}
             for key, col, t, nullable in self._run(
                 "SELECT feature_key, column_name, type, nullable FROM _metaxy_columns ORDER BY seq"
             ):
@@ -380,7 +383,7 @@ class PostgresSamplePages:
                 table, fv_id = table_location(self._connection(), spec.feature, plan.feature_version)
             except psycopg_module().Error as e:
                 raise PageReadError(str(e).strip().splitlines()[0]) from e
-            base = dict(
+            base: dict[str, Any] = dict(
                 spec=spec,
                 columns=columns,
                 id_columns=ids,
@@ -456,7 +459,7 @@ class PostgresSamplePages:
             raise StaleView()
 
     # -- pages
-    def page(self, view: SampleView, index: int) -> list[tuple]:
+    def page(self, view: SampleView, index: int) -> list[tuple[Any, ...]]:
         """Rows `index * page_size` onwards: tuples of (row handle, *column values)."""
         with self._lock:
             self._check(view)
@@ -484,7 +487,7 @@ class PostgresSamplePages:
     def _bound(self, values: Sequence[Any]) -> list[Any]:
         return [bind(v, t) for v, t in zip(values, self._id_types)]
 
-    def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple]:
+    def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple[Any, ...]]:
         q_ = self._query
         assert q_ is not None
         id_pos = [1 + i for i, c in enumerate(view.columns) if c.kind == "id"]
@@ -499,24 +502,27 @@ class PostgresSamplePages:
             costs["after"] = (index - after - 1) * size
         if before is not None:
             costs["before"] = (before - index - 1) * size
-        route = min(costs, key=costs.get)  # type: ignore[arg-type]
+        route = min(costs, key=costs.__getitem__)
         if route == "after":  # keyset: the rows after a page before this one
+            assert after is not None
             op = "<" if q_.descending_ids else ">"
             rows = self._run(
                 q_.sql(extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
                 [*q_.params, *self._bound(self._bounds[after][1]), size, costs["after"]],
             )
         elif route == "before":  # keyset backwards: the rows before a page after this one
+            assert before is not None
             op = ">" if q_.descending_ids else "<"
             rows = self._run(
                 q_.sql(reverse=True, extra_where=f"{ids} {op} {marks}") + " LIMIT %s OFFSET %s",
                 [*q_.params, *self._bound(self._bounds[before][0]), size, costs["before"]],
             )[::-1]
         elif route == "end":  # deep pages: OFFSET from the far end, walking the index backwards
-            end = min(start + size, view.count)  # type: ignore[type-var]
+            assert view.count is not None
+            end = min(start + size, view.count)
             rows = self._run(
                 q_.sql(reverse=True) + " LIMIT %s OFFSET %s", [*q_.params, max(end - start, 0), view.count - end]
-            )[::-1]  # type: ignore[operator]
+            )[::-1]
         else:
             rows = self._run(q_.sql() + " LIMIT %s OFFSET %s", [*q_.params, size, start])
         if rows:
@@ -575,10 +581,13 @@ class PostgresSamplePages:
             return hit[0][0] - 1 if hit else None
         key, marks = self._keys(view)
         op = ">" if q_.descending_ids else "<"
-        return self._run(f"{q_.count_sql()} AND {key} {op} {marks}", [*q_.params, *id_values])[0][0]
+        before: int = self._run(f"{q_.count_sql()} AND {key} {op} {marks}", [*q_.params, *id_values])[0][0]
+        return before
 
     # -- one sample (its detail) ---------------------------------------------------------------
-    def _match(self, definition: FeatureDefinition, ids: dict[str, Any], present: dict[str, str]) -> tuple[str, list]:
+    def _match(
+        self, definition: FeatureDefinition, ids: dict[str, Any], present: dict[str, str]
+    ) -> tuple[str, list[Any]]:
         parts, params = [], []
         for c, v in ids.items():
             t = definition.columns.get(c)
@@ -750,7 +759,7 @@ class PostgresSamplePages:
                 total = self._run(query.count_sql(), query.params)[0][0] if query else 0
         return ExportRows(columns, fv_names, total, self._batches(query, batch_rows))
 
-    def _batches(self, query: ViewQuery | None, batch_rows: int) -> Iterator[list[tuple]]:
+    def _batches(self, query: ViewQuery | None, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         if query is None:
             return
         psycopg = psycopg_module()

@@ -23,11 +23,15 @@ import math
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ...columns import PolarsType
 from .connection import connect
+
+if TYPE_CHECKING:
+    from .connection import PgConnection
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
 BATCH_BYTES = 8 << 20  # COPY text parsed per batch by Reads.frames
@@ -79,18 +83,18 @@ class Reads:
     def __init__(self, url: str, *, use_adbc: bool | None = None):
         self.url = url
         self.use_adbc = adbc_available() if use_adbc is None else use_adbc
-        self._adbc = None
-        self._pg = None  # psycopg connection (small lookups; bulk reads when ADBC is absent)
+        self._adbc: Any = None  # an ADBC DB-API connection (adbc_driver_postgresql: no type stubs)
+        self._pg: PgConnection | None = None  # psycopg connection (small lookups; bulk reads when ADBC is absent)
         self._depth = 0
         self._lock = threading.RLock()
 
     # ----- connections -----------------------------------------------------------------------------
-    def _psycopg(self):
+    def _psycopg(self) -> PgConnection:
         if self._pg is None:
             self._pg = connect(self.url, autocommit=True)
         return self._pg
 
-    def _adbc_conn(self):
+    def _adbc_conn(self) -> Any:  # adbc_driver_postgresql's DB-API connection (no type stubs)
         if self._adbc is None:
             import warnings
 
@@ -141,7 +145,7 @@ class Reads:
             self._psycopg().execute(sql)
 
     # ----- reading -----------------------------------------------------------------------------------
-    def rows(self, sql: str) -> list[tuple]:
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """A small result as tuples (inside the snapshot, if one is open)."""
         with self._lock:
             if self.use_adbc:
@@ -150,7 +154,7 @@ class Reads:
                     return [tuple(r) for r in cur.fetchall()]
             return self._psycopg().execute(sql).fetchall()
 
-    def frame(self, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    def frame(self, sql: str, schema: dict[str, PolarsType]) -> pl.DataFrame:
         """`sql` (a SELECT whose outputs are `c0, c1, ...` in `schema`'s order) as a typed frame."""
         names = list(schema)
         with self._lock:
@@ -225,6 +229,7 @@ class Reads:
         with self._adbc_conn().cursor() as cur:
             cur.execute(sql)
             table = cur.fetch_arrow_table()
+        # (pyarrow has no type stubs here, so polars' overloads cannot tell a Table, which gives a DataFrame)
         return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
 
     def _csv_frame(self, sql: str, width: int) -> pl.DataFrame:
@@ -238,7 +243,7 @@ class Reads:
         return pl.read_csv(buf.getvalue(), has_header=False, schema=schema, quote_char='"')
 
 
-def cast_to(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def cast_to(df: pl.DataFrame, schema: dict[str, PolarsType]) -> pl.DataFrame:
     """Columns as `schema` says; text from the CSV path is parsed the way PostgreSQL writes it."""
     exprs = []
     for name, want in schema.items():

@@ -15,6 +15,7 @@ from ...errors import InputError, InputProblem
 from ..sqlite.frame_columns import Recorded
 
 if TYPE_CHECKING:
+    from .connection import PgConnection
     from .handle import PgHandle
 
 TABLE = "_metaxy_columns"
@@ -22,7 +23,8 @@ TABLE = "_metaxy_columns"
 
 def stamp(store: "PgHandle") -> int:
     """Changes whenever a column is recorded (rows are never removed)."""
-    return store._query(f"SELECT count(*) FROM {TABLE}")[0][0]
+    n: int = store._query(f"SELECT count(*) FROM {TABLE}")[0][0]
+    return n
 
 
 def read_all(store: "PgHandle") -> Recorded:
@@ -34,7 +36,7 @@ def read_all(store: "PgHandle") -> Recorded:
     return out
 
 
-def record(conn, feature: str, columns: Mapping[str, ColumnType], now: int) -> None:
+def record(conn: PgConnection, feature: str, columns: Mapping[str, ColumnType], now: int) -> None:
     """Record new columns inside the write's transaction; a column another writer typed otherwise
     since this write was planned is refused."""
     rows = conn.execute(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ...columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType
+from ...columns import PROVENANCE, PROVENANCE_BY_FIELD, ColumnType, PolarsType
 from ...frames import Increment, IncrementFrame
 from ...graph import FeaturePlan, GraphPlan
 from ...hashing import Hasher
@@ -36,7 +36,7 @@ STATE = "__state"
 READ_ALL_ABOVE = 5  # read every member when more than 1/5 of the groups are pending
 
 
-def _dtype(t: ColumnType) -> pl.DataType:
+def _dtype(t: ColumnType) -> PolarsType:
     return t.polars
 
 
@@ -77,7 +77,7 @@ def phase1(
     for i, d in enumerate(plan.deps):
         for name, a in b.values(i, d).items():
             value_names[a] = name
-    schema: dict[str, pl.DataType] = {}
+    schema: dict[str, PolarsType] = {}
     for k in kinds:
         if k in inv:
             c = inv[k]
@@ -175,7 +175,7 @@ def _keys_of(keyed: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     return keyed.select(cols).unique(maintain_order=True)
 
 
-def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed) -> Increment:
+def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed: common.ReadRemoved) -> Increment:
     """The increment of a derived feature (SPEC 4)."""
     key = list(plan.key)
     with store._reads.snapshot():
@@ -200,7 +200,7 @@ def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed) -
                 # many pending groups: every member, filtered by the join below, costs less than
                 # a semi-join on the server against the keys sent as JSON (4.2 s -> ~2 s at 65,000 of
                 # 100,000 groups); few: only theirs
-                many = bool(p1.expected_keys) and keyed.height * READ_ALL_ABOVE > p1.expected_keys
+                many = bool(p1.expected_keys and keyed.height * READ_ALL_ABOVE > p1.expected_keys)
                 wanted = None if pending_all or many else _keys_of(keyed, list(d.on))
                 sql, types = b.rows(i, d, wanted)
                 schema = {c: t.polars for c, t in types.items()}
@@ -250,7 +250,7 @@ def resolve(store: "PgHandle", gp: GraphPlan, plan: FeaturePlan, read_removed) -
 
 
 def _empty_rows(plan: FeaturePlan, b: ResolveSQL) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {}
+    schema: dict[str, PolarsType] = {}
     for d in plan.deps:
         for c, t in b.kept_types(d).items():
             schema.setdefault(c, t.polars)

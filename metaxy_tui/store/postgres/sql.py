@@ -67,10 +67,8 @@ class Place:
 
     def live(self, alias: str = "") -> str:
         a = f"{alias}." if alias else ""
-        return (
-            f"{a}{q(FV)} = {int(self.fv_id)} AND {a}{q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
-            f"AND {a}{q(DELETED_AT)} IS NULL"
-        )
+        assert self.fv_id is not None  # (asked of a stored place only)
+        return f"{a}{q(FV)} = {int(self.fv_id)} AND {a}{q(SUPERSEDED)} IS NULL AND {a}{q(DELETED_AT)} IS NULL"
 
 
 def value_column(upstream: str, field_name: str) -> str:
@@ -167,7 +165,8 @@ class ResolveSQL:
                 f" AND ({', '.join(src[c] for c in on)}) IN (SELECT {', '.join(self.alias[c] for c in on)} FROM "
                 f"{keys_relation(keys.select(on).unique(), {c: self.col_type(d, c) for c in on}, self.alias)} AS k)"
             )
-        table = f"{q(place.table)} AS u"  # type: ignore[arg-type]
+        assert place.table is not None  # stored
+        table = f"{q(place.table)} AS u"
         if d.kind == "aggregation":
             where += "".join(f" AND {src[c]} IS NOT NULL" for c in on)
             group = ", ".join(src[c] for c in on)
@@ -192,7 +191,7 @@ class ResolveSQL:
         self, *, kept: bool, keys: pl.DataFrame | None = None, with_values: bool = True
     ) -> tuple[str, list[str]]:
         """The deps joined: (FROM clause, the columns it gives, as aliases)."""
-        parts = []
+        parts: list[str] = []
         have: list[str] = []
         outs: list[str] = []
         all_optional = all(d.optional for d in self.plan.deps)
@@ -244,6 +243,7 @@ class ResolveSQL:
         if not own.stored:
             cols = [f"NULL::{_sql_type(kt[c])} AS {self.alias[c]}" for c in self.key]
             return f"(SELECT {', '.join(cols)}, NULL::text AS cprov, 1 AS present WHERE false)"
+        assert own.table is not None  # stored
         keys = [column_expr(c, kt[c], own.columns) for c in self.key]
         select = ", ".join(f"{e} AS {self.alias[c]}" for e, c in zip(keys, self.key))
         prov = q(PROVENANCE)
@@ -251,8 +251,8 @@ class ResolveSQL:
             return (
                 f"(SELECT {select}, CASE WHEN min({prov}) = max({prov}) THEN min({prov}) END AS cprov, 1 AS present "
                 f"FROM {q(own.table)} WHERE {own.live()} GROUP BY {', '.join(keys)})"
-            )  # type: ignore[arg-type]
-        return f"(SELECT {select}, {prov} AS cprov, 1 AS present FROM {q(own.table)} WHERE {own.live()})"  # type: ignore[arg-type]
+            )
+        return f"(SELECT {select}, {prov} AS cprov, 1 AS present FROM {q(own.table)} WHERE {own.live()})"
 
     def key_match(self, a: str, b: str) -> str:
         return " AND ".join(f"{a}.{self.alias[c]} = {b}.{self.alias[c]}" for c in self.key)
@@ -359,6 +359,7 @@ class ResolveSQL:
         types = self.kept_types(d)
         if not place.stored:
             return "", types
+        assert place.table is not None  # stored
         stored = place.columns
         src = {c: column_expr(d.columns[c], types[c], stored, "u") for c in d.columns}
         where = place.live("u")
@@ -374,5 +375,5 @@ class ResolveSQL:
         sql = (
             f"SELECT {', '.join(src[c] for c in d.columns)}, u.{q(WRITE)}, u.{q(ROW)} "
             f"FROM {q(place.table)} AS u WHERE {where}"
-        )  # type: ignore[arg-type]
+        )
         return sql, types

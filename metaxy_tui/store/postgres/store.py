@@ -10,16 +10,17 @@ is lost or seen half-done.
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
 import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ... import __version__
-from ...columns import DELETED_AT, PROVENANCE, dvbf_column, pbf_column
+from ...columns import DELETED_AT, PROVENANCE, ColumnType, PolarsType, dvbf_column, pbf_column
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem, StoreError, UnknownFeatureError
 from ...frames import Increment, IncrementFrame, to_polars
@@ -46,6 +47,10 @@ from .reads import Reads, literal
 from .sql import Place
 from .history import PostgresHistory
 from .trace import PostgresTraceQueries
+
+if TYPE_CHECKING:
+    from ...explain.model import Explanation
+    from .connection import PgConnection
 
 
 class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
@@ -85,19 +90,24 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self.hasher = Hasher(self._requested[0] or HashAlgorithm.XXHASH64, hash_truncation_length)
         self._graph = graph
         self._use_adbc = use_adbc
-        self._conn = None
-        self._reads: Reads | None = None  # type: ignore[assignment]
+        self._conn: PgConnection | None = None
+        self._open_reads: Reads | None = None  # the reads connection(s), while open
         self._mode: str | None = None
         self._depth = 0
         self._lock = threading.RLock()
         self.info: dict[str, str] = {}
         self._resolved_as_of: dict[str, int] = {}
         self._columns_cache: tuple[int, frame_columns.Recorded] | None = None
-        self._effective_cache: dict[int, tuple] = {}
+        self._effective_cache: dict[int, tuple[tuple[int, int, bool, int], FeatureGraph, FeatureGraph]] = {}
 
     @property
     def where(self) -> str:
         return describe_target(self.url)
+
+    @property
+    def requested_hash(self) -> tuple[HashAlgorithm | None, int | None]:
+        """The hash setting asked for when this object was made ((None, None): the database's own)."""
+        return self._requested
 
     # ----- opening and closing ---------------------------------------------------------------
     def open(self, mode: str = "w") -> "OpenStore":
@@ -137,10 +147,10 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self.info = info
         self._conn = conn
         self._mode = mode
-        self._reads = Reads(self.url, use_adbc=bool(self._use_adbc))
+        self._open_reads = Reads(self.url, use_adbc=bool(self._use_adbc))
 
-    def _check_server(self, conn) -> None:
-        settings = dict(
+    def _check_server(self, conn: PgConnection) -> None:
+        settings: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings WHERE name IN "
                 "('server_encoding', 'standard_conforming_strings', 'server_version_num')"
@@ -157,7 +167,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         if int(settings.get("server_version_num", "150000")) < 120000:
             raise StoreError(f"{self.where}: PostgreSQL 12 or later is needed")
 
-    def _initialise(self, conn) -> dict[str, str]:
+    def _initialise(self, conn: PgConnection) -> dict[str, str]:
         defaults = {
             "created_with": __version__,
             "hash_algorithm": self.hasher.algorithm.value,
@@ -181,12 +191,12 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             self._depth -= 1
             if self._depth > 0:
                 return
-            if self._reads is not None:
-                self._reads.close()
+            if self._open_reads is not None:
+                self._open_reads.close()
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
-            self._reads = None  # type: ignore[assignment]
+            self._open_reads = None
             self._mode = None
             self._columns_cache = None
             self._effective_cache.clear()
@@ -211,22 +221,28 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return self._mode == "w"
 
     @property
-    def conn(self):
+    def conn(self) -> PgConnection:
         if self._conn is None:
             raise StoreError(f"store {self.path} is not open: use `with store:` or store.open()")
         return self._conn
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    @property
+    def _reads(self) -> Reads:
+        if self._open_reads is None:
+            raise StoreError(f"store {self.path} is not open: use `with store:` or store.open()")
+        return self._open_reads
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A small read on the store's own connection (autocommitted: it sees the latest commits)."""
         with self._lock:
             conn = self.conn
             in_tx = conn.info.transaction_status != psycopg_module().pq.TransactionStatus.IDLE
-            rows = conn.execute(sql, params).fetchall()
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
             if not in_tx:
                 conn.rollback()
             return rows
 
-    def _snap_rows(self, sql: str) -> list[tuple]:
+    def _snap_rows(self, sql: str) -> list[tuple[Any, ...]]:
         """A small read inside the reads' snapshot (values inlined)."""
         return self._reads.rows(sql)
 
@@ -251,7 +267,8 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
                 ) from None
 
     def last_write_id(self) -> int:
-        return self._query("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
+        last: int = self._query("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
+        return last
 
     def _write_counter(self) -> int:
         return self.last_write_id()
@@ -300,11 +317,12 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         self._effective_cache[id(graph)] = (key, graph, out)
         return out
 
-    def _record_snapshot(self, conn, graph: FeatureGraph) -> int:
+    def _record_snapshot(self, conn: PgConnection, graph: FeatureGraph) -> int:
         pv = graph.project_version
         row = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (pv,)).fetchone()
         if row:
-            return row[0]
+            known: int = row[0]
+            return known
         snap = graph.to_snapshot()
         row = conn.execute(
             "INSERT INTO _metaxy_snapshots (project_version, project, recorded_at, graph) "
@@ -312,8 +330,11 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             (pv, self.project, now_us(), json.dumps(snap)),
         ).fetchone()
         if row is None:  # another writer recorded it first
-            return conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (pv,)).fetchone()[0]
-        snap_id = row[0]
+            row = conn.execute("SELECT id FROM _metaxy_snapshots WHERE project_version = %s", (pv,)).fetchone()
+            assert row is not None  # (recorded: its transaction committed before our insert returned)
+            theirs: int = row[0]
+            return theirs
+        snap_id: int = row[0]
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO _metaxy_feature_versions (feature_key, feature_version, snapshot_id) "
@@ -322,7 +343,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             )
         return snap_id
 
-    def push_graph(self, graph: FeatureGraph | None = None) -> dict:
+    def push_graph(self, graph: FeatureGraph | None = None) -> dict[str, Any]:
         graph = graph or self.graph()
         graph.plan()
         with self._transaction() as conn:
@@ -332,11 +353,11 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             snap_id = self._record_snapshot(conn, graph)
         return {"id": snap_id, "project_version": graph.project_version, "new": known is None}
 
-    def snapshots(self) -> list[dict]:
+    def snapshots(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT id, project_version, project, recorded_at FROM _metaxy_snapshots ORDER BY id")
         return [{"id": r[0], "project_version": r[1], "project": r[2], "recorded_at": r[3]} for r in rows]
 
-    def snapshot(self, which: int | str | None = None) -> dict | None:
+    def snapshot(self, which: int | str | None = None) -> dict[str, Any] | None:
         if which is None:
             rows = self._query("SELECT graph FROM _metaxy_snapshots ORDER BY id DESC LIMIT 1")
         elif isinstance(which, int):
@@ -356,7 +377,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
             else FeatureGraph()
         )
 
-    def stored_feature_versions(self, feature: Any) -> list[dict]:
+    def stored_feature_versions(self, feature: Any) -> list[dict[str, Any]]:
         key = feature_key_of(feature).to_string()
         rows = self._query(
             "SELECT fv.feature_version, fv.snapshot_id, s.recorded_at FROM _metaxy_feature_versions fv "
@@ -396,7 +417,8 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return Place(table, fv_id, {r[0]: r[1] for r in cols})
 
     def _has_live(self, place: Place) -> bool:
-        return bool(self._snap_rows(f"SELECT 1 FROM {q(place.table)} WHERE {place.live()} LIMIT 1"))  # type: ignore[arg-type]
+        assert place.table is not None  # (asked of a stored place only)
+        return bool(self._snap_rows(f"SELECT 1 FROM {q(place.table)} WHERE {place.live()} LIMIT 1"))
 
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(
@@ -437,7 +459,9 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
 
     write = write_metadata
 
-    def _frame_plan(self, plan: FeaturePlan, frame: pl.DataFrame) -> tuple[FeaturePlan, dict, list[str]]:
+    def _frame_plan(
+        self, plan: FeaturePlan, frame: pl.DataFrame
+    ) -> tuple[FeaturePlan, dict[str, ColumnType], list[str]]:
         definition, new_columns, dropped = frame_columns.columns_for_frame(
             plan, frame, self._recorded_columns().get(plan.name, {})
         )
@@ -448,7 +472,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         return self._frame_plan(plan, to_polars(frame, plan.name))[0]
 
     # ----- reading ---------------------------------------------------------------------------
-    def _reading(self):
+    def _reading(self) -> AbstractContextManager[None]:
         """StoreFront's hook: the reads inside see one snapshot of the database."""
         return self._reads.snapshot()
 
@@ -491,7 +515,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
                 f"(SELECT {', '.join(names.values())} FROM {rel} AS k)"
             )
         exprs: list[str] = []
-        schema: dict[str, pl.DataType] = {}
+        schema: dict[str, PolarsType] = {}
         for c, t in definition.columns.items():
             if layout.ident(c) in stored:
                 exprs.append(column_expr(c, t, stored))
@@ -531,7 +555,14 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
 
     # ----- deleting --------------------------------------------------------------------------
     def _delete_in(
-        self, conn, definition: FeatureDefinition, table: str, fv_id: int, target: pl.DataFrame, *, soft: bool
+        self,
+        conn: PgConnection,
+        definition: FeatureDefinition,
+        table: str,
+        fv_id: int,
+        target: pl.DataFrame,
+        *,
+        soft: bool,
     ) -> int:
         """StoreFront's hook: delete `target` now, inside the caller's transaction."""
         return _write.delete_rows(self, conn, definition, table, fv_id, target, soft=soft, now=now_us())
@@ -581,7 +612,8 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
                     expected = frame
                 else:
                     self._note_resolved(plan.name)
-                    inc0 = _resolve.resolve(self, gp, plan, lambda k: None)
+                    # (inc0's removed samples are not used here: none are read)
+                    inc0 = _resolve.resolve(self, gp, plan, lambda _keys: pl.DataFrame())
                     expected = pl.concat([inc0.added.to_polars(), inc0.changed.to_polars()], how="vertical")
                 inc = Increment(
                     plan.name,
@@ -603,22 +635,19 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         children that disagree give MIXED); `with_fields` adds provenance by field and WRITE."""
         key = list(plan.key)
         d = plan.definition
-        schema: dict[str, pl.DataType] = {c: d.columns[c].polars for c in key} | {PROVENANCE: pl.String}
+        schema: dict[str, PolarsType] = {c: d.columns[c].polars for c in key} | {PROVENANCE: pl.String}
         fields = d.field_keys if with_fields else []
         schema |= {pbf_column(f): pl.String for f in fields}
         if with_fields:
             schema[WRITE] = pl.Int64
         place = self._place(plan.name, plan.feature_version)
-        if not place.stored:
+        if not place.stored or place.table is None:
             return pl.DataFrame(schema=schema)
         from .reads import select_list
 
         exprs = [column_expr(c, d.columns[c], place.columns) for c in key] + [q(PROVENANCE)]
         exprs += [text_expr(pbf_column(f), place.columns) for f in fields] + ([q(WRITE)] if with_fields else [])
-        sql = (
-            f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} "  # type: ignore[arg-type]
-            f"ORDER BY {q(WRITE)}, {q(ROW)}"
-        )
+        sql = f"SELECT {select_list(exprs)} FROM {q(place.table)} WHERE {place.live()} ORDER BY {q(WRITE)}, {q(ROW)}"
         cur = self._reads.frame(sql, schema)
         if key != list(d.id_columns):
             cur = cur.group_by(key, maintain_order=True).agg(
@@ -653,7 +682,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         """The reads explanations make (store/postgres/history.py)."""
         return PostgresHistory(self)
 
-    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False):
+    def explain(self, feature: Any, increment: Increment | None = None, *, keys_only: bool = False) -> Explanation:
         from ...explain.build import explain
 
         return explain(self, feature, increment, keys_only=keys_only)
@@ -671,7 +700,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         action: str,
         feature: str,
         feature_version: str | None,
-        ids: list[dict],
+        ids: list[dict[str, Any]],
         duration_s: float,
         outcome: str,
         detail: str | None = None,
@@ -696,7 +725,7 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         with self._transaction() as conn:
             return _audit.start(conn, action, feature, feature_version, user, "running", executor)
 
-    def audit_batch(self, tx: Any, audit_id: int, ids: list[dict], duration_s: float) -> None:
+    def audit_batch(self, tx: Any, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
         _audit.batch(tx, audit_id, ids, duration_s)
 
     def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
@@ -728,13 +757,14 @@ class PostgreSQLMetadataStore(StoreFront, PostgresTraceQueries):
         definition, current_fv = self._definition_for_read(feature)
         table = self._table(definition.name)
         fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
-        if fv_id is None:
+        if table is None or fv_id is None:
             return 0
-        return self._query(
-            f"SELECT count(*) FROM {q(table)} WHERE {q(FV)} = %s AND {q(SUPERSEDED)} IS NULL "  # type: ignore[arg-type]
+        n: int = self._query(
+            f"SELECT count(*) FROM {q(table)} WHERE {q(FV)} = %s AND {q(SUPERSEDED)} IS NULL "
             f"AND {q(DELETED_AT)} IS NULL",
             (fv_id,),
         )[0][0]
+        return n
 
     def __repr__(self) -> str:
         return f"PostgreSQLMetadataStore({self.path!r}, hash={self.hasher.describe()})"

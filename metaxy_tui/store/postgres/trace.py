@@ -32,6 +32,8 @@ from .codec import column_expr
 from .layout import FV, ROW, SUPERSEDED, WRITE, ident, q
 
 if TYPE_CHECKING:
+    from psycopg.pq import TransactionStatus
+
     from .handle import PgHandle
 
 
@@ -137,7 +139,8 @@ class PostgresTraceQueries:
         table, fv_id, _present, _note = self._where(plan, feature_version)
         if table is None or fv_id is None:
             return 0
-        return self._query(f"SELECT count(*) FROM {q(table)} WHERE {_live()}", (fv_id,))[0][0]
+        n: int = self._query(f"SELECT count(*) FROM {q(table)} WHERE {_live()}", (fv_id,))[0][0]
+        return n
 
     def first_ids(
         self: "PgHandle", feature: Any, *, feature_version: str | None = None, limit: int = 5
@@ -178,7 +181,7 @@ class PostgresTraceQueries:
 
     def expected_provenance(
         self: "PgHandle", feature: Any, keys: Sequence[Mapping[str, Any]]
-    ) -> dict[tuple, tuple[str, dict[str, str]]]:
+    ) -> dict[tuple[Any, ...], tuple[str, dict[str, str]]]:
         """As the SQLite store's: computed by the same statements resolve_update runs, limited to `keys`."""
         from . import resolve as _resolve
 
@@ -284,7 +287,7 @@ def _live() -> str:
     return f"{q(FV)} = %s AND {q(SUPERSEDED)} IS NULL AND {q(DELETED_AT)} IS NULL"
 
 
-def _idle():
+def _idle() -> TransactionStatus:
     import psycopg
 
     return psycopg.pq.TransactionStatus.IDLE

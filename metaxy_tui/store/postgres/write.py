@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import polars as pl
 
-from ...columns import CREATED_AT, DELETED_AT, UPDATED_AT
+from ...columns import CREATED_AT, DELETED_AT, UPDATED_AT, ColumnType
 from ...definition import FeatureDefinition
-from ...graph import FeaturePlan, GraphPlan
+from ...graph import FeatureGraph, FeaturePlan, GraphPlan
 from ..sqlite.codec import now_us
 from . import layout, recorded
 from .codec import check_text, copy_in, payload
@@ -29,6 +29,7 @@ from ...keys import quote
 from .layout import COMMIT_LOCK, FV, ROW, SUPERSEDED, WRITE, q
 
 if TYPE_CHECKING:
+    from .connection import PgConnection
     from .handle import PgHandle
 
 STAGE = "_mx_stage"
@@ -58,7 +59,7 @@ def key_order(plan: FeaturePlan) -> tuple[str, ...]:
 
 
 def next_write(
-    conn,
+    conn: PgConnection,
     feature: str,
     kind: str,
     fv_id: int | None,
@@ -70,12 +71,15 @@ def next_write(
 ) -> int:
     """Take the commit lock and the next write id (in commit order: the lock is held to commit)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
-    return conn.execute(
+    row = conn.execute(
         "INSERT INTO _metaxy_writes (id, feature_key, kind, feature_version_id, snapshot_id, at, n_rows, "
         "materialization_id, inputs_as_of) SELECT coalesce(max(id), 0) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
         "FROM _metaxy_writes RETURNING id",
         (feature, kind, fv_id, snap_id, now, n, materialization_id, inputs_as_of),
-    ).fetchone()[0]
+    ).fetchone()
+    assert row is not None  # INSERT ... RETURNING: one row
+    write_id: int = row[0]
+    return write_id
 
 
 def write(
@@ -84,13 +88,13 @@ def write(
     plan: FeaturePlan,
     rows: pl.DataFrame,
     *,
-    new_columns: dict,
+    new_columns: dict[str, ColumnType],
     materialization_id: str | None,
     progress: Callable[[int, int], None] | None,
     inputs_as_of: int | None,
     doomed: pl.DataFrame | None,
     within: Callable[[Any], None] | None,
-    snapshot_graph,
+    snapshot_graph: FeatureGraph,
 ) -> int:
     definition = plan.definition
     fields = definition.field_keys
@@ -158,7 +162,7 @@ def write(
     return rows.height
 
 
-def stage_ids(conn, ids: pl.DataFrame, definition: FeatureDefinition) -> str:
+def stage_ids(conn: PgConnection, ids: pl.DataFrame, definition: FeatureDefinition) -> str:
     """Id tuples in a temporary table (dropped at commit); returns its name."""
     cols = list(ids.columns)
     types = {c: layout.pg_type(definition.columns[c]) for c in cols}
@@ -170,7 +174,7 @@ def stage_ids(conn, ids: pl.DataFrame, definition: FeatureDefinition) -> str:
 
 def delete_rows(
     store: "PgHandle",
-    conn,
+    conn: PgConnection,
     definition: FeatureDefinition,
     table: str,
     fv_id: int,
@@ -190,6 +194,7 @@ def delete_rows(
         s=staged, m=" AND ".join(f"i.{q(c)} = m.{q(c)}" for c in id_cols)
     )
     live = f"m.{q(FV)} = %s AND m.{q(SUPERSEDED)} IS NULL AND m.{q(DELETED_AT)} IS NULL"
+    n: int
     if soft:
         n = conn.execute(
             f"UPDATE {t} AS m SET {q(SUPERSEDED)} = %s WHERE {live} AND {cond}", (write_id, fv_id)
@@ -202,7 +207,9 @@ def delete_rows(
             (now, now, write_id, write_id, fv_id),
         )
     else:
-        n = conn.execute(f"SELECT count(*) FROM {t} AS m WHERE {live} AND {cond}", (fv_id,)).fetchone()[0]
+        row = conn.execute(f"SELECT count(*) FROM {t} AS m WHERE {live} AND {cond}", (fv_id,)).fetchone()
+        assert row is not None  # count(*): one row
+        n = row[0]
         conn.execute(f"DELETE FROM {t} AS m WHERE m.{q(FV)} = %s AND {cond}", (fv_id,))
     conn.execute("UPDATE _metaxy_writes SET n_rows = %s WHERE id = %s", (n, write_id))
     conn.execute(f"DROP TABLE {staged}")

@@ -6,14 +6,17 @@ import getpass
 import json
 import os
 import sqlite3
+from typing import Any
 
 import polars as pl
 
+from ...columns import PolarsType
 from . import codec  # codec.now_us, looked up at each call (tests freeze the clock there)
 from . import schema as _schema
+from .handle import StoreMembers
 
 
-class AuditLog:
+class AuditLog(StoreMembers):
     """Mixed into SQLiteMetadataStore: the audit log (who ran which action on which samples, when, and how it ended)."""
 
     def record_audit(
@@ -22,7 +25,7 @@ class AuditLog:
         action: str,
         feature: str,
         feature_version: str | None,
-        ids: list[dict],
+        ids: list[dict[str, Any]],
         duration_s: float,
         outcome: str,
         detail: str | None = None,
@@ -60,13 +63,15 @@ class AuditLog:
         outcome: str,
         executor: str | None = None,
     ) -> int:
-        return conn.execute(
+        audit_id = conn.execute(
             "INSERT INTO _metaxy_audit (at, user, action, feature_key, feature_version, n_samples, duration_s, "
             "outcome, executor) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
             (codec.now_us(), user or current_user(), action, feature, feature_version, outcome, executor),
         ).lastrowid
+        assert audit_id is not None  # an INSERT's rowid
+        return audit_id
 
-    def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict], duration_s: float) -> None:
+    def audit_batch(self, tx: sqlite3.Connection, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
         """Add samples to an entry, inside the transaction that wrote them (so a kill never
         leaves written samples the log does not name)."""
         if ids:
@@ -100,7 +105,8 @@ class AuditLog:
         `executor` is where a recompute's batches ran (local, ray; null for other actions and
         for entries written before it was recorded).
         """
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if feature is not None:
             where.append("feature_key = ?")
             params.append(feature)
@@ -114,7 +120,7 @@ class AuditLog:
             "(SELECT json_group_array(json(j.value)) FROM _metaxy_audit_ids i, json_each(i.ids) j "
             "WHERE i.audit_id = a.id)"
         )
-        types = {
+        types: dict[str, PolarsType] = {
             "id": pl.Int64,
             "at": pl.Int64,
             "user": pl.String,
@@ -143,7 +149,8 @@ class AuditLog:
                 + " ORDER BY id DESC"
                 + (f" LIMIT {int(limit)}" if limit else "")
             )
-            df = self._reader.frame(sql, params, types)  # type: ignore[union-attr]
+            assert self._reader is not None  # open: self.conn answered
+            df = self._reader.frame(sql, params, types)
         return df.with_columns(pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC"))
 
 

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import polars as pl
 
+from ...columns import PolarsType
 from ...keys import quote
 from .system_columns import FV, SUPERSEDED
 
@@ -102,7 +104,7 @@ def read_live(
     fv_id: int,
     columns: Iterable[str],
     *,
-    expected: dict[str, pl.DataType] | None = None,
+    expected: Mapping[str, PolarsType] | None = None,
     written_after: int | None = None,
     with_dead: bool = False,
     each: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
@@ -128,7 +130,7 @@ def read_live(
         need.append(WRITE_ID)
     expected = {**_SYSTEM, **(expected or {})}
     sql = f"SELECT id FROM {CHUNKS} WHERE table_name = ? AND fv_id = ?"
-    params: list = [table, fv_id]
+    params: list[Any] = [table, fv_id]
     if written_after is not None:
         sql += " AND max_write > ?"
         params.append(written_after)
@@ -151,7 +153,11 @@ _SYSTEM = {ROWID: pl.Int64, WRITE_ID: pl.Int64}
 
 
 def _load(
-    conn: sqlite3.Connection, chunk_ids: list[int], columns: list[str], expected: dict[str, pl.DataType], finish=None
+    conn: sqlite3.Connection,
+    chunk_ids: list[int],
+    columns: list[str],
+    expected: Mapping[str, PolarsType],
+    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame | None:
     """`columns` of the given chunks, in chunk order, each chunk through `finish`; None when a
     dtype is not the expected one."""
@@ -175,7 +181,7 @@ def _load(
     buffer = bytearray(max((size for _r, _d, size in blobs.values()), default=0))
     parts = []
     for chunk_id in chunk_ids:
-        series = []
+        series: list[str | pl.Series] = []
         height = None
         for c in columns:
             found = blobs.get((chunk_id, c))
@@ -251,7 +257,7 @@ def _encode(series: pl.Series) -> bytes:
 def _pieces(frame: pl.DataFrame) -> list[pl.DataFrame]:
     if frame.height == 0:
         return []
-    per_row = max(1, frame.estimated_size() // frame.height)
+    per_row = max(1, int(frame.estimated_size()) // frame.height)  # bytes: an int
     rows = max(1, min(PIECE_ROWS, PIECE_BYTES // per_row))
     return [frame.slice(s, rows) for s in range(0, frame.height, rows)]
 
@@ -370,8 +376,8 @@ def drop(conn: sqlite3.Connection, table: str, keep_fv: int | None = None) -> No
 def next_rowid(conn: sqlite3.Connection, table: str) -> int:
     """The first rowid for new rows: above every row of the table and of its chunks, so a rowid
     is never reused for another row while a chunk could still name it."""
-    in_table = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
-    in_chunks = conn.execute(
+    in_table: int = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+    in_chunks: int = conn.execute(
         f"SELECT coalesce(max(max_rowid), 0) FROM {CHUNKS} WHERE table_name = ?", (table,)
     ).fetchone()[0]
     return max(in_table, in_chunks) + 1

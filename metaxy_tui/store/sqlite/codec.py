@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -20,6 +21,7 @@ from ...columns import (
     PROVENANCE_BY_FIELD,
     UPDATED_AT,
     ColumnType,
+    PolarsType,
     dvbf_column,
     pbf_column,
 )
@@ -63,14 +65,14 @@ def columns_as_lists(df: pl.DataFrame) -> list[list[Any]]:
     return [s.to_list() for s in df.get_columns()]
 
 
-Typed = "ColumnType | pl.DataType"
+Typed: TypeAlias = "ColumnType | PolarsType"
 
 
-def polars_schema(types: dict[str, Typed]) -> dict[str, pl.DataType]:
+def polars_schema(types: Mapping[str, Typed]) -> dict[str, PolarsType]:
     return {c: t.polars if isinstance(t, ColumnType) else t for c, t in types.items()}
 
 
-def load_dtype(t: Typed) -> pl.DataType:
+def load_dtype(t: Typed) -> PolarsType:
     """The dtype a column is loaded with from SQLite, before decoding."""
     if isinstance(t, ColumnType):
         return {"datetime": pl.String, "date": pl.String, "bool": pl.Int64}.get(t.name, t.polars)
@@ -116,7 +118,7 @@ def decode_rows(
 ) -> pl.DataFrame:
     """Rows as read from a feature table -> the frame users see."""
 
-    def field_struct(column_of, fallback_of) -> pl.Expr:
+    def field_struct(column_of: Callable[[str], str], fallback_of: Callable[[str], str] | None) -> pl.Expr:
         parts = []
         for f in fields:
             col = column_of(f)
@@ -127,7 +129,9 @@ def decode_rows(
             parts.append(e.cast(pl.String).alias(f))
         return pl.struct(parts) if parts else pl.lit(None)
 
-    ts = lambda c: pl.from_epoch(pl.col(c), time_unit="us").dt.replace_time_zone("UTC").alias(c)  # noqa: E731
+    def ts(c: str) -> pl.Expr:
+        return pl.from_epoch(pl.col(c), time_unit="us").dt.replace_time_zone("UTC").alias(c)
+
     exprs = decode_user(df, definition) + [
         field_struct(pbf_column, None).alias(PROVENANCE_BY_FIELD),
         pl.col(PROVENANCE).cast(pl.String),
@@ -145,7 +149,7 @@ def decode_rows(
 
 def empty_frame(definition: FeatureDefinition, fields: list[str]) -> pl.DataFrame:
     struct = pl.Struct({f: pl.String for f in fields})
-    schema: dict[str, pl.DataType] = {c: t.polars for c, t in definition.columns.items()}
+    schema: dict[str, PolarsType] = {c: t.polars for c, t in definition.columns.items()}
     schema.update(
         {
             PROVENANCE_BY_FIELD: struct,

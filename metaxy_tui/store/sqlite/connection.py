@@ -8,7 +8,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
@@ -19,16 +19,18 @@ from ...version import __version__
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote
 from . import frame_columns
+from .codec import Typed
 from . import resolve as _resolve
 from . import schema as _schema
-from .reader import Reader
+from .reader import Read, Reader
+from .handle import StoreMembers
 
 BUSY_TIMEOUT_S = 30.0
 
 log = logging.getLogger("metaxy_tui.store.sqlite.store")  # (one logger for the store class)
 
 
-class StoreConnection:
+class StoreConnection(StoreMembers):
     """Mixed into SQLiteMetadataStore: open, close, transactions, reads."""
 
     def open(self, mode: str = "w") -> "OpenStore[Self]":
@@ -210,13 +212,16 @@ class StoreConnection:
                 raise
             conn.execute("COMMIT")
 
-    def _read(self, sql: str, params: Sequence[Any], types: dict, *, expected_rows: int = 0) -> pl.DataFrame:
+    def _read(
+        self, sql: str, params: Sequence[Any], types: Mapping[str, Typed], *, expected_rows: int = 0
+    ) -> pl.DataFrame:
         assert self._reader is not None, "store is not open"
         return self._reader.frame(sql, params, types, expected_rows=expected_rows)
 
     def _write_counter(self) -> int:
         with self._lock:
-            return self.conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+            last: int = self.conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+            return last
 
     def _has_latest(self, table: str, fv_id: int) -> bool:
         with self._lock:
@@ -227,7 +232,7 @@ class StoreConnection:
                 is not None
             )
 
-    def _read_many(self, queries: list) -> list[pl.DataFrame]:
+    def _read_many(self, queries: Sequence[Read]) -> list[pl.DataFrame]:
         """Several queries that must see one state of the store (see store/sqlite/reader.py)."""
         assert self._reader is not None, "store is not open"
         return self._reader.frames(queries)

@@ -13,9 +13,10 @@ from . import schema as _schema
 from . import upkeep
 from . import codec  # codec.now_us, looked up at each call (tests freeze the clock there)
 from .write import match_ids, stage_ids
+from .handle import StoreMembers
 
 
-class Deletes:
+class Deletes(StoreMembers):
     """Mixed into SQLiteMetadataStore: deleting samples (soft: hidden until written again; hard: rows
     removed); the call itself and its arguments are store/front.py's."""
 
@@ -50,6 +51,7 @@ class Deletes:
             "INSERT INTO _metaxy_writes (feature_key, kind, feature_version_id, at, n_rows) VALUES (?, ?, ?, ?, 0)",
             (definition.name, "soft_delete" if soft else "hard_delete", fv_id, now),
         ).lastrowid
+        assert write_id is not None  # an INSERT's rowid
         staged = stage_ids(conn, target, {c: definition.columns[c] for c in id_cols})
         cond = match_ids(quote(table), staged, id_cols)
         t = quote(table)

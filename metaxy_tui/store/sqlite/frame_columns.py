@@ -41,7 +41,8 @@ def exists(conn: sqlite3.Connection) -> bool:
 
 def stamp(conn: sqlite3.Connection) -> int:
     """Changes whenever a column is recorded (rows are never removed)."""
-    return conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    n: int = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    return n
 
 
 def read_all(conn: sqlite3.Connection) -> Recorded:

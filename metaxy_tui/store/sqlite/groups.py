@@ -133,6 +133,7 @@ def register(conn: sqlite3.Connection, table: str, on: Sequence[str], order: Seq
         f"INSERT INTO {SETS} (table_name, on_columns, order_columns) VALUES (?, ?, ?)",
         (table, json.dumps(list(on)), json.dumps(list(order))),
     ).lastrowid
+    assert set_id is not None  # an INSERT's rowid
     gset = GroupSet(set_id, table, tuple(on), tuple(order))
     conn.execute(
         f"CREATE TABLE {quote(gset.digest_table)} ({quote(FV)} INTEGER NOT NULL, "

@@ -16,16 +16,16 @@ sample then keeps the rows of its own A (see explain.py).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ...columns import DELETED_AT, dvbf_column, pbf_column
+from ...columns import DELETED_AT, ColumnType, dvbf_column, pbf_column
 from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ...keys import quote, quote_all
 from ..records import AS_OF, THEN_UNTIL, THEN_WRITE
 from .chunks import WRITE_ID
-from .codec import keys_in
+from .codec import Typed, keys_in
 from .reader import CopyRead
 from .schema import FV, SUPERSEDED, WRITE
 from .upstream import copy_read, latest_condition
@@ -55,7 +55,7 @@ def current_rows(store: "StoreHandle", plan: FeaturePlan, keys: pl.DataFrame) ->
     field), and AS_OF (the upstream state they were computed from); one row per key."""
     key = list(plan.key)
     fields = plan.definition.field_keys
-    types: dict = {c: plan.definition.columns[c] for c in key}
+    types: dict[str, Typed] = {c: plan.definition.columns[c] for c in key}
     table, fv_id, n = store._latest_location(plan.name, plan.feature_version)
     empty = pl.DataFrame(
         schema={c: plan.definition.columns[c].polars for c in key}
@@ -86,7 +86,7 @@ def upstream_changes(
     """
     up = gp[d.upstream]
     ident = list(dict.fromkeys([*d.on, *d.upstream_ids]))
-    types: dict = {c: up.definition.columns[d.columns[c]] for c in ident}
+    types: dict[str, ColumnType] = {c: up.definition.columns[d.columns[c]] for c in ident}
     value_of = {f"__v:{f}": f for f in fields}
     schema = {c: t.polars for c, t in types.items()} | {v: pl.String for v in value_of} | {THEN_WRITE: pl.Int64}
     table, fv_id, n = store._latest_location(d.upstream, up.feature_version)
@@ -188,12 +188,13 @@ def null_on_rows(store: "StoreHandle", gp: GraphPlan, d: DepPlan) -> int:
         return 0
     nulls = " OR ".join(f"{quote(d.columns[c])} IS NULL" for c in d.on)
     with store._lock:
-        return store.conn.execute(
+        n: int = store.conn.execute(
             f"SELECT count(*) FROM {quote(table)} WHERE {latest_condition()} AND ({nulls})", (fv,)
         ).fetchone()[0]
+        return n
 
 
-def snapshot_of_version(store: "StoreHandle", fv_id: int) -> dict | None:
+def snapshot_of_version(store: "StoreHandle", fv_id: int) -> dict[str, Any] | None:
     """The recorded graph a feature version was first stored under."""
     row = store.conn.execute(
         "SELECT s.graph FROM _metaxy_feature_versions fv JOIN _metaxy_snapshots s "
@@ -238,7 +239,7 @@ class SQLiteHistory:
     def null_on_rows(self, gp: GraphPlan, d: DepPlan) -> int:
         return null_on_rows(self._store, gp, d)
 
-    def snapshot_of_version(self, feature_version_id: int) -> dict | None:
+    def snapshot_of_version(self, feature_version_id: int) -> dict[str, Any] | None:
         return snapshot_of_version(self._store, feature_version_id)
 
 

@@ -36,23 +36,25 @@ from ...columns import (
     PROVENANCE_BY_FIELD,
     UPDATED_AT,
     ColumnType,
+    PolarsType,
     dvbf_column,
     pbf_column,
 )
 from ...errors import InputError, InputProblem
-from ...graph import FeaturePlan, GraphPlan
+from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ...keys import quote, quote_all
 from ...spec import feature_key_of
 from ..records import SamplePage, StoredSample
 from . import resolve as _resolve
 from .codec import keys_in, table_types
 from .schema import FV, SUPERSEDED, WRITE, table_columns
+from .handle import StoreMembers
 
 
 IN_CHUNK = 400  # keys per `IN (VALUES ...)`: far below SQLite's limit on bound parameters
 
 
-class TraceQueries:
+class TraceQueries(StoreMembers):
     """Mixed into SQLiteMetadataStore: the public lookups a trace and an impact use."""
 
     # ----- where a feature lives -----------------------------------------------------------
@@ -168,8 +170,8 @@ class TraceQueries:
             return 0
         latest = f"{quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL"
         with self._lock:
-            n = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest}", (fv_id,)).fetchone()[0]
-            gone = self.conn.execute(
+            n: int = self.conn.execute(f"SELECT count(*) FROM {quote(table)} WHERE {latest}", (fv_id,)).fetchone()[0]
+            gone: int = self.conn.execute(
                 f"SELECT count(*) FROM {quote(table)} WHERE {latest} AND {quote(DELETED_AT)} IS NOT NULL", (fv_id,)
             ).fetchone()[0]
         return n - gone
@@ -210,17 +212,13 @@ class TraceQueries:
         select = ", ".join(quote(c) if c in present else f"NULL AS {quote(c)}" for c in columns)
         sql = f"SELECT {select} FROM {quote(table)} WHERE {_resolve.latest_condition()} AND {cond}"
         with self._lock:
-            return self._reader.frame(
-                sql,
-                [fv_id, encoded],
-                table_types(d, list(columns)),  # type: ignore[union-attr]
-                expected_rows=keys.height,
-            )
+            assert self._reader is not None, "store is not open"
+            return self._reader.frame(sql, [fv_id, encoded], table_types(d, list(columns)), expected_rows=keys.height)
 
     # ----- what the upstream gives ---------------------------------------------------------
     def expected_provenance(
         self, feature: Any, keys: Sequence[Mapping[str, Any]]
-    ) -> dict[tuple, tuple[str, dict[str, str]]]:
+    ) -> dict[tuple[Any, ...], tuple[str, dict[str, str]]]:
         """The provenance the current upstream gives each of a few samples of a derived feature.
 
         `keys` name samples by the feature's key (its deps' `on` columns: for an expansion, the
@@ -236,18 +234,20 @@ class TraceQueries:
         key = list(plan.key)
         wanted = list({tuple(k.get(c) for c in key): None for k in keys})
         wanted = [k for k in wanted if all(v is not None for v in k)]
-        out: dict[tuple, tuple[str, dict[str, str]]] = {}
+        out: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}
         for start in range(0, len(wanted), IN_CHUNK):
             chunk = wanted[start : start + IN_CHUNK]
             frames = [self._dep_values(gp, plan, d, [dict(zip(key, k)) for k in chunk]) for d in plan.deps]
             expected = _resolve._expected(plan, frames, self.hasher, True)
-            fields = [f for f in expected.schema[PROVENANCE_BY_FIELD].fields]  # type: ignore[union-attr]
+            by_field_type = expected.schema[PROVENANCE_BY_FIELD]
+            assert isinstance(by_field_type, pl.Struct)
+            fields = [f for f in by_field_type.fields]
             for r in expected.iter_rows(named=True):
                 by_field = r[PROVENANCE_BY_FIELD] or {f.name: None for f in fields}
                 out[tuple(r[c] for c in key)] = (r[PROVENANCE], dict(by_field))
         return out
 
-    def _dep_values(self, gp: GraphPlan, plan: FeaturePlan, d, keys: list[dict]) -> pl.DataFrame:
+    def _dep_values(self, gp: GraphPlan, plan: FeaturePlan, d: DepPlan, keys: list[dict[str, Any]]) -> pl.DataFrame:
         """One dep's frame for `_expected`: its `on` columns and one value column per field it
         reads, for the upstream rows matching `keys` (an aggregation: one row per group, the
         members' data versions joined in id order and hashed, as resolve does)."""
@@ -367,14 +367,14 @@ class TraceQueries:
         return out
 
 
-def _in_values(columns: list[str], rows: list[tuple]) -> tuple[str, list[Any]]:
+def _in_values(columns: list[str], rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
     """`(columns) IN (VALUES (?, ...), ...)` and its parameters (an index on the columns serves it)."""
     target = quote(columns[0]) if len(columns) == 1 else f"({quote_all(columns)})"
     one = "(" + ", ".join("?" for _ in columns) + ")"
     return f"{target} IN (VALUES {', '.join(one for _ in rows)})", [v for r in rows for v in r]
 
 
-def _stored_dtype(t: ColumnType) -> pl.DataType:
+def _stored_dtype(t: ColumnType) -> PolarsType:
     """The polars dtype of a value as SQLite holds it (datetimes and dates are ISO text, booleans 0/1)."""
     return {"datetime": pl.String, "date": pl.String, "bool": pl.Int64}.get(t.name, t.polars)
 

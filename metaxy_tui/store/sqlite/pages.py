@@ -192,7 +192,7 @@ class SQLiteSamplePages:
         self._view: SampleView | None = None
         self._query: ViewQuery | None = None
         # keyset bounds of fetched pages of the current view: page -> (first ids, last ids)
-        self._bounds: dict[int, tuple[tuple, tuple]] = {}
+        self._bounds: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
     # -- connection
     def _connection(self) -> sqlite3.Connection:
@@ -252,7 +252,7 @@ class SQLiteSamplePages:
             try:
                 conn.execute(f"DROP TABLE IF EXISTS {VIEW_TABLE}")
                 table, fv_id = table_location(conn, spec.feature, plan.feature_version)
-                base = dict(
+                base: dict[str, Any] = dict(
                     spec=spec,
                     columns=columns,
                     id_columns=ids,
@@ -325,7 +325,7 @@ class SQLiteSamplePages:
         if self._view is None or view.generation != self._generation:
             raise StaleView()
 
-    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
             return self._connection().execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as e:
@@ -334,7 +334,7 @@ class SQLiteSamplePages:
             raise PageReadError(str(e)) from e
 
     # -- pages
-    def page(self, view: SampleView, index: int) -> list[tuple]:
+    def page(self, view: SampleView, index: int) -> list[tuple[Any, ...]]:
         """Rows `index * page_size` onwards: tuples of (rowid, *column values)."""
         with self._lock:
             self._check(view)
@@ -351,7 +351,7 @@ class SQLiteSamplePages:
                 [start, start + self.page_size],
             )
 
-    def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple]:
+    def _index_page(self, view: SampleView, index: int, start: int) -> list[tuple[Any, ...]]:
         q = self._query
         assert q is not None
         id_pos = [1 + i for i, c in enumerate(view.columns) if c.kind == "id"]
@@ -369,14 +369,16 @@ class SQLiteSamplePages:
             costs["after"] = (index - after - 1) * size
         if before is not None:
             costs["before"] = (before - index - 1) * size
-        route = min(costs, key=costs.get)
+        route = min(costs, key=costs.__getitem__)
         if route == "after":  # keyset: the rows after a page before this one
+            assert after is not None
             op = "<" if q.descending_ids else ">"
             rows = self._run(
                 q.sql(extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
                 [*q.params, *self._bounds[after][1], size, costs["after"]],
             )
         elif route == "before":  # keyset backwards: the rows before a page after this one
+            assert before is not None
             op = ">" if q.descending_ids else "<"
             rows = self._run(
                 q.sql(reverse=True, extra_where=f"({ids}) {op} ({marks})") + " LIMIT ? OFFSET ?",
@@ -384,6 +386,7 @@ class SQLiteSamplePages:
             )[::-1]
         elif route == "end":
             # deep pages: OFFSET from the far end, walking the index backwards
+            assert view.count is not None
             end = min(start + size, view.count)
             rows = self._run(
                 q.sql(reverse=True) + " LIMIT ? OFFSET ?", [*q.params, max(end - start, 0), view.count - end]
@@ -445,7 +448,8 @@ class SQLiteSamplePages:
         ids = ", ".join(f"t.{quote(c)}" for c in view.id_columns)
         op = ">" if q.descending_ids else "<"
         marks = ", ".join("?" * len(id_values))
-        return self._run(f"{q.count_sql()} AND ({ids}) {op} ({marks})", [*q.params, *id_values])[0][0]
+        before: int = self._run(f"{q.count_sql()} AND ({ids}) {op} ({marks})", [*q.params, *id_values])[0][0]
+        return before
 
     # -- one sample (its detail) ---------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -463,7 +467,8 @@ class SQLiteSamplePages:
         with self._lock:
             names = feature_version_names(self._connection(), feature)
         columns = {c: v for c, v in row.items() if c not in ("_rowid", FV, WRITE, SUPERSEDED)}
-        return StoredRow(columns, names.get(row.get(FV)), current)  # type: ignore[arg-type]
+        fv_id: int | None = row.get(FV)
+        return StoredRow(columns, names.get(fv_id) if fv_id is not None else None, current)
 
     def sample_row(self, plan: FeaturePlan, ids: dict[str, Any]) -> StoredRow | None:
         """The sample's latest row under the current feature version (a tombstone when
@@ -598,7 +603,7 @@ class SQLiteSamplePages:
                 raise PageReadError(str(e)) from e
         return ExportRows(columns, fv_names, total, self._batches(query, batch_rows))
 
-    def _batches(self, query: ViewQuery | None, batch_rows: int) -> Iterator[list[tuple]]:
+    def _batches(self, query: ViewQuery | None, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
         if query is None:
             return
         try:

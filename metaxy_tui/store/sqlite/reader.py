@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import polars as pl
 
-from ...columns import ColumnType
+from ...columns import ColumnType, PolarsType
 from ...keys import quote
 from .codec import Typed, decode_expr, load_dtype
 from .schema import readonly_uri
@@ -42,7 +42,7 @@ THREADS = 2
 class Query:
     sql: str
     params: Sequence[Any]
-    types: dict[str, Typed]  # every output column, in order
+    types: Mapping[str, Typed]  # every output column, in order
     expected_rows: int = 0
 
 
@@ -58,20 +58,31 @@ class CopyRead:
     table: str
     fv_id: int
     sources: list[str]
-    stored: dict[str, pl.DataType]
+    stored: dict[str, PolarsType]
     select: dict[str, pl.Expr]
-    types: dict[str, Typed]
+    types: Mapping[str, Typed]
     fallback: list[Query]
     written_after: int | None = None
-    post: object = None  # optional callable(frame) -> frame, applied to the whole result on both paths
-    each: object = None  # optional callable(frame) -> frame, applied to every chunk's rows (SQL: the whole)
+    post: FrameFn | None = None  # applied to the whole result on both paths
+    each: FrameFn | None = None  # applied to every chunk's rows (SQL: the whole)
 
     @property
     def expected_rows(self) -> int:
         return sum(q.expected_rows for q in self.fallback)
 
 
-Read = "Query | CopyRead"
+FrameFn: TypeAlias = Callable[[pl.DataFrame], pl.DataFrame]  # a frame transformed (each chunk's, a result's)
+
+
+class CustomRead(Protocol):
+    """A read of several statements of its own (upstream.py's aggregation members, ...)."""
+
+    expected_rows: int
+
+    def run(self, reader: Reader, conn: sqlite3.Connection) -> pl.DataFrame: ...
+
+
+Read: TypeAlias = "Query | CopyRead | CustomRead"
 
 
 def _kind(t: Typed) -> str:
@@ -98,12 +109,12 @@ class Reader:
 
     # ----- public ------------------------------------------------------------------------------
     def frame(
-        self, sql: str, params: Sequence[Any], types: dict[str, Typed], *, expected_rows: int = 0
+        self, sql: str, params: Sequence[Any], types: Mapping[str, Typed], *, expected_rows: int = 0
     ) -> pl.DataFrame:
         """Run `sql`; columns come back decoded to `types` (ColumnTypes or polars dtypes)."""
         return self._run(Query(sql, params, types, expected_rows))
 
-    def frames(self, queries: list[Query]) -> list[pl.DataFrame]:
+    def frames(self, queries: Sequence[Read]) -> list[pl.DataFrame]:
         """Run queries that must see one state of the store; results in the given order.
 
         Large ones run on two threads with connections of their own, which could each see a
@@ -127,7 +138,7 @@ class Reader:
                     return out
         return self._in_one_transaction(queries)
 
-    def read(self, q, conn: sqlite3.Connection) -> pl.DataFrame:
+    def read(self, q: Read, conn: sqlite3.Connection) -> pl.DataFrame:
         """Run one read on a connection the caller holds (a custom read's sub-read)."""
         return self._run(q, conn, locked=True) if conn is not self._conn else self._run(q, locked=True)
 
@@ -144,10 +155,10 @@ class Reader:
 
     # ----- how ---------------------------------------------------------------------------------
     @staticmethod
-    def _columnar(q: Query) -> bool:
+    def _columnar(q: Read) -> bool:
         return isinstance(q, Query) and q.expected_rows >= COLUMNAR_MIN_ROWS and bool(q.types)
 
-    def _run(self, q, conn: sqlite3.Connection | None = None, locked: bool = False) -> pl.DataFrame:
+    def _run(self, q: Read, conn: sqlite3.Connection | None = None, locked: bool = False) -> pl.DataFrame:
         """One read on `conn` (default: the store's own connection, under its lock)."""
         if isinstance(q, CopyRead) or hasattr(q, "run"):
             if conn is None:
@@ -164,7 +175,7 @@ class Reader:
         df = columnar_frame(conn, q) if self._columnar(q) else None
         return df if df is not None else self._fetch(q, conn=conn)
 
-    def _custom(self, q, conn: sqlite3.Connection) -> pl.DataFrame:
+    def _custom(self, q: CopyRead | CustomRead, conn: sqlite3.Connection) -> pl.DataFrame:
         """A read of several statements (a CopyRead, or an object with run(reader, conn)), inside one
         read transaction so that its statements see one state of the store."""
         own = not conn.in_transaction
@@ -180,8 +191,7 @@ class Reader:
         from . import chunks
 
         decode = [
-            decode_expr(c, q.types[c]).alias(c) if isinstance(q.types[c], ColumnType) else pl.col(c).cast(q.types[c])
-            for c in q.types
+            decode_expr(c, t).alias(c) if isinstance(t, ColumnType) else pl.col(c).cast(t) for c, t in q.types.items()
         ]
 
         def finish(piece: pl.DataFrame) -> pl.DataFrame:
@@ -200,9 +210,10 @@ class Reader:
 
     def _write_counter(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+            last: int = self._conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
+            return last
 
-    def _in_one_transaction(self, queries: list[Query]) -> list[pl.DataFrame]:
+    def _in_one_transaction(self, queries: Sequence[Read]) -> list[pl.DataFrame]:
         with self._lock:
             own = self._conn.in_transaction
             if not own:
@@ -213,9 +224,10 @@ class Reader:
                 if not own:
                     self._conn.execute("COMMIT")
 
-    def _threaded(self, q: Query) -> pl.DataFrame:
+    def _threaded(self, q: Read) -> pl.DataFrame:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            assert self._path is not None  # frames() reads on threads only from a store file
             conn = sqlite3.connect(readonly_uri(self._path), uri=True, check_same_thread=False, timeout=30)
             self._local.conn = conn
             with self._opened_lock:
@@ -227,7 +239,7 @@ class Reader:
             cur = (conn or self._conn).execute(q.sql, tuple(q.params))
             rows = cur.fetchall()
             names = [d[0] for d in cur.description]
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        columns: list[Sequence[Any]] = list(zip(*rows)) if rows else [[] for _ in names]
         del rows
         df = pl.DataFrame(
             [
@@ -281,7 +293,7 @@ def columnar_frame(conn: sqlite3.Connection, q: Query) -> pl.DataFrame | None:
 
 
 def split_by_rowid(
-    sql: str, params: Sequence[Any], types: dict[str, Typed], rows: int, table: str, *, parts: int | None = None
+    sql: str, params: Sequence[Any], types: Mapping[str, Typed], rows: int, table: str, *, parts: int | None = None
 ) -> list[Query]:
     """`sql` (SELECT ... FROM "table" WHERE ...) as queries over rowid ranges, in rowid order.
 

@@ -10,6 +10,9 @@ and runs as one batch that sees one state of the store (store/sqlite/reader.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal, TypeAlias
+
 import polars as pl
 
 from ...columns import PROVENANCE, PROVENANCE_BY_FIELD
@@ -20,11 +23,17 @@ from ...hashing import Hasher
 from ...keys import FieldKey
 from . import upstream
 from .handle import ReadPlan, StoreHandle
-from .upstream import latest_condition, value_column  # noqa: F401  (used by explain and the service layer)
+from .reader import FrameFn
+from .upstream import (
+    latest_condition as latest_condition,
+    value_column as value_column,
+)  # (re-exported: for explain and the service layer)
 from ...vocabulary import LineageKind
 
 MIXED = "\x00mixed"  # the provenance of an expansion key whose children disagree
 VERIFY_CHUNK = 131_072
+# resolve_update's reader of the rows a resolve found removed (by key; None: the whole feature)
+ReadRemoved: TypeAlias = Callable[[pl.DataFrame | None], pl.DataFrame]
 
 
 def _keyed(plan: FeaturePlan, dep_frames: list[pl.DataFrame], hasher: Hasher) -> pl.DataFrame:
@@ -82,7 +91,7 @@ def _with_members(plan: FeaturePlan, keyed: pl.DataFrame, members: dict[int, pl.
     return rows.select(_columns(plan) + extra)
 
 
-def _hashing_as_read(plan: FeaturePlan, hasher: Hasher):
+def _hashing_as_read(plan: FeaturePlan, hasher: Hasher) -> FrameFn | None:
     """For a feature with one identity or expansion dep, hash each chunk of upstream rows as it is
     read: the raw values of 1,000,000 rows and their hashes are then never all in memory at once."""
     if len(plan.deps) != 1 or plan.deps[0].kind == LineageKind.AGGREGATION:
@@ -135,7 +144,9 @@ def resolve_frames(
     return keyed, frames[cur]
 
 
-def resolve(store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed) -> Increment:
+def resolve(
+    store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher, read_removed: ReadRemoved
+) -> Increment:
     """The increment of a derived feature: keys compared first, member rows attached after."""
     key = list(plan.key)
     rows = gone = None
@@ -196,13 +207,11 @@ def _rows_after_keys(
         keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
         del frames
         reads = ReadPlan()
-        m = upstream.plan_members(
-            store,
-            gp,
-            d,
-            reads,
-            each=lambda piece, keyed=keyed: piece.join(keyed, on=on, how="inner", maintain_order="left"),
-        )
+
+        def join_keyed(piece: pl.DataFrame, keyed: pl.DataFrame = keyed) -> pl.DataFrame:
+            return piece.join(keyed, on=on, how="inner", maintain_order="left")
+
+        m = upstream.plan_members(store, gp, d, reads, each=join_keyed)
         rows = reads.run(store)[m]
         if store._write_counter() == stamp:
             return rows.select(_columns(plan) + ["__state"]), gone
@@ -259,6 +268,7 @@ def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
             frame = part
         else:
             shared = [c for c in d.on if c in key]
+            how: Literal["full", "left", "inner"]
             how = "full" if all_optional else ("left" if d.optional else "inner")
             frame = frame.join(part, on=shared, how=how, coalesce=True)
         key += [c for c in d.on if c not in key]
@@ -345,7 +355,7 @@ def _states(expected: pl.DataFrame, current: pl.DataFrame, key: list[str]) -> tu
     return state, ~matched
 
 
-def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed) -> Increment:
+def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed: ReadRemoved) -> Increment:
     """Split expected rows into added and changed, and find current keys gone from upstream.
 
     Keys are matched by hash and row number (match_keys); the wide expected frame is only

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from ...columns import (
@@ -29,7 +30,7 @@ from ...definition import FeatureDefinition
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote, quote_all
 from . import chunks, groups
-from .system_columns import FV, SUPERSEDED, WRITE, index_name
+from .system_columns import FV as FV, SUPERSEDED as SUPERSEDED, WRITE as WRITE, index_name  # (re-exported)
 
 APPLICATION_ID = 0x4D585455  # "MXTU"
 SCHEMA_VERSION = 2  # 2: a columnar copy of live rows and group digests (store/sqlite/chunks.py, store/sqlite/groups.py)
@@ -93,7 +94,7 @@ SYSTEM_TABLES = (
 )  # _metaxy_audit is created on the first write-mode open
 
 
-def readonly_uri(path: str | os.PathLike) -> str:
+def readonly_uri(path: str | os.PathLike[str]) -> str:
     """The URI opening a store file read-only; a path with "#", "?" or "%" in it is escaped."""
     return Path(path).resolve().as_uri() + "?mode=ro"
 
@@ -254,7 +255,7 @@ def ensure_feature_table(
     definition: FeatureDefinition,
     field_keys: list[str],
     now: int,
-    group_orders: list[tuple[str, ...]] = (),
+    group_orders: Sequence[tuple[str, ...]] = (),
     *,
     key_order: tuple[str, ...] = (),
 ) -> str:
@@ -313,7 +314,7 @@ def ensure_feature_table(
             import sqlite_utils
 
             db = sqlite_utils.Database(conn)
-            for statement in db[table].transform_sql(types={c: bytes for c in retyped}):
+            for statement in db.table(table).transform_sql(types={c: bytes for c in retyped}):
                 conn.execute(statement)
         _ensure_id_index(conn, table, definition)
     # rows superseded after a write, as a range read (the columnar copy's liveness, explanations)

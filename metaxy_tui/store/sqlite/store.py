@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ...columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, dvbf_column, pbf_column
+from ...columns import DELETED_AT, FEATURE_VERSION, PROVENANCE, ColumnType, dvbf_column, pbf_column
 from ...definition import FeatureDefinition
 from ...errors import InputError, InputProblem, UnknownFeatureError
 from ...frames import Increment, IncrementFrame, to_polars
-from ...graph import FeatureGraph, FeaturePlan
+from ...graph import FeatureGraph, FeaturePlan, GraphPlan
 from ...hashing import HashAlgorithm, Hasher
 from ...keys import quote, quote_all
 from ...spec import feature_key_of
@@ -59,7 +59,7 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         hash_algorithm: str | HashAlgorithm | None = None,
         hash_truncation_length: int | None = None,
         *,
@@ -87,7 +87,7 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         self._resolved_as_of: dict[str, int] = {}
         self._has_columns_table = False
         self._columns_cache: tuple[int, frame_columns.Recorded] | None = None
-        self._effective_cache: dict[int, tuple] = {}
+        self._effective_cache: dict[int, tuple[tuple[int, int, bool, int], FeatureGraph, FeatureGraph]] = {}
 
     @property
     def requested_hash(self) -> tuple[HashAlgorithm | None, int | None]:
@@ -169,7 +169,8 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
     def _row_bound(self, table: str) -> int:
         """An upper bound of the table's row count (its largest rowid), to size reads."""
         with self._lock:
-            return self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+            bound: int = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}").fetchone()[0]
+            return bound
 
     # ----- writing ---------------------------------------------------------------------------
     def write_metadata(
@@ -225,6 +226,9 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
                     inputs_as_of if inputs_as_of is not None else self._resolved_as_of.get(plan.name),
                 ),
             ).lastrowid
+            assert (
+                fv_id is not None and write_id is not None
+            )  # _record_snapshot recorded the version; an INSERT's rowid
             inserted = insert_rows(
                 conn, table, plan.definition, fields, rows, fv_id=fv_id, write_id=write_id, now=now, progress=progress
             )
@@ -249,7 +253,9 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
 
     write = write_metadata
 
-    def _frame_plan(self, plan: FeaturePlan, frame: pl.DataFrame) -> tuple[FeaturePlan, dict, list[str]]:
+    def _frame_plan(
+        self, plan: FeaturePlan, frame: pl.DataFrame
+    ) -> tuple[FeaturePlan, dict[str, ColumnType], list[str]]:
         definition, new_columns, dropped = frame_columns.columns_for_frame(
             plan, frame, self._recorded_columns().get(plan.name, {})
         )
@@ -310,7 +316,8 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
             + " ORDER BY rowid"
         )
         n = self._row_bound(table)
-        raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)  # type: ignore[union-attr]
+        assert self._reader is not None, "store is not open"
+        raw = self._reader.frame(sql, params, table_types(definition, wanted), expected_rows=n)
         fv_names = dict(
             self.conn.execute(
                 "SELECT id, feature_version FROM _metaxy_feature_versions WHERE feature_key = ?", (definition.name,)
@@ -440,13 +447,14 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         definition, current_fv = self._definition_for_read(feature)
         table = self._table(definition.name)
         fv_id = self._fv_id(definition.name, feature_version or current_fv or "") if table else None
-        if fv_id is None:
+        if table is None or fv_id is None:
             return 0
-        return self.conn.execute(
+        n: int = self.conn.execute(
             f"SELECT count(*) FROM {quote(table)} WHERE {_resolve.latest_condition()}", (fv_id,)
         ).fetchone()[0]
+        return n
 
-    def stored_feature_versions(self, feature: Any) -> list[dict]:
+    def stored_feature_versions(self, feature: Any) -> list[dict[str, Any]]:
         key = feature_key_of(feature).to_string()
         rows = self.conn.execute(
             "SELECT fv.feature_version, fv.snapshot_id, s.recorded_at FROM _metaxy_feature_versions fv "
@@ -459,7 +467,7 @@ class SQLiteMetadataStore(StoreFront, StoreConnection, Snapshots, Deletes, Audit
         return f"SQLiteMetadataStore({self.path!r}, hash={self.hasher.describe()})"
 
 
-def _group_orders(gp, upstream: str) -> list[tuple[str, ...]]:
+def _group_orders(gp: GraphPlan, upstream: str) -> list[tuple[str, ...]]:
     """How aggregation deps of downstream features read `upstream`: on columns, then ids."""
     out = []
     for name in gp[upstream].downstream:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ...columns import DELETED_AT, PROVENANCE
+from ...columns import DELETED_AT, PROVENANCE, PolarsType
 from ...definition import FeatureDefinition
 from ...hashing import Hasher
 from ...keys import quote, quote_all
@@ -21,11 +21,12 @@ from .codec import load_dtype
 from .reader import Query, columnar_frame
 from .schema import FV, SUPERSEDED
 from .write import Inserted
+from ...graph import GraphPlan
 
 Orders = Sequence[tuple[Sequence[str], Sequence[str]]]  # (on columns, order columns) of the feature's table
 
 
-def aggregation_orders(gp, upstream: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def aggregation_orders(gp: GraphPlan, upstream: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """How the aggregations of downstream features group `upstream`: its `on` and id columns."""
     out = []
     for name in gp[upstream].downstream:
@@ -37,9 +38,9 @@ def aggregation_orders(gp, upstream: str) -> list[tuple[tuple[str, ...], tuple[s
     return out
 
 
-def payload_types(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> dict[str, pl.DataType]:
+def payload_types(conn: sqlite3.Connection, table: str, definition: FeatureDefinition) -> dict[str, PolarsType]:
     """The dtype of each column the copy keeps, as stored (dates as text, booleans as integers)."""
-    out: dict[str, pl.DataType] = {c: load_dtype(t) for c, t in definition.columns.items()}
+    out: dict[str, PolarsType] = {c: load_dtype(t) for c, t in definition.columns.items()}
     for c in copy_columns(conn, table):
         out.setdefault(c, pl.String)
     return out
@@ -60,7 +61,7 @@ def mirrorable(conn: sqlite3.Connection, table: str, definition: FeatureDefiniti
     return not any(declared.get(c) == "BLOB" and t.name != "bytes" for c, t in definition.columns.items())
 
 
-def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str, pl.DataType]) -> pl.DataFrame:
+def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str, PolarsType]) -> pl.DataFrame:
     """The feature version's live rows read through SQL, with rowid and write id, as stored."""
     names = {chunks.ROWID: "rowid", chunks.WRITE_ID: "_mx_write"}
     select = ", ".join(f"{names.get(c, quote(c))} AS {quote(c)}" for c in types)
@@ -68,7 +69,10 @@ def _sql_live(conn: sqlite3.Connection, table: str, fv_id: int, types: dict[str,
         f"SELECT {select} FROM {quote(table)} WHERE {quote(FV)} = ? AND {quote(SUPERSEDED)} IS NULL "
         f"AND {quote(DELETED_AT)} IS NULL ORDER BY rowid"
     )
-    return columnar_frame(conn, Query(sql, [fv_id], types))
+    frame = columnar_frame(conn, Query(sql, [fv_id], types))
+    # None only for a BLOB or a value not of the declared type, which a mirrorable table has not
+    assert frame is not None, f"{table}: live rows not readable as their declared types"
+    return frame
 
 
 def after_insert(
@@ -200,7 +204,7 @@ def check(conn: sqlite3.Connection, table: str, definition: FeatureDefinition, f
         got = pl.DataFrame(got_rows, schema=[groups.MEMBERS, *gset.on, *names], orient="row", infer_schema_length=None)
         key = list(gset.on)
         want = want.select([*key, groups.MEMBERS, *names]).sort(key)
-        got = got.select([*key, groups.MEMBERS, *names]).cast(dict(want.schema)).sort(key)
+        got = got.select([*key, groups.MEMBERS, *names]).cast(want.schema).sort(key)
         if not got.equals(want):
             problems.append(
                 f"group digests of {table} on {', '.join(key)} (fv {fv_id}): {got.height} groups stored, "

@@ -17,18 +17,19 @@ numbers them; each group's string is made once).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ...columns import DELETED_AT, PROVENANCE, ColumnType, dvbf_column, pbf_column
+from ...columns import DELETED_AT, PROVENANCE, ColumnType, PolarsType, dvbf_column, pbf_column
 from ...graph import DepPlan, FeaturePlan, GraphPlan
 from ...hashing import Hasher
 from ...keys import quote, quote_all
 from . import chunks, groups
-from .codec import load_dtype
-from .reader import CopyRead, Query, Reader, columnar_frame, split_by_rowid
+from .codec import Typed, load_dtype
+from .reader import CopyRead, FrameFn, Query, Reader, columnar_frame, split_by_rowid
 from .schema import FV, SUPERSEDED, WRITE
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def latest_condition(alias: str = "") -> str:
     return f"{a}{quote(FV)} = ? AND {a}{quote(SUPERSEDED)} IS NULL AND {a}{quote(DELETED_AT)} IS NULL"
 
 
-def _not_null(columns) -> pl.Expr:
+def _not_null(columns: Iterable[str]) -> pl.Expr:
     return pl.all_horizontal([pl.col(c).is_not_null() for c in columns])
 
 
@@ -54,13 +55,13 @@ def copy_read(
     fv_id: int,
     n: int,
     columns: dict[str, str],
-    types: dict,
+    types: Mapping[str, Typed],
     fields: dict[str, str] | None = None,
     *,
     where: str = "",
-    where_params: tuple = (),
-    post=None,
-    each=None,
+    where_params: tuple[Any, ...] = (),
+    post: FrameFn | None = None,
+    each: FrameFn | None = None,
     extra: dict[str, tuple[str, str]] | None = None,
 ) -> CopyRead:
     """Rows of a feature version: `columns` (output name -> stored column, typed by `types`), and per
@@ -74,10 +75,7 @@ def copy_read(
     sources = list(
         dict.fromkeys([*columns.values(), *(c for f in fields.values() for c in (pbf_column(f), dvbf_column(f)))])
     )
-    stored = {
-        src: load_dtype(types[out]) if isinstance(types[out], ColumnType) else types[out]
-        for out, src in columns.items()
-    }
+    stored: dict[str, PolarsType] = {src: load_dtype(types[out]) for out, src in columns.items()}  # (dtypes kept)
     stored.update({c: pl.String for f in fields.values() for c in (pbf_column(f), dvbf_column(f))})
     select = {out: pl.col(src) for out, src in columns.items()}
     select.update({out: groups.value_expr(f) for out, f in fields.items()})
@@ -116,7 +114,7 @@ class GroupRead:
     table: str
     fv_id: int
     n: int
-    types: dict  # the dep's kept columns (downstream names) -> ColumnType
+    types: dict[str, ColumnType]  # the dep's kept columns (downstream names)
     hasher: Hasher
     expected_rows: int = 0
 
@@ -143,7 +141,7 @@ class GroupRead:
         return groups.hashed(built, list(values), self.hasher).drop(groups.MEMBERS)
 
     def _members(
-        self, reader: Reader, conn: sqlite3.Connection, on_src, order_src, values
+        self, reader: Reader, conn: sqlite3.Connection, on_src: list[str], order_src: list[str], values: dict[str, str]
     ) -> tuple[pl.DataFrame, bool]:
         d = self.dep
         cols = {c: d.columns[c] for c in dict.fromkeys([*d.on, *d.upstream_ids])}
@@ -177,7 +175,13 @@ class GroupRead:
 
 
 def plan_values(
-    store: "StoreHandle", gp: GraphPlan, d: DepPlan, hasher: Hasher, lean: bool, reads: "ReadPlan", each=None
+    store: "StoreHandle",
+    gp: GraphPlan,
+    d: DepPlan,
+    hasher: Hasher,
+    lean: bool,
+    reads: "ReadPlan",
+    each: FrameFn | None = None,
 ) -> int:
     """The dep's values by key (see the module docstring); returns the frame's index in `reads`.
 
@@ -206,7 +210,9 @@ def plan_values(
     return reads.add([copy_read(table, fv_id, n, columns, {c: types[c] for c in columns}, values, each=each)], _concat)
 
 
-def plan_members(store: "StoreHandle", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each=None) -> int:
+def plan_members(
+    store: "StoreHandle", gp: GraphPlan, d: DepPlan, reads: "ReadPlan", each: FrameFn | None = None
+) -> int:
     """A dep's upstream rows (kept columns; for an aggregation, its members), `on` not null; `each`
     transforms them chunk by chunk."""
     up = gp[d.upstream]

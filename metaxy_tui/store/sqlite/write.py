@@ -9,6 +9,7 @@ set-based UPDATE over the latest-row index.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -60,7 +61,7 @@ class Inserted:
         return self.rows.height
 
 
-def _literal(value: object) -> str:
+def _literal(value: int | None) -> str:
     return "NULL" if value is None else str(int(value))  # only integers and NULL are inlined
 
 
@@ -74,7 +75,7 @@ def insert_rows(
     fv_id: int,
     write_id: int,
     now: int,
-    progress=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Inserted:
     """Insert `rows` as the latest rows of their ids; earlier latest rows become history.
 
@@ -85,7 +86,14 @@ def insert_rows(
     """
     stored = rows.select(row_exprs(rows, definition, fields, fv_id=fv_id, write_id=write_id, now=now))
     cols = stored.columns
-    constants = {CREATED_AT: now, UPDATED_AT: now, DELETED_AT: None, FV: fv_id, WRITE: write_id, SUPERSEDED: None}
+    constants: dict[str, int | None] = {
+        CREATED_AT: now,
+        UPDATED_AT: now,
+        DELETED_AT: None,
+        FV: fv_id,
+        WRITE: write_id,
+        SUPERSEDED: None,
+    }
     constants.update(
         {
             c: None
