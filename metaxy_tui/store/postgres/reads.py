@@ -164,7 +164,7 @@ class Reads:
         df.columns = names
         return cast_to(df, schema)
 
-    def frames(self, sql: str, schema: dict[str, pl.DataType]) -> Iterator[pl.DataFrame]:
+    def frames(self, sql: str, schema: dict[str, PolarsType]) -> Iterator[pl.DataFrame]:
         """`sql`'s result as typed frames of about BATCH_BYTES of text each (at least one, maybe
         empty), for a caller that keeps only part of each: the client never holds the whole result.
         PostgreSQL sends each row of a COPY as its own message, so a batch always ends on a row

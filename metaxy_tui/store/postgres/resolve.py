@@ -113,7 +113,7 @@ def phase1(
     return Phase1(keyed, removed, False, None)
 
 
-def _hashed_here(store: "PgHandle", b: ResolveSQL, sql: str, schema: dict[str, pl.DataType], unchanged: bool) -> Phase1:
+def _hashed_here(store: "PgHandle", b: ResolveSQL, sql: str, schema: dict[str, PolarsType], unchanged: bool) -> Phase1:
     """Phase 1 with client hashing (xxhash, not in PostgreSQL), a batch of the result at a time:
     each batch is hashed, compared and cut to its pending keys before the next is read, so the
     client holds the pending rows, not every expected row with its value strings (at 1,000,000
