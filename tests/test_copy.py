@@ -372,3 +372,23 @@ def test_row_batches_follow_writes(monkeypatch):
         "w BETWEEN 5 AND 5",
     ]
     assert Path  # (imported for the fixtures' paths)
+
+
+def test_an_empty_target_takes_the_source_hash_setting(rich, tmp_path, pg_url):
+    """A target store that exists but holds nothing (opened once, with the default xxhash64) ends
+    with the source's setting: its resolves then agree."""
+    md5 = tmp_path / "md5.db"
+    with mx.SQLiteMetadataStore(md5, hash_algorithm="md5"):
+        pass  # an empty md5 store
+    with mx.PostgreSQLMetadataStore(pg_url, hash_algorithm="md5"):
+        pass
+    # the demo is xxhash64: both empty md5 stores take it
+    copy_store(str(rich), str(md5))
+    copy_store(str(rich), pg_url)
+    assert _hash(mx.SQLiteMetadataStore(md5)) == _hash(mx.SQLiteMetadataStore(rich)) == "xxhash64"
+    assert_same(observe(mx.SQLiteMetadataStore(rich)), observe(mx.PostgreSQLMetadataStore(pg_url)))
+
+
+def _hash(store) -> str:
+    with store.open("r"):
+        return store.hasher.algorithm.value

@@ -190,6 +190,9 @@ class Target(Protocol):
         """A batch of neutral rows (ids already mapped); with `merge`, the target's live rows of
         the same feature version and ids first become superseded by the batch's first row of them."""
 
+    def set_hash(self, algorithm: str, truncation: int | None) -> None:
+        """Record these hash settings (an empty target takes the source's)."""
+
     def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
         """After every row: derived data, sequences (still inside the transaction). `tables`:
         table -> (definition, feature version id, aggregation orders) of the current versions."""
@@ -353,6 +356,11 @@ def copy_content(
                 f"cannot merge: {source.where} hashes with {content.hasher.describe()}, {target.where} with "
                 f"{there.hasher.describe()}"
             )
+        if there.empty and (there.hash_algorithm, there.hash_truncation) != (
+            content.hash_algorithm,
+            content.hash_truncation,
+        ):
+            target.set_hash(content.hash_algorithm, content.hash_truncation)
         mapping = _ids(content, there, source.where, target.where)
         _load_system(content, there, target, mapping)
         summary.write_offset = mapping.write_offset

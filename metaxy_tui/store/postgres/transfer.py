@@ -234,6 +234,14 @@ class PgTarget:
         )
         self._conn.execute(f"DROP TABLE {stage}")
 
+    def set_hash(self, algorithm: str, truncation: int | None) -> None:
+        for key, value in (("hash_algorithm", algorithm), ("hash_truncation_length", str(truncation or ""))):
+            self._conn.execute(
+                "INSERT INTO _metaxy_info (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
     def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
         for table in ("_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_audit"):
             self._conn.execute(

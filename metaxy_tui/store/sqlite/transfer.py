@@ -231,6 +231,10 @@ class SQLiteTarget:
         )
         self._conn.execute(f"DROP TABLE temp.{stage}")
 
+    def set_hash(self, algorithm: str, truncation: int | None) -> None:
+        for key, value in (("hash_algorithm", algorithm), ("hash_truncation_length", str(truncation or ""))):
+            self._conn.execute("INSERT OR REPLACE INTO _metaxy_info (key, value) VALUES (?, ?)", (key, value))
+
     def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
         last = self._conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
         for table, versions in tables.items():
