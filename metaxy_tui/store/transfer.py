@@ -370,12 +370,14 @@ def copy_content(
         if progress is not None:
             progress("rows", 0, total)
         current: dict[str, list] = {}
-        for p in plans:
-            table = p.table
+        tables = {}
+        for p in plans:  # every table first, as the source's writes made them
             for definition, fields, orders, key_order in p.replay:
-                table = target.ensure_table(definition, fields, _created_at(content, p.key), orders, key_order)
+                tables[p.key] = target.ensure_table(definition, fields, _created_at(content, p.key), orders, key_order)
+        for p in plans:
             if not p.replay:
                 continue
+            table = tables[p.key]
             definition = p.replay[-1][0]
             for batch in source.rows(p.table, p.columns):
                 batch = mapping.rows(batch)

@@ -148,6 +148,8 @@ class PgTarget:
         self._conn = connect(url)
         self._positions: dict[tuple[str, int], int] = {}
         self._tables: set[str] = set()
+        self._new: set[str] = set()  # tables this copy creates: their indexes are built after their rows
+        self._deferred: dict[str, list[str]] = {}
         self._done = False
         psycopg = psycopg_module()
         try:
@@ -186,8 +188,11 @@ class PgTarget:
             cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
 
     def ensure_table(self, definition, fields, now, group_orders, key_order) -> str:
+        new = not layout.table_columns(self._conn, definition.key.table_name)
         table = layout.ensure_feature_table(self._conn, definition, fields, now, group_orders, key_order=key_order)
         self._tables.add(table)
+        if new:
+            self._new.add(table)
         return table
 
     def table_columns(self, table: str) -> list[str]:
@@ -212,9 +217,23 @@ class PgTarget:
         )
         for w, n in rows.group_by(_t.WRITE).len().iter_rows():
             self._positions[(table, w)] = self._positions.get((table, w), 0) + n
-        if merge:
+        self._defer_indexes(table)
+        if merge and table not in self._new:
             self._supersede(table, definition, rows)
         copy_in(self._conn, q(table), list(rows.columns), rows)
+
+    def _defer_indexes(self, table: str) -> None:
+        """A table this copy created gets its indexes once its rows are in (much faster than keeping
+        them up to date row by row), still inside the transaction."""
+        if table not in self._new or table in self._deferred:
+            return
+        self._deferred[table] = []
+        for name, ddl in self._fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = "
+            f"'{layout.ident(table)}'"
+        ):
+            self._conn.execute(f'DROP INDEX "{name}"')
+            self._deferred[table].append(ddl)
 
     def _supersede(self, table: str, definition: FeatureDefinition, rows: pl.DataFrame) -> None:
         ids = list(definition.id_columns)
@@ -243,6 +262,9 @@ class PgTarget:
             )
 
     def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
+        for statements in self._deferred.values():
+            for ddl in statements:
+                self._conn.execute(ddl)
         for table in ("_metaxy_snapshots", "_metaxy_feature_versions", "_metaxy_audit"):
             self._conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce((SELECT max(id) FROM {table}), 1), "

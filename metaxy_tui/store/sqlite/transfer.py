@@ -156,6 +156,8 @@ class SQLiteTarget:
         except sqlite3.Error as e:
             raise StoreError(f"cannot open {path}: {e}") from None
         self._done = False
+        self._new: set[str] = set()  # tables this copy creates: their indexes are built after their rows
+        self._deferred: dict[str, list[str]] = {}
         info = {
             "application": "metaxy-tui",
             "created_with": __version__,
@@ -189,7 +191,11 @@ class SQLiteTarget:
         )
 
     def ensure_table(self, definition, fields, now, group_orders, key_order) -> str:
-        return _schema.ensure_feature_table(self._conn, definition, fields, now, group_orders, key_order=key_order)
+        new = not _schema.table_columns(self._conn, definition.key.table_name)
+        table = _schema.ensure_feature_table(self._conn, definition, fields, now, group_orders, key_order=key_order)
+        if new:
+            self._new.add(table)
+        return table
 
     def table_columns(self, table: str) -> list[str]:
         return _schema.table_columns(self._conn, table)
@@ -204,13 +210,26 @@ class SQLiteTarget:
         merge: bool,
     ) -> None:
         stored = rows.select([encode_expr(c, columns[c]).alias(c) if c in columns else pl.col(c) for c in rows.columns])
-        if merge:
+        self._defer_indexes(table)
+        if merge and table not in self._new:
             self._supersede(table, definition, stored)
         cols = stored.columns
         self._conn.executemany(
             f"INSERT INTO {quote(table)} ({quote_all(cols)}) VALUES ({', '.join('?' * len(cols))})",
             zip(*columns_as_lists(stored)),
         )
+
+    def _defer_indexes(self, table: str) -> None:
+        """A table this copy created gets its indexes once its rows are in (faster than keeping them
+        up to date row by row), still inside the transaction."""
+        if table not in self._new or table in self._deferred:
+            return
+        self._deferred[table] = []
+        for name, ddl in self._conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+        ).fetchall():
+            self._conn.execute(f"DROP INDEX {quote(name)}")
+            self._deferred[table].append(ddl)
 
     def _supersede(self, table: str, definition: FeatureDefinition, stored: pl.DataFrame) -> None:
         """The target's live rows of the batch's samples become history, superseded by the batch's
@@ -236,6 +255,9 @@ class SQLiteTarget:
             self._conn.execute("INSERT OR REPLACE INTO _metaxy_info (key, value) VALUES (?, ?)", (key, value))
 
     def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
+        for statements in self._deferred.values():
+            for ddl in statements:
+                self._conn.execute(ddl)
         last = self._conn.execute("SELECT coalesce(max(id), 0) FROM _metaxy_writes").fetchone()[0]
         for table, versions in tables.items():
             chunks.drop(self._conn, table)
