@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ...columns import ColumnType
+from ...columns import DELETED_AT, ColumnType
 from ...definition import FeatureDefinition
 from ...errors import StoreError
 from ...hashing import Hasher
@@ -34,7 +34,6 @@ from . import schema as _schema
 from .codec import columns_as_lists, encode_expr, load_dtype, decode_expr
 from .reader import Query, columnar_frame
 from .store import SQLiteMetadataStore
-from .write import Inserted
 
 
 def _exists(conn: sqlite3.Connection, table: str) -> bool:
@@ -263,17 +262,41 @@ class SQLiteTarget:
             chunks.drop(self._conn, table)
             groups.forget(self._conn, table)
             for definition, fv_id, orders in versions:
-                types = upkeep.payload_types(self._conn, table, definition) | {
-                    chunks.ROWID: pl.Int64,
-                    chunks.WRITE_ID: pl.Int64,
-                }
-                if not upkeep.mirrorable(self._conn, table, definition):
-                    continue
-                live = upkeep._sql_live(self._conn, table, fv_id, types)
-                chunks.drop(self._conn, table)
-                upkeep.after_insert(
-                    self._conn, table, definition, fv_id, last, Inserted(live, fresh=True), hasher, orders
-                )
+                self._rebuild(table, definition, fv_id, orders, last, hasher)
+
+    def _rebuild(
+        self, table: str, definition: FeatureDefinition, fv_id: int, orders: list, last: int, hasher: Hasher
+    ) -> None:
+        """The columnar copy of the feature version's live rows, written a chunk at a time, then the
+        group digests of the aggregations reading it, from that copy (memory: one chunk, and the
+        members' few columns)."""
+        conn = self._conn
+        if not upkeep.mirrorable(conn, table, definition):
+            return
+        types = upkeep.payload_types(conn, table, definition) | {chunks.ROWID: pl.Int64, chunks.WRITE_ID: pl.Int64}
+        names = {chunks.ROWID: "rowid", chunks.WRITE_ID: quote(_schema.WRITE)}
+        select = ", ".join(f"{names.get(c, quote(c))} AS {quote(c)}" for c in types)
+        live = f"{quote(_schema.FV)} = ? AND {quote(_schema.SUPERSEDED)} IS NULL AND {quote(DELETED_AT)} IS NULL"
+        chunks.start(conn, table, fv_id, last)
+        after = 0
+        while True:
+            sql = f"SELECT {select} FROM {quote(table)} WHERE {live} AND rowid > ? ORDER BY rowid LIMIT {chunks.PIECE_ROWS}"
+            frame = columnar_frame(conn, Query(sql, [fv_id, after], types))
+            if frame is None:
+                raw = conn.execute(sql, (fv_id, after)).fetchall()
+                frame = pl.DataFrame(raw, schema={n: load_dtype(t) for n, t in types.items()}, orient="row")
+            if frame.height == 0:
+                break
+            chunks.append(conn, table, fv_id, frame)
+            after = int(frame.get_column(chunks.ROWID)[-1])
+        for on, order in orders:
+            groups.register(conn, table, on, order)
+
+        def members(columns: list[str]) -> pl.DataFrame:
+            frame = chunks.read_live(conn, table, fv_id, columns, expected=types)
+            return frame if frame is not None else upkeep._sql_live(conn, table, fv_id, {c: types[c] for c in columns})
+
+        groups.maintain(conn, table, fv_id, definition.field_keys, hasher, members, lambda gset: None)
 
     def commit(self) -> None:
         self._conn.execute("COMMIT")
