@@ -28,13 +28,13 @@ from tests.helpers import store_digest
 TRANSCRIPT = "video/transcript"
 
 
-def _second_graph(graph: FeatureGraph) -> FeatureGraph:
+def _second_graph(graph: FeatureGraph, version: str = "copy-test-2") -> FeatureGraph:
     """The demo graph with the transcript's field code version bumped: a new feature version."""
     snap = json.loads(json.dumps(graph.to_snapshot()))
     for f in snap["features"]:
         if f["key"] == TRANSCRIPT:
             for field in f["fields"]:
-                field["code_version"] = "copy-test-2"
+                field["code_version"] = version
     return FeatureGraph.from_snapshot(snap)
 
 
@@ -194,6 +194,19 @@ def test_sqlite_to_sqlite_and_postgres_to_postgres(rich, tmp_path, pg_server):
     copy_store(str(rich), a)
     copy_store(a, b)
     assert_same(before, observe(mx.PostgreSQLMetadataStore(b)))
+    # the copies take new snapshots, audit entries and writes after the copied ones
+    graph, _ = load_demo_modules()
+    third = _second_graph(graph, "copy-test-3")
+    for store in (mx.SQLiteMetadataStore(tmp_path / "same.db"), mx.PostgreSQLMetadataStore(b)):
+        with store:
+            assert store.push_graph(third)["id"] == 3
+            n = store.record_audit(
+                action="accept", feature="audio", feature_version=None, ids=[], duration_s=0, outcome="ok"
+            )
+            assert n == 3
+            store.use_graph(graph)
+            store.delete_metadata("audio", ids=store.read_metadata("audio").select("audio_id").head(1))
+            assert store.last_write_id() == before["last write"] + 1
 
 
 def test_a_target_holding_data_is_refused_without_merge(rich, tmp_path, pg_url):

@@ -15,9 +15,9 @@ from .output import Progress, echo
 @click.option(
     "--from",
     "source",
-    required=True,
     metavar="STORE",
-    help="The store to copy: a SQLite file, a postgresql:// connection string, or a [stores.NAME] of metaxy.toml.",
+    help="The store to copy: a SQLite file, a postgresql:// connection string, or a [stores.NAME] of metaxy.toml "
+    "(default: the global --db or --store).",
 )
 @click.option(
     "--to",
@@ -34,7 +34,7 @@ from .output import Progress, echo
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before merging (needed with --merge outside a terminal).")
 @click.pass_obj
-def copy_command(ctx: Context, source: str, target: str, merge: bool, yes: bool) -> None:
+def copy_command(ctx: Context, source: str | None, target: str, merge: bool, yes: bool) -> None:
     """Copy a store's features, history, graph snapshots and audit log to another store.
 
     Either end may be SQLite or PostgreSQL. Every row version is copied with its system
@@ -49,7 +49,11 @@ def copy_command(ctx: Context, source: str, target: str, merge: bool, yes: bool)
       metaxy-tui copy --from postgresql://curator@db.internal/metadata --to backup.db
       metaxy-tui copy --from dev --to shared              # [stores.NAME] of metaxy.toml
       metaxy-tui copy --from laptop.db --to shared --merge --yes
+      metaxy-tui --store dev copy --to backup.db          # --from defaults to --db / --store
     """
+    source = source or ctx.db or ctx.store
+    if source is None:
+        fail("give the store to copy: --from STORE (or the global --db / --store)", code=2)
     if merge and not yes:
         if not sys.stdin.isatty():
             fail("not a terminal: pass --yes to confirm --merge")

@@ -104,6 +104,9 @@ def test_errors_are_one_line_and_write_nothing(demo_store, tmp_path, case, expec
 def test_usage(tmp_path):
     p = mx(tmp_path, "copy", "--from", "a.db")
     assert p.returncode == 2 and "Missing option '--to'" in p.stderr
+    assert one_error(mx(tmp_path, "copy", "--to", "b.db"), code=2) == (
+        "give the store to copy: --from STORE (or the global --db / --store)"
+    )
     h = mx(tmp_path, "copy", "--help")
     assert h.returncode == 0
     for text in (
@@ -126,3 +129,8 @@ def test_named_stores_of_metaxy_toml(demo_store, tmp_path, pg_url):
     assert p.returncode == 0, p.stderr
     assert "copied to database" in p.stdout
     assert status(tmp_path, pg_url) == status(tmp_path, str(demo_store))
+    # --from defaults to the global --store (or --db)
+    p = mx(tmp_path, "--store", "shared", "copy", "--to", "back.db")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("database ") and "copied to back.db" in p.stdout
+    assert status(tmp_path, str(tmp_path / "back.db")) == status(tmp_path, str(demo_store))
