@@ -70,8 +70,8 @@ class _Cached:
     def row_count(self, table: str) -> int:
         return self._source.row_count(table)
 
-    def rows(self, table: str, columns: dict[str, ColumnType]) -> Iterator[pl.DataFrame]:
-        return self._source.rows(table, columns)
+    def rows(self, table: str, columns: dict[str, ColumnType], fields: list[str]) -> Iterator[pl.DataFrame]:
+        return self._source.rows(table, columns, fields)
 
     def close(self) -> None:
         self._source.close()

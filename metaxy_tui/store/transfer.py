@@ -55,7 +55,10 @@ from ..definition import FeatureDefinition
 from ..errors import StoreError
 from ..graph import FeatureGraph
 from ..hashing import Hasher
+from .postgres.write import group_orders, key_order  # what a store's own write indexes (both stores alike)
 from .records import FV_ID, WRITE_ID
+from .sqlite.frame_columns import overlay
+from .sqlite.upkeep import aggregation_orders
 
 BATCH_ROWS = 50_000
 FV = FV_ID
@@ -149,9 +152,9 @@ class Source(Protocol):
 
     def row_count(self, table: str) -> int: ...
 
-    def rows(self, table: str, columns: dict[str, ColumnType]) -> Iterator[pl.DataFrame]:
-        """The table's rows in write order, in batches (the neutral columns; `columns`: the user
-        columns with their types, null where the table lacks one)."""
+    def rows(self, table: str, columns: dict[str, ColumnType], fields: list[str]) -> Iterator[pl.DataFrame]:
+        """The table's rows in write order, in batches of `neutral_schema(columns, fields)` (a column
+        the table lacks: nulls)."""
 
     def close(self) -> None: ...
 
@@ -175,8 +178,6 @@ class Target(Protocol):
         group_orders: list[tuple[str, ...]],
         key_order: tuple[str, ...],
     ) -> str: ...
-
-    def table_columns(self, table: str) -> list[str]: ...
 
     def insert_rows(
         self,
@@ -216,8 +217,6 @@ class TablePlan:
 
 
 def _graphs(content: Content) -> dict[int, FeatureGraph]:
-    from .sqlite.frame_columns import overlay
-
     recorded: dict[str, dict[str, ColumnType]] = {}
     for key, col, typ, nullable, _at in content.columns:
         recorded.setdefault(key, {})[col] = ColumnType(typ, bool(nullable), declared=False)
@@ -225,35 +224,6 @@ def _graphs(content: Content) -> dict[int, FeatureGraph]:
     for snap_id, _pv, _project, _at, graph in content.snapshots:
         out[snap_id] = overlay(FeatureGraph.from_snapshot(json.loads(graph)), recorded)
     return out
-
-
-def _group_orders(gp, upstream: str) -> list[tuple[str, ...]]:
-    out = []
-    for name in gp[upstream].downstream:
-        d = gp[name].dep(upstream)
-        if d.kind == "aggregation":
-            order = tuple(d.columns[c] for c in d.on) + tuple(d.columns[c] for c in d.upstream_ids)
-            if order not in out:
-                out.append(order)
-    return out
-
-
-def _aggregation_orders(gp, upstream: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    out = []
-    for name in gp[upstream].downstream:
-        d = gp[name].dep(upstream)
-        if d.kind == "aggregation":
-            pair = (tuple(d.columns[c] for c in d.on), tuple(d.columns[c] for c in d.upstream_ids))
-            if pair not in out:
-                out.append(pair)
-    return out
-
-
-def _key_order(plan) -> tuple[str, ...]:
-    key, ids = tuple(plan.key), tuple(plan.definition.id_columns)
-    if plan.is_root or ids[: len(key)] == key:
-        return ()
-    return key + tuple(c for c in ids if c not in key)
 
 
 def table_plans(content: Content, where: str) -> list[TablePlan]:
@@ -291,8 +261,8 @@ def table_plans(content: Content, where: str) -> list[TablePlan]:
             for f in plan.definition.field_keys:
                 if f not in fields:
                     fields.append(f)
-            replay.append((plan.definition, list(plan.definition.field_keys), _group_orders(gp, key), _key_order(plan)))
-            current = (plan.definition, fv_id, _aggregation_orders(gp, key))
+            replay.append((plan.definition, list(plan.definition.field_keys), group_orders(gp, key), key_order(plan)))
+            current = (plan.definition, fv_id, aggregation_orders(gp, key))
         plans.append(TablePlan(key, table, columns, fields, replay, current))
     return plans
 
@@ -379,7 +349,7 @@ def copy_content(
                 continue
             table = tables[p.key]
             definition = p.replay[-1][0]
-            for batch in source.rows(p.table, p.columns):
+            for batch in source.rows(p.table, p.columns, p.fields):
                 batch = mapping.rows(batch)
                 target.insert_rows(table, definition, p.columns, batch, merge=merge and not there.empty)
                 done += batch.height

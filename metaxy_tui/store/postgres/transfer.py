@@ -89,9 +89,7 @@ class PgSource:
     def row_count(self, table: str) -> int:
         return self._rows(f"SELECT count(*) FROM {q(table)}")[0][0]
 
-    def rows(self, table: str, columns: dict[str, ColumnType]) -> Iterator[pl.DataFrame]:
-        content = self.content()
-        fields = next(p.fields for p in _t.table_plans(content, self.where) if p.table == table)
+    def rows(self, table: str, columns: dict[str, ColumnType], fields: list[str]) -> Iterator[pl.DataFrame]:
         schema = _t.neutral_schema(columns, fields)
         stored = layout.table_columns(self._store.conn, table)
         self._store.conn.rollback()
@@ -194,9 +192,6 @@ class PgTarget:
         if new:
             self._new.add(table)
         return table
-
-    def table_columns(self, table: str) -> list[str]:
-        return list(layout.table_columns(self._conn, table))
 
     def insert_rows(
         self,

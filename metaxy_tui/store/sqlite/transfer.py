@@ -98,9 +98,7 @@ class SQLiteSource:
             return 0
         return self._conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
 
-    def rows(self, table: str, columns: dict[str, ColumnType]) -> Iterator[pl.DataFrame]:
-        content = self.content()
-        fields = next(p.fields for p in _t.table_plans(content, self.where) if p.table == table)
+    def rows(self, table: str, columns: dict[str, ColumnType], fields: list[str]) -> Iterator[pl.DataFrame]:
         schema = _t.neutral_schema(columns, fields)
         have = set(_schema.table_columns(self._conn, table))
         types: dict = {"_rowid": pl.Int64}
@@ -195,9 +193,6 @@ class SQLiteTarget:
         if new:
             self._new.add(table)
         return table
-
-    def table_columns(self, table: str) -> list[str]:
-        return _schema.table_columns(self._conn, table)
 
     def insert_rows(
         self,
