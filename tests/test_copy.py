@@ -405,3 +405,52 @@ def test_an_empty_target_takes_the_source_hash_setting(rich, tmp_path, pg_url):
 def _hash(store) -> str:
     with store.open("r"):
         return store.hasher.algorithm.value
+
+
+def test_merge_of_another_project_adds_its_features(rich, tmp_path, pg_url, graph):
+    """A source with other features: its tables are created in the target, its snapshot and
+    feature version get the next ids, its writes follow the target's; the target's own answers
+    stay as they were."""
+
+    class Other(mx.BaseFeature, spec=mx.FeatureSpec(key="other", id_columns=["other_id"], fields=["v"])):
+        other_id: str
+        size: int
+
+    small = tmp_path / "small.db"
+    with mx.SQLiteMetadataStore(small, graph=graph) as s:
+        s.write_metadata(
+            Other,
+            pl.DataFrame(
+                {"other_id": ["a", "b", "c"], "size": [1, 2, 3], "metaxy_provenance_by_field": [{"v": "1"}] * 3}
+            ),
+        )
+        s.write_metadata(
+            Other, pl.DataFrame({"other_id": ["b"], "size": [20], "metaxy_provenance_by_field": [{"v": "2"}]})
+        )
+        s.delete_metadata(Other, ids=[{"other_id": "c"}])
+        wanted = s.read_metadata(Other, include_history=True, include_deleted=True).sort(
+            "other_id", "metaxy_updated_at"
+        )
+    before = observe(mx.SQLiteMetadataStore(rich))
+    copy_store(str(rich), pg_url)
+    for target in (str(rich), pg_url):
+        summary = copy_store(str(small), target, merge=True)
+        assert summary.write_offset == before["last write"] and summary.rows == 5
+        store = mx.SQLiteMetadataStore(target) if target == str(rich) else mx.PostgreSQLMetadataStore(target)
+        with store.open("r"):
+            store.use_graph(graph)
+            got = store.read_metadata(Other, include_history=True, include_deleted=True).sort(
+                "other_id", "metaxy_updated_at"
+            )
+            assert got.drop("metaxy_project_version").equals(wanted.drop("metaxy_project_version"))
+            assert [s["id"] for s in store.snapshots()] == [1, 2, 3]
+            writes = store.history().writes_as_of("other").get_column(transfer.WRITE).to_list()
+            assert writes == [before["last write"] + i for i in (1, 2, 3)]
+            current = store.read_metadata(Other)
+            assert sorted(current.get_column("other_id").to_list()) == ["a", "b"]
+            assert store.resolve_update(Other, samples=current).counts == {"added": 0, "changed": 0, "removed": 0}
+        after = observe(mx.SQLiteMetadataStore(target) if target == str(rich) else mx.PostgreSQLMetadataStore(target))
+        for name in before:
+            if name not in ("snapshots", "graphs", "last write"):
+                x, y = before[name], after[name]
+                assert x.equals(y) if isinstance(x, pl.DataFrame) else x == y, name
