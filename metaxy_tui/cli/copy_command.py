@@ -58,12 +58,12 @@ def copy_command(ctx: Context, source: str | None, target: str, merge: bool, yes
         if not sys.stdin.isatty():
             fail("not a terminal: pass --yes to confirm --merge")
         click.confirm(f"merge {source} into {target}?", abort=True)
-    with Progress("copying") as bar:
+    with Progress("copy: opening") as bar:
         summary = copy_between(
             source,
             target,
             merge=merge,
             config=ctx.config,
-            progress=lambda what, done, total: bar.update(done, total, what),
+            progress=lambda what, done, total: bar.update(done, total, f"copy: {what}"),
         )
     echo(summary.text())

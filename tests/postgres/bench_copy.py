@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,7 +96,7 @@ def main() -> None:
     finally:
         server.stop()
         if not a.workdir:
-            os.system(f"rm -rf {work}")
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
