@@ -454,3 +454,30 @@ def test_merge_of_another_project_adds_its_features(rich, tmp_path, pg_url, grap
             if name not in ("snapshots", "graphs", "last write"):
                 x, y = before[name], after[name]
                 assert x.equals(y) if isinstance(x, pl.DataFrame) else x == y, name
+
+
+def test_a_busy_target_is_a_one_line_error(rich, tmp_path, monkeypatch):
+    """A target file another process holds a write lock on: an error naming the cause, nothing written."""
+    import sqlite3
+
+    from metaxy_tui.store.sqlite import transfer as sqlite_transfer
+
+    target = tmp_path / "busy.db"
+    copy_store(str(rich), str(target))
+    digest = store_digest(target)
+    real = sqlite3.connect
+
+    def impatient(*args, **kwargs):
+        kwargs["timeout"] = 0.1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite_transfer.sqlite3, "connect", impatient)
+    holder = sqlite3.connect(target, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="the copy failed and nothing was written: database is locked"):
+            copy_store(str(rich), str(target), merge=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store_digest(target) == digest

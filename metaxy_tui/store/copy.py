@@ -4,6 +4,7 @@ location as `store_at` takes it, a file or a postgresql:// connection string."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 
 import polars as pl
@@ -47,13 +48,25 @@ def copy_store(
     """Copy the store at `source_location` into `target_location` (store_at's locations)."""
     if same_store(source_location, target_location):
         raise StoreError("the source and the target are the same store")
-    source = open_source(source_location)
     try:
-        content = source.content()
-        target = open_target(target_location, content)
-        return copy_content(_Cached(source, content), target, merge=merge, progress=progress)
-    finally:
-        source.close()
+        source = open_source(source_location)
+        try:
+            content = source.content()
+            target = open_target(target_location, content)
+            return copy_content(_Cached(source, content), target, merge=merge, progress=progress)
+        finally:
+            source.close()
+    except sqlite3.Error as e:  # a busy or damaged file, a full disk: said in one line
+        raise StoreError(f"the copy failed and nothing was written: {_first_line(e)}") from None
+    except Exception as e:
+        if type(e).__module__.startswith("psycopg"):  # the server refused something (the driver is optional)
+            raise StoreError(f"the copy failed and nothing was written: {_first_line(e)}") from None
+        raise
+
+
+def _first_line(e: Exception) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
 
 
 class _Cached:
