@@ -9,6 +9,7 @@ with their whole history, snapshots, writes and the audit log.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -481,3 +482,54 @@ def test_a_busy_target_is_a_one_line_error(rich, tmp_path, monkeypatch):
         holder.execute("ROLLBACK")
         holder.close()
     assert store_digest(target) == digest
+
+
+def test_every_column_type_survives_the_round_trip(tmp_path, pg_url, graph):
+    class Typed(mx.BaseFeature, spec=mx.FeatureSpec(key="typed/all", id_columns=["tid", "part"], fields=["v"])):
+        tid: str
+        part: int
+        ratio: float | None
+        flag: bool | None
+        seen: dt.datetime | None
+        day: dt.date | None
+        blob: bytes | None
+        note: str | None
+
+    frame = pl.DataFrame(
+        {
+            "tid": ["a", "a", "b", 'c,"q"\n'],
+            "part": [1, 2, 1, -(2**62)],
+            "ratio": [0.1 + 0.2, None, float("inf"), -0.0],
+            "flag": [True, False, None, True],
+            "seen": [
+                dt.datetime(2024, 1, 2, 3, 4, 5, 123456),
+                None,
+                dt.datetime(1970, 1, 1),
+                dt.datetime(2999, 12, 31),
+            ],
+            "day": [dt.date(2024, 2, 29), None, dt.date(1, 1, 1), dt.date(2024, 1, 1)],
+            "blob": [b"\x00\xff", None, b"", b"x"],
+            "note": ["", None, "ünï", "tab\there"],
+            "metaxy_provenance_by_field": [{"v": str(i)} for i in range(4)],
+        },
+        schema_overrides={"seen": pl.Datetime("us")},
+    )
+    src = tmp_path / "typed.db"
+    with mx.SQLiteMetadataStore(src, graph=graph) as s:
+        s.write_metadata(Typed, frame)
+        s.write_metadata(
+            Typed, frame.head(1).with_columns(pl.lit(None, pl.String).alias("note")), materialization_id="m2"
+        )
+        s.delete_metadata(Typed, ids=[{"tid": "b", "part": 1}])
+        want = s.read_metadata(Typed, include_history=True, include_deleted=True).sort(
+            "tid", "part", "metaxy_updated_at"
+        )
+    copy_store(str(src), pg_url)
+    back = tmp_path / "back.db"
+    copy_store(pg_url, str(back))
+    for store in (mx.PostgreSQLMetadataStore(pg_url, graph=graph), mx.SQLiteMetadataStore(back, graph=graph)):
+        with store.open("r"):
+            got = store.read_metadata(Typed, include_history=True, include_deleted=True)
+            got = got.sort("tid", "part", "metaxy_updated_at")
+            assert got.schema == want.schema
+            assert got.equals(want), f"{store}:\n{got}\n{want}"
