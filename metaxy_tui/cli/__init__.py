@@ -5,6 +5,7 @@ from .main import cli, main
 # the command modules register themselves on `cli` when imported
 from . import (  # noqa: F401
     bench_command,
+    copy_command,
     file_commands,
     inspect_commands,
     snapshot_commands,

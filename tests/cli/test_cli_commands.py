@@ -35,6 +35,7 @@ COMMANDS = [
     "trace",
     "diff",
     "demo",
+    "copy",
 ]
 
 

@@ -96,6 +96,7 @@ LONG_COMMANDS = {  # what shows a progress bar in a terminal -> (arguments, its 
     "import": (["import", "audio", str(AUDIO_UPDATE)], "importing into audio", "3 samples written to audio"),
     "export": (["export", "audio", "-o", "{tmp}/audio.csv"], "exporting audio", "301 rows of audio written"),
     "approve": (["approve", "--all-pending", "--yes"], "approve all", "delete_removed speaker/embedding: 1 of 1"),
+    "copy": (["copy", "--to", "{tmp}/copy.db"], "copy: ", "copied to {tmp}/copy.db: 6 features, 11,969 rows"),
 }
 
 
@@ -103,6 +104,7 @@ LONG_COMMANDS = {  # what shows a progress bar in a terminal -> (arguments, its 
 def test_long_operations_show_a_progress_bar_in_a_terminal(tmp_path, demo_store, command):
     args, label, closing = LONG_COMMANDS[command]
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    closing = closing.replace("{tmp}", str(tmp_path))
     code, shown = in_terminal(tmp_path, "--db", str(demo_store), *args)
     assert "internal error" not in shown, shown
     assert code == 0, shown
@@ -114,6 +116,7 @@ def test_long_operations_show_a_progress_bar_in_a_terminal(tmp_path, demo_store,
 def test_long_operations_when_piped_print_no_bar(tmp_path, demo_store, command):
     args, label, closing = LONG_COMMANDS[command]
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    closing = closing.replace("{tmp}", str(tmp_path))
     p = piped(tmp_path, "--db", str(demo_store), *args)
     assert p.returncode == 0, p.stderr
     assert closing in p.stdout
