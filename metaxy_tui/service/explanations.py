@@ -16,12 +16,19 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..explain import Explanation
+from ..graph import FeatureGraph
+from ..store import MetadataStore
 
-if TYPE_CHECKING:
-    from .project import Project
+
+class Project(Protocol):
+    """What the cache reads of a project (service/project.py's Project, which holds the cache)."""
+
+    store: MetadataStore
+    graph: FeatureGraph
+
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ from ..columns import (
 from ..definition import FeatureDefinition
 from ..errors import StoreError
 from ..graph import FeatureGraph
-from ..hashing import Hasher
+from ..hashing import HashAlgorithm, Hasher
 from .postgres.write import group_orders, key_order  # what a store's own write indexes (both stores alike)
 from .records import FV_ID, WRITE_ID
 from .sqlite.frame_columns import overlay
@@ -104,17 +104,17 @@ class Content:
 
     hash_algorithm: str
     hash_truncation: int | None
-    snapshots: list[tuple] = field(default_factory=list)
-    feature_versions: list[tuple] = field(default_factory=list)
-    features: list[tuple] = field(default_factory=list)
-    columns: list[tuple] = field(default_factory=list)
-    writes: list[tuple] = field(default_factory=list)
-    audit: list[tuple] = field(default_factory=list)
-    audit_ids: list[tuple] = field(default_factory=list)
+    snapshots: list[tuple[Any, ...]] = field(default_factory=list)
+    feature_versions: list[tuple[Any, ...]] = field(default_factory=list)
+    features: list[tuple[Any, ...]] = field(default_factory=list)
+    columns: list[tuple[Any, ...]] = field(default_factory=list)
+    writes: list[tuple[Any, ...]] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
+    audit_ids: list[tuple[Any, ...]] = field(default_factory=list)
 
     @property
     def hasher(self) -> Hasher:
-        return Hasher(self.hash_algorithm, self.hash_truncation)
+        return Hasher(HashAlgorithm.parse(self.hash_algorithm), self.hash_truncation)
 
     @property
     def empty(self) -> bool:
@@ -167,7 +167,7 @@ class Target(Protocol):
     def existing(self) -> Content:
         """What the target holds (inside the load's transaction; Content.empty when nothing)."""
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """Rows into a system table (ids given)."""
 
     def ensure_table(
@@ -194,7 +194,7 @@ class Target(Protocol):
     def set_hash(self, algorithm: str, truncation: int | None) -> None:
         """Record these hash settings (an empty target takes the source's)."""
 
-    def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
+    def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list[Any]]]], hasher: Hasher) -> None:
         """After every row: derived data, sequences (still inside the transaction). `tables`:
         table -> (definition, feature version id, aggregation orders) of the current versions."""
 
@@ -213,7 +213,7 @@ class TablePlan:
     columns: dict[str, ColumnType]  # user columns, every version's
     fields: list[str]  # fields with provenance columns, every version's
     replay: list[tuple[FeatureDefinition, list[str], list[tuple[str, ...]], tuple[str, ...]]]
-    current: tuple[FeatureDefinition, int, list] | None  # the latest written version: definition, fv id, orders
+    current: tuple[FeatureDefinition, int, list[Any]] | None  # the latest written version: definition, fv id, orders
 
 
 def _graphs(content: Content) -> dict[int, FeatureGraph]:
@@ -293,7 +293,7 @@ def neutral_schema(columns: dict[str, ColumnType], fields: list[str]) -> dict[st
 # ----- the copy ----------------------------------------------------------------------------------
 
 
-def _col(rows: list[tuple], columns: tuple[str, ...], name: str) -> list:
+def _col(rows: list[tuple[Any, ...]], columns: tuple[str, ...], name: str) -> list[Any]:
     i = columns.index(name)
     return [r[i] for r in rows]
 
@@ -339,7 +339,7 @@ def copy_content(
         done = 0
         if progress is not None:
             progress("rows", 0, total)
-        current: dict[str, list] = {}
+        current: dict[str, list[Any]] = {}
         tables = {}
         for p in plans:  # every table first, as the source's writes made them
             for definition, fields, orders, key_order in p.replay:

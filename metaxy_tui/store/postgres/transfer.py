@@ -13,7 +13,8 @@ write, in the source's order), and the id sequences are moved past the ids copie
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 import polars as pl
 
 from ...columns import ColumnType
@@ -35,7 +36,7 @@ INT_COLUMNS = {"metaxy_created_at", "metaxy_updated_at", "metaxy_deleted_at", _t
 def same_database(a: str, b: str) -> bool:
     """Whether two connection strings name the same database and schema (by their parameters)."""
 
-    def key(url: str) -> tuple:
+    def key(url: str) -> tuple[Any, ...]:
         info = conninfo(url)
         return (
             str(info.get("host") or "localhost"),
@@ -47,7 +48,7 @@ def same_database(a: str, b: str) -> bool:
     return key(a) == key(b)
 
 
-def _read_content(rows, info: dict[str, str]) -> _t.Content:
+def _read_content(rows: Callable[[str], list[tuple[Any, ...]]], info: dict[str, str]) -> _t.Content:
     trunc = info.get("hash_truncation_length")
     c = _t.Content(info.get("hash_algorithm", "xxhash64"), int(trunc) if trunc else None)
     c.snapshots = rows("SELECT id, project_version, project, recorded_at, graph FROM _metaxy_snapshots ORDER BY id")
@@ -78,7 +79,7 @@ class PgSource:
         self._stack.enter_context(self._store._reads.snapshot())
         self._content: _t.Content | None = None
 
-    def _rows(self, sql: str) -> list[tuple]:
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._store._reads.rows(sql)]
 
     def content(self) -> _t.Content:
@@ -87,7 +88,7 @@ class PgSource:
         return self._content
 
     def row_count(self, table: str) -> int:
-        return self._rows(f"SELECT count(*) FROM {q(table)}")[0][0]
+        return int(self._rows(f"SELECT count(*) FROM {q(table)}")[0][0])
 
     def rows(self, table: str, columns: dict[str, ColumnType], fields: list[str]) -> Iterator[pl.DataFrame]:
         schema = _t.neutral_schema(columns, fields)
@@ -114,7 +115,7 @@ class PgSource:
         self._store.close()
 
 
-def _batches(spans: list[tuple], w: str, r: str) -> Iterator[str]:
+def _batches(spans: list[tuple[Any, ...]], w: str, r: str) -> Iterator[str]:
     """WHERE clauses cutting a table into batches of about BATCH_ROWS rows, in write order."""
     size = _t.BATCH_ROWS
     lo = hi = None
@@ -172,20 +173,27 @@ class PgTarget:
             self.rollback()
             raise
 
-    def _fetch(self, sql: str) -> list[tuple]:
+    def _fetch(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._conn.execute(sql).fetchall()]
 
     def existing(self) -> _t.Content:
         return _read_content(self._fetch, self._info)
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         cols = ", ".join(f'"{c}"' for c in columns)
         with self._conn.cursor() as cur:
             cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
 
-    def ensure_table(self, definition, fields, now, group_orders, key_order) -> str:
+    def ensure_table(
+        self,
+        definition: FeatureDefinition,
+        fields: list[str],
+        now: int,
+        group_orders: list[tuple[str, ...]],
+        key_order: tuple[str, ...],
+    ) -> str:
         new = not layout.table_columns(self._conn, definition.key.table_name)
         table = layout.ensure_feature_table(self._conn, definition, fields, now, group_orders, key_order=key_order)
         self._tables.add(table)
@@ -256,7 +264,7 @@ class PgTarget:
                 (key, value),
             )
 
-    def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
+    def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list[Any]]]], hasher: Hasher) -> None:
         for statements in self._deferred.values():
             for ddl in statements:
                 self._conn.execute(ddl)

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import polars as pl
@@ -46,7 +47,7 @@ def _read_content(conn: sqlite3.Connection, info: dict[str, str]) -> _t.Content:
     trunc = info.get("hash_truncation_length")
     c = _t.Content(info.get("hash_algorithm", "xxhash64"), int(trunc) if trunc else None)
 
-    def rows(sql: str) -> list[tuple]:
+    def rows(sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(sql).fetchall()]
 
     c.snapshots = rows("SELECT id, project_version, project, recorded_at, graph FROM _metaxy_snapshots ORDER BY id")
@@ -96,12 +97,12 @@ class SQLiteSource:
     def row_count(self, table: str) -> int:
         if not _exists(self._conn, table):
             return 0
-        return self._conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+        return int(self._conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0])
 
     def rows(self, table: str, columns: dict[str, ColumnType], fields: list[str]) -> Iterator[pl.DataFrame]:
         schema = _t.neutral_schema(columns, fields)
         have = set(_schema.table_columns(self._conn, table))
-        types: dict = {"_rowid": pl.Int64}
+        types: dict[str, Any] = {"_rowid": pl.Int64}
         select = ["rowid AS _rowid"]
         for name, dtype in schema.items():
             t = columns.get(name)
@@ -178,7 +179,7 @@ class SQLiteTarget:
     def existing(self) -> _t.Content:
         return _read_content(self._conn, self._info)
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         cols = ", ".join(quote(c) for c in columns)
@@ -187,7 +188,14 @@ class SQLiteTarget:
             [tuple(int(v) if isinstance(v, bool) else v for v in r) for r in rows],
         )
 
-    def ensure_table(self, definition, fields, now, group_orders, key_order) -> str:
+    def ensure_table(
+        self,
+        definition: FeatureDefinition,
+        fields: list[str],
+        now: int,
+        group_orders: list[tuple[str, ...]],
+        key_order: tuple[str, ...],
+    ) -> str:
         new = not _schema.table_columns(self._conn, definition.key.table_name)
         table = _schema.ensure_feature_table(self._conn, definition, fields, now, group_orders, key_order=key_order)
         if new:
@@ -248,7 +256,7 @@ class SQLiteTarget:
         for key, value in (("hash_algorithm", algorithm), ("hash_truncation_length", str(truncation or ""))):
             self._conn.execute("INSERT OR REPLACE INTO _metaxy_info (key, value) VALUES (?, ?)", (key, value))
 
-    def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list]]], hasher: Hasher) -> None:
+    def finish(self, tables: dict[str, list[tuple[FeatureDefinition, int, list[Any]]]], hasher: Hasher) -> None:
         for statements in self._deferred.values():
             for ddl in statements:
                 self._conn.execute(ddl)
@@ -260,7 +268,7 @@ class SQLiteTarget:
                 self._rebuild(table, definition, fv_id, orders, last, hasher)
 
     def _rebuild(
-        self, table: str, definition: FeatureDefinition, fv_id: int, orders: list, last: int, hasher: Hasher
+        self, table: str, definition: FeatureDefinition, fv_id: int, orders: list[Any], last: int, hasher: Hasher
     ) -> None:
         """The columnar copy of the feature version's live rows, written a chunk at a time, then the
         group digests of the aggregations reading it, from that copy (memory: one chunk, and the
