@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,13 @@ def complete_path(text: str) -> str | None:
 def hash_file(path: Path, hasher: Hasher, chunk: int = 1 << 20) -> str:
     """The store's hash algorithm over a file's bytes, as the same kind of string."""
     algo = hasher.algorithm
-    h: Any = {
+    kinds: dict[HashAlgorithm, Callable[[], Any]] = {
         HashAlgorithm.XXHASH64: xxhash.xxh64,
         HashAlgorithm.XXHASH32: xxhash.xxh32,
         HashAlgorithm.SHA256: hashlib.sha256,
         HashAlgorithm.MD5: hashlib.md5,
-    }[algo]()
+    }
+    h = kinds[algo]()
     with path.open("rb") as fh:
         while True:
             b = fh.read(chunk)

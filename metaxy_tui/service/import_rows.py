@@ -59,10 +59,11 @@ def _typed_frame(
                 # a stand-in where the text did not parse, so the store still checks the other rows
                 s = s.set(failed, _STAND_IN[columns[target].name])
         elif s.dtype == pl.String and target in (PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD):
-            s = decode_json_objects(s, col, problems)
-            if s is None:
+            decoded = decode_json_objects(s, col, problems)
+            if decoded is None:
                 left_out.add(target)
                 continue
+            s = decoded
         series.append(s.alias(target))
     for struct, parts in flat.items():
         if parts and struct not in [x.name for x in series]:

@@ -23,7 +23,7 @@ def root_features(project: Project) -> list[str]:
 def default_import_folder(project: Project) -> Path:
     """Where to look for files first: the project's data/ folder, its folder, or the working folder."""
     candidates: list[Path] = []
-    if project.config is not None and getattr(project.config, "path", None):
+    if project.config is not None and project.config.path:
         base = Path(project.config.path).parent
         candidates += [base / "data", base]
     if getattr(project.store, "project", None) == "video_demo":

@@ -54,8 +54,8 @@ def approval_impact(
             by_fields.setdefault(tuple(fs), []).append(key)
     rows: dict[str, list[pl.DataFrame]] = {}
     moved: dict[str, set[str]] = {feature: set(fields)}
-    for fs, keys in by_fields.items():
-        for down, (frame, reached) in _walk(project, gp, feature, keys, set(fs)).items():
+    for moving, keys in by_fields.items():
+        for down, (frame, reached) in _walk(project, gp, feature, keys, set(moving)).items():
             rows.setdefault(down, []).append(frame)
             moved.setdefault(down, set()).update(reached)
     for down in gp.downstream_closure(feature):

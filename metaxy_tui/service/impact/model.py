@@ -3,9 +3,9 @@ a few ids (StaleFeature); per definition change (ChangeImpact, DefinitionImpact)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
-
 
 from ..samples import format_ids
 
@@ -58,8 +58,9 @@ class ChangeImpact:
     field: str | None
     change: str  # code_version | field_added | field_removed | field_deps | feature_added | feature_removed
     description: str
-    stale: list[StaleFeature] = field(default_factory=list)  # topological order, the changed feature first
-    unaffected: list[str] = field(default_factory=list)  # "video/transcript: reads only video/chunk.audio"
+    # `field` names a field of this class here: dataclasses.field spelled out
+    stale: list[StaleFeature] = dataclasses.field(default_factory=list)  # topological order, the changed feature first
+    unaffected: list[str] = dataclasses.field(default_factory=list)  # "video/transcript: reads only video/chunk.audio"
     note: str = ""
 
     @property
