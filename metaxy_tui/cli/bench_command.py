@@ -1,4 +1,4 @@
-"""bench: the benchmark of resolving and explaining, against Metaxy 0.1.11 (metaxy_tui/bench.py)."""
+"""bench: the benchmark of resolving and explaining, against Metaxy 0.1.11 (metaxy_tui/bench/)."""
 
 from __future__ import annotations
 

@@ -105,8 +105,9 @@ def import_samples(
                 print_json(report | {"written": 0})
             else:
                 echo(f"{file} -> {plan.feature}: {plan.summary()} (dry run: nothing written)")
-                if plan.absent_note():
-                    echo(plan.absent_note())
+                note = plan.absent_note()
+                if note:
+                    echo(note)
             return
         with Progress(f"importing into {feature}", plan.rows) as bar:
             result = apply_import(project, plan, progress=lambda what, done, total: bar.update(done, total, what))

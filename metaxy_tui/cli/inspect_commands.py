@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..service.graph_text import mermaid, neighbourhood
@@ -26,7 +28,7 @@ def list_features(ctx: Context, fmt: str) -> None:
     """
     with opened(ctx, mode="r") as project:
         plan = project.graph.plan()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key in plan.order():
             fp = plan[key]
             rows.append(
@@ -73,7 +75,7 @@ def describe(ctx: Context, feature: str, fmt: str) -> None:
         d = fp.definition
         rows = project.store.count(feature)
         counts = project.store.pending_counts(feature) if not fp.is_root else None
-    data = {
+    data: dict[str, Any] = {
         "feature": fp.name,
         "description": d.description,
         "version": fp.feature_version,

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import traceback
+from typing import NoReturn
 from collections.abc import Iterator
 
 import click
@@ -39,7 +40,7 @@ class Context:
         )
 
 
-def fail(message: str, code: int = 1) -> "click.exceptions.Exit":
+def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"metaxy-tui: error: {message}", err=True)
     raise click.exceptions.Exit(code)
 

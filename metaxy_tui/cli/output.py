@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from types import TracebackType
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:  # rich is imported only when a bar is drawn (a terminal)
+    from rich.progress import Progress as Bar
+    from rich.progress import TaskID
 
 from ..vocabulary import OutputFormat
 
@@ -68,8 +73,8 @@ class Progress:
     def __init__(self, label: str, total: int | None = None):
         self.label = label
         self.total = total
-        self._bar = None
-        self._task = None
+        self._bar: Bar | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> "Progress":
         if is_terminal():
@@ -89,7 +94,7 @@ class Progress:
         return self
 
     def update(self, done: int, total: int | None = None, label: str | None = None) -> None:
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:  # both set on entering, in a terminal
             self._bar.update(
                 self._task,
                 completed=done,
@@ -97,6 +102,8 @@ class Progress:
                 description=label or self.label,
             )
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
-            self._bar.__exit__(*exc)
+            self._bar.__exit__(exc_type, exc, tb)

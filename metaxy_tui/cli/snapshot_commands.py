@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..service.graph_diff import FeatureGraph, diff_graphs, short, snapshot_graph
@@ -108,7 +110,7 @@ def diff(ctx: Context, from_ref: str | None, to_ref: str | None, fmt: str, impac
         click.echo(mermaid_diff(old, new, changes))
         return
     if fmt == OutputFormat.JSON:
-        data = {
+        data: dict[str, Any] = {
             "from": old_name,
             "to": new_name,
             "changes": [

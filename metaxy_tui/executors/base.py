@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +93,9 @@ class Executor(ABC):
         return self.name
 
     @abstractmethod
-    def map(self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
+    def map(
+        self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]
+    ) -> Generator[BatchResult, None, None]:
         """Run `task.fn` on each batch and yield each result as it finishes (any order).
 
         Takes no new batch once `cancelled()` is true. Closing the iterator early abandons the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from .base import Batch, BatchResult, ComputeTask, Executor, call
@@ -14,7 +14,9 @@ class LocalExecutor(Executor):
     def describe(self) -> str:
         return "local (this process)"
 
-    def map(self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
+    def map(
+        self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]
+    ) -> Generator[BatchResult, None, None]:
         todo = iter(batches)
         while not cancelled():
             batch = next(todo, None)

@@ -28,7 +28,7 @@ import socket
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,9 @@ class RayExecutor(Executor):
     def describe(self) -> str:
         return f"ray ({self._where})" if self._where else "ray"
 
-    def map(self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]) -> Iterator[BatchResult]:
+    def map(
+        self, task: ComputeTask, batches: Iterable[Batch], cancelled: Callable[[], bool]
+    ) -> Generator[BatchResult, None, None]:
         with self:
             ray = import_ray()
             payload = ray.put(ray.cloudpickle.dumps(task.fn))

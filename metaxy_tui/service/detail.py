@@ -94,12 +94,12 @@ class LinkedGroup:
                 LineageKind.IDENTITY: "the same sample upstream",
                 LineageKind.AGGREGATION: "the members of its group",
                 LineageKind.EXPANSION: "its parent",
-            }[self.kind]
+            }[LineageKind(self.kind)]
         return {
             LineageKind.IDENTITY: "the same sample downstream",
             LineageKind.AGGREGATION: "the group it belongs to",
             LineageKind.EXPANSION: "its children",
-        }[self.kind]
+        }[LineageKind(self.kind)]
 
 
 @dataclass

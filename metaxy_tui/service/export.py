@@ -348,7 +348,7 @@ class _Writer:
                 s = pl.Series(name, values, dtype=pl.Int64).cast(pl.Boolean)
             elif kind == "bytes" and self.format in ("csv", "json"):
                 s = pl.Series(name, values, dtype=pl.Binary).bin.encode("hex")
-            elif kind is not None:
+            elif c.type is not None:
                 s = pl.Series(name, values, dtype=c.type.polars, strict=False)
             else:
                 s = pl.Series(name, values, dtype=pl.String)

@@ -1,32 +1,26 @@
-"""Files for import: reading CSV, TSV, Parquet, JSON or NDJSON into a polars frame, typed
-values out of text, path completion and file hashes.
+"""Files for import: reading CSV, TSV, Parquet, JSON or NDJSON into a polars frame (typed values
+out of text are import_values.py; paths, completion and file hashes import_paths.py).
 
 Every failure is an `InputError` naming the file and, where it can be found, the row and
 column. The fast path is polars' own reader; when it fails, a slower pure-Python pass over
 the file finds where (only on the error path, so large good files stay fast).
 
 CSV and TSV are read as text: each value's type comes from the feature it is imported
-into (`parse_text`), so "3.5" in an integer column is reported with its row rather than
+into (`import_values.parse_text`), so "3.5" in an integer column is reported with its row rather than
 turning the whole column into floats.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-import xxhash
 
-from ..columns import ColumnType
 from ..errors import InputError, InputProblem
-from ..hashing import HashAlgorithm, Hasher
-from ..store.validate import MAX_ROWS_NAMED
 
 FORMATS = ("csv", "tsv", "parquet", "json", "ndjson")
 EXTENSIONS = {
@@ -40,7 +34,6 @@ EXTENSIONS = {
     ".jsonl": "ndjson",
 }
 FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "json": "JSON", "ndjson": "NDJSON"}
-INT_EXACT = 2**53  # integers written as floats are exact below this
 _LOCATE_LIMIT = 200 * 1024 * 1024  # don't rescan files larger than this in Python to place an error
 
 
@@ -283,156 +276,3 @@ def _mixed_types(rows: list[dict]) -> tuple[int, str, str, str] | None:
 
 def mixed_error(name: str, row: int, column: str, first: str, this: str) -> InputError:
     return _fail(name, f"a JSON {this} in a column of {first}s", row=row, column=column)
-
-
-# ----- paths and file hashes --------------------------------------------------------------------
-
-
-def shown_path(path: Path) -> str:
-    """A folder as the user would type it: relative to the working folder when inside it."""
-    try:
-        rel = path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return str(path)
-    return "." if str(rel) == "." else str(rel)
-
-
-def importable(path: Path) -> bool:
-    """A file whose extension names a format import reads."""
-    return path.suffix.lower() in EXTENSIONS
-
-
-def complete_path(text: str) -> str | None:
-    """`text` completed to the first folder or importable file it is the start of (for suggestions)."""
-    if not text:
-        return None
-    typed = Path(text).expanduser()
-    folder, prefix = (typed, "") if text.endswith(os.sep) else (typed.parent, typed.name)
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name.lower())
-    except OSError:
-        return None
-    for entry in entries:
-        if not entry.name.startswith(prefix) or (entry.name.startswith(".") and not prefix.startswith(".")):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if is_dir or importable(Path(entry.name)):
-            return text + entry.name[len(prefix) :] + (os.sep if is_dir else "")
-    return None
-
-
-def hash_file(path: Path, hasher: Hasher, chunk: int = 1 << 20) -> str:
-    """The store's hash algorithm over a file's bytes, as the same kind of string."""
-    algo = hasher.algorithm
-    h: Any = {
-        HashAlgorithm.XXHASH64: xxhash.xxh64,
-        HashAlgorithm.XXHASH32: xxhash.xxh32,
-        HashAlgorithm.SHA256: hashlib.sha256,
-        HashAlgorithm.MD5: hashlib.md5,
-    }[algo]()
-    with path.open("rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    out = str(h.intdigest()) if algo in (HashAlgorithm.XXHASH64, HashAlgorithm.XXHASH32) else h.hexdigest()
-    return out[: hasher.truncation] if hasher.truncation else out
-
-
-# ----- typed values out of text ------------------------------------------------------------------
-
-
-class RowProblems:
-    """Problems found per row, the first few rows of each kind named (as the store's validation does)."""
-
-    def __init__(self) -> None:
-        self.items: list[InputProblem] = []
-
-    def rows(self, mask: pl.Series, values: pl.Series, column: str, label: str, *, show: bool = True) -> None:
-        """Record `label` (with the value) for the first few rows where `mask` holds."""
-        idx = mask.arg_true()
-        for r in idx.head(MAX_ROWS_NAMED).to_list():
-            self.items.append(InputProblem(f"{label}: {values[r]!r}" if show else label, column, r))
-        if idx.len() > MAX_ROWS_NAMED:
-            self.items.append(InputProblem(f"{label} (and {idx.len() - MAX_ROWS_NAMED} more rows)", column))
-
-
-def parse_text(s: pl.Series, t: ColumnType, column: str, problems: RowProblems) -> tuple[pl.Series, pl.Series]:
-    """(`s` read as `t`'s type, the rows whose text did not parse); each of those is recorded.
-
-    Values that did not parse are null in the result. Dates, datetimes and bytes stay text:
-    the store's validation reads ISO 8601 itself, with row numbers.
-    """
-    txt = s.str.strip_chars()
-    present = txt.is_not_null()
-    none = pl.Series([False] * len(s), dtype=pl.Boolean)
-    if t.name == "int":
-        as_int = txt.cast(pl.Int64, strict=False)
-        bad = as_int.is_null() & present
-        if not bad.any():
-            return as_int, none
-        f = txt.cast(pl.Float64, strict=False)
-        nan = f.is_nan().fill_null(False) & bad
-        integral = (f.is_finite() & (f == f.floor()) & (f.abs() < INT_EXACT)).fill_null(False)
-        problems.rows(f.is_null() & bad, s, column, "not an integer")
-        if not t.nullable:  # as the store: NaN in an Optional column is no value
-            problems.rows(nan, s, column, "NaN where an integer is required", show=False)
-        problems.rows(f.is_infinite().fill_null(False) & bad, s, column, "infinite value where an integer is required")
-        problems.rows(
-            (f.is_finite() & (f != f.floor())).fill_null(False) & bad, s, column, "fraction in an integer column"
-        )
-        problems.rows(
-            (f.is_finite() & (f == f.floor()) & (f.abs() >= INT_EXACT)).fill_null(False) & bad,
-            s,
-            column,
-            "integer does not fit in 64 bits",
-        )
-        # integral numbers written as floats ("3.0", "1e3") are integers
-        failed = bad & ~integral & ~(nan if t.nullable else none)
-        return _combine(as_int, f.fill_nan(None).cast(pl.Int64, strict=False), bad & ~failed), failed
-    if t.name == "float":
-        f = txt.cast(pl.Float64, strict=False)
-        bad = f.is_null() & present
-        problems.rows(bad, s, column, "not a number")
-        return f, bad
-    if t.name == "bool":
-        low = txt.str.to_lowercase()
-        truthy = low.is_in(["true", "t", "yes", "y", "1"])
-        falsy = low.is_in(["false", "f", "no", "n", "0"])
-        bad = present & ~truthy & ~falsy
-        problems.rows(bad, s, column, "not true/false")
-        return _combine(truthy, pl.Series(s.name, [None] * len(s), pl.Boolean), ~(truthy | falsy)), bad
-    return s, none
-
-
-def _combine(a: pl.Series, b: pl.Series, use_b: pl.Series) -> pl.Series:
-    return pl.select(pl.when(use_b).then(b).otherwise(a).alias(a.name)).to_series()
-
-
-def decode_json_objects(s: pl.Series, column: str, problems: RowProblems) -> pl.Series | None:
-    """A column of JSON objects as text ({"default": "..."}) as a struct column."""
-    if not s.is_not_null().any():
-        return s
-    try:
-        out = s.str.json_decode(infer_schema_length=None)
-    except pl.exceptions.PolarsError:
-        out = None
-    if out is not None and isinstance(out.dtype, pl.Struct):
-        return out
-    bad_rows = []
-    for i, v in enumerate(s.to_list()):
-        if v is None:
-            continue
-        try:
-            ok = isinstance(json.loads(v), dict)
-        except ValueError:
-            ok = False
-        if not ok:
-            bad_rows.append(i)
-    mask = pl.Series([False] * len(s), dtype=pl.Boolean).scatter(bad_rows, True) if bad_rows else s.is_not_null()
-    problems.rows(mask, s, column, 'not a JSON object of field -> provenance (like {"default": "..."})')
-    return None

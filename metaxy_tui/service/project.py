@@ -130,10 +130,11 @@ def open_project(
         )
     if new_db and code_graph is not None and feature is not None and feature not in code_graph:
         raise UnknownFeatureError(feature, code_graph.keys)
+    s: PostgreSQLMetadataStore | SQLiteMetadataStore
     if server:
-        s = PostgreSQLMetadataStore(str(db), project=cfg.project if cfg else None)
-        s.name = s.path
-        source = f"PostgreSQL {s.where}"
+        s = pg = PostgreSQLMetadataStore(str(db), project=cfg.project if cfg else None)
+        pg.name = pg.path
+        source = f"PostgreSQL {pg.where}"
     elif db is not None:
         path = Path(db)
         s = SQLiteMetadataStore(
@@ -143,7 +144,7 @@ def open_project(
     elif cfg is not None:
         s = cfg.get_store(store)
         source = f"{cfg.path} (store {s.name}" + (
-            f", PostgreSQL {s.where})" if getattr(s, "kind", "") == "postgresql" else ")"
+            f", PostgreSQL {s.where})" if isinstance(s, PostgreSQLMetadataStore) else ")"  # kind "postgresql"
         )
     else:
         if store is not None:

@@ -302,7 +302,7 @@ def _approve_all(
                     batch_size=batch_size,
                     cancelled=cancelled,
                     executor=executor,
-                    progress=(lambda d, t, k=key: progress(k, d, t)) if progress else None,
+                    progress=_for_feature(progress, key) if progress else None,
                 )
             else:
                 n = counts["added"] + counts["changed"]
@@ -363,3 +363,8 @@ __all__ = [
     "audit_log",
     "ids_text",
 ]
+
+
+def _for_feature(progress: Callable[[str, int, int], None], feature: str) -> Progress:
+    """A recompute's progress (done, total) reported as the feature's."""
+    return lambda done, total: progress(feature, done, total)

@@ -84,7 +84,7 @@ class TraceNode:
         return self.links is None and not self.repeated and self.further and self.direction != "sample"
 
     def to_dict(self) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "feature": self.ref.feature,
             "ids": self.ref.ids,
             "state": self.state,
@@ -125,12 +125,12 @@ class TraceLink:
                 LineageKind.IDENTITY: "the same sample upstream",
                 LineageKind.AGGREGATION: "the members of its group",
                 LineageKind.EXPANSION: "its parent",
-            }[self.kind]
+            }[LineageKind(self.kind)]
         return {
             LineageKind.IDENTITY: "the same sample downstream",
             LineageKind.AGGREGATION: "the group it belongs to",
             LineageKind.EXPANSION: "its children",
-        }[self.kind]
+        }[LineageKind(self.kind)]
 
     @property
     def more(self) -> int:

@@ -14,7 +14,8 @@ import xxhash
 import metaxy_tui as mx
 from metaxy_tui.errors import InputError
 from metaxy_tui.service.demo import demo_dir
-from metaxy_tui.service.file_readers import RowProblems, parse_text, read_table
+from metaxy_tui.service.file_readers import read_table
+from metaxy_tui.service.import_values import RowProblems, parse_text
 from metaxy_tui.service.importer import ImportCancelled, apply_import, default_import_folder, plan_import, root_features
 from metaxy_tui.service.project import Project
 from metaxy_tui.service.status import all_statuses

@@ -10,7 +10,7 @@ from ...vocabulary import LineageKind
 from .graph import FieldLineage, FieldRef, LineageGraph, LineageNode, as_graph, field_lineage
 from .layout import FIELDS_TOP, ROW_BADGE, ROW_RULE, ROW_VERSION, Box, EdgePath, LineageLayout, compute_layout
 
-KIND_LABEL = {LineageKind.AGGREGATION: "N:1", LineageKind.EXPANSION: "1:N"}
+KIND_LABEL: dict[str, str] = {LineageKind.AGGREGATION: "N:1", LineageKind.EXPANSION: "1:N"}
 MARKER = {"cursor": "▸", "ancestor": "↑", "descendant": "↓"}
 
 ROLES = ("plain", "selected", "ancestor", "descendant", "dim")

@@ -52,7 +52,7 @@ class LineageGraph:
         for k in self.order:
             for fk, parents in self.nodes[k].field_parents.items():
                 for p in parents:
-                    self._children.setdefault(tuple(p), []).append((k, fk))
+                    self._children.setdefault((p[0], p[1]), []).append((k, fk))
 
     def _topological(self) -> list[str]:
         missing = {k: len({u for u, _ in n.deps}) for k, n in self.nodes.items()}

@@ -293,8 +293,8 @@ def _x_positions(
             place(i, False, True)
     for i in range(nodes.n_layers):
         place(i, True, True)
-    shift = MARGIN - min(x)
-    return [int(v + shift) for v in x]
+    left = MARGIN - min(x)
+    return [int(v + left) for v in x]
 
 
 def _walk(cells: list[tuple[int, int]], tx: int, ty: int) -> None:
@@ -359,5 +359,5 @@ def compute_layout(graph: Any) -> LineageLayout:
 
     width = max(x[v] + nodes.width[v] for v in range(len(x))) + MARGIN
     height = top[-1] + layer_h[-1] + MARGIN
-    feature_layers = tuple(tuple(nodes.key_of[v] for v in lay if nodes.is_box(v)) for lay in layers)
+    feature_layers = tuple(tuple(k for v in lay if (k := nodes.key_of[v]) is not None) for lay in layers)
     return LineageLayout(g, feature_layers, boxes, tuple(edges), width, height)

@@ -35,7 +35,6 @@ from ...service.importer import (
     root_features,
     shown_path,
     targets_for,
-    PREVIEW_ROWS,
 )
 from ...service.project import Project
 from ...service.review import error_text
@@ -47,18 +46,7 @@ from ..widgets.import_preview import ImportPreview
 from ..widgets.import_problems import ImportProblems
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
-
-EMPTY_HELP = "\n\n".join(
-    [
-        "Choose a file to import: type its path above and press enter (the right arrow accepts a suggestion), "
-        "or press ctrl+o to browse. CSV, TSV, Parquet, JSON (an array of objects) and NDJSON files are read.",
-        "Columns map to the feature's columns of the same name (case does not matter); `provenance_<field>` and "
-        "`metaxy_provenance_by_field[.<field>]` columns give each sample's provenance. Without one, provenance is "
-        "a hash of the row's values, or of the file a path column names. Put the cursor on a column of the "
-        "preview and press m to map it.",
-        "Nothing is written until you press Import and confirm.",
-    ]
-)
+from .import_text import EMPTY_HELP, confirm_question, counts_text, plan_title
 
 
 class ImportScreen(Screen[bool]):
@@ -323,21 +311,7 @@ class ImportScreen(Screen[bool]):
             problems.show([], "")
             self._render_summary()
             return
-        text = Text()
-        text.append(plan.source_name, style="bold")
-        n_cols = len(plan.columns)
-        text.append(
-            f" · {plan.rows:,} row{'s' if plan.rows != 1 else ''} · {n_cols} column{'s' if n_cols != 1 else ''} → "
-        )
-        text.append(plan.feature, style="bold")
-        if plan.columns:
-            text.append(f" · provenance: {plan.provenance}", style="dim")
-        if plan.rows > len(plan.preview_rows):
-            text.append(
-                f" · the first {PREVIEW_ROWS} rows" + (" and the rows with problems" if plan.problems else ""),
-                style="dim",
-            )
-        title.update(text)
+        title.update(plan_title(plan))
         if self._tree_open():
             self._close_tree()
         if plan.columns:
@@ -369,24 +343,8 @@ class ImportScreen(Screen[bool]):
                 "Fix the problems (in the file, or map or ignore columns with m), then re-read: ctrl+r.", style="yellow"
             )
         else:
-            for i, (label, n) in enumerate(
-                [("added", plan.added), ("changed", plan.changed), ("unchanged", plan.unchanged)]
-                + ([("removed", plan.removed)] if plan.full_set else [])
-            ):
-                if i:
-                    text.append(" · ")
-                text.append(
-                    f"{n:,} {label}",
-                    style={"added": "green", "changed": "yellow", "removed": "red"}.get(label, "") if n else "dim",
-                )
-            note = plan.absent_note()
-            if note:
-                text.append(f"   {note}", style="dim")
-            if not plan.will_write:
-                text.append("   nothing to write: every row is stored as it is", style="dim")
+            text.append_text(counts_text(plan, self.writable))
             can = plan.will_write and self.writable
-            if not self.writable:
-                text.append("   the store is open read-only", style="bold red")
         if self._note is not None:
             text.append("\n")
             text.append_text(self._note)
@@ -445,18 +403,7 @@ class ImportScreen(Screen[bool]):
         plan = self.plan
         if plan is None or not plan.will_write or not self.writable:
             return
-        q = Text("Write ")
-        q.append(f"{plan.added:,} added", style="bold green")
-        q.append(" and ")
-        q.append(f"{plan.changed:,} changed", style="bold yellow")
-        q.append(" samples into ")
-        q.append(plan.feature, style="bold")
-        if plan.removed:
-            q.append(", and soft-delete ")
-            q.append(f"{plan.removed:,}", style="bold red")
-            q.append(" stored samples the file lacks")
-        q.append("? All or nothing.")
-        self.query_one(ImportActions).ask(q)
+        self.query_one(ImportActions).ask(confirm_question(plan))
 
     @on(ImportActions.Declined)
     def _import_declined(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DirectoryTree
 
-from ...service.file_readers import importable
+from ...service.import_paths import importable
 
 
 class ImportFileTree(DirectoryTree):

@@ -6,7 +6,7 @@ import asyncio
 
 from textual.suggester import Suggester
 
-from ...service.file_readers import complete_path
+from ...service.import_paths import complete_path
 
 
 class ImportPathSuggester(Suggester):
