@@ -134,8 +134,9 @@ def assert_same(a: dict, b: dict) -> None:
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    """Batches of 7 rows: every table crosses many batches, and large writes are cut in pieces."""
-    monkeypatch.setattr(transfer, "BATCH_ROWS", 7)
+    """Batches of 150 rows: the demo's larger tables (300 to 9,000 rows) cross many batches, and
+    large writes are cut in pieces."""
+    monkeypatch.setattr(transfer, "BATCH_ROWS", 150)
 
 
 def test_round_trip_sqlite_postgres_sqlite_gives_the_same_answers(rich, tmp_path, pg_url, small_batches):

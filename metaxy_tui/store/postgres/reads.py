@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import io
 import math
-import queue
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -182,48 +181,29 @@ class Reads:
             if self.use_adbc:
                 yield typed(self._adbc_frame(sql))
                 return
-            # a thread receives the COPY (a Python step per row) while this one parses and the
-            # caller works on the batch before; at most two batches wait between them
-            texts: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
-            stop = threading.Event()
-            receiver = threading.Thread(target=self._receive, args=(sql, texts, stop), daemon=True)
-            receiver.start()
-            sent = False
-            try:
-                while (text := texts.get()) is not None:
-                    if isinstance(text, BaseException):
-                        raise text
-                    sent = True
-                    yield typed(pl.read_csv(text, has_header=False, schema=text_schema, quote_char='"'))
-                if not sent:
-                    yield typed(pl.DataFrame(schema=text_schema))
-            finally:
-                stop.set()
-                while receiver.is_alive():  # let it finish the COPY, so the connection is usable
-                    with contextlib.suppress(queue.Empty):
-                        texts.get(timeout=0.05)
-                receiver.join()
-
-    def _receive(self, sql: str, texts: "queue.Queue[bytes | BaseException | None]", stop: threading.Event) -> None:
-        """Reads.frames' receiving thread: the COPY's rows, joined into batches of BATCH_BYTES."""
-        try:
+            # the whole result is received first, as text joined into batches (receiving while
+            # the caller works made both slower on two cores: the receiving loop takes a Python
+            # step per row and starved the caller's threads of CPU and of the GIL), then parsed
+            # and handed over a batch at a time, each batch's text freed once it is parsed
+            texts: list[bytes] = []
             batch: list[bytes] = []
             size = 0
             with self._psycopg().cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as cp:
                 for data in cp:
-                    if stop.is_set():
-                        continue  # the reader gave up: drain the COPY, keep nothing
                     batch.append(bytes(data))
                     size += len(data)
                     if size >= BATCH_BYTES:
-                        texts.put(b"".join(batch))
+                        texts.append(b"".join(batch))
                         batch.clear()
                         size = 0
-            if batch and not stop.is_set():
-                texts.put(b"".join(batch))
-            texts.put(None)
-        except BaseException as e:  # handed to the reading thread, which raises it
-            texts.put(e)
+            if batch:
+                texts.append(b"".join(batch))
+            del batch
+            if not texts:
+                yield typed(pl.DataFrame(schema=text_schema))
+            texts.reverse()
+            while texts:
+                yield typed(pl.read_csv(texts.pop(), has_header=False, schema=text_schema, quote_char='"'))
 
     def _adbc_frame(self, sql: str) -> pl.DataFrame:
         with self._adbc_conn().cursor() as cur:
