@@ -1,5 +1,6 @@
 """What the PostgreSQL store's helper modules (resolve, write, history, recorded, trace) use of the
-store: a Protocol, so that they need not import the store class, which imports them."""
+store: a Protocol, so that they need not import the store class, which imports them; and, for
+the type checker, what the store's mixins (opening, snapshots, stored_rows, audit) use of it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
+from ...definition import FeatureDefinition
 from ...graph import FeatureGraph, FeaturePlan, GraphPlan
-from ...hashing import Hasher
+from ...hashing import HashAlgorithm, Hasher
 from ..records import StoredSample
 from .reads import Reads
 from .sql import Place
 
 if TYPE_CHECKING:
+    import threading
+
+    from ..sqlite.frame_columns import Recorded
     from .connection import PgConnection
 
 
@@ -76,4 +81,43 @@ class PgHandle(Protocol):
     ) -> list[StoredSample]: ...
 
 
-__all__ = ["PgHandle"]
+if TYPE_CHECKING:
+
+    class StoreMembers:
+        """For the type checker only (at run time `object`): the base of PostgreSQLMetadataStore's
+        mixins (opening.py, snapshots.py, stored_rows.py, audit.py), declaring what they use of the
+        store (its __init__'s attributes, store.py's and StoreFront's methods) and of one another."""
+
+        url: str
+        path: str
+        project: str | None
+        hasher: Hasher
+        info: dict[str, str]
+        _requested: tuple[HashAlgorithm | None, int | None]
+        _use_adbc: bool | None
+        _conn: PgConnection | None
+        _open_reads: Reads | None
+        _mode: str | None
+        _depth: int
+        _lock: threading.RLock
+        _columns_cache: tuple[int, Recorded] | None
+        # id(graph) -> (cache key, graph, the graph with the recorded columns)
+        _effective_cache: dict[int, tuple[tuple[int, int, bool, int], FeatureGraph, FeatureGraph]]
+
+        @property
+        def where(self) -> str: ...
+        @property
+        def conn(self) -> PgConnection: ...
+        @property
+        def _reads(self) -> Reads: ...
+        def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+        def _snap_rows(self, sql: str) -> list[tuple[Any, ...]]: ...
+        def _transaction(self) -> AbstractContextManager[Any]: ...
+        def graph(self, feature: Any = None) -> FeatureGraph: ...
+        def _recorded_columns(self) -> Recorded: ...
+        def _definition_for_read(self, feature: Any) -> tuple[FeatureDefinition, str | None]: ...
+else:
+    StoreMembers = object
+
+
+__all__ = ["PgHandle", "StoreMembers"]
