@@ -1,4 +1,5 @@
-"""The audit log on PostgreSQL: the same entries and columns as the SQLite store's."""
+"""The audit log on PostgreSQL: the same entries and columns as the SQLite store's; the queries,
+and the store's methods over them (the AuditLog mixin)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ..sqlite.codec import now_us
+from .connection import psycopg_module
+from .handle import StoreMembers
 
 if TYPE_CHECKING:
     from .connection import PgConnection
@@ -112,3 +115,66 @@ def log(
     ]
     df = pl.DataFrame(rows, schema=TYPES) if rows else pl.DataFrame(schema=TYPES)
     return df.with_columns(pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC"))
+
+
+class AuditLog(StoreMembers):
+    """Mixed into PostgreSQLMetadataStore: the audit log (who ran which action on which samples, when,
+    and how it ended)."""
+
+    def record_audit(
+        self,
+        *,
+        action: str,
+        feature: str,
+        feature_version: str | None,
+        ids: list[dict[str, Any]],
+        duration_s: float,
+        outcome: str,
+        detail: str | None = None,
+        user: str | None = None,
+        executor: str | None = None,
+    ) -> int:
+        with self._transaction() as conn:
+            audit_id = start(conn, action, feature, feature_version, user, outcome, executor)
+            self.audit_batch(conn, audit_id, ids, duration_s)
+            conn.execute("UPDATE _metaxy_audit SET detail = %s WHERE id = %s", (detail, audit_id))
+            return audit_id
+
+    def start_audit(
+        self,
+        *,
+        action: str,
+        feature: str,
+        feature_version: str | None,
+        user: str | None = None,
+        executor: str | None = None,
+    ) -> int:
+        with self._transaction() as conn:
+            return start(conn, action, feature, feature_version, user, "running", executor)
+
+    def audit_batch(self, tx: Any, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
+        batch(tx, audit_id, ids, duration_s)
+
+    def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE _metaxy_audit SET outcome = %s, duration_s = %s, detail = %s WHERE id = %s",
+                (outcome, duration_s, detail, audit_id),
+            )
+
+    def audit_log(
+        self,
+        *,
+        feature: str | None = None,
+        since_us: int | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        with self._lock:
+            conn = self.conn
+            idle = conn.info.transaction_status == psycopg_module().pq.TransactionStatus.IDLE
+            try:
+                return log(conn, feature=feature, since_us=since_us, action=action, limit=limit)
+            finally:
+                if idle:
+                    conn.rollback()

@@ -30,11 +30,10 @@ from ..front import StoreFront
 from ..pages import PAGE_SIZE
 from ..validate import ROW as VALIDATE_ROW
 from ..validate import prepare, prepare_samples
-from . import audit as _audit
 from . import recorded
 from . import resolve as _resolve
 from . import write as _write
-from .connection import describe_target, mask, psycopg_module
+from .connection import describe_target, mask
 from .pages import PostgresSamplePages
 from .reads import Reads
 from .history import PostgresHistory
@@ -42,13 +41,14 @@ from .trace import PostgresTraceQueries
 from .opening import StoreConnection
 from .snapshots import Snapshots
 from .stored_rows import StoredRows
+from .audit import AuditLog
 
 if TYPE_CHECKING:
     from ...explain.model import Explanation
     from .connection import PgConnection
 
 
-class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows, PostgresTraceQueries):
+class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows, AuditLog, PostgresTraceQueries):
     """`PostgreSQLMetadataStore(connection_string, hash_algorithm="xxhash64", hash_truncation_length=None)`.
 
     Use it as `with store: ...` (opens for reading and writing) or `store.open("r")`. Without an
@@ -309,65 +309,6 @@ class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows
         if plan.is_root:
             return {"added": 0, "changed": 0, "removed": 0}
         return _resolve.counts(self, graph.plan(), plan)
-
-    # ----- the audit log ---------------------------------------------------------------------
-    def record_audit(
-        self,
-        *,
-        action: str,
-        feature: str,
-        feature_version: str | None,
-        ids: list[dict[str, Any]],
-        duration_s: float,
-        outcome: str,
-        detail: str | None = None,
-        user: str | None = None,
-        executor: str | None = None,
-    ) -> int:
-        with self._transaction() as conn:
-            audit_id = _audit.start(conn, action, feature, feature_version, user, outcome, executor)
-            self.audit_batch(conn, audit_id, ids, duration_s)
-            conn.execute("UPDATE _metaxy_audit SET detail = %s WHERE id = %s", (detail, audit_id))
-            return audit_id
-
-    def start_audit(
-        self,
-        *,
-        action: str,
-        feature: str,
-        feature_version: str | None,
-        user: str | None = None,
-        executor: str | None = None,
-    ) -> int:
-        with self._transaction() as conn:
-            return _audit.start(conn, action, feature, feature_version, user, "running", executor)
-
-    def audit_batch(self, tx: Any, audit_id: int, ids: list[dict[str, Any]], duration_s: float) -> None:
-        _audit.batch(tx, audit_id, ids, duration_s)
-
-    def finish_audit(self, audit_id: int, *, outcome: str, duration_s: float, detail: str | None = None) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE _metaxy_audit SET outcome = %s, duration_s = %s, detail = %s WHERE id = %s",
-                (outcome, duration_s, detail, audit_id),
-            )
-
-    def audit_log(
-        self,
-        *,
-        feature: str | None = None,
-        since_us: int | None = None,
-        action: str | None = None,
-        limit: int | None = None,
-    ) -> pl.DataFrame:
-        with self._lock:
-            conn = self.conn
-            idle = conn.info.transaction_status == psycopg_module().pq.TransactionStatus.IDLE
-            try:
-                return _audit.log(conn, feature=feature, since_us=since_us, action=action, limit=limit)
-            finally:
-                if idle:
-                    conn.rollback()
 
     def __repr__(self) -> str:
         return f"PostgreSQLMetadataStore({self.path!r}, hash={self.hasher.describe()})"
