@@ -5,6 +5,10 @@ The same API, semantics, increments and hash strings as the SQLite store on the 
 snapshot (reads.py); every write is one transaction (write.py), whose commit section is
 serialized across writers by an advisory lock, so write ids follow commit order and no write
 is lost or seen half-done.
+
+This module holds the class, with the graph, writes, deletes and resolves; opening.py (opening,
+closing, transactions), snapshots.py, stored_rows.py (where rows are, reading them), audit.py and
+trace.py each add one concept's methods to it.
 """
 
 from __future__ import annotations
@@ -33,15 +37,15 @@ from ..validate import prepare, prepare_samples
 from . import recorded
 from . import resolve as _resolve
 from . import write as _write
+from .audit import AuditLog
 from .connection import describe_target, mask
+from .opening import StoreConnection
 from .pages import PostgresSamplePages
 from .reads import Reads
 from .history import PostgresHistory
-from .trace import PostgresTraceQueries
-from .opening import StoreConnection
 from .snapshots import Snapshots
 from .stored_rows import StoredRows
-from .audit import AuditLog
+from .trace import PostgresTraceQueries
 
 if TYPE_CHECKING:
     from ...explain.model import Explanation
@@ -103,9 +107,6 @@ class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows
     def requested_hash(self) -> tuple[HashAlgorithm | None, int | None]:
         """The hash setting asked for when this object was made ((None, None): the database's own)."""
         return self._requested
-
-    def _note_resolved(self, feature: str) -> None:
-        self._resolved_as_of[feature] = self._snap_rows("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
 
     # ----- the graph -------------------------------------------------------------------------
     def graph(self, feature: Any = None) -> FeatureGraph:
@@ -214,6 +215,9 @@ class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows
         return _write.delete_rows(self, conn, definition, table, fv_id, target, soft=soft, now=now_us())
 
     # ----- resolving -------------------------------------------------------------------------
+    def _note_resolved(self, feature: str) -> None:
+        self._resolved_as_of[feature] = self._snap_rows("SELECT coalesce(max(id), 0) FROM _metaxy_writes")[0][0]
+
     def resolve_update(
         self,
         feature: Any,
