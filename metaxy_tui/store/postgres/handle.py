@@ -94,7 +94,6 @@ if TYPE_CHECKING:
         hasher: Hasher
         info: dict[str, str]
         _requested: tuple[HashAlgorithm | None, int | None]
-        _use_adbc: bool | None
         _conn: PgConnection | None
         _open_reads: Reads | None
         _mode: str | None

@@ -64,7 +64,7 @@ class StoreConnection(StoreMembers):
         self.info = info
         self._conn = conn
         self._mode = mode
-        self._open_reads = Reads(self.url, use_adbc=bool(self._use_adbc))
+        self._open_reads = Reads(self.url)
 
     def _check_server(self, conn: PgConnection) -> None:
         settings: dict[str, str] = dict(

@@ -1,13 +1,13 @@
 """Reading query results into polars, all reads of one operation in one snapshot.
 
 Bulk results travel as psycopg's `COPY (query) TO STDOUT (FORMAT csv)`, parsed by polars
-(1.8-2.3 s for 1,000,000 rows x 5 columns, against 2.9 s and 0.64 GB for `fetchall`). A store
-made with `use_adbc=True` reads through ADBC instead (`adbc-driver-postgresql`, Arrow over
-binary COPY: 1.2 s and 0.28 GB, measured by the session that wrote this module); it is not in
-the `postgresql` extra and the tests run the CSV path.
+(1.8-2.3 s for 1,000,000 rows x 5 columns, against 2.9 s and 0.64 GB for `fetchall`). ADBC
+(`adbc-driver-postgresql`, Arrow over binary COPY) was measured and left out: 0.9 s of client CPU
+against 3.2 s for a 1,000,000-row read, but psycopg is the store's one driver, and a second,
+optional one would be a read path of its own to test and keep equal.
 
-Statements are sent with their values inlined as literals (`literal`): a bound parameter
-would make ADBC fall back from COPY to a slower row protocol. Output columns are named by
+Statements are sent with their values inlined as literals (`literal`): COPY (query) takes no
+bound parameters on the server. Output columns are named by
 position (`c0`, `c1`, ...) and renamed here, so no alias meets PostgreSQL's 63-byte limit.
 
 `snapshot()` opens a REPEATABLE READ transaction on the reading connection: every read inside
@@ -68,22 +68,12 @@ def select_list(exprs: Sequence[str]) -> str:
     return ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
 
 
-def adbc_available() -> bool:
-    try:
-        import adbc_driver_postgresql.dbapi  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 class Reads:
     """The reading side of a store: its own connection, frames and rows, snapshots."""
 
-    def __init__(self, url: str, *, use_adbc: bool | None = None):
+    def __init__(self, url: str):
         self.url = url
-        self.use_adbc = adbc_available() if use_adbc is None else use_adbc
-        self._adbc: Any = None  # an ADBC DB-API connection (adbc_driver_postgresql: no type stubs)
-        self._pg: PgConnection | None = None  # psycopg connection (small lookups; bulk reads when ADBC is absent)
+        self._pg: PgConnection | None = None
         self._depth = 0
         self._lock = threading.RLock()
 
@@ -93,24 +83,12 @@ class Reads:
             self._pg = connect(self.url, autocommit=True)
         return self._pg
 
-    def _adbc_conn(self) -> Any:  # adbc_driver_postgresql's DB-API connection (no type stubs)
-        if self._adbc is None:
-            import warnings
-
-            import adbc_driver_postgresql.dbapi as adbc
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._adbc = adbc.connect(self.url, autocommit=True)
-        return self._adbc
-
     def close(self) -> None:
         with self._lock:
-            for conn in (self._adbc, self._pg):
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.close()
-            self._adbc = self._pg = None
+            if self._pg is not None:
+                with contextlib.suppress(Exception):
+                    self._pg.close()
+            self._pg = None
             self._depth = 0
 
     # ----- snapshots ---------------------------------------------------------------------------------
@@ -137,27 +115,19 @@ class Reads:
                     self._statement("COMMIT")
 
     def _statement(self, sql: str) -> None:
-        if self.use_adbc:
-            with self._adbc_conn().cursor() as cur:
-                cur.execute(sql)
-        else:
-            self._psycopg().execute(sql)
+        self._psycopg().execute(sql)
 
     # ----- reading -----------------------------------------------------------------------------------
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """A small result as tuples (inside the snapshot, if one is open)."""
         with self._lock:
-            if self.use_adbc:
-                with self._adbc_conn().cursor() as cur:
-                    cur.execute(sql)
-                    return [tuple(r) for r in cur.fetchall()]
             return self._psycopg().execute(sql).fetchall()
 
     def frame(self, sql: str, schema: dict[str, PolarsType]) -> pl.DataFrame:
         """`sql` (a SELECT whose outputs are `c0, c1, ...` in `schema`'s order) as a typed frame."""
         names = list(schema)
         with self._lock:
-            df = self._adbc_frame(sql) if self.use_adbc else self._csv_frame(sql, len(names))
+            df = self._csv_frame(sql, len(names))
         if df.width != len(names):
             raise AssertionError(f"query gave {df.width} columns, {len(names)} expected")
         df.columns = names
@@ -167,7 +137,7 @@ class Reads:
         """`sql`'s result as typed frames of about BATCH_BYTES of text each (at least one, maybe
         empty), for a caller that keeps only part of each: the client never holds the whole result.
         PostgreSQL sends each row of a COPY as its own message, so a batch always ends on a row
-        boundary, even when a quoted value holds a newline. (ADBC: one frame.)"""
+        boundary, even when a quoted value holds a newline."""
         names = list(schema)
         text_schema = {f"c{i}": pl.String for i in range(len(names))}
 
@@ -178,9 +148,6 @@ class Reads:
             return cast_to(df, schema)
 
         with self._lock:
-            if self.use_adbc:
-                yield typed(self._adbc_frame(sql))
-                return
             # the whole result is received first, as text joined into batches (receiving while
             # the caller works made both slower on two cores: the receiving loop takes a Python
             # step per row and starved the caller's threads of CPU and of the GIL), then parsed
@@ -204,13 +171,6 @@ class Reads:
             texts.reverse()
             while texts:
                 yield typed(pl.read_csv(texts.pop(), has_header=False, schema=text_schema, quote_char='"'))
-
-    def _adbc_frame(self, sql: str) -> pl.DataFrame:
-        with self._adbc_conn().cursor() as cur:
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
-        # (pyarrow has no type stubs here, so polars' overloads cannot tell a Table, which gives a DataFrame)
-        return pl.from_arrow(table, rechunk=False)  # type: ignore[return-value]
 
     def _csv_frame(self, sql: str, width: int) -> pl.DataFrame:
         buf = io.BytesIO()

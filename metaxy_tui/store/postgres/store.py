@@ -70,7 +70,6 @@ class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows
         graph: FeatureGraph | None = None,
         project: str | None = None,
         name: str | None = None,
-        use_adbc: bool | None = None,
         **options: Any,
     ):
         url = connection_string or options.pop("url", None)
@@ -88,7 +87,6 @@ class PostgreSQLMetadataStore(StoreFront, StoreConnection, Snapshots, StoredRows
         )
         self.hasher = Hasher(self._requested[0] or HashAlgorithm.XXHASH64, hash_truncation_length)
         self._graph = graph
-        self._use_adbc = use_adbc
         self._conn: PgConnection | None = None
         self._open_reads: Reads | None = None  # the reads connection(s), while open
         self._mode: str | None = None
