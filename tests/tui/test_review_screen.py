@@ -24,7 +24,7 @@ from metaxy_tui.tui.widgets.feature_tree import FeatureTree
 from metaxy_tui.tui.widgets.review_detail import ReviewDetail, render_reason
 from metaxy_tui.tui.widgets.review_groups import ReviewGroups
 from metaxy_tui.tui.widgets.review_model import ReasonGroup, ReviewModel
-from metaxy_tui.tui.widgets.review_samples import SHOWN_MAX, ReviewSamples
+from metaxy_tui.tui.widgets.review_samples import PAGE, PAGE_AHEAD, SHOWN_MAX, ReviewSamples
 from metaxy_tui.tui.widgets.review_selection import Selection
 
 NOTHING = {"added": 0, "changed": 0, "removed": 0}
@@ -473,10 +473,20 @@ async def test_a_huge_group_is_capped(project):
         screen.post_message(ReviewScreen.Explained(big))
         await settle(pilot)
         samples = screen.query_one(ReviewSamples)
-        assert samples.row_count == SHOWN_MAX
+        assert samples.row_count == PAGE  # the first page at once, the rest as the cursor comes
         assert samples.border_subtitle == f"showing first {SHOWN_MAX:,} of {SHOWN_MAX * 3:,}"
-        await pilot.press("A")
+        samples.focus()
+        samples.move_cursor(row=PAGE - PAGE_AHEAD)
+        await settle(pilot)
+        assert samples.row_count == 2 * PAGE
+        assert samples.highlighted_reason is many[PAGE - PAGE_AHEAD]
+        await pilot.press("A")  # everything selected: rows added later show it too
         assert screen.selection.count(big) == SHOWN_MAX * 3
+        await pilot.press("end")  # the last sample shown of the group, not of the page
+        await settle(pilot)
+        assert samples.row_count == SHOWN_MAX
+        assert samples.highlighted_reason is many[SHOWN_MAX - 1]
+        assert str(samples.get_cell(str(SHOWN_MAX - 1), "mark")) == "■"
 
 
 def test_selection_rules():
