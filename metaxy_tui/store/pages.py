@@ -9,7 +9,8 @@ store holds them, and `SampleView.cell_text` shows them.
 What a view means does not depend on the store: the columns (`feature_columns`), what a filter
 searches (`filter_terms`: every searchable column, or `column: text` one of them, matching as
 the cell shows it), and the order (the sort column, then the id columns; the id columns alone
-by default). The implementations are store/sqlite/pages.py and store/postgres/pages.py.
+by default). The implementations are store/sqlite/pages.py and store/postgres/pages.py, on
+the half they share, store/sample_pager.py.
 """
 
 from __future__ import annotations
