@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 import metaxy_tui as mx
-from metaxy_tui.store.sqlite import resolve
+from metaxy_tui.store.sqlite import matching, resolve
 
 
 def _features():
@@ -23,7 +23,7 @@ def _items(ids, version):
 
 
 def test_match_keys_pairs_only_equal_keys_even_when_every_hash_collides(monkeypatch):
-    monkeypatch.setattr(resolve, "_key_hash", lambda key: pl.lit(7, pl.UInt64).alias("__h"))
+    monkeypatch.setattr(matching, "_key_hash", lambda key: pl.lit(7, pl.UInt64).alias("__h"))
     left = pl.DataFrame({"k": ["a", "b", "c", "a"]})
     right = pl.DataFrame({"k": ["c", "x", "a"]})
     to_right, matched = resolve.match_keys(left, right, ["k"])
@@ -41,7 +41,7 @@ def test_resolve_is_exact_when_every_hash_collides(make_store, graph, store_path
         store.delete(Item, ids=[{"item_id": "d"}])  # d removed
         store.write(Item, _items(["e"], 1))  # e added
         honest = store.resolve_update(Copy)
-        monkeypatch.setattr(resolve, "_key_hash", lambda key: pl.lit(7, pl.UInt64).alias("__h"))
+        monkeypatch.setattr(matching, "_key_hash", lambda key: pl.lit(7, pl.UInt64).alias("__h"))
         colliding = store.resolve_update(Copy)
     for inc in (honest, colliding):
         assert inc.added.to_polars().get_column("item_id").to_list() == ["e"]

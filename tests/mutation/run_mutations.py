@@ -79,7 +79,7 @@ MUTATIONS = [
     ),
     M(
         "resolve-changed-operator",
-        "store/sqlite/resolve.py",
+        "store/sqlite/matching.py",
         ".when(stored != expected.get_column(PROVENANCE))",
         ".when(stored == expected.get_column(PROVENANCE))",
         "changed = same provenance instead of a different one",
@@ -132,6 +132,20 @@ MUTATIONS = [
         '.filter(pl.col("__state") != UNCHANGED)',
         '.filter(pl.col("__state") == ADDED)',
         "the two-phase path never reports changed samples",
+    ),
+    M(
+        "resolve-by-chunk-changed-dropped",
+        "store/sqlite/matching.py",
+        ".filter(pl.col(STATE) != UNCHANGED)",
+        ".filter(pl.col(STATE) == ADDED)",
+        "identity and expansion resolves, compared a chunk at a time, never report changed samples",
+    ),
+    M(
+        "resolve-by-chunk-removed-forgotten",
+        "store/sqlite/matching.py",
+        "        self.seen |= ~removed\n",
+        "        self.seen = ~removed\n",
+        "a current key matched by an earlier chunk only is reported removed",
     ),
     M(
         "resolve-expansion-mixed-children",

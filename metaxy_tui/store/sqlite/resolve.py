@@ -23,6 +23,8 @@ from ...hashing import Hasher
 from ...keys import FieldKey
 from . import upstream
 from .handle import ReadPlan, StoreHandle
+from .matching import ADDED, CHANGED, UNCHANGED, PendingByChunk, match_keys as match_keys
+from .matching import states as _states
 from .reader import FrameFn
 from .upstream import (
     latest_condition as latest_condition,
@@ -31,7 +33,6 @@ from .upstream import (
 from ...vocabulary import LineageKind
 
 MIXED = "\x00mixed"  # the provenance of an expansion key whose children disagree
-VERIFY_CHUNK = 131_072
 # resolve_update's reader of the rows a resolve found removed (by key; None: the whole feature)
 ReadRemoved: TypeAlias = Callable[[pl.DataFrame | None], pl.DataFrame]
 
@@ -200,12 +201,27 @@ def _rows_after_keys(
     for _attempt in range(3):
         stamp = store._write_counter()
         reads = ReadPlan()
-        v = upstream.plan_values(store, gp, d, hasher, True, reads, each)
-        cur = upstream.plan_current(store, plan, reads, MIXED)
-        frames = reads.run(store)
-        keyed, gone = _pending(plan, _keyed(plan, [frames[v]], hasher), frames[cur])
+        if each is None:  # an aggregation: its groups' values (one row per group) and the current rows
+            v = upstream.plan_values(store, gp, d, hasher, True, reads)
+            cur = upstream.plan_current(store, plan, reads, MIXED)
+            frames = reads.run(store)
+            keyed, gone = _pending(plan, _keyed(plan, [frames[v]], hasher), frames[cur])
+            del frames
+        else:  # identity, expansion: the current rows first, then each chunk of upstream values
+            # hashed and compared as it is read, keeping its pending keys only
+            cur = upstream.plan_current(store, plan, reads, MIXED)
+            pending = PendingByChunk(reads.run(store)[cur], list(plan.key))
+            reads = ReadPlan()
+
+            def compared(
+                piece: pl.DataFrame, pending: PendingByChunk = pending, hashed: FrameFn = each
+            ) -> pl.DataFrame:
+                return pending.take(hashed(piece))
+
+            v = upstream.plan_values(store, gp, d, hasher, True, reads, compared)
+            keyed, gone = reads.run(store)[v], pending.gone()
+            del pending
         keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
-        del frames
         reads = ReadPlan()
 
         def join_keyed(piece: pl.DataFrame, keyed: pl.DataFrame = keyed) -> pl.DataFrame:
@@ -274,85 +290,6 @@ def _joined(plan: FeaturePlan, frames: list[pl.DataFrame]) -> pl.DataFrame:
         key += [c for c in d.on if c not in key]
     assert frame is not None
     return frame
-
-
-def _key_hash(key: list[str]) -> pl.Expr:
-    return (pl.col(key[0]) if len(key) == 1 else pl.struct(key)).hash().alias("__h")
-
-
-def match_keys(left: pl.DataFrame, right: pl.DataFrame, key: list[str]) -> tuple[pl.Series, pl.Series]:
-    """For each left row, the index of the right row with the same key (null: none), and for
-    each right row whether some left row has its key. Right keys are unique.
-
-    Keys are joined through 64-bit hashes and row numbers (a join of 1,000,000 string keys
-    themselves held 300 MB more); every pair is then checked against the real keys, in
-    slices, so a hash collision can never pair two different samples.
-    """
-    li, ri = _hash_pairs(left.with_columns(_key_hash(key))["__h"], right.with_columns(_key_hash(key))["__h"])
-    checks = []
-    for start in range(0, len(li), VERIFY_CHUNK):  # in slices: a few MB of gathered keys at a time
-        a, b = li.slice(start, VERIFY_CHUNK), ri.slice(start, VERIFY_CHUNK)
-        same = pl.repeat(True, len(a), eager=True)
-        for c in key:
-            same &= (left.get_column(c).gather(a) == right.get_column(c).gather(b)).fill_null(False)
-        checks.append(same)
-    if checks:
-        same = pl.concat(checks)
-        if not same.all():
-            li, ri = li.filter(same), ri.filter(same)
-    return _scatter_matches(left.height, right.height, li, ri)
-
-
-def _hash_pairs(lh: pl.Series, rh: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(left row, right row) of every pair of equal hashes. The right hashes, sorted once, are
-    binary-searched for each left hash: about 40 MB at 1,000,000 keys a side, where a hash join
-    held 100 MB more. Right hashes that repeat (a collision, or a test forcing them) take the join."""
-    n = len(rh)
-    order = rh.arg_sort()
-    ordered = rh.gather(order)
-    del rh
-    if n > 1 and (ordered.slice(1) == ordered.slice(0, n - 1)).any():
-        lf = pl.DataFrame({"__h": lh, "__l": pl.int_range(len(lh), dtype=pl.UInt32, eager=True)})
-        rf = pl.DataFrame({"__h": ordered, "__r": order.cast(pl.UInt32)})
-        pairs = lf.join(rf, on="__h", how="inner")
-        return pairs.get_column("__l"), pairs.get_column("__r")
-    if not n:
-        return pl.Series("__l", [], pl.UInt32), pl.Series("__r", [], pl.UInt32)
-    at = ordered.search_sorted(lh, side="left").cast(pl.UInt32).clip(upper_bound=n - 1)
-    found = ordered.gather(at) == lh
-    li = pl.int_range(len(lh), dtype=pl.UInt32, eager=True).filter(found)
-    ri = order.gather(at.filter(found)).cast(pl.UInt32)
-    return li, ri
-
-
-def _scatter_matches(n_left: int, n_right: int, li: pl.Series, ri: pl.Series) -> tuple[pl.Series, pl.Series]:
-    to_right = (
-        pl.Series("__r", [None], dtype=pl.UInt32).extend_constant(None, n_left - 1).scatter(li, ri)
-        if n_left
-        else pl.Series("__r", [], dtype=pl.UInt32)
-    )
-    right_matched = (
-        pl.repeat(False, n_right, eager=True).scatter(ri, True) if n_right else pl.Series([], dtype=pl.Boolean)
-    )
-    return to_right, right_matched
-
-
-UNCHANGED, ADDED, CHANGED = 0, 1, 2
-
-
-def _states(expected: pl.DataFrame, current: pl.DataFrame, key: list[str]) -> tuple[pl.Series, pl.Series]:
-    """Per expected row ADDED / CHANGED / UNCHANGED (UInt8); per current row whether it is removed."""
-    to_cur, matched = match_keys(expected, current, key)
-    stored = current.get_column(PROVENANCE).gather(to_cur)
-    del to_cur
-    state = pl.select(
-        pl.when(stored.is_null())
-        .then(pl.lit(ADDED, pl.UInt8))
-        .when(stored != expected.get_column(PROVENANCE))
-        .then(pl.lit(CHANGED, pl.UInt8))
-        .otherwise(pl.lit(UNCHANGED, pl.UInt8))
-    ).to_series()
-    return state, ~matched
 
 
 def compare(plan: FeaturePlan, expected: pl.DataFrame, current: pl.DataFrame, read_removed: ReadRemoved) -> Increment:
