@@ -9,12 +9,10 @@ thread. Dismissed with True when anything was written, so the browser refreshes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
@@ -26,14 +24,11 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import get_current_worker
 
-from ...errors import MetaxyError
-from ...service import impact, review
-from ...service.impact import BlastRadius
+from ...service import review
 from ...service.project import Project
-from ...service.recompute import Executor, executor_for
-from ...service.review import DEFAULT_BATCH, ActionResult, ids_text
+from ...service.review import DEFAULT_BATCH, ActionResult
 from ...service.status import FeatureStatus, iter_statuses
-from ...vocabulary import AuditAction, IncrementStatus, ReasonKind
+from ...vocabulary import AuditAction
 from ..widgets.action_progress import ActionProgress
 from ..widgets.review_detail import ReviewDetail
 from ..widgets.review_groups import ReviewGroups
@@ -45,48 +40,21 @@ from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
 from .audit import AuditScreen
 from .confirm import CLOSE, Choice, ConfirmScreen
+from .recompute_confirm import RecomputeConfirmScreen
+from .review_actions import ACTION_TITLES, ActionRequest, failure_report, progress_title, run_request
 from .review_questions import (
-    accept_question,
+    Question,
+    Refusal,
     approve_all_question,
-    delete_question,
+    ask_accept,
+    ask_delete,
+    ask_recompute,
+    choices,
     impact_text,
     radius_text,
-    recompute_question,
     upstream_warning,
+    walk_question,
 )
-from .recompute_confirm import RecomputeConfirmScreen
-
-ACTION_TITLES = {
-    AuditAction.RECOMPUTE: "Recompute",
-    AuditAction.ACCEPT: "Accept",
-    AuditAction.DELETE_REMOVED: "Delete removed",
-    "walk": "Delete removed downstream",
-    "approve_all": "Approve all pending",
-}
-
-
-@dataclass
-class RadiusRequest:
-    """A question waiting for its blast radius (worked out in a worker)."""
-
-    title: str
-    body: Text
-    go: str
-    request: "ActionRequest"
-    reasons: list
-    radius: BlastRadius | None = None
-    error: str | None = None
-
-
-@dataclass
-class ActionRequest:
-    kind: str  # an AuditAction, or walk | approve_all (several actions in a row)
-    keys: list[dict] | None = None  # samples (None: all pending of the kind)
-    features: list[str] = field(default_factory=list)  # walk: the downstream features
-    upstream_first: list[str] = field(default_factory=list)
-    total: int = 0
-    executor: str = "local"  # recompute: where the batches run (and the upstream-first recomputes)
-    ray_address: str = ""  # executor ray: the cluster; empty: a local Ray started for the run
 
 
 class ReviewScreen(Screen[bool]):
@@ -146,7 +114,7 @@ class ReviewScreen(Screen[bool]):
 
     @dataclass
     class RadiusReady(Message):
-        asked: RadiusRequest
+        asked: Question
 
     def __init__(
         self,
@@ -223,14 +191,7 @@ class ReviewScreen(Screen[bool]):
             self.post_message(self.ExplainFailed(reason, plain=True))
             return
         try:
-            ex = review.explain(self.project, self.feature)
-            model = ReviewModel.build(
-                ex,
-                pending_upstream=review.pending_upstream(self.project, self.feature),
-                has_compute=review.has_compute(self.project, self.feature),
-                downstream=self.project.graph.plan().downstream_closure(self.feature),
-                waiting_on=review.waiting_on(self.project, self.feature),
-            )
+            model = ReviewModel.load(self.project, self.feature)
         except Exception as e:  # a store or definition error: show it, keep the screen usable
             if not worker.is_cancelled:
                 self.post_message(self.ExplainFailed(review.error_text(e)))
@@ -356,48 +317,30 @@ class ReviewScreen(Screen[bool]):
             return None
         return self._targets()
 
-    def _impact(self, text: Text, downstream_word: str) -> None:
+    def _ask_about(self, asked: Question | Refusal) -> None:
+        """Say why not; or ask, with the blast radius worked out first (in a worker) when it asks for one."""
         assert self.model is not None
-        impact_text(text, self.model.downstream, self.model.pending_upstream, downstream_word)
-
-    def _upstream_warning(self, text: Text) -> None:
-        assert self.model is not None
-        upstream_warning(text, self.model.pending_upstream)
-
-    def _radius_then_confirm(self, title: str, body: Text, go: str, request: ActionRequest, reasons: list) -> None:
-        """Work out the blast radius (in a worker), then ask with it in the question."""
-        assert self.model is not None
-        if not self.model.downstream:
-            self._impact(body, "have pending work")
-            self._confirm(title, body, go, request)
+        if isinstance(asked, Refusal):
+            self.notify(asked.message, severity=asked.severity, markup=False)
+            return
+        if asked.reasons is None or not self.model.downstream:
+            impact_text(asked.body, self.model.downstream, self.model.pending_upstream, asked.downstream_word)
+            self._confirm(asked.title, asked.body, asked.go, asked.request)
             return
         self.notify("Working out which downstream samples this would make stale…", timeout=2, markup=False)
-        self.blast_radius(RadiusRequest(title, body, go, request, reasons))
+        self.blast_radius(asked)
 
     @work(thread=True, exclusive=True, group="review-radius", name="review-radius")
-    def blast_radius(self, asked: "RadiusRequest") -> None:
-        try:
-            moves = impact.sample_moves(self.project, self.feature, asked.reasons)
-            asked.radius = impact.approval_impact(self.project, self.feature, moves)
-        except Exception as e:  # the question is still asked, without the radius
-            asked.error = review.error_text(e)
+    def blast_radius(self, asked: Question) -> None:
+        asked.work_out_radius(self.project, self.feature)
         self.post_message(self.RadiusReady(asked))
 
-    def on_review_screen_radius_ready(self, message: "RadiusReady") -> None:
+    def on_review_screen_radius_ready(self, message: RadiusReady) -> None:
+        assert self.model is not None
         asked = message.asked
         radius_text(asked.body, asked.radius, asked.error)
-        self._upstream_warning(asked.body)
+        upstream_warning(asked.body, self.model.pending_upstream)
         self._confirm(asked.title, asked.body, asked.go, asked.request)
-
-    def _choices(self, go: str) -> list[Choice]:
-        assert self.model is not None
-        if self.model.pending_upstream:
-            return [
-                Choice("upstream", "Upstream first", "warning"),
-                Choice("go", f"{go} only", "primary"),
-                Choice("cancel", "Cancel"),
-            ]
-        return [Choice("go", go, "primary"), Choice("cancel", "Cancel")]
 
     def _ask(
         self,
@@ -429,36 +372,12 @@ class ReviewScreen(Screen[bool]):
         self._ask(
             title,
             body,
-            self._choices(go),
+            choices(go, upstream),
             request,
             upstream=upstream,
             tone="warning" if upstream else "normal",
             focus="go" if not upstream else "upstream",
         )
-
-    def action_recompute(self) -> None:
-        targets = self._ready_targets()
-        if targets is None or self.model is None:
-            return
-        todo = targets.of("added", "changed")
-        if not todo:
-            self.notify(
-                f"Nothing to recompute in {targets.description}: only removed samples (x deletes them).",
-                severity="warning",
-                markup=False,
-            )
-            return
-        if not self.model.has_compute:
-            self.notify(
-                f"No compute function is registered for {self.feature}: register one with "
-                "@mx.compute, or accept (c) the stored outputs.",
-                severity="error",
-                markup=False,
-            )
-            return
-        body = recompute_question(self.feature, targets, len(todo), self.batch_size)
-        request = ActionRequest(AuditAction.RECOMPUTE, targets.keys("added", "changed"), total=len(todo))
-        self._radius_then_confirm(f"Recompute {self.feature}?", body, "Recompute", request, todo)
 
     def _confirm_recompute(self, title: str, body: Text, request: ActionRequest) -> None:
         """As _confirm, with the executor choice; the choice is remembered for the next recompute."""
@@ -467,7 +386,7 @@ class ReviewScreen(Screen[bool]):
         screen = RecomputeConfirmScreen(
             title,
             body,
-            self._choices("Recompute"),
+            choices("Recompute", upstream),
             executor=self.executor,
             address=self.ray_address,
             tone="warning" if upstream else "normal",
@@ -484,35 +403,20 @@ class ReviewScreen(Screen[bool]):
 
         self.app.push_screen(screen, chosen)
 
+    def action_recompute(self) -> None:
+        targets = self._ready_targets()
+        if targets is not None and self.model is not None:
+            self._ask_about(ask_recompute(self.feature, self.model, targets, self.batch_size))
+
     def action_accept(self) -> None:
         targets = self._ready_targets()
-        if targets is None or self.model is None:
-            return
-        todo = targets.of("added", "changed")
-        if not todo:
-            self.notify(
-                f"Nothing to accept in {targets.description}: only removed samples (x deletes them).",
-                severity="warning",
-                markup=False,
-            )
-            return
-        stored = [r for r in todo if r.status == IncrementStatus.CHANGED or r.kind == ReasonKind.FEATURE_VERSION]
-        body = accept_question(self.feature, targets, len(stored), skipped=len(todo) - len(stored))
-        request = ActionRequest(AuditAction.ACCEPT, targets.keys("added", "changed"), total=len(todo))
-        self._radius_then_confirm(f"Accept stored outputs of {self.feature}?", body, "Accept", request, stored)
+        if targets is not None and self.model is not None:
+            self._ask_about(ask_accept(self.feature, targets))
 
     def action_delete_removed(self) -> None:
         targets = self._ready_targets()
-        if targets is None or self.model is None:
-            return
-        removed = targets.of("removed")
-        if not removed:
-            self.notify(f"No removed samples in {targets.description}.", severity="warning", markup=False)
-            return
-        body = delete_question(self.feature, targets, len(removed))
-        self._impact(body, "report samples removed")
-        request = ActionRequest(AuditAction.DELETE_REMOVED, targets.keys("removed"), total=len(removed))
-        self._confirm(f"Delete removed samples of {self.feature}?", body, "Delete", request)
+        if targets is not None and self.model is not None:
+            self._ask_about(ask_delete(self.feature, targets))
 
     def action_approve_all(self) -> None:
         self.plan_approve_all()
@@ -538,13 +442,8 @@ class ReviewScreen(Screen[bool]):
     def _start(self, request: ActionRequest) -> None:
         self._cancel.clear()
         self._current = request
-        title = ACTION_TITLES[request.kind] + (f" · {self.feature}" if request.kind != "approve_all" else "")
-        if request.executor != "local":
-            title += f" on {request.executor}"
-        if request.upstream_first:
-            title += f" (upstream first: {', '.join(request.upstream_first)})"
         unit = "features" if request.kind == "walk" else "samples"
-        self.query_one(ActionProgress).start(title, request.total or None, unit=unit)
+        self.query_one(ActionProgress).start(progress_title(request, self.feature), request.total or None, unit=unit)
         self.query_one("#review-main").disabled = True
         self.refresh_bindings()
         self.run_action(request)
@@ -552,88 +451,15 @@ class ReviewScreen(Screen[bool]):
     @work(thread=True, exclusive=True, group="review-action", name="review-action")
     def run_action(self, request: ActionRequest) -> None:
         worker = get_current_worker()
-
-        def cancelled() -> bool:
-            return self._cancel.is_set() or worker.is_cancelled
-
-        def step_progress(step: str, done: int, total: int) -> None:
-            self.post_message(self.Progressed(step, done, total))
-
-        results: list[ActionResult] = []
-        try:
-            executor = (
-                executor_for(request.executor, request.ray_address) if request.kind == AuditAction.RECOMPUTE else None
-            )
-        except MetaxyError as e:  # Ray went missing since the dialog looked
-            self.post_message(self.ActionFinished(request, results, str(e)))
-            return
-
-        def progress(done: int, total: int) -> None:
-            on = f"on {executor.describe()}" if executor is not None and executor.name != "local" else None
-            self.post_message(self.Progressed(on, done, total))
-
-        try:
-            if executor is not None and executor.name != "local":
-                where = f"the Ray cluster at {request.ray_address}" if request.ray_address else "a local Ray"
-                self.post_message(self.Progressed(f"on {executor.name}: starting {where}…", 0, request.total))
-            with executor.held() if executor is not None else contextlib.nullcontext():
-                self._run_request(request, executor, cancelled, step_progress, progress, results)
-        except Exception:
-            self.post_message(self.ActionFinished(request, results, traceback.format_exc()))
-            return
-        self.post_message(self.ActionFinished(request, results))
-
-    def _run_request(
-        self,
-        request: ActionRequest,
-        executor: Executor | None,
-        cancelled: Callable[[], bool],
-        step_progress: Callable[[str, int, int], None],
-        progress: Callable[[int, int], None],
-        results: list[ActionResult],
-    ) -> None:
-        """Do what `request` asks, appending each action's result to `results` as it finishes."""
-        p, feature = self.project, self.feature
-        if request.upstream_first:
-            results += review.approve_all_pending(
-                p,
-                features=request.upstream_first,
-                progress=step_progress,
-                cancelled=cancelled,
-                batch_size=self.batch_size,
-                executor=executor,
-            )
-            if any(r.outcome in ("failed", "cancelled") for r in results) or cancelled():
-                return
-        if request.kind == AuditAction.RECOMPUTE:
-            results.append(
-                review.recompute(
-                    p,
-                    feature,
-                    request.keys,
-                    batch_size=self.batch_size,
-                    progress=progress,
-                    cancelled=cancelled,
-                    executor=executor,
-                )
-            )
-        elif request.kind == AuditAction.ACCEPT:
-            results.append(review.accept(p, feature, request.keys, progress=progress))
-        elif request.kind == AuditAction.DELETE_REMOVED:
-            results.append(review.delete_removed(p, feature, request.keys))
-        elif request.kind == "walk":
-            for i, key in enumerate(request.features):
-                if cancelled():
-                    break
-                r = review.delete_removed(p, key)
-                results.append(r)
-                step_progress(key, i + 1, len(request.features))
-                if r.outcome == "failed":
-                    break
-        elif request.kind == "approve_all":
-            results += review.approve_all_pending(
-                p, progress=step_progress, cancelled=cancelled, batch_size=self.batch_size
-            )
+        results, error = run_request(
+            self.project,
+            self.feature,
+            request,
+            batch_size=self.batch_size,
+            cancelled=lambda: self._cancel.is_set() or worker.is_cancelled,
+            progressed=lambda step, done, total: self.post_message(self.Progressed(step, done, total)),
+        )
+        self.post_message(self.ActionFinished(request, results, error))
 
     def on_review_screen_progressed(self, message: Progressed) -> None:
         self.query_one(ActionProgress).advance(message.done, message.total, message.step)
@@ -675,32 +501,7 @@ class ReviewScreen(Screen[bool]):
             self.check_downstream()
 
     def show_failure(self, result: ActionResult) -> None:
-        body = Text()
-        body.append(result.error or "failed", style="bold red")
-        batches = f"{result.batches} batch{'es' if result.batches != 1 else ''}"
-        on = f" on {result.executor}" if result.executor not in (None, "local") else ""
-        if result.failed_batches:  # the other batches ran and committed
-            failed = f"{result.failed_batches} batch{'es' if result.failed_batches != 1 else ''}"
-            body.append(
-                f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on}; "
-                f"{failed} failed and wrote nothing.\n"
-            )
-        elif result.done:
-            body.append(
-                f"\n\n{result.done:,} of {result.requested:,} samples were written in {batches}{on} "
-                "before it failed; they stay written.\n"
-            )
-        else:
-            body.append(f"\n\nNothing was written: the {result.requested:,} selected samples are still pending.\n")
-        if result.failing:
-            body.append(f"\nFailing samples ({len(result.failing):,}; still pending):\n", style="bold")
-            body.append(ids_text(result.failing, 50) + "\n")
-        if result.failed_batches > 1:
-            body.append("The traceback is the first failing batch's.\n", style="dim")
-        if result.traceback:
-            body.append("\nTraceback\n", style="bold")
-            body.append(result.traceback.rstrip())
-        title = f"{ACTION_TITLES.get(result.action, result.action)} of {result.feature} failed"
+        title, body = failure_report(result)
         self.app.push_screen(ConfirmScreen(title, body, CLOSE, tone="error"))
 
     def show_error(self, what: str, error: str) -> None:
@@ -714,17 +515,9 @@ class ReviewScreen(Screen[bool]):
     def on_review_screen_downstream_checked(self, message: DownstreamChecked) -> None:
         if not message.removals:
             return
-        body = Text("After the delete, these downstream features report samples removed:\n\n")
-        for key, n in message.removals.items():
-            body.append(f"  {key}", style="bold")
-            body.append(f"  {n:,} removed\n", style="red")
-        body.append(
-            "\nSoft-delete them too (in topological order)? You will be asked again for anything "
-            "this removes further down."
-        )
         self._ask(
             "Walk downstream?",
-            body,
+            walk_question(message.removals),
             [Choice("go", "Delete downstream too", "warning"), Choice("cancel", "Not now")],
             ActionRequest("walk", features=list(message.removals), total=len(message.removals)),
         )

@@ -1,16 +1,56 @@
 """What the review screen asks before it writes: the texts of its questions (pure functions of what
-is selected and what it would touch), and the blast radius appended to them."""
+is selected and what it would touch), the blast radius appended to them, and which question each
+action asks (or why it cannot be asked)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from rich.text import Text
 
+from ...service import impact, review
 from ...service.impact import BlastRadius
+from ...service.project import Project
 from ...service.status import FeatureStatus
+from ...vocabulary import AuditAction, IncrementStatus, ReasonKind
+from ..widgets.review_model import ReviewModel
 from ..widgets.review_selection import Targets
+from .confirm import Choice
 from .graph_diff import stale_text
+from .review_actions import ActionRequest
+
+
+@dataclass
+class Refusal:
+    """Why an action is not asked: said in a notification."""
+
+    message: str
+    severity: Literal["warning", "error"] = "warning"
+
+
+@dataclass
+class Question:
+    """An action's question. With `reasons`, the blast radius of approving them is worked out (in a
+    worker) and appended before it is asked; without, only the downstream features are named."""
+
+    title: str
+    body: Text
+    go: str
+    request: ActionRequest
+    reasons: list | None = None
+    downstream_word: str = "have pending work"  # "Downstream features that will then …"
+    radius: BlastRadius | None = None
+    error: str | None = None
+
+    def work_out_radius(self, project: Project, feature: str) -> None:
+        """The blast radius (the radius worker's body); when it cannot be worked out, why."""
+        try:
+            moves = impact.sample_moves(project, feature, self.reasons or [])
+            self.radius = impact.approval_impact(project, feature, moves)
+        except Exception as e:  # the question is still asked, without the radius
+            self.error = review.error_text(e)
 
 
 def count_text(n: int, word: str = "sample") -> str:
@@ -119,3 +159,62 @@ def approve_all_question(statuses: Sequence[FeatureStatus], has_compute: Callabl
         body.append("\n")
     body.append("\nStops at the first failure; cancelling keeps what finished batches wrote.", style="dim")
     return body
+
+
+def walk_question(removals: dict[str, int]) -> Text:
+    """After a delete: the downstream features that now report samples removed."""
+    body = Text("After the delete, these downstream features report samples removed:\n\n")
+    for key, n in removals.items():
+        body.append(f"  {key}", style="bold")
+        body.append(f"  {n:,} removed\n", style="red")
+    body.append(
+        "\nSoft-delete them too (in topological order)? You will be asked again for anything this removes further down."
+    )
+    return body
+
+
+def choices(go: str, pending_upstream: Sequence[str]) -> list[Choice]:
+    """The buttons of an action's question: with upstream pending, "Upstream first" comes first."""
+    if pending_upstream:
+        return [
+            Choice("upstream", "Upstream first", "warning"),
+            Choice("go", f"{go} only", "primary"),
+            Choice("cancel", "Cancel"),
+        ]
+    return [Choice("go", go, "primary"), Choice("cancel", "Cancel")]
+
+
+def ask_recompute(feature: str, model: ReviewModel, targets: Targets, batch_size: int) -> Question | Refusal:
+    todo = targets.of("added", "changed")
+    if not todo:
+        return Refusal(f"Nothing to recompute in {targets.description}: only removed samples (x deletes them).")
+    if not model.has_compute:
+        return Refusal(
+            f"No compute function is registered for {feature}: register one with "
+            "@mx.compute, or accept (c) the stored outputs.",
+            severity="error",
+        )
+    body = recompute_question(feature, targets, len(todo), batch_size)
+    request = ActionRequest(AuditAction.RECOMPUTE, targets.keys("added", "changed"), total=len(todo))
+    return Question(f"Recompute {feature}?", body, "Recompute", request, todo)
+
+
+def ask_accept(feature: str, targets: Targets) -> Question | Refusal:
+    todo = targets.of("added", "changed")
+    if not todo:
+        return Refusal(f"Nothing to accept in {targets.description}: only removed samples (x deletes them).")
+    stored = [r for r in todo if r.status == IncrementStatus.CHANGED or r.kind == ReasonKind.FEATURE_VERSION]
+    body = accept_question(feature, targets, len(stored), skipped=len(todo) - len(stored))
+    request = ActionRequest(AuditAction.ACCEPT, targets.keys("added", "changed"), total=len(todo))
+    return Question(f"Accept stored outputs of {feature}?", body, "Accept", request, stored)
+
+
+def ask_delete(feature: str, targets: Targets) -> Question | Refusal:
+    removed = targets.of("removed")
+    if not removed:
+        return Refusal(f"No removed samples in {targets.description}.")
+    body = delete_question(feature, targets, len(removed))
+    request = ActionRequest(AuditAction.DELETE_REMOVED, targets.keys("removed"), total=len(removed))
+    return Question(
+        f"Delete removed samples of {feature}?", body, "Delete", request, downstream_word="report samples removed"
+    )

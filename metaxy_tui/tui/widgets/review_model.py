@@ -1,6 +1,7 @@
 """What the review screen shows: a feature's pending samples, grouped by reason.
 
-Built in a worker from the service's Explanation, so the UI thread only reads it.
+Built in a worker from the service's Explanation (`ReviewModel.load`, the body of the review
+screen's explain worker), so the UI thread only reads it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...service import review
+from ...service.project import Project
 from ...service.review import Explanation, SampleReason
 
 Key = tuple[Any, ...]
@@ -108,6 +111,17 @@ class ReviewModel:
             list(downstream),
             {s: counts.get(s, 0) for s in STATUSES},
             waiting_on=list(waiting_on or []),
+        )
+
+    @classmethod
+    def load(cls, project: Project, feature: str) -> "ReviewModel":
+        """Explain `feature` through the review service and build its model (off the UI thread)."""
+        return cls.build(
+            review.explain(project, feature),
+            pending_upstream=review.pending_upstream(project, feature),
+            has_compute=review.has_compute(project, feature),
+            downstream=project.graph.plan().downstream_closure(feature),
+            waiting_on=review.waiting_on(project, feature),
         )
 
     @property
