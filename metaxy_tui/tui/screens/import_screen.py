@@ -12,14 +12,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, DirectoryTree, Header, Static
+from textual.widgets import Button, DirectoryTree, Header, Static
 from textual.worker import get_current_worker
 
 from ...errors import InputError, InputProblem, MetaxyError
@@ -31,7 +30,6 @@ from ...service.importer import (
     can_import,
     default_import_folder,
     plan_import,
-    read_table,
     root_features,
     shown_path,
     targets_for,
@@ -39,14 +37,26 @@ from ...service.importer import (
 from ...service.project import Project
 from ...service.review import error_text
 from ..widgets.import_actions import ImportActions
-from ..widgets.import_file_tree import ImportFileTree
+from ..widgets.import_body import ImportBody
 from ..widgets.import_form import ImportForm
 from ..widgets.import_mapping import ImportMappingPicker
 from ..widgets.import_preview import ImportPreview
 from ..widgets.import_problems import ImportProblems
 from ..widgets.key_footer import KeyFooter
 from ..fit import fit_titles
-from .import_text import EMPTY_HELP, confirm_question, counts_text, plan_title
+from .import_read_cache import ReadCache
+from .import_text import (
+    EMPTY_HELP,
+    confirm_question,
+    plan_title,
+    preview_title,
+    problems_title,
+    reading_title,
+    stopped_note,
+    stopped_reading_note,
+    summary_text,
+    tree_title,
+)
 
 
 class ImportScreen(Screen[bool]):
@@ -109,7 +119,7 @@ class ImportScreen(Screen[bool]):
         self._planning = False
         self._writing = False
         self._cancel = threading.Event()
-        self._cache: tuple[tuple, pl.DataFrame] | None = None
+        self._files = ReadCache()
         self._note: Text | None = None
 
     # ----- layout -----------------------------------------------------------------------------
@@ -117,7 +127,7 @@ class ImportScreen(Screen[bool]):
         yield Header()
         yield ImportForm(self.roots, self.feature, shown_path(self.folder), id="form")
         yield Static(id="preview-title")
-        with ContentSwitcher(initial="empty", id="body"):
+        with ImportBody(initial="empty", id="body"):
             yield Static(Text(EMPTY_HELP), id="empty")
             yield ImportPreview(id="preview")
         yield ImportProblems(id="problems")
@@ -194,10 +204,8 @@ class ImportScreen(Screen[bool]):
         self._token += 1
         self._planning = True
         self._note = None
-        self.query_one("#body", ContentSwitcher).loading = True
-        self.query_one("#preview-title", Static).update(
-            Text.assemble(("Reading ", "bold"), (Path(self.path).name, "bold"), ("…", "bold"))
-        )
+        self.query_one(ImportBody).loading = True
+        self.query_one("#preview-title", Static).update(reading_title(self.path))
         self._render_summary()
         self.plan_in_background(
             self._token, self.path, self.feature, self.full_set, self.provenance, dict(self.mapping), self.keep_extra
@@ -220,7 +228,7 @@ class ImportScreen(Screen[bool]):
             if Path(path).expanduser().is_dir():
                 self.post_message(self.FolderChosen(path))
                 return
-            data = self._read(path)
+            data = self._files.read(path)
             plan = plan_import(
                 self.project,
                 feature,
@@ -244,24 +252,6 @@ class ImportScreen(Screen[bool]):
         if not worker.is_cancelled:
             self.post_message(self.PlanReady(token, plan))
 
-    def _read(self, path: str) -> pl.DataFrame | str:
-        """The file's frame, read once per version of the file; the path itself when it cannot be read
-        (plan_import then reports why)."""
-        p = Path(path).expanduser()
-        try:
-            st = p.stat()
-        except OSError:
-            return path
-        key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        try:
-            frame = read_table(p)
-        except InputError:
-            return path
-        self._cache = (key, frame)
-        return frame
-
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:
         if message.token != self._token:
@@ -271,7 +261,7 @@ class ImportScreen(Screen[bool]):
         plan.full_set = self.full_set
         self.plan = plan
         self.query_one(ImportForm).offer_columns(plan.columns)
-        self.query_one("#body", ContentSwitcher).loading = False
+        self.query_one(ImportBody).loading = False
         self._render_plan()
         if plan.problems:
             self.query_one(ImportProblems).focus()
@@ -286,7 +276,7 @@ class ImportScreen(Screen[bool]):
             return
         self._planning = False
         self.plan = None
-        self.query_one("#body", ContentSwitcher).loading = False
+        self.query_one(ImportBody).loading = False
         self._render_plan()
         self.query_one(ImportProblems).show([InputProblem(message.message)], "cannot import")
 
@@ -294,35 +284,19 @@ class ImportScreen(Screen[bool]):
     def _folder_chosen(self, message: FolderChosen) -> None:
         self._planning = False
         self.path = None
-        self.query_one("#body", ContentSwitcher).loading = False
+        self.query_one(ImportBody).loading = False
         self._render_summary()
         self._open_tree(Path(message.path).expanduser())
 
     # ----- showing the plan -------------------------------------------------------------------------
     def _render_plan(self) -> None:
         plan = self.plan
-        title = self.query_one("#preview-title", Static)
-        switcher = self.query_one("#body", ContentSwitcher)
-        problems = self.query_one(ImportProblems)
+        self.query_one("#preview-title", Static).update(preview_title() if plan is None else plan_title(plan))
+        self.query_one(ImportBody).show_plan(plan)
         if plan is None:
-            title.update(Text("Preview", style="bold"))
-            if switcher.current != "files":
-                switcher.current = "empty"
-            problems.show([], "")
-            self._render_summary()
-            return
-        title.update(plan_title(plan))
-        if self._tree_open():
-            self._close_tree()
-        if plan.columns:
-            self.query_one(ImportPreview).show_plan(plan)
-            switcher.current = "preview"
+            self.query_one(ImportProblems).show([], "")
         else:
-            switcher.current = "empty"
-        n = len(plan.problems)
-        problems.show(
-            plan.problems, f"{n} problem{'s' if n != 1 else ''} in {plan.source_name}: nothing will be written"
-        )
+            self.query_one(ImportProblems).show(plan.problems, problems_title(plan))
         self._render_summary()
 
     def _render_summary(self) -> None:
@@ -333,35 +307,19 @@ class ImportScreen(Screen[bool]):
             actions.run("reading and checking the file…", None)
             self.refresh_bindings()
             return
-        plan = self.plan
-        text = Text()
-        can = False
-        if plan is None:
-            text.append("Choose a file to import." if self.path is None else "The file could not be read.", style="dim")
-        elif plan.problems:
-            text.append(
-                "Fix the problems (in the file, or map or ignore columns with m), then re-read: ctrl+r.", style="yellow"
-            )
-        else:
-            text.append_text(counts_text(plan, self.writable))
-            can = plan.will_write and self.writable
-        if self._note is not None:
-            text.append("\n")
-            text.append_text(self._note)
+        text, can = summary_text(self.plan, chosen=self.path is not None, writable=self.writable, note=self._note)
         actions.ready(text, can)
         self.refresh_bindings()
 
     # ----- problems and mapping -----------------------------------------------------------------
     @on(ImportProblems.Shown)
     def _problem_shown(self, message: ImportProblems.Shown) -> None:
-        if self.query_one("#body", ContentSwitcher).current == "preview":
-            self.query_one(ImportPreview).show_problem(message.problem)
+        self.query_one(ImportBody).show_problem(message.problem)
 
     @on(ImportProblems.Chosen)
     def _problem_chosen(self, message: ImportProblems.Chosen) -> None:
-        preview = self.query_one(ImportPreview)
-        if self.query_one("#body", ContentSwitcher).current == "preview" and preview.show_problem(message.problem):
-            preview.focus()
+        if self.query_one(ImportBody).show_problem(message.problem):
+            self.query_one(ImportPreview).focus()
 
     def action_map_column(self) -> None:
         if self.plan is None or not self.plan.columns or self.feature is None or self._writing:
@@ -466,8 +424,7 @@ class ImportScreen(Screen[bool]):
     def _import_stopped(self, message: ImportStopped) -> None:
         self._writing = False
         self.query_one(ImportForm).disabled = False
-        style = "bold yellow" if message.cancelled else "bold red"
-        self._note = Text(message.message[0].upper() + message.message[1:], style=style)
+        self._note = stopped_note(message.message, cancelled=message.cancelled)
         if message.problems:
             self.query_one(ImportProblems).show(message.problems, "the store refused the rows")
         self._render_summary()
@@ -486,47 +443,25 @@ class ImportScreen(Screen[bool]):
             self._token += 1  # whatever the stopped worker still posts is ignored
             self._planning = False
             self.plan = None
-            self.query_one("#body", ContentSwitcher).loading = False
-            self._note = Text(
-                "Stopped reading the file: press enter in the path (or ctrl+r) to read it again.", style="yellow"
-            )
+            self.query_one(ImportBody).loading = False
+            self._note = stopped_reading_note()
             self._render_plan()
 
     # ----- the folder tree ----------------------------------------------------------------------
-    # mounted only while browsing: a DirectoryTree keeps a loader worker running while it exists
-    def _tree_open(self) -> bool:
-        return bool(self.query(ImportFileTree))
-
     def _open_tree(self, folder: Path) -> None:
-        switcher = self.query_one("#body", ContentSwitcher)
-        self.query_one("#preview-title", Static).update(
-            Text.assemble(
-                ("Choose a file", "bold"),
-                (" · enter opens it · type another folder above to browse it · escape closes the tree", "dim"),
-            )
-        )
-        if self._tree_open():
-            tree = self.query_one(ImportFileTree)
-            tree.path = folder
-        else:
-            tree = ImportFileTree(folder, id="files")
-            switcher.mount(tree)
-        switcher.current = "files"
-        tree.focus()
+        self.query_one("#preview-title", Static).update(tree_title())
+        self.query_one(ImportBody).open_tree(folder)
 
     def _close_tree(self) -> None:
-        switcher = self.query_one("#body", ContentSwitcher)
-        switcher.current = "preview" if self.plan is not None and self.plan.columns else "empty"
-        for tree in self.query(ImportFileTree):
-            tree.remove()
+        self.query_one(ImportBody).close_tree(preview=self.plan is not None and bool(self.plan.columns))
         if self.plan is None:
-            self.query_one("#preview-title", Static).update(Text("Preview", style="bold"))
+            self.query_one("#preview-title", Static).update(preview_title())
 
     # ----- keys ---------------------------------------------------------------------------------
     def action_browse(self) -> None:
         if self._writing:
             return
-        if self._tree_open():
+        if self.query_one(ImportBody).tree_open:
             self._close_tree()
             self.query_one(ImportForm).path_input.focus()
         else:
@@ -534,7 +469,7 @@ class ImportScreen(Screen[bool]):
             self._open_tree(typed if typed.is_dir() else typed.parent if typed.parent.is_dir() else self.folder)
 
     def action_reload(self) -> None:
-        self._cache = None
+        self._files.clear()
         self._replan()
 
     def action_back(self) -> None:
@@ -546,7 +481,7 @@ class ImportScreen(Screen[bool]):
             picker.close()
         elif actions.state == "confirm":
             self._import_declined()
-        elif self._tree_open():
+        elif self.query_one(ImportBody).tree_open:
             self.action_browse()
         else:
             self.dismiss(False)

@@ -1,7 +1,10 @@
-"""What the import screen says about a plan: the help before a file is chosen, the preview's
-title, the counts under it and the question asked before writing. Text only: no widget, no state."""
+"""What the import screen says: the help before a file is chosen, the preview's titles, the counts
+and the summary above the Import button, the question asked before writing and the notes after a
+stop. Text only: no widget, no state."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.text import Text
 
@@ -18,6 +21,24 @@ EMPTY_HELP = "\n\n".join(
         "Nothing is written until you press Import and confirm.",
     ]
 )
+
+
+def preview_title() -> Text:
+    """The preview's title with no plan to show."""
+    return Text("Preview", style="bold")
+
+
+def reading_title(path: str) -> Text:
+    """The preview's title while the file is read and checked."""
+    return Text.assemble(("Reading ", "bold"), (Path(path).name, "bold"), ("…", "bold"))
+
+
+def tree_title() -> Text:
+    """The title over the folder tree."""
+    return Text.assemble(
+        ("Choose a file", "bold"),
+        (" · enter opens it · type another folder above to browse it · escape closes the tree", "dim"),
+    )
 
 
 def plan_title(plan: ImportPlan) -> Text:
@@ -58,6 +79,41 @@ def counts_text(plan: ImportPlan, writable: bool) -> Text:
     if not writable:
         text.append("   the store is open read-only", style="bold red")
     return text
+
+
+def problems_title(plan: ImportPlan) -> str:
+    """Over the plan's problems."""
+    n = len(plan.problems)
+    return f"{n} problem{'s' if n != 1 else ''} in {plan.source_name}: nothing will be written"
+
+
+def summary_text(plan: ImportPlan | None, *, chosen: bool, writable: bool, note: Text | None) -> tuple[Text, bool]:
+    """Above the Import button, once the file is read: what the plan writes (or what stands in the way,
+    or that no file is `chosen` yet), then the last note; and whether Import can be pressed."""
+    text = Text()
+    can = False
+    if plan is None:
+        text.append("The file could not be read." if chosen else "Choose a file to import.", style="dim")
+    elif plan.problems:
+        text.append(
+            "Fix the problems (in the file, or map or ignore columns with m), then re-read: ctrl+r.", style="yellow"
+        )
+    else:
+        text.append_text(counts_text(plan, writable))
+        can = plan.will_write and writable
+    if note is not None:
+        text.append("\n")
+        text.append_text(note)
+    return text, can
+
+
+def stopped_note(message: str, *, cancelled: bool) -> Text:
+    """Why the write stopped (nothing was written), under the counts."""
+    return Text(message[0].upper() + message[1:], style="bold yellow" if cancelled else "bold red")
+
+
+def stopped_reading_note() -> Text:
+    return Text("Stopped reading the file: press enter in the path (or ctrl+r) to read it again.", style="yellow")
 
 
 def confirm_question(plan: ImportPlan) -> Text:
