@@ -4,12 +4,14 @@ Textual's DataTable measures every row (320 s and 1.3 GB for 1,000,000 rows), so
 ScrollView whose `render_line` draws a row from an LRU cache of pages. A row whose page is
 not cached yet is drawn as a placeholder and its page is requested from a worker; the
 worker posts `PageLoaded` and the table repaints. `render_line` never waits on SQL.
+The columns' layout is sample_columns.py's; a line is drawn by sample_lines.py.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.segment import Segment
@@ -23,20 +25,10 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from ...service.samples import Interrupted, PageReadError, SamplePages, SampleView, StaleView
+from .sample_columns import column_at, measure, pinned_columns, scroll_x_for, total_width
+from .sample_lines import Cell, draw_line, header_cells, line_styles, placeholder_cells, row_cells
 
 CACHED_PAGES = 64
-WIDTH_CAPS = {
-    "id": 32,
-    "user": 32,
-    "provenance": 20,
-    "field_provenance": 20,
-    "data_version": 20,
-    "feature_version": 8,
-    "created": 19,
-    "updated": 19,
-}
-MIN_WIDTH = 4
-GAP = 1
 
 
 class SampleTable(ScrollView, can_focus=True):
@@ -67,28 +59,8 @@ class SampleTable(ScrollView, can_focus=True):
         "sample-table--note",
     }
 
-    DEFAULT_CSS = """
-    SampleTable {
-        background: $surface;
-        height: 1fr;
-        & > .sample-table--header { text-style: bold; background: $panel; color: $foreground; }
-        & > .sample-table--header-sorted { text-style: bold underline; background: $panel; color: $accent; }
-        & > .sample-table--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-        }
-        &:focus > .sample-table--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-            text-style: $block-cursor-text-style;
-        }
-        & > .sample-table--cursor-row { background: $boost; }
-        & > .sample-table--placeholder { color: $text-muted; }
-        & > .sample-table--null { color: $text-disabled; text-style: italic; }
-        & > .sample-table--pinned { color: $text-accent; }
-        & > .sample-table--note { color: $text-muted; text-style: italic; }
-    }
-    """
+    # widgets have no CSS_PATH: the stylesheet next to this file is read once, here
+    DEFAULT_CSS = (Path(__file__).with_name("sample_table.tcss")).read_text(encoding="utf-8")
 
     @dataclass
     class PageLoaded(Message):
@@ -205,19 +177,13 @@ class SampleTable(ScrollView, can_focus=True):
         """Column widths from the headers and the rows at hand (one page: the first one fetched, by
         position, whatever order the pages arrived in), capped by kind."""
         rows = [r for index in sorted(self._cache) for r in self._cache[index]][: self._page_size]
-        widths = []
-        for i, c in enumerate(view.columns):
-            longest = max((len(view.cell_text(r, i)) for r in rows), default=0)
-            cap = WIDTH_CAPS.get(c.kind, 24)
-            widths.append(max(MIN_WIDTH, len(c.name) + 2, min(longest, cap)))
-        return widths
+        return measure(view, rows)
 
     def _update_virtual_size(self) -> None:
         # pinned columns depend on the width: computed here, not taken from the last drawn line
         # (a view set before the first layout would keep a size one cell off until redrawn)
         self._pinned = self._pinned_columns()
-        width = sum(self._widths) + GAP * len(self._widths) + (1 if self._pinned else 0)
-        self.virtual_size = Size(width, self.row_count + 1)
+        self.virtual_size = Size(total_width(self._widths, self._pinned), self.row_count + 1)
 
     def on_resize(self) -> None:
         self._update_virtual_size()
@@ -229,9 +195,7 @@ class SampleTable(ScrollView, can_focus=True):
     def _pinned_columns(self) -> int:
         if self.view is None:
             return 0
-        n = sum(1 for c in self.view.columns if c.kind == "id")
-        width = sum(self._widths[:n]) + GAP * n + 1
-        return n if width <= self.scrollable_content_region.width // 2 else 0
+        return pinned_columns(self.view, self._widths, self.scrollable_content_region.width)
 
     # ----- drawing ------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -243,7 +207,7 @@ class SampleTable(ScrollView, can_focus=True):
             return Strip([Segment(text[:width], styles["note"])]).extend_cell_length(width, base)
         self._pinned = self._pinned_columns()
         if y == 0:
-            return self._line(self._header_cells(), width, header=True)
+            return self._line(header_cells(self.view), width, header=True)
         row = int(self.scroll_y) + y - 1
         if row >= self.row_count:
             if row == 0 and self.note:
@@ -252,102 +216,36 @@ class SampleTable(ScrollView, can_focus=True):
         page = self._cache.get(row // self._page_size)
         if page is None:
             self._want(row // self._page_size)
-            return self._line(
-                [("…", "placeholder")] + [("", "placeholder")] * (len(self.view.columns) - 1), width, row=row
-            )
+            return self._line(placeholder_cells(self.view), width, row=row)
         self._cache.move_to_end(row // self._page_size)
         offset = row % self._page_size
         if offset >= len(page):  # the page came back short (the store changed meanwhile)
             return Strip.blank(width, base)
-        values = page[offset]
-        cells = []
-        for i, c in enumerate(self.view.columns):
-            raw = values[1 + i]
-            cells.append(
-                ("null", "null") if raw is None and c.kind in ("id", "user") else (self.view.cell_text(values, i), "")
-            )
-        return self._line(cells, width, row=row)
-
-    def _header_cells(self) -> list[tuple[str, str]]:
-        assert self.view is not None
-        spec = self.view.spec
-        cells = []
-        for c in self.view.columns:
-            if spec.sort == c.name:
-                cells.append((f"{c.name} {'▼' if spec.descending else '▲'}", "sorted"))
-            else:
-                cells.append((c.name, ""))
-        return cells
+        return self._line(row_cells(self.view, page[offset]), width, row=row)
 
     def _styles(self) -> dict[str, Style]:
         """Every style a line needs, resolved once (resolving is slow) until the CSS or focus changes."""
         key = self.has_focus
         if self._style_cache is None or self._style_cache[0] != key:
-            base = self.rich_style
-            component = self.get_component_rich_style
-            row = base + component("sample-table--cursor-row")
-            self._style_cache = (
-                key,
-                {
-                    "base": base,
-                    "cursor_row": row,
-                    "null": base + component("sample-table--null"),
-                    "placeholder": base + component("sample-table--placeholder"),
-                    "cursor_row_null": row + component("sample-table--null"),
-                    "cursor_row_placeholder": row + component("sample-table--placeholder"),
-                    "sorted": base + component("sample-table--header-sorted"),
-                    "header": base + component("sample-table--header"),
-                    "cursor": base + component("sample-table--cursor"),
-                    "pinned": base + component("sample-table--pinned"),
-                    "cursor_row_pinned": row + component("sample-table--pinned"),
-                    "note": base + component("sample-table--note"),
-                },
-            )
+            self._style_cache = (key, line_styles(self.rich_style, self.get_component_rich_style))
         return self._style_cache[1]
 
     def notify_style_update(self) -> None:
         self._style_cache = None
         super().notify_style_update()
 
-    def _line(self, cells: list[tuple[str, str]], width: int, *, header: bool = False, row: int = -1) -> Strip:
+    def _line(self, cells: list[Cell], width: int, *, header: bool = False, row: int = -1) -> Strip:
         """One line: the pinned columns, then the others scrolled sideways."""
-        styles = self._styles()
-        is_cursor_row = row == self.cursor_row and not header
-        prefix = "cursor_row_" if is_cursor_row else ""
-        row_style = styles["cursor_row"] if is_cursor_row else styles["base"]
-        header_style = styles["header"]
-        cursor_style = styles["cursor"]
-
-        def segments(indices: range) -> list[Segment]:
-            out: list[Segment] = []
-            for i in indices:
-                text, kind = cells[i]
-                w = self._widths[i]
-                shown = text if len(text) <= w else text[: max(w - 1, 0)] + "…"
-                if header:
-                    style = styles["sorted"] if kind == "sorted" else header_style
-                elif is_cursor_row and i == self.cursor_column:
-                    style = cursor_style
-                elif kind:
-                    style = styles[prefix + kind]
-                elif i < self._pinned:
-                    style = styles[prefix + "pinned"]
-                else:
-                    style = row_style
-                out.append(Segment(" " * GAP, header_style if header else row_style))
-                out.append(Segment(shown.ljust(w), style))
-            return out
-
-        n = len(cells)
-        pinned = Strip(segments(range(self._pinned)))
-        if self._pinned:
-            pinned = Strip.join([pinned, Strip([Segment("│", header_style if header else row_style)])])
-        rest = Strip(segments(range(self._pinned, n)))
-        x = int(self.scroll_x)
-        visible = max(width - pinned.cell_length, 0)
-        rest = rest.crop(x, x + visible)
-        return (
-            Strip.join([pinned, rest]).extend_cell_length(width, header_style if header else row_style).crop(0, width)
+        return draw_line(
+            cells,
+            self._widths,
+            self._pinned,
+            self._styles(),
+            width,
+            int(self.scroll_x),
+            header=header,
+            cursor_row=row == self.cursor_row,
+            cursor_column=self.cursor_column,
         )
 
     # ----- fetching pages -----------------------------------------------------------------------
@@ -454,21 +352,14 @@ class SampleTable(ScrollView, can_focus=True):
         elif self.cursor_row >= top + height:
             target_y = self.cursor_row - height + 1
         target_x = int(self.scroll_x)
-        pinned = self._pinned_columns()
-        if self.view is not None and self.cursor_column >= pinned and self._widths:
-            # scroll by whole columns, so that no header is cut on the left
-            starts = [0]
-            for w in self._widths[pinned:]:
-                starts.append(starts[-1] + w + GAP)
-            start = starts[self.cursor_column - pinned]
-            end = starts[self.cursor_column - pinned + 1]
-            visible = self.scrollable_content_region.width - (
-                sum(w + GAP for w in self._widths[:pinned]) + (1 if pinned else 0)
+        if self.view is not None:
+            target_x = scroll_x_for(
+                self._widths,
+                self._pinned_columns(),
+                self.cursor_column,
+                target_x,
+                self.scrollable_content_region.width,
             )
-            if start < target_x:
-                target_x = start
-            elif end > target_x + visible:
-                target_x = next((s for s in starts if s >= end - visible), start)
         self.scroll_to(x=target_x, y=target_y, animate=False, force=True, immediate=True)
 
     def action_move(self, rows: int, columns: int) -> None:
@@ -513,17 +404,7 @@ class SampleTable(ScrollView, can_focus=True):
     def _column_at(self, x: int) -> int | None:
         if self.view is None:
             return None
-        pinned = self._pinned_columns()
-        pinned_width = sum(w + GAP for w in self._widths[:pinned]) + (1 if pinned else 0)
-        position = x if x < pinned_width else x - pinned_width + int(self.scroll_x)
-        columns = range(pinned) if x < pinned_width else range(pinned, len(self._widths))
-        start = 0
-        for i in columns:
-            end = start + self._widths[i] + GAP
-            if start <= position < end:
-                return i
-            start = end
-        return None
+        return column_at(self._widths, self._pinned_columns(), x, int(self.scroll_x))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
