@@ -255,8 +255,8 @@ async def measure(db: Path, export: bool) -> dict:
                 panel.query_one("#samples-export-path").value = str(folder / f"all.{fmt}")
                 start = time.perf_counter()
                 await press(pilot, "enter")
-                await _until(lambda: panel._exporter is not None)
-                await _until(lambda: panel._exporter is None, timeout=600)
+                await _until(lambda: panel.exporting)
+                await _until(lambda: not panel.exporting, timeout=600)
                 results[f"export_{fmt}_s"] = time.perf_counter() - start
                 results[f"export_{fmt}_file_mb"] = round((folder / f"all.{fmt}").stat().st_size / 2**20, 1)
                 results[f"memory_after_export_{fmt}"] = _memory_mb()

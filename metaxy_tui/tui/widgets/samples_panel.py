@@ -3,6 +3,7 @@
 The table pages straight from SQLite (see SampleTable). Sorting and filtering rebuild the
 view in SQL on a worker; the old rows stay on screen until the new view is ready. The
 view loads when the tab is shown, so browsing features in the tree costs nothing here.
+Exporting is two widgets' (the bar, SamplesExportBar; the running export, SamplesExportProgress).
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import DOMQuery
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
-from ...service.export import ExportJob, ExportProcess, ExportResult, default_export_path, format_of
+from ...service.export import ExportJob, ExportProcess, ExportResult
 from ...service.project import Project
 from ...service.review import error_text
-from ...service.samples import Interrupted, SampleView, StaleView, ViewSpec, format_ids, parse_ids, open_pages
+from ...service.samples import Interrupted, SampleView, StaleView, ViewSpec, parse_ids, open_pages
 from ..screens.sample_detail import SampleDetailScreen
 from ..screens.trace import TraceScreen
 from .sample_table import SampleTable
+from .samples_export_bar import SamplesExportBar
+from .samples_export_progress import SamplesExportProgress
+from .samples_text import NO_FEATURE, jump_hint, not_found_text, status_text
 
 FILTER_DELAY_S = 0.35
 
@@ -74,17 +78,6 @@ class SamplesPanel(Vertical):
         ids: dict[str, Any]
         position: int | None
 
-    @dataclass
-    class ExportProgress(Message):
-        done: int
-        total: int
-
-    @dataclass
-    class ExportFinished(Message):
-        result: ExportResult | None
-        error: str | None = None
-        cancelled: bool = False
-
     def __init__(self, project: Project, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.project = project
@@ -95,40 +88,26 @@ class SamplesPanel(Vertical):
         self._stale = False  # show_feature or reload happened while the tab was hidden
         self._shown = False
         self._filter_timer = None
-        self._exporter: ExportProcess | None = None
-        self._confirm_overwrite: Path | None = None
-        self._export_name = ""
-        self.last_export: ExportResult | None = None
         self.table = SampleTable(self.pager, id="samples-table")
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("Select a feature on the left.", style="dim"), id="samples-status")
+        yield Static(Text(NO_FEATURE, style="dim"), id="samples-status")
         with Horizontal(id="samples-filter-bar", classes="samples-bar hidden"):
             yield Label("filter ")
             yield Input(placeholder="text in any id or user column; column: text for one column", id="samples-filter")
         with Horizontal(id="samples-jump-bar", classes="samples-bar hidden"):
             yield Label("go to ")
             yield Input(id="samples-jump")
-        with Horizontal(id="samples-export-bar", classes="samples-bar hidden"):
-            yield Select(
-                [("CSV", "csv"), ("Parquet", "parquet")],
-                value="csv",
-                allow_blank=False,
-                id="samples-export-format",
-                tooltip="Export format",
-            )
-            yield Input(id="samples-export-path", placeholder="file to export this view to (enter)")
-        with Horizontal(id="samples-export-progress", classes="samples-bar hidden"):
-            yield Label("", id="samples-export-label")
-            yield ProgressBar(id="samples-export-bar-progress", show_eta=False, show_percentage=False)
+        yield SamplesExportBar(id="samples-export-bar", classes="samples-bar hidden")
+        yield SamplesExportProgress(id="samples-export-progress", classes="samples-bar hidden")
         yield self.table
 
     # ----- what BrowserScreen calls ---------------------------------------------------------------
     def show_feature(self, key: str | None) -> None:
         if key is None or key not in self.project.graph:
             self.spec = None
-            self.table.clear_view("Select a feature on the left.")
-            self._set_status(Text("Select a feature on the left.", style="dim"))
+            self.table.clear_view(NO_FEATURE)
+            self._set_status(Text(NO_FEATURE, style="dim"))
             return
         if self.spec is not None and self.spec.feature == key:
             return
@@ -228,24 +207,7 @@ class SamplesPanel(Vertical):
 
     def status_text(self) -> Text:
         """ "N rows · sorted by X · filter 'y'", plus the cursor's place and any work running."""
-        if self.spec is None:
-            return Text("Select a feature on the left.", style="dim")
-        view = self.table.view
-        text = Text(self.spec.feature, style="bold")
-        if view is not None and view.spec.feature == self.spec.feature:
-            count = "counting…" if view.count is None else f"{view.count:,} row{'s' if view.count != 1 else ''}"
-            text.append(f" · {count}")
-            if view.spec.sort is not None:
-                text.append(f" · sorted by {view.spec.sort} {'▼' if view.spec.descending else '▲'}")
-            if view.spec.filter.strip():
-                text.append(" · filter ")
-                text.append(repr(view.spec.filter.strip()), style="italic")
-            if view.count:
-                text.append(f" · row {self.table.cursor_row + 1:,}", style="dim")
-        if self.building is not None:
-            doing = "sorting" if self.building.sort else "filtering" if self.building.filter.strip() else "loading"
-            text.append(f"   {doing}…", style="bold yellow")
-        return text
+        return status_text(self.spec, self.table.view, self.table.cursor_row, self.building)
 
     def _update_status(self) -> None:
         self._set_status(self.status_text())
@@ -325,7 +287,7 @@ class SamplesPanel(Vertical):
             return
         ids = self.project.graph.feature_plan(self.spec.feature).definition.id_columns
         box = self.query_one("#samples-jump", Input)
-        box.placeholder = ", ".join(ids) + ("   (or " + ", ".join(f"{c}=…" for c in ids) + ")" if len(ids) > 1 else "")
+        box.placeholder = jump_hint(ids)
         box.value = ""
         self._show_bar("samples-jump-bar")
         box.focus()
@@ -362,42 +324,29 @@ class SamplesPanel(Vertical):
         if view is None or view.generation != message.generation:
             return
         if message.position is None:
-            where = "in this filtered view" if view.spec.filter.strip() else "among the current samples"
-            self.notify(f"No sample {format_ids(message.ids)} {where}", title="Go to", severity="warning", markup=False)
+            self.notify(not_found_text(message.ids, view), title="Go to", severity="warning", markup=False)
             return
         self.table.move_cursor(message.position, center=True)
 
     # ----- export ---------------------------------------------------------------------------------
+    @property
+    def exporting(self) -> bool:
+        return self.query_one(SamplesExportProgress).running
+
+    @property
+    def last_export(self) -> ExportResult | None:
+        return self.query_one(SamplesExportProgress).last_export
+
     def action_export(self) -> None:
         if self.spec is None or self.table.view is None:
             return
-        if self._exporter is not None:
+        if self.exporting:
             self.notify("An export is running (escape cancels it).", title="Export")
             return
-        fmt = self.query_one("#samples-export-format", Select).value
-        box = self.query_one("#samples-export-path", Input)
-        box.value = str(default_export_path(self.spec.feature, str(fmt)))
-        self._confirm_overwrite = None
+        bar = self.query_one(SamplesExportBar)
+        bar.prepare(self.spec.feature)
         self._show_bar("samples-export-bar")
-        box.focus()
-
-    @on(Select.Changed, "#samples-export-format")
-    def _format_changed(self, event: Select.Changed) -> None:
-        event.stop()
-        box = self.query_one("#samples-export-path", Input)
-        path = Path(box.value)
-        if box.value and path.name and event.value in ("csv", "parquet") and format_of(path) != event.value:
-            with self.prevent(Input.Changed):  # the two follow each other: no echo back
-                box.value = str(path.with_suffix(f".{event.value}"))
-
-    @on(Input.Changed, "#samples-export-path")
-    def _path_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        fmt = format_of(event.value)
-        select = self.query_one("#samples-export-format", Select)
-        if fmt is not None and select.value != fmt:
-            with self.prevent(Select.Changed):
-                select.value = fmt
+        bar.path_input.focus()
 
     @on(Input.Submitted, "#samples-export-path")
     def _export_submitted(self, event: Input.Submitted) -> None:
@@ -405,90 +354,20 @@ class SamplesPanel(Vertical):
         view = self.table.view
         if view is None:
             return
-        target = Path(event.value).expanduser()
-        fmt = format_of(target) or str(self.query_one("#samples-export-format", Select).value)
-        problem = (
-            f"{target} is a folder: give a file name"
-            if target.is_dir()
-            else f"folder {target.parent} does not exist"
-            if not target.parent.is_dir()
-            else None
-        )
-        if problem is not None:  # the bar stays open to correct the path
-            self.notify(problem, title="Export", severity="error", markup=False)
+        chosen = self.query_one(SamplesExportBar).target(event.value)
+        if chosen is None:
             return
-        if target.exists() and self._confirm_overwrite != target:
-            self._confirm_overwrite = target
-            self.notify(
-                f"{target} exists: press enter again to replace it", title="Export", severity="warning", markup=False
-            )
-            return
+        target, fmt = chosen
         try:
             exporter = ExportProcess(ExportJob.of(self.project.location, self.project.graph, view.spec, target, fmt))
         except ValueError as e:
             self.notify(str(e), title="Export", severity="error", markup=False)
             return
-        self._exporter = exporter
         self._close_bars()
-        bar = self.query_one("#samples-export-bar-progress", ProgressBar)
-        bar.update(total=view.count or None, progress=0)
-        self._export_name = target.name
-        self._show_export_progress(0, view.count)
-        self.query_one("#samples-export-progress").remove_class("hidden")
-        self._export(exporter, view.count)
-
-    @work(thread=True, exclusive=True, group="sample-export", name="sample export")
-    def _export(self, exporter: ExportProcess, total: int | None) -> None:
-        """The export runs in a child process: the TUI keeps its memory and its interpreter lock."""
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = time.monotonic()
-            if now - last[0] > 0.1:
-                last[0] = now
-                self.post_message(self.ExportProgress(done, total))
-
-        try:
-            result = exporter.run(progress, total)
-        except Interrupted:
-            self.post_message(self.ExportFinished(None, cancelled=True))
-            return
-        except Exception as e:
-            self.post_message(self.ExportFinished(None, error_text(e)))
-            return
-        self.post_message(self.ExportFinished(result))
-
-    def _show_export_progress(self, done: int, total: int | None) -> None:
-        text = Text("exporting ", style="bold")
-        text.append(self._export_name, style="bold")
-        text.append(f" · {done:,}" + (f" of {total:,}" if total is not None else "") + " rows · escape cancels ")
-        self.query_one("#samples-export-label", Label).update(text)
-
-    @on(ExportProgress)
-    def _export_progress(self, message: ExportProgress) -> None:
-        message.stop()
-        self.query_one("#samples-export-bar-progress", ProgressBar).update(total=message.total, progress=message.done)
-        self._show_export_progress(message.done, message.total)
-
-    @on(ExportFinished)
-    def _export_finished(self, message: ExportFinished) -> None:
-        message.stop()
-        self._exporter = None
-        self.last_export = message.result
-        self.query_one("#samples-export-progress").add_class("hidden")
-        if message.cancelled:
-            self.notify("Export cancelled; no file written.", title="Export")
-        elif message.error is not None:
-            self.notify(message.error, title="Export failed", severity="error", markup=False)
-        elif message.result is not None:
-            r = message.result
-            self.notify(
-                f"{r.rows:,} rows written to {r.path.resolve()} in {r.seconds:.1f} s", title="Export", markup=False
-            )
+        self.query_one(SamplesExportProgress).start(exporter, target.name, view.count)
 
     def cancel_export(self) -> None:
-        if self._exporter is not None:
-            self._exporter.cancel()
+        self.query_one(SamplesExportProgress).cancel()
 
     # ----- the input bars -------------------------------------------------------------------------
     def _input_bars(self) -> DOMQuery[Widget]:
@@ -509,7 +388,7 @@ class SamplesPanel(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Escape is ours only while a bar is open or an export runs; otherwise it passes on."""
         if action == "dismiss_bar":
-            return self._bar_open() or self._exporter is not None
+            return self._bar_open() or self.exporting
         return True
 
     def _bar_open(self) -> bool:
@@ -519,7 +398,7 @@ class SamplesPanel(Vertical):
         """Escape: close an open bar; else cancel a running export."""
         if self._bar_open():
             self._close_bars()
-        elif self._exporter is not None:
+        elif self.exporting:
             self.cancel_export()
 
     # ----- detail ---------------------------------------------------------------------------------
@@ -534,6 +413,6 @@ class SamplesPanel(Vertical):
         self.app.push_screen(TraceScreen(self.project, message.feature, message.ids))
 
     def on_unmount(self) -> None:
-        self.cancel_export()
+        # a running export cancels itself (SamplesExportProgress.on_unmount)
         # closing waits for a running query: never on the UI thread
         threading.Thread(target=self.pager.close, name="close sample pager", daemon=True).start()
