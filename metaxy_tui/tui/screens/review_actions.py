@@ -28,7 +28,7 @@ ACTION_TITLES = {
 }
 
 # what an action reports as it goes: (step or None, done, total)
-Progressed = Callable[[str | None, int, int], None]
+Progressed = Callable[[str | None, int, int], object]
 
 
 @dataclass

@@ -41,7 +41,7 @@ class SamplesExportProgress(Horizontal):
         super().__init__(**kwargs)
         self.exporter: ExportProcess | None = None
         self.last_export: ExportResult | None = None
-        self._name = ""
+        self._file_name = ""
 
     def compose(self) -> ComposeResult:
         yield Label("", id="samples-export-label")
@@ -55,7 +55,7 @@ class SamplesExportProgress(Horizontal):
         """Run `exporter` (writing the file `name`, `total` rows when known) and show how far it is."""
         self.exporter = exporter
         self.query_one("#samples-export-bar-progress", ProgressBar).update(total=total or None, progress=0)
-        self._name = name
+        self._file_name = name
         self._show(0, total)
         self.remove_class("hidden")
         self._export(exporter, total)
@@ -87,7 +87,7 @@ class SamplesExportProgress(Horizontal):
 
     def _show(self, done: int, total: int | None) -> None:
         text = Text("exporting ", style="bold")
-        text.append(self._name, style="bold")
+        text.append(self._file_name, style="bold")
         text.append(f" · {done:,}" + (f" of {total:,}" if total is not None else "") + " rows · escape cancels ")
         self.query_one("#samples-export-label", Label).update(text)
 
