@@ -190,25 +190,23 @@ def _has_rows(store: StoreHandle, plan: FeaturePlan) -> bool:
 def _rows_after_keys(
     store: StoreHandle, gp: GraphPlan, plan: FeaturePlan, hasher: Hasher
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """A one-dep feature's pending rows in two reads: values by key and the feature's own rows
-    first, then the upstream rows, each chunk of them joined to its pending key as it is read
-    (an aggregation's 1,000,000 members, or an identity's wide rows, are never held twice, nor
-    read at all when nothing is pending). A write landing between the reads makes it try again;
-    after three tries it gives up (None) and the caller reads everything in one batch."""
+    """A one-dep feature's pending rows, the feature's own rows read first.
+
+    Identity, expansion: then the upstream rows, each chunk hashed and compared as it is read
+    and cut to its pending rows (the wide rows of 1,000,000 keys are never all held, and read
+    once). Aggregation: the groups' values (one row per group) first, then the members, each
+    chunk joined to its pending group as it is read (the 1,000,000 members never held twice).
+    A write landing between the reads makes it try again; after three tries it gives up (None)
+    and the caller reads everything in one batch."""
     d = plan.deps[0]
     on = list(d.on)
     each = _hashing_as_read(plan, hasher)
+    rows: pl.DataFrame
+    gone: pl.DataFrame | None
     for _attempt in range(3):
         stamp = store._write_counter()
         reads = ReadPlan()
-        if each is None:  # an aggregation: its groups' values (one row per group) and the current rows
-            v = upstream.plan_values(store, gp, d, hasher, True, reads)
-            cur = upstream.plan_current(store, plan, reads, MIXED)
-            frames = reads.run(store)
-            keyed, gone = _pending(plan, _keyed(plan, [frames[v]], hasher), frames[cur])
-            del frames
-        else:  # identity, expansion: the current rows first, then each chunk of upstream values
-            # hashed and compared as it is read, keeping its pending keys only
+        if each is not None:
             cur = upstream.plan_current(store, plan, reads, MIXED)
             pending = PendingByChunk(reads.run(store)[cur], list(plan.key))
             reads = ReadPlan()
@@ -218,17 +216,23 @@ def _rows_after_keys(
             ) -> pl.DataFrame:
                 return pending.take(hashed(piece))
 
-            v = upstream.plan_values(store, gp, d, hasher, True, reads, compared)
-            keyed, gone = reads.run(store)[v], pending.gone()
+            v = upstream.plan_values(store, gp, d, hasher, False, reads, compared)
+            rows, gone = reads.run(store)[v], pending.gone()
             del pending
-        keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
-        reads = ReadPlan()
+        else:
+            v = upstream.plan_values(store, gp, d, hasher, True, reads)
+            cur = upstream.plan_current(store, plan, reads, MIXED)
+            frames = reads.run(store)
+            keyed, gone = _pending(plan, _keyed(plan, [frames[v]], hasher), frames[cur])
+            keyed = keyed.select(on + [PROVENANCE_BY_FIELD, PROVENANCE, "__state"])
+            del frames
+            reads = ReadPlan()
 
-        def join_keyed(piece: pl.DataFrame, keyed: pl.DataFrame = keyed) -> pl.DataFrame:
-            return piece.join(keyed, on=on, how="inner", maintain_order="left")
+            def join_keyed(piece: pl.DataFrame, keyed: pl.DataFrame = keyed) -> pl.DataFrame:
+                return piece.join(keyed, on=on, how="inner", maintain_order="left")
 
-        m = upstream.plan_members(store, gp, d, reads, each=join_keyed)
-        rows = reads.run(store)[m]
+            m = upstream.plan_members(store, gp, d, reads, each=join_keyed)
+            rows = reads.run(store)[m]
         if store._write_counter() == stamp:
             return rows.select(_columns(plan) + ["__state"]), gone
     return None, None
