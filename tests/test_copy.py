@@ -22,7 +22,7 @@ from metaxy_tui.errors import StoreError
 from metaxy_tui.graph import FeatureGraph
 from metaxy_tui.service.copy_store import CopyCancelled, copy_between
 from metaxy_tui.service.demo_code import load_demo_modules
-from metaxy_tui.store import transfer
+from metaxy_tui.store import transfer_form
 from metaxy_tui.store.copy import copy_store
 from tests.helpers import store_digest
 
@@ -136,7 +136,7 @@ def assert_same(a: dict, b: dict) -> None:
 def small_batches(monkeypatch):
     """Batches of 150 rows: the demo's larger tables (300 to 9,000 rows) cross many batches, and
     large writes are cut in pieces."""
-    monkeypatch.setattr(transfer, "BATCH_ROWS", 150)
+    monkeypatch.setattr(transfer_form, "BATCH_ROWS", 150)
 
 
 def test_round_trip_sqlite_postgres_sqlite_gives_the_same_answers(rich, tmp_path, pg_url, small_batches):
@@ -376,7 +376,7 @@ def test_a_feature_whose_column_changed_type_is_refused(tmp_path):
 def test_row_batches_follow_writes(monkeypatch):
     from metaxy_tui.store.postgres.transfer import _batches
 
-    monkeypatch.setattr(transfer, "BATCH_ROWS", 10)
+    monkeypatch.setattr(transfer_form, "BATCH_ROWS", 10)
     spans = [(1, 4, 3), (2, 5, 4), (3, 3, 2), (4, 25, 24), (5, 1, 0)]
     assert list(_batches(spans, "w", "r")) == [
         "w BETWEEN 1 AND 2",
@@ -446,7 +446,7 @@ def test_merge_of_another_project_adds_its_features(rich, tmp_path, pg_url, grap
             )
             assert got.drop("metaxy_project_version").equals(wanted.drop("metaxy_project_version"))
             assert [s["id"] for s in store.snapshots()] == [1, 2, 3]
-            writes = store.history().writes_as_of("other").get_column(transfer.WRITE).to_list()
+            writes = store.history().writes_as_of("other").get_column(transfer_form.WRITE).to_list()
             assert writes == [before["last write"] + i for i in (1, 2, 3)]
             current = store.read_metadata(Other)
             assert sorted(current.get_column("other_id").to_list()) == ["a", "b"]

@@ -11,7 +11,7 @@ from ..config import find_config, init_metaxy
 from ..errors import ConfigError, StoreError
 from ..store import is_postgres_url, store_location
 from ..store.copy import copy_store
-from ..store.transfer import CopySummary
+from ..store.transfer_form import CopySummary
 
 
 class CopyCancelled(StoreError):

@@ -14,7 +14,8 @@ from ..errors import StoreError
 from .postgres.connection import is_postgres_url
 from .postgres.transfer import PgSource, PgTarget, same_database
 from .sqlite.transfer import SQLiteSource, SQLiteTarget
-from .transfer import Content, CopySummary, Progress, Source, Target, copy_content
+from .transfer import copy_content
+from .transfer_form import Content, CopySummary, Progress, Source, Target
 
 
 def open_source(location: str) -> Source:

@@ -22,7 +22,7 @@ from ...definition import FeatureDefinition
 from ...errors import StoreError
 from ...hashing import Hasher
 from ...version import __version__
-from .. import transfer as _t
+from .. import transfer_form as _t
 from . import layout
 from .codec import check_text, column_expr, copy_in, text_expr
 from .connection import conninfo, connect, describe_target, psycopg_module

@@ -29,7 +29,7 @@ from ...errors import StoreError
 from ...hashing import Hasher
 from ...keys import quote, quote_all
 from ...version import __version__
-from .. import transfer as _t
+from .. import transfer_form as _t
 from . import chunks, frame_columns, groups, upkeep
 from . import schema as _schema
 from .codec import columns_as_lists, encode_expr, load_dtype, decode_expr
