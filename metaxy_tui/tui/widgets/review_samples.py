@@ -3,7 +3,8 @@
 A DataTable measures every row, so only the first SHOWN_MAX samples of a group are shown;
 selecting the group (g) or everything (A) still covers all of them. They are added a PAGE at
 a time: the first page shows at once (2,000 rows took 0.7 s to add and measure), the next when
-the cursor comes within PAGE_AHEAD rows of the last one shown, and `end` adds them all first.
+the cursor (or the view, scrolled by the mouse) comes within PAGE_AHEAD rows of the last one
+shown, and `end` adds them all first.
 """
 
 from __future__ import annotations
@@ -92,12 +93,25 @@ class ReviewSamples(DataTable):
             selected = self._selection.is_selected(self._model.key_of(self._reasons[i]))
             self.add_row(_mark(selected), *self._cells[i], key=str(i))
 
+    def _show_through(self, row: int) -> None:
+        """Pages added until `row` is at least PAGE_AHEAD rows from the last one shown (the same
+        row asked twice, by the cursor and by the scroll it causes, adds one page, not two)."""
+        want = min(len(self._reasons), -(-(row + PAGE_AHEAD + 1) // PAGE) * PAGE)
+        if want > self.row_count:
+            self._add_rows(want - self.row_count)
+
     def refresh_marks(self, selection: Selection) -> None:
         self._selection = selection
         if self._model is None:
             return
         for i in range(self.row_count):
             self.update_cell(str(i), "mark", _mark(selection.is_selected(self._model.key_of(self._reasons[i]))))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # scrolled (by the mouse wheel, say) to near the last row shown: the next page
+        if self.row_count < len(self._reasons):
+            self.call_later(self._show_through, int(new_value) + self.size.height)
 
     def action_scroll_bottom(self) -> None:
         self._add_rows(len(self._reasons))  # the last row of the group, not of the page shown
@@ -115,6 +129,5 @@ class ReviewSamples(DataTable):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        if event.cursor_row >= self.row_count - PAGE_AHEAD:
-            self._add_rows(PAGE)
+        self._show_through(event.cursor_row)
         self.post_message(self.SampleHighlighted(self.highlighted_reason))
