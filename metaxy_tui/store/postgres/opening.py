@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
 from ...version import __version__
 from ...errors import StoreError
 from ..front import stored_hasher
+from ..opened import OpenCount, OpenStore
 from . import layout
 from .connection import connect, psycopg_module
 from .handle import StoreMembers
@@ -24,10 +25,10 @@ if TYPE_CHECKING:
     from .connection import PgConnection
 
 
-class StoreConnection(StoreMembers):
+class StoreConnection(OpenCount, StoreMembers):
     """Mixed into PostgreSQLMetadataStore: open, close, transactions, small reads."""
 
-    def open(self, mode: str = "w") -> "OpenStore[Self]":
+    def open(self, mode: str = "w") -> OpenStore[Self]:
         if mode not in ("r", "w"):
             raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
         with self._lock:
@@ -118,25 +119,6 @@ class StoreConnection(StoreMembers):
             self._columns_cache = None
             self._effective_cache.clear()
 
-    def __enter__(self) -> Self:
-        with self._lock:
-            if self._conn is not None:
-                self._depth += 1
-                return self
-        self.open("w")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._conn is not None
-
-    @property
-    def writable(self) -> bool:
-        return self._mode == "w"
-
     @property
     def conn(self) -> PgConnection:
         if self._conn is None:
@@ -189,22 +171,3 @@ class StoreConnection(StoreMembers):
 
     def _write_counter(self) -> int:
         return self.last_write_id()
-
-
-S = TypeVar("S", bound=StoreConnection)
-
-
-class OpenStore(Generic[S]):
-    """What `store.open(mode)` returns: the store, plus a `with` block that closes it again."""
-
-    def __init__(self, store: S):
-        self.store = store
-
-    def __enter__(self) -> S:
-        return self.store
-
-    def __exit__(self, *exc: object) -> None:
-        self.store.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)

@@ -10,11 +10,12 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self
 
 import polars as pl
 
 from ..front import stored_hasher
+from ..opened import OpenCount, OpenStore
 from ...version import __version__
 from ...errors import StoreError, StoreFormatError
 from ...keys import quote
@@ -30,10 +31,10 @@ BUSY_TIMEOUT_S = 30.0
 log = logging.getLogger("metaxy_tui.store.sqlite.store")  # (one logger for the store class)
 
 
-class StoreConnection(StoreMembers):
+class StoreConnection(OpenCount, StoreMembers):
     """Mixed into SQLiteMetadataStore: open, close, transactions, reads."""
 
-    def open(self, mode: str = "w") -> "OpenStore[Self]":
+    def open(self, mode: str = "w") -> OpenStore[Self]:
         """Open for reading ("r") or reading and writing ("w"); `with store.open("r"):` closes at the end."""
         if mode not in ("r", "w"):
             raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
@@ -164,25 +165,6 @@ class StoreConnection(StoreMembers):
             self._columns_cache = None
             self._effective_cache.clear()
 
-    def __enter__(self) -> Self:
-        with self._lock:
-            if self._conn is not None:
-                self._depth += 1
-                return self
-        self.open("w")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._conn is not None
-
-    @property
-    def writable(self) -> bool:
-        return self._mode == "w"
-
     def last_write_id(self) -> int:
         """Grows with every write and delete: a cheap way to notice that the store changed."""
         return self._write_counter()
@@ -245,22 +227,3 @@ def _remove_new_side_files(paths: list[Path], had: set[Path]) -> None:
             with contextlib.suppress(OSError):
                 if p.exists() and p.stat().st_size in (0, 32768):
                     p.unlink()
-
-
-S = TypeVar("S", bound=StoreConnection)
-
-
-class OpenStore(Generic[S]):
-    """What `store.open(mode)` returns: the store, plus a `with` block that closes it again."""
-
-    def __init__(self, store: S):
-        self.store = store
-
-    def __enter__(self) -> S:
-        return self.store
-
-    def __exit__(self, *exc: object) -> None:
-        self.store.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
