@@ -26,7 +26,7 @@ def test_match_keys_pairs_only_equal_keys_even_when_every_hash_collides(monkeypa
     monkeypatch.setattr(matching, "_key_hash", lambda key: pl.lit(7, pl.UInt64).alias("__h"))
     left = pl.DataFrame({"k": ["a", "b", "c", "a"]})
     right = pl.DataFrame({"k": ["c", "x", "a"]})
-    to_right, matched = resolve.match_keys(left, right, ["k"])
+    to_right, matched = matching.match_keys(left, right, ["k"])
     assert to_right.to_list() == [2, None, 0, 2]
     assert matched.to_list() == [True, False, True]
 

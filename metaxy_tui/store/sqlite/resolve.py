@@ -23,7 +23,7 @@ from ...hashing import Hasher
 from ...keys import FieldKey
 from . import upstream
 from .handle import ReadPlan, StoreHandle
-from .matching import ADDED, CHANGED, UNCHANGED, PendingByChunk, match_keys as match_keys
+from .matching import ADDED, CHANGED, UNCHANGED, PendingByChunk
 from .matching import states as _states
 from .reader import FrameFn
 from .upstream import (
