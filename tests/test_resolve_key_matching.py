@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 import metaxy_tui as mx
-from metaxy_tui.store.sqlite import matching, resolve
+from metaxy_tui.store.sqlite import matching
 
 
 def _features():
