@@ -143,8 +143,8 @@ MUTATIONS = [
     M(
         "resolve-by-chunk-removed-forgotten",
         "store/sqlite/matching.py",
-        "        self.seen |= ~removed\n",
-        "        self.seen = ~removed\n",
+        "        self.seen.append(ri)\n",
+        "        self.seen = [ri]\n",
         "a current key matched by an earlier chunk only is reported removed",
     ),
     M(

@@ -37,6 +37,11 @@ class KeyIndex:
     def match(self, left: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         """For each left row, the index of the right row with the same key (null: none), and for
         each right row whether some left row has its key."""
+        li, ri = self.pairs(left)
+        return _to_right(left.height, li, ri), _matched(self.n, ri)
+
+    def pairs(self, left: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """(left row, right row) of every pair of rows with the same key."""
         li, ri = self._pairs(left.with_columns(_key_hash(self.key))["__h"])
         checks = []
         for start in range(0, len(li), VERIFY_CHUNK):  # in slices: a few MB of gathered keys at a time
@@ -49,7 +54,7 @@ class KeyIndex:
             same = pl.concat(checks)
             if not same.all():
                 li, ri = li.filter(same), ri.filter(same)
-        return _scatter_matches(left.height, self.n, li, ri)
+        return li, ri
 
     def _pairs(self, lh: pl.Series) -> tuple[pl.Series, pl.Series]:
         """(left row, right row) of every pair of equal hashes: about 40 MB at 1,000,000 keys a
@@ -79,16 +84,16 @@ def match_keys(left: pl.DataFrame, right: pl.DataFrame, key: list[str]) -> tuple
     return KeyIndex(right, key).match(left)
 
 
-def _scatter_matches(n_left: int, n_right: int, li: pl.Series, ri: pl.Series) -> tuple[pl.Series, pl.Series]:
-    to_right = (
-        pl.Series("__r", [None], dtype=pl.UInt32).extend_constant(None, n_left - 1).scatter(li, ri)
-        if n_left
-        else pl.Series("__r", [], dtype=pl.UInt32)
-    )
-    right_matched = (
-        pl.repeat(False, n_right, eager=True).scatter(ri, True) if n_right else pl.Series([], dtype=pl.Boolean)
-    )
-    return to_right, right_matched
+def _to_right(n_left: int, li: pl.Series, ri: pl.Series) -> pl.Series:
+    """For each of n_left rows, its matched right row (null: none)."""
+    if not n_left:
+        return pl.Series("__r", [], dtype=pl.UInt32)
+    return pl.Series("__r", [None], dtype=pl.UInt32).extend_constant(None, n_left - 1).scatter(li, ri)
+
+
+def _matched(n_right: int, ri: pl.Series) -> pl.Series:
+    """For each of n_right rows, whether it is among `ri`."""
+    return pl.repeat(False, n_right, eager=True).scatter(ri, True) if n_right else pl.Series([], dtype=pl.Boolean)
 
 
 def states(
@@ -97,16 +102,18 @@ def states(
     """Per expected row ADDED / CHANGED / UNCHANGED (UInt8); per current row whether it is removed
     (no expected row has its key). `index`: current's, built once for many calls."""
     to_cur, matched = (index or KeyIndex(current, key)).match(expected)
+    return _states(expected, current, to_cur), ~matched
+
+
+def _states(expected: pl.DataFrame, current: pl.DataFrame, to_cur: pl.Series) -> pl.Series:
     stored = current.get_column(PROVENANCE).gather(to_cur)
-    del to_cur
-    state = pl.select(
+    return pl.select(
         pl.when(stored.is_null())
         .then(pl.lit(ADDED, pl.UInt8))
         .when(stored != expected.get_column(PROVENANCE))
         .then(pl.lit(CHANGED, pl.UInt8))
         .otherwise(pl.lit(UNCHANGED, pl.UInt8))
     ).to_series()
-    return state, ~matched
 
 
 class PendingByChunk:
@@ -117,12 +124,14 @@ class PendingByChunk:
     def __init__(self, current: pl.DataFrame, key: list[str]):
         self.current, self.key = current, key
         self.index = KeyIndex(current, key)
-        self.seen = pl.repeat(False, current.height, eager=True) if current.height else pl.Series([], dtype=pl.Boolean)
+        self.seen: list[pl.Series] = []  # the current rows each chunk matched
 
     def take(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        state, removed = states(chunk, self.current, self.key, self.index)
-        self.seen |= ~removed
+        li, ri = self.index.pairs(chunk)
+        self.seen.append(ri)
+        state = _states(chunk, self.current, _to_right(chunk.height, li, ri))
         return chunk.with_columns(state.alias(STATE)).filter(pl.col(STATE) != UNCHANGED)
 
     def gone(self) -> pl.DataFrame:
-        return self.current.filter(~self.seen).select(self.key)
+        seen = pl.concat(self.seen) if self.seen else pl.Series([], dtype=pl.UInt32)
+        return self.current.filter(~_matched(self.current.height, seen)).select(self.key)
